@@ -1,1 +1,48 @@
-export {}
+/**
+ * pgroute: a lag-aware primary/replica router for PostgreSQL with read-your-writes.
+ *
+ * @example
+ * ```ts
+ * import { createRouter } from '@pgroute/core'
+ *
+ * const router = createRouter({ primary: process.env.PRIMARY_URL, replicas: [process.env.REPLICA_URL] })
+ * await router.ready()
+ * await router.session(async () => {
+ *   await router.query('INSERT INTO posts (title) VALUES ($1)', ['hi'])
+ *   await router.query('SELECT * FROM posts') // a replica that has replayed the insert, or the primary
+ * })
+ * await router.end()
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classify/index.js'
+export { classify, createClassifier } from './classify/index.js'
+export type {
+  BalanceFunction,
+  BalanceStrategy,
+  HealthCheckOptions,
+  LagOptions,
+  NodeInput,
+  PoolDefaults,
+  ReadYourWritesOptions,
+  ReplicaInput,
+  RetryOptions,
+  RouterOptions,
+} from './config/router-options.js'
+export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
+export { formatLsn, parseLsn } from './health/lsn.js'
+export type { NodeState } from './nodes/router-node.js'
+export { RoutedClient } from './pool/routed-client.js'
+export { RoutedPool } from './pool/routed-pool.js'
+export {
+  createRouter,
+  Router,
+  type SessionOptions,
+  type TransactionOptions,
+} from './router/router.js'
+export type { NodeStateEvent, RerouteEvent, RouteEvent, RouterEvents } from './router/router-events.js'
+export type { NodeStatus } from './router/router-status.js'
+export type { ReplicaInfo } from './routing/replica-info.js'
+export { isToken } from './session/causal-session.js'

@@ -1,0 +1,116 @@
+import pg from 'pg'
+import { ConfigError } from '../errors.js'
+import type { NodeSpec } from './resolved-options.js'
+import type { NodeInput, PoolDefaults, ReplicaInput } from './router-options.js'
+
+/** Duck-typed so a `pg.Pool` from another copy of `pg` is accepted too. */
+function isPool(value: unknown): value is pg.Pool {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as pg.Pool).connect === 'function' &&
+    typeof (value as pg.Pool).query === 'function' &&
+    typeof (value as { options?: unknown }).options === 'object'
+  )
+}
+
+/** `host:port/database`, read from a connection string or config; never includes credentials. */
+function displayName(config: pg.PoolConfig, fallback: string): string {
+  let { host, port, database } = config
+  if (config.connectionString) {
+    try {
+      const url = new URL(config.connectionString)
+      host = decodeURIComponent(url.hostname) || host
+      port = url.port ? Number(url.port) : port
+      database = decodeURIComponent(url.pathname.slice(1)) || database
+    } catch {
+      // Not URL-shaped (e.g. a keyword/value string): pg will parse it; we only lose a nicer name.
+    }
+  }
+  if (!host) return fallback
+  return `${host}:${port ?? 5432}${database ? `/${database}` : ''}`
+}
+
+/** Password of a config, including the one a connection string carries. */
+function passwordOf(config: pg.PoolConfig): string | undefined {
+  if (typeof config.password === 'string' && config.password) return config.password
+  if (config.connectionString) {
+    try {
+      const password = decodeURIComponent(new URL(config.connectionString).password)
+      return password || undefined
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+/** Turns one `primary`/`replicas[i]` option into a {@link NodeSpec}, validating it. */
+export function toNodeSpec(
+  input: NodeInput | ReplicaInput,
+  role: 'primary' | 'replica',
+  option: string,
+  poolDefaults: Required<PoolDefaults>,
+  fallbackName: string,
+): NodeSpec & { readonly password: string | undefined } {
+  if (isPool(input)) {
+    // pg-pool hides the password as non-enumerable: copy it explicitly for the probe connection.
+    const options = input.options as pg.PoolConfig
+    const connection = { ...options, password: options.password }
+    return {
+      name: displayName(options, fallbackName),
+      role,
+      weight: 1,
+      connection,
+      pool: input,
+      ownsPool: false,
+      password: passwordOf(options),
+    }
+  }
+  let config: pg.PoolConfig & { name?: unknown; weight?: unknown; pool?: unknown }
+  if (typeof input === 'string') {
+    if (input.trim() === '') throw new ConfigError(option, 'expected a non-empty connection string')
+    config = { connectionString: input }
+  } else if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+    config = input as typeof config
+  } else {
+    throw new ConfigError(
+      option,
+      `expected a connection string, a pg.PoolConfig or a pg.Pool, got ${typeof input}`,
+    )
+  }
+  const { name, weight = 1, pool, ...poolConfig } = config
+  if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
+    throw new ConfigError(`${option}.name`, 'expected a non-empty string')
+  }
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+    throw new ConfigError(`${option}.weight`, `expected a positive finite number, got ${String(weight)}`)
+  }
+  if (role === 'primary' && config.weight !== undefined) {
+    throw new ConfigError(`${option}.weight`, 'weights apply to replicas only')
+  }
+  if (pool !== undefined) {
+    if (!isPool(pool)) throw new ConfigError(`${option}.pool`, 'expected a pg.Pool')
+    const base = toNodeSpec(pool, role, `${option}.pool`, poolDefaults, fallbackName)
+    return { ...base, name: (name as string | undefined) ?? base.name, weight }
+  }
+  if (config.connectionString !== undefined && typeof config.connectionString !== 'string') {
+    throw new ConfigError(`${option}.connectionString`, 'expected a string')
+  }
+  const merged: pg.PoolConfig = {
+    max: poolDefaults.max,
+    idleTimeoutMillis: poolDefaults.idleTimeoutMillis,
+    connectionTimeoutMillis: poolDefaults.connectionTimeoutMillis,
+    ...poolConfig,
+  }
+  const spec = {
+    name: (name as string | undefined) ?? displayName(merged, fallbackName),
+    role,
+    weight,
+    connection: { ...merged },
+    pool: new pg.Pool(merged),
+    ownsPool: true,
+    password: passwordOf(merged),
+  }
+  return spec
+}

@@ -1,0 +1,152 @@
+import { ConfigError } from '../errors.js'
+import { toNodeSpec } from './node-spec.js'
+import type { ResolvedOptions } from './resolved-options.js'
+import type { RouterOptions } from './router-options.js'
+
+const BALANCE_STRATEGIES = ['round-robin', 'random', 'least-lag', 'least-busy'] as const
+
+function section<T extends object>(value: T | undefined, option: string): Partial<T> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      option,
+      `expected an object, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+    )
+  }
+  return value
+}
+
+function number(
+  value: unknown,
+  option: string,
+  fallback: number,
+  {
+    min = 0,
+    integer = false,
+    infinite = false,
+  }: { min?: number; integer?: boolean; infinite?: boolean } = {},
+): number {
+  if (value === undefined) return fallback
+  const ok =
+    typeof value === 'number' &&
+    !Number.isNaN(value) &&
+    value >= min &&
+    (infinite ? true : Number.isFinite(value)) &&
+    (!integer || !Number.isFinite(value) || Number.isInteger(value))
+  if (!ok) {
+    const expected = `${integer ? 'an integer' : 'a number'} >= ${min}${infinite ? ' (or Infinity)' : ''}`
+    throw new ConfigError(option, `expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`)
+  }
+  return value as number
+}
+
+function boolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected a boolean, got ${typeof value}`)
+  return value
+}
+
+/** Validates {@link RouterOptions} and applies every default, once. Throws {@link ConfigError}. */
+export function resolveOptions(options: RouterOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError('options', 'expected an options object with at least `primary`')
+  }
+  if (options.primary === undefined || options.primary === null) {
+    throw new ConfigError('primary', 'is required (a connection string, pg.PoolConfig or pg.Pool)')
+  }
+  const replicasInput = options.replicas ?? []
+  if (!Array.isArray(replicasInput)) throw new ConfigError('replicas', 'expected an array')
+
+  const lag = section(options.lag, 'lag')
+  const health = section(options.healthCheck, 'healthCheck')
+  const retry = section(options.retry, 'retry')
+  const ryw = section(options.readYourWrites, 'readYourWrites')
+  const poolDefaults = section(options.pool, 'pool')
+
+  const balance = options.balance ?? 'round-robin'
+  if (typeof balance !== 'function' && !BALANCE_STRATEGIES.includes(balance as never)) {
+    throw new ConfigError(
+      'balance',
+      `expected one of ${BALANCE_STRATEGIES.map((s) => `'${s}'`).join(', ')} or a function, got ${JSON.stringify(balance)}`,
+    )
+  }
+  const fallback = options.fallback ?? 'primary'
+  if (fallback !== 'primary' && fallback !== 'error') {
+    throw new ConfigError('fallback', `expected 'primary' or 'error', got ${JSON.stringify(fallback)}`)
+  }
+  const writeFunctions = options.writeFunctions ?? []
+  if (
+    !Array.isArray(writeFunctions) ||
+    writeFunctions.some((f) => typeof f !== 'string' || f.trim() === '')
+  ) {
+    throw new ConfigError('writeFunctions', 'expected an array of function names')
+  }
+
+  const intervalMs = number(health.intervalMs, 'healthCheck.intervalMs', 1000, { min: 10, integer: true })
+  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs), {
+    min: 1,
+    integer: true,
+  })
+  const resolvedPool = {
+    max: number(poolDefaults.max, 'pool.max', 10, { min: 1, integer: true }),
+    idleTimeoutMillis: number(poolDefaults.idleTimeoutMillis, 'pool.idleTimeoutMillis', 10_000, {
+      integer: true,
+    }),
+    connectionTimeoutMillis: number(
+      poolDefaults.connectionTimeoutMillis,
+      'pool.connectionTimeoutMillis',
+      5000,
+      {
+        integer: true,
+      },
+    ),
+  }
+  const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true })
+
+  const resolved = {
+    lag: {
+      maxBytes: number(lag.maxBytes, 'lag.maxBytes', 16 * 1024 * 1024, { infinite: true }),
+      maxSeconds: number(lag.maxSeconds, 'lag.maxSeconds', 10, { infinite: true }),
+    },
+    healthCheck: {
+      intervalMs,
+      timeoutMs,
+      maxBackoffMs: number(health.maxBackoffMs, 'healthCheck.maxBackoffMs', 5000, { min: 1, integer: true }),
+    },
+    balance,
+    fallback,
+    retry: {
+      retries: number(retry.retries, 'retry.retries', 2, { integer: true }),
+      minTimeoutMs,
+      maxTimeoutMs: number(retry.maxTimeoutMs, 'retry.maxTimeoutMs', Math.max(1000, minTimeoutMs), {
+        min: minTimeoutMs,
+        integer: true,
+      }),
+    },
+    readYourWrites: {
+      maxWaitMs: number(ryw.maxWaitMs, 'readYourWrites.maxWaitMs', 0, { integer: true }),
+      directCheck: boolean(ryw.directCheck, 'readYourWrites.directCheck', true),
+    },
+    writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
+    classifierCacheSize: number(options.classifierCacheSize, 'classifierCacheSize', 1000, { integer: true }),
+    routeEvents: boolean(options.routeEvents, 'routeEvents', false),
+  } as const
+
+  // Nodes last: everything above is validated before any pool exists.
+  const primary = toNodeSpec(options.primary, 'primary', 'primary', resolvedPool, 'primary')
+  const replicas = replicasInput.map((input, i) =>
+    toNodeSpec(input, 'replica', `replicas[${i}]`, resolvedPool, `replica-${i + 1}`),
+  )
+  const seen = new Set<string>()
+  for (const [i, node] of [primary, ...replicas].entries()) {
+    if (seen.has(node.name)) {
+      throw new ConfigError(
+        i === 0 ? 'primary' : `replicas[${i - 1}].name`,
+        `duplicate node name '${node.name}'`,
+      )
+    }
+    seen.add(node.name)
+  }
+  const secrets = [primary, ...replicas].flatMap((n) => (n.password ? [n.password] : []))
+  return { ...resolved, primary, replicas, secrets }
+}

@@ -1,0 +1,36 @@
+import type pg from 'pg'
+import type { BalanceFunction, BalanceStrategy } from './router-options.js'
+
+/** One node as the router uses it: a pool plus what the router needs to know about it. */
+export interface NodeSpec {
+  readonly name: string
+  readonly role: 'primary' | 'replica'
+  readonly weight: number
+  /** Connection settings for the router's own probe connection (password included, never printed). */
+  readonly connection: pg.ClientConfig
+  /** The pool user statements run on. */
+  readonly pool: pg.Pool
+  /** Whether the router created the pool (and so ends it in `router.end()`). */
+  readonly ownsPool: boolean
+}
+
+/** {@link RouterOptions} after validation, with every default applied. */
+export interface ResolvedOptions {
+  readonly primary: NodeSpec
+  readonly replicas: readonly NodeSpec[]
+  readonly lag: { readonly maxBytes: number; readonly maxSeconds: number }
+  readonly healthCheck: {
+    readonly intervalMs: number
+    readonly timeoutMs: number
+    readonly maxBackoffMs: number
+  }
+  readonly balance: BalanceStrategy | BalanceFunction
+  readonly fallback: 'primary' | 'error'
+  readonly retry: { readonly retries: number; readonly minTimeoutMs: number; readonly maxTimeoutMs: number }
+  readonly readYourWrites: { readonly maxWaitMs: number; readonly directCheck: boolean }
+  readonly writeFunctions: readonly string[]
+  readonly classifierCacheSize: number
+  readonly routeEvents: boolean
+  /** Every password the router knows, so diagnostics can be scrubbed of them. */
+  readonly secrets: readonly string[]
+}

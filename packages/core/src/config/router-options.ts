@@ -1,0 +1,109 @@
+import type pg from 'pg'
+import type { ReplicaInfo } from '../routing/replica-info.js'
+
+/**
+ * How to reach one node: a connection string, a `pg.PoolConfig`, or an existing `pg.Pool` (which the router uses
+ * but never ends: its owner does).
+ */
+export type NodeInput = string | pg.PoolConfig | pg.Pool
+
+/** A replica: a {@link NodeInput}, or a config object with a display name and a balancing weight. */
+export type ReplicaInput =
+  | NodeInput
+  | (pg.PoolConfig & {
+      /** Name shown in `status()` and events. Default: `host:port/database` (never the password). */
+      readonly name?: string
+      /** Relative share of reads for weighted strategies. Default 1. */
+      readonly weight?: number
+      /** Use this existing pool instead of creating one from the other fields. */
+      readonly pool?: pg.Pool
+    })
+
+/**
+ * A replica-picking function: gets the eligible replicas (never empty) and returns one, or `undefined` to use
+ * the `fallback`.
+ */
+export type BalanceFunction = (candidates: readonly ReplicaInfo[]) => ReplicaInfo | undefined
+
+/** Built-in balancing strategies. */
+export type BalanceStrategy = 'round-robin' | 'random' | 'least-lag' | 'least-busy'
+
+/** Replication-lag bounds: a replica beyond either bound gets no reads until it is back within both. */
+export interface LagOptions {
+  /** Max bytes of WAL the replica may be behind the primary. Default 16 MiB. `Infinity` disables the bound. */
+  readonly maxBytes?: number
+  /** Max seconds the replica's replay may be behind while it is behind at all. Default 10. */
+  readonly maxSeconds?: number
+}
+
+/** Health and lag probing. */
+export interface HealthCheckOptions {
+  /** Milliseconds between probe rounds. Default 1000. */
+  readonly intervalMs?: number
+  /** A probe slower than this counts as a failure. Default 500. */
+  readonly timeoutMs?: number
+  /** Upper bound of the back-off between re-probes of a node marked down. Default 5000. */
+  readonly maxBackoffMs?: number
+}
+
+/** Retries of reads that failed for connection or hot-standby reasons. Writes are never retried. */
+export interface RetryOptions {
+  /** Further attempts after the first, each on another node (replicas first, then the primary). Default 2. */
+  readonly retries?: number
+  /** Milliseconds before the first retry (doubling after). Default 0: another node is tried at once. */
+  readonly minTimeoutMs?: number
+  /** Upper bound of the delay between retries. Default 1000. */
+  readonly maxTimeoutMs?: number
+}
+
+/** Read-your-writes inside `router.session()`. */
+export interface ReadYourWritesOptions {
+  /**
+   * When no replica is known (from the latest probe) to have replayed the session's last write, ask the
+   * best candidate directly and wait up to this many milliseconds for it to catch up before using the primary.
+   * Default 0: ask once, don't wait.
+   */
+  readonly maxWaitMs?: number
+  /** Ask a replica directly at all when the probe data is not enough. Default true. */
+  readonly directCheck?: boolean
+}
+
+/** Sizes and timeouts of the `pg.Pool` the router creates for each node it is given as a string or config. */
+export interface PoolDefaults {
+  /** Max connections per node. Default 10. */
+  readonly max?: number
+  /** Idle connection lifetime in ms. Default 10000. */
+  readonly idleTimeoutMillis?: number
+  /** Max wait for a new connection in ms (0: no limit). Default 5000. */
+  readonly connectionTimeoutMillis?: number
+}
+
+/**
+ * Options of {@link createRouter}. Validated once, up front: a bad value throws a `ConfigError` naming it.
+ */
+export interface RouterOptions {
+  /** The primary (the only node that takes writes). */
+  readonly primary: NodeInput
+  /** Hot-standby replicas that serve reads. Default none: everything goes to the primary. */
+  readonly replicas?: readonly ReplicaInput[]
+  /** Replication-lag bounds for replica eligibility. */
+  readonly lag?: LagOptions
+  /** Health and lag probing. */
+  readonly healthCheck?: HealthCheckOptions
+  /** How to pick among eligible replicas. Default `'round-robin'` (weighted). */
+  readonly balance?: BalanceStrategy | BalanceFunction
+  /** Where reads go when no replica is eligible: the primary (default) or a `PgRouteError`. */
+  readonly fallback?: 'primary' | 'error'
+  /** Read retries on connection errors and hot-standby conflicts. */
+  readonly retry?: RetryOptions
+  /** Read-your-writes tuning. */
+  readonly readYourWrites?: ReadYourWritesOptions
+  /** Functions (besides the built-in list) whose calls make a statement a write, e.g. `['audit.log_access']`. */
+  readonly writeFunctions?: readonly string[]
+  /** Pool settings for nodes given as strings or configs. */
+  readonly pool?: PoolDefaults
+  /** Entries of the statement-classification cache. Default 1000; 0 disables it. */
+  readonly classifierCacheSize?: number
+  /** Emit a `route` event for every routed statement (costs a little per query). Default false. */
+  readonly routeEvents?: boolean
+}

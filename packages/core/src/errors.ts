@@ -1,0 +1,69 @@
+/**
+ * pgroute's own errors. Database errors are never wrapped: they reach the caller exactly as `pg` produced them
+ * (same class, same `code`), so ORMs keep recognising them.
+ */
+
+const pgRouteErrorBrand = Symbol.for('pgroute.error')
+const configErrorBrand = Symbol.for('pgroute.config-error')
+
+/** Machine-readable codes of {@link PgRouteError}. */
+export type PgRouteErrorCode =
+  /** Options given to `createRouter` (or another pgroute entry point) are invalid. */
+  | 'PGROUTE_INVALID_OPTION'
+  /** No node may serve the statement: `fallback: 'error'` with no eligible replica, or the primary is unknown. */
+  | 'PGROUTE_NO_ELIGIBLE_NODE'
+  /** The router was ended; it takes no more work. */
+  | 'PGROUTE_CLOSED'
+  /** A causal token (from `router.token()`) could not be parsed. */
+  | 'PGROUTE_INVALID_TOKEN'
+  /** A client was used in a way its pinned node cannot serve (e.g. a write transaction on a replica-pinned client). */
+  | 'PGROUTE_PINNED'
+  /** The operation was aborted through its `AbortSignal`. */
+  | 'PGROUTE_ABORTED'
+
+/**
+ * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works
+ * across duplicate copies of the package.
+ */
+export class PgRouteError extends Error {
+  /** Machine-readable error code. */
+  readonly code: PgRouteErrorCode
+
+  constructor(code: PgRouteErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'PgRouteError'
+    this.code = code
+    Object.defineProperty(this, pgRouteErrorBrand, { value: true })
+  }
+}
+
+/**
+ * Thrown for invalid options, up front, naming the offending option path (e.g. `lag.maxBytes`).
+ *
+ * @example
+ * ```ts
+ * try { createRouter({ primary: url, lag: { maxBytes: -1 } }) }
+ * catch (error) { if (isConfigError(error)) console.error(error.option) } // 'lag.maxBytes'
+ * ```
+ */
+export class ConfigError extends PgRouteError {
+  /** Path of the invalid option, e.g. `replicas[1].weight`. */
+  readonly option: string
+
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super('PGROUTE_INVALID_OPTION', `Invalid option \`${option}\`: ${message}`, options)
+    this.name = 'ConfigError'
+    this.option = option
+    Object.defineProperty(this, configErrorBrand, { value: true })
+  }
+}
+
+/** True for every error pgroute itself throws (including {@link ConfigError}), from any copy of the package. */
+export function isPgRouteError(error: unknown): error is PgRouteError {
+  return typeof error === 'object' && error !== null && pgRouteErrorBrand in error
+}
+
+/** True for {@link ConfigError}, from any copy of the package. */
+export function isConfigError(error: unknown): error is ConfigError {
+  return typeof error === 'object' && error !== null && configErrorBrand in error
+}

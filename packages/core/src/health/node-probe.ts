@@ -1,0 +1,118 @@
+import pg from 'pg'
+import type { NodeSpec } from '../config/resolved-options.js'
+import { parseLsn } from './lsn.js'
+
+/** What one probe of a node reads. */
+export interface ProbeReading {
+  /** `pg_is_in_recovery()`. */
+  readonly inRecovery: boolean
+  /** Primary: `pg_current_wal_lsn()`. Replica: `pg_last_wal_replay_lsn()`. */
+  readonly lsn: bigint | undefined
+  /** Replica: `pg_last_wal_receive_lsn()`. */
+  readonly receiveLsn: bigint | undefined
+  /** Replica: seconds since the last replayed transaction committed on the primary (`null` before any). */
+  readonly replayAgeSeconds: number | undefined
+}
+
+/** One statement reads everything, so a probe is one round trip. */
+const PROBE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
+  CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
+  pg_last_wal_receive_lsn()::text AS receive_lsn,
+  EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8 AS replay_age`
+
+interface ProbeRow {
+  in_recovery: boolean
+  lsn: string | null
+  receive_lsn: string | null
+  replay_age: number | null
+}
+
+/**
+ * The monitor's own connection to one node. It is separate from the node's pool so that a saturated pool can
+ * never make a healthy node look down, and so probing never takes a connection from the application.
+ */
+export class NodeProbe {
+  readonly #spec: NodeSpec
+  readonly #timeoutMs: number
+  #client: pg.Client | undefined
+  #connecting: Promise<pg.Client> | undefined
+
+  constructor(spec: NodeSpec, timeoutMs: number) {
+    this.#spec = spec
+    this.#timeoutMs = timeoutMs
+  }
+
+  /** Reads the node's recovery state and WAL positions, failing after `timeoutMs`. */
+  async read(): Promise<ProbeReading> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.reset()
+        reject(new Error(`health probe timed out after ${this.#timeoutMs} ms`))
+      }, this.#timeoutMs)
+      timer.unref()
+    })
+    try {
+      return await Promise.race([this.#read(), timeout])
+    } catch (error) {
+      this.reset()
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #read(): Promise<ProbeReading> {
+    const client = await this.#connect()
+    const { rows } = await client.query<ProbeRow>(PROBE_SQL)
+    const row = rows[0]
+    if (!row) throw new Error('health probe returned no row')
+    return {
+      inRecovery: row.in_recovery,
+      lsn: row.lsn ? parseLsn(row.lsn) : undefined,
+      receiveLsn: row.receive_lsn ? parseLsn(row.receive_lsn) : undefined,
+      replayAgeSeconds: row.replay_age ?? undefined,
+    }
+  }
+
+  #connect(): Promise<pg.Client> {
+    if (this.#client) return Promise.resolve(this.#client)
+    this.#connecting ??= (async () => {
+      const client = new pg.Client({
+        ...this.#spec.connection,
+        application_name: 'pgroute-monitor',
+        connectionTimeoutMillis: this.#timeoutMs,
+        statement_timeout: this.#timeoutMs,
+        keepAlive: true,
+      })
+      // A dropped probe connection is expected when a node dies; the next probe reconnects.
+      client.on('error', () => this.reset(client))
+      try {
+        await client.connect()
+      } catch (error) {
+        client.end().catch(() => {})
+        throw error
+      }
+      this.#client = client
+      return client
+    })().finally(() => {
+      this.#connecting = undefined
+    })
+    return this.#connecting
+  }
+
+  /** Drops the probe connection (the next probe opens a new one). */
+  reset(client: pg.Client | undefined = this.#client): void {
+    if (!client) return
+    if (client === this.#client) this.#client = undefined
+    client.end().catch(() => {})
+  }
+
+  /** Closes the probe connection for good. */
+  async close(): Promise<void> {
+    const connecting = this.#connecting
+    const client = this.#client
+    this.#client = undefined
+    await Promise.allSettled([client?.end(), connecting?.then((c) => c.end())])
+  }
+}

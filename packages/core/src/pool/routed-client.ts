@@ -1,0 +1,286 @@
+import { EventEmitter } from 'node:events'
+import type pg from 'pg'
+import type { Classification } from '../classify/index.js'
+import { PgRouteError } from '../errors.js'
+import type { Lease, RouterCore } from '../router/router-core.js'
+import { isReadOnlyRejection } from '../routing/database-errors.js'
+
+/** A query object pg runs itself (a cursor, a query stream): it has `submit` and carries its own text. */
+interface Submittable {
+  readonly text?: string
+  submit: (...args: never[]) => void
+}
+
+type Callback = (error: Error | null, result?: pg.QueryResult) => void
+type QueryInput = string | pg.QueryConfig | Submittable
+
+function isSubmittable(value: unknown): value is Submittable {
+  return typeof (value as Submittable | null)?.submit === 'function'
+}
+
+function textOf(query: QueryInput): string {
+  return typeof query === 'string' ? query : (query.text ?? '')
+}
+
+/**
+ * A `pg.PoolClient` look-alike that picks its node at its first statement and then stays pinned to it until
+ * `release()`:
+ * - `BEGIN READ ONLY` / `START TRANSACTION READ ONLY`, or a plain read → a replica (honouring read-your-writes);
+ * - `BEGIN`, a write, or session state (`SET`, `LISTEN`, `PREPARE`, temp tables, …) → the primary.
+ *
+ * A client pinned to a replica moves to the primary when, outside a transaction, it is given a write (or the
+ * replica refuses a statement as a write). A client on the primary never moves. This is the client ORMs'
+ * transactions run on, via `router.pool.connect()`.
+ *
+ * @example
+ * ```ts
+ * const client = await router.pool.connect()
+ * try {
+ *   await client.query('BEGIN READ ONLY')          // pins a replica
+ *   const { rows } = await client.query('SELECT * FROM posts')
+ *   await client.query('COMMIT')
+ * } finally {
+ *   client.release()
+ * }
+ * ```
+ */
+export class RoutedClient extends EventEmitter {
+  readonly #core: RouterCore
+  #lease: Lease | undefined
+  #released = false
+  #inTransaction = false
+  /** Statements run one at a time, in order, so each routing decision sees the outcome of the previous one. */
+  #tail: Promise<unknown> = Promise.resolve()
+  readonly #forward = (error: Error) => {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  constructor(core: RouterCore) {
+    super()
+    this.#core = core
+  }
+
+  /** Name of the node this client is pinned to, or `undefined` before its first statement. */
+  get node(): string | undefined {
+    return this.#lease?.node.name
+  }
+
+  /** Role of the pinned node, or `undefined` before its first statement. */
+  get role(): 'primary' | 'replica' | undefined {
+    return this.#lease?.node.role
+  }
+
+  /**
+   * Pins the client now instead of at its first statement: for callers that know the target from elsewhere
+   * (e.g. an ORM's query tree). Does nothing if already pinned to that role.
+   */
+  pin(target: 'primary' | 'replica'): Promise<void> {
+    return this.#enqueue(async () => {
+      this.#assertUsable()
+      if (this.#lease?.node.role === target) return
+      if (this.#lease) {
+        if (this.#inTransaction || this.#lease.node.role === 'primary') {
+          throw new PgRouteError(
+            'PGROUTE_PINNED',
+            `This client is pinned to ${this.#lease.node.role} ${this.#lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
+          )
+        }
+        this.#unpin()
+      }
+      this.#lease =
+        target === 'primary'
+          ? await this.#core.leasePrimary('pinned')
+          : await this.#core.leaseRead(this.#core.sessions.getStore(), new Set())
+      this.#attach()
+    })
+  }
+
+  /** Runs a statement, like `pg.Client#query` (promise, callback or submittable forms). */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    query: string | pg.QueryConfig,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>
+  query(query: string | pg.QueryConfig, values: unknown[] | undefined, callback: Callback): void
+  query(query: string | pg.QueryConfig, callback: Callback): void
+  query<T extends Submittable>(submittable: T): T
+  query(query: QueryInput, valuesOrCallback?: unknown[] | Callback, callback?: Callback): unknown {
+    const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
+    const done = typeof valuesOrCallback === 'function' ? valuesOrCallback : callback
+    if (isSubmittable(query)) {
+      const lease = this.#lease
+      if (lease && !this.#busy && !this.#shouldMoveToPrimary(this.#core.classify(textOf(query)))) {
+        return lease.client.query(query as never)
+      }
+      // pg hands a submittable back at once; it buffers reads until it is submitted on the pinned connection.
+      void this.#enqueue(async () => {
+        const target = await this.#route(this.#core.classify(textOf(query)))
+        target.client.query(query as never)
+      }).catch((error) => (query as unknown as EventEmitter).emit?.('error', error))
+      return query
+    }
+    const result = this.#enqueue(() => this.#run(query, values))
+    if (!done) return result
+    result.then(
+      (r) => done(null, r),
+      (error: Error) => done(error),
+    )
+    return undefined
+  }
+
+  /** Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). */
+  release(error?: Error | boolean): void {
+    if (this.#released)
+      throw new Error('Release called on client which has already been released to the pool.')
+    this.#released = true
+    const lease = this.#lease
+    this.#lease = undefined
+    if (!lease) return
+    lease.client.removeListener('error', this.#forward)
+    lease.detach()
+    lease.client.release(error)
+  }
+
+  /** `pg.Client#escapeIdentifier`. */
+  escapeIdentifier(text: string): string {
+    return `"${text.replace(/"/g, '""')}"`
+  }
+
+  /** `pg.Client#escapeLiteral`. */
+  escapeLiteral(text: string): string {
+    let hasBackslash = false
+    let escaped = "'"
+    for (const char of text) {
+      if (char === "'") escaped += "''"
+      else if (char === '\\') {
+        escaped += '\\\\'
+        hasBackslash = true
+      } else escaped += char
+    }
+    escaped += "'"
+    return hasBackslash ? ` E${escaped}` : escaped
+  }
+
+  #pending = 0
+  get #busy(): boolean {
+    return this.#pending > 0
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    this.#pending++
+    const run = this.#tail.then(task)
+    this.#tail = run.then(
+      () => this.#pending--,
+      () => this.#pending--,
+    )
+    return run
+  }
+
+  #assertUsable(): void {
+    this.#core.assertOpen()
+    if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
+  }
+
+  async #run(query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
+    this.#assertUsable()
+    const text = textOf(query)
+    const classification = this.#core.classify(text)
+    const exec = (client: pg.PoolClient) => client.query(query as pg.QueryConfig, values)
+    let result: pg.QueryResult
+    try {
+      result = await this.#execute(text, classification, exec)
+    } finally {
+      this.#syncTransactionState()
+    }
+    if (classification.transaction === 'begin' || classification.transaction === 'begin-read-only') {
+      this.#inTransaction = true
+    } else if (classification.transaction === 'end') {
+      this.#inTransaction = false
+    }
+    this.#syncTransactionState()
+    return result
+  }
+
+  async #execute(
+    text: string,
+    classification: Classification,
+    exec: (client: pg.PoolClient) => Promise<pg.QueryResult>,
+  ): Promise<pg.QueryResult> {
+    if (!this.#lease || this.#shouldMoveToPrimary(classification))
+      return this.#first(text, classification, exec)
+    const lease = this.#lease
+    const idleBefore = !this.#inTransaction
+    try {
+      return await this.#core.run(lease, exec)
+    } catch (error) {
+      if (lease.node.role === 'replica' && idleBefore && isReadOnlyRejection(error)) {
+        // The replica changed nothing: run it where it can run, and stay there.
+        this.#unpin()
+        return this.#first(text, { target: 'primary', reason: 'read-only-rejection' }, exec)
+      }
+      throw error
+    } finally {
+      // Once the statement has completed (never before): a read fetching the WAL position earlier would miss it.
+      if (lease.node.role === 'primary' && classification.target === 'primary') {
+        this.#core.sessions.getStore()?.markWrite()
+      }
+    }
+  }
+
+  /** Pins by the first statement (or re-pins to the primary) and runs it. */
+  async #first(
+    text: string,
+    classification: Classification,
+    exec: (client: pg.PoolClient) => Promise<pg.QueryResult>,
+  ): Promise<pg.QueryResult> {
+    if (this.#lease) this.#unpin()
+    const toReplica = classification.target === 'replica' || classification.transaction === 'begin-read-only'
+    const outcome = toReplica
+      ? await this.#core.read(text, exec, true)
+      : await this.#core.write(exec, true, classification.reason)
+    this.#lease = outcome.lease
+    this.#attach()
+    return outcome.value
+  }
+
+  async #route(classification: Classification): Promise<Lease> {
+    if (this.#lease && !this.#shouldMoveToPrimary(classification)) return this.#lease
+    if (this.#lease) this.#unpin()
+    const toReplica = classification.target === 'replica' || classification.transaction === 'begin-read-only'
+    this.#lease = toReplica
+      ? await this.#core.leaseRead(this.#core.sessions.getStore(), new Set())
+      : await this.#core.leasePrimary(classification.reason)
+    this.#attach()
+    return this.#lease
+  }
+
+  #shouldMoveToPrimary(classification: Classification): boolean {
+    return (
+      this.#lease?.node.role === 'replica' &&
+      !this.#inTransaction &&
+      classification.target === 'primary' &&
+      classification.transaction === undefined &&
+      classification.reason !== 'transaction-control'
+    )
+  }
+
+  /** pg (8.15+) reports the server's transaction status; it beats guessing from statement text. */
+  #syncTransactionState(): void {
+    const status = (
+      this.#lease?.client as { getTransactionStatus?: () => string | null } | undefined
+    )?.getTransactionStatus?.()
+    if (status === 'I') this.#inTransaction = false
+    else if (status === 'T' || status === 'E') this.#inTransaction = true
+  }
+
+  #attach(): void {
+    this.#lease?.client.on('error', this.#forward)
+  }
+
+  #unpin(): void {
+    const lease = this.#lease
+    if (!lease) return
+    this.#lease = undefined
+    lease.client.removeListener('error', this.#forward)
+    this.#core.release(lease)
+  }
+}

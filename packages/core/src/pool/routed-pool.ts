@@ -1,0 +1,94 @@
+import pg from 'pg'
+import type { RouterCore } from '../router/router-core.js'
+import { RoutedClient } from './routed-client.js'
+
+type Callback<T> = (error: Error | null, result?: T) => void
+
+/** The parts of the router a {@link RoutedPool} delegates to. */
+export interface PoolRouter {
+  query(query: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult>
+  end(): Promise<void>
+}
+
+/**
+ * A real `pg.Pool` subclass (so `instanceof pg.Pool` holds, which Drizzle checks before it uses `connect()` for
+ * transactions) whose every query is routed: `query()` picks a node per statement, `connect()` hands out a
+ * {@link RoutedClient} that pins its node at its first statement. It owns no connections itself: each node's
+ * pool does. `end()` ends the router.
+ *
+ * @example
+ * ```ts
+ * import { drizzle } from 'drizzle-orm/node-postgres'
+ * const db = drizzle(router.pool)
+ * ```
+ */
+export class RoutedPool extends pg.Pool {
+  readonly #router: PoolRouter
+  readonly #core: RouterCore
+
+  constructor(router: PoolRouter, core: RouterCore) {
+    // The base pool never connects; its own options only matter to code that reads `pool.options`.
+    super({ max: core.options.primary.pool.options.max })
+    this.#router = router
+    this.#core = core
+    const nodes = () => [core.primary, ...core.replicas]
+    const sum = (pick: (pool: pg.Pool) => number) =>
+      nodes().reduce((total, node) => total + pick(node.pool), 0)
+    // @types/pg declares these as properties of the base class, so they are defined here, not as accessors.
+    Object.defineProperties(this, {
+      totalCount: { get: () => sum((pool) => pool.totalCount), configurable: true },
+      idleCount: { get: () => sum((pool) => pool.idleCount), configurable: true },
+      waitingCount: { get: () => sum((pool) => pool.waitingCount), configurable: true },
+      expiredCount: { get: () => sum((pool) => pool.expiredCount ?? 0), configurable: true },
+    })
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg.Pool#query's overloads (promise, callback, submittable).
+  override query(query: any, valuesOrCallback?: any, callback?: any): any {
+    const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
+    const done: Callback<pg.QueryResult> | undefined =
+      typeof valuesOrCallback === 'function' ? valuesOrCallback : callback
+    if (typeof query?.submit === 'function') {
+      throw new TypeError('Submittable queries (cursors, streams) need a client: use `await pool.connect()`')
+    }
+    const result = this.#router.query(query, values)
+    if (!done) return result
+    result.then(
+      (r) => done(null, r),
+      (error: Error) => done(error),
+    )
+    return undefined
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg.Pool#connect's promise and callback forms.
+  override connect(callback?: any): any {
+    let client: RoutedClient | undefined
+    let failure: unknown
+    try {
+      this.#core.assertOpen()
+      client = new RoutedClient(this.#core)
+    } catch (error) {
+      failure = error
+    }
+    if (typeof callback === 'function') {
+      queueMicrotask(() =>
+        failure
+          ? callback(failure)
+          : callback(null, client, (error?: Error | boolean) => client?.release(error)),
+      )
+      return undefined
+    }
+    return failure ? Promise.reject(failure) : Promise.resolve(client as unknown as pg.PoolClient)
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg.Pool#end's promise and callback forms.
+  override end(callback?: any): any {
+    const ended = this.#router.end()
+    if (typeof callback !== 'function') return ended
+    ended.then(
+      () => callback(),
+      (error: Error) => callback(error),
+    )
+    return undefined
+  }
+}

@@ -1,0 +1,45 @@
+import type { NodeState } from '../nodes/router-node.js'
+
+/** Payload of the `node-state` event: a node changed state. */
+export interface NodeStateEvent {
+  /** Node name, as in `status()`. */
+  readonly node: string
+  readonly role: 'primary' | 'replica'
+  readonly from: NodeState
+  readonly to: NodeState
+  /** Why, in words fit for logs (never a password). */
+  readonly reason: string
+}
+
+/** Payload of the `route` event (only with `routeEvents: true`): where one statement or client went. */
+export interface RouteEvent {
+  readonly node: string
+  readonly role: 'primary' | 'replica'
+  /** The classifier's reason (`read`, `write`, `locking-read`, …) or the router's (`read-your-writes`, …). */
+  readonly reason: string
+}
+
+/** Payload of the `reroute` event: a read was run again elsewhere. */
+export interface RerouteEvent {
+  /** Node that failed or refused the statement. */
+  readonly from: string
+  /** Why: the replica refused a write it could not see coming, or a retryable failure. */
+  readonly reason: 'read-only-rejection' | 'retry'
+  /** The statement text, cut to 200 characters (values are never included). */
+  readonly statement: string
+  /** The error that caused it. */
+  readonly error: unknown
+}
+
+/**
+ * Events of a {@link Router}. The router never emits `error`: failures of background probes show up as
+ * `node-state` changes to `down`.
+ */
+export interface RouterEvents {
+  /** A node went up, down, lagging, promoted, or caught up. */
+  'node-state': [event: NodeStateEvent]
+  /** A statement or client was routed (opt-in: `routeEvents: true`). */
+  route: [event: RouteEvent]
+  /** A read was re-run on another node. */
+  reroute: [event: RerouteEvent]
+}

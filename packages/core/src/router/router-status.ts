@@ -1,0 +1,31 @@
+import type { NodeState } from '../nodes/router-node.js'
+
+/** One row of `router.status()`: a node's health, lag and traffic. Never contains credentials. */
+export interface NodeStatus {
+  /** Node name (`host:port/database` unless configured). */
+  readonly name: string
+  readonly role: 'primary' | 'replica'
+  readonly state: NodeState
+  /** `state === 'up'`: the node takes statements of its role. */
+  readonly healthy: boolean
+  /** Replicas: bytes of WAL behind the primary at the last probe (0 for the primary). */
+  readonly lagBytes: number
+  /** Replicas: seconds of replay behind while behind at all (0 for the primary). */
+  readonly lagSeconds: number
+  /** Primary: current WAL position. Replicas: last replayed position. `null` before the first probe. */
+  readonly lsn: string | null
+  /** Replicas: last received WAL position. */
+  readonly receiveLsn: string | null
+  /** Statements running on the node now. */
+  readonly inFlight: number
+  /** Statements the node has completed. */
+  readonly served: number
+  /** Connection and probe failures. */
+  readonly errors: number
+  /** Replicas: reads this replica refused as writes, re-run on the primary (see `router.reroutedStatements()`). */
+  readonly rerouted: number
+  /** Time of the last probe (ISO 8601), or `null`. */
+  readonly lastProbeAt: string | null
+  /** The last failure's message, scrubbed of secrets, or `null`. */
+  readonly lastError: string | null
+}

@@ -1,0 +1,84 @@
+import type { BalanceFunction, BalanceStrategy } from '../config/router-options.js'
+import { ConfigError } from '../errors.js'
+import type { RouterNode } from '../nodes/router-node.js'
+
+/** Picks one of the eligible replicas (never called with an empty list), or `undefined` for the fallback. */
+export type ReplicaSelector = (candidates: readonly RouterNode[]) => RouterNode | undefined
+
+/**
+ * Smooth weighted round-robin (as in nginx): over any run of picks each replica gets its weight's share, spread
+ * out rather than in bursts, and the candidate set may change between picks (replicas come and go).
+ */
+function roundRobin(): ReplicaSelector {
+  const current = new WeakMap<RouterNode, number>()
+  return (candidates) => {
+    let total = 0
+    let best: RouterNode | undefined
+    let bestWeight = Number.NEGATIVE_INFINITY
+    for (const node of candidates) {
+      const weight = (current.get(node) ?? 0) + node.weight
+      current.set(node, weight)
+      total += node.weight
+      if (weight > bestWeight) {
+        best = node
+        bestWeight = weight
+      }
+    }
+    if (best) current.set(best, bestWeight - total)
+    return best
+  }
+}
+
+function random(): ReplicaSelector {
+  return (candidates) => {
+    let total = 0
+    for (const node of candidates) total += node.weight
+    let point = Math.random() * total
+    for (const node of candidates) {
+      point -= node.weight
+      if (point < 0) return node
+    }
+    return candidates[candidates.length - 1]
+  }
+}
+
+/** Minimum by `key`, ties broken by round-robin so equal replicas share the load. */
+function minimumBy(key: (node: RouterNode) => number): ReplicaSelector {
+  const tieBreak = roundRobin()
+  return (candidates) => {
+    let min = Number.POSITIVE_INFINITY
+    for (const node of candidates) min = Math.min(min, key(node))
+    const best = candidates.filter((node) => key(node) === min)
+    return best.length === 1 ? best[0] : tieBreak(best)
+  }
+}
+
+function custom(pick: BalanceFunction): ReplicaSelector {
+  return (candidates) => {
+    const chosen = pick(candidates.map((node) => node.info))
+    if (chosen === undefined) return undefined
+    const node = candidates.find((candidate) => candidate.info === chosen || candidate.name === chosen?.name)
+    if (!node)
+      throw new ConfigError(
+        'balance',
+        'the balance function returned something that is not one of the candidates',
+      )
+    return node
+  }
+}
+
+/** Builds the selector for the `balance` option. */
+export function createReplicaSelector(balance: BalanceStrategy | BalanceFunction): ReplicaSelector {
+  if (typeof balance === 'function') return custom(balance)
+  switch (balance) {
+    case 'round-robin':
+      return roundRobin()
+    case 'random':
+      return random()
+    case 'least-lag':
+      // Bytes first (exact); seconds separate equal byte lags only coarsely, so they come second.
+      return minimumBy((node) => node.lagBytes * 1e6 + node.lagSeconds)
+    case 'least-busy':
+      return minimumBy((node) => node.inFlight / node.weight)
+  }
+}
