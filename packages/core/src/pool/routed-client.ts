@@ -28,8 +28,8 @@ function textOf(query: QueryInput): string {
  * - `BEGIN READ ONLY` / `START TRANSACTION READ ONLY`, or a plain read → a replica (honouring read-your-writes);
  * - `BEGIN`, a write, or session state (`SET`, `LISTEN`, `PREPARE`, temp tables, …) → the primary.
  *
- * A client pinned to a replica moves to the primary when, outside a transaction, it is given a write (or the
- * replica refuses a statement as a write). A client on the primary never moves. This is the client ORMs'
+ * A client pinned to a replica moves to the primary when, outside a transaction, it is given a write or a
+ * read-write `BEGIN` (or the replica refuses a statement as a write). A client on the primary never moves. This is the client ORMs'
  * transactions run on, via `router.pool.connect()`.
  *
  * @example
@@ -258,7 +258,9 @@ export class RoutedClient extends EventEmitter {
       this.#lease?.node.role === 'replica' &&
       !this.#inTransaction &&
       classification.target === 'primary' &&
-      classification.transaction === undefined &&
+      // A read-write BEGIN moves too (nothing is open yet); savepoints and COMMIT belong where they are.
+      classification.transaction !== 'end' &&
+      classification.transaction !== 'begin-read-only' &&
       classification.reason !== 'transaction-control'
     )
   }
