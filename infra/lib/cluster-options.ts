@@ -1,0 +1,166 @@
+import { InfraError } from './infra-error.js'
+import { type Ipv4Cidr, ipv4CidrContains, parseIpv4Cidr } from './ipv4-cidr.js'
+
+/**
+ * What a deployment of the integration cluster may choose. Every field is optional; see
+ * {@link clusterDefaults}. The same names work as CDK context keys: `cdk deploy -c replicas=3`.
+ */
+export interface ClusterOptions {
+  /** Number of hot-standby replicas, 1 to 8. Default 2. */
+  readonly replicas?: number
+  /**
+   * EC2 instance type for every node. Default `t4g.small` (Graviton). The Amazon Linux 2023 image is picked
+   * for the type's architecture, so x86 types such as `t3.small` work too.
+   */
+  readonly instanceType?: string
+  /** PostgreSQL major version from the Amazon Linux 2023 packages (`postgresqlNN-server`): 15 to 18. Default 16. */
+  readonly postgresVersion?: number
+  /** Size of each node's encrypted gp3 data volume in GiB, 8 to 1024. Default 20. */
+  readonly dataVolumeGiB?: number
+  /**
+   * IPv4 network of the machine that runs the integration suite, e.g. `203.0.113.7/32`. When set, port 5432
+   * is opened to it (security group and pg_hba) and the stack outputs public endpoints. Networks broader than
+   * /8, including `0.0.0.0/0`, are refused. Default: none, the cluster is reachable from inside its VPC only.
+   */
+  readonly testRunnerCidr?: string
+  /** IPv4 network of the VPC: a private (RFC 1918) range of size /16 to /22. Default `10.42.0.0/16`. */
+  readonly vpcCidr?: string
+  /** Application database, owned by the application role. Default `pgroute`. */
+  readonly databaseName?: string
+}
+
+/** {@link ClusterOptions} with defaults applied and every value validated. */
+export interface ResolvedClusterOptions {
+  readonly replicas: number
+  readonly instanceType: string
+  readonly postgresVersion: number
+  readonly dataVolumeGiB: number
+  readonly testRunnerCidr: string | undefined
+  readonly vpcCidr: string
+  readonly databaseName: string
+}
+
+/** Defaults of {@link ClusterOptions}. */
+export const clusterDefaults = {
+  replicas: 2,
+  instanceType: 't4g.small',
+  postgresVersion: 16,
+  dataVolumeGiB: 20,
+  vpcCidr: '10.42.0.0/16',
+  databaseName: 'pgroute',
+} as const
+
+/** PostgreSQL majors packaged for Amazon Linux 2023 as `postgresqlNN` / `postgresqlNN-server`. */
+export const supportedPostgresVersions: readonly number[] = [15, 16, 17, 18]
+
+const numericOptions = ['replicas', 'postgresVersion', 'dataVolumeGiB'] as const
+const stringOptions = ['instanceType', 'testRunnerCidr', 'vpcCidr', 'databaseName'] as const
+const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map(
+  (text) => parseIpv4Cidr(text) as Ipv4Cidr,
+)
+
+/**
+ * Applies defaults and validates, up front, before any construct exists.
+ *
+ * @throws {InfraError} `PGROUTE_INFRA_INVALID_OPTION` naming the first invalid option.
+ */
+export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClusterOptions {
+  const resolved: ResolvedClusterOptions = {
+    replicas: options.replicas ?? clusterDefaults.replicas,
+    instanceType: options.instanceType ?? clusterDefaults.instanceType,
+    postgresVersion: options.postgresVersion ?? clusterDefaults.postgresVersion,
+    dataVolumeGiB: options.dataVolumeGiB ?? clusterDefaults.dataVolumeGiB,
+    testRunnerCidr: options.testRunnerCidr === '' ? undefined : options.testRunnerCidr,
+    vpcCidr: options.vpcCidr ?? clusterDefaults.vpcCidr,
+    databaseName: options.databaseName ?? clusterDefaults.databaseName,
+  }
+  requireInteger('replicas', resolved.replicas, 1, 8)
+  if (!/^[a-z][a-z0-9-]*\.[a-z0-9-]+$/.test(resolved.instanceType)) {
+    throw InfraError.invalidOption(
+      'instanceType',
+      `expected an EC2 instance type such as t4g.small, got ${show(resolved.instanceType)}`,
+    )
+  }
+  if (!supportedPostgresVersions.includes(resolved.postgresVersion)) {
+    throw InfraError.invalidOption(
+      'postgresVersion',
+      `expected one of ${supportedPostgresVersions.join(', ')} (Amazon Linux 2023 packages), got ${show(resolved.postgresVersion)}`,
+    )
+  }
+  requireInteger('dataVolumeGiB', resolved.dataVolumeGiB, 8, 1024)
+  if (resolved.testRunnerCidr !== undefined) validateTestRunnerCidr(resolved.testRunnerCidr)
+  validateVpcCidr(resolved.vpcCidr)
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(resolved.databaseName)) {
+    throw InfraError.invalidOption(
+      'databaseName',
+      `expected a lower-case identifier (letters, digits, underscores), got ${show(resolved.databaseName)}`,
+    )
+  }
+  return resolved
+}
+
+/**
+ * Reads {@link ClusterOptions} from CDK context (`-c key=value`), where every value arrives as a string.
+ * Unset keys stay unset so that defaults apply.
+ *
+ * @throws {InfraError} `PGROUTE_INFRA_INVALID_OPTION` when a numeric option is not a number.
+ */
+export function clusterOptionsFromContext(get: (key: string) => unknown): ClusterOptions {
+  const options: Record<string, string | number> = {}
+  for (const key of numericOptions) {
+    const value = get(key)
+    if (value === undefined) continue
+    const number =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && value.trim() !== ''
+          ? Number(value)
+          : Number.NaN
+    if (!Number.isFinite(number)) throw InfraError.invalidOption(key, `expected a number, got ${show(value)}`)
+    options[key] = number
+  }
+  for (const key of stringOptions) {
+    const value = get(key)
+    if (value === undefined) continue
+    if (typeof value !== 'string')
+      throw InfraError.invalidOption(key, `expected a string, got ${show(value)}`)
+    options[key] = value
+  }
+  return options as ClusterOptions
+}
+
+function requireInteger(option: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw InfraError.invalidOption(option, `expected an integer from ${min} to ${max}, got ${show(value)}`)
+  }
+}
+
+function validateTestRunnerCidr(text: string): void {
+  const cidr = parseIpv4Cidr(text)
+  if (typeof cidr === 'string') throw InfraError.invalidOption('testRunnerCidr', cidr)
+  if (cidr.prefix < 8) {
+    throw InfraError.invalidOption(
+      'testRunnerCidr',
+      `${text} would open PostgreSQL to ${cidr.prefix === 0 ? 'the whole internet' : 'a large part of the internet'}; ` +
+        'give the address of the test runner itself, e.g. 203.0.113.7/32',
+    )
+  }
+}
+
+function validateVpcCidr(text: string): void {
+  const cidr = parseIpv4Cidr(text)
+  if (typeof cidr === 'string') throw InfraError.invalidOption('vpcCidr', cidr)
+  if (cidr.prefix < 16 || cidr.prefix > 22) {
+    throw InfraError.invalidOption(
+      'vpcCidr',
+      `expected a prefix length from /16 to /22 (two /24 subnets), got ${text}`,
+    )
+  }
+  if (!privateRanges.some((range) => ipv4CidrContains(range, cidr))) {
+    throw InfraError.invalidOption('vpcCidr', `expected a private (RFC 1918) range, got ${text}`)
+  }
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
+}

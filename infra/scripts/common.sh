@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Functions shared by primary.sh and replica.sh (sourced, never run on its own).
+#
+# Parameters arrive as environment variables written by the CDK app (lib/bootstrap-user-data.ts):
+#   AWS_REGION, PGROUTE_STACK_ID, PGROUTE_LOGICAL_ID   where and what to signal when bootstrap ends
+#   PGROUTE_PG_MAJOR                                    PostgreSQL major version (Amazon Linux 2023 package suffix)
+#   PGROUTE_DATA_DEVICE                                 EBS device name of the data volume (e.g. /dev/sdf)
+#   PGROUTE_VPC_CIDR, PGROUTE_TEST_RUNNER_CIDR          client networks allowed by pg_hba (the second may be empty)
+#   PGROUTE_REPLICATION_USER, PGROUTE_REPLICATION_SECRET_ARN
+#   PGROUTE_MAX_WAL_SENDERS, PGROUTE_MAX_REPLICATION_SLOTS, PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
+# Passwords are read from Secrets Manager with the instance role and never printed.
+
+readonly PGROUTE_MOUNT=/var/lib/pgsql
+readonly PGDATA=/var/lib/pgsql/data
+readonly PGROUTE_TLS_DIR=/var/lib/pgsql/tls
+readonly PGROUTE_PORT=5432
+
+log() { printf '%s pgroute: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+require_env() {
+  local name
+  for name in "$@"; do
+    [[ -n ${!name:-} ]] || die "environment variable $name is required"
+  done
+}
+
+# retry <attempts> <delay-seconds> <command...>: AWS APIs and package mirrors can be briefly unreachable at boot.
+retry() {
+  local attempts=$1 delay=$2 n=1
+  shift 2
+  until "$@"; do
+    if ((n >= attempts)); then
+      return 1
+    fi
+    log "attempt $n/$attempts of '$1' failed; retrying in ${delay}s"
+    sleep "$delay"
+    n=$((n + 1))
+  done
+}
+
+# imds <path>: instance metadata through IMDSv2 (the instances refuse IMDSv1).
+imds() {
+  local token
+  token=$(curl -fsS --max-time 5 -X PUT http://169.254.169.254/latest/api/token \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+  curl -fsS --max-time 5 -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/$1"
+}
+
+# signal_cfn SUCCESS|FAILURE: completes the instance's CreationPolicy. A refused signal (the stack already
+# finished, e.g. when the script is re-run by hand) is logged rather than fatal.
+signal_cfn() {
+  local status=$1 instance_id
+  instance_id=$(imds meta-data/instance-id)
+  if retry 3 5 aws cloudformation signal-resource --region "$AWS_REGION" --stack-name "$PGROUTE_STACK_ID" \
+    --logical-resource-id "$PGROUTE_LOGICAL_ID" --unique-id "$instance_id" --status "$status" >/dev/null; then
+    log "signalled $status to $PGROUTE_LOGICAL_ID"
+  else
+    log "CloudFormation did not accept the $status signal (stack already complete?)"
+  fi
+}
+
+on_exit() {
+  local status=$?
+  if ((status != 0)); then
+    log "bootstrap failed with exit status $status; details in /var/log/cloud-init-output.log"
+    signal_cfn FAILURE
+  fi
+}
+
+# begin_bootstrap <role>: validates the common parameters and makes any failure fail the deployment quickly.
+begin_bootstrap() {
+  require_env AWS_REGION PGROUTE_STACK_ID PGROUTE_LOGICAL_ID PGROUTE_PG_MAJOR PGROUTE_DATA_DEVICE \
+    PGROUTE_VPC_CIDR PGROUTE_REPLICATION_USER PGROUTE_REPLICATION_SECRET_ARN PGROUTE_MAX_WAL_SENDERS \
+    PGROUTE_MAX_REPLICATION_SLOTS PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
+  trap on_exit EXIT
+  log "bootstrapping the $1 (PostgreSQL $PGROUTE_PG_MAJOR)"
+}
+
+# secret_password <secret-arn>: prints the generated password. The CDK app generates alphanumeric passwords
+# only, which is also what makes them safe to embed in psql variables below.
+secret_password() {
+  local json password
+  json=$(retry 10 6 aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$1" \
+    --query SecretString --output text)
+  password=$(jq -r '.password // empty' <<<"$json")
+  [[ $password =~ ^[A-Za-z0-9]{16,}$ ]] || die "secret $1 has no alphanumeric 'password' of 16+ characters"
+  printf '%s' "$password"
+}
+
+# mount_data_volume: formats the data volume on first boot only and mounts it where PostgreSQL keeps its data.
+mount_data_volume() {
+  local device=$PGROUTE_DATA_DEVICE waited=0 uuid
+  # amazon-ec2-utils' udev rules create the /dev/sdX alias of the NVMe device shortly after boot.
+  while [[ ! -e $device ]]; do
+    if ((waited >= 180)); then
+      die "data volume $device did not appear within 180s"
+    fi
+    sleep 2
+    waited=$((waited + 2))
+  done
+  device=$(readlink -f "$device")
+  if mountpoint -q "$PGROUTE_MOUNT"; then
+    return 0
+  fi
+  if ! blkid "$device" >/dev/null 2>&1; then
+    log "formatting $device (first boot)"
+    mkfs.xfs -q -L pgdata "$device"
+  fi
+  uuid=$(blkid -s UUID -o value "$device")
+  if ! grep -q "^UUID=$uuid " /etc/fstab; then
+    printf 'UUID=%s %s xfs defaults,noatime,nofail 0 2\n' "$uuid" "$PGROUTE_MOUNT" >>/etc/fstab
+  fi
+  mkdir -p "$PGROUTE_MOUNT"
+  systemctl daemon-reload
+  mount "$PGROUTE_MOUNT"
+}
+
+# install_postgres: Amazon Linux 2023 ships versioned packages (postgresqlNN, postgresqlNN-server) that provide
+# postgresql.service with PGDATA=/var/lib/pgsql/data.
+install_postgres() {
+  local major=$PGROUTE_PG_MAJOR
+  retry 5 15 dnf install -y -q "postgresql$major" "postgresql$major-server" jq openssl
+  chown postgres:postgres "$PGROUTE_MOUNT"
+  chmod 0700 "$PGROUTE_MOUNT"
+  if command -v restorecon >/dev/null 2>&1; then
+    restorecon -R "$PGROUTE_MOUNT"
+  fi
+}
+
+# psql_admin: psql as the postgres superuser over the Unix socket (peer authentication, no password).
+psql_admin() {
+  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+wait_for_local_postgres() {
+  retry 60 2 runuser -u postgres -- pg_isready -q -p "$PGROUTE_PORT" || die "PostgreSQL did not start"
+}
+
+# ensure_tls_cert: a self-signed certificate per host, kept outside PGDATA so pg_basebackup never copies the
+# primary's key to a replica. Clients use sslmode=require (encrypted, server not authenticated).
+ensure_tls_cert() {
+  local host ip
+  if [[ -s $PGROUTE_TLS_DIR/server.crt && -s $PGROUTE_TLS_DIR/server.key ]]; then
+    return 0
+  fi
+  host=$(hostname)
+  ip=$(imds meta-data/local-ipv4)
+  install -d -o postgres -g postgres -m 0700 "$PGROUTE_TLS_DIR"
+  openssl req -x509 -newkey rsa:2048 -sha256 -days 825 -nodes -subj "/CN=$host" \
+    -addext "subjectAltName=DNS:$host,IP:$ip" \
+    -keyout "$PGROUTE_TLS_DIR/server.key" -out "$PGROUTE_TLS_DIR/server.crt" 2>/dev/null
+  chown postgres:postgres "$PGROUTE_TLS_DIR/server.key" "$PGROUTE_TLS_DIR/server.crt"
+  chmod 0600 "$PGROUTE_TLS_DIR/server.key"
+}
+
+# write_server_config: settings and pg_hba shared by primary and replicas (standbys need max_wal_senders and
+# friends >= the primary's, so both get the same values). Rewritten on every run.
+write_server_config() {
+  ensure_tls_cert
+  cat >"$PGDATA/pgroute.conf" <<EOF
+# Managed by /opt/pgroute bootstrap; rewritten on every run.
+listen_addresses = '*'
+port = $PGROUTE_PORT
+password_encryption = 'scram-sha-256'
+ssl = on
+ssl_cert_file = '$PGROUTE_TLS_DIR/server.crt'
+ssl_key_file = '$PGROUTE_TLS_DIR/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+wal_level = replica
+wal_log_hints = on
+max_wal_senders = $PGROUTE_MAX_WAL_SENDERS
+max_replication_slots = $PGROUTE_MAX_REPLICATION_SLOTS
+max_slot_wal_keep_size = '$PGROUTE_MAX_SLOT_WAL_KEEP_SIZE'
+hot_standby = on
+hot_standby_feedback = on
+EOF
+  if ! grep -qxF "include_if_exists = 'pgroute.conf'" "$PGDATA/postgresql.conf"; then
+    printf "\ninclude_if_exists = 'pgroute.conf'\n" >>"$PGDATA/postgresql.conf"
+  fi
+  {
+    echo '# Managed by /opt/pgroute bootstrap. TLS and SCRAM only; nothing outside these networks.'
+    echo 'local   all          all                                    peer'
+    echo "hostssl replication  $PGROUTE_REPLICATION_USER  $PGROUTE_VPC_CIDR  scram-sha-256"
+    echo "hostssl all          all  $PGROUTE_VPC_CIDR  scram-sha-256"
+    if [[ -n ${PGROUTE_TEST_RUNNER_CIDR:-} ]]; then
+      echo "hostssl all          all  $PGROUTE_TEST_RUNNER_CIDR  scram-sha-256"
+    fi
+  } >"$PGDATA/pg_hba.conf"
+  chown postgres:postgres "$PGDATA/pgroute.conf" "$PGDATA/pg_hba.conf"
+  chmod 0600 "$PGDATA/pgroute.conf" "$PGDATA/pg_hba.conf"
+}
+
+start_postgres() {
+  systemctl enable postgresql.service
+  systemctl restart postgresql.service
+  wait_for_local_postgres
+}
