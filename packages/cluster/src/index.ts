@@ -1,1 +1,28 @@
-export {}
+export {
+  ClusterError,
+  type ClusterErrorCode,
+  type ClusterErrorOptions,
+  isClusterError,
+} from './cluster-error.js'
+export type {
+  Cluster,
+  ClusterNode,
+  ClusterStatus,
+  NodeConnectionConfig,
+  NodeRole,
+  NodeStatus,
+} from './cluster-node.js'
+export type {
+  ClusterBackend,
+  ClusterLogEntry,
+  ClusterLogger,
+  ClusterStopOptions,
+  NodeStopOptions,
+  PromoteOptions,
+  ReplicaOptions,
+  StartClusterOptions,
+  StopMode,
+  WaitForReplicationOptions,
+} from './cluster-options.js'
+export { type Duration, parseDuration } from './duration.js'
+export { startCluster } from './start-cluster.js'

@@ -1,0 +1,156 @@
+import { inspect } from 'node:util'
+import type { QueryResult, QueryResultRow } from 'pg'
+import { ClusterError } from './cluster-error.js'
+import type { ClusterNode, NodeConnectionConfig, NodeRole, NodeStatus } from './cluster-node.js'
+import type { NodeStopOptions } from './cluster-options.js'
+import type { Duration } from './duration.js'
+import { redactUrl } from './redact.js'
+import { nodeStatus } from './replication-status.js'
+import { queryOnce } from './sql-client.js'
+
+/** Credentials shared by every node of a cluster. */
+export interface Credentials {
+  readonly user: string
+  readonly password: string
+  readonly database: string
+}
+
+/**
+ * What every backend's nodes have in common: identity, URLs, `query()`, status, and replay pause/resume through
+ * SQL. Control methods throw `PGROUTE_CLUSTER_NOT_SUPPORTED` unless a backend overrides them.
+ */
+export abstract class BaseNode implements ClusterNode {
+  readonly name: string
+  role: NodeRole
+  /** The node this replica streams from (undefined for a primary). */
+  upstream: BaseNode | undefined
+  applyDelayMs = 0
+  synchronous = false
+  replayPaused = false
+  /** Primary: application names listed in its `synchronous_standby_names`. */
+  synchronousStandbys: readonly string[] = []
+  abstract readonly host: string
+  abstract readonly port: number
+  abstract readonly controllable: boolean
+  protected readonly credentials: Credentials
+
+  constructor(name: string, role: NodeRole, credentials: Credentials) {
+    this.name = name
+    this.role = role
+    this.credentials = credentials
+  }
+
+  /** Replication slot of this node on its primary. */
+  get slot(): string {
+    return this.name.toLowerCase().replace(/[^a-z0-9_]/g, '_')
+  }
+
+  get url(): string {
+    const { user, password, database } = this.credentials
+    const auth = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
+    return `postgres://${auth}@${this.host}:${this.port}/${encodeURIComponent(database)}`
+  }
+
+  get connectionConfig(): NodeConnectionConfig {
+    const { user, password, database } = this.credentials
+    return { host: this.host, port: this.port, user, password, database }
+  }
+
+  get pid(): number | undefined {
+    return undefined
+  }
+
+  get running(): boolean {
+    return true
+  }
+
+  get dataDir(): string | undefined {
+    return undefined
+  }
+
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    return queryOnce<R>(this.connectionConfig, sql, params)
+  }
+
+  status(): Promise<NodeStatus> {
+    return nodeStatus(this)
+  }
+
+  stop(_options?: NodeStopOptions): Promise<void> {
+    return Promise.reject(this.notSupported('stop()'))
+  }
+
+  start(): Promise<void> {
+    return Promise.reject(this.notSupported('start()'))
+  }
+
+  async restart(options?: NodeStopOptions): Promise<void> {
+    await this.stop(options)
+    await this.start()
+  }
+
+  async pauseReplay(): Promise<void> {
+    this.assertRunningReplica('pauseReplay()')
+    await this.query('SELECT pg_wal_replay_pause()')
+    this.replayPaused = true
+  }
+
+  async resumeReplay(): Promise<void> {
+    this.assertRunningReplica('resumeReplay()')
+    await this.query('SELECT pg_wal_replay_resume()')
+    this.replayPaused = false
+  }
+
+  setApplyDelay(_delay: Duration): Promise<void> {
+    return Promise.reject(this.notSupported('setApplyDelay()'))
+  }
+
+  /** Where replicas connect to stream from this node (differs from host/port inside a Docker network). */
+  get replicationAddress(): { readonly host: string; readonly port: number } {
+    return { host: this.host, port: this.port }
+  }
+
+  /**
+   * Applies the node's current role, upstream, apply delay and synchronous standbys to the server configuration
+   * and reloads it (takes effect at the next start if the node is stopped).
+   */
+  reconfigure(): Promise<void> {
+    return Promise.reject(this.notSupported('reconfigure()'))
+  }
+
+  /** What `console.log(node)` and `JSON.stringify(node)` show: never the password. */
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, role: this.role, host: this.host, port: this.port, url: redactUrl(this.url) }
+  }
+
+  [inspect.custom](): string {
+    return `${this.constructor.name} ${inspect(this.toJSON())}`
+  }
+
+  /** The error for a control method this node does not support. */
+  protected notSupported(method: string): ClusterError {
+    const why = this.controllable ? `the ${this.constructor.name} backend` : 'an external cluster'
+    return new ClusterError('PGROUTE_CLUSTER_NOT_SUPPORTED', `${method} is not supported on ${why}`, {
+      node: this.name,
+    })
+  }
+
+  /** Throws unless this node may be controlled and is a running replica. */
+  protected assertRunningReplica(method: string): void {
+    if (!this.controllable) throw this.notSupported(method)
+    if (this.role !== 'replica') {
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_INVALID_STATE',
+        `${method} needs a replica; ${this.name} is ${this.role}`,
+        {
+          node: this.name,
+        },
+      )
+    }
+    if (!this.running) {
+      throw new ClusterError('PGROUTE_CLUSTER_INVALID_STATE', `${method}: ${this.name} is not running`, {
+        node: this.name,
+      })
+    }
+  }
+}

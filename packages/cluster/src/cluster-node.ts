@@ -1,0 +1,159 @@
+import type { QueryResult, QueryResultRow } from 'pg'
+import type {
+  ClusterBackend,
+  ClusterStopOptions,
+  NodeStopOptions,
+  PromoteOptions,
+  WaitForReplicationOptions,
+} from './cluster-options.js'
+import type { Duration } from './duration.js'
+
+/**
+ * What a node currently is. `former-primary` is a primary that was replaced by `cluster.promote()`; it no longer
+ * belongs to the replication topology (it may still be running if promoted with `stopOldPrimary: false`).
+ */
+export type NodeRole = 'primary' | 'replica' | 'former-primary'
+
+/** Connection settings of a node, shaped like `pg.ClientConfig` (pass it to `new pg.Client()` or `new pg.Pool()`). */
+export interface NodeConnectionConfig {
+  readonly host: string
+  readonly port: number
+  readonly user: string
+  readonly password: string
+  readonly database: string
+  /** Set for external nodes, whose URL may carry further parameters (e.g. `sslmode`). */
+  readonly connectionString?: string
+}
+
+/** Replication state of one node, as reported by `cluster.status()` (and printed by `pgroute-cluster status`). */
+export interface NodeStatus {
+  readonly name: string
+  readonly role: NodeRole
+  readonly host: string
+  readonly port: number
+  /** False when the node could not be queried (stopped, or unreachable); `error` then says why. */
+  readonly reachable: boolean
+  /** Result of `pg_is_in_recovery()`. */
+  readonly inRecovery?: boolean
+  /** Primary: `pg_current_wal_lsn()`. */
+  readonly currentLsn?: string
+  /** Replica: `pg_last_wal_receive_lsn()`. */
+  readonly receiveLsn?: string
+  /** Replica: `pg_last_wal_replay_lsn()`. */
+  readonly replayLsn?: string
+  /** Replica: replay paused by `pg_wal_replay_pause()`. */
+  readonly replayPaused?: boolean
+  /** Replica: bytes between the primary's current LSN and this replica's replay LSN. */
+  readonly lagBytes?: number
+  /**
+   * Replica: seconds since the last replayed transaction committed on the primary, or 0 when everything received
+   * has been replayed.
+   */
+  readonly lagSeconds?: number
+  /** Why the node could not be queried (password masked). */
+  readonly error?: string
+}
+
+/**
+ * One PostgreSQL server of a {@link Cluster}. Control methods (`stop`, `start`, `pauseReplay`, ...) throw a
+ * `ClusterError` with code `PGROUTE_CLUSTER_NOT_SUPPORTED` on an external cluster (see {@link controllable}).
+ */
+export interface ClusterNode {
+  /** `primary`, `replica-1`, `replica-2`, ... (or the name given in `replicaOptions`). Never changes. */
+  readonly name: string
+  /** Current role; changes when a replica is promoted. */
+  readonly role: NodeRole
+  /** Host to connect to (`127.0.0.1` for the embedded backend). */
+  readonly host: string
+  /** TCP port. */
+  readonly port: number
+  /** `postgres://user:password@host:port/database`. The only place the password is shown. */
+  readonly url: string
+  /** Connection settings shaped like `pg.ClientConfig`. */
+  readonly connectionConfig: NodeConnectionConfig
+  /** PID of the postmaster while the node runs (embedded backend only). */
+  readonly pid: number | undefined
+  /** Whether the server is running, as far as this process knows (always true for external nodes). */
+  readonly running: boolean
+  /** Whether `stop`/`start`/`pauseReplay`/... are available. False for external clusters. */
+  readonly controllable: boolean
+  /** Data directory (embedded backend only). */
+  readonly dataDir: string | undefined
+  /** Replicas: the configured `recovery_min_apply_delay` in milliseconds (0 for none). */
+  readonly applyDelayMs: number
+  /** Replicas: whether the node is listed in the primary's `synchronous_standby_names`. */
+  readonly synchronous: boolean
+  /** Replicas: whether replay was paused through {@link pauseReplay} (reset when the node restarts). */
+  readonly replayPaused: boolean
+  /**
+   * Runs one statement on a short-lived connection (one `pg.Client`, closed afterwards). Database errors are
+   * passed through unchanged.
+   */
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
+  /** Stops the server and waits until its process is gone. No-op when it is not running. */
+  stop(options?: NodeStopOptions): Promise<void>
+  /** Starts the server again with its existing data and waits until it accepts connections. */
+  start(): Promise<void>
+  /** `stop()` then `start()`. */
+  restart(options?: NodeStopOptions): Promise<void>
+  /** Replicas: `pg_wal_replay_pause()`. WAL keeps streaming in but is not applied until {@link resumeReplay}. */
+  pauseReplay(): Promise<void>
+  /** Replicas: `pg_wal_replay_resume()`. */
+  resumeReplay(): Promise<void>
+  /** Replicas: changes `recovery_min_apply_delay` on the fly (`0` removes the delay). */
+  setApplyDelay(delay: Duration): Promise<void>
+  /** Replication state of this node (LSNs and lag need the primary, so prefer `cluster.status()`). */
+  status(): Promise<NodeStatus>
+}
+
+/** A snapshot of every node's replication state. */
+export interface ClusterStatus {
+  readonly backend: ClusterBackend | 'external'
+  readonly nodes: readonly NodeStatus[]
+}
+
+/**
+ * A running primary/replica cluster, from {@link startCluster}, {@link connectCluster} or
+ * {@link startTestCluster}.
+ */
+export interface Cluster {
+  /** `embedded`, `docker`, or `external` for {@link connectCluster}. */
+  readonly backend: ClusterBackend | 'external'
+  /** Whether nodes can be stopped, started, paused and promoted. False for external clusters. */
+  readonly controllable: boolean
+  /** The current primary (after `promote()`, the promoted node). */
+  readonly primary: ClusterNode
+  /** Nodes that currently replicate from the primary, in creation order. */
+  readonly replicas: readonly ClusterNode[]
+  /** Every node, including a former primary. */
+  readonly nodes: readonly ClusterNode[]
+  /** Superuser name used in the URLs. */
+  readonly user: string
+  /** Database used in the URLs. */
+  readonly database: string
+  /** Directory holding the nodes' data directories (embedded backend only). */
+  readonly dataDir: string | undefined
+  /** Whether `stop()` was called. */
+  readonly stopped: boolean
+  /** The node with this name; throws a `ClusterError` when there is none. */
+  node(name: string): ClusterNode
+  /**
+   * Promotes a replica with `pg_promote(wait => true)` and makes it {@link primary}. By default the old primary is
+   * stopped first and the other replicas are re-pointed to stream from the new primary (new timeline).
+   */
+  promote(replica: ClusterNode | string, options?: PromoteOptions): Promise<void>
+  /**
+   * Re-points a replica at the current primary: creates its replication slot there, rewrites `primary_conninfo`
+   * and reloads (following the latest timeline), then waits until it streams if it is running and not paused.
+   */
+  followPrimary(replica: ClusterNode | string, options?: { readonly timeoutMs?: number }): Promise<void>
+  /** Waits until replicas have replayed the primary's current WAL position (`pg_current_wal_flush_lsn()`). */
+  waitForReplication(options?: WaitForReplicationOptions): Promise<void>
+  /** Role, LSNs and lag of every node. Never throws for an unreachable node; it is reported as such. */
+  status(): Promise<ClusterStatus>
+  /**
+   * Stops every server (waiting until each process is gone) and removes the data unless `keep` was set. Safe to
+   * call more than once. On an external cluster it only marks the handle as stopped.
+   */
+  stop(options?: ClusterStopOptions): Promise<void>
+}

@@ -1,0 +1,162 @@
+import { rmSync } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { BaseCluster } from './base-cluster.js'
+import { resolveBinaries } from './binaries-resolver.js'
+import type { ClusterStopOptions } from './cluster-options.js'
+import { EmbeddedNode, type EmbeddedNodeContext } from './embedded-node.js'
+import { findFreePort } from './free-port.js'
+import { throwIfAborted } from './poll.js'
+import { trackForCleanup } from './process-cleanup.js'
+import { createRedactor } from './redact.js'
+import { waitForStreaming } from './replication-status.js'
+import type { ResolvedClusterOptions } from './resolve-options.js'
+import { scramVerifier } from './scram-verifier.js'
+import { clusterSettings, writeSettings } from './server-config.js'
+import { assertReachable, serverUser } from './server-user.js'
+import { clusterConfFile, createDataDir } from './template-cache.js'
+import { runTool } from './tool-runner.js'
+import { copyTree } from './tree-copy.js'
+
+/** A cluster of local server processes; see `startCluster()`. */
+export class EmbeddedCluster extends BaseCluster {
+  readonly backend = 'embedded'
+  readonly #root: string
+  readonly #keep: boolean
+  readonly #untrack: () => void
+
+  constructor(nodes: readonly EmbeddedNode[], root: string, options: ResolvedClusterOptions) {
+    super(nodes, options)
+    this.#root = root
+    this.#keep = options.keep
+    this.#untrack = trackForCleanup(this)
+  }
+
+  override get dataDir(): string {
+    return this.#root
+  }
+
+  protected override async stopNodes(options: ClusterStopOptions): Promise<void> {
+    try {
+      await Promise.all(this.nodeList.map((node) => node.stop(options)))
+      if (!(options.keep ?? this.#keep)) await fs.rm(this.#root, { recursive: true, force: true })
+    } finally {
+      this.#untrack()
+    }
+  }
+
+  /** Kills every server and removes the data synchronously; for process exit. */
+  stopSync(): void {
+    for (const node of this.nodeList as readonly EmbeddedNode[]) node.process?.stopSync()
+    if (!this.#keep) rmSync(this.#root, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Starts a primary and its replicas as local processes:
+ * 1. a data directory for the primary (a copy of a cached initdb template),
+ * 2. single-user mode on it: superuser password, database, one physical replication slot per replica,
+ * 3. cold copies of the cleanly shut down primary become the replicas (standby.signal, primary_conninfo,
+ *    primary_slot_name; the copied slots are dropped),
+ * 4. all servers start at once; resolves when every replica streams.
+ */
+export async function startEmbeddedCluster(options: ResolvedClusterOptions): Promise<EmbeddedCluster> {
+  const { signal, log } = options
+  const started = Date.now()
+  const user = serverUser()
+  const binaries = await resolveBinaries(options.binDir, user)
+  log({ source: 'cluster', message: `using ${binaries.version} from ${binaries.binDir}` })
+  await fs.mkdir(options.baseDir, { recursive: true })
+  assertReachable(options.baseDir, user, 'baseDir')
+  const root = await fs.mkdtemp(path.join(options.baseDir, 'pgroute-cluster-'))
+  if (user) await fs.chown(root, user.uid, user.gid)
+
+  const nodes: EmbeddedNode[] = []
+  const context: EmbeddedNodeContext = {
+    binDir: binaries.binDir,
+    user,
+    credentials: { user: options.user, password: options.password, database: options.database },
+    root,
+    id: path.basename(root).slice('pgroute-cluster-'.length),
+    startTimeoutMs: options.startTimeoutMs,
+    log,
+    ports: new Set(),
+    onPortChange: async (node) => {
+      if (node.role !== 'primary') return
+      await Promise.all(nodes.filter((other) => other.upstream === node).map((other) => other.reconfigure()))
+    },
+  }
+  const port = async () => {
+    const chosen = await findFreePort(context.ports)
+    context.ports.add(chosen)
+    return chosen
+  }
+  const primary = new EmbeddedNode('primary', 'primary', await port(), context)
+  nodes.push(primary)
+  for (const replica of options.replicas) {
+    const node = new EmbeddedNode(replica.name, 'replica', await port(), context)
+    node.upstream = primary
+    node.applyDelayMs = replica.applyDelayMs
+    node.synchronous = replica.synchronous
+    nodes.push(node)
+  }
+  const cluster = new EmbeddedCluster(nodes, root, options)
+  try {
+    throwIfAborted(signal)
+    const redact = createRedactor(options.password)
+    await createDataDir(primary.dataDir, {
+      binaries,
+      user,
+      superuser: options.user,
+      timeoutMs: options.startTimeoutMs,
+      redact,
+    })
+    const settings = clusterSettings(options.replicas.length, options.postgresConfig)
+    await writeSettings(primary.dataDir, clusterConfFile, settings, user)
+    throwIfAborted(signal)
+    await runTool('postgres', ['--single', '-D', primary.dataDir, '-c', 'exit_on_error=on', 'postgres'], {
+      binDir: binaries.binDir,
+      user,
+      cwd: primary.dataDir,
+      input: setupSql(options),
+      timeoutMs: options.startTimeoutMs,
+      description: 'Primary set-up (single-user mode)',
+      redact,
+    })
+    throwIfAborted(signal)
+    await Promise.all(
+      nodes.slice(1).map(async (replica) => {
+        await copyTree(primary.dataDir, replica.dataDir, {
+          emptyDirs: ['pg_replslot'],
+          ...(user ? { owner: user } : {}),
+        })
+        await fs.writeFile(path.join(replica.dataDir, 'standby.signal'), '', { mode: 0o600 })
+        if (user) await fs.chown(path.join(replica.dataDir, 'standby.signal'), user.uid, user.gid)
+      }),
+    )
+    primary.synchronousStandbys = options.replicas.filter((r) => r.synchronous).map((r) => r.name)
+    log({ source: 'cluster', message: `data directories ready after ${Date.now() - started} ms` })
+    throwIfAborted(signal)
+    await Promise.all(nodes.map((node) => node.start()))
+    await waitForStreaming(
+      primary,
+      nodes.slice(1).map((node) => node.name),
+      { timeoutMs: options.startTimeoutMs, signal },
+    )
+    log({ source: 'cluster', message: `cluster streaming after ${Date.now() - started} ms` })
+    return cluster
+  } catch (error) {
+    await cluster.stop({ mode: 'immediate' })
+    throw error
+  }
+}
+
+/** Statements run in single-user mode (one per line). The password is set as a SCRAM verifier, never in clear. */
+function setupSql(options: ResolvedClusterOptions): string {
+  const lines = [`ALTER ROLE "${options.user}" PASSWORD '${scramVerifier(options.password)}';`]
+  if (options.database !== 'postgres') lines.push(`CREATE DATABASE "${options.database}";`)
+  for (const replica of options.replicas) {
+    lines.push(`SELECT pg_create_physical_replication_slot('${replica.slot}', true);`)
+  }
+  return lines.join('\n') + '\n'
+}

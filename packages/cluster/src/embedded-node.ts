@@ -1,0 +1,153 @@
+import path from 'node:path'
+import { BaseNode, type Credentials } from './base-node.js'
+import { isClusterError } from './cluster-error.js'
+import type { NodeRole } from './cluster-node.js'
+import type { ClusterLogEntry, NodeStopOptions } from './cluster-options.js'
+import { type Duration, parseDuration } from './duration.js'
+import { findFreePort, loopback } from './free-port.js'
+import { pollUntil } from './poll.js'
+import { PostgresProcess } from './postgres-process.js'
+import { primarySettings, replicaSettings, writeSettings } from './server-config.js'
+import type { ServerUser } from './server-user.js'
+import { nodeConfFile } from './template-cache.js'
+
+/** What an {@link EmbeddedNode} needs from its cluster. */
+export interface EmbeddedNodeContext {
+  readonly binDir: string
+  readonly user: ServerUser | undefined
+  readonly credentials: Credentials
+  /** Directory holding the nodes' data directories. */
+  readonly root: string
+  /** Short id of the cluster, part of every server's `cluster_name` (and so of its process titles). */
+  readonly id: string
+  readonly startTimeoutMs: number
+  readonly log: (entry: ClusterLogEntry) => void
+  /** Ports handed out to nodes of this cluster, so that two nodes never get the same one. */
+  readonly ports: Set<number>
+  /** Called when a restarted node had to move to another port (replicas must then follow the primary there). */
+  readonly onPortChange: (node: EmbeddedNode) => Promise<void>
+}
+
+const portAttempts = 5
+
+/** A server run as a local process from the embedded (or a system) PostgreSQL installation. */
+export class EmbeddedNode extends BaseNode {
+  readonly host = loopback
+  readonly controllable = true
+  #port: number
+  #process: PostgresProcess | undefined
+  readonly #context: EmbeddedNodeContext
+
+  constructor(name: string, role: NodeRole, port: number, context: EmbeddedNodeContext) {
+    super(name, role, context.credentials)
+    this.#port = port
+    this.#context = context
+  }
+
+  get port(): number {
+    return this.#port
+  }
+
+  override get pid(): number | undefined {
+    return this.#process?.running ? this.#process.pid : undefined
+  }
+
+  override get running(): boolean {
+    return this.#process?.running ?? false
+  }
+
+  override get dataDir(): string {
+    return path.join(this.#context.root, this.name)
+  }
+
+  /** The running postmaster, for the cluster's synchronous exit handler. */
+  get process(): PostgresProcess | undefined {
+    return this.#process
+  }
+
+  override async start(): Promise<void> {
+    if (this.running) return
+    for (let attempt = 1; ; attempt++) {
+      await this.reconfigure()
+      try {
+        this.#process = await PostgresProcess.start({
+          binDir: this.#context.binDir,
+          dataDir: this.dataDir,
+          name: this.name,
+          user: this.#context.user,
+          log: this.#context.log,
+          timeoutMs: this.#context.startTimeoutMs,
+        })
+        break
+      } catch (error) {
+        // Another process took the port between choosing it and binding it: choose again.
+        if (
+          !(
+            attempt < portAttempts &&
+            isClusterError(error) &&
+            error.message.includes('Address already in use')
+          )
+        ) {
+          throw error
+        }
+        this.#context.ports.delete(this.#port)
+        this.#port = await findFreePort(this.#context.ports)
+        this.#context.ports.add(this.#port)
+        this.#context.log({
+          source: 'cluster',
+          node: this.name,
+          message: `port taken, retrying on ${this.#port}`,
+        })
+        await this.#context.onPortChange(this)
+      }
+    }
+    this.replayPaused = false // Pausing does not survive a restart.
+  }
+
+  override async stop(options: NodeStopOptions = {}): Promise<void> {
+    await this.#process?.stop(options.mode ?? 'fast')
+  }
+
+  override async setApplyDelay(delay: Duration): Promise<void> {
+    this.assertRunningReplica('setApplyDelay()')
+    const ms = parseDuration(delay, 'delay')
+    this.applyDelayMs = ms
+    await this.reconfigure()
+    // New connections see the setting once the postmaster has processed the reload.
+    await pollUntil(
+      async () => {
+        const { rows } = await this.query<{ setting: string }>(
+          `SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'`,
+        )
+        return Number(rows[0]?.setting) === ms
+      },
+      {
+        timeoutMs: 10_000,
+        node: this.name,
+        describe: () => `${this.name} did not apply recovery_min_apply_delay`,
+      },
+    )
+  }
+
+  /** Rewrites this node's configuration file from its current state and reloads a running server (SIGHUP). */
+  override async reconfigure(): Promise<void> {
+    const { credentials, id, user } = this.#context
+    const clusterName = `pgroute-${id}-${this.name}`
+    const upstream = this.upstream
+    const settings =
+      this.role === 'replica' && upstream
+        ? replicaSettings({
+            port: this.#port,
+            clusterName,
+            primaryPort: upstream.replicationAddress.port,
+            user: credentials.user,
+            password: credentials.password,
+            applicationName: this.name,
+            slot: this.slot,
+            applyDelayMs: this.applyDelayMs,
+          })
+        : primarySettings({ port: this.#port, clusterName, synchronous: [...this.synchronousStandbys] })
+    await writeSettings(this.dataDir, nodeConfFile, settings, user)
+    this.#process?.reload()
+  }
+}
