@@ -111,6 +111,7 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
       timeoutMs: options.startTimeoutMs,
       redact,
     })
+    log({ source: 'cluster', message: `primary data directory created after ${Date.now() - started} ms` })
     const settings = clusterSettings(options.replicas.length, options.postgresConfig)
     await writeSettings(primary.dataDir, clusterConfFile, settings, user)
     throwIfAborted(signal)
@@ -123,6 +124,7 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
       description: 'Primary set-up (single-user mode)',
       redact,
     })
+    log({ source: 'cluster', message: `primary set up after ${Date.now() - started} ms` })
     throwIfAborted(signal)
     await Promise.all(
       nodes.slice(1).map(async (replica) => {

@@ -17,8 +17,8 @@ interface StatusRow {
 // One statement for both roles; functions that fail on the other role sit in CASE branches that are not evaluated.
 const statusSql = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn()::text END AS current_lsn,
-  pg_last_wal_receive_lsn()::text AS receive_lsn,
-  pg_last_wal_replay_lsn()::text AS replay_lsn,
+  CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
+  CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
   CASE WHEN NOT pg_is_in_recovery() THEN NULL
        WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
