@@ -14,6 +14,8 @@ export class CausalSession {
   #writes = 0
   #settledWrites = 0
   #fetching: Promise<bigint | undefined> | undefined
+  /** Writes the in-flight fetch covers: a write completed after it started needs a newer position. */
+  #fetchingWrites = 0
 
   constructor(floor?: bigint) {
     this.#floor = floor
@@ -35,7 +37,8 @@ export class CausalSession {
    */
   required(fetchPrimaryLsn: () => Promise<bigint>): Promise<bigint | undefined> | bigint | undefined {
     if (!this.dirty) return this.#floor
-    if (this.#fetching) return this.#fetching
+    // Concurrent reads share a fetch, but only one that started after every write they must see.
+    if (this.#fetching && this.#fetchingWrites === this.#writes) return this.#fetching
     const writes = this.#writes
     const fetching = fetchPrimaryLsn()
       .then((lsn) => {
@@ -48,6 +51,7 @@ export class CausalSession {
         if (this.#fetching === fetching) this.#fetching = undefined
       })
     this.#fetching = fetching
+    this.#fetchingWrites = writes
     return fetching
   }
 

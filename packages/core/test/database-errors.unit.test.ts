@@ -1,0 +1,113 @@
+import pg from 'pg'
+import { describe, expect, it } from 'vitest'
+import {
+  isConnectionError,
+  isPoolTimeout,
+  isReadOnlyRejection,
+  isRetryableRead,
+  isStandbyConflict,
+} from '../src/routing/database-errors.js'
+
+/** A server error exactly as pg builds it from an ErrorResponse message. */
+function serverError(code: string, message: string): pg.DatabaseError {
+  const error = new pg.DatabaseError(message, message.length, 'error')
+  error.code = code
+  error.severity = 'ERROR'
+  return error
+}
+
+function socketError(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, errno: -111, syscall: 'connect' })
+}
+
+const examples = {
+  refused: socketError('ECONNREFUSED'),
+  reset: socketError('ECONNRESET'),
+  pipe: socketError('EPIPE'),
+  unexpectedEnd: new Error('Connection terminated unexpectedly'),
+  connectTimeout: new Error('Connection terminated due to connection timeout'),
+  clientError: new Error('Client has encountered a connection error and is not queryable'),
+  adminShutdown: serverError('57P01', 'terminating connection due to administrator command'),
+  crashShutdown: serverError('57P02', 'terminating connection because of crash of another server process'),
+  startingUp: serverError('57P03', 'the database system is starting up'),
+  connectionFailure: serverError('08006', 'connection failure'),
+  recoveryConflict: serverError('40001', 'canceling statement due to conflict with recovery'),
+  recoveryDeadlock: serverError('40P01', 'canceling statement due to conflict with recovery'),
+  databaseDropped: serverError('57P04', 'terminating connection due to conflict with recovery'),
+  readOnly: serverError('25006', 'cannot execute INSERT in a read-only transaction'),
+  nextvalReadOnly: serverError('25006', 'cannot execute nextval() in a read-only transaction'),
+  inRecovery: serverError('55000', 'recovery is in progress'),
+  noTxIds: serverError('XX000', 'cannot assign TransactionIds during recovery'),
+  poolTimeout: new Error('timeout exceeded when trying to connect'),
+  uniqueViolation: serverError('23505', 'duplicate key value violates unique constraint "t_pkey"'),
+  undefinedTable: serverError('42P01', 'relation "missing" does not exist'),
+  serialization: serverError('40001', 'could not serialize access due to concurrent update'),
+  deadlock: serverError('40P01', 'deadlock detected'),
+  syntax: serverError('42601', 'syntax error at or near "SELEC"'),
+  queryCanceled: serverError('57014', 'canceling statement due to statement timeout'),
+  plain: new Error('something else'),
+}
+type Example = keyof typeof examples
+
+function matching(predicate: (error: unknown) => boolean): Example[] {
+  return (Object.keys(examples) as Example[]).filter((name) => predicate(examples[name]))
+}
+
+describe('error classification', () => {
+  it('connection errors: sockets, dropped connections, servers shutting down or starting', () => {
+    expect(matching(isConnectionError)).toEqual([
+      'refused',
+      'reset',
+      'pipe',
+      'unexpectedEnd',
+      'connectTimeout',
+      'clientError',
+      'adminShutdown',
+      'crashShutdown',
+      'startingUp',
+      'connectionFailure',
+    ])
+  })
+
+  it('standby conflicts: only recovery conflicts, not ordinary serialization failures or deadlocks', () => {
+    expect(matching(isStandbyConflict)).toEqual(['recoveryConflict', 'recoveryDeadlock', 'databaseDropped'])
+  })
+
+  it('read-only rejections: 25006 and errors of a server in recovery', () => {
+    expect(matching(isReadOnlyRejection)).toEqual(['readOnly', 'nextvalReadOnly', 'inRecovery', 'noTxIds'])
+  })
+
+  it('pool timeouts', () => {
+    expect(matching(isPoolTimeout)).toEqual(['poolTimeout'])
+  })
+
+  it('retryable reads: connection errors, standby conflicts and pool timeouts, never user errors', () => {
+    const retryable = matching(isRetryableRead)
+    expect(retryable).toEqual([
+      ...matching(isConnectionError),
+      'recoveryConflict',
+      'recoveryDeadlock',
+      'databaseDropped',
+      'poolTimeout',
+    ])
+    for (const name of [
+      'uniqueViolation',
+      'undefinedTable',
+      'serialization',
+      'deadlock',
+      'syntax',
+      'queryCanceled',
+    ] as const) {
+      expect(isRetryableRead(examples[name]), name).toBe(false)
+    }
+  })
+
+  it('copes with values that are not errors', () => {
+    for (const value of [undefined, null, 'ECONNREFUSED', 42, { code: 42 }, { message: 7 }]) {
+      expect(isConnectionError(value)).toBe(false)
+      expect(isStandbyConflict(value)).toBe(false)
+      expect(isReadOnlyRejection(value)).toBe(false)
+      expect(isRetryableRead(value)).toBe(false)
+    }
+  })
+})
