@@ -25,4 +25,6 @@ export type {
   WaitForReplicationOptions,
 } from './cluster-options.js'
 export { type Duration, parseDuration } from './duration.js'
+export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
 export { startCluster } from './start-cluster.js'
+export { startTestCluster } from './test-cluster.js'

@@ -20,7 +20,7 @@ import { resolveClusterOptions } from './resolve-options.js'
  * await cluster.stop()
  * ```
  */
-export function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
+export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
   const resolved = resolveClusterOptions(options)
   return resolved.backend === 'docker' ? startDockerCluster(resolved) : startEmbeddedCluster(resolved)
 }

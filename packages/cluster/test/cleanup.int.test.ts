@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { startCluster } from '../src/index.js'
+import { clusterProcesses } from './process-scan.js'
+
+const fixture = path.join(import.meta.dirname, 'fixtures', 'cluster-owner.ts')
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+
+interface Owner {
+  child: ChildProcess
+  dataDir: string
+  pids: number[]
+}
+
+/** Starts a Node process that starts a cluster; resolves once the cluster runs. */
+async function startOwner(mode: 'wait' | 'exit'): Promise<Owner> {
+  const child = spawn(process.execPath, ['--import', tsxLoader, fixture, mode], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stderr?.on('data', (chunk) => (output += chunk))
+  const line = await new Promise<string>((resolve, reject) => {
+    let buffered = ''
+    child.stdout?.on('data', (chunk) => {
+      buffered += chunk
+      if (buffered.includes('\n')) resolve(buffered.slice(0, buffered.indexOf('\n')))
+    })
+    child.once('exit', (code) => reject(new Error(`owner exited (${code}) before starting:\n${output}`)))
+  })
+  return { child, ...(JSON.parse(line) as { dataDir: string; pids: number[] }) }
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+}
+
+describe('no server outlives its cluster', () => {
+  it('cluster.stop() leaves no process of the cluster and removes its data', async () => {
+    const cluster = await startCluster({ replicas: 2 })
+    const dataDir = cluster.dataDir!
+    const running = clusterProcesses(dataDir)
+    // Postmasters and their children (checkpointer, walsender, walreceiver, ...) are all found by the scan.
+    for (const node of cluster.nodes) expect(running.map((p) => p.pid)).toContain(node.pid)
+    expect(running.length).toBeGreaterThan(cluster.nodes.length * 3)
+    await cluster.stop()
+    expect(clusterProcesses(dataDir)).toEqual([])
+    expect(existsSync(dataDir)).toBe(false)
+    expect(cluster.stopped).toBe(true)
+    await cluster.stop() // idempotent
+  })
+
+  it('keeps the data directories when asked to', async () => {
+    const cluster = await startCluster({ replicas: 1, keep: true })
+    await cluster.stop()
+    expect(clusterProcesses(cluster.dataDir!)).toEqual([])
+    expect(existsSync(path.join(cluster.dataDir!, 'replica-1', 'standby.signal'))).toBe(true)
+    rmSync(cluster.dataDir!, { recursive: true, force: true })
+  })
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('stops the servers of a process killed by %s', async (signal) => {
+    const owner = await startOwner('wait')
+    expect(clusterProcesses(owner.dataDir).map((p) => p.pid)).toEqual(expect.arrayContaining(owner.pids))
+    owner.child.kill(signal)
+    // The default behaviour is re-raised after the cleanup: the process dies of the signal.
+    expect(await exitOf(owner.child)).toEqual({ code: null, signal })
+    expect(clusterProcesses(owner.dataDir)).toEqual([])
+    expect(existsSync(owner.dataDir)).toBe(false)
+  })
+
+  it('stops the servers of a process that exits without stopping its cluster', async () => {
+    const owner = await startOwner('exit')
+    expect(await exitOf(owner.child)).toEqual({ code: 0, signal: null })
+    expect(clusterProcesses(owner.dataDir)).toEqual([])
+    expect(existsSync(owner.dataDir)).toBe(false)
+  })
+})
