@@ -1,3 +1,4 @@
+import { defineProject } from 'vitest/config'
 import { project } from '../../vitest.shared.js'
 
 const shared = project('drizzle')
@@ -6,7 +7,7 @@ const shared = project('drizzle')
 // among them, pg's `require('pg-pool')` loads pg-pool's ESM build and `class extends Pool` fails at import time.
 const conditions = (shared.ssr?.resolve?.conditions ?? []).filter((c) => c !== 'import' && c !== 'module')
 
-export default {
+export default defineProject({
   ...shared,
   ssr: { ...shared.ssr, resolve: { ...shared.ssr?.resolve, conditions } },
-}
+})
