@@ -1,0 +1,102 @@
+import { foldName, hashName, sameName } from './name-hash.js'
+
+/** A function name split into its optional schema and its name, both folded to lower case. */
+export interface QualifiedName {
+  readonly schema: string | undefined
+  readonly name: string
+}
+
+interface FunctionEntry extends QualifiedName {
+  /** The classification reason for a call of this function. */
+  readonly reason: string
+}
+
+/**
+ * Parses `name`, `schema.name`, or either part "quoted" (a quoted part may hold dots; `""` is a quote).
+ * Returns undefined for anything else. Parts are folded to lower case: calls match case-insensitively.
+ */
+export function parseFunctionName(text: string): QualifiedName | undefined {
+  const parts: string[] = []
+  let pos = 0
+  while (pos <= text.length) {
+    let part = ''
+    if (text.charCodeAt(pos) === 34) {
+      pos++
+      for (;;) {
+        const close = text.indexOf('"', pos)
+        if (close < 0) return undefined
+        part += text.slice(pos, close)
+        pos = close + 1
+        if (text.charCodeAt(pos) !== 34) break
+        part += '"'
+        pos++
+      }
+    } else {
+      const dot = text.indexOf('.', pos)
+      const end = dot < 0 ? text.length : dot
+      part = text.slice(pos, end)
+      if (!/^[\p{L}_][\p{L}\p{N}_$]*$/u.test(part)) return undefined
+      pos = end
+    }
+    if (part === '') return undefined
+    parts.push(foldName(part))
+    if (pos === text.length) break
+    if (text.charCodeAt(pos) !== 46) return undefined
+    pos++
+  }
+  if (parts.length === 1) return { schema: undefined, name: parts[0]! }
+  if (parts.length === 2) return { schema: parts[0], name: parts[1]! }
+  return undefined
+}
+
+/**
+ * Recognises calls of the functions that make a statement a write. An unqualified entry matches a call in
+ * any schema; a qualified entry matches calls qualified with its schema and unqualified calls (which the
+ * search path may resolve to it).
+ */
+export class FunctionMatcher {
+  private readonly byHash = new Map<number, FunctionEntry[]>()
+
+  constructor(names: readonly QualifiedName[]) {
+    for (const { schema, name } of names) {
+      const hash = hashName(name)
+      const entries = this.byHash.get(hash) ?? []
+      if (entries.some((entry) => entry.name === name && entry.schema === schema)) continue
+      entries.push({
+        schema,
+        name,
+        reason: `volatile-function:${schema === undefined ? '' : `${schema}.`}${name}`,
+      })
+      this.byHash.set(hash, entries)
+    }
+  }
+
+  /**
+   * The reason for a call of the name token `text[start, end)` (with scanner hash `hash`), qualified by the
+   * token `text[qualifierStart, qualifierEnd)` when `qualifierStart >= 0`; undefined when it is no write.
+   */
+  match(
+    text: string,
+    start: number,
+    end: number,
+    quoted: boolean,
+    hash: number,
+    qualifierStart: number,
+    qualifierEnd: number,
+    qualifierQuoted: boolean,
+  ): string | undefined {
+    const entries = this.byHash.get(hash)
+    if (entries === undefined) return undefined
+    for (const entry of entries) {
+      if (!sameName(text, start, end, quoted, entry.name)) continue
+      if (
+        entry.schema === undefined ||
+        qualifierStart < 0 ||
+        sameName(text, qualifierStart, qualifierEnd, qualifierQuoted, entry.schema)
+      ) {
+        return entry.reason
+      }
+    }
+    return undefined
+  }
+}

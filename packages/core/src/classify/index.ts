@@ -1,0 +1,3 @@
+export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classification.js'
+export { classify, createClassifier } from './classifier.js'
+export { DEFAULT_WRITE_FUNCTIONS } from './write-functions.js'

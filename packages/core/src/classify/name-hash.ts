@@ -1,0 +1,58 @@
+/*
+ * Case-folded FNV-1a hashes of SQL names, shared by the scanner (which hashes while it scans) and the keyword
+ * and function tables, so a name is recognised with one integer Map lookup and no string allocation.
+ * Only ASCII letters fold, as PostgreSQL folds unquoted identifiers.
+ */
+
+/** Initial value of a name hash. */
+export const HASH_SEED = 0x811c9dc5 | 0
+
+/** Lower-cases an ASCII letter code; leaves every other code unit alone. */
+export function foldCase(code: number): number {
+  return code >= 65 && code <= 90 ? code | 32 : code
+}
+
+/** Adds one (already folded) code unit to a hash. */
+export function hashStep(hash: number, code: number): number {
+  return Math.imul(hash ^ code, 0x01000193)
+}
+
+/** Final form of a hash: 30 bits keep it a small integer, which Map handles fastest. */
+export function hashFinish(hash: number): number {
+  return hash & 0x3fffffff
+}
+
+/** Hash of a (folded) name string, equal to what the scanner computes for the same name in SQL text. */
+export function hashName(name: string): number {
+  let hash = HASH_SEED
+  for (let i = 0; i < name.length; i++) hash = hashStep(hash, foldCase(name.charCodeAt(i)))
+  return hashFinish(hash)
+}
+
+/** Lower-cases the ASCII letters of a name, as PostgreSQL does for unquoted identifiers. */
+export function foldName(name: string): string {
+  let folded = ''
+  for (let i = 0; i < name.length; i++) folded += String.fromCharCode(foldCase(name.charCodeAt(i)))
+  return folded
+}
+
+/**
+ * True when `text[start, end)` spells the folded `name`, ignoring ASCII case. A quoted identifier token
+ * (`quoted`) is compared by its content, with `""` read as one `"`.
+ */
+export function sameName(text: string, start: number, end: number, quoted: boolean, name: string): boolean {
+  if (!quoted) {
+    if (end - start !== name.length) return false
+    for (let i = 0; i < name.length; i++) {
+      if (foldCase(text.charCodeAt(start + i)) !== name.charCodeAt(i)) return false
+    }
+    return true
+  }
+  let i = 0
+  for (let pos = start + 1; pos < end - 1; pos++, i++) {
+    const code = text.charCodeAt(pos)
+    if (code === 34) pos++ // the first of a doubled quote
+    if (i >= name.length || foldCase(code) !== name.charCodeAt(i)) return false
+  }
+  return i === name.length
+}

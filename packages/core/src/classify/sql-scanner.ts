@@ -1,0 +1,292 @@
+import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
+
+/*
+ * A PostgreSQL lexer reduced to what routing needs. It walks the text with charCodeAt and keeps the current
+ * token in its own fields (no token objects), skipping whitespace and comments (noting routing hints found in
+ * them) and treating every kind of string literal as one opaque token. It follows the server's lexer
+ * (scan.l) with standard_conforming_strings on, the default since PostgreSQL 9.1.
+ */
+
+export const TOKEN_END = 0
+/** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
+export const TOKEN_WORD = 1
+/** A "quoted identifier" (also U&"…"). `hash` holds the case-folded hash of its content. */
+export const TOKEN_QUOTED_IDENT = 2
+/** Any string literal: '…', E'…', B'…', X'…', N'…', U&'…', $$…$$, $tag$…$tag$. */
+export const TOKEN_STRING = 3
+export const TOKEN_NUMBER = 4
+/** A positional parameter, $1. */
+export const TOKEN_PARAM = 5
+export const TOKEN_LPAREN = 6
+export const TOKEN_RPAREN = 7
+export const TOKEN_SEMICOLON = 8
+export const TOKEN_COMMA = 9
+export const TOKEN_DOT = 10
+/** Any other character: operators, brackets, `:` of casts. */
+export const TOKEN_OTHER = 11
+
+/** Bit of {@link SqlScanner.hints}: a `pgroute:primary` comment was seen. */
+export const HINT_PRIMARY = 1
+/** Bit of {@link SqlScanner.hints}: a `pgroute:replica` comment was seen. */
+export const HINT_REPLICA = 2
+
+function isIdentStart(code: number): boolean {
+  const lower = code | 32
+  return (lower >= 97 && lower <= 122) || code === 95 || code >= 128
+}
+
+function isIdentChar(code: number): boolean {
+  return isIdentStart(code) || (code >= 48 && code <= 57) || code === 36
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57
+}
+
+/** Pulls tokens from one SQL text; reusable through {@link SqlScanner.reset}. Not reentrant. */
+export class SqlScanner {
+  /** Start of the current token. */
+  start = 0
+  /** End (exclusive) of the current token. */
+  end = 0
+  /** Hash of the current word or quoted identifier. */
+  hash = 0
+  /** HINT_* bits of the routing hints seen in comments so far. */
+  hints = 0
+  /** True once a literal, quoted identifier or comment ran to the end of the text unclosed. */
+  unterminated = false
+
+  private text = ''
+  private pos = 0
+
+  reset(text: string): void {
+    this.text = text
+    this.pos = 0
+    this.start = 0
+    this.end = 0
+    this.hints = 0
+    this.unterminated = false
+  }
+
+  /** Advances to the next token and returns its TOKEN_* kind. */
+  next(): number {
+    const text = this.text
+    const length = text.length
+    let pos = this.pos
+    let code = 0
+    for (;;) {
+      if (pos >= length) {
+        this.start = this.end = this.pos = length
+        return TOKEN_END
+      }
+      code = text.charCodeAt(pos)
+      if (code === 32 || (code >= 9 && code <= 13)) pos++
+      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.lineComment(pos + 2)
+      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.blockComment(pos + 2)
+      else break
+    }
+    this.start = pos
+    let kind: number
+    if (isIdentStart(code)) kind = this.word(pos, code)
+    else if (code === 39) kind = this.plainString(pos + 1)
+    else if (code === 34) kind = this.quotedIdent(pos + 1)
+    else if (isDigit(code) || (code === 46 && isDigit(text.charCodeAt(pos + 1)))) kind = this.number(pos + 1)
+    else if (code === 36) kind = this.dollar(pos)
+    else {
+      this.end = pos + 1
+      if (code === 40) kind = TOKEN_LPAREN
+      else if (code === 41) kind = TOKEN_RPAREN
+      else if (code === 59) kind = TOKEN_SEMICOLON
+      else if (code === 44) kind = TOKEN_COMMA
+      else if (code === 46) kind = TOKEN_DOT
+      else kind = TOKEN_OTHER
+    }
+    this.pos = this.end
+    return kind
+  }
+
+  private word(pos: number, first: number): number {
+    const text = this.text
+    const second = text.charCodeAt(pos + 1)
+    const lower = first | 32
+    if (second === 39) {
+      // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B, X and N do not.
+      if (lower === 101) return this.escapeString(pos + 2)
+      if (lower === 98 || lower === 120 || lower === 110) return this.plainString(pos + 2)
+    } else if (second === 38 && lower === 117) {
+      const quote = text.charCodeAt(pos + 2)
+      if (quote === 39) return this.plainString(pos + 3)
+      if (quote === 34) return this.quotedIdent(pos + 3)
+    }
+    const length = text.length
+    let hash = HASH_SEED
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      if (!isIdentChar(code)) break
+      hash = hashStep(hash, foldCase(code))
+      pos++
+    }
+    this.hash = hashFinish(hash)
+    this.end = pos
+    return TOKEN_WORD
+  }
+
+  /** A literal whose only escape is a doubled quote; `pos` is just past the opening quote. */
+  private plainString(pos: number): number {
+    const text = this.text
+    for (;;) {
+      const close = text.indexOf("'", pos)
+      if (close < 0) return this.unclosed(TOKEN_STRING)
+      if (text.charCodeAt(close + 1) !== 39) {
+        this.end = close + 1
+        return TOKEN_STRING
+      }
+      pos = close + 2
+    }
+  }
+
+  /** An E'…' literal: backslash escapes the next character, and a doubled quote is a quote. */
+  private escapeString(pos: number): number {
+    const text = this.text
+    const length = text.length
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      if (code === 92) pos += 2
+      else if (code !== 39) pos++
+      else if (text.charCodeAt(pos + 1) === 39) pos += 2
+      else {
+        this.end = pos + 1
+        return TOKEN_STRING
+      }
+    }
+    return this.unclosed(TOKEN_STRING)
+  }
+
+  private quotedIdent(pos: number): number {
+    const text = this.text
+    const length = text.length
+    let hash = HASH_SEED
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      if (code === 34) {
+        if (text.charCodeAt(pos + 1) !== 34) {
+          this.hash = hashFinish(hash)
+          this.end = pos + 1
+          return TOKEN_QUOTED_IDENT
+        }
+        pos++
+      }
+      hash = hashStep(hash, foldCase(code))
+      pos++
+    }
+    return this.unclosed(TOKEN_QUOTED_IDENT)
+  }
+
+  /** Digits, decimal points, exponents, 0x/0o/0b prefixes and `_` separators, read loosely as one token. */
+  private number(pos: number): number {
+    const text = this.text
+    const length = text.length
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      if (!isIdentStart(code) && !isDigit(code) && code !== 46) break
+      pos++
+    }
+    this.end = pos
+    return TOKEN_NUMBER
+  }
+
+  /** `$1`, a dollar-quoted literal, or a lone `$`. */
+  private dollar(pos: number): number {
+    const text = this.text
+    const second = text.charCodeAt(pos + 1)
+    let tagEnd = pos + 1
+    if (isDigit(second)) {
+      while (isDigit(text.charCodeAt(tagEnd))) tagEnd++
+      this.end = tagEnd
+      return TOKEN_PARAM
+    }
+    if (second !== 36) {
+      if (!isIdentStart(second)) {
+        this.end = pos + 1
+        return TOKEN_OTHER
+      }
+      tagEnd++
+      for (;;) {
+        const code = text.charCodeAt(tagEnd)
+        if (isIdentStart(code) || isDigit(code)) tagEnd++
+        else break
+      }
+      if (text.charCodeAt(tagEnd) !== 36) {
+        this.end = pos + 1
+        return TOKEN_OTHER
+      }
+    }
+    const delimiter = text.slice(pos, tagEnd + 1)
+    const close = text.indexOf(delimiter, tagEnd + 1)
+    if (close < 0) return this.unclosed(TOKEN_STRING)
+    this.end = close + delimiter.length
+    return TOKEN_STRING
+  }
+
+  private unclosed(kind: number): number {
+    this.unterminated = true
+    this.end = this.text.length
+    return kind
+  }
+
+  /** Skips a `--` comment; `pos` is just past the dashes. */
+  private lineComment(pos: number): number {
+    const text = this.text
+    const length = text.length
+    this.readHint(pos)
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      if (code === 10 || code === 13) return pos + 1
+      pos++
+    }
+    return length
+  }
+
+  /** Skips a block comment, which nests in PostgreSQL; `pos` is just past the opening `/*`. */
+  private blockComment(pos: number): number {
+    const text = this.text
+    const length = text.length
+    let depth = 1
+    this.readHint(pos)
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      if (code === 42 && text.charCodeAt(pos + 1) === 47) {
+        pos += 2
+        if (--depth === 0) return pos
+      } else if (code === 47 && text.charCodeAt(pos + 1) === 42) {
+        pos += 2
+        depth++
+        this.readHint(pos)
+      } else pos++
+    }
+    this.unterminated = true
+    return length
+  }
+
+  /** Notes a comment that starts (after blanks) with `pgroute:primary` or `pgroute:replica`. */
+  private readHint(pos: number): void {
+    const text = this.text
+    let code = text.charCodeAt(pos)
+    while (code === 32 || code === 9 || code === 10 || code === 13) code = text.charCodeAt(++pos)
+    if (!this.matches(pos, 'pgroute:')) return
+    pos += 8
+    let hint = 0
+    if (this.matches(pos, 'primary')) hint = HINT_PRIMARY
+    else if (this.matches(pos, 'replica')) hint = HINT_REPLICA
+    if (hint !== 0 && !isIdentChar(text.charCodeAt(pos + 7))) this.hints |= hint
+  }
+
+  /** True when the text at `pos` spells the lower-case `word`, ignoring ASCII case. */
+  private matches(pos: number, word: string): boolean {
+    const text = this.text
+    for (let i = 0; i < word.length; i++) {
+      if (foldCase(text.charCodeAt(pos + i)) !== word.charCodeAt(i)) return false
+    }
+    return true
+  }
+}
