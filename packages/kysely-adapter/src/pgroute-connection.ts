@@ -1,0 +1,162 @@
+import { type Classification, ConfigError, PgRouteError, type RoutedClient, type Router } from '@pgroute/core'
+import type { CompiledQuery, DatabaseConnection, PostgresCursorConstructor, QueryResult } from 'kysely'
+import type pg from 'pg'
+import { isMarkedForPrimary } from './primary-plugin.js'
+import { queryNodeTarget } from './query-node-target.js'
+
+/** The caller's stack below the driver, as Kysely's own PostgresConnection adds it (the error stays the same). */
+function extendStackTrace(error: unknown, stackError: Error): unknown {
+  if (typeof (error as Error | null)?.stack === 'string' && stackError.stack) {
+    ;(error as Error).stack += `\n${stackError.stack.split('\n').slice(1).join('\n')}`
+  }
+  return error
+}
+
+/**
+ * Whether a replica-pinned client that is not in a transaction would leave its replica for this statement. Kept
+ * in step with `RoutedClient`: that client moves; a Kysely connection refuses instead (see {@link PgRouteConnection}).
+ */
+function leavesReplica(classification: Classification): boolean {
+  return (
+    classification.target === 'primary' &&
+    classification.transaction !== 'end' &&
+    classification.transaction !== 'begin-read-only' &&
+    classification.reason !== 'transaction-control'
+  )
+}
+
+function describeStatement(query: CompiledQuery, classification: Classification | undefined): string {
+  if (classification === undefined) {
+    const why = isMarkedForPrimary(query.queryId) ? 'marked by onPrimary()' : `a ${query.query.kind}`
+    return `a statement that needs the primary (${why})`
+  }
+  if (classification.transaction === 'begin') {
+    return classification.reason === 'serializable'
+      ? 'a serializable transaction (hot standbys cannot run one)'
+      : 'a read-write transaction'
+  }
+  return `a statement that needs the primary (${classification.reason})`
+}
+
+/**
+ * One Kysely connection over a lazily-pinned `RoutedClient`. Its first statement chooses the node and the
+ * connection keeps it until it is released:
+ * - a builder query by its operation-node tree ({@link queryNodeTarget}): `'primary'` pins the primary;
+ *   `'replica'` lets the client route it as a read (a replica, honouring read-your-writes and the lag bounds);
+ * - raw SQL, and `BEGIN`, by pgroute's classifier: `START TRANSACTION READ ONLY` → a replica, `BEGIN` → the primary;
+ * - a query marked by `onPrimary()` → the primary.
+ *
+ * Kysely gives every single query its own connection and starts every transaction with `BEGIN`, so only a
+ * `db.connection()` callback runs further statements on a connection outside a transaction. Such a connection
+ * stays on its node: on a replica, a write or a read-write transaction is refused with `PGROUTE_PINNED` rather
+ * than silently moved to the primary (which would drop the session state the callback relies on).
+ */
+export class PgRouteConnection implements DatabaseConnection {
+  readonly #client: RoutedClient
+  readonly #router: Router
+  readonly #cursor: PostgresCursorConstructor | null
+  #inTransaction = false
+  #broken = false
+
+  constructor(client: RoutedClient, router: Router, cursor: PostgresCursorConstructor | null) {
+    this.#client = client
+    this.#router = router
+    this.#cursor = cursor
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    try {
+      const classification = await this.#prepare(compiledQuery, false)
+      let result: pg.QueryResult
+      try {
+        result = await this.#client.query(compiledQuery.sql, [...compiledQuery.parameters])
+      } finally {
+        if (classification?.transaction === 'end') this.#inTransaction = false
+      }
+      if (classification?.transaction === 'begin' || classification?.transaction === 'begin-read-only') {
+        this.#inTransaction = true
+      }
+      const { command, rowCount, rows } = result
+      return {
+        numAffectedRows:
+          command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+            ? BigInt(rowCount ?? 0)
+            : undefined,
+        rows: (rows ?? []) as R[],
+      }
+    } catch (error) {
+      throw extendStackTrace(error, new Error())
+    }
+  }
+
+  async *streamQuery<R>(
+    compiledQuery: CompiledQuery,
+    chunkSize?: number,
+  ): AsyncIterableIterator<QueryResult<R>> {
+    const Cursor = this.#cursor
+    if (!Cursor) {
+      throw new ConfigError(
+        'cursor',
+        'streaming needs pg-cursor: install it (npm install pg-cursor) or pass its Cursor class as `cursor`',
+      )
+    }
+    if (!Number.isInteger(chunkSize) || (chunkSize as number) <= 0) {
+      throw new ConfigError('chunkSize', `expected a positive integer, got ${String(chunkSize)}`)
+    }
+    await this.#prepare(compiledQuery, true)
+    const cursor = new Cursor<R>(compiledQuery.sql, compiledQuery.parameters.slice())
+    this.#client.query(cursor as unknown as pg.Submittable)
+    try {
+      for (;;) {
+        const rows = await cursor.read(chunkSize as number)
+        if (rows.length === 0) break
+        yield { rows }
+      }
+    } finally {
+      await cursor.close()
+    }
+  }
+
+  /** The connection cannot be trusted any more (a failed ROLLBACK): it is destroyed, not pooled, on release. */
+  markBroken(): void {
+    this.#broken = true
+  }
+
+  /** Returns the pinned connection to its node's pool; one left inside a transaction is destroyed instead. */
+  release(): void {
+    this.#client.release(this.#broken || this.#inTransaction)
+  }
+
+  /**
+   * Pins the client where the statement must run (first statement), or checks that the pinned node can run it.
+   * Returns the text's classification when it was needed (raw SQL), for tracking transactions.
+   */
+  async #prepare(query: CompiledQuery, streaming: boolean): Promise<Classification | undefined> {
+    const target = isMarkedForPrimary(query.queryId) ? 'primary' : queryNodeTarget(query.query)
+    const classification = target === undefined ? this.#router.classify(query.sql) : undefined
+    const role = this.#client.role
+    if (role === undefined) {
+      if (target === 'primary') {
+        await this.#client.pin('primary')
+      } else if (streaming) {
+        // A cursor is handed to the client unsubmitted; pinning first keeps routing failures on this await.
+        const text = classification ?? this.#router.classify(query.sql)
+        const read = text.target === 'replica' || text.transaction === 'begin-read-only'
+        await this.#client.pin(read ? 'replica' : 'primary')
+      }
+      return classification
+    }
+    if (role === 'replica' && !this.#inTransaction) {
+      const text = classification ?? this.#router.classify(query.sql)
+      if (target === 'primary' || leavesReplica(text)) {
+        throw new PgRouteError(
+          'PGROUTE_PINNED',
+          `This connection is pinned to replica ${this.#client.node} by its first statement (db.connection() keeps ` +
+            `one node for its callback), so it cannot run ${describeStatement(query, target === 'primary' ? undefined : text)}. ` +
+            'Start the callback with the write or the read-write transaction, or use primary(db).connection().',
+        )
+      }
+    }
+    return classification
+  }
+}
