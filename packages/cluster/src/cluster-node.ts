@@ -47,7 +47,7 @@ export interface NodeStatus {
   readonly lagBytes?: number
   /**
    * Replica: seconds since the last replayed transaction committed on the primary, or 0 when everything received
-   * has been replayed.
+   * has been replayed (absent when neither is known, e.g. nothing was replayed since the replica started).
    */
   readonly lagSeconds?: number
   /** Why the node could not be queried (password masked). */

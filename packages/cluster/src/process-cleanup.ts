@@ -40,19 +40,21 @@ function onExit() {
 }
 
 async function onSignal(signal: NodeJS.Signals) {
+  // Decided when the signal arrives: if the application handles it too, the application decides what happens next.
+  const handledElsewhere = process.listenerCount(signal) > 1
   if (stopping) {
     // A second signal while stopping: no more waiting.
     onExit()
-    reraise(signal)
+    reraise(signal, handledElsewhere)
     return
   }
   stopping = true
   await Promise.allSettled([...live].map((target) => target.stop({ mode: 'fast' })))
-  reraise(signal)
+  reraise(signal, handledElsewhere)
 }
 
-function reraise(signal: NodeJS.Signals) {
+function reraise(signal: NodeJS.Signals, handledElsewhere: boolean) {
   removeHandlers()
   stopping = false
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+  if (!handledElsewhere) process.kill(process.pid, signal)
 }

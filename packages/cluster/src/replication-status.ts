@@ -21,7 +21,7 @@ const statusSql = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
   CASE WHEN NOT pg_is_in_recovery() THEN NULL
-       WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+       WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
        ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag_seconds`
 
 /**
