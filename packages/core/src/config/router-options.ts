@@ -32,7 +32,11 @@ export type BalanceStrategy = 'round-robin' | 'random' | 'least-lag' | 'least-bu
 export interface LagOptions {
   /** Max bytes of WAL the replica may be behind the primary. Default 16 MiB. `Infinity` disables the bound. */
   readonly maxBytes?: number
-  /** Max seconds the replica's replay may be behind while it is behind at all. Default 10. */
+  /**
+   * Max age in seconds of the oldest WAL the replica has not replayed yet (measured from the probes of the
+   * primary, to within one `healthCheck.intervalMs`; 0 while it has replayed everything). Default 10.
+   * `Infinity` disables the bound.
+   */
   readonly maxSeconds?: number
 }
 

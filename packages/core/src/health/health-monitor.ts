@@ -2,6 +2,7 @@ import type { ResolvedOptions } from '../config/resolved-options.js'
 import type { RouterNode } from '../nodes/router-node.js'
 import { lsnDistance } from './lsn.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
+import { WalHistory } from './wal-history.js'
 
 type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
 
@@ -9,9 +10,9 @@ type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
  * Probes every node each `healthCheck.intervalMs` and keeps each node's state, lag and WAL position current.
  *
  * A round probes the primary and all replicas at once, then computes each replica's lag against the primary's
- * WAL position of the same round. Byte lag is `primary LSN − replay LSN`; time lag is the age of the last
- * replayed transaction, counted only while the replica is behind at all, so an idle primary never makes a
- * caught-up replica look late. A node that fails (a probe, or a statement with a connection error) is marked
+ * WAL position of the same round. Byte lag is `primary LSN − replay LSN`; time lag is how long ago a probe first
+ * saw the primary past the replica's replay position (see {@link WalHistory}), capped by the age of the last
+ * replayed commit, and 0 while the replica is not behind at all. A node that fails (a probe, or a statement with a connection error) is marked
  * down at once and re-probed with exponential back-off until it answers again.
  */
 export class HealthMonitor {
@@ -23,6 +24,7 @@ export class HealthMonitor {
   readonly #reprobes = new Map<RouterNode, NodeJS.Timeout>()
   #roundTimer: NodeJS.Timeout | undefined
   #primaryLsn: bigint | undefined
+  readonly #history = new WalHistory()
   #stopped = false
   readonly #firstRound: Promise<void>
 
@@ -85,6 +87,7 @@ export class HealthMonitor {
         })
       },
     )
+    this.#forgetReplayedHistory()
     if (this.#stopped) return
     this.#roundTimer = setTimeout(() => void this.#round(), this.#options.healthCheck.intervalMs)
     this.#roundTimer.unref()
@@ -93,7 +96,10 @@ export class HealthMonitor {
   async #probePrimary(): Promise<void> {
     const reading = await this.#read(this.#primary)
     if (!reading) return
-    if (reading.lsn !== undefined && !reading.inRecovery) this.#primaryLsn = reading.lsn
+    if (reading.lsn !== undefined && !reading.inRecovery) {
+      this.#primaryLsn = reading.lsn
+      this.#history.record(reading.lsn, Date.now())
+    }
     this.#primary.lsn = reading.lsn
     this.#primary.setState(
       reading.inRecovery ? 'down' : 'up',
@@ -128,7 +134,7 @@ export class HealthMonitor {
     const behind = primaryLsn !== undefined && reading.lsn !== undefined && reading.lsn < primaryLsn
     node.lagBytes =
       primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0
-    node.lagSeconds = behind ? Math.max(0, reading.replayAgeSeconds ?? 0) : 0
+    node.lagSeconds = behind ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0
     const { maxBytes, maxSeconds } = this.#options.lag
     if (reading.lsn === undefined) {
       node.setState('lagging', 'has not replayed any WAL yet')
@@ -139,6 +145,33 @@ export class HealthMonitor {
     } else {
       node.setState('up', node.state === 'lagging' ? 'caught up' : 'reachable and within lag bounds')
     }
+  }
+
+  /**
+   * Age of the oldest WAL a replica that replayed up to `replayed` is missing. The history gives it to within one
+   * interval; the age of the last replayed commit bounds it from above and stands in when the history cannot tell
+   * (the primary was already past `replayed` at the first probe).
+   */
+  #secondsBehind(replayed: bigint, replayAgeSeconds: number | undefined): number {
+    const seenAt = this.#history.firstSeenPast(replayed)
+    const sinceSeen = seenAt === undefined ? undefined : (Date.now() - seenAt) / 1000
+    const seconds =
+      sinceSeen === undefined
+        ? (replayAgeSeconds ?? 0)
+        : replayAgeSeconds === undefined
+          ? sinceSeen
+          : Math.min(sinceSeen, replayAgeSeconds)
+    return Math.max(0, seconds)
+  }
+
+  /** Keeps the history only as far back as the replica furthest behind needs it. */
+  #forgetReplayedHistory(): void {
+    let oldest: bigint | undefined
+    for (const node of this.#replicas) {
+      if (node.state === 'promoted' || node.lsn === undefined) continue
+      if (oldest === undefined || node.lsn < oldest) oldest = node.lsn
+    }
+    if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
   #fail(node: RouterNode, error: unknown): void {

@@ -26,7 +26,7 @@ export class RouterNode {
   state: NodeState = 'unknown'
   /** Bytes of WAL behind the primary (replicas), at the last probe. */
   lagBytes = 0
-  /** Seconds of replay behind the primary while behind at all (replicas), at the last probe. */
+  /** Age in seconds of the oldest WAL not replayed yet (replicas), at the last probe. */
   lagSeconds = 0
   /** Last replayed WAL position (replicas) or current WAL position (primary), at the last probe or check. */
   lsn: bigint | undefined

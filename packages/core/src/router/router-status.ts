@@ -10,7 +10,7 @@ export interface NodeStatus {
   readonly healthy: boolean
   /** Replicas: bytes of WAL behind the primary at the last probe (0 for the primary). */
   readonly lagBytes: number
-  /** Replicas: seconds of replay behind while behind at all (0 for the primary). */
+  /** Replicas: age in seconds of the oldest WAL not replayed yet, at the last probe (0 when caught up, and for the primary). */
   readonly lagSeconds: number
   /** Primary: current WAL position. Replicas: last replayed position. `null` before the first probe. */
   readonly lsn: string | null

@@ -9,7 +9,7 @@ export interface ReplicaInfo {
   readonly weight: number
   /** Bytes of WAL behind the primary at the last probe. */
   readonly lagBytes: number
-  /** Seconds of replay behind the primary at the last probe (0 while caught up). */
+  /** Age in seconds of the oldest WAL not replayed yet, at the last probe (0 while caught up). */
   readonly lagSeconds: number
   /** Statements running on the node now. */
   readonly inFlight: number
