@@ -172,7 +172,12 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   session<T>(fn: () => T | Promise<T>, options: SessionOptions = {}): Promise<T> {
-    const floor = options.token === undefined ? undefined : parseToken(options.token)
+    let floor: bigint | undefined
+    try {
+      floor = options.token === undefined ? undefined : parseToken(options.token)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const current = this.#core.sessions.getStore()
     if (current) {
       if (floor !== undefined) current.observe(floor)

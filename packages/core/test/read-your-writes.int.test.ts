@@ -1,0 +1,160 @@
+import { type Cluster, startCluster } from '@pgroute/cluster'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isToken, type Router } from '../src/index.js'
+import { routerFor } from './helpers/cluster-helpers.js'
+
+// replica-1 replays at once; replica-2 applies WAL 2 s late. Lag bounds are off, so both replicas take reads:
+// only read-your-writes stands between a session and the stale replica.
+let cluster: Cluster
+let router: Router
+let delayedPort: number
+const WORKERS = 8
+
+beforeAll(async () => {
+  cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
+  delayedPort = cluster.replicas[1]!.port
+  await cluster.primary.query(
+    `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL);
+     INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${WORKERS * 4}) g`,
+  )
+  await cluster.waitForReplication({ replicas: cluster.replicas, timeoutMs: 10_000 })
+  router = routerFor(cluster, {
+    lag: { maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY },
+  })
+  await router.ready()
+})
+
+afterAll(async () => {
+  await router?.end()
+  await cluster?.stop()
+})
+
+const WRITE = 'UPDATE counters SET v = v + 1 WHERE id = $1 RETURNING v'
+const READ = 'SELECT v, inet_server_port() AS port FROM counters WHERE id = $1'
+
+interface Tally {
+  reads: number
+  stale: number
+  byReplica: number
+  byDelayed: number
+}
+
+function tally(): Tally {
+  return { reads: 0, stale: 0, byReplica: 0, byDelayed: 0 }
+}
+
+function count(result: Tally, written: bigint, row: { v: string; port: number }): void {
+  result.reads++
+  if (BigInt(row.v) < written) result.stale++
+  if (row.port !== cluster.primary.port) result.byReplica++
+  if (row.port === delayedPort) result.byDelayed++
+}
+
+/** Runs `iterations` of `step` on each of {@link WORKERS} concurrent workers, each on its own counter row. */
+async function workers(iterations: number, step: (id: number, i: number) => Promise<void>): Promise<void> {
+  await Promise.all(
+    Array.from({ length: WORKERS }, async (_, w) => {
+      for (let i = 0; i < iterations; i++) await step(w + 1, i)
+    }),
+  )
+}
+
+async function write(id: number): Promise<bigint> {
+  const { rows } = await router.query<{ v: string }>(WRITE, [id])
+  return BigInt(rows[0]!.v)
+}
+
+type Reader = (id: number) => Promise<{ v: string; port: number }>
+
+/** The same read through every entry point: reads in a session must be consistent through all of them. */
+const readers: Reader[] = [
+  async (id) => (await router.query(READ, [id])).rows[0],
+  async (id) => (await router.pool.query(READ, [id])).rows[0],
+  async (id) => {
+    const client = await router.pool.connect()
+    try {
+      return (await client.query(READ, [id])).rows[0]
+    } finally {
+      client.release()
+    }
+  },
+  (id) => router.transaction(async (client) => (await client.query(READ, [id])).rows[0], { readOnly: true }),
+]
+
+describe('read-your-writes', () => {
+  it('control: outside a session, reads right after a write are stale on the delayed replica', async () => {
+    const result = tally()
+    await workers(40, async (id) => {
+      const written = await write(id)
+      count(result, written, (await router.query(READ, [id])).rows[0])
+    })
+    // Proves this setup can catch a stale read: without a session the delayed replica serves old rows.
+    expect(result.byDelayed).toBeGreaterThan(0)
+    expect(result.stale).toBeGreaterThan(0)
+  })
+
+  it('inside router.session: thousands of write-then-read cycles, zero stale reads', async () => {
+    const result = tally()
+    await workers(300, (id, i) =>
+      router.session(async () => {
+        const written = await write(id)
+        count(result, written, await readers[i % readers.length]!(id))
+      }),
+    )
+    expect(result.reads).toBe(WORKERS * 300)
+    expect(result.stale).toBe(0)
+    // Not by sending everything to the primary: the undelayed replica serves reads it has replayed.
+    expect(result.byReplica).toBeGreaterThan(0)
+    console.info(
+      `read-your-writes: ${result.reads} session reads, ${result.stale} stale, ` +
+        `${((100 * result.byReplica) / result.reads).toFixed(1)}% served by replicas`,
+    )
+  })
+
+  it('a token carried to a new session (another request) gives zero stale reads', async () => {
+    const result = tally()
+    await workers(150, async (id, i) => {
+      const { written, token } = await router.session(async () => {
+        const value = await write(id)
+        return { written: value, token: await router.token() }
+      })
+      expect(isToken(token)).toBe(true)
+      await router.session(async () => count(result, written, await readers[i % readers.length]!(id)), {
+        token: token!,
+      })
+    })
+    expect(result.reads).toBe(WORKERS * 150)
+    expect(result.stale).toBe(0)
+  })
+
+  it('concurrent writes and reads inside one session are all seen', async () => {
+    const result = tally()
+    for (let round = 0; round < 50; round++) {
+      await router.session(async () => {
+        const ids = Array.from({ length: WORKERS }, (_, w) => w + 1)
+        const written = await Promise.all(ids.map((id) => write(id)))
+        const rows = await Promise.all(ids.map((id) => router.query(READ, [id])))
+        rows.forEach((r, i) => count(result, written[i]!, r.rows[0]))
+      })
+    }
+    expect(result.stale).toBe(0)
+  })
+
+  it('nested sessions join the outer one; token() is undefined outside a session and before any write', async () => {
+    expect(await router.token()).toBeUndefined()
+    await router.session(async () => {
+      expect(await router.token()).toBeUndefined()
+      const written = await router.session(() => write(1))
+      const token = await router.token()
+      expect(isToken(token)).toBe(true)
+      const row = (await router.query(READ, [1])).rows[0]
+      expect(BigInt(row.v)).toBeGreaterThanOrEqual(written)
+    })
+  })
+
+  it('a malformed token is refused with PGROUTE_INVALID_TOKEN', async () => {
+    await expect(router.session(async () => 1, { token: 'not-a-token' })).rejects.toMatchObject({
+      code: 'PGROUTE_INVALID_TOKEN',
+    })
+  })
+})
