@@ -10,10 +10,12 @@
 #   PGROUTE_MAX_WAL_SENDERS, PGROUTE_MAX_REPLICATION_SLOTS, PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
 # Passwords are read from Secrets Manager with the instance role and never printed.
 
-readonly PGROUTE_MOUNT=/var/lib/pgsql
-readonly PGDATA=/var/lib/pgsql/data
-readonly PGROUTE_TLS_DIR=/var/lib/pgsql/tls
-readonly PGROUTE_PORT=5432
+# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_ROOT and PGROUTE_PORT exist so
+# that test/bootstrap-scripts.int.test.ts can run two nodes on one machine.
+readonly PGROUTE_MOUNT=${PGROUTE_ROOT:-/var/lib/pgsql}
+readonly PGDATA=$PGROUTE_MOUNT/data
+readonly PGROUTE_TLS_DIR=$PGROUTE_MOUNT/tls
+readonly PGROUTE_PORT=${PGROUTE_PORT:-5432}
 
 log() { printf '%s pgroute: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
@@ -134,7 +136,7 @@ install_postgres() {
 
 # psql_admin: psql as the postgres superuser over the Unix socket (peer authentication, no password).
 psql_admin() {
-  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"
+  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PGROUTE_PORT" "$@"
 }
 
 wait_for_local_postgres() {

@@ -6,12 +6,14 @@
 # Parameters (besides those listed in common.sh):
 #   PGROUTE_PRIMARY_HOST   private address of the primary
 #   PGROUTE_SLOT           physical replication slot created for this replica by primary.sh
+#   PGROUTE_PRIMARY_PORT   the primary's port when it differs from PGROUTE_PORT (local tests only)
 set -euo pipefail
 
 # shellcheck source=common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/common.sh"
 
-readonly PASSFILE=/var/lib/pgsql/.pgpass
+readonly PASSFILE=$PGROUTE_MOUNT/.pgpass
+readonly PRIMARY_PORT=${PGROUTE_PRIMARY_PORT:-$PGROUTE_PORT}
 readonly PRIMARY_WAIT_SECONDS=900
 readonly STREAMING_WAIT_SECONDS=600
 
@@ -23,14 +25,14 @@ install_postgres
 
 # The WAL receiver reads the password from this file at every (re)connection; primary_conninfo names it.
 replication_password=$(secret_password "$PGROUTE_REPLICATION_SECRET_ARN")
-printf '%s:%s:*:%s:%s\n' "$PGROUTE_PRIMARY_HOST" "$PGROUTE_PORT" "$PGROUTE_REPLICATION_USER" \
+printf '%s:%s:*:%s:%s\n' "$PGROUTE_PRIMARY_HOST" "$PRIMARY_PORT" "$PGROUTE_REPLICATION_USER" \
   "$replication_password" >"$PASSFILE"
 chown postgres:postgres "$PASSFILE"
 chmod 0600 "$PASSFILE"
 
-log "waiting for the primary at $PGROUTE_PRIMARY_HOST:$PGROUTE_PORT"
+log "waiting for the primary at $PGROUTE_PRIMARY_HOST:$PRIMARY_PORT"
 deadline=$((SECONDS + PRIMARY_WAIT_SECONDS))
-until pg_isready -q -h "$PGROUTE_PRIMARY_HOST" -p "$PGROUTE_PORT" -t 5; do
+until pg_isready -q -h "$PGROUTE_PRIMARY_HOST" -p "$PRIMARY_PORT" -t 5; do
   ((SECONDS < deadline)) || die "primary not reachable within ${PRIMARY_WAIT_SECONDS}s"
   sleep 5
 done
@@ -42,7 +44,7 @@ clone_primary() {
     install -d -o postgres -g postgres -m 0700 "$PGDATA" &&
     runuser -u postgres -- pg_basebackup --pgdata="$PGDATA" --write-recovery-conf --slot="$PGROUTE_SLOT" \
       --wal-method=stream --checkpoint=fast --no-password \
-      --dbname="host=$PGROUTE_PRIMARY_HOST port=$PGROUTE_PORT user=$PGROUTE_REPLICATION_USER passfile=$PASSFILE sslmode=require application_name=$PGROUTE_SLOT"
+      --dbname="host=$PGROUTE_PRIMARY_HOST port=$PRIMARY_PORT user=$PGROUTE_REPLICATION_USER passfile=$PASSFILE sslmode=require application_name=$PGROUTE_SLOT"
 }
 
 if [[ -f $PGDATA/standby.signal && -f $PGDATA/PG_VERSION ]]; then
