@@ -1,7 +1,11 @@
 import { defineProject } from 'vitest/config'
 
-/** Resolve workspace packages to their TypeScript sources so tests never need a build first. */
-const conditions = ['pgroute-source', 'import', 'module', 'node', 'default']
+/**
+ * Resolve workspace packages to their TypeScript sources so tests never need a build first. Vitest hands the SSR
+ * conditions to Node as `--conditions` flags, which apply to `require()` too: with `import` among them, pg's
+ * `require('pg-pool')` would load pg-pool's ES module and fail. Vite adds `import`/`require` by itself.
+ */
+const conditions = ['pgroute-source', 'node']
 
 /**
  * Settings every vitest project of the workspace shares. Unit tests are `*.unit.test.ts`;
