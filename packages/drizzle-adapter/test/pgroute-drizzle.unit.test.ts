@@ -1,0 +1,111 @@
+import { createRouter, isConfigError, type RoutedPool } from '@pgroute/core'
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
+import pg from 'pg'
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { pgrouteDrizzle } from '../src/index.js'
+import * as schema from './fixtures/schema.js'
+
+// Nothing listens on port 1: the router's probes fail at once and no query is ever sent.
+const router = createRouter({
+  primary: 'postgres://app:s3cret-pw@127.0.0.1:1/app',
+  healthCheck: { intervalMs: 60_000 },
+})
+const unusedPools: pg.Pool[] = []
+
+afterAll(async () => {
+  await router.end()
+  await Promise.all(unusedPools.map((pool) => pool.end()))
+})
+
+function pool(): pg.Pool {
+  const created = new pg.Pool({ connectionString: 'postgres://app:s3cret-pw@127.0.0.1:1/app' })
+  unusedPools.push(created)
+  return created
+}
+
+function configErrorOf(fn: () => unknown) {
+  try {
+    fn()
+  } catch (error) {
+    expect(isConfigError(error)).toBe(true)
+    return error as Error & { option: string; code: string }
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('pgrouteDrizzle', () => {
+  it('builds a node-postgres database over router.pool, with $primary', () => {
+    const db = pgrouteDrizzle(router, { schema })
+    expect(db.$client).toBe(router.pool)
+    expect(db.$client).toBeInstanceOf(pg.Pool)
+    expect(db.$primary.$client).toBeInstanceOf(pg.Pool)
+    expect(db.$primary.$client).not.toBe(router.pool)
+    expect(Object.keys(db.query).sort()).toEqual(Object.keys(db.$primary.query).sort())
+    expect(Object.keys(db.query)).toContain('users')
+  })
+
+  it('has the declared types', () => {
+    const db = pgrouteDrizzle(router, { schema })
+    expectTypeOf(db).toExtend<NodePgDatabase<typeof schema>>()
+    expectTypeOf(db.$client).toEqualTypeOf<RoutedPool>()
+    expectTypeOf(db.$primary).toExtend<NodePgDatabase<typeof schema>>()
+    expectTypeOf(db.$primary.$client).toEqualTypeOf<pg.Pool>()
+    const plain = pgrouteDrizzle(router)
+    expectTypeOf(plain).toExtend<NodePgDatabase<Record<string, never>>>()
+  })
+
+  it('accepts a router of another copy of @pgroute/core, by shape', () => {
+    const lookalike = {
+      pool: pool(),
+      primary: pool(),
+      session: <T>(fn: () => T | Promise<T>) => Promise.resolve(fn()),
+    }
+    const db = pgrouteDrizzle(lookalike, { schema })
+    expect(db.$client).toBe(lookalike.pool)
+  })
+
+  it('refuses anything that is not a router, naming the option', () => {
+    for (const value of [
+      undefined,
+      null,
+      42,
+      'postgres://app:s3cret-pw@127.0.0.1/app',
+      {},
+      { pool: pool() },
+    ]) {
+      const error = configErrorOf(() => pgrouteDrizzle(value as never))
+      expect(error.option).toBe('router')
+      expect(error.code).toBe('PGROUTE_INVALID_OPTION')
+      expect(error.message).toMatch(/expected a pgroute Router/)
+      expect(error.message).not.toContain('s3cret-pw')
+    }
+  })
+
+  it('says so when given router.pool instead of the router', () => {
+    const error = configErrorOf(() => pgrouteDrizzle(router.pool as never))
+    expect(error.message).toMatch(/pass the router itself, not router\.pool/)
+  })
+
+  it('refuses a malformed Drizzle config, naming the key', () => {
+    const cases: Array<[config: unknown, option: string]> = [
+      [null, 'config'],
+      [[], 'config'],
+      ['schema', 'config'],
+      [{ client: pool() }, 'client'],
+      [{ connection: 'postgres://localhost/app' }, 'connection'],
+      [{ schema: 'users' }, 'schema'],
+      [{ logger: 'yes' }, 'logger'],
+      [{ casing: 'kebab-case' }, 'casing'],
+    ]
+    for (const [config, option] of cases) {
+      expect(configErrorOf(() => pgrouteDrizzle(router, config as never)).option).toBe(option)
+    }
+  })
+
+  it('accepts every documented Drizzle option', () => {
+    const logger = { logQuery: () => {} }
+    for (const config of [{}, { schema }, { logger: true }, { logger }, { casing: 'snake_case' as const }]) {
+      expect(() => pgrouteDrizzle(router, config)).not.toThrow()
+    }
+  })
+})
