@@ -19,8 +19,13 @@ mount_data_volume
 install_postgres
 
 if [[ ! -f $PGDATA/PG_VERSION ]]; then
-  log "initialising $PGDATA"
-  PGSETUP_INITDB_OPTIONS='--encoding=UTF8 --locale=C.UTF-8 --data-checksums --auth-local=peer --auth-host=scram-sha-256' \
+  # C.UTF-8 when the system has it (UTF-8 character classes, byte-order collation), else plain C.
+  initdb_locale=C
+  if grep -qix 'c\.utf-\?8' <<<"$(locale -a 2>/dev/null || true)"; then
+    initdb_locale=C.UTF-8
+  fi
+  log "initialising $PGDATA (locale $initdb_locale)"
+  PGSETUP_INITDB_OPTIONS="--encoding=UTF8 --locale=$initdb_locale --data-checksums --auth-local=peer --auth-host=scram-sha-256" \
     postgresql-setup --initdb
 fi
 actual_major=$(<"$PGDATA/PG_VERSION")
