@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // The CommonJS build needs import.meta.url (to locate the binaries package) too.
+  shims: true,
 })

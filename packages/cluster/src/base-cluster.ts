@@ -158,6 +158,7 @@ export abstract class BaseCluster implements Cluster {
   }
 
   stop(options: ClusterStopOptions = {}): Promise<void> {
+    for (const node of this.nodeList) node.clusterStopped = true
     this.#stopping ??= this.stopNodes(options)
     return this.#stopping
   }

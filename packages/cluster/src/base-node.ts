@@ -3,7 +3,8 @@ import type { QueryResult, QueryResultRow } from 'pg'
 import { ClusterError } from './cluster-error.js'
 import type { ClusterNode, NodeConnectionConfig, NodeRole, NodeStatus } from './cluster-node.js'
 import type { NodeStopOptions } from './cluster-options.js'
-import type { Duration } from './duration.js'
+import { type Duration, parseDuration } from './duration.js'
+import { pollUntil } from './poll.js'
 import { redactUrl } from './redact.js'
 import { nodeStatus } from './replication-status.js'
 import { queryOnce } from './sql-client.js'
@@ -27,6 +28,8 @@ export abstract class BaseNode implements ClusterNode {
   applyDelayMs = 0
   synchronous = false
   replayPaused = false
+  /** Set when the node's cluster was stopped: the node cannot be started again. */
+  clusterStopped = false
   /** Primary: application names listed in its `synchronous_standby_names`. */
   synchronousStandbys: readonly string[] = []
   abstract readonly host: string
@@ -101,8 +104,25 @@ export abstract class BaseNode implements ClusterNode {
     this.replayPaused = false
   }
 
-  setApplyDelay(_delay: Duration): Promise<void> {
-    return Promise.reject(this.notSupported('setApplyDelay()'))
+  async setApplyDelay(delay: Duration): Promise<void> {
+    this.assertRunningReplica('setApplyDelay()')
+    const ms = parseDuration(delay, 'delay')
+    this.applyDelayMs = ms
+    await this.reconfigure()
+    // New connections see the setting once the postmaster has processed the reload.
+    await pollUntil(
+      async () => {
+        const { rows } = await this.query<{ setting: string }>(
+          `SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'`,
+        )
+        return Number(rows[0]?.setting) === ms
+      },
+      {
+        timeoutMs: 10_000,
+        node: this.name,
+        describe: () => `${this.name} did not apply recovery_min_apply_delay`,
+      },
+    )
   }
 
   /** Where replicas connect to stream from this node (differs from host/port inside a Docker network). */
@@ -133,6 +153,19 @@ export abstract class BaseNode implements ClusterNode {
     return new ClusterError('PGROUTE_CLUSTER_NOT_SUPPORTED', `${method} is not supported on ${why}`, {
       node: this.name,
     })
+  }
+
+  /** Throws once the node's cluster was stopped (its data may be gone). */
+  protected assertClusterOpen(method: string): void {
+    if (this.clusterStopped) {
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_INVALID_STATE',
+        `${method}: the cluster of ${this.name} was stopped`,
+        {
+          node: this.name,
+        },
+      )
+    }
   }
 
   /** Throws unless this node may be controlled and is a running replica. */

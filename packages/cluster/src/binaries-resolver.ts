@@ -40,8 +40,20 @@ export async function resolveBinaries(
   user: ServerUser | undefined,
 ): Promise<Binaries> {
   const envDir = process.env.PGROUTE_PG_BIN
-  const option = binDir !== undefined ? 'binDir' : envDir ? 'PGROUTE_PG_BIN' : undefined
-  const dir = binDir ?? (envDir ? path.resolve(envDir) : packageBinDir())
+  if (binDir !== undefined) return prepareBinaries(binDir, user, 'binDir')
+  if (envDir) return prepareBinaries(path.resolve(envDir), user, 'PGROUTE_PG_BIN')
+  return prepareBinaries(packageBinDir(), user, undefined)
+}
+
+/**
+ * Checks that `dir` holds runnable binaries. For the package's binaries (`option` undefined), falls back to a
+ * readable copy with restored symlinks; binaries named by an option are used as they are.
+ */
+export async function prepareBinaries(
+  dir: string,
+  user: ServerUser | undefined,
+  option: 'binDir' | 'PGROUTE_PG_BIN' | undefined,
+): Promise<Binaries> {
   for (const name of ['initdb', 'postgres']) {
     if (!existsSync(binary(dir, name))) {
       throw new ClusterError(
@@ -112,7 +124,10 @@ function symlinkList(nativeDir: string): SymlinkEntry[] {
 
 function missingSymlinks(binDir: string): boolean {
   const nativeDir = path.dirname(binDir)
-  return symlinkList(nativeDir).some(({ target }) => !existsSync(path.join(nativeDir, '..', target)))
+  // Entries are relative to the package root (`native/lib/...`); the cached copy's directory is not named native.
+  return symlinkList(nativeDir).some(
+    ({ target }) => !existsSync(path.join(nativeDir, path.relative('native', target))),
+  )
 }
 
 async function readableCopy(nativeDir: string): Promise<string> {

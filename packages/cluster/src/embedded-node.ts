@@ -3,9 +3,7 @@ import { BaseNode, type Credentials } from './base-node.js'
 import { isClusterError } from './cluster-error.js'
 import type { NodeRole } from './cluster-node.js'
 import type { ClusterLogEntry, NodeStopOptions } from './cluster-options.js'
-import { type Duration, parseDuration } from './duration.js'
 import { findFreePort, loopback } from './free-port.js'
-import { pollUntil } from './poll.js'
 import { PostgresProcess } from './postgres-process.js'
 import { primarySettings, replicaSettings, writeSettings } from './server-config.js'
 import type { ServerUser } from './server-user.js'
@@ -66,6 +64,7 @@ export class EmbeddedNode extends BaseNode {
   }
 
   override async start(): Promise<void> {
+    this.assertClusterOpen('start()')
     if (this.running) return
     for (let attempt = 1; ; attempt++) {
       await this.reconfigure()
@@ -106,27 +105,6 @@ export class EmbeddedNode extends BaseNode {
 
   override async stop(options: NodeStopOptions = {}): Promise<void> {
     await this.#process?.stop(options.mode ?? 'fast')
-  }
-
-  override async setApplyDelay(delay: Duration): Promise<void> {
-    this.assertRunningReplica('setApplyDelay()')
-    const ms = parseDuration(delay, 'delay')
-    this.applyDelayMs = ms
-    await this.reconfigure()
-    // New connections see the setting once the postmaster has processed the reload.
-    await pollUntil(
-      async () => {
-        const { rows } = await this.query<{ setting: string }>(
-          `SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'`,
-        )
-        return Number(rows[0]?.setting) === ms
-      },
-      {
-        timeoutMs: 10_000,
-        node: this.name,
-        describe: () => `${this.name} did not apply recovery_min_apply_delay`,
-      },
-    )
   }
 
   /** Rewrites this node's configuration file from its current state and reloads a running server (SIGHUP). */

@@ -59,19 +59,16 @@ export interface ReplicaSettingsInput {
 
 /** Settings of a replica node. */
 export function replicaSettings(node: ReplicaSettingsInput): Settings {
-  const conninfo = [
-    ['host', loopback],
-    ['port', String(node.primaryPort)],
-    ['user', node.user],
-    ['password', node.password],
-    ['application_name', node.applicationName],
-  ]
-    .map(([key, value]) => `${key}=${conninfoQuote(value ?? '')}`)
-    .join(' ')
   return {
     port: node.port,
     cluster_name: node.clusterName,
-    primary_conninfo: conninfo,
+    primary_conninfo: conninfo({
+      host: loopback,
+      port: String(node.primaryPort),
+      user: node.user,
+      password: node.password,
+      application_name: node.applicationName,
+    }),
     primary_slot_name: node.slot,
     recovery_min_apply_delay: `${node.applyDelayMs}ms`,
     recovery_target_timeline: 'latest',
@@ -92,11 +89,13 @@ export async function writeSettings(
 }
 
 /** Quotes a value for postgresql.conf: single quotes are doubled, backslashes escaped. */
-function confQuote(value: string): string {
+export function confQuote(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 }
 
-/** Quotes a value for a libpq connection string. */
-function conninfoQuote(value: string): string {
-  return `'${value.replace(/[\\']/g, '\\$&')}'`
+/** A libpq connection string (as for `primary_conninfo`) with every value quoted. */
+export function conninfo(values: Readonly<Record<string, string>>): string {
+  return Object.entries(values)
+    .map(([key, value]) => `${key}='${value.replace(/[\\']/g, '\\$&')}'`)
+    .join(' ')
 }

@@ -36,12 +36,8 @@ export async function createDataDir(target: string, options: DataDirOptions): Pr
     await initdb(target, options)
     return
   }
-  const key = createHash('sha256')
-    .update([templateFormat, options.binaries.binDir, options.binaries.version, options.superuser].join('\0'))
-    .digest('hex')
-    .slice(0, 16)
   const templates = path.join(cache, 'templates')
-  const template = path.join(templates, key)
+  const template = templatePath(cache, options.binaries, options.superuser)
   if (!existsSync(template)) {
     await fs.mkdir(templates, { recursive: true, mode: 0o755 })
     const staging = await fs.mkdtemp(path.join(templates, '.staging-'))
@@ -56,6 +52,15 @@ export async function createDataDir(target: string, options: DataDirOptions): Pr
     }
   }
   await copyTree(template, target, options.user ? { owner: options.user } : {})
+}
+
+/** Where the template for these binaries and superuser is cached. */
+export function templatePath(cache: string, binaries: Binaries, superuser: string): string {
+  const key = createHash('sha256')
+    .update([templateFormat, binaries.binDir, binaries.version, superuser].join('\0'))
+    .digest('hex')
+    .slice(0, 16)
+  return path.join(cache, 'templates', key)
 }
 
 async function initdb(target: string, options: DataDirOptions): Promise<void> {

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { startCluster } from '../src/index.js'
-import { clusterProcesses } from './process-scan.js'
+import { clusterProcesses, processesMatching } from './process-scan.js'
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'cluster-owner.ts')
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
@@ -54,6 +55,34 @@ describe('no server outlives its cluster', () => {
     expect(existsSync(dataDir)).toBe(false)
     expect(cluster.stopped).toBe(true)
     await cluster.stop() // idempotent
+    await expect(cluster.replicas[0]!.start()).rejects.toMatchObject({
+      code: 'PGROUTE_CLUSTER_INVALID_STATE',
+    })
+  })
+
+  it('an aborted start-up leaves nothing behind', async () => {
+    const baseDir = mkdtempSync(path.join(os.tmpdir(), 'pgroute-abort-'))
+    chmodSync(baseDir, 0o755) // The servers' user must be able to enter it.
+    try {
+      const controller = new AbortController()
+      const logs: string[] = []
+      const starting = startCluster({
+        replicas: 2,
+        baseDir,
+        signal: controller.signal,
+        // Abort once the primary is set up and servers are about to start.
+        log: (entry) => {
+          logs.push(entry.message)
+          if (entry.message.startsWith('primary set up')) controller.abort(new Error('test abort'))
+        },
+      })
+      await expect(starting).rejects.toMatchObject({ code: 'PGROUTE_CLUSTER_ABORTED' })
+      expect(logs.some((line) => line.startsWith('primary set up'))).toBe(true)
+      expect(processesMatching(baseDir)).toEqual([])
+      expect(readdirSync(baseDir)).toEqual([])
+    } finally {
+      rmSync(baseDir, { recursive: true, force: true })
+    }
   })
 
   it('keeps the data directories when asked to', async () => {

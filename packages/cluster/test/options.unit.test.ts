@@ -213,3 +213,18 @@ describe('redaction', () => {
     expect(createRedactor('p@ss')('a p@ss b p%40ss')).toBe('a ******** b ********')
   })
 })
+
+describe('baseDir', () => {
+  it.runIf(process.getuid?.() === 0)('must be reachable by the server user', async () => {
+    const hidden = mkdtempSync(path.join(os.tmpdir(), 'pgroute-hidden-')) // 0700, owned by root
+    try {
+      await expect(startCluster({ baseDir: hidden })).rejects.toMatchObject({
+        code: 'PGROUTE_CLUSTER_INVALID_OPTION',
+        option: 'baseDir',
+        message: expect.stringContaining("runs as 'nobody'"),
+      })
+    } finally {
+      rmSync(hidden, { recursive: true })
+    }
+  })
+})
