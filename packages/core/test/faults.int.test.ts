@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { type Cluster, startCluster } from '@pgroute/cluster'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isPgRouteError, type NodeStateEvent, type Router } from '../src/index.js'
+import { isPgRouteError, type NodeStateEvent, type RoutedClient, type Router } from '../src/index.js'
 import { isConnectionError } from '../src/routing/database-errors.js'
 import { portOf, routerFor, stateOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
@@ -105,6 +105,35 @@ describe('a replica killed under load', () => {
     expect(reads.failures).toEqual([])
     expect(reads.completed).toBeGreaterThan(500)
     expect(router.status().find((row) => row.name === victim.name)!.errors).toBeGreaterThan(0)
+  })
+})
+
+describe('a replica-pinned client outside a transaction', () => {
+  it('moves to another node when its replica dies', async () => {
+    const victim = cluster.replicas[0]!
+    const router = routerFor(cluster)
+    track(router)
+    await router.ready()
+    await waitForState(router, victim.name, 'up', 15_000)
+    const clients: RoutedClient[] = []
+    try {
+      let pinned: RoutedClient | undefined
+      while (!pinned) {
+        const client = (await router.pool.connect()) as unknown as RoutedClient
+        clients.push(client)
+        await client.query(WHO)
+        if (client.node === victim.name) pinned = client
+      }
+      await victim.stop({ mode: 'immediate' })
+      const port = portOf(await pinned.query(WHO))
+      expect(port).not.toBe(victim.port)
+      expect(pinned.node).not.toBe(victim.name)
+      expect(portOf(await pinned.query(WHO))).toBe(port) // pinned again, to its new node
+    } finally {
+      for (const client of clients) client.release()
+      await victim.start()
+    }
+    await waitForState(router, victim.name, 'up', 15_000)
   })
 })
 

@@ -43,7 +43,13 @@ function tally(): Tally {
   return { reads: 0, stale: 0, byReplica: 0, byDelayed: 0 }
 }
 
-function count(result: Tally, written: bigint, row: { v: string; port: number }): void {
+interface Row {
+  v: string
+  port: number
+}
+
+function count(result: Tally, written: bigint, row: Row | undefined): void {
+  if (!row) throw new Error('the counter row is missing')
   result.reads++
   if (BigInt(row.v) < written) result.stale++
   if (row.port !== cluster.primary.port) result.byReplica++
@@ -64,21 +70,22 @@ async function write(id: number): Promise<bigint> {
   return BigInt(rows[0]!.v)
 }
 
-type Reader = (id: number) => Promise<{ v: string; port: number }>
+type Reader = (id: number) => Promise<Row | undefined>
 
 /** The same read through every entry point: reads in a session must be consistent through all of them. */
 const readers: Reader[] = [
-  async (id) => (await router.query(READ, [id])).rows[0],
-  async (id) => (await router.pool.query(READ, [id])).rows[0],
+  async (id) => (await router.query<Row>(READ, [id])).rows[0],
+  async (id) => (await router.pool.query<Row>(READ, [id])).rows[0],
   async (id) => {
     const client = await router.pool.connect()
     try {
-      return (await client.query(READ, [id])).rows[0]
+      return (await client.query<Row>(READ, [id])).rows[0]
     } finally {
       client.release()
     }
   },
-  (id) => router.transaction(async (client) => (await client.query(READ, [id])).rows[0], { readOnly: true }),
+  (id) =>
+    router.transaction(async (client) => (await client.query<Row>(READ, [id])).rows[0], { readOnly: true }),
 ]
 
 describe('read-your-writes', () => {
@@ -86,7 +93,7 @@ describe('read-your-writes', () => {
     const result = tally()
     await workers(40, async (id) => {
       const written = await write(id)
-      count(result, written, (await router.query(READ, [id])).rows[0])
+      count(result, written, (await router.query<Row>(READ, [id])).rows[0])
     })
     // Proves this setup can catch a stale read: without a session the delayed replica serves old rows.
     expect(result.byDelayed).toBeGreaterThan(0)
@@ -133,8 +140,10 @@ describe('read-your-writes', () => {
       await router.session(async () => {
         const ids = Array.from({ length: WORKERS }, (_, w) => w + 1)
         const written = await Promise.all(ids.map((id) => write(id)))
-        const rows = await Promise.all(ids.map((id) => router.query(READ, [id])))
-        rows.forEach((r, i) => count(result, written[i]!, r.rows[0]))
+        const rows = await Promise.all(ids.map((id) => router.query<Row>(READ, [id])))
+        rows.forEach((r, i) => {
+          count(result, written[i]!, r.rows[0])
+        })
       })
     }
     expect(result.stale).toBe(0)
@@ -147,8 +156,8 @@ describe('read-your-writes', () => {
       const written = await router.session(() => write(1))
       const token = await router.token()
       expect(isToken(token)).toBe(true)
-      const row = (await router.query(READ, [1])).rows[0]
-      expect(BigInt(row.v)).toBeGreaterThanOrEqual(written)
+      const row = (await router.query<Row>(READ, [1])).rows[0]
+      expect(BigInt(row!.v)).toBeGreaterThanOrEqual(written)
     })
   })
 

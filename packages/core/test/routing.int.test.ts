@@ -233,7 +233,11 @@ describe('router.pool.connect(): lazily pinned clients', () => {
       const rows = await inside.read(10)
       await inside.close()
       await client.query('COMMIT')
-      expect(rows.map((row) => Number(row.port))).toEqual([cursorPort, cursorPort, cursorPort])
+      expect(rows.map((row: { port: string }) => Number(row.port))).toEqual([
+        cursorPort,
+        cursorPort,
+        cursorPort,
+      ])
     } finally {
       client.release()
     }
@@ -295,9 +299,11 @@ describe('writes a replica refuses', () => {
     const client = (await router.pool.connect()) as unknown as RoutedClient
     try {
       expect(replicaPorts).toContain(portOf(await client.query(WHO)))
+      const before = router.reroutedStatements()[0]?.count ?? 0
       const result = await client.query('SELECT record_call() AS id, inet_server_port() AS port')
       expect(portOf(result)).toBe(primaryPort)
       expect(client.role).toBe('primary')
+      expect(router.reroutedStatements()[0]?.count).toBe(before + 1)
     } finally {
       client.release()
     }

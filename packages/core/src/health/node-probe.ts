@@ -36,6 +36,7 @@ export class NodeProbe {
   readonly #timeoutMs: number
   #client: pg.Client | undefined
   #connecting: Promise<pg.Client> | undefined
+  #closed = false
 
   constructor(spec: NodeSpec, timeoutMs: number) {
     this.#spec = spec
@@ -77,6 +78,8 @@ export class NodeProbe {
 
   #connect(): Promise<pg.Client> {
     if (this.#client) return Promise.resolve(this.#client)
+    // A probe still running when the monitor stops must not open a connection nobody will close.
+    if (this.#closed) return Promise.reject(new Error('health probe closed'))
     this.#connecting ??= (async () => {
       const client = new pg.Client({
         ...this.#spec.connection,
@@ -110,6 +113,7 @@ export class NodeProbe {
 
   /** Closes the probe connection for good. */
   async close(): Promise<void> {
+    this.#closed = true
     const connecting = this.#connecting
     const client = this.#client
     this.#client = undefined

@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
 import { PgRouteError } from '../errors.js'
 import type { Lease, RouterCore } from '../router/router-core.js'
-import { isReadOnlyRejection } from '../routing/database-errors.js'
+import { isReadOnlyRejection, isRetryableRead } from '../routing/database-errors.js'
 
 /** A query object pg runs itself (a cursor, a query stream): it has `submit` and carries its own text. */
 interface Submittable {
@@ -87,11 +87,11 @@ export class RoutedClient extends EventEmitter {
         }
         this.#unpin()
       }
-      this.#lease =
+      this.#adopt(
         target === 'primary'
           ? await this.#core.leasePrimary('pinned')
-          : await this.#core.leaseRead(this.#core.sessions.getStore(), new Set())
-      this.#attach()
+          : await this.#core.leaseRead(this.#core.sessions.getStore(), new Set()),
+      )
     })
   }
 
@@ -212,10 +212,20 @@ export class RoutedClient extends EventEmitter {
     try {
       return await this.#core.run(lease, exec)
     } catch (error) {
-      if (lease.node.role === 'replica' && idleBefore && isReadOnlyRejection(error)) {
-        // The replica changed nothing: run it where it can run, and stay there.
-        this.#unpin()
-        return this.#first(text, { target: 'primary', reason: 'read-only-rejection' }, exec)
+      // Outside a transaction a replica-pinned client holds no state worth keeping, and the replica changed
+      // nothing: the statement can run elsewhere.
+      if (lease.node.role === 'replica' && idleBefore) {
+        if (isReadOnlyRejection(error)) {
+          // Run it where it can run, and stay there.
+          this.#core.recordRejection(lease.node, text, error)
+          this.#unpin()
+          return this.#first(text, { target: 'primary', reason: 'read-only-rejection' }, exec)
+        }
+        if (isRetryableRead(error)) {
+          // The replica died or cancelled the read: pick a node afresh (with the usual read retries).
+          this.#unpin(error)
+          return this.#first(text, classification, exec)
+        }
       }
       throw error
     } finally {
@@ -237,8 +247,7 @@ export class RoutedClient extends EventEmitter {
     const outcome = toReplica
       ? await this.#core.read(text, exec, true)
       : await this.#core.write(exec, true, classification.reason)
-    this.#lease = outcome.lease
-    this.#attach()
+    this.#adopt(outcome.lease)
     return outcome.value
   }
 
@@ -246,11 +255,12 @@ export class RoutedClient extends EventEmitter {
     if (this.#lease && !this.#shouldMoveToPrimary(classification)) return this.#lease
     if (this.#lease) this.#unpin()
     const toReplica = classification.target === 'replica' || classification.transaction === 'begin-read-only'
-    this.#lease = toReplica
+    const lease = toReplica
       ? await this.#core.leaseRead(this.#core.sessions.getStore(), new Set())
       : await this.#core.leasePrimary(classification.reason)
-    this.#attach()
-    return this.#lease
+    this.#adopt(lease)
+    this.#assertUsable()
+    return lease
   }
 
   #shouldMoveToPrimary(classification: Classification): boolean {
@@ -274,15 +284,25 @@ export class RoutedClient extends EventEmitter {
     else if (status === 'T' || status === 'E') this.#inTransaction = true
   }
 
-  #attach(): void {
-    this.#lease?.client.on('error', this.#forward)
+  /**
+   * Pins `lease`. If the client was released while the connection was being acquired (a caller that did not
+   * wait for its statement), the connection goes straight back to its pool instead of leaking.
+   */
+  #adopt(lease: Lease): void {
+    if (this.#released) {
+      this.#core.release(lease)
+      return
+    }
+    this.#lease = lease
+    lease.client.on('error', this.#forward)
   }
 
-  #unpin(): void {
+  /** Returns the pinned connection to its pool (destroyed if `error` says it may be broken). */
+  #unpin(error?: unknown): void {
     const lease = this.#lease
     if (!lease) return
     this.#lease = undefined
     lease.client.removeListener('error', this.#forward)
-    this.#core.release(lease)
+    this.#core.release(lease, error)
   }
 }

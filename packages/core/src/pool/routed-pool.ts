@@ -43,7 +43,39 @@ export class RoutedPool extends pg.Pool {
     })
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg.Pool#query's overloads (promise, callback, submittable).
+  /** Submittables (cursors, streams) need a pinned connection: this throws; use `await pool.connect()`. */
+  override query<T extends pg.Submittable>(queryStream: T): T
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own defaults.
+  override query<R extends any[] = any[], I = any[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryArrayResult<R>>
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own defaults.
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryConfig: pg.QueryConfig<I>,
+  ): Promise<pg.QueryResult<R>>
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own defaults.
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryResult<R>>
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own defaults.
+  override query<R extends any[] = any[], I = any[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    callback: (err: Error, result: pg.QueryArrayResult<R>) => void,
+  ): void
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own defaults.
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own defaults.
+  override query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryText: string,
+    values: pg.QueryConfigValues<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#query's overloads.
   override query(query: any, valuesOrCallback?: any, callback?: any): any {
     const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
     const done: Callback<pg.QueryResult> | undefined =
@@ -60,7 +92,17 @@ export class RoutedPool extends pg.Pool {
     return undefined
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg.Pool#connect's promise and callback forms.
+  /** A {@link RoutedClient} (typed as `pg.PoolClient`, as ORMs expect) that pins its node at its first statement. */
+  override connect(): Promise<pg.PoolClient>
+  override connect(
+    callback: (
+      err: Error | undefined,
+      client: pg.PoolClient | undefined,
+      // biome-ignore lint/suspicious/noExplicitAny: pg.Pool's own signature.
+      done: (release?: any) => void,
+    ) => void,
+  ): void
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#connect's overloads.
   override connect(callback?: any): any {
     let client: RoutedClient | undefined
     let failure: unknown
@@ -81,7 +123,10 @@ export class RoutedPool extends pg.Pool {
     return failure ? Promise.reject(failure) : Promise.resolve(client as unknown as pg.PoolClient)
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg.Pool#end's promise and callback forms.
+  /** Ends the router (see `router.end()`). */
+  override end(): Promise<void>
+  override end(callback: () => void): void
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#end's overloads.
   override end(callback?: any): any {
     const ended = this.#router.end()
     if (typeof callback !== 'function') return ended

@@ -8,7 +8,12 @@ import { PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
 import { parseLsn } from '../health/lsn.js'
 import { RouterNode, type StateListener } from '../nodes/router-node.js'
-import { isConnectionError, isReadOnlyRejection, isRetryableRead } from '../routing/database-errors.js'
+import {
+  isConnectionError,
+  isReadOnlyRejection,
+  isRetryableRead,
+  isStatementError,
+} from '../routing/database-errors.js'
 import { createReplicaSelector, type ReplicaSelector } from '../routing/replica-selector.js'
 import type { CausalSession } from '../session/causal-session.js'
 import type { RerouteEvent, RouteEvent } from './router-events.js'
@@ -52,6 +57,8 @@ export class RouterCore {
 
   readonly #select: ReplicaSelector
   readonly #hooks: CoreHooks
+  /** The `error` listeners put on each node's pool, removed again by {@link detachPools}. */
+  readonly #poolListeners: Array<readonly [RouterNode, (error: Error) => void]> = []
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
     this.options = options
@@ -66,11 +73,25 @@ export class RouterCore {
     for (const node of [this.primary, ...this.replicas]) {
       // An idle pooled connection dropped by a dying server makes pg-pool emit `error`; unhandled, that would
       // crash the process. It is news about the node, not a failure of any caller.
-      node.pool.on('error', (error) => {
+      const listener = (error: Error) => {
         if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
-      })
+      }
+      node.pool.on('error', listener)
+      this.#poolListeners.push([node, listener])
     }
     this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
+  }
+
+  /**
+   * Takes the router's `error` listeners off the pools it was given: they outlive the router, and their owner
+   * handles their errors. Pools the router created keep theirs: pg-pool's `end()` resolves before its connections
+   * have closed, and a server shutting down meanwhile would make a listener-less pool throw.
+   */
+  detachPools(): void {
+    for (const [node, listener] of this.#poolListeners) {
+      if (!node.spec.ownsPool) node.pool.removeListener('error', listener)
+    }
+    this.#poolListeners.length = 0
   }
 
   /** Removes every known password from a diagnostic text. */
@@ -108,10 +129,14 @@ export class RouterCore {
     return { node, client, detach: () => client.removeListener('error', onError) }
   }
 
-  /** Returns a connection to its pool; only a broken connection is destroyed. */
+  /**
+   * Returns a connection to its pool. After a failure other than an ordinary statement error (the server said
+   * no, the connection is fine) the connection is destroyed: it may be broken or still busy.
+   */
   release(lease: Lease, error?: unknown): void {
     lease.detach()
-    lease.client.release(error !== undefined && isConnectionError(error) ? (error as Error) : undefined)
+    const destroy = error !== undefined && !isStatementError(error)
+    lease.client.release(destroy ? (error instanceof Error ? error : true) : undefined)
   }
 
   /** Runs `use` on a leased connection, keeping the node's traffic figures and noticing dead nodes. */
@@ -154,14 +179,17 @@ export class RouterCore {
 
   /**
    * A connection for a read: an eligible replica that has seen the session's writes, else the fallback.
-   * `tried` holds nodes that already failed this read.
+   * `tried` holds replicas this read already went to (they are added here), so a retry goes elsewhere.
    */
-  async leaseRead(session: CausalSession | undefined, tried: ReadonlySet<RouterNode>): Promise<Lease> {
+  async leaseRead(session: CausalSession | undefined, tried: Set<RouterNode>): Promise<Lease> {
     const candidates = this.replicas.filter((node) => node.usable && !tried.has(node))
     const required = session ? await session.required(this.fetchPrimaryLsn) : undefined
-    if (required !== undefined) return this.#leaseCaughtUp(candidates, required)
+    if (required !== undefined) return this.#leaseCaughtUp(candidates, required, tried)
     const node = candidates.length > 0 ? this.#select(candidates) : undefined
-    if (node) return this.acquire(node, 'read')
+    if (node) {
+      tried.add(node)
+      return this.acquire(node, 'read')
+    }
     if (this.options.fallback === 'error' && this.replicas.length > 0) {
       throw new PgRouteError(
         'PGROUTE_NO_ELIGIBLE_NODE',
@@ -172,21 +200,28 @@ export class RouterCore {
   }
 
   /** Read-your-writes: a replica whose replay position has reached `required`, else the primary. */
-  async #leaseCaughtUp(candidates: RouterNode[], required: bigint): Promise<Lease> {
+  async #leaseCaughtUp(candidates: RouterNode[], required: bigint, tried: Set<RouterNode>): Promise<Lease> {
     const caughtUp = candidates.filter((node) => node.lsn !== undefined && node.lsn >= required)
     const node = caughtUp.length > 0 ? this.#select(caughtUp) : undefined
-    if (node) return this.acquire(node, 'read-your-writes')
+    if (node) {
+      tried.add(node)
+      return this.acquire(node, 'read-your-writes')
+    }
     const { directCheck, maxWaitMs } = this.options.readYourWrites
     if (directCheck && candidates.length > 0) {
       // The probe data may be up to one interval old: ask the most advanced candidate itself.
       const best = candidates.reduce((a, b) => ((b.lsn ?? 0n) > (a.lsn ?? 0n) ? b : a))
+      tried.add(best)
       const lease = await this.acquire(best, 'read-your-writes')
+      let caughtUpNow: boolean
       try {
-        if (await this.#waitForReplay(lease, required, maxWaitMs)) return lease
+        caughtUpNow = await this.#waitForReplay(lease, required, maxWaitMs)
       } catch (error) {
         this.release(lease, error)
+        if (isConnectionError(error)) this.monitor.reportConnectionFailure(best, error)
         throw error
       }
+      if (caughtUpNow) return lease
       this.release(lease)
     }
     return this.acquire(this.primary, 'read-your-writes')
@@ -234,7 +269,6 @@ export class RouterCore {
     const tried = new Set<RouterNode>()
     const attempt = async (): Promise<Outcome<T>> => {
       const lease = await this.leaseRead(session, tried)
-      tried.add(lease.node)
       try {
         const value = await this.run(lease, use)
         if (!keep) this.release(lease)
@@ -242,8 +276,8 @@ export class RouterCore {
       } catch (error) {
         this.release(lease, error)
         if (lease.node.role === 'replica' && isReadOnlyRejection(error)) {
-          this.#recordRejection(lease.node, statement, error)
-          return this.write(use, keep)
+          this.recordRejection(lease.node, statement, error)
+          return this.write(use, keep, 'read-only-rejection')
         }
         if (isRetryableRead(error)) {
           this.#hooks.onReroute({
@@ -261,9 +295,11 @@ export class RouterCore {
     } catch (error) {
       const { retries, minTimeoutMs, maxTimeoutMs } = this.options.retry
       if (retries === 0 || !isRetryableRead(error)) throw error
+      // p-retry runs its first attempt at once: this is the wait before the first retry.
+      if (minTimeoutMs > 0) await sleep(minTimeoutMs, undefined, { ref: false })
       return pRetry(attempt, {
         retries: retries - 1,
-        minTimeout: minTimeoutMs,
+        minTimeout: Math.min(minTimeoutMs * 2, maxTimeoutMs),
         maxTimeout: maxTimeoutMs,
         factor: 2,
         randomize: false,
@@ -294,7 +330,8 @@ export class RouterCore {
     }
   }
 
-  #recordRejection(node: RouterNode, statement: string, error: unknown): void {
+  /** Counts a statement a replica refused as a write (it is then re-run on the primary). */
+  recordRejection(node: RouterNode, statement: string, error: unknown): void {
     node.rerouted++
     const key = statement.slice(0, 200)
     if (!this.rerouted.has(key) && this.rerouted.size >= MAX_REROUTED_STATEMENTS) {

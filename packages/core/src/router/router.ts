@@ -146,17 +146,19 @@ export class Router extends EventEmitter<RouterEvents> {
         ? await core.read(begin, start, true)
         : await core.write(start, true)
     const session = core.sessions.getStore()
-    let failure: unknown
+    /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
+    let broken: unknown
     try {
       const value = await core.run(lease, fn)
       await core.run(lease, (client) => client.query('COMMIT'))
       return value
     } catch (error) {
-      failure = error
-      await lease.client.query('ROLLBACK').catch(() => {})
+      await lease.client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError
+      })
       throw error
     } finally {
-      core.release(lease, failure)
+      core.release(lease, broken)
       if (lease.node.role === 'primary' && !readOnly) session?.markWrite()
     }
   }
@@ -243,6 +245,7 @@ export class Router extends EventEmitter<RouterEvents> {
       await Promise.all(
         [core.primary, ...core.replicas].filter((node) => node.spec.ownsPool).map((node) => node.pool.end()),
       )
+      core.detachPools()
     })()
     return this.#ended
   }

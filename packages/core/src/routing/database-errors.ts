@@ -86,6 +86,15 @@ export function isPoolTimeout(error: unknown): boolean {
   return messageOf(error).includes('timeout exceeded when trying to connect')
 }
 
+/**
+ * An error the server reported for one statement (pg's `DatabaseError`: it has a `severity`) that leaves the
+ * connection usable. Anything else (a client-side timeout, a protocol or driver error, a dropped connection) may
+ * leave it mid-statement, so the connection is destroyed rather than returned to its pool.
+ */
+export function isStatementError(error: unknown): boolean {
+  return typeof (error as { severity?: unknown } | null)?.severity === 'string' && !isConnectionError(error)
+}
+
 /** A read that failed this way changed nothing and may be retried on another node. */
 export function isRetryableRead(error: unknown): boolean {
   return isConnectionError(error) || isStandbyConflict(error) || isPoolTimeout(error)
