@@ -1,11 +1,10 @@
 import { and, eq, gte, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { withReplicas } from 'drizzle-orm/pg-core'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as schema from './fixtures/schema.js'
 import { counters } from './fixtures/schema.js'
-import { type DrizzleCluster, serverPort, startDrizzleCluster } from './helpers/drizzle-cluster.js'
+import { type DrizzleCluster, plainPool, serverPort, startDrizzleCluster } from './helpers/drizzle-cluster.js'
 import {
   describeReport,
   type ReadOutcome,
@@ -147,9 +146,7 @@ describe('a session never reads stale data after its own writes', () => {
   })
 
   it("the same workload through drizzle's withReplicas reads stale data", async () => {
-    const pools = [c.cluster.primary, ...c.cluster.replicas].map(
-      (node) => new pg.Pool({ connectionString: node.url }),
-    )
+    const pools = [c.cluster.primary, ...c.cluster.replicas].map((node) => plainPool(node.url))
     try {
       const [primary, first, ...rest] = pools.map((client) => drizzle({ client, schema }))
       const replicated = withReplicas(primary!, [first!, ...rest])

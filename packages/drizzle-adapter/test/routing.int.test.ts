@@ -7,6 +7,7 @@ import * as schema from './fixtures/schema.js'
 import { posts, userPostCounts, users } from './fixtures/schema.js'
 import {
   type DrizzleCluster,
+  plainPool,
   serverPort,
   startDrizzleCluster,
   waitForRouterCatchUp,
@@ -252,9 +253,7 @@ describe("drizzle's withReplicas on the same cluster, for contrast", () => {
   let replicated: NodePgDatabase<typeof schema> & { $primary: NodePgDatabase<typeof schema> }
 
   beforeAll(() => {
-    pools = [c.cluster.primary, ...c.cluster.replicas].map(
-      (node) => new pg.Pool({ connectionString: node.url }),
-    )
+    pools = [c.cluster.primary, ...c.cluster.replicas].map((node) => plainPool(node.url))
     const [primary, first, ...rest] = pools.map((client) => drizzle({ client, schema }))
     replicated = withReplicas(primary!, [first!, ...rest])
   })
@@ -268,15 +267,21 @@ describe("drizzle's withReplicas on the same cluster, for contrast", () => {
     expectPrimary(result.rows[0]?.port)
   })
 
-  it('sends with(cte).insert and select … for update to a replica, which refuses them', async () => {
+  it('sends with(cte).insert, writing CTEs and locking reads to a replica, which refuses them', async () => {
     const source = replicated.$with('source').as(replicated.select({ name: users.name }).from(users))
     const insert = replicated
       .with(source)
       .insert(users)
       .values({ name: sql`(select min(${source.name}) from ${source})` })
     await expect(insert).rejects.toMatchObject({ cause: { code: '25006' } })
-    const locking = replicated.select().from(users).where(eq(users.id, userId)).for('update')
-    await expect(locking).rejects.toMatchObject({ cause: { code: '25006' } })
+    const created = replicated.$with('created').as(replicated.insert(users).values({ name: 'x' }).returning())
+    await expect(replicated.with(created).select().from(created)).rejects.toMatchObject({
+      cause: { code: '25006' },
+    })
+    for (const strength of ['update', 'no key update', 'share', 'key share'] as const) {
+      const locking = replicated.select().from(users).where(eq(users.id, userId)).for(strength)
+      await expect(locking).rejects.toMatchObject({ cause: { code: '25006' } })
+    }
   })
 
   it('runs a read-only transaction on the primary', async () => {

@@ -3,6 +3,7 @@ import { type Cluster, type ReplicaOptions, startCluster } from '@pgroute/cluste
 import { createRouter, parseLsn, type RouteEvent, type Router, type RouterOptions } from '@pgroute/core'
 import { sql } from 'drizzle-orm'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
+import pg from 'pg'
 import { type PgRouteDrizzleDatabase, pgrouteDrizzle } from '../../src/index.js'
 import * as schema from '../fixtures/schema.js'
 
@@ -101,4 +102,16 @@ export async function waitForRouterCatchUp(
     if (Date.now() > deadline) throw new Error(`Replicas did not catch up in ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
+}
+
+/**
+ * A plain `pg.Pool` on one node, for comparisons. `pool.end()` resolves before its connections have closed, so one
+ * may still get the server's goodbye (57P01) when the cluster stops right after: expected then, and ignored.
+ */
+export function plainPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url })
+  pool.on('error', (error) => {
+    if ((error as { code?: string }).code !== '57P01') throw error
+  })
+  return pool
 }
