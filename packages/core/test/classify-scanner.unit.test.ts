@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hashName } from '../src/classify/name-hash.js'
+import { hashName, hashToken } from '../src/classify/name-hash.js'
 import {
   HINT_PRIMARY,
   HINT_REPLICA,
@@ -98,19 +98,28 @@ describe('SqlScanner', () => {
     ['/* pgroute:primaryx */', 0],
     ['/* pgroute:other */', 0],
     ['/* see pgroute:primary */', 0],
+    ['SELECT 1 --\npgroute:primary', 0],
+    ['SELECT 1 /*\n  pgroute:primary\n*/', HINT_PRIMARY],
   ])('hints: %s', (sql, hints) => {
     expect(scan(sql).hints).toBe(hints)
   })
 
-  it('hashes words and quoted identifiers case-insensitively, like hashName', () => {
+  it('hashes words case-insensitively, like hashName and hashToken', () => {
     const scanner = new SqlScanner()
-    for (const sql of ['NextVal', 'nextval', '"NEXTVAL"']) {
+    for (const sql of ['NextVal', 'nextval', 'NEXTVAL']) {
       scanner.reset(sql)
       scanner.next()
       expect(scanner.hash).toBe(hashName('nextval'))
+      expect(hashToken(sql, 0, sql.length, false)).toBe(hashName('nextval'))
     }
-    scanner.reset('"a""b"')
-    scanner.next()
-    expect(scanner.hash).toBe(hashName('a"b'))
+  })
+
+  it.each([
+    ['"NextVal"', 'nextval'],
+    ['"a""b"', 'a"b'],
+    ['""""', '"'],
+    ['"x.y"', 'x.y'],
+  ])('hashes the quoted identifier %s like the name %s', (sql, name) => {
+    expect(hashToken(sql, 0, sql.length, true)).toBe(hashName(name))
   })
 })

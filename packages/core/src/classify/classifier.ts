@@ -2,7 +2,7 @@ import type { Classification, Classifier, ClassifierOptions } from './classifica
 import { resolveClassifierOptions } from './classifier-options.js'
 import { FunctionMatcher, parseFunctionName } from './function-matcher.js'
 import { LruCache } from './lru-cache.js'
-import { StatementAnalyzer } from './statement-analyzer.js'
+import { TextAnalyzer } from './text-analyzer.js'
 import { DEFAULT_WRITE_FUNCTIONS } from './write-functions.js'
 
 const builtInFunctions = DEFAULT_WRITE_FUNCTIONS.map((name) => parseFunctionName(name)!)
@@ -32,7 +32,7 @@ function requireText(sql: unknown): string {
  */
 export function createClassifier(options?: ClassifierOptions): Classifier {
   const { writeFunctions, cacheSize, maxCachedLength } = resolveClassifierOptions(options)
-  const analyzer = new StatementAnalyzer(new FunctionMatcher([...builtInFunctions, ...writeFunctions]))
+  const analyzer = new TextAnalyzer(new FunctionMatcher([...builtInFunctions, ...writeFunctions]))
   if (cacheSize === 0) return { classify: (sql) => analyzer.analyze(requireText(sql)) }
   const cache = new LruCache<Classification>(cacheSize)
   return {

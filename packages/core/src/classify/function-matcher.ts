@@ -1,4 +1,4 @@
-import { foldName, hashName, sameName } from './name-hash.js'
+import { foldName, hashName, hashToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
 export interface QualifiedName {
@@ -72,7 +72,7 @@ export class FunctionMatcher {
   }
 
   /**
-   * The reason for a call of the name token `text[start, end)` (with scanner hash `hash`), qualified by the
+   * The reason for a call of the name token `text[start, end)`, qualified by the
    * token `text[qualifierStart, qualifierEnd)` when `qualifierStart >= 0`; undefined when it is no write.
    */
   match(
@@ -80,12 +80,11 @@ export class FunctionMatcher {
     start: number,
     end: number,
     quoted: boolean,
-    hash: number,
     qualifierStart: number,
     qualifierEnd: number,
     qualifierQuoted: boolean,
   ): string | undefined {
-    const entries = this.byHash.get(hash)
+    const entries = this.byHash.get(hashToken(text, start, end, quoted))
     if (entries === undefined) return undefined
     for (const entry of entries) {
       if (!sameName(text, start, end, quoted, entry.name)) continue

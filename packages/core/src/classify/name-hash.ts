@@ -29,6 +29,24 @@ export function hashName(name: string): number {
   return hashFinish(hash)
 }
 
+/**
+ * Hash of the name token `text[start, end)`, equal to {@link hashName} of the name it spells: a quoted
+ * identifier (`quoted`) is hashed by its content, with `""` read as one `"`.
+ */
+export function hashToken(text: string, start: number, end: number, quoted: boolean): number {
+  let hash = HASH_SEED
+  if (quoted) {
+    start++
+    end--
+  }
+  for (let pos = start; pos < end; pos++) {
+    const code = text.charCodeAt(pos)
+    if (quoted && code === 34) pos++ // the first of a doubled quote
+    hash = hashStep(hash, foldCase(code))
+  }
+  return hashFinish(hash)
+}
+
 /** Lower-cases the ASCII letters of a name, as PostgreSQL does for unquoted identifiers. */
 export function foldName(name: string): string {
   let folded = ''

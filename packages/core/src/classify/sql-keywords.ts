@@ -266,13 +266,21 @@ const KEYWORDS: ReadonlyArray<readonly [string, number]> = [
   ].map((word) => [word, KW_RESERVED] as const),
 ]
 
-const codeByHash = new Map<number, number>()
-const wordByHash = new Map<number, string>()
+// An open-addressing table on typed arrays: a lookup per word is a few array reads, no Map hashing.
+const TABLE_SIZE = 1024
+const tableHashes = new Int32Array(TABLE_SIZE)
+const tableCodes = new Int32Array(TABLE_SIZE) // 0 marks a free slot
+const tableWords: string[] = new Array(TABLE_SIZE).fill('')
 for (const [word, code] of KEYWORDS) {
   const hash = hashName(word)
-  if (wordByHash.has(hash)) throw new Error(`Keyword hash collision: ${word} and ${wordByHash.get(hash)}`)
-  codeByHash.set(hash, code)
-  wordByHash.set(hash, word)
+  let slot = hash & (TABLE_SIZE - 1)
+  while (tableCodes[slot] !== 0) {
+    if (tableHashes[slot] === hash) throw new Error(`Keyword hash collision: ${word} and ${tableWords[slot]}`)
+    slot = (slot + 1) & (TABLE_SIZE - 1)
+  }
+  tableHashes[slot] = hash
+  tableCodes[slot] = code
+  tableWords[slot] = word
 }
 
 /** The keyword code of the unquoted word `text[start, end)` with the given hash, or `notKeyword`. */
@@ -283,7 +291,11 @@ export function keywordCode(
   hash: number,
   notKeyword: number,
 ): number {
-  const code = codeByHash.get(hash)
-  if (code === undefined) return notKeyword
-  return sameName(text, start, end, false, wordByHash.get(hash)!) ? code : notKeyword
+  let slot = hash & (TABLE_SIZE - 1)
+  for (let code = tableCodes[slot]!; code !== 0; code = tableCodes[slot]!) {
+    if (tableHashes[slot] === hash)
+      return sameName(text, start, end, false, tableWords[slot]!) ? code : notKeyword
+    slot = (slot + 1) & (TABLE_SIZE - 1)
+  }
+  return notKeyword
 }

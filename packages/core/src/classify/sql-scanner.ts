@@ -10,7 +10,7 @@ import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
 export const TOKEN_END = 0
 /** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
 export const TOKEN_WORD = 1
-/** A "quoted identifier" (also U&"…"). `hash` holds the case-folded hash of its content. */
+/** A "quoted identifier" (also U&"…"). */
 export const TOKEN_QUOTED_IDENT = 2
 /** Any string literal: '…', E'…', B'…', X'…', N'…', U&'…', $$…$$, $tag$…$tag$. */
 export const TOKEN_STRING = 3
@@ -49,7 +49,7 @@ export class SqlScanner {
   start = 0
   /** End (exclusive) of the current token. */
   end = 0
-  /** Hash of the current word or quoted identifier. */
+  /** Case-folded hash of the current word (see name-hash.ts). */
   hash = 0
   /** HINT_* bits of the routing hints seen in comments so far. */
   hints = 0
@@ -162,24 +162,18 @@ export class SqlScanner {
     return this.unclosed(TOKEN_STRING)
   }
 
+  /** A "quoted identifier"; `pos` is just past the opening quote. */
   private quotedIdent(pos: number): number {
     const text = this.text
-    const length = text.length
-    let hash = HASH_SEED
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      if (code === 34) {
-        if (text.charCodeAt(pos + 1) !== 34) {
-          this.hash = hashFinish(hash)
-          this.end = pos + 1
-          return TOKEN_QUOTED_IDENT
-        }
-        pos++
+    for (;;) {
+      const close = text.indexOf('"', pos)
+      if (close < 0) return this.unclosed(TOKEN_QUOTED_IDENT)
+      if (text.charCodeAt(close + 1) !== 34) {
+        this.end = close + 1
+        return TOKEN_QUOTED_IDENT
       }
-      hash = hashStep(hash, foldCase(code))
-      pos++
+      pos = close + 2
     }
-    return this.unclosed(TOKEN_QUOTED_IDENT)
   }
 
   /** Digits, decimal points, exponents, 0x/0o/0b prefixes and `_` separators, read loosely as one token. */
@@ -238,7 +232,7 @@ export class SqlScanner {
   private lineComment(pos: number): number {
     const text = this.text
     const length = text.length
-    this.readHint(pos)
+    this.readHint(pos, true)
     while (pos < length) {
       const code = text.charCodeAt(pos)
       if (code === 10 || code === 13) return pos + 1
@@ -252,7 +246,7 @@ export class SqlScanner {
     const text = this.text
     const length = text.length
     let depth = 1
-    this.readHint(pos)
+    this.readHint(pos, false)
     while (pos < length) {
       const code = text.charCodeAt(pos)
       if (code === 42 && text.charCodeAt(pos + 1) === 47) {
@@ -261,18 +255,22 @@ export class SqlScanner {
       } else if (code === 47 && text.charCodeAt(pos + 1) === 42) {
         pos += 2
         depth++
-        this.readHint(pos)
+        this.readHint(pos, false)
       } else pos++
     }
     this.unterminated = true
     return length
   }
 
-  /** Notes a comment that starts (after blanks) with `pgroute:primary` or `pgroute:replica`. */
-  private readHint(pos: number): void {
+  /**
+   * Notes a comment that starts (after blanks) with `pgroute:primary` or `pgroute:replica`. A line comment
+   * (`inLine`) ends at a line break, so its blanks do not include one.
+   */
+  private readHint(pos: number, inLine: boolean): void {
     const text = this.text
     let code = text.charCodeAt(pos)
-    while (code === 32 || code === 9 || code === 10 || code === 13) code = text.charCodeAt(++pos)
+    while (code === 32 || code === 9 || (!inLine && (code === 10 || code === 13)))
+      code = text.charCodeAt(++pos)
     if (!this.matches(pos, 'pgroute:')) return
     pos += 8
     let hint = 0

@@ -1,27 +1,22 @@
-import type { Classification } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
+import { QueryInspector } from './query-inspector.js'
 import * as K from './sql-keywords.js'
 import {
-  HINT_PRIMARY,
-  HINT_REPLICA,
-  SqlScanner,
+  type SqlScanner,
   TOKEN_COMMA,
   TOKEN_DOT,
-  TOKEN_END,
   TOKEN_LPAREN,
   TOKEN_NUMBER,
-  TOKEN_QUOTED_IDENT,
   TOKEN_RPAREN,
-  TOKEN_SEMICOLON,
   TOKEN_STRING,
   TOKEN_WORD,
 } from './sql-scanner.js'
 import { STATEMENT_KINDS } from './statement-kinds.js'
 
 /*
- * One pass over the tokens of a text. Each statement runs through a small state machine (its phase) that
- * reacts to keyword codes and to the two previous token codes (p1, p2); it never looks ahead. Keyword codes
- * and token kinds share one number space: kinds are below K.KW_MIN.
+ * The state machine one statement runs through, fed one token at a time by TextAnalyzer. Its phase reacts to
+ * keyword codes and to the two previous token codes (p1, p2); it never looks ahead. Keyword codes and token
+ * kinds share one number space: kinds are below K.KW_MIN.
  */
 
 /** Expecting the first keyword of a statement (or of the statement inside EXPLAIN or COPY (…)). */
@@ -47,130 +42,100 @@ const PHASE_CREATE_BODY = 10
 /** Decided: only parentheses and the statement end matter. */
 const PHASE_REST = 11
 
-const TXN_NONE = 0
-const TXN_BEGIN = 1
-const TXN_BEGIN_READ_ONLY = 2
-const TXN_END = 3
-const TRANSACTIONS = [undefined, 'begin', 'begin-read-only', 'end'] as const
+/** Values of {@link StatementAnalyzer.transaction}. */
+export const TXN_NONE = 0
+export const TXN_BEGIN = 1
+export const TXN_BEGIN_READ_ONLY = 2
+export const TXN_END = 3
 
 const EXPLAIN_NONE = 0
 const EXPLAIN_PLAIN = 1
 const EXPLAIN_ANALYZE = 2
 
-/** Words, quoted identifiers and keywords can all name things (a keyword names something after `.`). */
-function isName(code: number): boolean {
-  return code === TOKEN_WORD || code === TOKEN_QUOTED_IDENT || code >= K.KW_MIN
-}
-
 function isDml(code: number): boolean {
   return code === K.KW_INSERT || code === K.KW_UPDATE || code === K.KW_DELETE || code === K.KW_MERGE
 }
 
-/** Whether the token after INSERT / DELETE / MERGE / UPDATE makes it a data-modifying statement. */
-function continuesDml(dml: number, code: number): boolean {
-  if (dml === K.KW_INSERT || dml === K.KW_MERGE) return code === K.KW_INTO
-  if (dml === K.KW_DELETE) return code === K.KW_FROM
-  // UPDATE [ONLY] table: a table name cannot be a reserved word.
-  return (
-    code === TOKEN_WORD ||
-    code === TOKEN_QUOTED_IDENT ||
-    code === K.KW_ONLY ||
-    (code >= K.KW_MIN && code < K.KW_RESERVED_MIN)
-  )
+/** What one statement needs. */
+export interface StatementOutcome {
+  primary: boolean
+  reason: string
+  /** TXN_* effect on the session's transaction. */
+  transaction: number
+  /** SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT AND CHAIN: fine inside a read-only transaction on a replica. */
+  readOnlyCompatible: boolean
 }
 
-/** Classifies whole SQL texts. Holds per-text state, so one instance serves one caller at a time. */
+/** Classifies one statement at a time; {@link StatementAnalyzer.finish} publishes the outcome. Not reentrant. */
 export class StatementAnalyzer {
-  private readonly scanner = new SqlScanner()
-  private readonly functions: FunctionMatcher
+  /** The outcome of the last finished statement. */
+  readonly outcome: StatementOutcome = {
+    primary: true,
+    reason: 'unknown',
+    transaction: TXN_NONE,
+    readOnlyCompatible: false,
+  }
+  /** A `)` came without its `(` somewhere in the text. */
+  unbalanced = false
+  /** Parenthesis depth; 0 between statements of a well-formed text. */
+  depth = 0
+  /** Depth of BEGIN ATOMIC … END blocks, whose semicolons do not end a statement. */
+  blockDepth = 0
+
+  private readonly scanner: SqlScanner
+  private readonly query: QueryInspector
   private text = ''
-
-  // Per text.
-  private depth = 0
-  private unbalanced = false
-  private statements = 0
-  private anyPrimary = false
-  private firstPrimary = false
-  private firstReason = ''
-  private transaction = TXN_NONE
-  /** A READ ONLY transaction begun earlier in this text is still open: its COMMIT and savepoints can follow it. */
-  private readOnlyOpen = false
-
-  // Per statement.
   private tokens = 0
-  private phase = PHASE_START
-  private primary = false
-  private reason = ''
-  private stmtTransaction = TXN_NONE
-  /** SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT AND CHAIN: fine inside a read-only transaction on a replica. */
+  private primary = true
+  private reason = 'unknown'
+  private transaction = TXN_NONE
   private readOnlyCompatible = false
+  private phase = PHASE_START
   /** Parser depth the (inner) statement starts at: 1 inside COPY (…). */
   private baseDepth = 0
+  /** Classifying the statement inside EXPLAIN or COPY (…). */
   private nested = false
   private explain = EXPLAIN_NONE
   private optionDepth = 0
   private expectOptionName = false
   private optionIsAnalyze = false
-  private withQuery = false
-  /** The main SELECT / VALUES / TABLE of the statement was seen (WITH queries start without it). */
-  private mainSeen = false
-  private pendingDml = 0
-  private pendingDmlDepth = 0
   private readOnly = false
   private serializable = false
   private temporary = false
-  private blockDepth = 0
   private p1 = 0
   private p2 = 0
-  // The last name token and the one before a dot, for function calls.
-  private nameStart = 0
-  private nameEnd = 0
-  private nameQuoted = false
-  private nameHash = 0
-  private qualifierStart = -1
-  private qualifierEnd = 0
-  private qualifierQuoted = false
 
-  constructor(functions: FunctionMatcher) {
-    this.functions = functions
+  constructor(scanner: SqlScanner, functions: FunctionMatcher) {
+    this.scanner = scanner
+    this.query = new QueryInspector(scanner, functions)
   }
 
-  analyze(text: string): Classification {
-    const scanner = this.scanner
-    scanner.reset(text)
+  /** Starts on a new text. */
+  begin(text: string): void {
     this.text = text
     this.depth = 0
     this.unbalanced = false
-    this.statements = 0
-    this.anyPrimary = false
-    this.transaction = TXN_NONE
-    this.readOnlyOpen = false
-    this.resetStatement()
-    for (;;) {
-      const kind = scanner.next()
-      if (kind === TOKEN_END) break
-      if (kind === TOKEN_SEMICOLON && this.depth === 0 && this.blockDepth === 0) {
-        this.finishStatement()
-        continue
+    this.reset()
+  }
+
+  /** Takes the scanner's current token, of TOKEN_* `kind`. */
+  push(kind: number): void {
+    let code = kind
+    if (kind === TOKEN_WORD) {
+      // After `.` or AS a keyword is just a name (t.update, AS update).
+      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) {
+        const scanner = this.scanner
+        code = K.keywordCode(this.text, scanner.start, scanner.end, scanner.hash, TOKEN_WORD)
       }
-      let code = kind
-      if (kind === TOKEN_WORD) {
-        // After `.` or AS a keyword is just a name (t.update, AS update).
-        if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) {
-          code = K.keywordCode(text, scanner.start, scanner.end, scanner.hash, TOKEN_WORD)
-        }
-      } else if (kind === TOKEN_LPAREN) this.depth++
-      else if (kind === TOKEN_RPAREN && --this.depth < 0) {
-        this.unbalanced = true
-        this.depth = 0
-      }
-      this.tokens++
-      this.onToken(kind, code)
-      this.p2 = this.p1
-      this.p1 = code
+    } else if (kind === TOKEN_LPAREN) this.depth++
+    else if (kind === TOKEN_RPAREN && --this.depth < 0) {
+      this.unbalanced = true
+      this.depth = 0
     }
-    this.finishStatement()
-    return this.result()
+    this.tokens++
+    this.onToken(kind, code)
+    this.p2 = this.p1
+    this.p1 = code
   }
 
   private onToken(kind: number, code: number): void {
@@ -202,7 +167,7 @@ export class StatementAnalyzer {
       case PHASE_END:
         // ROLLBACK TO SAVEPOINT and COMMIT AND CHAIN leave a transaction open; COMMIT PREPARED is two-phase.
         if (code === K.KW_TO || (code === K.KW_CHAIN && this.p1 === K.KW_AND) || code === K.KW_PREPARED) {
-          this.stmtTransaction = TXN_NONE
+          this.transaction = TXN_NONE
           this.readOnlyCompatible = code !== K.KW_PREPARED
           this.reason = 'transaction-control'
         }
@@ -254,7 +219,7 @@ export class StatementAnalyzer {
         return
       case K.KW_BEGIN:
       case K.KW_START:
-        this.stmtTransaction = TXN_BEGIN
+        this.transaction = TXN_BEGIN
         this.reason = 'transaction-begin'
         this.phase = PHASE_BEGIN
         return
@@ -262,7 +227,7 @@ export class StatementAnalyzer {
       case K.KW_END:
       case K.KW_ROLLBACK:
       case K.KW_ABORT:
-        this.stmtTransaction = TXN_END
+        this.transaction = TXN_END
         this.readOnlyCompatible = true
         this.reason = 'transaction-end'
         this.phase = PHASE_END
@@ -289,102 +254,18 @@ export class StatementAnalyzer {
   private beginQuery(withQuery: boolean): void {
     this.primary = false
     this.reason = 'read'
-    this.withQuery = withQuery
-    this.mainSeen = !withQuery
+    this.query.begin(this.text, withQuery, this.baseDepth)
     this.phase = PHASE_QUERY
   }
 
   private onQuery(kind: number, code: number): void {
-    const dml = this.pendingDml
-    if (dml !== 0) {
-      this.pendingDml = 0
-      if (continuesDml(dml, code)) {
-        this.settle(
-          true,
-          this.withQuery && this.pendingDmlDepth === this.baseDepth ? 'write' : 'writable-cte',
-        )
-        return
-      }
+    if (kind === TOKEN_RPAREN && this.depth < this.baseDepth) {
+      // Only COPY (…) starts a query below depth 0: its closing parenthesis hands back to COPY.
+      this.baseDepth = 0
+      this.phase = PHASE_COPY
+      return
     }
-    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.trackName(kind)
-    switch (code) {
-      case TOKEN_LPAREN:
-        if (isName(this.p1) && this.p2 !== K.KW_AS) this.onCall()
-        break
-      case TOKEN_RPAREN:
-        // Only COPY (…) starts a query below depth 0: its closing parenthesis hands back to COPY.
-        if (this.depth < this.baseDepth) {
-          this.baseDepth = 0
-          this.phase = PHASE_COPY
-        }
-        break
-      case K.KW_SELECT:
-      case K.KW_VALUES:
-      case K.KW_TABLE:
-        if (this.depth === this.baseDepth) this.mainSeen = true
-        break
-      case K.KW_SHARE:
-        if (this.p1 === K.KW_FOR || this.p1 === K.KW_KEY) this.settle(true, 'locking-read')
-        break
-      case K.KW_INTO:
-        // INSERT INTO and MERGE INTO were taken as writes above; any other INTO creates a table.
-        this.settle(true, 'select-into')
-        break
-      case K.KW_UPDATE:
-        if (this.p1 === K.KW_FOR || this.p1 === K.KW_KEY) this.settle(true, 'locking-read')
-        else this.onDml(code)
-        break
-      case K.KW_INSERT:
-      case K.KW_DELETE:
-      case K.KW_MERGE:
-        this.onDml(code)
-        break
-    }
-  }
-
-  /**
-   * A data-modifying statement opens a CTE body (`(DELETE`), follows a CTE list (`) UPDATE`), or follows a
-   * SEARCH / CYCLE clause as the main statement of WITH. Elsewhere these words are column names or aliases.
-   * The next token decides (INSERT INTO, DELETE FROM, MERGE INTO, UPDATE table).
-   */
-  private onDml(code: number): void {
-    const p1 = this.p1
-    if (
-      p1 === TOKEN_LPAREN ||
-      p1 === TOKEN_RPAREN ||
-      (this.withQuery && !this.mainSeen && this.depth === this.baseDepth)
-    ) {
-      this.pendingDml = code
-      this.pendingDmlDepth = this.depth
-    }
-  }
-
-  /** Remembers the last name and the name before a dot: `schema.func(`. */
-  private trackName(kind: number): void {
-    if (this.p1 === TOKEN_DOT && isName(this.p2)) {
-      this.qualifierStart = this.nameStart
-      this.qualifierEnd = this.nameEnd
-      this.qualifierQuoted = this.nameQuoted
-    } else this.qualifierStart = -1
-    const scanner = this.scanner
-    this.nameStart = scanner.start
-    this.nameEnd = scanner.end
-    this.nameQuoted = kind === TOKEN_QUOTED_IDENT
-    this.nameHash = scanner.hash
-  }
-
-  /** The name before `(` is a function call (`AS name (` would be a column alias list). */
-  private onCall(): void {
-    const reason = this.functions.match(
-      this.text,
-      this.nameStart,
-      this.nameEnd,
-      this.nameQuoted,
-      this.nameHash,
-      this.qualifierStart,
-      this.qualifierEnd,
-      this.qualifierQuoted,
-    )
+    const reason = this.query.inspect(kind, code, this.p1, this.p2, this.depth)
     if (reason !== undefined) this.settle(true, reason)
   }
 
@@ -462,11 +343,12 @@ export class StatementAnalyzer {
     this.phase = PHASE_REST
   }
 
-  private finishStatement(): void {
-    if (this.tokens === 0) return
+  /** Ends the current statement and publishes its {@link outcome}. False for an empty statement. */
+  finish(): boolean {
+    if (this.tokens === 0) return false
     let primary = this.primary
     let reason = this.reason
-    let transaction = this.stmtTransaction
+    let transaction = this.transaction
     switch (this.phase) {
       case PHASE_START:
       case PHASE_EXPLAIN:
@@ -497,70 +379,30 @@ export class StatementAnalyzer {
           reason = 'explain-analyze-write'
         }
     }
-    if (transaction === TXN_END) {
-      if (this.readOnlyOpen) primary = false
-      this.readOnlyOpen = false
-    } else if (transaction !== TXN_NONE) this.readOnlyOpen = transaction === TXN_BEGIN_READ_ONLY
-    else if (this.readOnlyCompatible && this.readOnlyOpen) primary = false
-    if (transaction !== TXN_NONE) this.transaction = transaction
-    if (++this.statements === 1) {
-      this.firstPrimary = primary
-      this.firstReason = reason
-    }
-    if (primary) this.anyPrimary = true
-    this.resetStatement()
+    const outcome = this.outcome
+    outcome.primary = primary
+    outcome.reason = reason
+    outcome.transaction = transaction
+    outcome.readOnlyCompatible = this.readOnlyCompatible
+    this.reset()
+    return true
   }
 
-  private resetStatement(): void {
+  private reset(): void {
     this.tokens = 0
     this.phase = PHASE_START
     this.primary = true
     this.reason = 'unknown'
-    this.stmtTransaction = TXN_NONE
+    this.transaction = TXN_NONE
     this.readOnlyCompatible = false
     this.baseDepth = 0
     this.nested = false
     this.explain = EXPLAIN_NONE
-    this.withQuery = false
-    this.mainSeen = false
-    this.pendingDml = 0
     this.readOnly = false
     this.serializable = false
     this.temporary = false
     this.blockDepth = 0
     this.p1 = 0
     this.p2 = 0
-    this.qualifierStart = -1
-  }
-
-  private result(): Classification {
-    let primary: boolean
-    let reason: string
-    let transaction = this.transaction
-    if (this.scanner.unterminated || this.unbalanced || this.depth !== 0) {
-      primary = true
-      reason = 'unparseable'
-      transaction = TXN_NONE
-    } else if (this.statements === 0) {
-      primary = true
-      reason = 'empty'
-    } else if (this.statements === 1) {
-      primary = this.firstPrimary
-      reason = this.firstReason
-    } else {
-      primary = this.anyPrimary
-      reason = primary ? 'multi-statement-write' : 'read'
-    }
-    const hints = this.scanner.hints
-    if (hints & HINT_PRIMARY) {
-      primary = true
-      reason = 'hint:primary'
-    } else if (hints & HINT_REPLICA) {
-      primary = false
-      reason = 'hint:replica'
-    }
-    const target = primary ? 'primary' : 'replica'
-    const txn = TRANSACTIONS[transaction]
-    return Object.freeze(txn === undefined ? { target, reason } : { target, reason, transaction: txn })
   }
 }

@@ -1,0 +1,91 @@
+import type { Classification } from './classification.js'
+import type { FunctionMatcher } from './function-matcher.js'
+import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END, TOKEN_SEMICOLON } from './sql-scanner.js'
+import { StatementAnalyzer, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-analyzer.js'
+
+const TRANSACTIONS = [undefined, 'begin', 'begin-read-only', 'end'] as const
+
+/**
+ * Classifies a whole SQL text in one pass: splits it into statements at top-level semicolons, lets
+ * {@link StatementAnalyzer} judge each, and combines them, with hints and lexical errors taking precedence
+ * (see docs/routing-rules.md). Holds per-text state, so one instance serves one caller at a time.
+ */
+export class TextAnalyzer {
+  private readonly scanner = new SqlScanner()
+  private readonly statement: StatementAnalyzer
+  private statements = 0
+  private firstPrimary = false
+  private firstReason = ''
+  private anyPrimary = false
+  private transaction = TXN_NONE
+  /** A READ ONLY transaction begun earlier in the text is open: its COMMIT and savepoints may follow it. */
+  private readOnlyOpen = false
+
+  constructor(functions: FunctionMatcher) {
+    this.statement = new StatementAnalyzer(this.scanner, functions)
+  }
+
+  analyze(text: string): Classification {
+    const { scanner, statement } = this
+    scanner.reset(text)
+    statement.begin(text)
+    this.statements = 0
+    this.anyPrimary = false
+    this.transaction = TXN_NONE
+    this.readOnlyOpen = false
+    for (let kind = scanner.next(); kind !== TOKEN_END; kind = scanner.next()) {
+      if (kind === TOKEN_SEMICOLON && statement.depth === 0 && statement.blockDepth === 0) this.endStatement()
+      else statement.push(kind)
+    }
+    this.endStatement()
+    return this.result()
+  }
+
+  private endStatement(): void {
+    if (!this.statement.finish()) return
+    const { transaction, readOnlyCompatible } = this.statement.outcome
+    let primary = this.statement.outcome.primary
+    if (transaction === TXN_END) {
+      if (this.readOnlyOpen) primary = false
+      this.readOnlyOpen = false
+    } else if (transaction !== TXN_NONE) this.readOnlyOpen = transaction === TXN_BEGIN_READ_ONLY
+    else if (readOnlyCompatible && this.readOnlyOpen) primary = false
+    if (transaction !== TXN_NONE) this.transaction = transaction
+    if (++this.statements === 1) {
+      this.firstPrimary = primary
+      this.firstReason = this.statement.outcome.reason
+    }
+    if (primary) this.anyPrimary = true
+  }
+
+  private result(): Classification {
+    let primary: boolean
+    let reason: string
+    let transaction = this.transaction
+    if (this.scanner.unterminated || this.statement.unbalanced || this.statement.depth !== 0) {
+      primary = true
+      reason = 'unparseable'
+      transaction = TXN_NONE
+    } else if (this.statements === 0) {
+      primary = true
+      reason = 'empty'
+    } else if (this.statements === 1) {
+      primary = this.firstPrimary
+      reason = this.firstReason
+    } else {
+      primary = this.anyPrimary
+      reason = primary ? 'multi-statement-write' : 'read'
+    }
+    const hints = this.scanner.hints
+    if (hints & HINT_PRIMARY) {
+      primary = true
+      reason = 'hint:primary'
+    } else if (hints & HINT_REPLICA) {
+      primary = false
+      reason = 'hint:replica'
+    }
+    const target = primary ? 'primary' : 'replica'
+    const name = TRANSACTIONS[transaction]
+    return Object.freeze(name === undefined ? { target, reason } : { target, reason, transaction: name })
+  }
+}
