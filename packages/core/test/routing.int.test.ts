@@ -416,6 +416,29 @@ describe('status()', () => {
   })
 })
 
+describe('diagnostics are scrubbed of passwords', () => {
+  it('a server error that quotes the password shows **** in status() and node-state events', async () => {
+    const password = new URL(cluster.primary.url).password
+    // Connecting to a database named like the password: the server's error message quotes it.
+    const url = new URL(cluster.replicas[0]!.url)
+    url.pathname = `/${password}`
+    const local = routerFor(cluster, { replicas: [{ name: 'odd', connectionString: url.toString() }] })
+    const reasons: string[] = []
+    local.on('node-state', (event) => reasons.push(event.reason))
+    try {
+      await local.ready()
+      const row = local.status().find((r) => r.name === 'odd')!
+      expect(row.state).toBe('down')
+      expect(row.lastError).toBe('database "****" does not exist')
+      expect(reasons).toContain('database "****" does not exist')
+      expect(JSON.stringify(local.status())).not.toContain(password)
+      expect(reasons.join('\n')).not.toContain(password)
+    } finally {
+      await local.end()
+    }
+  })
+})
+
 describe('router.end()', () => {
   it('ends the pools it created, not the ones it was given; afterwards everything fails with PGROUTE_CLOSED', async () => {
     const given = new pg.Pool({ connectionString: cluster.replicas[0]!.url, max: 2 })

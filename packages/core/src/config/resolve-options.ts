@@ -5,14 +5,50 @@ import type { RouterOptions } from './router-options.js'
 
 const BALANCE_STRATEGIES = ['round-robin', 'random', 'least-lag', 'least-busy'] as const
 
-function section<T extends object>(value: T | undefined, option: string): Partial<T> {
+/** Every option `createRouter` knows, by section: anything else is a typo worth reporting. */
+const KNOWN_OPTIONS = {
+  '': [
+    'primary',
+    'replicas',
+    'lag',
+    'healthCheck',
+    'balance',
+    'fallback',
+    'retry',
+    'readYourWrites',
+    'writeFunctions',
+    'pool',
+    'classifierCacheSize',
+    'routeEvents',
+  ],
+  lag: ['maxBytes', 'maxSeconds'],
+  healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
+  retry: ['retries', 'minTimeoutMs', 'maxTimeoutMs'],
+  readYourWrites: ['maxWaitMs', 'directCheck'],
+  pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
+} as const
+
+function rejectUnknown(value: object, name: keyof typeof KNOWN_OPTIONS): void {
+  const known: readonly string[] = KNOWN_OPTIONS[name]
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(
+        name ? `${name}.${key}` : key,
+        `unknown option (expected one of ${known.map((k) => `\`${k}\``).join(', ')})`,
+      )
+    }
+  }
+}
+
+function section<T extends object>(value: T | undefined, option: keyof typeof KNOWN_OPTIONS): Partial<T> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(
       option,
-      `expected an object, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+      `expected an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
     )
   }
+  rejectUnknown(value, option)
   return value
 }
 
@@ -48,9 +84,10 @@ function boolean(value: unknown, option: string, fallback: boolean): boolean {
 
 /** Validates {@link RouterOptions} and applies every default, once. Throws {@link ConfigError}. */
 export function resolveOptions(options: RouterOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new ConfigError('options', 'expected an options object with at least `primary`')
   }
+  rejectUnknown(options, '')
   if (options.primary === undefined || options.primary === null) {
     throw new ConfigError('primary', 'is required (a connection string, pg.PoolConfig or pg.Pool)')
   }
