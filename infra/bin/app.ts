@@ -54,7 +54,8 @@ function main(): void {
     const { replicas, instanceType, postgresVersion } = stack.options
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     console.log(
-      `Synthesized ${stackName} (PostgreSQL ${postgresVersion}, 1 primary + ${replicas} replicas, ${instanceType}) ` +
+      `Synthesized ${stackName} (PostgreSQL ${postgresVersion}, 1 primary + ${replicas} ` +
+        `replica${replicas === 1 ? '' : 's'}, ${instanceType}) ` +
         `to ${outdir} in ${seconds}s`,
     )
   }

@@ -31,12 +31,19 @@ export interface ClusterOptions {
 
 /** {@link ClusterOptions} with defaults applied and every value validated. */
 export interface ResolvedClusterOptions {
+  /** See {@link ClusterOptions.replicas}. */
   readonly replicas: number
+  /** See {@link ClusterOptions.instanceType}. */
   readonly instanceType: string
+  /** See {@link ClusterOptions.postgresVersion}. */
   readonly postgresVersion: number
+  /** See {@link ClusterOptions.dataVolumeGiB}. */
   readonly dataVolumeGiB: number
+  /** See {@link ClusterOptions.testRunnerCidr}; `undefined` when none (an empty string counts as none). */
   readonly testRunnerCidr: string | undefined
+  /** See {@link ClusterOptions.vpcCidr}. */
   readonly vpcCidr: string
+  /** See {@link ClusterOptions.databaseName}. */
   readonly databaseName: string
 }
 
