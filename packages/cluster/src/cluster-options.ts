@@ -87,7 +87,8 @@ export interface ClusterStopOptions extends NodeStopOptions {
 export interface PromoteOptions {
   /**
    * Stop the current primary (fast shutdown) before promoting, so that it cannot take further writes and the
-   * remaining replicas hold all of its WAL. Default true. With false the old primary keeps running on its own.
+   * remaining replicas hold all of its WAL. Default true. With false the old primary keeps running on its own, and
+   * a replica that receives WAL it writes after the promotion can no longer follow the new primary.
    */
   readonly stopOldPrimary?: boolean
   /** Re-point the remaining replicas to stream from the new primary (see `cluster.followPrimary()`). Default true. */

@@ -71,6 +71,7 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
   const root = await fs.mkdtemp(path.join(options.baseDir, 'pgroute-cluster-'))
   if (user) await fs.chown(root, user.uid, user.gid)
 
+  const redact = createRedactor(options.password)
   const nodes: EmbeddedNode[] = []
   const context: EmbeddedNodeContext = {
     binDir: binaries.binDir,
@@ -80,6 +81,7 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
     id: path.basename(root).slice('pgroute-cluster-'.length),
     startTimeoutMs: options.startTimeoutMs,
     log,
+    redact,
     ports: new Set(),
     onPortChange: async (node) => {
       if (node.role !== 'primary') return
@@ -103,7 +105,6 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
   const cluster = new EmbeddedCluster(nodes, root, options)
   try {
     throwIfAborted(signal)
-    const redact = createRedactor(options.password)
     await createDataDir(primary.dataDir, {
       binaries,
       user,

@@ -20,6 +20,8 @@ export interface EmbeddedNodeContext {
   readonly id: string
   readonly startTimeoutMs: number
   readonly log: (entry: ClusterLogEntry) => void
+  /** Masks the cluster password. */
+  readonly redact: (text: string) => string
   /** Ports handed out to nodes of this cluster, so that two nodes never get the same one. */
   readonly ports: Set<number>
   /** Called when a restarted node had to move to another port (replicas must then follow the primary there). */
@@ -75,6 +77,7 @@ export class EmbeddedNode extends BaseNode {
           name: this.name,
           user: this.#context.user,
           log: this.#context.log,
+          redact: this.#context.redact,
           timeoutMs: this.#context.startTimeoutMs,
         })
         break

@@ -16,6 +16,8 @@ export interface PostgresProcessOptions {
   readonly name: string
   readonly user: ServerUser | undefined
   readonly log: (entry: ClusterLogEntry) => void
+  /** Masks the cluster password in server output kept for error messages. */
+  readonly redact: (text: string) => string
   readonly timeoutMs: number
   readonly signal?: AbortSignal | undefined
 }
@@ -168,7 +170,7 @@ export class PostgresProcess {
 
   #record(line: string) {
     if (line.length === 0) return
-    this.#recent.push(line)
+    this.#recent.push(this.#options.redact(line))
     if (this.#recent.length > keptLogLines) this.#recent.shift()
     this.#options.log({ source: 'postgres', node: this.#options.name, message: line })
   }

@@ -44,8 +44,18 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 describe('no server outlives its cluster', () => {
   it('cluster.stop() leaves no process of the cluster and removes its data', async () => {
-    const cluster = await startCluster({ replicas: 2 })
+    const cluster = await startCluster({
+      replicas: 2,
+      user: 'app',
+      database: 'appdb',
+      postgresConfig: { work_mem: '8MB', application_name: 'cleanup-test' },
+    })
     const dataDir = cluster.dataDir!
+    const { rows } = await cluster.replicas[1]!.query(
+      `SELECT current_user AS "user", current_database() AS db, current_setting('work_mem') AS work_mem`,
+    )
+    expect(rows).toEqual([{ user: 'app', db: 'appdb', work_mem: '8MB' }])
+    expect(cluster.replicas[1]!.url).toMatch(/^postgres:\/\/app:[^@]+@127\.0\.0\.1:\d+\/appdb$/)
     const running = clusterProcesses(dataDir)
     // Postmasters and their children (checkpointer, walsender, walreceiver, ...) are all found by the scan.
     for (const node of cluster.nodes) expect(running.map((p) => p.pid)).toContain(node.pid)

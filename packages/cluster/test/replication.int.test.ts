@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { inspect } from 'node:util'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -226,5 +227,27 @@ describe('a started cluster', () => {
     expect(inspect(cluster.primary)).toContain('********')
     expect(logs.length).toBeGreaterThan(0)
     for (const entry of logs) expect(entry.message).not.toContain(password)
+  })
+
+  it('moves a restarted primary whose port was taken to a free port and re-points the replicas', async () => {
+    const primary = cluster.primary
+    const oldPort = primary.port
+    await primary.stop()
+    const squatter = net.createServer()
+    await new Promise<void>((resolve) =>
+      squatter.listen({ host: '127.0.0.1', port: oldPort, exclusive: true }, resolve),
+    )
+    try {
+      await primary.start()
+    } finally {
+      squatter.close()
+    }
+    expect(primary.port).not.toBe(oldPort)
+    expect(primary.url).toContain(`:${primary.port}/`)
+    await primary.query(`INSERT INTO events (marker) VALUES ('moved')`)
+    await cluster.waitForReplication({ replicas: [fast], timeoutMs: 20_000 })
+    expect(await count(fast, 'moved')).toBe(1)
+    const receiver = await fast.query('SELECT sender_port FROM pg_stat_wal_receiver')
+    expect(receiver.rows).toEqual([{ sender_port: primary.port }])
   })
 })
