@@ -552,3 +552,88 @@ describe('results', () => {
     expect(classifier.classify('SELECT 1')).toEqual({ target: 'replica', reason: 'read' })
   })
 })
+
+describe('robustness', () => {
+  const fragments = [
+    'SELECT',
+    'select',
+    'WITH',
+    'x',
+    'AS',
+    '(',
+    ')',
+    ';',
+    ',',
+    '.',
+    "'",
+    "''",
+    'E',
+    "E'\\'",
+    '"',
+    '""',
+    '$$',
+    '$t$',
+    '$1',
+    '--',
+    '\n',
+    '/*',
+    '*/',
+    'FOR',
+    'UPDATE',
+    'INSERT',
+    'INTO',
+    'DELETE',
+    'FROM',
+    'EXPLAIN',
+    'ANALYZE',
+    'COPY',
+    'TO',
+    'STDOUT',
+    'BEGIN',
+    'READ',
+    'ONLY',
+    'COMMIT',
+    'nextval',
+    'CREATE',
+    'ATOMIC',
+    'END',
+    'CASE',
+    'U&',
+    '::',
+    ' ',
+    'pgroute:primary',
+    'é',
+    '\u0000',
+    '\uFEFF',
+    '\uD800',
+  ]
+
+  it('never throws and always answers a target and reason, for any text', () => {
+    let seed = 42
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff
+      return seed
+    }
+    for (let i = 0; i < 5000; i++) {
+      const parts: string[] = []
+      for (let n = random() % 25; n > 0; n--) parts.push(fragments[random() % fragments.length]!)
+      const sql = parts.join(random() % 2 === 0 ? ' ' : '')
+      const result = classifier.classify(sql)
+      expect(['primary', 'replica']).toContain(result.target)
+      expect(result.reason).toMatch(/^[a-z:_.-]+$/)
+    }
+  })
+
+  it('classifies a megabyte of text in one linear pass', () => {
+    const values = Array.from({ length: 40_000 }, (_, i) => `(${i}, 'name ${i}', $$x$$)`).join(', ')
+    const sql = `INSERT INTO t (a, b, c) VALUES ${values}`
+    expect(sql.length).toBeGreaterThan(1_000_000)
+    expect(classifier.classify(sql)).toEqual({ target: 'primary', reason: 'write' })
+    expect(classifier.classify(`SELECT * FROM (VALUES ${values}) v`)).toEqual({
+      target: 'replica',
+      reason: 'read',
+    })
+    const quotes = `SELECT ${"'".repeat(200_001)}`
+    expect(classifier.classify(quotes).reason).toBe('unparseable')
+  })
+})

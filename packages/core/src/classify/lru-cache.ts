@@ -16,6 +16,7 @@ export class LruCache<V> {
     return this.entries.size
   }
 
+  /** The value cached for `key`, which becomes the most recently used; undefined on a miss. */
   get(key: string): V | undefined {
     const entries = this.entries
     const value = entries.get(key)
@@ -26,6 +27,7 @@ export class LruCache<V> {
     return value
   }
 
+  /** Caches `value` as the most recently used entry, evicting the least recently used one when full. */
   set(key: string, value: V): void {
     const entries = this.entries
     entries.set(key, value)

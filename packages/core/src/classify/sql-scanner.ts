@@ -7,6 +7,7 @@ import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
  * (scan.l) with standard_conforming_strings on, the default since PostgreSQL 9.1.
  */
 
+/** No more tokens. */
 export const TOKEN_END = 0
 /** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
 export const TOKEN_WORD = 1
@@ -14,13 +15,19 @@ export const TOKEN_WORD = 1
 export const TOKEN_QUOTED_IDENT = 2
 /** Any string literal: '…', E'…', B'…', X'…', N'…', U&'…', $$…$$, $tag$…$tag$. */
 export const TOKEN_STRING = 3
+/** A numeric literal. */
 export const TOKEN_NUMBER = 4
 /** A positional parameter, $1. */
 export const TOKEN_PARAM = 5
+/** `(` */
 export const TOKEN_LPAREN = 6
+/** `)` */
 export const TOKEN_RPAREN = 7
+/** `;` */
 export const TOKEN_SEMICOLON = 8
+/** `,` */
 export const TOKEN_COMMA = 9
+/** `.` (not the one of a number) */
 export const TOKEN_DOT = 10
 /** Any other character: operators, brackets, `:` of casts. */
 export const TOKEN_OTHER = 11
@@ -59,6 +66,7 @@ export class SqlScanner {
   private text = ''
   private pos = 0
 
+  /** Starts scanning `text` from its beginning. */
   reset(text: string): void {
     this.text = text
     this.pos = 0

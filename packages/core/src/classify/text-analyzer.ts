@@ -25,6 +25,7 @@ export class TextAnalyzer {
     this.statement = new StatementAnalyzer(this.scanner, functions)
   }
 
+  /** Classifies `text`; the result is frozen. */
   analyze(text: string): Classification {
     const { scanner, statement } = this
     scanner.reset(text)
