@@ -1,4 +1,5 @@
-import { createRouter, isConfigError, type RoutedPool } from '@pgroute/core'
+import { createRouter, isConfigError, isPgRouteError, type RoutedPool } from '@pgroute/core'
+import { DrizzleQueryError } from 'drizzle-orm'
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest'
@@ -106,6 +107,29 @@ describe('pgrouteDrizzle', () => {
     const logger = { logQuery: () => {} }
     for (const config of [{}, { schema }, { logger: true }, { logger }, { casing: 'snake_case' as const }]) {
       expect(() => pgrouteDrizzle(router, config)).not.toThrow()
+    }
+  })
+
+  it("hands the router's own errors over: as a statement's cause, or directly when opening a transaction", async () => {
+    const ended = createRouter({
+      primary: 'postgres://app@127.0.0.1:1/app',
+      healthCheck: { intervalMs: 60_000 },
+    })
+    const db = pgrouteDrizzle(ended, { schema })
+    await db.$client.end() // ends the router
+    for (const statement of [db.select().from(schema.users), db.$primary.select().from(schema.users)]) {
+      const error = await statement.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toBeInstanceOf(DrizzleQueryError)
+      expect(isPgRouteError((error as DrizzleQueryError).cause)).toBe(true)
+      expect((error as DrizzleQueryError).cause).toMatchObject({ code: 'PGROUTE_CLOSED' })
+    }
+    for (const database of [db, db.$primary]) {
+      const error = await database.transaction(async () => {}).catch((e: unknown) => e)
+      expect(isPgRouteError(error)).toBe(true)
+      expect(error).toMatchObject({ code: 'PGROUTE_CLOSED' })
     }
   })
 })
