@@ -243,7 +243,7 @@ export class RoutedClient extends EventEmitter {
     exec: (client: pg.PoolClient) => Promise<pg.QueryResult>,
   ): Promise<pg.QueryResult> {
     if (this.#lease) this.#unpin()
-    const toReplica = classification.target === 'replica' || classification.transaction === 'begin-read-only'
+    const toReplica = classification.target === 'replica'
     const outcome = toReplica
       ? await this.#core.read(text, exec, true)
       : await this.#core.write(exec, true, classification.reason)
@@ -254,7 +254,7 @@ export class RoutedClient extends EventEmitter {
   async #route(classification: Classification): Promise<Lease> {
     if (this.#lease && !this.#shouldMoveToPrimary(classification)) return this.#lease
     if (this.#lease) this.#unpin()
-    const toReplica = classification.target === 'replica' || classification.transaction === 'begin-read-only'
+    const toReplica = classification.target === 'replica'
     const lease = toReplica
       ? await this.#core.leaseRead(this.#core.sessions.getStore(), new Set())
       : await this.#core.leasePrimary(classification.reason)

@@ -68,14 +68,19 @@ export function isStandbyConflict(error: unknown): boolean {
 }
 
 /**
- * The replica refused the statement as a write: SQLSTATE 25006 (read_only_sql_transaction), or an error raised
- * because the server is in recovery ("cannot assign TransactionIds during recovery", "recovery is in
- * progress"). Either way the statement changed nothing there.
+ * The replica refused the statement as one only a primary can run: SQLSTATE 25006 (read_only_sql_transaction),
+ * or an error raised because the server is in recovery ("cannot assign TransactionIds during recovery",
+ * "recovery is in progress", "cannot use serializable mode in a hot standby"). Either way it changed nothing.
  */
 export function isReadOnlyRejection(error: unknown): boolean {
   if (codeOf(error) === '25006') return true
   const message = messageOf(error)
-  return message.includes('during recovery') || message.includes('recovery is in progress')
+  return (
+    message.includes('during recovery') ||
+    message.includes('recovery is in progress') ||
+    // 0A000 "cannot use serializable mode in a hot standby"
+    message.includes('in a hot standby')
+  )
 }
 
 /**
