@@ -6,6 +6,7 @@ import { resolveBinaries } from './binaries-resolver.js'
 import type { ClusterStopOptions } from './cluster-options.js'
 import { EmbeddedNode, type EmbeddedNodeContext } from './embedded-node.js'
 import { findFreePort } from './free-port.js'
+import { type OrphanWatchdog, startOrphanWatchdog } from './orphan-watchdog.js'
 import { throwIfAborted } from './poll.js'
 import { trackForCleanup } from './process-cleanup.js'
 import { createRedactor } from './redact.js'
@@ -24,12 +25,14 @@ export class EmbeddedCluster extends BaseCluster {
   readonly #root: string
   readonly #keep: boolean
   readonly #untrack: () => void
+  readonly #watchdog: OrphanWatchdog
 
   constructor(nodes: readonly EmbeddedNode[], root: string, options: ResolvedClusterOptions) {
     super(nodes, options)
     this.#root = root
     this.#keep = options.keep
     this.#untrack = trackForCleanup(this)
+    this.#watchdog = startOrphanWatchdog(root, options.keep)
   }
 
   override get dataDir(): string {
@@ -42,6 +45,7 @@ export class EmbeddedCluster extends BaseCluster {
       if (!(options.keep ?? this.#keep)) await fs.rm(this.#root, { recursive: true, force: true })
     } finally {
       this.#untrack()
+      await this.#watchdog.dismiss()
     }
   }
 
@@ -49,6 +53,7 @@ export class EmbeddedCluster extends BaseCluster {
   stopSync(): void {
     for (const node of this.nodeList as readonly EmbeddedNode[]) node.process?.stopSync()
     if (!this.#keep) rmSync(this.#root, { recursive: true, force: true })
+    this.#watchdog.dismissSync()
   }
 }
 

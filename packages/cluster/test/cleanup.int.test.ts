@@ -113,6 +113,25 @@ describe('no server outlives its cluster', () => {
     expect(existsSync(owner.dataDir)).toBe(false)
   })
 
+  it('stops the servers of a process killed by SIGKILL (through its watchdog)', async () => {
+    const owner = await startOwner('wait')
+    const watchdogs = clusterProcesses(owner.dataDir).filter((p) =>
+      p.cmdline.includes('pgroute-cluster-watchdog'),
+    )
+    expect(watchdogs).toHaveLength(1)
+    owner.child.kill('SIGKILL')
+    expect(await exitOf(owner.child)).toEqual({ code: null, signal: 'SIGKILL' })
+    const deadline = Date.now() + 15_000
+    while (
+      (clusterProcesses(owner.dataDir).length > 0 || existsSync(owner.dataDir)) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(clusterProcesses(owner.dataDir)).toEqual([])
+    expect(existsSync(owner.dataDir)).toBe(false)
+  })
+
   it('stops the servers of a process that exits without stopping its cluster', async () => {
     const owner = await startOwner('exit')
     expect(await exitOf(owner.child)).toEqual({ code: 0, signal: null })
