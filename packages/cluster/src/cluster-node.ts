@@ -16,10 +16,15 @@ export type NodeRole = 'primary' | 'replica' | 'former-primary'
 
 /** Connection settings of a node, shaped like `pg.ClientConfig` (pass it to `new pg.Client()` or `new pg.Pool()`). */
 export interface NodeConnectionConfig {
+  /** Host name or address. */
   readonly host: string
+  /** TCP port. */
   readonly port: number
+  /** Role to log in as (the cluster's superuser for local clusters). */
   readonly user: string
+  /** Password of {@link user}. */
   readonly password: string
+  /** Database name. */
   readonly database: string
   /** Set for external nodes, whose URL may carry further parameters (e.g. `sslmode`). */
   readonly connectionString?: string
@@ -27,9 +32,13 @@ export interface NodeConnectionConfig {
 
 /** Replication state of one node, as reported by `cluster.status()` (and printed by `pgroute-cluster status`). */
 export interface NodeStatus {
+  /** Node name, e.g. `replica-1`. */
   readonly name: string
+  /** Role as the cluster tracks it (`inRecovery` is what the server itself says). */
   readonly role: NodeRole
+  /** Host of the node. */
   readonly host: string
+  /** TCP port of the node. */
   readonly port: number
   /** False when the node could not be queried (stopped, or unreachable); `error` then says why. */
   readonly reachable: boolean
@@ -108,7 +117,9 @@ export interface ClusterNode {
 
 /** A snapshot of every node's replication state. */
 export interface ClusterStatus {
+  /** Backend of the cluster. */
   readonly backend: ClusterBackend | 'external'
+  /** One entry per node, in `cluster.nodes` order. */
   readonly nodes: readonly NodeStatus[]
 }
 

@@ -1,3 +1,10 @@
+/**
+ * `@pgroute/cluster`: a real PostgreSQL streaming-replication cluster on loopback for tests, demos and benchmarks.
+ * Start with {@link startCluster}; see the README for the CLI, the Docker backend and external clusters.
+ *
+ * @packageDocumentation
+ */
+
 export {
   ClusterError,
   type ClusterErrorCode,
