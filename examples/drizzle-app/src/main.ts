@@ -33,7 +33,10 @@ try {
   await router.ready({ signal: shutdown.signal })
   app = await buildApp({ router, logger: { level: process.env.LOG_LEVEL ?? 'info' } })
   await app.listen({ host, port })
-  for (const node of router.status()) console.log(`  ${node.role.padEnd(7)}  ${node.name}  ${node.state}`)
+  for (const node of nodes.cluster?.nodes ?? []) {
+    const delay = node.applyDelayMs > 0 ? ` (replays WAL ${node.applyDelayMs / 1000} s late)` : ''
+    console.log(`  ${node.name.padEnd(10)} 127.0.0.1:${node.port}${delay}`)
+  }
   const { port: listening } = app.server.address() as { port: number }
   console.log(`Try: curl -i -H 'content-type: application/json' -d '{"title":"Hi","body":"there"}' \\`)
   console.log(`       http://${host}:${listening}/posts`)

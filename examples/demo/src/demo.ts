@@ -1,0 +1,94 @@
+import { parseArgs } from 'node:util'
+import { type DemoApp, DemoOptionError, isDemoOptionError } from './demo-options.js'
+import { formatSummary } from './demo-summary.js'
+import { runDemo } from './run-demo.js'
+
+// `pnpm demo`: see HELP, or examples/README.md.
+
+const HELP = `Usage: pnpm demo [options]
+
+Starts a PostgreSQL primary and two replicas on 127.0.0.1 (replica-2 replays WAL 2 s late), serves an
+example app on a free port, and drives it over HTTP with virtual users that each carry their own
+read-your-writes token (x-pgroute-token). Prints the node table every second, then a summary.
+
+Options:
+  --app <kysely|drizzle>  example app to run (default: kysely)
+  --duration <seconds>    how long to drive traffic (default: 20)
+  --users <n>             concurrent virtual users (default: 8)
+  --kill-replica          stop replica-1 (immediate shutdown) a third of the way in, start it again at two thirds
+  --no-tokens             authors do NOT send their token back: see reads miss their own writes
+                          (the run then reports stale reads and exits 1)
+  -h, --help              show this help
+
+Exit status: 0 when no read missed its own write and no request failed, 1 otherwise, 2 for bad options,
+130 when stopped with Ctrl-C (everything started is stopped first).
+`
+
+function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (value.trim() === '' || Number.isNaN(n))
+    throw new DemoOptionError(flag, `expected a number, got '${value}'`)
+  return n
+}
+
+let args: ReturnType<typeof parse>
+function parse() {
+  return parseArgs({
+    options: {
+      app: { type: 'string' },
+      duration: { type: 'string' },
+      users: { type: 'string' },
+      'kill-replica': { type: 'boolean', default: false },
+      'no-tokens': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+  }).values
+}
+try {
+  args = parse()
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${HELP}`)
+  process.exit(2)
+}
+if (args.help) {
+  process.stdout.write(HELP)
+  process.exit(0)
+}
+
+const controller = new AbortController()
+process.on('SIGINT', () => {
+  if (controller.signal.aborted) {
+    console.error('\nStill stopping the servers; Ctrl-C again after a few seconds if it hangs.')
+    process.once('SIGINT', () => process.exit(130))
+    return
+  }
+  console.log('\nStopping: traffic, server, router, cluster…')
+  controller.abort()
+})
+process.once('SIGTERM', () => controller.abort())
+
+try {
+  const summary = await runDemo({
+    app: args.app as DemoApp | undefined,
+    duration: numberFlag(args.duration, 'duration'),
+    users: numberFlag(args.users, 'users'),
+    killReplica: args['kill-replica'],
+    tokens: !args['no-tokens'],
+    signal: controller.signal,
+  })
+  console.log(formatSummary(summary))
+  process.exitCode = summary.interrupted ? 130 : summary.ok ? 0 : 1
+} catch (error) {
+  if (controller.signal.aborted) {
+    console.log('Stopped before the traffic started.')
+    process.exitCode = 130
+  } else if (isDemoOptionError(error)) {
+    console.error(`${error.message}\n\n${HELP}`)
+    process.exitCode = 2
+  } else {
+    console.error(error)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,25 @@
+import { expect, it } from 'vitest'
+import { runDemo } from '../src/run-demo.js'
+
+it('runs the drizzle app for 5 s through a replica kill with no stale read and no failed request', async () => {
+  const summary = await runDemo({ app: 'drizzle', duration: 5, killReplica: true, output: false })
+  expect(summary).toMatchObject({
+    staleReads: 0,
+    errors: 0,
+    problems: [],
+    killedReplica: 'replica-1',
+    ok: true,
+  })
+  expect(summary.readAfterWriteChecks).toBeGreaterThan(50)
+  // Reads really went to replicas (a demo routing everything to the primary would prove nothing).
+  expect(summary.readsByNode['replica-1']! + summary.readsByNode['replica-2']!).toBeGreaterThan(0)
+  expect(summary.writesByNode).toMatchObject({ 'replica-1': 0, 'replica-2': 0 })
+  expect(summary.writesByNode.primary).toBeGreaterThan(0)
+})
+
+it('finds stale reads when the authors do not send their tokens back (the check can fail)', async () => {
+  const summary = await runDemo({ app: 'kysely', duration: 4, tokens: false, output: false })
+  expect(summary.staleReads).toBeGreaterThan(0)
+  expect(summary.errors).toBe(0)
+  expect(summary.ok).toBe(false)
+})
