@@ -1,155 +1,116 @@
 /**
- * Drizzle over pgroute vs Drizzle over a plain `pg.Pool`, both against one and the same PostgreSQL server, same
- * pool size, 16 concurrent callers: the throughput pgroute's routing costs (goal: ratio >= 0.97).
+ * Drizzle over pgroute (`pgrouteDrizzle(router)`) vs Drizzle over a plain `pg.Pool`, both against one and the same
+ * PostgreSQL server, same pool size, 16 concurrent callers running point selects: the throughput pgroute's routing
+ * costs (goal: ratio >= 0.97).
  *
- * Two set-ups: a router with a primary only (every statement on the primary), and a router with one replica whose
- * reads all land on that replica (the read path: classification, replica choice, lag-aware lease). Short rounds
- * alternate between the two clients so that drift of the shared machine hits both alike; the ratio is the median
- * of the paired rounds' ratios. `BENCH_ROUNDS` (15) and `BENCH_ROUND_MS` (1000) tune the length.
+ * Two set-ups: a router with one replica, whose reads all land on that replica (the read path: classification,
+ * replica choice, lag-aware lease), and a router with a primary only, where `db.$primary` is measured too. Rounds
+ * alternate between the clients (see `interleaved` in bench-kit.ts); the ratio is the median of the per-round
+ * ratios. `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/drizzle-throughput.ts`
  */
-import { pathToFileURL } from 'node:url'
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster, ClusterNode } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
 import { pgrouteDrizzle } from '@pgroute/drizzle'
 import { eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import pg from 'pg'
+import { type BenchRow, interleaved, isMain, roundMs, rounds, withCluster } from './bench-kit.js'
 
-/** Name of this benchmark. */
 export const name = 'drizzle-throughput'
-
-/** One measured figure. */
-export interface Row {
-  readonly bench: string
-  /** Which set-up: `primary only` or `one replica`. */
-  readonly case: string
-  /** `pgroute` or `pg.Pool` (median of the rounds), or `ratio`: median of pgroute / pg.Pool over paired rounds. */
-  readonly client: string
-  /** Statements per second, or the ratio. */
-  readonly value: number
-  readonly unit: 'ops/s' | 'ratio'
-}
 
 const CONCURRENCY = 16
 const POOL_SIZE = 10
 const ROWS = 1000
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15)
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000)
-const WARMUP_MS = 1000
 
 const items = pgTable('bench_items', {
   id: integer('id').primaryKey(),
   label: text('label').notNull(),
 })
 
-type Db = Pick<ReturnType<typeof drizzle>, 'select'>
-
-/** Runs point selects from `CONCURRENCY` callers for `ms` and returns the statements per second. */
-async function measure(db: Db, ms: number): Promise<number> {
-  const deadline = performance.now() + ms
-  let done = 0
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, worker) => {
-      for (let i = worker; performance.now() < deadline; i += CONCURRENCY) {
-        const rows = await db
-          .select()
-          .from(items)
-          .where(eq(items.id, (i % ROWS) + 1))
-        if (rows.length !== 1) throw new Error(`expected one row for id ${(i % ROWS) + 1}`)
-        done++
-      }
-    }),
-  )
-  return done / ((performance.now() - started) / 1000)
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-/**
- * Alternates short rounds of the two clients and reports their medians and the median of the per-pair ratios:
- * pairing adjacent rounds cancels the slow drift of a shared machine.
- */
-async function compare(caseName: string, routed: Db, plain: Db): Promise<Row[]> {
-  await measure(routed, WARMUP_MS)
-  await measure(plain, WARMUP_MS)
-  const routedOps: number[] = []
-  const plainOps: number[] = []
-  const ratios: number[] = []
-  for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which goes first, so neither always runs on a warmer (or busier) machine.
-    const routedFirst = round % 2 === 0
-    const first = await measure(routedFirst ? routed : plain, ROUND_MS)
-    const second = await measure(routedFirst ? plain : routed, ROUND_MS)
-    const [r, p] = routedFirst ? [first, second] : [second, first]
-    routedOps.push(r)
-    plainOps.push(p)
-    ratios.push(r / p)
-  }
-  return [
-    { bench: name, case: caseName, client: 'pgroute', value: Math.round(median(routedOps)), unit: 'ops/s' },
-    { bench: name, case: caseName, client: 'pg.Pool', value: Math.round(median(plainOps)), unit: 'ops/s' },
-    { bench: name, case: caseName, client: 'ratio', value: Number(median(ratios).toFixed(3)), unit: 'ratio' },
-  ]
-}
-
 async function seed(cluster: Cluster): Promise<void> {
-  await cluster.primary.query('CREATE TABLE bench_items (id integer PRIMARY KEY, label text NOT NULL)')
-  await cluster.primary.query(
-    `INSERT INTO bench_items SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) AS g`,
-  )
-  await cluster.primary.query('ANALYZE bench_items')
+  await cluster.primary.query(`CREATE TABLE bench_items (id integer PRIMARY KEY, label text NOT NULL);
+    INSERT INTO bench_items SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) AS g;
+    ANALYZE bench_items`)
   await cluster.waitForReplication()
 }
 
-/** Measures both set-ups on a fresh one-replica cluster and returns the figures. */
-export async function run(): Promise<Row[]> {
-  const cluster = await startCluster({ replicas: 1 })
-  try {
-    await seed(cluster)
-    const replica = cluster.replicas[0]!
-    const rows: Row[] = []
-    for (const [caseName, replicas, node] of [
-      ['primary only', [], cluster.primary],
-      ['one replica', [replica.url], replica],
-    ] as const) {
-      const router = createRouter({
-        primary: cluster.primary.url,
-        replicas: [...replicas],
-        pool: { max: POOL_SIZE },
-      })
-      const pool = new pg.Pool({ connectionString: node.url, max: POOL_SIZE })
-      // pool.end() resolves before its connections have closed: the server's goodbye (57P01) as the cluster stops
-      // right after is expected.
-      pool.on('error', (error) => {
-        if ((error as { code?: string }).code !== '57P01') throw error
-      })
-      try {
-        await router.ready()
-        rows.push(...(await compare(caseName, pgrouteDrizzle(router), drizzle({ client: pool }))))
-        // Both clients must have worked the same server.
-        const servedBy = router.status().filter((status) => status.served > 0)
-        if (servedBy.length !== 1 || servedBy[0]!.role !== (replicas.length > 0 ? 'replica' : 'primary')) {
-          throw new Error(`${caseName}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
-        }
-      } finally {
-        await router.end()
-        await pool.end()
-      }
-    }
-    return rows
-  } finally {
-    await cluster.stop()
+function pointSelect(db: Pick<ReturnType<typeof drizzle>, 'select'>): (call: number) => Promise<void> {
+  return async (call) => {
+    const id = (call % ROWS) + 1
+    const rows = await db.select().from(items).where(eq(items.id, id))
+    if (rows.length !== 1) throw new Error(`expected one row for id ${id}`)
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.table(await run())
+async function measureCase(
+  cluster: Cluster,
+  caseName: string,
+  replicas: readonly ClusterNode[],
+  node: ClusterNode,
+): Promise<BenchRow[]> {
+  const router = createRouter({
+    primary: cluster.primary.url,
+    replicas: replicas.map((replica) => replica.url),
+    pool: { max: POOL_SIZE },
+  })
+  const pool = new pg.Pool({ connectionString: node.url, max: POOL_SIZE })
+  // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
+  pool.on('error', () => {})
+  try {
+    await router.ready()
+    const db = pgrouteDrizzle(router)
+    const clients = new Map<string, (call: number) => Promise<void>>([
+      ['pgroute', pointSelect(db)],
+      ['pg.Pool', pointSelect(drizzle({ client: pool }))],
+    ])
+    if (replicas.length === 0) clients.set('pgroute $primary', pointSelect(db.$primary))
+    const result = await interleaved({
+      clients,
+      baseline: 'pg.Pool',
+      concurrency: CONCURRENCY,
+      rounds: rounds(),
+      roundMs: roundMs(),
+      warmupMs: 1000,
+    })
+    // Both sides must have worked the same server, or the comparison means nothing.
+    const servedBy = router.status().filter((status) => status.served > 0)
+    if (servedBy.length !== 1 || servedBy[0]!.role !== (replicas.length > 0 ? 'replica' : 'primary')) {
+      throw new Error(`${caseName}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
+    }
+    const rows: BenchRow[] = []
+    for (const [client, ops] of result.opsPerSecond) {
+      rows.push({ bench: name, case: caseName, client, value: Math.round(ops), unit: 'ops/s' })
+    }
+    for (const [client, ratio] of result.ratios) {
+      if (client === 'pg.Pool') continue
+      rows.push({
+        bench: name,
+        case: caseName,
+        client: `${client} / pg.Pool`,
+        value: Number(ratio.toFixed(3)),
+        unit: 'ratio',
+      })
+    }
+    return rows
+  } finally {
+    await router.end()
+    await pool.end()
+  }
 }
+
+/** Measures both set-ups on a fresh one-replica cluster. */
+export async function run(): Promise<BenchRow[]> {
+  return withCluster({ replicas: 1 }, async (cluster) => {
+    await seed(cluster)
+    const replica = cluster.replicas[0]!
+    return [
+      ...(await measureCase(cluster, 'one replica (reads on it)', [replica], replica)),
+      ...(await measureCase(cluster, 'primary only', [], cluster.primary)),
+    ]
+  })
+}
+
+if (isMain(import.meta.url)) console.table(await run())
