@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // Loaded on first use when the application has it installed (an optional peer), never bundled.
+  external: ['pg-cursor'],
 })

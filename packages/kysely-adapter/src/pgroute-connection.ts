@@ -1,4 +1,11 @@
-import { type Classification, ConfigError, PgRouteError, type RoutedClient, type Router } from '@pgroute/core'
+import {
+  type Classification,
+  ConfigError,
+  PgRouteError,
+  type RoutedClient,
+  type Router,
+  type RouteTarget,
+} from '@pgroute/core'
 import type { CompiledQuery, DatabaseConnection, PostgresCursorConstructor, QueryResult } from 'kysely'
 import type pg from 'pg'
 import { isMarkedForPrimary } from './primary-plugin.js'
@@ -24,6 +31,18 @@ function leavesReplica(classification: Classification): boolean {
     classification.reason !== 'transaction-control'
   )
 }
+
+/** What {@link PgRouteConnection} does before running a statement. */
+interface Route {
+  /** The text's classification, when the statement is raw SQL. */
+  readonly classification?: Classification
+  /** Pin the (not yet pinned) client to this role first. */
+  readonly pin?: RouteTarget
+}
+
+const NO_PIN: Route = Object.freeze({})
+const PIN_PRIMARY: Route = Object.freeze({ pin: 'primary' })
+const PIN_REPLICA: Route = Object.freeze({ pin: 'replica' })
 
 function describeStatement(query: CompiledQuery, classification: Classification | undefined): string {
   if (classification === undefined) {
@@ -66,7 +85,8 @@ export class PgRouteConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      const classification = await this.#prepare(compiledQuery, false)
+      const { classification, pin } = this.#route(compiledQuery, false)
+      if (pin !== undefined) await this.#client.pin(pin)
       let result: pg.QueryResult
       try {
         result = await this.#client.query(compiledQuery.sql, [...compiledQuery.parameters])
@@ -103,7 +123,8 @@ export class PgRouteConnection implements DatabaseConnection {
     if (!Number.isInteger(chunkSize) || (chunkSize as number) <= 0) {
       throw new ConfigError('chunkSize', `expected a positive integer, got ${String(chunkSize)}`)
     }
-    await this.#prepare(compiledQuery, true)
+    const { pin } = this.#route(compiledQuery, true)
+    if (pin !== undefined) await this.#client.pin(pin)
     const cursor = new Cursor<R>(compiledQuery.sql, compiledQuery.parameters.slice())
     this.#client.query(cursor as unknown as pg.Submittable)
     try {
@@ -128,25 +149,22 @@ export class PgRouteConnection implements DatabaseConnection {
   }
 
   /**
-   * Pins the client where the statement must run (first statement), or checks that the pinned node can run it.
-   * Returns the text's classification when it was needed (raw SQL), for tracking transactions.
+   * Where the statement goes: the node to pin first (first statement only), or a `PGROUTE_PINNED` error when the
+   * pinned replica must not run it. Synchronous, and allocation-free for the common case (a builder read).
+   * Carries the text's classification when it was needed (raw SQL), for tracking transactions.
    */
-  async #prepare(query: CompiledQuery, streaming: boolean): Promise<Classification | undefined> {
+  #route(query: CompiledQuery, streaming: boolean): Route {
     const target = isMarkedForPrimary(query.queryId) ? 'primary' : queryNodeTarget(query.query)
     const classification = target === undefined ? this.#router.classify(query.sql) : undefined
     const role = this.#client.role
     if (role === undefined) {
-      if (target === 'primary') {
-        await this.#client.pin('primary')
-      } else if (streaming) {
-        // A cursor is handed to the client unsubmitted; pinning first keeps routing failures on this await.
+      if (target === 'primary') return PIN_PRIMARY
+      if (streaming) {
+        // A cursor is handed to the client unsubmitted; pinning first keeps routing failures on an awaited call.
         const text = classification ?? this.#router.classify(query.sql)
-        const read = text.target === 'replica' || text.transaction === 'begin-read-only'
-        await this.#client.pin(read ? 'replica' : 'primary')
+        return text.target === 'replica' || text.transaction === 'begin-read-only' ? PIN_REPLICA : PIN_PRIMARY
       }
-      return classification
-    }
-    if (role === 'replica' && !this.#inTransaction) {
+    } else if (role === 'replica' && !this.#inTransaction) {
       const text = classification ?? this.#router.classify(query.sql)
       if (target === 'primary' || leavesReplica(text)) {
         throw new PgRouteError(
@@ -157,6 +175,6 @@ export class PgRouteConnection implements DatabaseConnection {
         )
       }
     }
-    return classification
+    return classification === undefined ? NO_PIN : { classification }
   }
 }

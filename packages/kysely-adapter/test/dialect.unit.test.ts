@@ -1,0 +1,120 @@
+import { createRouter, isConfigError, type Router } from '@pgroute/core'
+import {
+  CamelCasePlugin,
+  DummyDriver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  sql,
+} from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { onPrimary, PgRouteDialect, type PgRouteDialectConfig, primary } from '../src/index.js'
+import { isMarkedForPrimary } from '../src/primary-plugin.js'
+
+let router: Router
+
+beforeAll(() => {
+  // Never connected to: these tests only build dialects and compile queries.
+  router = createRouter({ primary: 'postgres://app@127.0.0.1:1/app' })
+})
+
+afterAll(async () => {
+  await router.end()
+})
+
+function configErrorOf(config: unknown): { option: string; message: string } | undefined {
+  try {
+    new PgRouteDialect(config as PgRouteDialectConfig)
+    return undefined
+  } catch (error) {
+    if (!isConfigError(error)) throw error
+    return { option: error.option, message: error.message }
+  }
+}
+
+describe('PgRouteDialect options', () => {
+  it('accepts a router, and Kysely gets PostgreSQL’s compiler, adapter and introspector', () => {
+    const dialect = new PgRouteDialect({ router })
+    expect(dialect.createQueryCompiler()).toBeInstanceOf(PostgresQueryCompiler)
+    expect(dialect.createAdapter()).toBeInstanceOf(PostgresAdapter)
+    const db = new Kysely<{ t: { id: number } }>({ dialect })
+    expect(dialect.createIntrospector(db)).toBeInstanceOf(PostgresIntrospector)
+    expect(db.selectFrom('t').select('id').where('id', '=', 1).compile().sql).toBe(
+      'select "id" from "t" where "id" = $1',
+    )
+  })
+
+  it.each([
+    ['no options', undefined, 'config'],
+    ['no router', {}, 'router'],
+    ['a pool instead of a router', { router: { query: () => {} } }, 'router'],
+    ['a connection string instead of a router', { router: 'postgres://localhost/app' }, 'router'],
+  ])('rejects %s, naming the option', (_, config, option) => {
+    expect(configErrorOf(config)?.option).toBe(option)
+  })
+
+  it('rejects a cursor that is not a class', () => {
+    const error = configErrorOf({ router, cursor: 'pg-cursor' })
+    expect(error?.option).toBe('cursor')
+    expect(error?.message).toMatch(/Cursor class or null, got string/)
+  })
+
+  it('rejects a non-boolean endRouterOnDestroy', () => {
+    expect(configErrorOf({ router, endRouterOnDestroy: 'yes' })?.option).toBe('endRouterOnDestroy')
+  })
+
+  it('accepts cursor: null and a Cursor-like class', () => {
+    expect(configErrorOf({ router, cursor: null })).toBeUndefined()
+    expect(configErrorOf({ router, cursor: class {} })).toBeUndefined()
+  })
+})
+
+describe('onPrimary() / primary(db)', () => {
+  interface Database {
+    person_row: { person_id: number }
+  }
+  const db = new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (k) => new PostgresIntrospector(k),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  })
+
+  it('marks the queries of the instance it is installed on, and no others', () => {
+    const plain = db.selectFrom('person_row').selectAll().compile()
+    const marked = primary(db).selectFrom('person_row').selectAll().compile()
+    expect(isMarkedForPrimary(plain.queryId)).toBe(false)
+    expect(isMarkedForPrimary(marked.queryId)).toBe(true)
+    // The SQL is untouched.
+    expect(marked.sql).toBe(plain.sql)
+  })
+
+  it('marks raw SQL and queries of a plugin chain, whatever the order', () => {
+    const camel = new Kysely<{ personRow: { personId: number } }>({
+      dialect: {
+        createAdapter: () => new PostgresAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (k) => new PostgresIntrospector(k),
+        createQueryCompiler: () => new PostgresQueryCompiler(),
+      },
+    })
+    const before = camel.withPlugin(onPrimary()).withPlugin(new CamelCasePlugin())
+    const after = camel.withPlugin(new CamelCasePlugin()).withPlugin(onPrimary())
+    for (const instance of [before, after]) {
+      const compiled = instance.selectFrom('personRow').select('personId').compile()
+      expect(compiled.sql).toBe('select "person_id" from "person_row"')
+      expect(isMarkedForPrimary(compiled.queryId)).toBe(true)
+    }
+    expect(isMarkedForPrimary(sql`select 1`.compile(primary(db)).queryId)).toBe(true)
+    expect(isMarkedForPrimary(sql`select 1`.compile(db).queryId)).toBe(false)
+  })
+
+  it('passes results through untouched', async () => {
+    const result = { rows: [{ a: 1 }] }
+    const plugin = onPrimary()
+    await expect(plugin.transformResult({ result, queryId: { queryId: 'x' } })).resolves.toBe(result)
+  })
+})
