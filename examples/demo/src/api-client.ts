@@ -17,6 +17,8 @@ export interface RequestOptions {
   readonly token?: string | undefined
   /** JSON body. */
   readonly json?: unknown
+  /** Cancels the request. */
+  readonly signal?: AbortSignal | undefined
 }
 
 /** A tiny JSON-over-HTTP client for the example apps, on Node's built-in `fetch`. */
@@ -38,7 +40,9 @@ export class ApiClient {
       method,
       headers,
       body: options.json === undefined ? undefined : JSON.stringify(options.json),
-      signal: AbortSignal.timeout(this.#timeoutMs),
+      signal: options.signal
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
+        : AbortSignal.timeout(this.#timeoutMs),
     })
     const text = await response.text()
     let body: unknown = text

@@ -58,14 +58,23 @@ if (args.help) {
 }
 
 const controller = new AbortController()
+let interruptedAt = 0
+let warned = false
 process.on('SIGINT', () => {
-  if (controller.signal.aborted) {
-    console.error('\nStill stopping the servers; Ctrl-C again after a few seconds if it hangs.')
-    process.once('SIGINT', () => process.exit(130))
+  if (!controller.signal.aborted) {
+    interruptedAt = Date.now()
+    console.log('\nStopping: traffic, server, router, cluster…')
+    controller.abort()
     return
   }
-  console.log('\nStopping: traffic, server, router, cluster…')
-  controller.abort()
+  // The same Ctrl-C can arrive twice: from the terminal and relayed by a wrapper (tsx, pnpm).
+  if (Date.now() - interruptedAt < 1000) return
+  if (!warned) {
+    warned = true
+    console.error('Still stopping the servers; press Ctrl-C once more to quit without waiting.')
+    return
+  }
+  process.exit(130)
 })
 process.once('SIGTERM', () => controller.abort())
 

@@ -69,7 +69,12 @@ async function drive(
   const onNodeState = (e: NodeStateEvent) => event(`router: ${e.node} ${e.from} → ${e.to} (${e.reason})`)
   router.on('node-state', onNodeState)
 
-  const driver = new WorkloadDriver({ baseUrl, users: options.users, tokens: options.tokens })
+  const driver = new WorkloadDriver({
+    baseUrl,
+    users: options.users,
+    tokens: options.tokens,
+    interrupt: signal,
+  })
   const { stats } = driver
   const status = new ApiClient(baseUrl)
   const victim = cluster.replicas[0]!
@@ -85,7 +90,7 @@ async function drive(
       if (response.status !== 200) throw new Error(`answered ${response.status}`)
       nodes = response.body.nodes
     } catch (error) {
-      stats.error(`GET /status: ${(error as Error).message}`)
+      if (!signal?.aborted) stats.error(`GET /status: ${(error as Error).message}`)
       return
     }
     const now = performance.now()

@@ -10,6 +10,11 @@ export interface WorkloadContext {
   readonly postIds: number[]
   /** Pause between a user's steps, in milliseconds. */
   readonly thinkMs: number
+  /**
+   * Interruption (Ctrl-C): requests under way are cancelled and whatever fails from then on is not counted, since
+   * the servers are going down with the demo.
+   */
+  readonly interrupt: AbortSignal | undefined
 }
 
 const LIST_LIMIT = 20
@@ -139,19 +144,23 @@ export class VirtualUser {
     alsoFine?: number,
     options: RequestOptions = {},
   ): Promise<ApiResponse | undefined> {
-    const { stats, client } = this.#context
+    const { stats, client, interrupt } = this.#context
     stats.requests++
     try {
-      const response = await client.request(method, path, { ...options, token: this.#token })
+      const response = await client.request(method, path, {
+        ...options,
+        token: this.#token,
+        signal: interrupt,
+      })
       if (response.token !== undefined && this.#author && this.#tokens) this.#token = response.token
       if (response.status !== expected && response.status !== alsoFine) {
-        stats.error(`${method} ${path}: ${describe(response)}`)
+        if (!interrupt?.aborted) stats.error(`${method} ${path}: ${describe(response)}`)
         return undefined
       }
       stats.served(kind, response.port)
       return response
     } catch (error) {
-      stats.error(`${method} ${path}: ${(error as Error).message}`)
+      if (!interrupt?.aborted) stats.error(`${method} ${path}: ${(error as Error).message}`)
       return undefined
     }
   }

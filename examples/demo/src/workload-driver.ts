@@ -10,6 +10,8 @@ export interface WorkloadDriverOptions {
   readonly users: number
   /** Authors send their token back (default true); without it their reads may miss their own writes. */
   readonly tokens?: boolean
+  /** Ctrl-C: cancels the requests under way; failures from then on are not counted (see {@link stop}). */
+  readonly interrupt?: AbortSignal | undefined
   /** Mean pause between a user's steps. Default 20 ms: enough traffic to see, little enough for 2 cores. */
   readonly thinkMs?: number
 }
@@ -30,6 +32,7 @@ export class WorkloadDriver {
       stats: this.stats,
       postIds: [],
       thinkMs: options.thinkMs ?? 20,
+      interrupt: options.interrupt,
     }
     const authors = Math.max(1, Math.round((options.users * 2) / 3))
     this.#users = Array.from(
@@ -48,7 +51,10 @@ export class WorkloadDriver {
     this.#running ??= Promise.all(this.#users.map((user) => user.run(this.#stop.signal))).then(() => {})
   }
 
-  /** Stops the users and waits for the requests under way to finish. */
+  /**
+   * Stops the users and waits for the requests under way to finish (their checks count). After an interruption
+   * they are cancelled instead.
+   */
   async stop(): Promise<void> {
     this.#stop.abort()
     await this.#running

@@ -18,7 +18,7 @@ it('runs the drizzle app for 5 s through a replica kill with no stale read and n
 })
 
 it('finds stale reads when the authors do not send their tokens back (the check can fail)', async () => {
-  const summary = await runDemo({ app: 'kysely', duration: 4, tokens: false, output: false })
+  const summary = await runDemo({ app: 'kysely', duration: 5, tokens: false, output: false })
   expect(summary.staleReads).toBeGreaterThan(0)
   expect(summary.errors).toBe(0)
   expect(summary.ok).toBe(false)
