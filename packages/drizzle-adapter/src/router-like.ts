@@ -16,6 +16,7 @@ export interface PgRouteRouterLike {
 
 /** A client of `router.pool.connect()`: a `RoutedClient`, which can be pinned to the primary up front. */
 export interface PinnableClient extends pg.PoolClient {
+  /** Pins the client to a node of this role before its first statement (`RoutedClient#pin`). */
   pin(target: 'primary' | 'replica'): Promise<void>
 }
 
