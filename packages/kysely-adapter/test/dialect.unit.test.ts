@@ -70,6 +70,30 @@ describe('PgRouteDialect options', () => {
   })
 })
 
+describe('db.destroy()', () => {
+  it('ends the router by default, as PostgresDialect ends its pool', async () => {
+    const own = createRouter({ primary: 'postgres://app@127.0.0.1:1/app' })
+    const driver = new PgRouteDialect({ router: own }).createDriver()
+    await driver.init()
+    await driver.destroy()
+    const error = await own.connect().catch((e: unknown) => e)
+    expect((error as { code?: string }).code).toBe('PGROUTE_CLOSED')
+  })
+
+  it('leaves the router open with endRouterOnDestroy: false', async () => {
+    const shared = createRouter({ primary: 'postgres://app@127.0.0.1:1/app' })
+    try {
+      const driver = new PgRouteDialect({ router: shared, endRouterOnDestroy: false }).createDriver()
+      await driver.init()
+      await driver.destroy()
+      const client = await shared.connect()
+      client.release()
+    } finally {
+      await shared.end()
+    }
+  })
+})
+
 describe('onPrimary() / primary(db)', () => {
   interface Database {
     person_row: { person_id: number }
