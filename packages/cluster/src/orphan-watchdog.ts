@@ -41,11 +41,14 @@ export function startOrphanWatchdog(root: string, keep: boolean): OrphanWatchdog
     child.once('exit', () => resolve())
     child.once('error', () => resolve())
   })
+  // SIGKILL: a shell acts on SIGTERM only after its current `sleep 1`, and a dismissed watchdog has nothing to do.
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
   return {
     dismiss: async () => {
+      // Referenced while we wait, or a script with nothing else to do would exit before `stop()` resolves.
+      child.ref()
       kill()
       await exited
     },

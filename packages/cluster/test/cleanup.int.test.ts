@@ -13,17 +13,20 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).h
 
 interface Owner {
   child: ChildProcess
+  /** Everything the owner printed so far (stdout and stderr). */
+  output: () => string
   dataDir: string
   pids: number[]
 }
 
 /** Starts a Node process that starts a cluster; resolves once the cluster runs. */
-async function startOwner(mode: 'wait' | 'exit'): Promise<Owner> {
+async function startOwner(mode: 'wait' | 'exit' | 'stop'): Promise<Owner> {
   const child = spawn(process.execPath, ['--import', tsxLoader, fixture, mode], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
   child.stderr?.on('data', (chunk) => (output += chunk))
+  child.stdout?.on('data', (chunk) => (output += chunk))
   const line = await new Promise<string>((resolve, reject) => {
     let buffered = ''
     child.stdout?.on('data', (chunk) => {
@@ -32,7 +35,7 @@ async function startOwner(mode: 'wait' | 'exit'): Promise<Owner> {
     })
     child.once('exit', (code) => reject(new Error(`owner exited (${code}) before starting:\n${output}`)))
   })
-  return { child, ...(JSON.parse(line) as { dataDir: string; pids: number[] }) }
+  return { child, output: () => output, ...(JSON.parse(line) as { dataDir: string; pids: number[] }) }
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -137,5 +140,12 @@ describe('no server outlives its cluster', () => {
     expect(await exitOf(owner.child)).toEqual({ code: 0, signal: null })
     expect(clusterProcesses(owner.dataDir)).toEqual([])
     expect(existsSync(owner.dataDir)).toBe(false)
+  })
+
+  it('stop() settles in a script with nothing else to do (the watchdog cannot let the process exit early)', async () => {
+    const owner = await startOwner('stop')
+    expect(await exitOf(owner.child)).toEqual({ code: 0, signal: null })
+    expect(owner.output()).toContain('stopped\n')
+    expect(clusterProcesses(owner.dataDir)).toEqual([])
   })
 })
