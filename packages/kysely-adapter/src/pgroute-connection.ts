@@ -158,11 +158,15 @@ export class PgRouteConnection implements DatabaseConnection {
     const classification = target === undefined ? this.#router.classify(query.sql) : undefined
     const role = this.#client.role
     if (role === undefined) {
-      if (target === 'primary') return PIN_PRIMARY
+      if (target === 'primary') {
+        // When the text says primary too (all DML, locking reads), a query lands there by itself: pinning first
+        // would only cost another round through the client's queue (the classification is cached for the query).
+        return !streaming && this.#router.classify(query.sql).target === 'primary' ? NO_PIN : PIN_PRIMARY
+      }
       if (streaming) {
         // A cursor is handed to the client unsubmitted; pinning first keeps routing failures on an awaited call.
         const text = classification ?? this.#router.classify(query.sql)
-        return text.target === 'replica' || text.transaction === 'begin-read-only' ? PIN_REPLICA : PIN_PRIMARY
+        return text.target === 'replica' ? PIN_REPLICA : PIN_PRIMARY
       }
     } else if (role === 'replica' && !this.#inTransaction) {
       const text = classification ?? this.#router.classify(query.sql)
