@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
 import { PgRouteError } from '../errors.js'
-import type { Lease, RouterCore } from '../router/router-core.js'
+import type { Lease, RouterCore, Statement } from '../router/router-core.js'
 import { isReadOnlyRejection, isRetryableRead } from '../routing/database-errors.js'
 
 /** A query object pg runs itself (a cursor, a query stream): it has `submit` and carries its own text. */
@@ -53,6 +53,11 @@ export class RoutedClient extends EventEmitter {
   #tail: Promise<unknown> = Promise.resolve()
   readonly #forward = (error: Error) => {
     if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+  /** Statements queued or running; the next one runs at once when there are none. */
+  #pending = 0
+  readonly #settled = () => {
+    this.#pending--
   }
 
   constructor(core: RouterCore) {
@@ -118,7 +123,11 @@ export class RoutedClient extends EventEmitter {
       }).catch((error) => (query as unknown as EventEmitter).emit?.('error', error))
       return query
     }
-    const result = this.#enqueue(() => this.#run(query, values))
+    // Nothing queued (the usual case): run now, skipping the queue's closure.
+    const result =
+      this.#pending === 0
+        ? this.#track(this.#run(query, values))
+        : this.#enqueue(() => this.#run(query, values))
     if (!done) return result
     result.then(
       (r) => done(null, r),
@@ -136,7 +145,6 @@ export class RoutedClient extends EventEmitter {
     this.#lease = undefined
     if (!lease) return
     lease.client.removeListener('error', this.#forward)
-    lease.detach()
     lease.client.release(error)
   }
 
@@ -160,18 +168,18 @@ export class RoutedClient extends EventEmitter {
     return hasBackslash ? ` E${escaped}` : escaped
   }
 
-  #pending = 0
   get #busy(): boolean {
     return this.#pending > 0
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    return this.#track(this.#tail.then(task))
+  }
+
+  /** Makes `run` the statement the next one waits for. */
+  #track<T>(run: Promise<T>): Promise<T> {
     this.#pending++
-    const run = this.#tail.then(task)
-    this.#tail = run.then(
-      () => this.#pending--,
-      () => this.#pending--,
-    )
+    this.#tail = run.then(this.#settled, this.#settled)
     return run
   }
 
@@ -180,14 +188,13 @@ export class RoutedClient extends EventEmitter {
     if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
   }
 
-  async #run(query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
+  async #run(query: Statement, values: unknown[] | undefined): Promise<pg.QueryResult> {
     this.#assertUsable()
     const text = textOf(query)
     const classification = this.#core.classify(text)
-    const exec = (client: pg.PoolClient) => client.query(query as pg.QueryConfig, values)
     let result: pg.QueryResult
     try {
-      result = await this.#execute(text, classification, exec)
+      result = await this.#execute(text, classification, query, values)
     } finally {
       this.#syncTransactionState()
     }
@@ -203,14 +210,15 @@ export class RoutedClient extends EventEmitter {
   async #execute(
     text: string,
     classification: Classification,
-    exec: (client: pg.PoolClient) => Promise<pg.QueryResult>,
+    query: Statement,
+    values: unknown[] | undefined,
   ): Promise<pg.QueryResult> {
     if (!this.#lease || this.#shouldMoveToPrimary(classification))
-      return this.#first(text, classification, exec)
+      return this.#first(text, classification, query, values)
     const lease = this.#lease
     const idleBefore = !this.#inTransaction
     try {
-      return await this.#core.run(lease, exec)
+      return await this.#core.execute(lease, query, values)
     } catch (error) {
       // Outside a transaction a replica-pinned client holds no state worth keeping, and the replica changed
       // nothing: the statement can run elsewhere.
@@ -219,12 +227,12 @@ export class RoutedClient extends EventEmitter {
           // Run it where it can run, and stay there.
           this.#core.recordRejection(lease.node, text, error)
           this.#unpin()
-          return this.#first(text, { target: 'primary', reason: 'read-only-rejection' }, exec)
+          return this.#first(text, { target: 'primary', reason: 'read-only-rejection' }, query, values)
         }
         if (isRetryableRead(error)) {
           // The replica died or cancelled the read: pick a node afresh (with the usual read retries).
           this.#unpin(error)
-          return this.#first(text, classification, exec)
+          return this.#first(text, classification, query, values)
         }
       }
       throw error
@@ -240,13 +248,14 @@ export class RoutedClient extends EventEmitter {
   async #first(
     text: string,
     classification: Classification,
-    exec: (client: pg.PoolClient) => Promise<pg.QueryResult>,
+    query: Statement,
+    values: unknown[] | undefined,
   ): Promise<pg.QueryResult> {
     if (this.#lease) this.#unpin()
     const toReplica = classification.target === 'replica'
     const outcome = toReplica
-      ? await this.#core.read(text, exec, true)
-      : await this.#core.write(exec, true, classification.reason)
+      ? await this.#core.read(text, query, values, true)
+      : await this.#core.write(query, values, true, classification.reason)
     this.#adopt(outcome.lease)
     return outcome.value
   }

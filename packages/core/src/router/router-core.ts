@@ -22,8 +22,6 @@ import type { RerouteEvent, RouteEvent } from './router-events.js'
 export interface Lease {
   readonly node: RouterNode
   readonly client: pg.PoolClient
-  /** Removes the router's `error` listener from the client (done by `release`). */
-  readonly detach: () => void
 }
 
 /** What a statement run through the core produced, and (when asked to keep it) the connection it ran on. */
@@ -31,6 +29,9 @@ export interface Outcome<T> {
   readonly value: T
   readonly lease: Lease
 }
+
+/** A statement as `pg` takes it. */
+export type Statement = string | pg.QueryConfig
 
 interface CoreHooks {
   readonly onStateChange: StateListener
@@ -43,6 +44,10 @@ const MAX_REROUTED_STATEMENTS = 100
 /**
  * The router's machinery, shared by `router.query()`, `router.transaction()` and the lazily-pinned clients of
  * `router.pool`: choosing a node, leasing a connection, retrying reads, and read-your-writes checks.
+ *
+ * Every statement passes through here, so the common path allocates no closures: statements travel as
+ * `(query, values)` pairs, listeners and candidate lists are built once, and p-retry is only entered after a
+ * first failure.
  */
 export class RouterCore {
   readonly options: ResolvedOptions
@@ -57,27 +62,37 @@ export class RouterCore {
 
   readonly #select: ReplicaSelector
   readonly #hooks: CoreHooks
-  /** The `error` listeners put on each node's pool, removed again by {@link detachPools}. */
-  readonly #poolListeners: Array<readonly [RouterNode, (error: Error) => void]> = []
+  /** Replicas whose state is `up`, rebuilt on every state change rather than filtered on every read. */
+  #usable: readonly RouterNode[] = []
+  /** One `error` listener per node, for its pool and for each of its connections. */
+  readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
+  /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
+  readonly #watched = new WeakSet<pg.PoolClient>()
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
     this.options = options
     this.#hooks = hooks
-    this.primary = new RouterNode(options.primary, hooks.onStateChange)
-    this.replicas = options.replicas.map((spec) => new RouterNode(spec, hooks.onStateChange))
+    const onStateChange: StateListener = (node, from, reason) => {
+      this.#usable = this.replicas.filter((replica) => replica.usable)
+      hooks.onStateChange(node, from, reason)
+    }
+    this.primary = new RouterNode(options.primary, onStateChange)
+    this.replicas = options.replicas.map((spec) => new RouterNode(spec, onStateChange))
     this.classifier = createClassifier({
       writeFunctions: options.writeFunctions,
       cacheSize: options.classifierCacheSize,
     })
     this.#select = createReplicaSelector(options.balance)
     for (const node of [this.primary, ...this.replicas]) {
-      // An idle pooled connection dropped by a dying server makes pg-pool emit `error`; unhandled, that would
-      // crash the process. It is news about the node, not a failure of any caller.
-      const listener = (error: Error) => {
+      // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
+      // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
+      const listener = (error: Error, client?: pg.PoolClient) => {
+        // The pool repeats what a watched connection already reported through its own listener.
+        if (client && this.#watched.has(client)) return
         if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
       }
       node.pool.on('error', listener)
-      this.#poolListeners.push([node, listener])
+      this.#listeners.set(node, listener)
     }
     this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
   }
@@ -85,13 +100,13 @@ export class RouterCore {
   /**
    * Takes the router's `error` listeners off the pools it was given: they outlive the router, and their owner
    * handles their errors. Pools the router created keep theirs: pg-pool's `end()` resolves before its connections
-   * have closed, and a server shutting down meanwhile would make a listener-less pool throw.
+   * have closed, and a server shutting down meanwhile would make a listener-less pool throw. (Connections of a
+   * given pool keep their listener, which does nothing once the router has ended.)
    */
   detachPools(): void {
-    for (const [node, listener] of this.#poolListeners) {
+    for (const [node, listener] of this.#listeners) {
       if (!node.spec.ownsPool) node.pool.removeListener('error', listener)
     }
-    this.#poolListeners.length = 0
   }
 
   /** Removes every known password from a diagnostic text. */
@@ -120,13 +135,13 @@ export class RouterCore {
       throw error
     }
     // pg-pool watches a connection for errors only while it is idle; a checked-out connection that loses its
-    // server emits `error`, which would crash the process with no listener. It means the node is gone.
-    const onError = (error: Error) => {
-      if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
+    // server would crash the process with no listener. Each connection gets the node's listener once, for good.
+    if (!this.#watched.has(client)) {
+      this.#watched.add(client)
+      client.on('error', this.#listeners.get(node)!)
     }
-    client.on('error', onError)
     this.#hooks.onRoute?.({ node: node.name, role: node.role, reason })
-    return { node, client, detach: () => client.removeListener('error', onError) }
+    return { node, client }
   }
 
   /**
@@ -134,12 +149,31 @@ export class RouterCore {
    * no, the connection is fine) the connection is destroyed: it may be broken or still busy.
    */
   release(lease: Lease, error?: unknown): void {
-    lease.detach()
     const destroy = error !== undefined && !isStatementError(error)
     lease.client.release(destroy ? (error instanceof Error ? error : true) : undefined)
   }
 
-  /** Runs `use` on a leased connection, keeping the node's traffic figures and noticing dead nodes. */
+  /** Runs one statement on a leased connection, keeping the node's traffic figures and noticing dead nodes. */
+  async execute<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    lease: Lease,
+    query: Statement,
+    values: unknown[] | undefined,
+  ): Promise<pg.QueryResult<R>> {
+    const { node } = lease
+    node.inFlight++
+    try {
+      const result = await lease.client.query<R>(query as pg.QueryConfig, values)
+      node.served++
+      return result
+    } catch (error) {
+      this.#noteFailure(node, error)
+      throw error
+    } finally {
+      node.inFlight--
+    }
+  }
+
+  /** Like {@link execute}, for a caller's function that runs its own statements (a transaction's body). */
   async run<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const { node } = lease
     node.inFlight++
@@ -148,11 +182,15 @@ export class RouterCore {
       node.served++
       return value
     } catch (error) {
-      if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
+      this.#noteFailure(node, error)
       throw error
     } finally {
       node.inFlight--
     }
+  }
+
+  #noteFailure(node: RouterNode, error: unknown): void {
+    if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
   }
 
   /**
@@ -180,10 +218,11 @@ export class RouterCore {
   /**
    * A connection for a read: an eligible replica that has seen the session's writes, else the fallback.
    * `tried` holds replicas this read already went to (they are added here), so a retry goes elsewhere.
+   * Not `async`: outside a session (the common case) it hands back the pool's own promise.
    */
-  async leaseRead(session: CausalSession | undefined, tried: Set<RouterNode>): Promise<Lease> {
-    const candidates = this.replicas.filter((node) => node.usable && !tried.has(node))
-    const required = session ? await session.required(this.fetchPrimaryLsn) : undefined
+  leaseRead(session: CausalSession | undefined, tried: Set<RouterNode>): Promise<Lease> {
+    const candidates = tried.size === 0 ? this.#usable : this.#usable.filter((node) => !tried.has(node))
+    const required = session?.required(this.fetchPrimaryLsn)
     if (required !== undefined) return this.#leaseCaughtUp(candidates, required, tried)
     const node = candidates.length > 0 ? this.#select(candidates) : undefined
     if (node) {
@@ -191,16 +230,24 @@ export class RouterCore {
       return this.acquire(node, 'read')
     }
     if (this.options.fallback === 'error' && this.replicas.length > 0) {
-      throw new PgRouteError(
-        'PGROUTE_NO_ELIGIBLE_NODE',
-        `No replica can serve this read (${this.replicas.map((r) => `${r.name}: ${r.state}`).join(', ')}) and fallback is 'error'`,
+      return Promise.reject(
+        new PgRouteError(
+          'PGROUTE_NO_ELIGIBLE_NODE',
+          `No replica can serve this read (${this.replicas.map((r) => `${r.name}: ${r.state}`).join(', ')}) and fallback is 'error'`,
+        ),
       )
     }
     return this.acquire(this.primary, tried.size > 0 ? 'retry' : 'fallback')
   }
 
   /** Read-your-writes: a replica whose replay position has reached `required`, else the primary. */
-  async #leaseCaughtUp(candidates: RouterNode[], required: bigint, tried: Set<RouterNode>): Promise<Lease> {
+  async #leaseCaughtUp(
+    candidates: readonly RouterNode[],
+    pending: bigint | Promise<bigint | undefined>,
+    tried: Set<RouterNode>,
+  ): Promise<Lease> {
+    const required = await pending
+    if (required === undefined) return this.leaseRead(undefined, tried)
     const caughtUp = candidates.filter((node) => node.lsn !== undefined && node.lsn >= required)
     const node = caughtUp.length > 0 ? this.#select(caughtUp) : undefined
     if (node) {
@@ -260,44 +307,22 @@ export class RouterCore {
    * replica, then the primary. A replica that refuses the statement as a write (it changed nothing) sends it to
    * the primary at once. With `keep`, the connection stays checked out and is returned in the outcome.
    */
-  async read<T>(
-    statement: string,
-    use: (client: pg.PoolClient) => Promise<T>,
+  async read<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
     keep = false,
-  ): Promise<Outcome<T>> {
+  ): Promise<Outcome<pg.QueryResult<R>>> {
     const session = this.sessions.getStore()
     const tried = new Set<RouterNode>()
-    const attempt = async (): Promise<Outcome<T>> => {
-      const lease = await this.leaseRead(session, tried)
-      try {
-        const value = await this.run(lease, use)
-        if (!keep) this.release(lease)
-        return { value, lease }
-      } catch (error) {
-        this.release(lease, error)
-        if (lease.node.role === 'replica' && isReadOnlyRejection(error)) {
-          this.recordRejection(lease.node, statement, error)
-          return this.write(use, keep, 'read-only-rejection')
-        }
-        if (isRetryableRead(error)) {
-          this.#hooks.onReroute({
-            from: lease.node.name,
-            reason: 'retry',
-            statement: statement.slice(0, 200),
-            error,
-          })
-        }
-        throw error
-      }
-    }
     try {
-      return await attempt()
+      return await this.#readOnce<R>(session, tried, text, query, values, keep)
     } catch (error) {
       const { retries, minTimeoutMs, maxTimeoutMs } = this.options.retry
       if (retries === 0 || !isRetryableRead(error)) throw error
       // p-retry runs its first attempt at once: this is the wait before the first retry.
       if (minTimeoutMs > 0) await sleep(minTimeoutMs, undefined, { ref: false })
-      return pRetry(attempt, {
+      return pRetry(() => this.#readOnce<R>(session, tried, text, query, values, keep), {
         retries: retries - 1,
         minTimeout: Math.min(minTimeoutMs * 2, maxTimeoutMs),
         maxTimeout: maxTimeoutMs,
@@ -309,19 +334,65 @@ export class RouterCore {
     }
   }
 
-  /** Runs a statement on the primary; the session (if any) learns of the write once it has completed. */
-  async write<T>(
-    use: (client: pg.PoolClient) => Promise<T>,
-    keep = false,
-    reason = 'write',
-  ): Promise<Outcome<T>> {
-    const session = this.sessions.getStore()
-    const lease = await this.leasePrimary(reason)
+  async #readOnce<R extends pg.QueryResultRow>(
+    session: CausalSession | undefined,
+    tried: Set<RouterNode>,
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
+    keep: boolean,
+  ): Promise<Outcome<pg.QueryResult<R>>> {
+    const lease = await this.leaseRead(session, tried)
+    const { node } = lease
+    // What execute() does, inline: this is the path of every read.
+    node.inFlight++
     try {
-      const value = await this.run(lease, use)
+      const value = await lease.client.query<R>(query as pg.QueryConfig, values)
+      node.served++
+      node.inFlight--
       if (!keep) this.release(lease)
       return { value, lease }
     } catch (error) {
+      node.inFlight--
+      this.#noteFailure(node, error)
+      this.release(lease, error)
+      if (lease.node.role === 'replica' && isReadOnlyRejection(error)) {
+        this.recordRejection(lease.node, text, error)
+        return this.write<R>(query, values, keep, 'read-only-rejection')
+      }
+      if (isRetryableRead(error)) {
+        this.#hooks.onReroute({
+          from: lease.node.name,
+          reason: 'retry',
+          statement: text.slice(0, 200),
+          error,
+        })
+      }
+      throw error
+    }
+  }
+
+  /** Runs a statement on the primary; the session (if any) learns of the write once it has completed. */
+  async write<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    query: Statement,
+    values: unknown[] | undefined,
+    keep = false,
+    reason = 'write',
+  ): Promise<Outcome<pg.QueryResult<R>>> {
+    const session = this.sessions.getStore()
+    const lease = await this.leasePrimary(reason)
+    const { node } = lease
+    // What execute() does, inline: this is the path of every write.
+    node.inFlight++
+    try {
+      const value = await lease.client.query<R>(query as pg.QueryConfig, values)
+      node.served++
+      node.inFlight--
+      if (!keep) this.release(lease)
+      return { value, lease }
+    } catch (error) {
+      node.inFlight--
+      this.#noteFailure(node, error)
       this.release(lease, error)
       throw error
     } finally {

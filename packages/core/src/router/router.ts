@@ -30,6 +30,8 @@ export interface SessionOptions {
 
 const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable']
 
+const valueOf = <T>(outcome: { readonly value: T }): T => outcome.value
+
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
@@ -82,20 +84,24 @@ export class Router extends EventEmitter<RouterEvents> {
    * Runs one statement on the node its text calls for: reads on a replica (within the lag bounds, having seen
    * the current session's writes), everything else on the primary. Results and errors are `pg`'s own.
    */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     query: string | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
+    // Not `async`: one promise fewer on the path of every statement. Failures still come back as rejections.
     const core = this.#core
-    core.assertOpen()
-    const text = typeof query === 'string' ? query : query.text
-    const classification = core.classify(text)
-    const exec = (client: pg.PoolClient) => client.query<R>(query as pg.QueryConfig, values)
-    const outcome =
-      classification.target === 'replica' && core.replicas.length > 0
-        ? await core.read(text, exec)
-        : await core.write(exec, false, classification.reason)
-    return outcome.value
+    try {
+      core.assertOpen()
+      const text = typeof query === 'string' ? query : query.text
+      const classification = core.classify(text)
+      const outcome =
+        classification.target === 'replica' && core.replicas.length > 0
+          ? core.read<R>(text, query, values)
+          : core.write<R>(query, values, false, classification.reason)
+      return outcome.then(valueOf)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** A client that pins its node at its first statement (see {@link RoutedClient}). Release it when done. */
@@ -139,18 +145,17 @@ export class Router extends EventEmitter<RouterEvents> {
     ]
       .filter(Boolean)
       .join(' ')
-    const start = (client: pg.PoolClient) => client.query(begin)
     // Only BEGIN is retried elsewhere on a connection failure: `fn` runs once.
     const { lease } =
       readOnly && core.replicas.length > 0
-        ? await core.read(begin, start, true)
-        : await core.write(start, true)
+        ? await core.read(begin, begin, undefined, true)
+        : await core.write(begin, undefined, true)
     const session = core.sessions.getStore()
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
     try {
       const value = await core.run(lease, fn)
-      await core.run(lease, (client) => client.query('COMMIT'))
+      await core.execute(lease, 'COMMIT', undefined)
       return value
     } catch (error) {
       await lease.client.query('ROLLBACK').catch((rollbackError: unknown) => {

@@ -10,8 +10,11 @@ export type ReplicaSelector = (candidates: readonly RouterNode[]) => RouterNode 
  * out rather than in bursts, and the candidate set may change between picks (replicas come and go).
  */
 function roundRobin(): ReplicaSelector {
-  const current = new WeakMap<RouterNode, number>()
+  // A Map, not a WeakMap: it is consulted on every read, and nodes live as long as the router.
+  const current = new Map<RouterNode, number>()
   return (candidates) => {
+    // One candidate would gain its weight and lose the same total: nothing changes.
+    if (candidates.length === 1) return candidates[0]
     let total = 0
     let best: RouterNode | undefined
     let bestWeight = Number.NEGATIVE_INFINITY
@@ -47,9 +50,19 @@ function minimumBy(key: (node: RouterNode) => number): ReplicaSelector {
   const tieBreak = roundRobin()
   return (candidates) => {
     let min = Number.POSITIVE_INFINITY
-    for (const node of candidates) min = Math.min(min, key(node))
-    const best = candidates.filter((node) => key(node) === min)
-    return best.length === 1 ? best[0] : tieBreak(best)
+    let best: RouterNode | undefined
+    let ties = 0
+    for (const node of candidates) {
+      const value = key(node)
+      if (value < min) {
+        min = value
+        best = node
+        ties = 1
+      } else if (value === min) {
+        ties++
+      }
+    }
+    return ties <= 1 ? best : tieBreak(candidates.filter((node) => key(node) === min))
   }
 }
 
