@@ -73,7 +73,7 @@ function needsPrimary(node: OperationNode): boolean {
  *   at any depth) → `'primary'`;
  * - `InsertQueryNode`, `UpdateQueryNode`, `DeleteQueryNode`, `MergeQueryNode` and every schema (DDL) node →
  *   `'primary'`;
- * - `RawNode` (`sql`…``) → `undefined`: the tree says nothing, so pgroute's classifier decides from the text.
+ * - `RawNode` (``sql`…` ``) → `undefined`: the tree says nothing, so pgroute's classifier decides from the text.
  *
  * A `'replica'` answer is a permission, not an order: the statement is still classified by text when it runs, so
  * a SELECT calling a write function (`nextval`, an entry of the router's `writeFunctions`) goes to the primary.
