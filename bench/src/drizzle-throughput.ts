@@ -6,7 +6,9 @@
  * Two set-ups: a router with one replica, whose reads all land on that replica (the read path: classification,
  * replica choice, lag-aware lease), and a router with a primary only, where `db.$primary` is measured too. Rounds
  * alternate between the clients (see `interleaved` in bench-kit.ts); the ratio is the median of the per-round
- * ratios. `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
+ * ratios. A second Drizzle over an identical plain pool is measured too: its ratio shows how far apart two equal
+ * clients come out on this machine. Besides throughput, the CPU time this process spends per query is compared
+ * (`CPU ratio` = plain pool's CPU per query / the client's). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/drizzle-throughput.ts`
  */
@@ -22,7 +24,8 @@ import { type BenchRow, interleaved, isMain, roundMs, rounds, withCluster } from
 export const name = 'drizzle-throughput'
 
 const CONCURRENCY = 16
-const POOL_SIZE = 10
+/** The router's default pool settings, given to every pool compared. */
+const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 const ROWS = 1000
 
 const items = pgTable('bench_items', {
@@ -54,22 +57,28 @@ async function measureCase(
   const router = createRouter({
     primary: cluster.primary.url,
     replicas: replicas.map((replica) => replica.url),
-    pool: { max: POOL_SIZE },
+    pool: POOL,
   })
-  const pool = new pg.Pool({ connectionString: node.url, max: POOL_SIZE })
-  // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-  pool.on('error', () => {})
+  // The same pool settings as the router's pools: the comparison is about routing, not pool tuning.
+  const pool = new pg.Pool({ connectionString: node.url, ...POOL })
+  // A second, identical plain pool: its ratio to the first is the noise floor of this measurement.
+  const control = new pg.Pool({ connectionString: node.url, ...POOL })
+  for (const plain of [pool, control]) {
+    // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
+    plain.on('error', () => {})
+  }
   try {
     await router.ready()
     const db = pgrouteDrizzle(router)
     const clients = new Map<string, (call: number) => Promise<void>>([
-      ['pgroute', pointSelect(db)],
-      ['pg.Pool', pointSelect(drizzle({ client: pool }))],
+      ['pgrouteDrizzle', pointSelect(db)],
+      ['drizzle(pg.Pool)', pointSelect(drizzle({ client: pool }))],
+      ['drizzle(pg.Pool) (control)', pointSelect(drizzle({ client: control }))],
     ])
-    if (replicas.length === 0) clients.set('pgroute $primary', pointSelect(db.$primary))
+    if (replicas.length === 0) clients.set('pgrouteDrizzle $primary', pointSelect(db.$primary))
     const result = await interleaved({
       clients,
-      baseline: 'pg.Pool',
+      baseline: 'drizzle(pg.Pool)',
       concurrency: CONCURRENCY,
       rounds: rounds(),
       roundMs: roundMs(),
@@ -81,23 +90,23 @@ async function measureCase(
       throw new Error(`${caseName}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
     }
     const rows: BenchRow[] = []
-    for (const [client, ops] of result.opsPerSecond) {
-      rows.push({ bench: name, case: caseName, client, value: Math.round(ops), unit: 'ops/s' })
-    }
-    for (const [client, ratio] of result.ratios) {
-      if (client === 'pg.Pool') continue
+    for (const client of clients.keys()) {
+      const baseline = client === 'drizzle(pg.Pool)'
       rows.push({
         bench: name,
         case: caseName,
-        client: `${client} / pg.Pool`,
-        value: Number(ratio.toFixed(3)),
-        unit: 'ratio',
+        client,
+        'ops/s': Math.round(result.opsPerSecond.get(client)!),
+        'throughput ratio': baseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
+        'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
+        'CPU ratio': baseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
       })
     }
     return rows
   } finally {
     await router.end()
     await pool.end()
+    await control.end()
   }
 }
 

@@ -4,10 +4,14 @@ import type { PgRouteRouterLike, PinnableClient } from './router-like.js'
 type Callback<T> = (error: Error | null, result?: T) => void
 
 /**
- * A `pg.Pool` whose every statement runs on the primary, on connections of `router.primary`, yet still through
- * the router: it checks out a router client pinned to the primary, so writes made here count for the
- * read-your-writes guarantee of the current `router.session()` (a write on `router.primary` directly would go
- * unnoticed, and a later read in the session could hit a replica that has not replayed it).
+ * A `pg.Pool` whose every statement runs on the primary, on connections of `router.primary`, while its writes
+ * still count for the read-your-writes guarantee of the current `router.session()` (a write on `router.primary`
+ * alone would go unnoticed, and a later read of the session could hit a replica that has not replayed it):
+ * - a statement the router would run on the primary anyway (a write, a locking read, …) goes through
+ *   `router.pool.query()`, which tells the session;
+ * - any other statement is a read, which the session need not know about: it runs on `router.primary` directly;
+ * - `connect()` (Drizzle's transactions) hands out a router client pinned to the primary, which tells the session
+ *   of each write it runs.
  *
  * It is a real `pg.Pool` subclass because Drizzle only runs a transaction on one `connect()`ed client when its
  * client is a pool. It owns no connections; `end()` ends the router, as `router.pool.end()` does.
@@ -36,7 +40,12 @@ export class PrimaryPool extends pg.Pool {
     if (typeof query?.submit === 'function') {
       throw new TypeError('Submittable queries (cursors, streams) need a client: use `await pool.connect()`')
     }
-    const result = this.#run(query, values)
+    const text: unknown = typeof query === 'string' ? query : query?.text
+    const pool =
+      this.#router.classify(typeof text === 'string' ? text : '').target === 'primary'
+        ? this.#router.pool
+        : this.#router.primary
+    const result: Promise<pg.QueryResult> = pool.query(query, values)
     if (!done) return result
     result.then(
       (r) => done(null, r),
@@ -70,16 +79,5 @@ export class PrimaryPool extends pg.Pool {
       throw error
     }
     return client
-  }
-
-  async #run(query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
-    const client = await this.#lease()
-    try {
-      return await client.query(query, values)
-    } finally {
-      // Unlike pg.Pool#query, a statement error (a constraint violation, …) doesn't cost the connection: pg-pool
-      // still drops a connection that is no longer queryable.
-      client.release()
-    }
   }
 }

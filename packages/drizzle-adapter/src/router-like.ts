@@ -12,6 +12,8 @@ export interface PgRouteRouterLike {
   readonly primary: pg.Pool
   /** Read-your-writes scope (see `Router#session`). */
   session<T>(fn: () => T | Promise<T>, options?: { readonly token?: string }): Promise<T>
+  /** Where the router sends `sql` (see `Router#classify`). */
+  classify(sql: string): { readonly target: 'primary' | 'replica' }
 }
 
 /** A client of `router.pool.connect()`: a `RoutedClient`, which can be pinned to the primary up front. */
@@ -36,7 +38,7 @@ function isPoolLike(value: unknown): value is pg.Pool {
 
 /**
  * Throws a `ConfigError` (option `router`) unless `router` looks like a pgroute `Router`: `pool` and `primary`
- * pools and a `session()` method.
+ * pools, `session()` and `classify()`.
  */
 export function assertRouter(router: unknown): asserts router is PgRouteRouterLike {
   const expected = 'expected a pgroute Router (createRouter() of @pgroute/core)'
@@ -48,6 +50,7 @@ export function assertRouter(router: unknown): asserts router is PgRouteRouterLi
     !isPoolLike(candidate.pool) && '`pool` (a pg.Pool)',
     !isPoolLike(candidate.primary) && '`primary` (a pg.Pool)',
     typeof candidate.session !== 'function' && '`session()`',
+    typeof candidate.classify !== 'function' && '`classify()`',
   ].filter(Boolean)
   if (missing.length > 0) {
     const hint =

@@ -60,6 +60,7 @@ describe('pgrouteDrizzle', () => {
       pool: pool(),
       primary: pool(),
       session: <T>(fn: () => T | Promise<T>) => Promise.resolve(fn()),
+      classify: () => ({ target: 'primary' as const }),
     }
     const db = pgrouteDrizzle(lookalike, { schema })
     expect(db.$client).toBe(lookalike.pool)
@@ -117,7 +118,11 @@ describe('pgrouteDrizzle', () => {
     })
     const db = pgrouteDrizzle(ended, { schema })
     await db.$client.end() // ends the router
-    for (const statement of [db.select().from(schema.users), db.$primary.select().from(schema.users)]) {
+    const statements = [
+      db.select().from(schema.users),
+      db.$primary.insert(schema.users).values({ name: 'x' }),
+    ]
+    for (const statement of statements) {
       const error = await statement.then(
         () => undefined,
         (e: unknown) => e,
@@ -131,5 +136,13 @@ describe('pgrouteDrizzle', () => {
       expect(isPgRouteError(error)).toBe(true)
       expect(error).toMatchObject({ code: 'PGROUTE_CLOSED' })
     }
+    // A read on $primary runs on router.primary itself, which the router ended with it: pg's own error.
+    const read = await db.$primary
+      .select()
+      .from(schema.users)
+      .catch((e: unknown) => e)
+    expect((read as DrizzleQueryError).cause).toMatchObject({
+      message: expect.stringMatching(/after calling end/),
+    })
   })
 })
