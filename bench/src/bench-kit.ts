@@ -2,7 +2,8 @@
  * What the benchmarks share: the module contract `run-all.ts` relies on, settings from the environment, a cluster
  * that is always stopped, and closed-loop timing with interleaved rounds.
  */
-import { pathToFileURL } from 'node:url'
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Cluster, type StartClusterOptions, startCluster } from '@pgroute/cluster'
 
 /** One line of a benchmark's table: flat, printable with `console.table`. Every row of one bench has the same keys. */
@@ -64,15 +65,23 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+export interface LoopFigures {
+  /** Completed calls per second. */
+  readonly opsPerSecond: number
+  /** CPU time this process spent per call (user + system), in microseconds: the client side's cost. */
+  readonly cpuMicrosPerOp: number
+}
+
 /**
  * Runs `op` from `concurrency` callers, each starting its next call when the previous one finished, for `ms`
- * milliseconds. Returns completed calls per second. `op` gets a running call number.
+ * milliseconds. `op` gets a running call number.
  */
 export async function closedLoop(
   concurrency: number,
   ms: number,
   op: (call: number) => Promise<unknown>,
-): Promise<number> {
+): Promise<LoopFigures> {
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const deadline = started + ms
   let done = 0
@@ -84,14 +93,22 @@ export async function closedLoop(
       }
     }),
   )
-  return done / ((performance.now() - started) / 1000)
+  const used = process.cpuUsage(cpu)
+  return {
+    opsPerSecond: done / ((performance.now() - started) / 1000),
+    cpuMicrosPerOp: (used.user + used.system) / done,
+  }
 }
 
 export interface InterleavedResult {
   /** Median calls per second of each client, by name. */
   readonly opsPerSecond: ReadonlyMap<string, number>
-  /** Median over rounds of (client / baseline) measured in the same round, by client name. */
+  /** Median over rounds of (client / baseline) throughput measured in the same round, by client name. */
   readonly ratios: ReadonlyMap<string, number>
+  /** Median CPU microseconds per call of each client, by name. */
+  readonly cpuMicrosPerOp: ReadonlyMap<string, number>
+  /** Median over rounds of (baseline / client) CPU per call: like `ratios`, below 1 means the client costs more. */
+  readonly cpuRatios: ReadonlyMap<string, number>
 }
 
 /**
@@ -107,27 +124,137 @@ export async function interleaved(options: {
   readonly roundMs: number
   readonly warmupMs?: number
 }): Promise<InterleavedResult> {
-  const names = [...options.clients.keys()]
-  if (!options.clients.has(options.baseline)) throw new Error(`unknown baseline ${options.baseline}`)
-  for (const name of names)
-    await closedLoop(options.concurrency, options.warmupMs ?? 500, options.clients.get(name)!)
-  const samples = new Map(names.map((name) => [name, [] as number[]]))
-  const ratios = new Map(names.map((name) => [name, [] as number[]]))
+  const { clients, concurrency } = options
+  for (const op of clients.values()) await closedLoop(concurrency, options.warmupMs ?? 500, op)
+  return measureRounds({ ...options, clients: [...clients.keys()] }, (name) =>
+    closedLoop(concurrency, options.roundMs, clients.get(name)!),
+  )
+}
+
+/** The rounds of {@link interleaved}: every client once per round, rotating which goes first. */
+async function measureRounds(
+  options: { readonly clients: readonly string[]; readonly baseline: string; readonly rounds: number },
+  measure: (client: string) => Promise<LoopFigures>,
+): Promise<InterleavedResult> {
+  const names = options.clients
+  if (!names.includes(options.baseline)) throw new Error(`unknown baseline ${options.baseline}`)
+  const series = () => new Map(names.map((name) => [name, [] as number[]]))
+  const ops = series()
+  const ratios = series()
+  const cpu = series()
+  const cpuRatios = series()
   for (let round = 0; round < options.rounds; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!)
-    const measured = new Map<string, number>()
-    for (const name of order) {
-      measured.set(name, await closedLoop(options.concurrency, options.roundMs, options.clients.get(name)!))
-    }
+    const measured = new Map<string, LoopFigures>()
+    for (const name of order) measured.set(name, await measure(name))
     const base = measured.get(options.baseline)!
     for (const name of names) {
-      samples.get(name)!.push(measured.get(name)!)
-      ratios.get(name)!.push(measured.get(name)! / base)
+      const figures = measured.get(name)!
+      ops.get(name)!.push(figures.opsPerSecond)
+      ratios.get(name)!.push(figures.opsPerSecond / base.opsPerSecond)
+      cpu.get(name)!.push(figures.cpuMicrosPerOp)
+      cpuRatios.get(name)!.push(base.cpuMicrosPerOp / figures.cpuMicrosPerOp)
     }
   }
+  const medians = (values: Map<string, number[]>) =>
+    new Map(names.map((name) => [name, median(values.get(name)!)]))
   return {
-    opsPerSecond: new Map(names.map((name) => [name, median(samples.get(name)!)])),
-    ratios: new Map(names.map((name) => [name, median(ratios.get(name)!)])),
+    opsPerSecond: medians(ops),
+    ratios: medians(ratios),
+    cpuMicrosPerOp: medians(cpu),
+    cpuRatios: medians(cpuRatios),
+  }
+}
+
+/** A client under load, built in a child process by a module's `createLoad` (see {@link interleavedInChildren}). */
+export interface Load {
+  /** One call, e.g. one query; gets a running call number. */
+  readonly op: (call: number) => Promise<unknown>
+  /** Ends pools and routers. */
+  readonly close: () => Promise<void>
+}
+
+/** What a module measured with {@link interleavedInChildren} exports. */
+export interface LoadModule {
+  createLoad(client: string, config: unknown): Promise<Load>
+}
+
+type ChildMessage = { type: 'ready' } | ({ type: 'figures' } & LoopFigures)
+
+/** A child process holding one client, answering "run for ms" requests with its figures. */
+class LoadChild {
+  readonly #child: ChildProcess
+  readonly #messages: ChildMessage[] = []
+  #waiting: ((message: ChildMessage) => void) | undefined
+
+  constructor(module: string, client: string, config: unknown) {
+    // The child runs like this process (same loader and conditions), one client per process.
+    this.#child = fork(fileURLToPath(new URL('./load-child.ts', import.meta.url)), {
+      env: { ...process.env, BENCH_LOAD: JSON.stringify({ module, client, config }) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    this.#child.on('message', (message: ChildMessage) => {
+      const waiting = this.#waiting
+      this.#waiting = undefined
+      if (waiting) waiting(message)
+      else this.#messages.push(message)
+    })
+  }
+
+  #next(): Promise<ChildMessage> {
+    const queued = this.#messages.shift()
+    if (queued) return Promise.resolve(queued)
+    return new Promise((resolve, reject) => {
+      this.#waiting = resolve
+      this.#child.once('exit', (code) => reject(new Error(`bench child exited (${code}) before answering`)))
+    })
+  }
+
+  async ready(): Promise<void> {
+    await this.#next()
+  }
+
+  async run(concurrency: number, ms: number): Promise<LoopFigures> {
+    this.#child.send({ type: 'run', concurrency, ms })
+    const message = await this.#next()
+    if (message.type !== 'figures') throw new Error(`unexpected ${message.type} from a bench child`)
+    return message
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve))
+    if (this.#child.connected) this.#child.send({ type: 'close' })
+    await exited
+  }
+}
+
+/**
+ * Like {@link interleaved}, but each client lives in a process of its own, built by `module`'s `createLoad`.
+ * Sharing one process, clients share one JIT: the code they have in common (pg's) gets optimised for a mix no
+ * application runs, and whichever client differs more from the others pays for it. Rounds still interleave.
+ */
+export async function interleavedInChildren(options: {
+  /** Absolute file URL of a module exporting `createLoad` ({@link LoadModule}). */
+  readonly module: string
+  readonly clients: readonly string[]
+  readonly config: unknown
+  readonly baseline: string
+  readonly concurrency: number
+  readonly rounds: number
+  readonly roundMs: number
+  readonly warmupMs?: number
+}): Promise<InterleavedResult> {
+  const children = new Map(
+    options.clients.map((client) => [client, new LoadChild(options.module, client, options.config)]),
+  )
+  try {
+    for (const child of children.values()) await child.ready()
+    for (const child of children.values()) await child.run(options.concurrency, options.warmupMs ?? 500)
+    return await measureRounds(options, (name) =>
+      children.get(name)!.run(options.concurrency, options.roundMs),
+    )
+  } finally {
+    await Promise.all([...children.values()].map((child) => child.close()))
   }
 }
 

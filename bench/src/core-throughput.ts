@@ -4,15 +4,26 @@
  *
  * Two set-ups: a router with one replica, whose reads all land on that replica (the read path: classification,
  * replica choice, lag-aware lease), and a router with a primary only. Rounds alternate between the clients (see
- * `interleaved` in bench-kit.ts); the ratio is the median of the per-round ratios. `BENCH_ROUNDS` and
- * `BENCH_ROUND_MS` set the length.
+ * `interleaved` in bench-kit.ts); the ratio is the median of the per-round ratios. A second plain pool, identical
+ * to the first, is measured too: its ratio shows how far apart two equal clients come out on this machine.
+ * Besides throughput, the CPU time the client's process spends per query is compared (`CPU ratio` = pg.Pool's CPU
+ * per query / the client's). Each client runs in a process of its own, as in an application (see
+ * `interleavedInChildren`). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/core-throughput.ts`
  */
-import type { Cluster, ClusterNode } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
 import pg from 'pg'
-import { type BenchRow, interleaved, isMain, roundMs, rounds, withCluster } from './bench-kit.js'
+import {
+  type BenchRow,
+  interleavedInChildren,
+  isMain,
+  type Load,
+  roundMs,
+  rounds,
+  withCluster,
+} from './bench-kit.js'
 
 export const name = 'core-throughput'
 
@@ -39,76 +50,77 @@ function pointSelect(query: Query): (call: number) => Promise<void> {
   }
 }
 
-async function measureCase(
-  cluster: Cluster,
-  caseName: string,
-  replicas: readonly ClusterNode[],
-  node: ClusterNode,
-): Promise<BenchRow[]> {
-  const router = createRouter({
-    primary: cluster.primary.url,
-    replicas: replicas.map((replica) => replica.url),
-    pool: POOL,
-  })
-  // The same pool settings as the router's pools: the comparison is about routing, not pool tuning.
-  const pool = new pg.Pool({ connectionString: node.url, ...POOL })
-  // A second, identical plain pool: its ratio to the first is the noise floor of this measurement.
-  const control = new pg.Pool({ connectionString: node.url, ...POOL })
-  for (const plain of [pool, control]) {
+/** Where a client connects: the router's nodes, and the node a plain pool uses. */
+interface LoadConfig {
+  readonly primary: string
+  readonly replicas: readonly string[]
+  readonly node: string
+}
+
+/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
+export async function createLoad(client: string, config: LoadConfig): Promise<Load> {
+  if (client === 'pg.Pool' || client === 'pg.Pool (control)') {
+    const pool = new pg.Pool({ connectionString: config.node, ...POOL })
     // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-    plain.on('error', () => {})
+    pool.on('error', () => {})
+    return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
   }
-  try {
-    await router.ready()
-    const clients = new Map<string, (call: number) => Promise<void>>([
-      ['router.pool.query', pointSelect((text, values) => router.pool.query(text, values))],
-      ['router.query', pointSelect((text, values) => router.query(text, values))],
-      ['pg.Pool', pointSelect((text, values) => pool.query(text, values))],
-      ['pg.Pool (control)', pointSelect((text, values) => control.query(text, values))],
-    ])
-    const result = await interleaved({
-      clients,
-      baseline: 'pg.Pool',
-      concurrency: CONCURRENCY,
-      rounds: rounds(),
-      roundMs: roundMs(),
-      warmupMs: 1000,
-    })
-    // Both sides must have worked the same server, or the comparison means nothing.
-    const servedBy = router.status().filter((status) => status.served > 0)
-    if (servedBy.length !== 1 || servedBy[0]!.role !== (replicas.length > 0 ? 'replica' : 'primary')) {
-      throw new Error(`${caseName}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
-    }
-    const rows: BenchRow[] = []
-    for (const [client, ops] of result.opsPerSecond) {
-      rows.push({ bench: name, case: caseName, client, value: Math.round(ops), unit: 'ops/s' })
-    }
-    for (const [client, ratio] of result.ratios) {
-      if (client === 'pg.Pool') continue
-      rows.push({
-        bench: name,
-        case: caseName,
-        client: `${client} / pg.Pool`,
-        value: Number(ratio.toFixed(3)),
-        unit: 'ratio',
-      })
-    }
-    return rows
-  } finally {
-    await router.end()
-    await pool.end()
-    await control.end()
+  const router = createRouter({ primary: config.primary, replicas: [...config.replicas], pool: POOL })
+  await router.ready()
+  const query: Query =
+    client === 'router.query'
+      ? (text, values) => router.query(text, values)
+      : (text, values) => router.pool.query(text, values)
+  return {
+    op: pointSelect(query),
+    close: async () => {
+      // Both sides must have worked the same server, or the comparison means nothing.
+      const servedBy = router.status().filter((status) => status.served > 0)
+      const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+      await router.end()
+      if (servedBy.length !== 1 || servedBy[0]!.role !== expected) {
+        throw new Error(`${client}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
+      }
+    },
   }
+}
+
+const CLIENTS = ['router.pool.query', 'router.query', 'pg.Pool', 'pg.Pool (control)']
+
+async function measureCase(caseName: string, config: LoadConfig): Promise<BenchRow[]> {
+  const result = await interleavedInChildren({
+    module: import.meta.url,
+    clients: CLIENTS,
+    config,
+    baseline: 'pg.Pool',
+    concurrency: CONCURRENCY,
+    rounds: rounds(),
+    roundMs: roundMs(),
+    warmupMs: 1000,
+  })
+  return CLIENTS.map((client) => {
+    const baseline = client === 'pg.Pool'
+    return {
+      bench: name,
+      case: caseName,
+      client,
+      'ops/s': Math.round(result.opsPerSecond.get(client)!),
+      'throughput ratio': baseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
+      'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
+      'CPU ratio': baseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
+    }
+  })
 }
 
 /** Measures both set-ups on a fresh one-replica cluster. */
 export async function run(): Promise<BenchRow[]> {
   return withCluster({ replicas: 1 }, async (cluster) => {
     await seed(cluster)
-    const replica = cluster.replicas[0]!
+    const replica = cluster.replicas[0]!.url
+    const primary = cluster.primary.url
     return [
-      ...(await measureCase(cluster, 'one replica (reads on it)', [replica], replica)),
-      ...(await measureCase(cluster, 'primary only', [], cluster.primary)),
+      ...(await measureCase('one replica (reads on it)', { primary, replicas: [replica], node: replica })),
+      ...(await measureCase('primary only', { primary, replicas: [], node: primary })),
     ]
   })
 }

@@ -387,6 +387,20 @@ describe('database errors reach the caller unchanged', () => {
     }
   })
 
+  it("their stack traces lead back to the caller, as pg's own promise API does", async () => {
+    const viaQuery = await failure(() => router.query('SELECT * FROM no_such_table'))
+    expect((viaQuery as Error).stack).toContain('routing.int.test')
+    const client = await router.pool.connect()
+    try {
+      await client.query('BEGIN')
+      const viaClient = await failure(() => client.query('SELECT * FROM no_such_table'))
+      expect((viaClient as Error).stack).toContain('routing.int.test')
+    } finally {
+      await client.query('ROLLBACK')
+      client.release()
+    }
+  })
+
   it('a failed statement does not break the pool: the next query works', async () => {
     for (let i = 0; i < 30; i++) await router.query('SELECT * FROM no_such_table').catch(() => {})
     expect(replicaPorts).toContain(portOf(await router.query(WHO)))

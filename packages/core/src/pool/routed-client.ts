@@ -56,9 +56,6 @@ export class RoutedClient extends EventEmitter {
   }
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
-  readonly #settled = () => {
-    this.#pending--
-  }
 
   constructor(core: RouterCore) {
     super()
@@ -80,24 +77,26 @@ export class RoutedClient extends EventEmitter {
    * (e.g. an ORM's query tree). Does nothing if already pinned to that role.
    */
   pin(target: 'primary' | 'replica'): Promise<void> {
-    return this.#enqueue(async () => {
-      this.#assertUsable()
-      if (this.#lease?.node.role === target) return
-      if (this.#lease) {
-        if (this.#inTransaction || this.#lease.node.role === 'primary') {
-          throw new PgRouteError(
-            'PGROUTE_PINNED',
-            `This client is pinned to ${this.#lease.node.role} ${this.#lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
-          )
-        }
-        this.#unpin()
+    return this.#enqueue(this.#pin, target, undefined)
+  }
+
+  async #pin(target: 'primary' | 'replica'): Promise<void> {
+    this.#assertUsable()
+    if (this.#lease?.node.role === target) return
+    if (this.#lease) {
+      if (this.#inTransaction || this.#lease.node.role === 'primary') {
+        throw new PgRouteError(
+          'PGROUTE_PINNED',
+          `This client is pinned to ${this.#lease.node.role} ${this.#lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
+        )
       }
-      this.#adopt(
-        target === 'primary'
-          ? await this.#core.leasePrimary('pinned')
-          : await this.#core.leaseRead(this.#core.sessions.getStore(), new Set()),
-      )
-    })
+      this.#unpin()
+    }
+    this.#adopt(
+      target === 'primary'
+        ? await this.#core.leasePrimary('pinned')
+        : await this.#core.leaseRead(this.#core.sessions.getStore(), new Set()),
+    )
   }
 
   /** Runs a statement, like `pg.Client#query` (promise, callback or submittable forms). */
@@ -117,17 +116,12 @@ export class RoutedClient extends EventEmitter {
         return lease.client.query(query as never)
       }
       // pg hands a submittable back at once; it buffers reads until it is submitted on the pinned connection.
-      void this.#enqueue(async () => {
-        const target = await this.#route(this.#core.classify(textOf(query)))
-        target.client.query(query as never)
-      }).catch((error) => (query as unknown as EventEmitter).emit?.('error', error))
+      void this.#enqueue(this.#submit, query, undefined).catch((error) =>
+        (query as unknown as EventEmitter).emit?.('error', error),
+      )
       return query
     }
-    // Nothing queued (the usual case): run now, skipping the queue's closure.
-    const result =
-      this.#pending === 0
-        ? this.#track(this.#run(query, values))
-        : this.#enqueue(() => this.#run(query, values))
+    const result = this.#enqueue(this.#run, query, values)
     if (!done) return result
     result.then(
       (r) => done(null, r),
@@ -172,20 +166,41 @@ export class RoutedClient extends EventEmitter {
     return this.#pending > 0
   }
 
-  #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    return this.#track(this.#tail.then(task))
+  /**
+   * Runs `task(a, b)` once everything queued before it has settled, at once when nothing is (the usual case). The
+   * promise handed back is the task's own, with no other reaction on it, so that an error's async stack trace
+   * still leads to the caller.
+   */
+  #enqueue<A, B, T>(task: (a: A, b: B) => Promise<T>, a: A, b: B): Promise<T> {
+    this.#pending++
+    const run =
+      this.#pending === 1
+        ? this.#settle(task, a, b)
+        : this.#tail.then(
+            () => this.#settle(task, a, b),
+            () => this.#settle(task, a, b),
+          )
+    this.#tail = run
+    return run
   }
 
-  /** Makes `run` the statement the next one waits for. */
-  #track<T>(run: Promise<T>): Promise<T> {
-    this.#pending++
-    this.#tail = run.then(this.#settled, this.#settled)
-    return run
+  async #settle<A, B, T>(task: (a: A, b: B) => Promise<T>, a: A, b: B): Promise<T> {
+    try {
+      return await task.call(this, a, b)
+    } finally {
+      this.#pending--
+    }
   }
 
   #assertUsable(): void {
     this.#core.assertOpen()
     if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
+  }
+
+  /** Submits a cursor or stream on the node its text calls for. */
+  async #submit(query: Submittable): Promise<void> {
+    const target = await this.#route(this.#core.classify(textOf(query)))
+    target.client.query(query as never)
   }
 
   async #run(query: Statement, values: unknown[] | undefined): Promise<pg.QueryResult> {

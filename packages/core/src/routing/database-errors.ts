@@ -104,3 +104,11 @@ export function isStatementError(error: unknown): boolean {
 export function isRetryableRead(error: unknown): boolean {
   return isConnectionError(error) || isStandbyConflict(error) || isPoolTimeout(error)
 }
+
+/**
+ * Gives an error raised in pg's callbacks a stack trace leading back to the caller (called from the async frame
+ * the caller awaits), as pg's own promise API does. The error is otherwise untouched: same object, class and code.
+ */
+export function traceToCaller(error: unknown): void {
+  if (error instanceof Error) Error.captureStackTrace(error)
+}
