@@ -30,6 +30,11 @@ export interface TableFrame {
 const STATE_COLORS: Record<string, string> = { up: '32', lagging: '33', down: '31', unknown: '90' }
 const number = new Intl.NumberFormat('en-US')
 
+/** A node that is down or not probed yet has no lag to show (the router reports 0). */
+function lagKnown(row: NodeRow): boolean {
+  return row.state !== 'down' && row.state !== 'unknown'
+}
+
 /** `12.3 kB`-style byte counts. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`
@@ -108,8 +113,8 @@ export class LiveTable {
         row.label,
         row.role,
         row.state,
-        formatBytes(row.lagBytes),
-        row.lagSeconds.toFixed(1),
+        lagKnown(row) ? formatBytes(row.lagBytes) : '-',
+        lagKnown(row) ? row.lagSeconds.toFixed(1) : '-',
         row.readRate.toFixed(0),
         formatCount(row.reads),
         formatCount(row.writes),
@@ -123,11 +128,13 @@ export class LiveTable {
   #line(frame: TableFrame): string {
     const nodes = frame.rows.map((row) => {
       const lag =
-        row.role === 'replica' ? ` lag ${formatBytes(row.lagBytes)}/${row.lagSeconds.toFixed(1)}s` : ''
+        row.role === 'replica' && lagKnown(row)
+          ? ` lag ${formatBytes(row.lagBytes)}/${row.lagSeconds.toFixed(1)}s`
+          : ''
       return `${row.label} ${row.state}${lag} ${row.readRate.toFixed(0)} reads/s (${row.reads}) writes ${row.writes}`
     })
     return (
-      `[${frame.elapsed.toFixed(0).padStart(3)}s] ${frame.requests} requests, ${frame.checks} checks, ` +
+      `[${frame.elapsed.toFixed(1).padStart(5)}s] ${frame.requests} requests, ${frame.checks} checks, ` +
       `${frame.stale} stale, ${frame.errors} errors | ${nodes.join(' | ')}`
     )
   }

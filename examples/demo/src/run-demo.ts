@@ -48,7 +48,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     )
     return await drive(resolved, cluster, router, baseUrl)
   } finally {
-    await app?.close()
+    if (app) {
+      const closing = app.close()
+      // The workload has stopped: a connection still open is one whose request was cancelled (Ctrl-C), which
+      // the server would otherwise wait for until its keep-alive timeout.
+      app.server.closeAllConnections()
+      await closing
+    }
     await router?.end()
     await cluster?.stop()
   }
