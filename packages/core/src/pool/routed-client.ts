@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
 import { PgRouteError } from '../errors.js'
 import type { Lease, RouterCore, Statement } from '../router/router-core.js'
-import { isReadOnlyRejection, isRetryableRead } from '../routing/database-errors.js'
+import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../routing/database-errors.js'
 
 /** A query object pg runs itself (a cursor, a query stream): it has `submit` and carries its own text. */
 interface Submittable {
@@ -210,6 +210,9 @@ export class RoutedClient extends EventEmitter {
     let result: pg.QueryResult
     try {
       result = await this.#execute(text, classification, query, values)
+    } catch (error) {
+      traceToCaller(error)
+      throw error
     } finally {
       this.#syncTransactionState()
     }

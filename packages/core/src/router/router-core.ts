@@ -403,7 +403,7 @@ export class RouterCore {
    * replica, then the primary. A replica that refuses the statement as a write (it changed nothing) sends it to
    * the primary at once. With `keep`, the connection stays checked out and is returned in the outcome.
    */
-  async read<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  read<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     query: Statement,
     values: unknown[] | undefined,
@@ -411,25 +411,82 @@ export class RouterCore {
   ): Promise<Outcome<pg.QueryResult<R>>> {
     const session = this.sessions.getStore()
     const tried = new Set<RouterNode>()
+    if (session !== undefined) return this.#readWithRetries<R>(session, tried, text, query, values, keep)
+    // The common case, in one promise: lease and run in one go; a failure takes the slow path.
+    let node: RouterNode
+    try {
+      node = this.#pickRead(tried)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return new Promise((resolve, reject) => {
+      const failed = (error: unknown) =>
+        this.#readFailed<R>(error, node, tried, text, query, values, keep).then(resolve, reject)
+      this.#lease(
+        node,
+        this.#readReason(node, tried),
+        (lease) => this.#run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, failed),
+        failed,
+      )
+    })
+  }
+
+  /** The first attempt of a read outside a session failed: re-run a refused write, or retry. */
+  async #readFailed<R extends pg.QueryResultRow>(
+    error: unknown,
+    node: RouterNode,
+    tried: Set<RouterNode>,
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
+    keep: boolean,
+  ): Promise<Outcome<pg.QueryResult<R>>> {
+    const rerun = this.#afterFailedRead<R>(error, node, text, query, values, keep)
+    if (rerun) return rerun
+    return this.#retryRead<R>(error, undefined, tried, text, query, values, keep)
+  }
+
+  async #readWithRetries<R extends pg.QueryResultRow>(
+    session: CausalSession | undefined,
+    tried: Set<RouterNode>,
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
+    keep: boolean,
+  ): Promise<Outcome<pg.QueryResult<R>>> {
     try {
       return await this.#readOnce<R>(session, tried, text, query, values, keep)
     } catch (error) {
-      const { retries, minTimeoutMs, maxTimeoutMs } = this.options.retry
-      if (retries === 0 || !isRetryableRead(error)) throw error
-      // p-retry runs its first attempt at once: this is the wait before the first retry.
-      if (minTimeoutMs > 0) await sleep(minTimeoutMs, undefined, { ref: false })
-      return pRetry(() => this.#readOnce<R>(session, tried, text, query, values, keep), {
-        retries: retries - 1,
-        minTimeout: Math.min(minTimeoutMs * 2, maxTimeoutMs),
-        maxTimeout: maxTimeoutMs,
-        factor: 2,
-        randomize: false,
-        unref: true,
-        shouldRetry: ({ error }) => isRetryableRead(error),
-      })
+      return this.#retryRead<R>(error, session, tried, text, query, values, keep)
     }
   }
 
+  /** Retries a read that failed in a way worth retrying (else rethrows): p-retry is only entered here. */
+  async #retryRead<R extends pg.QueryResultRow>(
+    error: unknown,
+    session: CausalSession | undefined,
+    tried: Set<RouterNode>,
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
+    keep: boolean,
+  ): Promise<Outcome<pg.QueryResult<R>>> {
+    const { retries, minTimeoutMs, maxTimeoutMs } = this.options.retry
+    if (retries === 0 || !isRetryableRead(error)) throw error
+    // p-retry runs its first attempt at once: this is the wait before the first retry.
+    if (minTimeoutMs > 0) await sleep(minTimeoutMs, undefined, { ref: false })
+    return pRetry(() => this.#readOnce<R>(session, tried, text, query, values, keep), {
+      retries: retries - 1,
+      minTimeout: Math.min(minTimeoutMs * 2, maxTimeoutMs),
+      maxTimeout: maxTimeoutMs,
+      factor: 2,
+      randomize: false,
+      unref: true,
+      shouldRetry: ({ error }) => isRetryableRead(error),
+    })
+  }
+
+  /** One attempt of a read, its failure handled by {@link #afterFailedRead}. */
   async #readOnce<R extends pg.QueryResultRow>(
     session: CausalSession | undefined,
     tried: Set<RouterNode>,
@@ -441,7 +498,6 @@ export class RouterCore {
     let node: RouterNode
     let running: Promise<Outcome<pg.QueryResult<R>>>
     if (session === undefined) {
-      // The common case: lease and run in one go.
       node = this.#pickRead(tried)
       running = this.#runOn<R>(node, this.#readReason(node, tried), query, values, keep)
     } else {
@@ -455,15 +511,32 @@ export class RouterCore {
       return await running
     } catch (error) {
       traceToCaller(error)
-      if (node.role === 'replica' && isReadOnlyRejection(error)) {
-        this.recordRejection(node, text, error)
-        return this.write<R>(query, values, keep, 'read-only-rejection')
-      }
-      if (isRetryableRead(error)) {
-        this.#hooks.onReroute({ from: node.name, reason: 'retry', statement: text.slice(0, 200), error })
-      }
+      const rerun = this.#afterFailedRead<R>(error, node, text, query, values, keep)
+      if (rerun) return rerun
       throw error
     }
+  }
+
+  /**
+   * A read failed on `node`. A replica that refused it as a write changed nothing: it is re-run on the primary
+   * (the promise returned). A failure worth a retry is reported as a `reroute` event; the caller retries.
+   */
+  #afterFailedRead<R extends pg.QueryResultRow>(
+    error: unknown,
+    node: RouterNode,
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
+    keep: boolean,
+  ): Promise<Outcome<pg.QueryResult<R>>> | undefined {
+    if (node.role === 'replica' && isReadOnlyRejection(error)) {
+      this.recordRejection(node, text, error)
+      return this.write<R>(query, values, keep, 'read-only-rejection')
+    }
+    if (isRetryableRead(error)) {
+      this.#hooks.onReroute({ from: node.name, reason: 'retry', statement: text.slice(0, 200), error })
+    }
+    return undefined
   }
 
   /** Runs a statement on the primary; the session (if any) learns of the write once it has completed. */

@@ -7,6 +7,7 @@ import { ConfigError, PgRouteError } from '../errors.js'
 import { formatLsn } from '../health/lsn.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
+import { traceToCaller } from '../routing/database-errors.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
 import { RouterCore } from './router-core.js'
 import type { RouterEvents } from './router-events.js'
@@ -90,12 +91,17 @@ export class Router extends EventEmitter<RouterEvents> {
     core.assertOpen()
     const text = typeof query === 'string' ? query : query.text
     const classification = core.classify(text)
-    // Awaited (not chained) so that an error's stack trace leads back to the caller.
-    const outcome =
-      classification.target === 'replica' && core.replicas.length > 0
-        ? await core.read<R>(text, query, values)
-        : await core.write<R>(query, values, false, classification.reason)
-    return outcome.value
+    try {
+      const outcome =
+        classification.target === 'replica' && core.replicas.length > 0
+          ? await core.read<R>(text, query, values)
+          : await core.write<R>(query, values, false, classification.reason)
+      return outcome.value
+    } catch (error) {
+      // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
+      traceToCaller(error)
+      throw error
+    }
   }
 
   /** A client that pins its node at its first statement (see {@link RoutedClient}). Release it when done. */
