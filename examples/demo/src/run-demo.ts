@@ -148,7 +148,8 @@ async function drive(
       const wait = Math.max(0, started + Math.min(tick, duration) * 1000 - performance.now())
       await sleep(wait, undefined, { signal }).catch(() => {})
       if (signal?.aborted) break
-      if (options.killReplica && !chaos && elapsed() >= duration / 3) chaos = killAndRestart()
+      // A tick may land a hair early: allow for it, or the kill would wait a whole second more.
+      if (options.killReplica && !chaos && elapsed() >= duration / 3 - 0.05) chaos = killAndRestart()
       if (elapsed() >= duration) break
       await showFrame()
     }
