@@ -60,7 +60,11 @@ export async function run(): Promise<BenchRow[]> {
   const calls = Math.round(envNumber('BENCH_CLASSIFY_CALLS', 100_000))
   const uncached = createClassifier({ cacheSize: 0 })
   // Warm-up: let the JIT optimise the scanner on every kind before anything is timed.
-  nsPerCall(uncached, STATEMENTS.map(([, sql]) => sql), Math.max(1000, calls / 10))
+  nsPerCall(
+    uncached,
+    STATEMENTS.map(([, sql]) => sql),
+    Math.max(1000, calls / 10),
+  )
   const rows: BenchRow[] = []
   for (const [kind, sql] of STATEMENTS) {
     const cached = createClassifier()
