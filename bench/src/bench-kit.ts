@@ -185,7 +185,8 @@ type ChildMessage = { type: 'ready' } | ({ type: 'figures' } & LoopFigures)
 class LoadChild {
   readonly #child: ChildProcess
   readonly #messages: ChildMessage[] = []
-  #waiting: ((message: ChildMessage) => void) | undefined
+  #waiting: { resolve: (message: ChildMessage) => void; reject: (error: Error) => void } | undefined
+  #exited: Error | undefined
 
   constructor(module: string, client: string, config: unknown) {
     // The child runs like this process (same loader and conditions), one client per process.
@@ -196,17 +197,22 @@ class LoadChild {
     this.#child.on('message', (message: ChildMessage) => {
       const waiting = this.#waiting
       this.#waiting = undefined
-      if (waiting) waiting(message)
+      if (waiting) waiting.resolve(message)
       else this.#messages.push(message)
+    })
+    this.#child.once('exit', (code) => {
+      this.#exited = new Error(`bench child ${client} exited (${code}) before answering`)
+      this.#waiting?.reject(this.#exited)
+      this.#waiting = undefined
     })
   }
 
   #next(): Promise<ChildMessage> {
     const queued = this.#messages.shift()
     if (queued) return Promise.resolve(queued)
+    if (this.#exited) return Promise.reject(this.#exited)
     return new Promise((resolve, reject) => {
-      this.#waiting = resolve
-      this.#child.once('exit', (code) => reject(new Error(`bench child exited (${code}) before answering`)))
+      this.#waiting = { resolve, reject }
     })
   }
 
@@ -222,6 +228,7 @@ class LoadChild {
   }
 
   async close(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
     const exited = new Promise((resolve) => this.#child.once('exit', resolve))
     if (this.#child.connected) this.#child.send({ type: 'close' })
     await exited
