@@ -1,25 +1,34 @@
 /**
  * Drizzle over pgroute (`pgrouteDrizzle(router)`) vs Drizzle over a plain `pg.Pool`, both against one and the same
- * PostgreSQL server, same pool size, 16 concurrent callers running point selects: the throughput pgroute's routing
- * costs (goal: ratio >= 0.97).
+ * PostgreSQL server, same pool settings, 16 concurrent callers running point selects: the throughput pgroute's
+ * routing costs (goal: ratio >= 0.97).
  *
  * Two set-ups: a router with one replica, whose reads all land on that replica (the read path: classification,
  * replica choice, lag-aware lease), and a router with a primary only, where `db.$primary` is measured too. Rounds
- * alternate between the clients (see `interleaved` in bench-kit.ts); the ratio is the median of the per-round
- * ratios. A second Drizzle over an identical plain pool is measured too: its ratio shows how far apart two equal
- * clients come out on this machine. Besides throughput, the CPU time this process spends per query is compared
- * (`CPU ratio` = plain pool's CPU per query / the client's). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
+ * alternate between the clients; the ratio is the median of the per-round ratios. A second Drizzle over an
+ * identical plain pool is measured too: its ratio shows how far apart two equal clients come out on this machine.
+ * Besides throughput, the CPU time the client's process spends per query is compared (`CPU ratio` = the plain
+ * pool's CPU per query / the client's). Each client runs in a process of its own, as in an application (see
+ * `interleavedInChildren` in bench-kit.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/drizzle-throughput.ts`
  */
-import type { Cluster, ClusterNode } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
 import { pgrouteDrizzle } from '@pgroute/drizzle'
 import { eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import pg from 'pg'
-import { type BenchRow, interleaved, isMain, roundMs, rounds, withCluster } from './bench-kit.js'
+import {
+  type BenchRow,
+  interleavedInChildren,
+  isMain,
+  type Load,
+  roundMs,
+  rounds,
+  withCluster,
+} from './bench-kit.js'
 
 export const name = 'drizzle-throughput'
 
@@ -48,76 +57,78 @@ function pointSelect(db: Pick<ReturnType<typeof drizzle>, 'select'>): (call: num
   }
 }
 
-async function measureCase(
-  cluster: Cluster,
-  caseName: string,
-  replicas: readonly ClusterNode[],
-  node: ClusterNode,
-): Promise<BenchRow[]> {
-  const router = createRouter({
-    primary: cluster.primary.url,
-    replicas: replicas.map((replica) => replica.url),
-    pool: POOL,
-  })
-  // The same pool settings as the router's pools: the comparison is about routing, not pool tuning.
-  const pool = new pg.Pool({ connectionString: node.url, ...POOL })
-  // A second, identical plain pool: its ratio to the first is the noise floor of this measurement.
-  const control = new pg.Pool({ connectionString: node.url, ...POOL })
-  for (const plain of [pool, control]) {
+/** Where a client connects: the router's nodes, and the node a plain pool uses. */
+interface LoadConfig {
+  readonly primary: string
+  readonly replicas: readonly string[]
+  readonly node: string
+}
+
+const BASELINE = 'drizzle(pg.Pool)'
+
+/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
+export async function createLoad(client: string, config: LoadConfig): Promise<Load> {
+  if (client === BASELINE || client === `${BASELINE} (control)`) {
+    const pool = new pg.Pool({ connectionString: config.node, ...POOL })
     // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-    plain.on('error', () => {})
+    pool.on('error', () => {})
+    return { op: pointSelect(drizzle({ client: pool })), close: () => pool.end() }
   }
-  try {
-    await router.ready()
-    const db = pgrouteDrizzle(router)
-    const clients = new Map<string, (call: number) => Promise<void>>([
-      ['pgrouteDrizzle', pointSelect(db)],
-      ['drizzle(pg.Pool)', pointSelect(drizzle({ client: pool }))],
-      ['drizzle(pg.Pool) (control)', pointSelect(drizzle({ client: control }))],
-    ])
-    if (replicas.length === 0) clients.set('pgrouteDrizzle $primary', pointSelect(db.$primary))
-    const result = await interleaved({
-      clients,
-      baseline: 'drizzle(pg.Pool)',
-      concurrency: CONCURRENCY,
-      rounds: rounds(),
-      roundMs: roundMs(),
-      warmupMs: 1000,
-    })
-    // Both sides must have worked the same server, or the comparison means nothing.
-    const servedBy = router.status().filter((status) => status.served > 0)
-    if (servedBy.length !== 1 || servedBy[0]!.role !== (replicas.length > 0 ? 'replica' : 'primary')) {
-      throw new Error(`${caseName}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
-    }
-    const rows: BenchRow[] = []
-    for (const client of clients.keys()) {
-      const baseline = client === 'drizzle(pg.Pool)'
-      rows.push({
-        bench: name,
-        case: caseName,
-        client,
-        'ops/s': Math.round(result.opsPerSecond.get(client)!),
-        'throughput ratio': baseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
-        'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
-        'CPU ratio': baseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
-      })
-    }
-    return rows
-  } finally {
-    await router.end()
-    await pool.end()
-    await control.end()
+  const router = createRouter({ primary: config.primary, replicas: [...config.replicas], pool: POOL })
+  await router.ready()
+  const db = pgrouteDrizzle(router)
+  return {
+    op: pointSelect(client === 'pgrouteDrizzle $primary' ? db.$primary : db),
+    close: async () => {
+      // Both sides must have worked the same server, or the comparison means nothing. `$primary` reads run on
+      // router.primary itself, outside the router's figures.
+      const servedBy = router.status().filter((status) => status.served > 0)
+      const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+      await router.end()
+      const wrong = client === 'pgrouteDrizzle $primary' ? servedBy.length > 0 : servedBy.length !== 1
+      if (wrong || servedBy.some((status) => status.role !== expected)) {
+        throw new Error(`${client}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
+      }
+    },
   }
+}
+
+async function measureCase(caseName: string, config: LoadConfig): Promise<BenchRow[]> {
+  const clients = ['pgrouteDrizzle', BASELINE, `${BASELINE} (control)`]
+  if (config.replicas.length === 0) clients.push('pgrouteDrizzle $primary')
+  const result = await interleavedInChildren({
+    module: import.meta.url,
+    clients,
+    config,
+    baseline: BASELINE,
+    concurrency: CONCURRENCY,
+    rounds: rounds(),
+    roundMs: roundMs(),
+    warmupMs: 1000,
+  })
+  return clients.map((client) => {
+    const baseline = client === BASELINE
+    return {
+      bench: name,
+      case: caseName,
+      client,
+      'ops/s': Math.round(result.opsPerSecond.get(client)!),
+      'throughput ratio': baseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
+      'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
+      'CPU ratio': baseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
+    }
+  })
 }
 
 /** Measures both set-ups on a fresh one-replica cluster. */
 export async function run(): Promise<BenchRow[]> {
   return withCluster({ replicas: 1 }, async (cluster) => {
     await seed(cluster)
-    const replica = cluster.replicas[0]!
+    const replica = cluster.replicas[0]!.url
+    const primary = cluster.primary.url
     return [
-      ...(await measureCase(cluster, 'one replica (reads on it)', [replica], replica)),
-      ...(await measureCase(cluster, 'primary only', [], cluster.primary)),
+      ...(await measureCase('one replica (reads on it)', { primary, replicas: [replica], node: replica })),
+      ...(await measureCase('primary only', { primary, replicas: [], node: primary })),
     ]
   })
 }
