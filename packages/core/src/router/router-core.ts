@@ -12,42 +12,14 @@ import {
   isConnectionError,
   isReadOnlyRejection,
   isRetryableRead,
-  isStatementError,
   traceToCaller,
 } from '../routing/database-errors.js'
 import { createReplicaSelector, type ReplicaSelector } from '../routing/replica-selector.js'
 import type { CausalSession } from '../session/causal-session.js'
 import type { RerouteEvent, RouteEvent } from './router-events.js'
+import { type Lease, type Outcome, type Statement, StatementRunner } from './statement-runner.js'
 
-/** A connection checked out of one node's pool. */
-export interface Lease {
-  readonly node: RouterNode
-  readonly client: pg.PoolClient
-}
-
-/** What a statement run through the core produced, and (when asked to keep it) the connection it ran on. */
-export interface Outcome<T> {
-  readonly value: T
-  readonly lease: Lease
-}
-
-/** A statement as `pg` takes it. */
-export type Statement = string | pg.QueryConfig
-
-/**
- * What happens to a connection once its statement ends: `release` it either way; `keep` it checked out on
- * success (the caller pins it), releasing it on failure; `borrowed`: the caller owns it, it is never released here.
- */
-type ReleaseMode = 'release' | 'keep' | 'borrowed'
-
-/** pg's runtime signature, wider than its types: a config object may come with values and a callback too. */
-interface CallbackClient {
-  query(
-    statement: Statement,
-    values: unknown[] | undefined,
-    callback: (error: Error | null, result?: pg.QueryResult) => void,
-  ): void
-}
+export type { Lease, Outcome, Statement } from './statement-runner.js'
 
 interface CoreHooks {
   readonly onStateChange: StateListener
@@ -61,9 +33,9 @@ const MAX_REROUTED_STATEMENTS = 100
  * The router's machinery, shared by `router.query()`, `router.transaction()` and the lazily-pinned clients of
  * `router.pool`: choosing a node, leasing a connection, retrying reads, and read-your-writes checks.
  *
- * Every statement passes through here, so the common path allocates no closures: statements travel as
- * `(query, values)` pairs, listeners and candidate lists are built once, and p-retry is only entered after a
- * first failure.
+ * Every statement passes through here, so the common path is lean: a read outside a session costs one promise
+ * (see {@link StatementRunner}), candidate lists are rebuilt on state changes rather than per read, and p-retry
+ * is only entered after a first failure.
  */
 export class RouterCore {
   readonly options: ResolvedOptions
@@ -80,10 +52,7 @@ export class RouterCore {
   readonly #hooks: CoreHooks
   /** Replicas whose state is `up`, rebuilt on every state change rather than filtered on every read. */
   #usable: readonly RouterNode[] = []
-  /** One `error` listener per node, for its pool and for each of its connections. */
-  readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
-  /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
-  readonly #watched = new WeakSet<pg.PoolClient>()
+  readonly #statements: StatementRunner
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
     this.options = options
@@ -99,30 +68,17 @@ export class RouterCore {
       cacheSize: options.classifierCacheSize,
     })
     this.#select = createReplicaSelector(options.balance)
-    for (const node of [this.primary, ...this.replicas]) {
-      // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
-      // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
-      const listener = (error: Error, client?: pg.PoolClient) => {
-        // The pool repeats what a watched connection already reported through its own listener.
-        if (client && this.#watched.has(client)) return
-        if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
-      }
-      node.pool.on('error', listener)
-      this.#listeners.set(node, listener)
-    }
+    this.#statements = new StatementRunner(
+      [this.primary, ...this.replicas],
+      (node, error) => this.monitor.reportConnectionFailure(node, error),
+      hooks.onRoute,
+    )
     this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
   }
 
-  /**
-   * Takes the router's `error` listeners off the pools it was given: they outlive the router, and their owner
-   * handles their errors. Pools the router created keep theirs: pg-pool's `end()` resolves before its connections
-   * have closed, and a server shutting down meanwhile would make a listener-less pool throw. (Connections of a
-   * given pool keep their listener, which does nothing once the router has ended.)
-   */
+  /** Takes the router's listeners off the pools it was given (see {@link StatementRunner.detachPools}). */
   detachPools(): void {
-    for (const [node, listener] of this.#listeners) {
-      if (!node.spec.ownsPool) node.pool.removeListener('error', listener)
-    }
+    this.#statements.detachPools()
   }
 
   /** Removes every known password from a diagnostic text. */
@@ -143,143 +99,26 @@ export class RouterCore {
 
   /** Checks a connection out of `node`'s pool; a connection failure marks the node down at once. */
   acquire(node: RouterNode, reason: string): Promise<Lease> {
-    return new Promise((resolve, reject) => this.#lease(node, reason, resolve, reject))
+    return this.#statements.acquire(node, reason)
   }
 
-  /**
-   * Returns a connection to its pool. After a failure other than an ordinary statement error (the server said
-   * no, the connection is fine) the connection is destroyed: it may be broken or still busy.
-   */
+  /** Returns a connection to its pool (destroyed after a failure that may have broken it). */
   release(lease: Lease, error?: unknown): void {
-    const destroy = error !== undefined && !isStatementError(error)
-    lease.client.release(destroy ? (error instanceof Error ? error : true) : undefined)
+    this.#statements.release(lease, error)
   }
 
-  /** Runs one statement on a leased connection, keeping the node's traffic figures and noticing dead nodes. */
-  async execute<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  /** Runs one statement on a leased connection the caller keeps. */
+  execute<R extends pg.QueryResultRow = pg.QueryResultRow>(
     lease: Lease,
     query: Statement,
     values: unknown[] | undefined,
   ): Promise<pg.QueryResult<R>> {
-    try {
-      return await new Promise((resolve, reject) =>
-        this.#run<R>(lease, query, values, 'borrowed', (outcome) => resolve(outcome.value), reject),
-      )
-    } catch (error) {
-      traceToCaller(error)
-      throw error
-    }
+    return this.#statements.execute<R>(lease, query, values)
   }
 
   /** Like {@link execute}, for a caller's function that runs its own statements (a transaction's body). */
-  async run<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const { node } = lease
-    node.inFlight++
-    try {
-      const value = await use(lease.client)
-      node.served++
-      return value
-    } catch (error) {
-      this.#noteFailure(node, error)
-      throw error
-    } finally {
-      node.inFlight--
-    }
-  }
-
-  /*
-   * The statement path uses pg's callback API: pg's promise forms cost two promises per call, and a statement
-   * that leases, runs and releases in one promise is measurably cheaper on the path every query takes.
-   */
-
-  /** Leases a connection of `node` and hands it to `leased`, or the connect error to `failed`. */
-  #lease(
-    node: RouterNode,
-    reason: string,
-    leased: (lease: Lease) => void,
-    failed: (error: Error) => void,
-  ): void {
-    node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
-      if (error || !client) {
-        this.#noteFailure(node, error)
-        failed(error ?? new Error('pg-pool returned no connection'))
-        return
-      }
-      // pg-pool watches a connection for errors only while it is idle; a checked-out connection that loses its
-      // server would crash the process with no listener. Each connection gets the node's listener once, for good.
-      if (!this.#watched.has(client)) {
-        this.#watched.add(client)
-        client.on('error', this.#listeners.get(node)!)
-      }
-      this.#hooks.onRoute?.({ node: node.name, role: node.role, reason })
-      leased({ node, client })
-    })
-  }
-
-  /**
-   * Runs one statement on a leased connection: keeps the node's figures, notices dead nodes, hands the
-   * connection back as `mode` says, and settles through `resolve`/`reject`.
-   */
-  #run<R extends pg.QueryResultRow>(
-    lease: Lease,
-    query: Statement,
-    values: unknown[] | undefined,
-    mode: ReleaseMode,
-    resolve: (outcome: Outcome<pg.QueryResult<R>>) => void,
-    reject: (error: unknown) => void,
-  ): void {
-    lease.node.inFlight++
-    try {
-      ;(lease.client as unknown as CallbackClient).query(query, values, (error, result) =>
-        this.#settle(lease, mode, error, result as pg.QueryResult<R>, resolve, reject),
-      )
-    } catch (error) {
-      // pg throws synchronously for a missing statement; nothing was sent.
-      this.#settle(lease, mode, error as Error, undefined, resolve, reject)
-    }
-  }
-
-  #settle<R extends pg.QueryResultRow>(
-    lease: Lease,
-    mode: ReleaseMode,
-    error: Error | null,
-    result: pg.QueryResult<R> | undefined,
-    resolve: (outcome: Outcome<pg.QueryResult<R>>) => void,
-    reject: (error: unknown) => void,
-  ): void {
-    const { node } = lease
-    node.inFlight--
-    if (error) {
-      this.#noteFailure(node, error)
-      if (mode !== 'borrowed') this.release(lease, error)
-      reject(error)
-      return
-    }
-    node.served++
-    if (mode === 'release') this.release(lease)
-    resolve({ value: result!, lease })
-  }
-
-  /** Leases a connection of `node` and runs one statement on it: one promise for the whole statement. */
-  #runOn<R extends pg.QueryResultRow>(
-    node: RouterNode,
-    reason: string,
-    query: Statement,
-    values: unknown[] | undefined,
-    keep: boolean,
-  ): Promise<Outcome<pg.QueryResult<R>>> {
-    return new Promise((resolve, reject) =>
-      this.#lease(
-        node,
-        reason,
-        (lease) => this.#run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, reject),
-        reject,
-      ),
-    )
-  }
-
-  #noteFailure(node: RouterNode, error: unknown): void {
-    if (isConnectionError(error)) this.monitor.reportConnectionFailure(node, error)
+  run<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#statements.runFunction(lease, use)
   }
 
   /**
@@ -422,10 +261,10 @@ export class RouterCore {
     return new Promise((resolve, reject) => {
       const failed = (error: unknown) =>
         this.#readFailed<R>(error, node, tried, text, query, values, keep).then(resolve, reject)
-      this.#lease(
+      this.#statements.lease(
         node,
         this.#readReason(node, tried),
-        (lease) => this.#run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, failed),
+        (lease) => this.#statements.run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, failed),
         failed,
       )
     })
@@ -499,12 +338,12 @@ export class RouterCore {
     let running: Promise<Outcome<pg.QueryResult<R>>>
     if (session === undefined) {
       node = this.#pickRead(tried)
-      running = this.#runOn<R>(node, this.#readReason(node, tried), query, values, keep)
+      running = this.#statements.runOn<R>(node, this.#readReason(node, tried), query, values, keep)
     } else {
       const lease = await this.leaseRead(session, tried)
       node = lease.node
       running = new Promise((resolve, reject) =>
-        this.#run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, reject),
+        this.#statements.run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, reject),
       )
     }
     try {
@@ -551,7 +390,7 @@ export class RouterCore {
       // Leasing first: only connecting is retried, never a statement that may have run.
       const lease = await this.leasePrimary(reason)
       return await new Promise((resolve, reject) =>
-        this.#run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, reject),
+        this.#statements.run<R>(lease, query, values, keep ? 'keep' : 'release', resolve, reject),
       )
     } catch (error) {
       traceToCaller(error)
