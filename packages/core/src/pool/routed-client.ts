@@ -51,9 +51,8 @@ export class RoutedClient extends EventEmitter {
   #inTransaction = false
   /** Statements run one at a time, in order, so each routing decision sees the outcome of the previous one. */
   #tail: Promise<unknown> = Promise.resolve()
-  readonly #forward = (error: Error) => {
-    if (this.listenerCount('error') > 0) this.emit('error', error)
-  }
+  /** Passes the pinned connection's errors on to this client's own `error` listeners, if it has any. */
+  readonly #forward = this.#forwarder()
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
 
@@ -309,6 +308,13 @@ export class RoutedClient extends EventEmitter {
     )?.getTransactionStatus?.()
     if (status === 'I') this.#inTransaction = false
     else if (status === 'T' || status === 'E') this.#inTransaction = true
+  }
+
+  #forwarder(): (error: Error) => void {
+    // Returned, not bound to a name: toolchains that keep function names would rename it for every client.
+    return (error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', error)
+    }
   }
 
   /**

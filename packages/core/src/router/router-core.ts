@@ -259,8 +259,7 @@ export class RouterCore {
       return Promise.reject(error)
     }
     return new Promise((resolve, reject) => {
-      const failed = (error: unknown) =>
-        this.#readFailed<R>(error, node, tried, text, query, values, keep).then(resolve, reject)
+      const failed = this.#whenReadFails<R>(node, tried, text, query, values, keep, resolve, reject)
       this.#statements.lease(
         node,
         this.#readReason(node, tried),
@@ -268,6 +267,23 @@ export class RouterCore {
         failed,
       )
     })
+  }
+
+  /** What a read's first attempt does when it fails: {@link #readFailed}, settling the read's promise. */
+  #whenReadFails<R extends pg.QueryResultRow>(
+    node: RouterNode,
+    tried: Set<RouterNode>,
+    text: string,
+    query: Statement,
+    values: unknown[] | undefined,
+    keep: boolean,
+    resolve: (outcome: Outcome<pg.QueryResult<R>>) => void,
+    reject: (error: unknown) => void,
+  ): (error: unknown) => void {
+    // Returned, not bound to a name: toolchains that keep function names would rename it on every read.
+    return (error) => {
+      this.#readFailed<R>(error, node, tried, text, query, values, keep).then(resolve, reject)
+    }
   }
 
   /** The first attempt of a read outside a session failed: re-run a refused write, or retry. */
