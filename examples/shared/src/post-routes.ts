@@ -1,8 +1,28 @@
-import { asc, desc, eq } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
-import type { Database } from './database.js'
-import { comments, posts } from './database-schema.js'
-import { reportServedBy, servedBy } from './served-by.js'
+import { reportServedBy } from './served-by.js'
+
+/** A row selected with `servedBy`, the `host:port` of the server that produced it (`SERVED_BY_SQL`). */
+export interface ServedRow {
+  readonly servedBy: string
+}
+
+/**
+ * The statements behind the post routes, one per method, written with the app's ORM. Each selects `servedBy`
+ * alongside its data so `x-pgroute-node` names the server that produced the whole answer.
+ */
+export interface PostQueries {
+  /** Inserts a post and returns its row (`id`, `title`, `body`, `createdAt`). */
+  createPost(post: { readonly title: string; readonly body: string }): Promise<ServedRow>
+  /** The newest `limit` posts, newest first. */
+  listPosts(limit: number): Promise<readonly ServedRow[]>
+  /** The post with its `comments` (oldest first) in one statement, or undefined. */
+  findPost(id: number): Promise<ServedRow | undefined>
+  /**
+   * Inserts a comment and returns its row (`id`, `postId`, `body`, `createdAt`). Rejects with the database's
+   * foreign-key violation (SQLSTATE 23503, possibly as the `cause` of an ORM error) when the post does not exist.
+   */
+  createComment(comment: { readonly postId: number; readonly body: string }): Promise<ServedRow>
+}
 
 const FOREIGN_KEY_VIOLATION = '23503'
 const NOT_FOUND = { statusCode: 404, error: 'Not Found', message: 'No such post' } as const
@@ -15,9 +35,7 @@ const idParams = {
 
 const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength }) as const
 
-const postColumns = { id: posts.id, title: posts.title, body: posts.body, createdAt: posts.createdAt }
-
-/** The SQLSTATE of a database error, which Drizzle wraps in a `DrizzleQueryError` (its `cause`). */
+/** The SQLSTATE of a database error, found on the error or along its `cause` chain (where ORMs wrap it). */
 function sqlState(error: unknown): unknown {
   for (let e = error; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
     const { code } = e as { code?: unknown }
@@ -28,10 +46,15 @@ function sqlState(error: unknown): unknown {
 
 /**
  * Posts and their comments: `POST /posts`, `GET /posts`, `GET /posts/:id` (with its comments) and
- * `POST /posts/:id/comments`. Each handler is one statement; pgroute sends writes to the primary and reads to a
- * replica that has replayed the session's writes.
+ * `POST /posts/:id/comments`. Each handler runs one statement of `queries`; pgroute sends writes to the primary
+ * and reads to a replica that has replayed the session's writes.
+ *
+ * @example
+ * ```ts
+ * postRoutes(app, postQueries(db))
+ * ```
  */
-export function postRoutes(app: FastifyInstance, db: Database): void {
+export function postRoutes(app: FastifyInstance, queries: PostQueries): void {
   app.post<{ Body: { title: string; body: string } }>(
     '/posts',
     {
@@ -44,12 +67,9 @@ export function postRoutes(app: FastifyInstance, db: Database): void {
       },
     },
     async (request, reply) => {
-      const rows = await db
-        .insert(posts)
-        .values({ title: request.body.title, body: request.body.body })
-        .returning({ ...postColumns, servedBy })
+      const row = await queries.createPost({ title: request.body.title, body: request.body.body })
       reply.code(201)
-      return { post: reportServedBy(reply, rows)[0] }
+      return { post: reportServedBy(reply, [row])[0] }
     },
   )
 
@@ -63,28 +83,16 @@ export function postRoutes(app: FastifyInstance, db: Database): void {
         },
       },
     },
-    async (request, reply) => {
-      const rows = await db
-        .select({ ...postColumns, servedBy })
-        .from(posts)
-        .orderBy(desc(posts.id))
-        .limit(request.query.limit)
-      return { posts: reportServedBy(reply, rows) }
-    },
+    async (request, reply) => ({
+      posts: reportServedBy(reply, await queries.listPosts(request.query.limit)),
+    }),
   )
 
   app.get<{ Params: { id: number } }>(
     '/posts/:id',
     { schema: { params: idParams } },
     async (request, reply) => {
-      // One statement (the relational query builder nests the comments as JSON), so one node answers all of it.
-      const row = await db.query.posts.findFirst({
-        where: eq(posts.id, request.params.id),
-        with: {
-          comments: { columns: { id: true, body: true, createdAt: true }, orderBy: [asc(comments.id)] },
-        },
-        extras: { servedBy: servedBy.as('served_by') },
-      })
+      const row = await queries.findPost(request.params.id)
       const [post] = reportServedBy(reply, row ? [row] : [])
       if (post) return { post }
       reply.code(404)
@@ -102,18 +110,9 @@ export function postRoutes(app: FastifyInstance, db: Database): void {
     },
     async (request, reply) => {
       try {
-        const rows = await db
-          .insert(comments)
-          .values({ postId: request.params.id, body: request.body.body })
-          .returning({
-            id: comments.id,
-            postId: comments.postId,
-            body: comments.body,
-            createdAt: comments.createdAt,
-            servedBy,
-          })
+        const row = await queries.createComment({ postId: request.params.id, body: request.body.body })
         reply.code(201)
-        return { comment: reportServedBy(reply, rows)[0] }
+        return { comment: reportServedBy(reply, [row])[0] }
       } catch (error) {
         if (sqlState(error) !== FOREIGN_KEY_VIOLATION) throw error
         reply.code(404)

@@ -1,0 +1,210 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Cluster, startCluster } from '@pgroute/cluster'
+import { createRouter, type Router } from '@pgroute/core'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TOKEN_HEADER } from './read-your-writes.js'
+import { NODE_HEADER } from './served-by.js'
+import type { BuildApp } from './service-builder.js'
+
+/** Options of {@link describeExampleApp}. */
+export interface ExampleAppSuiteOptions {
+  /** Names the suite (`kysely-app`). */
+  readonly name: string
+  /** The app under test. */
+  readonly buildApp: BuildApp
+}
+
+/** Port of the server named in a response's `x-pgroute-node` header (`127.0.0.1:54321`). */
+function nodePort(headers: Record<string, unknown>): number | undefined {
+  const value = headers[NODE_HEADER]
+  return typeof value === 'string' ? Number(value.slice(value.lastIndexOf(':') + 1)) : undefined
+}
+
+async function createPost(app: FastifyInstance, title: string, token?: string) {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/posts',
+    headers: token ? { [TOKEN_HEADER]: token } : {},
+    payload: { title, body: `body of ${title}` },
+  })
+  expect(response.statusCode).toBe(201)
+  const token2 = response.headers[TOKEN_HEADER]
+  expect(typeof token2).toBe('string')
+  return { id: response.json().post.id as number, token: token2 as string, port: nodePort(response.headers) }
+}
+
+/**
+ * The integration suite every example app must pass, against a real cluster (one replica 2 s late) through
+ * `app.inject()`: read-your-writes across requests with the token, a control showing reads without it do miss,
+ * comments, listing, 404s, malformed tokens (400, nothing written) and the `/status` shape.
+ *
+ * @example
+ * ```ts
+ * describeExampleApp({ name: 'kysely-app', buildApp })
+ * ```
+ */
+export function describeExampleApp(options: ExampleAppSuiteOptions): void {
+  describe(options.name, () => {
+    let cluster: Cluster
+    let router: Router
+    let app: FastifyInstance
+
+    beforeAll(async () => {
+      // The second replica replays WAL 2 s late: a read routed to it right after a write would miss the write.
+      cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
+      router = createRouter({
+        primary: cluster.primary.url,
+        replicas: cluster.replicas.map((node) => ({ name: node.name, connectionString: node.url })),
+      })
+      await router.ready()
+      app = await options.buildApp({ router })
+    })
+
+    afterAll(async () => {
+      await app?.close()
+      await router?.end()
+      await cluster?.stop()
+    })
+
+    describe('read-your-writes across requests', () => {
+      it('finds every post right after creating it when the token is sent back', async () => {
+        const iterations = 300
+        const servedBy = new Map<number | undefined, number>()
+        let token: string | undefined
+        let misses = 0
+        for (let i = 0; i < iterations; i++) {
+          const created = await createPost(app, `post ${i}`, token)
+          expect(created.port).toBe(cluster.primary.port)
+          const read = await app.inject({
+            url: `/posts/${created.id}`,
+            headers: { [TOKEN_HEADER]: created.token },
+          })
+          if (read.statusCode === 404) misses++
+          else {
+            expect(read.statusCode).toBe(200)
+            expect(read.json().post).toMatchObject({ id: created.id, title: `post ${i}`, comments: [] })
+            const port = nodePort(read.headers)
+            servedBy.set(port, (servedBy.get(port) ?? 0) + 1)
+          }
+          token = read.headers[TOKEN_HEADER] as string
+        }
+        expect(misses).toBe(0)
+        // The late replica never had the post in time; the prompt replica (or the primary) served the reads.
+        expect(servedBy.get(cluster.replicas[1]!.port)).toBeUndefined()
+        expect(servedBy.get(cluster.replicas[0]!.port)).toBeGreaterThan(0)
+        expect([...servedBy.keys()].every((port) => port !== undefined)).toBe(true)
+      })
+
+      it('misses fresh posts without the token (control: the late replica serves reads)', async () => {
+        // Until the router sees the late replica past the schema, the app's own token keeps every read off it.
+        await cluster.waitForReplication({ replicas: [cluster.replicas[1]!] })
+        let misses = 0
+        for (let i = 0; i < 200 && misses < 3; i++) {
+          const created = await createPost(app, `anonymous ${i}`)
+          const read = await app.inject({ url: `/posts/${created.id}` })
+          expect([200, 404]).toContain(read.statusCode)
+          if (read.statusCode === 404) misses++
+          await sleep(10)
+        }
+        expect(misses).toBe(3)
+      })
+
+      it('sees its own comment in the post it reads next', async () => {
+        const post = await createPost(app, 'commented')
+        const comment = await app.inject({
+          method: 'POST',
+          url: `/posts/${post.id}/comments`,
+          headers: { [TOKEN_HEADER]: post.token },
+          payload: { body: 'first!' },
+        })
+        expect(comment.statusCode).toBe(201)
+        expect(nodePort(comment.headers)).toBe(cluster.primary.port)
+        const read = await app.inject({
+          url: `/posts/${post.id}`,
+          headers: { [TOKEN_HEADER]: comment.headers[TOKEN_HEADER] as string },
+        })
+        expect(read.statusCode).toBe(200)
+        expect(read.json().post.comments).toEqual([
+          expect.objectContaining({ id: comment.json().comment.id, body: 'first!' }),
+        ])
+      })
+
+      it('lists the newest posts, including the one just created', async () => {
+        const post = await createPost(app, 'newest')
+        const list = await app.inject({ url: '/posts?limit=5', headers: { [TOKEN_HEADER]: post.token } })
+        expect(list.statusCode).toBe(200)
+        const { posts } = list.json()
+        expect(posts).toHaveLength(5)
+        expect(posts[0]).toMatchObject({ id: post.id, title: 'newest' })
+        expect(cluster.nodes.map((node) => node.port)).toContain(nodePort(list.headers))
+      })
+
+      it('answers 404 for a missing post and for a comment on one', async () => {
+        const read = await app.inject({ url: '/posts/2147483647' })
+        expect(read.statusCode).toBe(404)
+        const comment = await app.inject({
+          method: 'POST',
+          url: '/posts/2147483647/comments',
+          payload: { body: 'x' },
+        })
+        expect(comment.statusCode).toBe(404)
+        expect(comment.json()).toMatchObject({ message: 'No such post' })
+      })
+    })
+
+    describe('token validation', () => {
+      it.each(['nonsense', '0/', 'G/1', "0/1' OR 1=1"])(
+        'answers 400 to the malformed token %j',
+        async (bad) => {
+          const response = await app.inject({ url: '/posts', headers: { [TOKEN_HEADER]: bad } })
+          expect(response.statusCode).toBe(400)
+          expect(response.json()).toMatchObject({
+            statusCode: 400,
+            message: expect.stringContaining(TOKEN_HEADER),
+          })
+        },
+      )
+
+      it('writes nothing when the token of a write is malformed', async () => {
+        const before = await cluster.primary.query<{ n: number }>('SELECT count(*)::int AS n FROM posts')
+        const response = await app.inject({
+          method: 'POST',
+          url: '/posts',
+          headers: { [TOKEN_HEADER]: 'not-a-token' },
+          payload: { title: 'rejected', body: 'rejected' },
+        })
+        expect(response.statusCode).toBe(400)
+        const after = await cluster.primary.query<{ n: number }>('SELECT count(*)::int AS n FROM posts')
+        expect(after.rows[0]!.n).toBe(before.rows[0]!.n)
+      })
+
+      it('accepts a well-formed token ahead of every node (the primary answers)', async () => {
+        const response = await app.inject({ url: '/posts?limit=1', headers: { [TOKEN_HEADER]: 'FF/0' } })
+        expect(response.statusCode).toBe(200)
+        expect(nodePort(response.headers)).toBe(cluster.primary.port)
+      })
+    })
+
+    describe('GET /status', () => {
+      it('lists the primary then both replicas, without credentials', async () => {
+        const response = await app.inject({ url: '/status' })
+        expect(response.statusCode).toBe(200)
+        const { nodes } = response.json()
+        expect(nodes.map((node: { role: string }) => node.role)).toEqual(['primary', 'replica', 'replica'])
+        expect(nodes.slice(1).map((node: { name: string }) => node.name)).toEqual(['replica-1', 'replica-2'])
+        for (const node of nodes) {
+          expect(node).toMatchObject({
+            state: expect.any(String),
+            healthy: expect.any(Boolean),
+            lagBytes: expect.any(Number),
+            lagSeconds: expect.any(Number),
+            served: expect.any(Number),
+          })
+        }
+        expect(nodes[0].served).toBeGreaterThan(0)
+        expect(response.body).not.toContain(cluster.primary.connectionConfig.password)
+      })
+    })
+  })
+}

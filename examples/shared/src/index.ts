@@ -1,0 +1,14 @@
+// ORM-independent parts of the example apps. The integration suite is a separate export
+// (`@pgroute-examples/shared/example-app-suite`) so that running an app never loads vitest.
+export { type DatabaseNodes, databaseNodes } from './database-nodes.js'
+export { type PostQueries, postRoutes, type ServedRow } from './post-routes.js'
+export { type ReadYourWritesOptions, readYourWrites, TOKEN_HEADER } from './read-your-writes.js'
+export { NODE_HEADER, reportServedBy, SERVED_BY_SQL } from './served-by.js'
+export {
+  type BuildApp,
+  type BuildAppOptions,
+  type BuildServiceOptions,
+  buildService,
+} from './service-builder.js'
+export { type RunServiceOptions, runService } from './service-runner.js'
+export { statusRoute } from './status-route.js'
