@@ -31,6 +31,23 @@ describe('classification cache', () => {
     expect(classifier.classify('SELECT 2')).toBe(b2)
   })
 
+  it('never evicts a statement used at least once per cacheSize / 2 new texts', () => {
+    const classifier = createClassifier({ cacheSize: 100 })
+    const hot = classifier.classify('SELECT hot')
+    for (let i = 0; i < 5000; i++) {
+      classifier.classify(`SELECT ${i}`)
+      if (i % 40 === 0) expect(classifier.classify('SELECT hot')).toBe(hot)
+    }
+    expect(classifier.classify('SELECT hot')).toBe(hot)
+  })
+
+  it('evicts a statement no longer used', () => {
+    const classifier = createClassifier({ cacheSize: 100 })
+    const cold = classifier.classify('SELECT cold')
+    for (let i = 0; i < 100; i++) classifier.classify(`SELECT ${i}`)
+    expect(classifier.classify('SELECT cold')).not.toBe(cold)
+  })
+
   it('never holds more than cacheSize entries however many texts it sees', () => {
     const classifier = createClassifier({ cacheSize: 10 })
     const results = Array.from({ length: 100 }, (_, i) => classifier.classify(`SELECT ${i}`))
