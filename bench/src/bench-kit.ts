@@ -265,6 +265,47 @@ export async function interleavedInChildren(options: {
   }
 }
 
+/**
+ * Compares `clients` against `baseline` with {@link interleavedInChildren} (16 callers, the `BENCH_ROUNDS` and
+ * `BENCH_ROUND_MS` settings) and returns one row per client: throughput, its ratio, client CPU per call, and
+ * the CPU ratio.
+ */
+export async function compareClients(options: {
+  /** The bench's name, for the rows. */
+  readonly bench: string
+  /** The set-up, for the rows. */
+  readonly case: string
+  /** Absolute file URL of a module exporting `createLoad` ({@link LoadModule}). */
+  readonly module: string
+  readonly clients: readonly string[]
+  readonly baseline: string
+  readonly config: unknown
+}): Promise<BenchRow[]> {
+  const { bench, clients, baseline } = options
+  const result = await interleavedInChildren({
+    module: options.module,
+    clients,
+    config: options.config,
+    baseline,
+    concurrency: 16,
+    rounds: rounds(),
+    roundMs: roundMs(),
+    warmupMs: 1000,
+  })
+  return clients.map((client) => {
+    const isBaseline = client === baseline
+    return {
+      bench,
+      case: options.case,
+      client,
+      'ops/s': Math.round(result.opsPerSecond.get(client)!),
+      'throughput ratio': isBaseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
+      'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
+      'CPU ratio': isBaseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
+    }
+  })
+}
+
 /** True when `importMetaUrl` is the file node was started with (a bench run on its own). */
 export function isMain(importMetaUrl: string): boolean {
   return process.argv[1] !== undefined && importMetaUrl === pathToFileURL(process.argv[1]).href

@@ -15,19 +15,10 @@
 import type { Cluster } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
 import pg from 'pg'
-import {
-  type BenchRow,
-  interleavedInChildren,
-  isMain,
-  type Load,
-  roundMs,
-  rounds,
-  withCluster,
-} from './bench-kit.js'
+import { type BenchRow, compareClients, isMain, type Load, withCluster } from './bench-kit.js'
 
 export const name = 'core-throughput'
 
-const CONCURRENCY = 16
 /** The router's default pool settings, given to every pool compared. */
 const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 const ROWS = 1000
@@ -88,27 +79,13 @@ export async function createLoad(client: string, config: LoadConfig): Promise<Lo
 const CLIENTS = ['router.pool.query', 'router.query', 'pg.Pool', 'pg.Pool (control)']
 
 async function measureCase(caseName: string, config: LoadConfig): Promise<BenchRow[]> {
-  const result = await interleavedInChildren({
+  return compareClients({
+    bench: name,
+    case: caseName,
     module: import.meta.url,
     clients: CLIENTS,
-    config,
     baseline: 'pg.Pool',
-    concurrency: CONCURRENCY,
-    rounds: rounds(),
-    roundMs: roundMs(),
-    warmupMs: 1000,
-  })
-  return CLIENTS.map((client) => {
-    const baseline = client === 'pg.Pool'
-    return {
-      bench: name,
-      case: caseName,
-      client,
-      'ops/s': Math.round(result.opsPerSecond.get(client)!),
-      'throughput ratio': baseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
-      'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
-      'CPU ratio': baseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
-    }
+    config,
   })
 }
 

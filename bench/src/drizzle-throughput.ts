@@ -20,19 +20,10 @@ import { eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import pg from 'pg'
-import {
-  type BenchRow,
-  interleavedInChildren,
-  isMain,
-  type Load,
-  roundMs,
-  rounds,
-  withCluster,
-} from './bench-kit.js'
+import { type BenchRow, compareClients, isMain, type Load, withCluster } from './bench-kit.js'
 
 export const name = 'drizzle-throughput'
 
-const CONCURRENCY = 16
 /** The router's default pool settings, given to every pool compared. */
 const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 const ROWS = 1000
@@ -96,27 +87,13 @@ export async function createLoad(client: string, config: LoadConfig): Promise<Lo
 async function measureCase(caseName: string, config: LoadConfig): Promise<BenchRow[]> {
   const clients = ['pgrouteDrizzle', BASELINE, `${BASELINE} (control)`]
   if (config.replicas.length === 0) clients.push('pgrouteDrizzle $primary')
-  const result = await interleavedInChildren({
+  return compareClients({
+    bench: name,
+    case: caseName,
     module: import.meta.url,
-    clients,
-    config,
+    clients: clients,
     baseline: BASELINE,
-    concurrency: CONCURRENCY,
-    rounds: rounds(),
-    roundMs: roundMs(),
-    warmupMs: 1000,
-  })
-  return clients.map((client) => {
-    const baseline = client === BASELINE
-    return {
-      bench: name,
-      case: caseName,
-      client,
-      'ops/s': Math.round(result.opsPerSecond.get(client)!),
-      'throughput ratio': baseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
-      'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
-      'CPU ratio': baseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
-    }
+    config,
   })
 }
 

@@ -5,25 +5,26 @@
  *
  * Two set-ups: a router with one replica, whose reads all land on that replica (the read path: operation-node
  * routing, lazily-pinned connection, replica choice, lag-aware lease), and a router with a primary only, where
- * `primary(db)` (a connection pinned up front) is measured too. Rounds alternate between the clients (see
- * `interleaved` in bench-kit.ts); the ratio is the median of the per-round ratios. `BENCH_ROUNDS` and
- * `BENCH_ROUND_MS` set the length.
+ * `primary(db)` (a connection pinned up front) is measured too. A second `PostgresDialect` over an identical pool
+ * shows the noise of the run. Each client runs in a process of its own and rounds alternate between them (see
+ * `interleavedInChildren` in bench-kit.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
- * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/kysely-throughput.ts`
+ * Run alone: `node --conditions=pgroute-source --import tsx bench/src/kysely-throughput.ts`
  */
-import type { Cluster, ClusterNode } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
 import { PgRouteDialect, primary } from '@pgroute/kysely'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
-import { type BenchRow, interleaved, isMain, roundMs, rounds, withCluster } from './bench-kit.js'
+import { type BenchRow, compareClients, isMain, type Load, withCluster } from './bench-kit.js'
 
 export const name = 'kysely-throughput'
 
-const CONCURRENCY = 16
-const POOL_SIZE = 10
+/** The router's default pool settings, given to every pool compared. */
+const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 const ROWS = 1000
 const BASELINE = 'PostgresDialect'
+const PINNED = 'PgRouteDialect primary(db)'
 
 interface Database {
   bench_items: { id: number; label: string }
@@ -44,74 +45,61 @@ function pointSelect(db: Kysely<Database>): (call: number) => Promise<void> {
   }
 }
 
-async function measureCase(
-  cluster: Cluster,
-  caseName: string,
-  replicas: readonly ClusterNode[],
-  node: ClusterNode,
-): Promise<BenchRow[]> {
-  const router = createRouter({
-    primary: cluster.primary.url,
-    replicas: replicas.map((replica) => replica.url),
-    pool: { max: POOL_SIZE },
-  })
-  const pool = new pg.Pool({ connectionString: node.url, max: POOL_SIZE })
-  // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-  pool.on('error', () => {})
-  // Each instance ends what it was given (the router, the pool) on destroy(), once it has run a query.
-  const routed = new Kysely<Database>({ dialect: new PgRouteDialect({ router }) })
-  const plain = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  try {
-    await router.ready()
-    const clients = new Map<string, (call: number) => Promise<void>>([
-      ['PgRouteDialect', pointSelect(routed)],
-      [BASELINE, pointSelect(plain)],
-    ])
-    if (replicas.length === 0) clients.set('PgRouteDialect primary(db)', pointSelect(primary(routed)))
-    const result = await interleaved({
-      clients,
-      baseline: BASELINE,
-      concurrency: CONCURRENCY,
-      rounds: rounds(),
-      roundMs: roundMs(),
-      warmupMs: 1000,
-    })
-    // Both sides must have worked the same server, or the comparison means nothing.
-    const servedBy = router.status().filter((status) => status.served > 0)
-    if (servedBy.length !== 1 || servedBy[0]!.role !== (replicas.length > 0 ? 'replica' : 'primary')) {
-      throw new Error(`${caseName}: queries were served by ${servedBy.map((s) => s.name).join(', ')}`)
-    }
-    const rows: BenchRow[] = []
-    for (const [client, ops] of result.opsPerSecond) {
-      rows.push({ bench: name, case: caseName, client, value: Math.round(ops), unit: 'ops/s' })
-    }
-    for (const [client, ratio] of result.ratios) {
-      if (client === BASELINE) continue
-      rows.push({
-        bench: name,
-        case: caseName,
-        client: `${client} / ${BASELINE}`,
-        value: Number(ratio.toFixed(3)),
-        unit: 'ratio',
-      })
-    }
-    return rows
-  } finally {
-    await routed.destroy()
-    await router.end()
-    await plain.destroy()
-    if (!pool.ending) await pool.end()
+/** Where a client connects: the router's nodes, and the node a plain pool uses. */
+interface LoadConfig {
+  readonly primary: string
+  readonly replicas: readonly string[]
+  readonly node: string
+}
+
+/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
+export async function createLoad(client: string, config: LoadConfig): Promise<Load> {
+  if (client === BASELINE || client === `${BASELINE} (control)`) {
+    const pool = new pg.Pool({ connectionString: config.node, ...POOL })
+    // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
+    pool.on('error', () => {})
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+    return { op: pointSelect(db), close: () => db.destroy() }
   }
+  const router = createRouter({ primary: config.primary, replicas: [...config.replicas], pool: POOL })
+  await router.ready()
+  const db = new Kysely<Database>({ dialect: new PgRouteDialect({ router }) })
+  return {
+    op: pointSelect(client === PINNED ? primary(db) : db),
+    close: async () => {
+      // Both sides must have worked the same server, or the comparison means nothing.
+      const servedBy = router.status().filter((status) => status.served > 0)
+      const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+      await db.destroy()
+      if (servedBy.length !== 1 || servedBy[0]!.role !== expected) {
+        throw new Error(`${client}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
+      }
+    },
+  }
+}
+
+function measureCase(caseName: string, config: LoadConfig): Promise<BenchRow[]> {
+  const clients = ['PgRouteDialect', BASELINE, `${BASELINE} (control)`]
+  if (config.replicas.length === 0) clients.push(PINNED)
+  return compareClients({
+    bench: name,
+    case: caseName,
+    module: import.meta.url,
+    clients,
+    baseline: BASELINE,
+    config,
+  })
 }
 
 /** Measures both set-ups on a fresh one-replica cluster. */
 export async function run(): Promise<BenchRow[]> {
   return withCluster({ replicas: 1 }, async (cluster) => {
     await seed(cluster)
-    const replica = cluster.replicas[0]!
+    const replica = cluster.replicas[0]!.url
+    const primary = cluster.primary.url
     return [
-      ...(await measureCase(cluster, 'one replica (reads on it)', [replica], replica)),
-      ...(await measureCase(cluster, 'primary only', [], cluster.primary)),
+      ...(await measureCase('one replica (reads on it)', { primary, replicas: [replica], node: replica })),
+      ...(await measureCase('primary only', { primary, replicas: [], node: primary })),
     ]
   })
 }
