@@ -306,6 +306,48 @@ export async function compareClients(options: {
   })
 }
 
+/** Rows of `bench_items`, the table every throughput bench reads by primary key. */
+export const ITEM_ROWS = 1000
+
+/** Where a compared client connects: the router's nodes, and the node a plain pool uses. */
+export interface ThroughputConfig {
+  readonly primary: string
+  readonly replicas: readonly string[]
+  readonly node: string
+}
+
+/**
+ * The two set-ups every throughput bench measures on a fresh one-replica cluster seeded with `bench_items`: a
+ * router with one replica, whose reads all land on it (compared with a plain pool on that replica), and a router
+ * with a primary only (compared with a plain pool on the primary). `clients(primaryOnly)` names the clients of a
+ * set-up; `module` exports their `createLoad(client, config: ThroughputConfig)`.
+ */
+export function runThroughputBench(options: {
+  readonly bench: string
+  readonly module: string
+  readonly baseline: string
+  readonly clients: (primaryOnly: boolean) => readonly string[]
+}): Promise<BenchRow[]> {
+  return withCluster({ replicas: 1 }, async (cluster) => {
+    await cluster.primary.query(`CREATE TABLE bench_items (id integer PRIMARY KEY, label text NOT NULL);
+      INSERT INTO bench_items SELECT g, 'item ' || g FROM generate_series(1, ${ITEM_ROWS}) AS g;
+      ANALYZE bench_items`)
+    await cluster.waitForReplication()
+    const replica = cluster.replicas[0]!.url
+    const primary = cluster.primary.url
+    const setups: Array<[string, ThroughputConfig]> = [
+      ['one replica (reads on it)', { primary, replicas: [replica], node: replica }],
+      ['primary only', { primary, replicas: [], node: primary }],
+    ]
+    const rows: BenchRow[] = []
+    for (const [setup, config] of setups) {
+      const clients = options.clients(config.replicas.length === 0)
+      rows.push(...(await compareClients({ ...options, case: setup, clients, config })))
+    }
+    return rows
+  })
+}
+
 /** True when `importMetaUrl` is the file node was started with (a bench run on its own). */
 export function isMain(importMetaUrl: string): boolean {
   return process.argv[1] !== undefined && importMetaUrl === pathToFileURL(process.argv[1]).href

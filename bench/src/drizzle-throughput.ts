@@ -13,52 +13,43 @@
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/drizzle-throughput.ts`
  */
-import type { Cluster } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
 import { pgrouteDrizzle } from '@pgroute/drizzle'
 import { eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import pg from 'pg'
-import { type BenchRow, compareClients, isMain, type Load, withCluster } from './bench-kit.js'
+import {
+  type BenchRow,
+  ITEM_ROWS,
+  isMain,
+  type Load,
+  runThroughputBench,
+  type ThroughputConfig,
+} from './bench-kit.js'
 
 export const name = 'drizzle-throughput'
 
 /** The router's default pool settings, given to every pool compared. */
 const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
-const ROWS = 1000
 
 const items = pgTable('bench_items', {
   id: integer('id').primaryKey(),
   label: text('label').notNull(),
 })
 
-async function seed(cluster: Cluster): Promise<void> {
-  await cluster.primary.query(`CREATE TABLE bench_items (id integer PRIMARY KEY, label text NOT NULL);
-    INSERT INTO bench_items SELECT g, 'item ' || g FROM generate_series(1, ${ROWS}) AS g;
-    ANALYZE bench_items`)
-  await cluster.waitForReplication()
-}
-
 function pointSelect(db: Pick<ReturnType<typeof drizzle>, 'select'>): (call: number) => Promise<void> {
   return async (call) => {
-    const id = (call % ROWS) + 1
+    const id = (call % ITEM_ROWS) + 1
     const rows = await db.select().from(items).where(eq(items.id, id))
     if (rows.length !== 1) throw new Error(`expected one row for id ${id}`)
   }
 }
 
-/** Where a client connects: the router's nodes, and the node a plain pool uses. */
-interface LoadConfig {
-  readonly primary: string
-  readonly replicas: readonly string[]
-  readonly node: string
-}
-
 const BASELINE = 'drizzle(pg.Pool)'
 
 /** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
-export async function createLoad(client: string, config: LoadConfig): Promise<Load> {
+export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
   if (client === BASELINE || client === `${BASELINE} (control)`) {
     const pool = new pg.Pool({ connectionString: config.node, ...POOL })
     // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
@@ -84,29 +75,15 @@ export async function createLoad(client: string, config: LoadConfig): Promise<Lo
   }
 }
 
-async function measureCase(caseName: string, config: LoadConfig): Promise<BenchRow[]> {
-  const clients = ['pgrouteDrizzle', BASELINE, `${BASELINE} (control)`]
-  if (config.replicas.length === 0) clients.push('pgrouteDrizzle $primary')
-  return compareClients({
-    bench: name,
-    case: caseName,
-    module: import.meta.url,
-    clients: clients,
-    baseline: BASELINE,
-    config,
-  })
-}
+const CLIENTS = ['pgrouteDrizzle', BASELINE, `${BASELINE} (control)`]
 
 /** Measures both set-ups on a fresh one-replica cluster. */
-export async function run(): Promise<BenchRow[]> {
-  return withCluster({ replicas: 1 }, async (cluster) => {
-    await seed(cluster)
-    const replica = cluster.replicas[0]!.url
-    const primary = cluster.primary.url
-    return [
-      ...(await measureCase('one replica (reads on it)', { primary, replicas: [replica], node: replica })),
-      ...(await measureCase('primary only', { primary, replicas: [], node: primary })),
-    ]
+export function run(): Promise<BenchRow[]> {
+  return runThroughputBench({
+    bench: name,
+    module: import.meta.url,
+    baseline: BASELINE,
+    clients: (primaryOnly) => [...CLIENTS, ...(primaryOnly ? ['pgrouteDrizzle $primary'] : [])],
   })
 }
 
