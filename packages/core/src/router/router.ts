@@ -42,7 +42,11 @@ export class Router extends EventEmitter<RouterEvents> {
    * gives clients that pin their node at the first statement. Ending it ends the router.
    */
   readonly pool: RoutedPool
-  /** The primary's own pool: statements on it always go to the primary. */
+  /**
+   * The primary's own pool: statements on it always go to the primary, bypassing the router. Sessions do not see
+   * writes made through it; inside `router.session()`, write through `query()`, `pool`, or a client pinned with
+   * `pin('primary')` instead.
+   */
   readonly primary: pg.Pool
 
   readonly #core: RouterCore
