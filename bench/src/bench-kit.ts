@@ -5,6 +5,8 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Cluster, type StartClusterOptions, startCluster } from '@pgroute/cluster'
+import { createRouter, type Router } from '@pgroute/core'
+import pg from 'pg'
 
 /** One line of a benchmark's table: flat, printable with `console.table`. Every row of one bench has the same keys. */
 export type BenchRow = Readonly<Record<string, string | number>>
@@ -314,6 +316,42 @@ export interface ThroughputConfig {
   readonly primary: string
   readonly replicas: readonly string[]
   readonly node: string
+}
+
+/** The router's default pool settings, given to every pool a throughput bench compares. */
+const POOL_SETTINGS = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
+
+/** The baseline's plain pool on `config.node`, with the router's pool settings. */
+export function plainPool(config: ThroughputConfig): pg.Pool {
+  const pool = new pg.Pool({ connectionString: config.node, ...POOL_SETTINGS })
+  // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
+  pool.on('error', () => {})
+  return pool
+}
+
+/** A ready router over `config`'s nodes, with the same pool settings as {@link plainPool}. */
+export async function benchRouter(config: ThroughputConfig): Promise<Router> {
+  const router = createRouter({
+    primary: config.primary,
+    replicas: [...config.replicas],
+    pool: POOL_SETTINGS,
+  })
+  await router.ready()
+  return router
+}
+
+/**
+ * Both sides of a comparison must have worked the same server, or it means nothing: checks that `servers` nodes
+ * (of the role the set-up reads from) served the client's statements, and no other node.
+ */
+export function assertServedBy(client: string, router: Router, config: ThroughputConfig, servers = 1): void {
+  const servedBy = router.status().filter((status) => status.served > 0)
+  const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+  if (servedBy.length !== servers || servedBy.some((status) => status.role !== expected)) {
+    throw new Error(
+      `${client}: statements were served by ${servedBy.map((s) => s.name).join(', ') || 'no node'}`,
+    )
+  }
 }
 
 /**

@@ -12,21 +12,21 @@
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/core-throughput.ts`
  */
-import { createRouter } from '@pgroute/core'
-import pg from 'pg'
+import type pg from 'pg'
 import {
+  assertServedBy,
   type BenchRow,
+  benchRouter,
   ITEM_ROWS,
   isMain,
   type Load,
+  plainPool,
   runThroughputBench,
   type ThroughputConfig,
 } from './bench-kit.js'
 
 export const name = 'core-throughput'
 
-/** The router's default pool settings, given to every pool compared. */
-const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 const SELECT = 'SELECT id, label FROM bench_items WHERE id = $1'
 
 type Query = (text: string, values: unknown[]) => Promise<pg.QueryResult>
@@ -42,13 +42,10 @@ function pointSelect(query: Query): (call: number) => Promise<void> {
 /** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
 export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
   if (client === 'pg.Pool' || client === 'pg.Pool (control)') {
-    const pool = new pg.Pool({ connectionString: config.node, ...POOL })
-    // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-    pool.on('error', () => {})
+    const pool = plainPool(config)
     return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
   }
-  const router = createRouter({ primary: config.primary, replicas: [...config.replicas], pool: POOL })
-  await router.ready()
+  const router = await benchRouter(config)
   const query: Query =
     client === 'router.query'
       ? (text, values) => router.query(text, values)
@@ -56,13 +53,8 @@ export async function createLoad(client: string, config: ThroughputConfig): Prom
   return {
     op: pointSelect(query),
     close: async () => {
-      // Both sides must have worked the same server, or the comparison means nothing.
-      const servedBy = router.status().filter((status) => status.served > 0)
-      const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+      assertServedBy(client, router, config)
       await router.end()
-      if (servedBy.length !== 1 || servedBy[0]!.role !== expected) {
-        throw new Error(`${client}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
-      }
     },
   }
 }

@@ -13,25 +13,23 @@
  *
  * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/drizzle-throughput.ts`
  */
-import { createRouter } from '@pgroute/core'
 import { pgrouteDrizzle } from '@pgroute/drizzle'
 import { eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
-import pg from 'pg'
 import {
+  assertServedBy,
   type BenchRow,
+  benchRouter,
   ITEM_ROWS,
   isMain,
   type Load,
+  plainPool,
   runThroughputBench,
   type ThroughputConfig,
 } from './bench-kit.js'
 
 export const name = 'drizzle-throughput'
-
-/** The router's default pool settings, given to every pool compared. */
-const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 
 const items = pgTable('bench_items', {
   id: integer('id').primaryKey(),
@@ -51,26 +49,17 @@ const BASELINE = 'drizzle(pg.Pool)'
 /** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
 export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
   if (client === BASELINE || client === `${BASELINE} (control)`) {
-    const pool = new pg.Pool({ connectionString: config.node, ...POOL })
-    // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-    pool.on('error', () => {})
+    const pool = plainPool(config)
     return { op: pointSelect(drizzle({ client: pool })), close: () => pool.end() }
   }
-  const router = createRouter({ primary: config.primary, replicas: [...config.replicas], pool: POOL })
-  await router.ready()
+  const router = await benchRouter(config)
   const db = pgrouteDrizzle(router)
   return {
     op: pointSelect(client === 'pgrouteDrizzle $primary' ? db.$primary : db),
     close: async () => {
-      // Both sides must have worked the same server, or the comparison means nothing. `$primary` reads run on
-      // router.primary itself, outside the router's figures.
-      const servedBy = router.status().filter((status) => status.served > 0)
-      const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+      // `$primary` reads run on router.primary itself, outside the router's figures.
+      assertServedBy(client, router, config, client === 'pgrouteDrizzle $primary' ? 0 : 1)
       await router.end()
-      const wrong = client === 'pgrouteDrizzle $primary' ? servedBy.length > 0 : servedBy.length !== 1
-      if (wrong || servedBy.some((status) => status.role !== expected)) {
-        throw new Error(`${client}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
-      }
     },
   }
 }

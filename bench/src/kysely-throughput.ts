@@ -11,23 +11,22 @@
  *
  * Run alone: `node --conditions=pgroute-source --import tsx bench/src/kysely-throughput.ts`
  */
-import { createRouter } from '@pgroute/core'
 import { PgRouteDialect, primary } from '@pgroute/kysely'
 import { Kysely, PostgresDialect } from 'kysely'
-import pg from 'pg'
 import {
+  assertServedBy,
   type BenchRow,
+  benchRouter,
   ITEM_ROWS,
   isMain,
   type Load,
+  plainPool,
   runThroughputBench,
   type ThroughputConfig,
 } from './bench-kit.js'
 
 export const name = 'kysely-throughput'
 
-/** The router's default pool settings, given to every pool compared. */
-const POOL = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 const BASELINE = 'PostgresDialect'
 const PINNED = 'PgRouteDialect primary(db)'
 
@@ -46,25 +45,17 @@ function pointSelect(db: Kysely<Database>): (call: number) => Promise<void> {
 /** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
 export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
   if (client === BASELINE || client === `${BASELINE} (control)`) {
-    const pool = new pg.Pool({ connectionString: config.node, ...POOL })
-    // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
-    pool.on('error', () => {})
+    const pool = plainPool(config)
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
     return { op: pointSelect(db), close: () => db.destroy() }
   }
-  const router = createRouter({ primary: config.primary, replicas: [...config.replicas], pool: POOL })
-  await router.ready()
+  const router = await benchRouter(config)
   const db = new Kysely<Database>({ dialect: new PgRouteDialect({ router }) })
   return {
     op: pointSelect(client === PINNED ? primary(db) : db),
     close: async () => {
-      // Both sides must have worked the same server, or the comparison means nothing.
-      const servedBy = router.status().filter((status) => status.served > 0)
-      const expected = config.replicas.length > 0 ? 'replica' : 'primary'
+      assertServedBy(client, router, config)
       await db.destroy()
-      if (servedBy.length !== 1 || servedBy[0]!.role !== expected) {
-        throw new Error(`${client}: statements were served by ${servedBy.map((s) => s.name).join(', ')}`)
-      }
     },
   }
 }
