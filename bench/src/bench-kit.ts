@@ -114,26 +114,10 @@ export interface InterleavedResult {
 }
 
 /**
- * Measures several clients in rounds, every client once per round, rotating which goes first, so that the drift
- * of a shared machine (other processes, CPU frequency, caches) hits all of them alike. Ratios are taken within a
- * round, then their median is reported: a slow moment spoils one pair, not the result.
+ * Measures clients in rounds, every client once per round, rotating which goes first, so that the drift of a
+ * shared machine (other processes, CPU frequency, caches) hits all of them alike. Ratios are taken within a round,
+ * then their median is reported: a slow moment spoils one pair, not the result.
  */
-export async function interleaved(options: {
-  readonly clients: ReadonlyMap<string, (call: number) => Promise<unknown>>
-  readonly baseline: string
-  readonly concurrency: number
-  readonly rounds: number
-  readonly roundMs: number
-  readonly warmupMs?: number
-}): Promise<InterleavedResult> {
-  const { clients, concurrency } = options
-  for (const op of clients.values()) await closedLoop(concurrency, options.warmupMs ?? 500, op)
-  return measureRounds({ ...options, clients: [...clients.keys()] }, (name) =>
-    closedLoop(concurrency, options.roundMs, clients.get(name)!),
-  )
-}
-
-/** The rounds of {@link interleaved}: every client once per round, rotating which goes first. */
 async function measureRounds(
   options: { readonly clients: readonly string[]; readonly baseline: string; readonly rounds: number },
   measure: (client: string) => Promise<LoopFigures>,
@@ -238,9 +222,9 @@ class LoadChild {
 }
 
 /**
- * Like {@link interleaved}, but each client lives in a process of its own, built by `module`'s `createLoad`.
- * Sharing one process, clients share one JIT: the code they have in common (pg's) gets optimised for a mix no
- * application runs, and whichever client differs more from the others pays for it. Rounds still interleave.
+ * Measures clients in interleaved rounds (see `measureRounds`), each client in a process of its own, built by
+ * `module`'s `createLoad`. Sharing one process, clients share one JIT: the code they have in common (pg's) gets optimised for a mix no
+ * application runs, and whichever client differs more from the others pays for it.
  */
 export async function interleavedInChildren(options: {
   /** Absolute file URL of a module exporting `createLoad` ({@link LoadModule}). */
