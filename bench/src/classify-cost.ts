@@ -6,10 +6,11 @@
  * Each figure is the best of 5 timed loops (the least disturbed by the rest of the machine).
  * `BENCH_CLASSIFY_CALLS` (100000) sets the calls per loop.
  *
- * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/classify-cost.ts`
+ * Run alone: `node --conditions=pgroute-source --import tsx bench/src/classify-cost.ts`
  */
 import { type Classifier, createClassifier } from '@pgroute/core'
-import { type BenchRow, envNumber, isMain } from './bench-kit.js'
+import { envNumber } from './bench-environment.js'
+import { type BenchRow, isMain } from './bench-module.js'
 
 export const name = 'classify-cost'
 

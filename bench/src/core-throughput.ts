@@ -4,26 +4,28 @@
  *
  * Two set-ups: a router with one replica, whose reads all land on that replica (the read path: classification,
  * replica choice, lag-aware lease), and a router with a primary only. Rounds alternate between the clients (see
- * `interleaved` in bench-kit.ts); the ratio is the median of the per-round ratios. A second plain pool, identical
- * to the first, is measured too: its ratio shows how far apart two equal clients come out on this machine.
- * Besides throughput, the CPU time the client's process spends per query is compared (`CPU ratio` = pg.Pool's CPU
- * per query / the client's). Each client runs in a process of its own, as in an application (see
- * `interleavedInChildren`). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
+ * `measureRounds` in interleaved-rounds.ts); the ratio is the median of the per-round ratios. A second plain
+ * pool, identical to the first, is measured too: its ratio shows how far apart two equal clients come out on this
+ * machine. Besides throughput, the CPU time the client's process spends per query is compared (`CPU ratio` =
+ * pg.Pool's CPU per query / the client's). Each client runs in a process of its own, as in an application (see
+ * `interleavedInChildren` in load-child-process.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
- * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/core-throughput.ts`
+ * Run alone: `node --conditions=pgroute-source --import tsx bench/src/core-throughput.ts`
  */
+import type { Router } from '@pgroute/core'
 import type pg from 'pg'
+import { type BenchRow, isMain } from './bench-module.js'
+import type { Load } from './load-child-process.js'
 import {
   assertServedBy,
-  type BenchRow,
   benchRouter,
+  type ClientMap,
+  clientLoader,
   ITEM_ROWS,
-  isMain,
-  type Load,
   plainPool,
   runThroughputBench,
   type ThroughputConfig,
-} from './bench-kit.js'
+} from './throughput-bench.js'
 
 export const name = 'core-throughput'
 
@@ -39,19 +41,20 @@ function pointSelect(query: Query): (call: number) => Promise<void> {
   }
 }
 
-/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
-export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
-  if (client === 'pg.Pool' || client === 'pg.Pool (control)') {
-    const pool = plainPool(config)
-    return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
-  }
+async function plainPoolLoad(config: ThroughputConfig): Promise<Load> {
+  const pool = plainPool(config)
+  return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
+}
+
+/** A router-backed client named `client`, querying through what `pick` returns. */
+async function routerLoad(
+  client: string,
+  config: ThroughputConfig,
+  pick: (router: Router) => Query,
+): Promise<Load> {
   const router = await benchRouter(config)
-  const query: Query =
-    client === 'router.query'
-      ? (text, values) => router.query(text, values)
-      : (text, values) => router.pool.query(text, values)
   return {
-    op: pointSelect(query),
+    op: pointSelect(pick(router)),
     close: async () => {
       assertServedBy(client, router, config)
       await router.end()
@@ -59,16 +62,28 @@ export async function createLoad(client: string, config: ThroughputConfig): Prom
   }
 }
 
-const CLIENTS = ['router.pool.query', 'router.query', 'pg.Pool', 'pg.Pool (control)']
+const BASELINE = 'pg.Pool'
+
+/** The compared clients, in the order of their rows. */
+const CLIENTS: ClientMap = {
+  'router.pool.query': {
+    create: (config) =>
+      routerLoad('router.pool.query', config, (router) => (text, values) => router.pool.query(text, values)),
+  },
+  'router.query': {
+    create: (config) =>
+      routerLoad('router.query', config, (router) => (text, values) => router.query(text, values)),
+  },
+  [BASELINE]: { create: plainPoolLoad },
+  [`${BASELINE} (control)`]: { create: plainPoolLoad },
+}
+
+/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
+export const createLoad = clientLoader(CLIENTS)
 
 /** Measures both set-ups on a fresh one-replica cluster. */
 export function run(): Promise<BenchRow[]> {
-  return runThroughputBench({
-    bench: name,
-    module: import.meta.url,
-    baseline: 'pg.Pool',
-    clients: () => CLIENTS,
-  })
+  return runThroughputBench({ bench: name, module: import.meta.url, baseline: BASELINE, clients: CLIENTS })
 }
 
 if (isMain(import.meta.url)) console.table(await run())

@@ -9,25 +9,26 @@
  * identical plain pool is measured too: its ratio shows how far apart two equal clients come out on this machine.
  * Besides throughput, the CPU time the client's process spends per query is compared (`CPU ratio` = the plain
  * pool's CPU per query / the client's). Each client runs in a process of its own, as in an application (see
- * `interleavedInChildren` in bench-kit.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
+ * `interleavedInChildren` in load-child-process.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
- * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/drizzle-throughput.ts`
+ * Run alone: `node --conditions=pgroute-source --import tsx bench/src/drizzle-throughput.ts`
  */
 import { pgrouteDrizzle } from '@pgroute/drizzle'
 import { eq } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgTable, text } from 'drizzle-orm/pg-core'
+import { type BenchRow, isMain } from './bench-module.js'
+import type { Load } from './load-child-process.js'
 import {
   assertServedBy,
-  type BenchRow,
   benchRouter,
+  type ClientMap,
+  clientLoader,
   ITEM_ROWS,
-  isMain,
-  type Load,
   plainPool,
   runThroughputBench,
   type ThroughputConfig,
-} from './bench-kit.js'
+} from './throughput-bench.js'
 
 export const name = 'drizzle-throughput'
 
@@ -46,34 +47,46 @@ function pointSelect(db: Pick<ReturnType<typeof drizzle>, 'select'>): (call: num
 
 const BASELINE = 'drizzle(pg.Pool)'
 
-/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
-export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
-  if (client === BASELINE || client === `${BASELINE} (control)`) {
-    const pool = plainPool(config)
-    return { op: pointSelect(drizzle({ client: pool })), close: () => pool.end() }
-  }
+async function plainDrizzleLoad(config: ThroughputConfig): Promise<Load> {
+  const pool = plainPool(config)
+  return { op: pointSelect(drizzle({ client: pool })), close: () => pool.end() }
+}
+
+/** A `pgrouteDrizzle` client named `client`; `onPrimary` queries through `db.$primary`. */
+async function pgrouteDrizzleLoad(
+  client: string,
+  config: ThroughputConfig,
+  onPrimary: boolean,
+): Promise<Load> {
   const router = await benchRouter(config)
   const db = pgrouteDrizzle(router)
   return {
-    op: pointSelect(client === 'pgrouteDrizzle $primary' ? db.$primary : db),
+    op: pointSelect(onPrimary ? db.$primary : db),
     close: async () => {
       // `$primary` reads run on router.primary itself, outside the router's figures.
-      assertServedBy(client, router, config, client === 'pgrouteDrizzle $primary' ? 0 : 1)
+      assertServedBy(client, router, config, onPrimary ? 0 : 1)
       await router.end()
     },
   }
 }
 
-const CLIENTS = ['pgrouteDrizzle', BASELINE, `${BASELINE} (control)`]
+/** The compared clients, in the order of their rows. */
+const CLIENTS: ClientMap = {
+  pgrouteDrizzle: { create: (config) => pgrouteDrizzleLoad('pgrouteDrizzle', config, false) },
+  [BASELINE]: { create: plainDrizzleLoad },
+  [`${BASELINE} (control)`]: { create: plainDrizzleLoad },
+  'pgrouteDrizzle $primary': {
+    create: (config) => pgrouteDrizzleLoad('pgrouteDrizzle $primary', config, true),
+    primaryOnly: true,
+  },
+}
+
+/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
+export const createLoad = clientLoader(CLIENTS)
 
 /** Measures both set-ups on a fresh one-replica cluster. */
 export function run(): Promise<BenchRow[]> {
-  return runThroughputBench({
-    bench: name,
-    module: import.meta.url,
-    baseline: BASELINE,
-    clients: (primaryOnly) => [...CLIENTS, ...(primaryOnly ? ['pgrouteDrizzle $primary'] : [])],
-  })
+  return runThroughputBench({ bench: name, module: import.meta.url, baseline: BASELINE, clients: CLIENTS })
 }
 
 if (isMain(import.meta.url)) console.table(await run())

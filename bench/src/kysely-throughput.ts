@@ -7,28 +7,28 @@
  * routing, lazily-pinned connection, replica choice, lag-aware lease), and a router with a primary only, where
  * `primary(db)` (a connection pinned up front) is measured too. A second `PostgresDialect` over an identical pool
  * shows the noise of the run. Each client runs in a process of its own and rounds alternate between them (see
- * `interleavedInChildren` in bench-kit.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
+ * `interleavedInChildren` in load-child-process.ts). `BENCH_ROUNDS` and `BENCH_ROUND_MS` set the length.
  *
  * Run alone: `node --conditions=pgroute-source --import tsx bench/src/kysely-throughput.ts`
  */
 import { PgRouteDialect, primary } from '@pgroute/kysely'
 import { Kysely, PostgresDialect } from 'kysely'
+import { type BenchRow, isMain } from './bench-module.js'
+import type { Load } from './load-child-process.js'
 import {
   assertServedBy,
-  type BenchRow,
   benchRouter,
+  type ClientMap,
+  clientLoader,
   ITEM_ROWS,
-  isMain,
-  type Load,
   plainPool,
   runThroughputBench,
   type ThroughputConfig,
-} from './bench-kit.js'
+} from './throughput-bench.js'
 
 export const name = 'kysely-throughput'
 
 const BASELINE = 'PostgresDialect'
-const PINNED = 'PgRouteDialect primary(db)'
 
 interface Database {
   bench_items: { id: number; label: string }
@@ -42,17 +42,18 @@ function pointSelect(db: Kysely<Database>): (call: number) => Promise<void> {
   }
 }
 
-/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
-export async function createLoad(client: string, config: ThroughputConfig): Promise<Load> {
-  if (client === BASELINE || client === `${BASELINE} (control)`) {
-    const pool = plainPool(config)
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-    return { op: pointSelect(db), close: () => db.destroy() }
-  }
+async function postgresDialectLoad(config: ThroughputConfig): Promise<Load> {
+  const pool = plainPool(config)
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return { op: pointSelect(db), close: () => db.destroy() }
+}
+
+/** A `PgRouteDialect` client named `client`; `pinned` queries through `primary(db)`. */
+async function pgrouteDialectLoad(client: string, config: ThroughputConfig, pinned: boolean): Promise<Load> {
   const router = await benchRouter(config)
   const db = new Kysely<Database>({ dialect: new PgRouteDialect({ router }) })
   return {
-    op: pointSelect(client === PINNED ? primary(db) : db),
+    op: pointSelect(pinned ? primary(db) : db),
     close: async () => {
       assertServedBy(client, router, config)
       await db.destroy()
@@ -60,16 +61,23 @@ export async function createLoad(client: string, config: ThroughputConfig): Prom
   }
 }
 
-const CLIENTS = ['PgRouteDialect', BASELINE, `${BASELINE} (control)`]
+/** The compared clients, in the order of their rows. */
+const CLIENTS: ClientMap = {
+  PgRouteDialect: { create: (config) => pgrouteDialectLoad('PgRouteDialect', config, false) },
+  [BASELINE]: { create: postgresDialectLoad },
+  [`${BASELINE} (control)`]: { create: postgresDialectLoad },
+  'PgRouteDialect primary(db)': {
+    create: (config) => pgrouteDialectLoad('PgRouteDialect primary(db)', config, true),
+    primaryOnly: true,
+  },
+}
+
+/** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */
+export const createLoad = clientLoader(CLIENTS)
 
 /** Measures both set-ups on a fresh one-replica cluster. */
 export function run(): Promise<BenchRow[]> {
-  return runThroughputBench({
-    bench: name,
-    module: import.meta.url,
-    baseline: BASELINE,
-    clients: (primaryOnly) => [...CLIENTS, ...(primaryOnly ? [PINNED] : [])],
-  })
+  return runThroughputBench({ bench: name, module: import.meta.url, baseline: BASELINE, clients: CLIENTS })
 }
 
 if (isMain(import.meta.url)) console.table(await run())

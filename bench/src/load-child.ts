@@ -1,8 +1,9 @@
 /**
- * A child process of `interleavedInChildren` (bench-kit.ts): builds one client with a module's `createLoad`,
+ * A child process of `interleavedInChildren` (load-child-process.ts): builds one client with a module's `createLoad`,
  * then runs closed loops on request and reports its own figures. Not a bench itself.
  */
-import { closedLoop, type LoadModule } from './bench-kit.js'
+import { closedLoop } from './interleaved-rounds.js'
+import type { LoadModule } from './load-child-process.js'
 
 type Request = { type: 'run'; concurrency: number; ms: number } | { type: 'close' }
 

@@ -8,7 +8,7 @@
  * Figures: share of reads served by replicas, share served by the delayed one, and stale reads.
  * `BENCH_RAW_MS` (4000) sets how long each contender runs.
  *
- * Run alone: `pnpm exec tsx --conditions=pgroute-source bench/src/read-after-write.ts`
+ * Run alone: `node --conditions=pgroute-source --import tsx bench/src/read-after-write.ts`
  */
 import type { Cluster } from '@pgroute/cluster'
 import { createRouter } from '@pgroute/core'
@@ -19,7 +19,8 @@ import { Kysely, PostgresDialect } from 'kysely'
 import { KyselyReplicationDialect } from 'kysely-replication'
 import { RandomReplicaStrategy } from 'kysely-replication/strategy/random'
 import pg from 'pg'
-import { type BenchRow, envNumber, isMain, withCluster } from './bench-kit.js'
+import { envNumber, withCluster } from './bench-environment.js'
+import { type BenchRow, isMain } from './bench-module.js'
 
 export const name = 'read-after-write'
 

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs'
 import os from 'node:os'
-import type { BenchModule } from './bench-kit.js'
+import type { BenchModule } from './bench-module.js'
 
 /** Every bench, in the order they run. A file that does not exist (yet) is reported and skipped. */
 const BENCHES = [

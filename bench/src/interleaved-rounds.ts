@@ -1,0 +1,98 @@
+/**
+ * Closed-loop timing of one client, and interleaved rounds that compare several clients on a drifting machine.
+ */
+
+/** The median of `values` (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('median of nothing')
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** What one closed loop measured. */
+export interface LoopFigures {
+  /** Completed calls per second. */
+  readonly opsPerSecond: number
+  /** CPU time this process spent per call (user + system), in microseconds: the client side's cost. */
+  readonly cpuMicrosPerOp: number
+}
+
+/**
+ * Runs `op` from `concurrency` callers, each starting its next call when the previous one finished, for `ms`
+ * milliseconds. `op` gets a running call number.
+ */
+export async function closedLoop(
+  concurrency: number,
+  ms: number,
+  op: (call: number) => Promise<unknown>,
+): Promise<LoopFigures> {
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const deadline = started + ms
+  let done = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let call = worker; performance.now() < deadline; call += concurrency) {
+        await op(call)
+        done++
+      }
+    }),
+  )
+  const used = process.cpuUsage(cpu)
+  return {
+    opsPerSecond: done / ((performance.now() - started) / 1000),
+    cpuMicrosPerOp: (used.user + used.system) / done,
+  }
+}
+
+/** Medians of a comparison in interleaved rounds, by client name. */
+export interface InterleavedResult {
+  /** Median calls per second of each client, by name. */
+  readonly opsPerSecond: ReadonlyMap<string, number>
+  /** Median over rounds of (client / baseline) throughput measured in the same round, by client name. */
+  readonly ratios: ReadonlyMap<string, number>
+  /** Median CPU microseconds per call of each client, by name. */
+  readonly cpuMicrosPerOp: ReadonlyMap<string, number>
+  /** Median over rounds of (baseline / client) CPU per call: like `ratios`, below 1 means the client costs more. */
+  readonly cpuRatios: ReadonlyMap<string, number>
+}
+
+/**
+ * Measures clients in rounds, every client once per round, rotating which goes first, so that the drift of a
+ * shared machine (other processes, CPU frequency, caches) hits all of them alike. Ratios are taken within a round,
+ * then their median is reported: a slow moment spoils one pair, not the result.
+ */
+export async function measureRounds(
+  options: { readonly clients: readonly string[]; readonly baseline: string; readonly rounds: number },
+  measure: (client: string) => Promise<LoopFigures>,
+): Promise<InterleavedResult> {
+  const names = options.clients
+  if (!names.includes(options.baseline)) throw new Error(`unknown baseline ${options.baseline}`)
+  const series = () => new Map(names.map((name) => [name, [] as number[]]))
+  const ops = series()
+  const ratios = series()
+  const cpu = series()
+  const cpuRatios = series()
+  for (let round = 0; round < options.rounds; round++) {
+    const order = names.map((_, i) => names[(i + round) % names.length]!)
+    const measured = new Map<string, LoopFigures>()
+    for (const name of order) measured.set(name, await measure(name))
+    const base = measured.get(options.baseline)!
+    for (const name of names) {
+      const figures = measured.get(name)!
+      ops.get(name)!.push(figures.opsPerSecond)
+      ratios.get(name)!.push(figures.opsPerSecond / base.opsPerSecond)
+      cpu.get(name)!.push(figures.cpuMicrosPerOp)
+      cpuRatios.get(name)!.push(base.cpuMicrosPerOp / figures.cpuMicrosPerOp)
+    }
+  }
+  const medians = (values: Map<string, number[]>) =>
+    new Map(names.map((name) => [name, median(values.get(name)!)]))
+  return {
+    opsPerSecond: medians(ops),
+    ratios: medians(ratios),
+    cpuMicrosPerOp: medians(cpu),
+    cpuRatios: medians(cpuRatios),
+  }
+}
