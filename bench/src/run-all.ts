@@ -19,15 +19,53 @@ const BENCHES = [
   'drizzle-throughput',
 ] as const
 
-process.env.BENCH_ROUNDS ??= '8'
-process.env.BENCH_ROUND_MS ??= '600'
+const HELP = `Usage: pnpm bench [<bench>...]
 
-const wanted = process.argv.slice(2)
-const unknown = wanted.filter((name) => !(BENCHES as readonly string[]).includes(name))
-if (unknown.length > 0) {
-  console.error(`Unknown bench ${unknown.join(', ')}; known: ${BENCHES.join(', ')}`)
+Runs benchmarks against a real PostgreSQL cluster started on 127.0.0.1 and prints one table per bench.
+With no names, runs all of them (about 2.5 minutes on 2 cores); with names, only those.
+
+Benches:
+  core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
+  classify-cost       nanoseconds per classify() call, uncached and cached
+  read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
+  kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
+  drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
+
+Settings (environment variables):
+  BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
+  BENCH_ROUND_MS        length of one client's turn in a round, ms (default here 600; 1000 alone)
+  BENCH_RAW_MS          how long each read-after-write contender runs, ms (default 4000)
+  BENCH_CLASSIFY_CALLS  calls per timed loop of classify-cost (default 100000)
+
+One bench alone, with its longer defaults:
+  node --conditions=pgroute-source --import tsx bench/src/<bench>.ts
+
+Options:
+  -h, --help  show this help
+
+Exit status: 0 when every bench ran, 1 when one failed, 2 for unknown names or options.
+See bench/README.md for how the figures are taken.
+`
+
+const args = process.argv.slice(2)
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(HELP)
+  process.exit(0)
+}
+const options = args.filter((arg) => arg.startsWith('-'))
+if (options.length > 0) {
+  console.error(`Unknown option ${options.join(', ')}\n\n${HELP}`)
   process.exit(2)
 }
+const wanted = args
+const unknown = wanted.filter((name) => !(BENCHES as readonly string[]).includes(name))
+if (unknown.length > 0) {
+  console.error(`Unknown bench ${unknown.join(', ')}; known: ${BENCHES.join(', ')} (pnpm bench --help)`)
+  process.exit(2)
+}
+
+process.env.BENCH_ROUNDS ??= '8'
+process.env.BENCH_ROUND_MS ??= '600'
 
 const cpus = os.cpus()
 console.log(

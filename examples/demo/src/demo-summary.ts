@@ -9,7 +9,10 @@ export interface DemoSummary {
   readonly seconds: number
   /** HTTP requests of the workload. */
   readonly requests: number
-  /** Reads answered, by node name (`primary`, `replica-1`, ...); `(no row)` for answers that returned no row (404s). */
+  /**
+   * Reads answered, by node name (`primary`, `replica-1`, ...). Reads of a post that was not found (404) carry no
+   * server name and are counted under `post not found (server not reported)`.
+   */
   readonly readsByNode: Readonly<Record<string, number>>
   /** Writes answered, by node name. */
   readonly writesByNode: Readonly<Record<string, number>>

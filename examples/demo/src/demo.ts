@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
-import { type DemoApp, DemoOptionError, isDemoOptionError } from './demo-options.js'
+import { type DemoApp, DemoOptionError, type DemoOptions, resolveDemoOptions } from './demo-options.js'
 import { formatSummary } from './demo-summary.js'
-import { runDemo } from './run-demo.js'
+import { StartupProgress } from './startup-progress.js'
 
 // `pnpm demo`: see HELP, or examples/README.md.
 
@@ -58,6 +58,23 @@ if (args.help) {
 }
 
 const controller = new AbortController()
+let demoOptions: DemoOptions
+try {
+  demoOptions = {
+    app: args.app as DemoApp | undefined,
+    duration: numberFlag(args.duration, 'duration'),
+    users: numberFlag(args.users, 'users'),
+    killReplica: args['kill-replica'],
+    tokens: !args['no-tokens'],
+    signal: controller.signal,
+  }
+  // Checked before anything loads or starts, so a typo is answered at once.
+  resolveDemoOptions(demoOptions)
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${HELP}`)
+  process.exit(2)
+}
+
 let interruptedAt = 0
 let warned = false
 process.on('SIGINT', () => {
@@ -78,24 +95,21 @@ process.on('SIGINT', () => {
 })
 process.once('SIGTERM', () => controller.abort())
 
+// The demo's modules are TypeScript compiled on the fly: a few seconds on a cold start, worth saying so.
+console.log('pgroute demo: starting up')
+const loading = new StartupProgress(process.stdout)
+loading.step('Loading the demo')
+const { runDemo } = await import('./run-demo.js')
+loading.finish()
+
 try {
-  const summary = await runDemo({
-    app: args.app as DemoApp | undefined,
-    duration: numberFlag(args.duration, 'duration'),
-    users: numberFlag(args.users, 'users'),
-    killReplica: args['kill-replica'],
-    tokens: !args['no-tokens'],
-    signal: controller.signal,
-  })
+  const summary = await runDemo(demoOptions)
   console.log(formatSummary(summary))
   process.exitCode = summary.interrupted ? 130 : summary.ok ? 0 : 1
 } catch (error) {
   if (controller.signal.aborted) {
     console.log('Stopped before the traffic started.')
     process.exitCode = 130
-  } else if (isDemoOptionError(error)) {
-    console.error(`${error.message}\n\n${HELP}`)
-    process.exitCode = 2
   } else {
     console.error(error)
     process.exitCode = 1

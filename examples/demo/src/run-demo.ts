@@ -8,10 +8,14 @@ import { ApiClient } from './api-client.js'
 import { type DemoOptions, type ResolvedDemoOptions, resolveDemoOptions } from './demo-options.js'
 import type { DemoSummary } from './demo-summary.js'
 import { LiveTable, type NodeRow } from './live-table.js'
+import { StartupProgress } from './startup-progress.js'
 import { WorkloadDriver } from './workload-driver.js'
 import { WorkloadStats } from './workload-stats.js'
 
 type App = Awaited<ReturnType<typeof buildKyselyApp>>
+
+/** Where reads of a post that was not found are counted: the app's 404 answer does not say which server ran it. */
+export const NOT_FOUND = 'post not found (server not reported)'
 
 /**
  * Starts a primary and two replicas (replica-2 replaying WAL 2 s late), serves one example app on a free
@@ -30,24 +34,29 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   let cluster: Cluster | undefined
   let router: Router | undefined
   let app: App | undefined
+  const progress = new StartupProgress(output)
   try {
-    output?.write('Starting PostgreSQL: a primary and 2 replicas (replica-2 replays WAL 2 s late)…\n')
+    progress.step('Starting PostgreSQL: a primary and 2 replicas (replica-2 replays WAL 2 s late)')
     cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }], signal })
+    progress.step('Connecting the router and checking each node once')
     router = createRouter({
       primary: cluster.primary.url,
       replicas: cluster.replicas.map((node) => ({ name: node.name, connectionString: node.url })),
     })
     await router.ready({ signal })
+    progress.step(`Starting the ${resolved.app} example app (it creates its table)`)
     app = await (resolved.app === 'kysely' ? buildKyselyApp : buildDrizzleApp)({ router })
     await app.listen({ host: '127.0.0.1', port: 0 })
+    progress.finish()
     const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     output?.write(
-      `The ${resolved.app} example app listens on ${baseUrl}: ${resolved.users} virtual users for ` +
+      `\nThe ${resolved.app} example app listens on ${baseUrl}: ${resolved.users} virtual users for ` +
         `${resolved.duration} s${resolved.killReplica ? ', killing replica-1 a third of the way in' : ''}` +
         `${resolved.tokens ? '' : ', authors NOT sending their tokens back'}.\n\n`,
     )
     return await drive(resolved, cluster, router, baseUrl)
   } finally {
+    progress.abandon()
     if (app) {
       const closing = app.close()
       // The workload has stopped: a connection still open is one whose request was cancelled (Ctrl-C), which
@@ -176,7 +185,7 @@ function summarize(
   const byNode = (counts: ReadonlyMap<number, number>) => {
     const result: Record<string, number> = Object.fromEntries(cluster.nodes.map((node) => [node.name, 0]))
     for (const [port, n] of counts) {
-      const name = names.get(port) ?? '(no row)'
+      const name = names.get(port) ?? NOT_FOUND
       result[name] = (result[name] ?? 0) + n
     }
     return result

@@ -10,7 +10,7 @@ export class WorkloadStats {
   stale = 0
   /** Reads without a token that did not find a post another user had just created: lag, as expected. */
   anonymousMisses = 0
-  /** Reads answered, by the port of the server that ran them; `0` when no row said which. */
+  /** Reads answered, by the port of the server that ran them; `0` when the answer did not say (a 404). */
   readonly reads = new Map<number, number>()
   /** Writes answered, by the port of the server that ran them. */
   readonly writes = new Map<number, number>()
