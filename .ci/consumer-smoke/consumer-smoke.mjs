@@ -25,6 +25,28 @@ const packages = ['core', 'kysely-adapter', 'drizzle-adapter', 'cluster']
 const defaultVersions = ['20.0.0', '20.20.2', '22.0.0', '22.23.5', '24.22.3']
 const versions = (process.env.SMOKE_NODE_VERSIONS ?? defaultVersions.join(',')).split(',').filter(Boolean)
 const cacheDir = join(root, 'node_modules', '.cache', 'pgroute-consumer-smoke')
+
+const help = `Usage: node .ci/consumer-smoke/consumer-smoke.mjs
+
+Packs every package (run pnpm build first), installs the tarballs into a new project in the OS temp directory,
+starts a 1 + 1 cluster, and runs an ES module and a CommonJS consumer on each Node version. Exits 1 when any run
+fails.
+
+Environment:
+  SMOKE_NODE_VERSIONS  comma-separated Node versions (default ${defaultVersions.join(',')})
+
+Node binaries come from the npm packages node-<os>-<arch>@<version>, cached in
+node_modules/.cache/pgroute-consumer-smoke.
+`
+const args = process.argv.slice(2)
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(help)
+  process.exit(0)
+}
+if (args.length > 0) {
+  process.stderr.write(`Unknown argument ${args.join(' ')}\n\n${help}`)
+  process.exit(2)
+}
 const started = Date.now()
 
 function log(message) {
