@@ -15,6 +15,7 @@ export interface Load {
 
 /** What a module measured with {@link interleavedInChildren} exports. */
 export interface LoadModule {
+  /** Builds the client named `client` with the module's `config`, in the calling child process. */
   createLoad(client: string, config: unknown): Promise<Load>
 }
 

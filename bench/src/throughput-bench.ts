@@ -13,14 +13,19 @@ export const ITEM_ROWS = 1000
 
 /** Where a compared client connects: the router's nodes, and the node a plain pool uses. */
 export interface ThroughputConfig {
+  /** URL of the router's primary. */
   readonly primary: string
+  /** URLs of the router's replicas: one, or none in the primary-only set-up. */
   readonly replicas: readonly string[]
+  /** URL of the server the baseline's plain pool uses: the one the router's reads land on. */
   readonly node: string
 }
 
 /** One compared client: how its child process builds it, and whether it only runs in the primary-only set-up. */
 export interface ClientSpec {
+  /** Builds the client in its child process, connected as `config` says. */
   readonly create: (config: ThroughputConfig) => Promise<Load>
+  /** Measured only in the primary-only set-up (e.g. a client pinned to the primary). Default false. */
   readonly primaryOnly?: boolean
 }
 
