@@ -1,0 +1,17 @@
+/** Every scenario of `pnpm chaos`, in the order they run. */
+import { lagSpike, primaryKilled, replicaHung, replicaKilled, slotsFull } from './fault-scenarios.js'
+import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
+import type { Scenario } from './scenario.js'
+import { failover, splitBrain } from './topology-scenarios.js'
+
+export const scenarios: readonly Scenario[] = [
+  replicaKilled,
+  replicaHung,
+  primaryKilled,
+  lagSpike,
+  slotsFull,
+  hostileInput,
+  endUnderLoad,
+  failover,
+  splitBrain,
+]
