@@ -18,6 +18,8 @@ export function clusterOf(context: ScenarioContext): Cluster {
 }
 
 const hangMs = 10_000
+const lagMs = 12_000
+const burstSize = 24
 const primaryDownMs = 3000
 /** One health interval (1 s by default) plus probe and scheduling slack on a loaded machine. */
 const graceMs = 3000
@@ -85,15 +87,16 @@ export const primaryKilled: Scenario = {
 
 export const lagSpike: Scenario = {
   name: 'lag-spike',
-  summary: 'pauseReplay() on both replicas for 6 s while writes go on, then resume',
+  summary: `pauseReplay() on both replicas for ${lagMs / 1000} s (beyond the default 10 s lag bound) while writes go on, then resume`,
   rule: '0 read errors, 0 write errors, 0 stale session reads',
+  minDurationMs: lagMs + 6000,
   async inject(context) {
     const replicas = clusterOf(context).replicas
-    await context.wait(context.durationMs * 0.25)
+    await context.wait(3000)
     context.metrics.mark('fault')
     await Promise.all(replicas.map((replica) => replica.pauseReplay()))
     try {
-      await context.wait(6000)
+      await context.wait(lagMs)
     } finally {
       await Promise.all(replicas.map((replica) => replica.resumeReplay()))
     }
@@ -113,7 +116,10 @@ export const slotsFull: Scenario = {
     const held = await replica.occupyConnections()
     context.metrics.notes.push(`held ${held.count} connections of replica-1`)
     try {
-      await context.wait(context.durationMs * 0.4)
+      const until = performance.now() + context.durationMs * 0.4
+      while (performance.now() < until) {
+        await Promise.all([context.load.burst(burstSize), context.wait(500)])
+      }
     } finally {
       await held.release()
     }

@@ -28,7 +28,18 @@ const insertSql = 'INSERT INTO chaos_rows (key, note) VALUES ($1, $2)'
 const readBackSql = 'SELECT 1 FROM chaos_rows WHERE key = $1'
 const latestSql = 'SELECT key FROM chaos_rows ORDER BY id DESC LIMIT 1'
 /** Call mix by call number modulo its length. */
-const mix = ['read', 'session', 'write', 'read', 'carried', 'read', 'session', 'tx', 'read', 'write'] as const
+const mix = [
+  'read',
+  'session',
+  'write',
+  'carried',
+  'read',
+  'session',
+  'tx',
+  'read',
+  'carried',
+  'write',
+] as const
 /** Bound on carried tokens kept (oldest dropped). */
 const keptTokens = 5000
 
@@ -48,6 +59,11 @@ export class LoadDriver {
     this.#router = router
     this.#metrics = metrics
     this.#options = options
+  }
+
+  /** Runs `count` plain reads at once (a traffic burst), recorded like the others. */
+  async burst(count: number): Promise<void> {
+    await Promise.all(Array.from({ length: count }, () => this.#op('read', 0)))
   }
 
   /** Starts the callers. */

@@ -82,7 +82,7 @@ async function measure(scenario: Scenario, env: ChaosEnvironment, duration: numb
   const started = performance.now()
   load.start()
   const injected = within(
-    scenario.inject({ env, router, metrics, durationMs: duration, wait: sleep }).then(() => true),
+    scenario.inject({ env, router, metrics, load, durationMs: duration, wait: sleep }).then(() => true),
     duration + injectSlackMs,
   )
   const rest = started + duration - performance.now()

@@ -2,12 +2,15 @@
 import type { Router, RouterOptions } from '@pgroute/core'
 import type { ChaosEnvironment } from './chaos-environment.js'
 import type { ChaosMetrics } from './chaos-metrics.js'
+import type { LoadDriver } from './load-driver.js'
 
 /** What a scenario gets while its load runs. */
 export interface ScenarioContext {
   readonly env: ChaosEnvironment
   readonly router: Router
   readonly metrics: ChaosMetrics
+  /** The running load (for bursts on top of it). */
+  readonly load: LoadDriver
   /** Load duration of this run, in ms. */
   readonly durationMs: number
   /** Resolves after `ms`. */
