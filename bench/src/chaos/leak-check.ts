@@ -2,8 +2,10 @@
 import net from 'node:net'
 import type { ChaosNode } from './chaos-environment.js'
 
+// Patroni's own connections to the server it manages (application_name 'Patroni ...') are not the router's.
 const countSql = `SELECT count(*)::int AS n FROM pg_stat_activity
-  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`
+  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+    AND application_name NOT LIKE 'Patroni%'`
 
 /**
  * Client connections still open on the running servers (a backend exits a moment after its client closed the

@@ -44,7 +44,12 @@ export async function runScenario(scenario: Scenario, durationMs: number): Promi
   const skipped = scenario.unavailable?.()
   if (skipped) return { scenario, failures: [], skipped }
   const duration = Math.max(durationMs, scenario.minDurationMs ?? 0)
-  const env = await (scenario.environment ?? embeddedEnvironment)()
+  let env: ChaosEnvironment
+  try {
+    env = await (scenario.environment ?? embeddedEnvironment)()
+  } catch (error) {
+    return { scenario, failures: [`the servers did not start: ${messageOf(error)}`] }
+  }
   try {
     const report = await measure(scenario, env, duration)
     const failures = [...generalFailures(report), ...scenario.judge(report)]
@@ -105,6 +110,10 @@ async function measure(scenario: Scenario, env: ChaosEnvironment, duration: numb
     lostWrites: await lostWrites(env, metrics.acknowledged),
     loadEndedAt,
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** Acknowledged writes missing on the node that is the primary at the end. */

@@ -1,6 +1,7 @@
 /** Every scenario of `pnpm chaos`, in the order they run. */
 import { lagSpike, primaryKilled, replicaHung, replicaKilled, slotsFull } from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
+import { patroniFailover } from './patroni-scenario.js'
 import type { Scenario } from './scenario.js'
 import { failover, splitBrain } from './topology-scenarios.js'
 
@@ -14,4 +15,5 @@ export const scenarios: readonly Scenario[] = [
   endUnderLoad,
   failover,
   splitBrain,
+  patroniFailover,
 ]
