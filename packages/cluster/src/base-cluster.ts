@@ -152,6 +152,16 @@ export abstract class BaseCluster implements Cluster {
         { node: node.name },
       )
     }
+    if (node.dataDir === undefined || primary.dataDir === undefined) {
+      // Checked before anything changes: only local data directories can be re-seeded by copying.
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_NOT_SUPPORTED',
+        `rejoin() is not supported on the ${this.backend} backend`,
+        {
+          node: node.name,
+        },
+      )
+    }
     await node.stop({ mode: 'fast' })
     // Created first, so that the primary keeps every WAL segment the backup will need.
     await primary.query(
