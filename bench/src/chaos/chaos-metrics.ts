@@ -79,16 +79,18 @@ export class ChaosMetrics {
     return this.routes.filter((route) => route.node === node && route.at >= since).length
   }
 
-  /** Error classes with counts, most frequent first: `PgRouteError:PGROUTE_CLOSED×3 DatabaseError:53300×1`. */
-  errorSummary(): string {
+  /**
+   * Error classes with counts, most frequent first: `write PgRouteError:PGROUTE_CLOSED×3, read DatabaseError:53300×1`;
+   * with `most`, only that many classes and how many more there are.
+   */
+  errorSummary(most = Number.POSITIVE_INFINITY): string {
     const counts = new Map<string, number>()
     for (const { error, kind } of this.outcomes) {
       if (error) counts.set(`${kind} ${error}`, (counts.get(`${kind} ${error}`) ?? 0) + 1)
     }
-    return [...counts]
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, count]) => `${name}×${count}`)
-      .join(', ')
+    const sorted = [...counts].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name}×${count}`)
+    const more = sorted.length - most
+    return sorted.slice(0, most).join(', ') + (more > 0 ? `, +${more} more` : '')
   }
 
   /** Latency percentile (0..1) over every call, in ms. */

@@ -85,6 +85,36 @@ export const primaryKilled: Scenario = {
   },
 }
 
+export const primaryHung: Scenario = {
+  name: 'primary-hung',
+  summary: `SIGSTOP the primary and its children for ${hangMs / 1000} s (it accepts TCP, never answers), then SIGCONT`,
+  rule: `0 read errors, 0 stale; from ${graceMs / 1000} s into the hang no write waits over 1 s, and writes fail only as PGROUTE_PRIMARY_UNAVAILABLE; all succeed ${graceMs / 1000} s after it resumed`,
+  minDurationMs: hangMs + 3000 + 2 * graceMs,
+  async inject(context) {
+    const primary = clusterOf(context).primary
+    await context.wait(3000)
+    context.metrics.mark('fault')
+    await primary.hang()
+    try {
+      await context.wait(hangMs)
+    } finally {
+      await primary.resume()
+    }
+    context.metrics.mark('healed')
+  },
+  judge(report) {
+    // The first health interval after the hang cannot know yet: writes started in it may wait for the timeout.
+    const from = markOf(report, 'fault') + graceMs
+    const healed = markOf(report, 'healed')
+    return [
+      ...noErrors(report, 'read'),
+      ...noStaleReads(report),
+      ...writesFailFast(report, { from, to: healed + graceMs }),
+      ...writesRecovered(report, healed + graceMs),
+    ]
+  },
+}
+
 export const lagSpike: Scenario = {
   name: 'lag-spike',
   summary: `pauseReplay() on both replicas for ${lagMs / 1000} s (beyond the default 10 s lag bound) while writes go on, then resume`,

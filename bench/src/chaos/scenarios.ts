@@ -1,5 +1,12 @@
 /** Every scenario of `pnpm chaos`, in the order they run. */
-import { lagSpike, primaryKilled, replicaHung, replicaKilled, slotsFull } from './fault-scenarios.js'
+import {
+  lagSpike,
+  primaryHung,
+  primaryKilled,
+  replicaHung,
+  replicaKilled,
+  slotsFull,
+} from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
 import { patroniFailover } from './patroni-scenario.js'
 import type { Scenario } from './scenario.js'
@@ -9,6 +16,7 @@ export const scenarios: readonly Scenario[] = [
   replicaKilled,
   replicaHung,
   primaryKilled,
+  primaryHung,
   lagSpike,
   slotsFull,
   hostileInput,

@@ -28,7 +28,7 @@ function row(result: ScenarioResult): string[] {
     String(metrics.outcomes.length),
     String(metrics.failures('read').length),
     String(metrics.failures('write').length),
-    metrics.errorSummary() || '–',
+    metrics.errorSummary(3) || '–',
     `${metrics.staleReads}/${metrics.sessionReads}`,
     String(Math.round(metrics.latency(0.99))),
     String(Math.round(metrics.latency(1))),
@@ -59,6 +59,8 @@ export function formatDetails(results: readonly ScenarioResult[]): string {
     for (const failure of failures) lines.push(`  - FAIL: ${failure}`)
     if (!report) continue
     const { metrics } = report
+    if (metrics.errorSummary() !== metrics.errorSummary(3))
+      lines.push(`  - errors: ${metrics.errorSummary()}`)
     if (metrics.spanningReads > 0)
       lines.push(`  - token sessions spanning the fault: ${metrics.spanningReads}`)
     if (report.endMs !== undefined)
