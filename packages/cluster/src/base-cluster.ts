@@ -139,6 +139,45 @@ export abstract class BaseCluster implements Cluster {
     await this.#updateSynchronousStandbys()
   }
 
+  async rejoin(target: ClusterNode | string, options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const node = this.#controlledNode(target, 'rejoin()')
+    const primary = this.#primary
+    const timeoutMs = timeoutOption(options.timeoutMs, 'timeoutMs')
+    if (node === primary || !primary.running) {
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_INVALID_STATE',
+        node === primary
+          ? `rejoin() needs a node other than the primary; ${node.name} is the primary`
+          : `rejoin(): the primary ${primary.name} is not running`,
+        { node: node.name },
+      )
+    }
+    if (node.dataDir === undefined || primary.dataDir === undefined) {
+      // Checked before anything changes: only local data directories can be re-seeded by copying.
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_NOT_SUPPORTED',
+        `rejoin() is not supported on the ${this.backend} backend`,
+        {
+          node: node.name,
+        },
+      )
+    }
+    await node.stop({ mode: 'fast' })
+    // Created first, so that the primary keeps every WAL segment the backup will need.
+    await primary.query(
+      `SELECT pg_create_physical_replication_slot($1, true)
+       WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1)`,
+      [node.slot],
+    )
+    node.role = 'replica'
+    node.upstream = primary
+    node.synchronousStandbys = []
+    node.replayPaused = false
+    await node.reseed(primary)
+    await waitForStreaming(primary, [node.name], { timeoutMs })
+    await this.#updateSynchronousStandbys()
+  }
+
   async waitForReplication(options: WaitForReplicationOptions = {}): Promise<void> {
     this.#assertOpen('waitForReplication()')
     const primary = this.#primary

@@ -3,6 +3,11 @@ import type { QueryResult, QueryResultRow } from 'pg'
 import { ClusterError } from './cluster-error.js'
 import type { ClusterNode, NodeConnectionConfig, NodeRole, NodeStatus } from './cluster-node.js'
 import type { NodeStopOptions } from './cluster-options.js'
+import {
+  type OccupiedConnections,
+  type OccupyConnectionsOptions,
+  occupyConnections,
+} from './connection-hog.js'
 import { type Duration, parseDuration } from './duration.js'
 import { pollUntil } from './poll.js'
 import { redactUrl } from './redact.js'
@@ -90,6 +95,46 @@ export abstract class BaseNode implements ClusterNode {
   async restart(options?: NodeStopOptions): Promise<void> {
     await this.stop(options)
     await this.start()
+  }
+
+  get hung(): boolean {
+    return false
+  }
+
+  hang(): Promise<void> {
+    return Promise.reject(this.notSupported('hang()'))
+  }
+
+  async resume(): Promise<void> {
+    // Nothing is frozen on a backend that cannot freeze.
+  }
+
+  kill(): Promise<void> {
+    return Promise.reject(this.notSupported('kill()'))
+  }
+
+  startStandalone(): Promise<void> {
+    return Promise.reject(this.notSupported('startStandalone()'))
+  }
+
+  /**
+   * Replaces this stopped node's data with an online base backup of the running `primary` and starts it as a
+   * standby of it; see `cluster.rejoin()`, which prepares the slot and the node's state first.
+   */
+  reseed(_primary: BaseNode): Promise<void> {
+    return Promise.reject(this.notSupported('rejoin()'))
+  }
+
+  async occupyConnections(options?: OccupyConnectionsOptions): Promise<OccupiedConnections> {
+    if (!this.controllable) throw this.notSupported('occupyConnections()')
+    if (!this.running) {
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_INVALID_STATE',
+        `occupyConnections(): ${this.name} is not running`,
+        { node: this.name },
+      )
+    }
+    return occupyConnections(this.connectionConfig, this.name, options)
   }
 
   async pauseReplay(): Promise<void> {

@@ -6,13 +6,16 @@ import type {
   PromoteOptions,
   WaitForReplicationOptions,
 } from './cluster-options.js'
+import type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 import type { Duration } from './duration.js'
 
 /**
  * What a node currently is. `former-primary` is a primary that was replaced by `cluster.promote()`; it no longer
  * belongs to the replication topology (it may still be running if promoted with `stopOldPrimary: false`).
+ * `standalone` is a node started read-write on its own by `node.startStandalone()`, outside the topology: writes
+ * it takes exist nowhere else (a split brain). `cluster.rejoin()` makes either a replica again.
  */
-export type NodeRole = 'primary' | 'replica' | 'former-primary'
+export type NodeRole = 'primary' | 'replica' | 'former-primary' | 'standalone'
 
 /** Connection settings of a node, shaped like `pg.ClientConfig` (pass it to `new pg.Client()` or `new pg.Pool()`). */
 export interface NodeConnectionConfig {
@@ -113,6 +116,32 @@ export interface ClusterNode {
   setApplyDelay(delay: Duration): Promise<void>
   /** Replication state of this node (LSNs and lag need the primary, so prefer `cluster.status()`). */
   status(): Promise<NodeStatus>
+  /** Whether {@link hang} froze the server and {@link resume} has not continued it yet. */
+  readonly hung: boolean
+  /**
+   * Freezes the server (SIGSTOP to the postmaster and every child process): it keeps its sockets, the kernel still
+   * accepts connections for it, but nothing answers, as on a stalled machine. Embedded backend only.
+   * `stop()` and `cluster.stop()` continue a frozen server first.
+   */
+  hang(): Promise<void>
+  /** Continues a server frozen by {@link hang} (SIGCONT to the postmaster and every child). No-op otherwise. */
+  resume(): Promise<void>
+  /**
+   * Kills the server at once (SIGKILL to the postmaster and every child), as when its machine dies: no shutdown
+   * checkpoint, connections cut. `start()` then runs crash recovery. Embedded backend only.
+   */
+  kill(): Promise<void>
+  /**
+   * Starts a stopped node read-write on its own, following no one: a replica leaves recovery (on a new timeline of
+   * its own); a former primary simply starts. Its role becomes `standalone`. Replicas still configured to stream
+   * from it keep doing so. Refused for the cluster's primary (use `start()`). Embedded backend only.
+   */
+  startStandalone(): Promise<void>
+  /**
+   * Opens connections to this server and holds them until `release()`: by default as many as it accepts, so that
+   * the next connection attempt gets SQLSTATE 53300. Works on running nodes of any controllable backend.
+   */
+  occupyConnections(options?: OccupyConnectionsOptions): Promise<OccupiedConnections>
 }
 
 /** A snapshot of every node's replication state. */
@@ -158,6 +187,14 @@ export interface Cluster {
    * and reloads (following the latest timeline), then waits until it streams if it is running and not paused.
    */
   followPrimary(replica: ClusterNode | string, options?: { readonly timeoutMs?: number }): Promise<void>
+  /**
+   * Makes any node other than the primary (a former primary, a standalone node, a broken replica) a replica of the
+   * current primary, re-seeded from it: the node is stopped, its data directory replaced by an online base backup
+   * of the running primary (`pg_backup_start`/`pg_backup_stop` and a file copy, as the npm binaries have no
+   * `pg_basebackup` or `pg_rewind`), then started as a standby streaming from its own slot. Resolves when it
+   * streams. The primary keeps serving throughout. Embedded backend only.
+   */
+  rejoin(node: ClusterNode | string, options?: { readonly timeoutMs?: number }): Promise<void>
   /** Waits until replicas have replayed the primary's current WAL position (`pg_current_wal_flush_lsn()`). */
   waitForReplication(options?: WaitForReplicationOptions): Promise<void>
   /** Role, LSNs and lag of every node. Never throws for an unreachable node; it is reported as such. */

@@ -1,9 +1,11 @@
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { BaseNode, type Credentials } from './base-node.js'
-import { isClusterError } from './cluster-error.js'
+import { ClusterError, isClusterError } from './cluster-error.js'
 import type { NodeRole } from './cluster-node.js'
 import type { ClusterLogEntry, NodeStopOptions } from './cluster-options.js'
 import { findFreePort, loopback } from './free-port.js'
+import { copyRunningDataDir, writeOwned } from './online-backup.js'
 import { PostgresProcess } from './postgres-process.js'
 import { primarySettings, replicaSettings, writeSettings } from './server-config.js'
 import type { ServerUser } from './server-user.js'
@@ -108,6 +110,71 @@ export class EmbeddedNode extends BaseNode {
 
   override async stop(options: NodeStopOptions = {}): Promise<void> {
     await this.#process?.stop(options.mode ?? 'fast')
+  }
+
+  override get hung(): boolean {
+    return this.#process?.hung ?? false
+  }
+
+  override async hang(): Promise<void> {
+    this.#assertRunning('hang()')
+    await this.#process?.hang()
+  }
+
+  override async resume(): Promise<void> {
+    this.#process?.resume()
+  }
+
+  override async kill(): Promise<void> {
+    await this.#process?.kill()
+  }
+
+  override async startStandalone(): Promise<void> {
+    this.assertClusterOpen('startStandalone()')
+    if (this.role === 'primary' || this.running) {
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_INVALID_STATE',
+        `startStandalone() needs a stopped node other than the primary; ${this.name} is ${this.running ? 'running' : 'the primary'}`,
+        { node: this.name },
+      )
+    }
+    await fs.rm(path.join(this.dataDir, 'standby.signal'), { force: true })
+    this.role = 'standalone'
+    this.upstream = undefined
+    this.synchronousStandbys = []
+    await this.start()
+  }
+
+  override async reseed(primary: BaseNode): Promise<void> {
+    this.assertClusterOpen('rejoin()')
+    if (this.running || !primary.dataDir) {
+      throw new ClusterError(
+        'PGROUTE_CLUSTER_INVALID_STATE',
+        `rejoin(): ${this.name} cannot be re-seeded now`,
+        {
+          node: this.name,
+        },
+      )
+    }
+    const { user } = this.#context
+    await fs.rm(this.dataDir, { recursive: true, force: true })
+    await copyRunningDataDir({
+      source: primary.connectionConfig,
+      sourceDir: primary.dataDir,
+      targetDir: this.dataDir,
+      owner: user,
+      label: `pgroute rejoin ${this.name}`,
+    })
+    await writeOwned(path.join(this.dataDir, 'standby.signal'), '', user)
+    await this.start()
+  }
+
+  #assertRunning(method: string) {
+    if (!this.running) {
+      throw new ClusterError('PGROUTE_CLUSTER_INVALID_STATE', `${method}: ${this.name} is not running`, {
+        node: this.name,
+      })
+    }
   }
 
   /** Rewrites this node's configuration file from its current state and reloads a running server (SIGHUP). */

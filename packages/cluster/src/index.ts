@@ -31,6 +31,7 @@ export type {
   StopMode,
   WaitForReplicationOptions,
 } from './cluster-options.js'
+export type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
 export { startCluster } from './start-cluster.js'

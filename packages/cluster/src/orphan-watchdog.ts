@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process'
 
 // Runs detached from this process: once the owner is gone (even killed with SIGKILL, when no handler of ours can
-// run), it sends the cluster's postmasters an immediate shutdown and removes the data. The pattern is built inside
-// the script ("$2" is expanded at run time), so it never matches the watchdog's own command line.
+// run), it continues servers frozen by `hang()` (a stopped process keeps every other signal pending), sends the
+// cluster's postmasters an immediate shutdown and removes the data. The pattern is built inside the script ("$2" is
+// expanded at run time), so it never matches the watchdog's own command line.
 const script = `
 while kill -0 "$1" 2>/dev/null; do sleep 1; done
+for pid in $(pgrep -f "postgres -D $2/"); do kill -CONT "$pid"; pkill -CONT -P "$pid"; done 2>/dev/null
 pkill -QUIT -f "postgres -D $2/" 2>/dev/null
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
   pgrep -f "postgres -D $2/" >/dev/null 2>&1 || break

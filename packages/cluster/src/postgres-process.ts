@@ -5,6 +5,7 @@ import path from 'node:path'
 import { binary } from './binaries-resolver.js'
 import { ClusterError } from './cluster-error.js'
 import type { ClusterLogEntry, StopMode } from './cluster-options.js'
+import { signalServerTree, waitUntilStopped } from './process-tree.js'
 import { type ServerUser, spawnIdentity } from './server-user.js'
 import { sleep, sleepSync } from './sleep.js'
 
@@ -58,6 +59,7 @@ export class PostgresProcess {
   /** Settles when the postmaster has exited. */
   readonly exited: Promise<void>
   #exitedFlag = false
+  #hung = false
   readonly #recent: string[] = []
   readonly #options: PostgresProcessOptions
 
@@ -126,6 +128,39 @@ export class PostgresProcess {
     return this.#recent.some((line) => line.includes('Address already in use'))
   }
 
+  /** Whether {@link hang} stopped the server's processes (and {@link resume} has not continued them yet). */
+  get hung(): boolean {
+    return this.#hung && this.running
+  }
+
+  /**
+   * Freezes the postmaster and every child with SIGSTOP: connections stay open and accept bytes, nothing answers,
+   * as on a machine that stalls.
+   */
+  async hang(): Promise<void> {
+    if (!this.running) return
+    this.#hung = true
+    await waitUntilStopped(signalServerTree(this.pid, 'SIGSTOP'))
+  }
+
+  /** Continues what {@link hang} froze (SIGCONT to the postmaster and every child). */
+  resume(): void {
+    if (!this.#hung) return
+    if (this.running) signalServerTree(this.pid, 'SIGCONT')
+    this.#hung = false
+  }
+
+  /**
+   * SIGKILL to the postmaster and every child at once, as when the machine dies: no shutdown checkpoint, open
+   * connections are cut. Resolves when the postmaster has exited.
+   */
+  async kill(): Promise<void> {
+    if (!this.running) return
+    signalServerTree(this.pid, 'SIGKILL')
+    this.#hung = false
+    await this.exited
+  }
+
   /** Asks the server to reload its configuration files (SIGHUP, as `pg_ctl reload` does). */
   reload(): void {
     if (this.running) process.kill(this.pid, 'SIGHUP')
@@ -136,6 +171,7 @@ export class PostgresProcess {
    * A mode that does not finish in time escalates (smart -> fast -> immediate -> SIGKILL).
    */
   async stop(mode: StopMode = 'fast'): Promise<void> {
+    this.resume() // A frozen server would hold the shutdown signal pending until SIGKILL.
     for (let step: StopMode | undefined = mode; step && this.running; step = escalation[step]) {
       this.#signal(stopSignals[step])
       if (await this.#exitWithin(stopStepMs)) return
@@ -149,6 +185,7 @@ export class PostgresProcess {
    */
   stopSync(timeoutMs = 5000): void {
     if (!this.running) return
+    this.resume()
     this.#signal('SIGQUIT')
     const deadline = Date.now() + timeoutMs
     while (!processGone(this.pid)) {

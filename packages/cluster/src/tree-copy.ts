@@ -10,6 +10,13 @@ export interface CopyTreeOptions {
   readonly mode?: (mode: number, isDirectory: boolean) => number
   /** Entries (relative paths) whose contents are not copied; directories are created empty. */
   readonly emptyDirs?: readonly string[]
+  /** Entries (relative paths) not copied at all. */
+  readonly skip?: readonly string[]
+  /**
+   * Entries that disappear while the tree is copied are left out instead of failing the copy: the source is a
+   * running server's data directory, whose temporary files come and go.
+   */
+  readonly live?: boolean
 }
 
 /**
@@ -21,6 +28,15 @@ export async function copyTree(source: string, target: string, options: CopyTree
 }
 
 async function copyEntry(source: string, target: string, relative: string, options: CopyTreeOptions) {
+  if (options.skip?.includes(relative)) return
+  try {
+    await copyExisting(source, target, relative, options)
+  } catch (error) {
+    if (!(options.live && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error
+  }
+}
+
+async function copyExisting(source: string, target: string, relative: string, options: CopyTreeOptions) {
   const stat = await fs.lstat(source)
   const mode = (options.mode ?? ((bits) => bits))(stat.mode & 0o7777, stat.isDirectory())
   if (stat.isDirectory()) {

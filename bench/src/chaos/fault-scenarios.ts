@@ -1,0 +1,159 @@
+/** Scenarios that break one node and heal it: kill, hang, crash of the primary, lag, full connection slots. */
+import type { Cluster } from '@pgroute/cluster'
+import {
+  latencyBound,
+  markOf,
+  noErrors,
+  noStaleReads,
+  unaffected,
+  writesFailFast,
+  writesRecovered,
+} from './pass-rules.js'
+import type { Scenario, ScenarioContext } from './scenario.js'
+
+/** The embedded cluster of a scenario that controls nodes. */
+export function clusterOf(context: ScenarioContext): Cluster {
+  if (!context.env.cluster) throw new Error('this scenario needs the embedded cluster')
+  return context.env.cluster
+}
+
+const hangMs = 10_000
+const lagMs = 12_000
+const burstSize = 24
+const primaryDownMs = 3000
+/** One health interval (1 s by default) plus probe and scheduling slack on a loaded machine. */
+const graceMs = 3000
+
+export const replicaKilled: Scenario = {
+  name: 'replica-killed',
+  summary: 'kill -9 replica-1 (postmaster and children) at 25 % of the run, restart it at 55 %',
+  rule: '0 read errors, 0 write errors, 0 stale session reads',
+  async inject(context) {
+    const replica = clusterOf(context).node('replica-1')
+    await context.wait(context.durationMs * 0.25)
+    context.metrics.mark('fault')
+    await replica.kill()
+    await context.wait(context.durationMs * 0.3)
+    await replica.start()
+    context.metrics.mark('healed')
+  },
+  judge: unaffected,
+}
+
+export const replicaHung: Scenario = {
+  name: 'replica-hung',
+  summary: `SIGSTOP replica-1 and its children for ${hangMs / 1000} s, then SIGCONT`,
+  rule: '0 read errors, 0 stale, no read waits out the hang (every read ≤ 3 s), 0 write errors',
+  minDurationMs: hangMs + 6000,
+  async inject(context) {
+    const replica = clusterOf(context).node('replica-1')
+    await context.wait(3000)
+    context.metrics.mark('fault')
+    await replica.hang()
+    try {
+      await context.wait(hangMs)
+    } finally {
+      await replica.resume()
+    }
+    context.metrics.mark('healed')
+  },
+  judge: (report) => [...unaffected(report), ...latencyBound(report, 'read', 3000)],
+}
+
+export const primaryKilled: Scenario = {
+  name: 'primary-killed',
+  summary: `kill -9 the primary at 25 % of the run, restart it ${primaryDownMs / 1000} s later`,
+  rule: `0 read errors, 0 stale; writes fail within 1 s as PGROUTE_PRIMARY_UNAVAILABLE while it is down; all succeed ${graceMs / 1000} s after the restart`,
+  async inject(context) {
+    const primary = clusterOf(context).primary
+    await context.wait(context.durationMs * 0.25)
+    context.metrics.mark('fault')
+    await primary.kill()
+    await context.wait(primaryDownMs)
+    await primary.start()
+    context.metrics.mark('healed')
+  },
+  judge(report) {
+    const from = markOf(report, 'fault')
+    const healed = markOf(report, 'healed')
+    return [
+      ...noErrors(report, 'read'),
+      ...noStaleReads(report),
+      ...writesFailFast(report, { from, to: healed + graceMs }),
+      ...writesRecovered(report, healed + graceMs),
+    ]
+  },
+}
+
+export const primaryHung: Scenario = {
+  name: 'primary-hung',
+  summary: `SIGSTOP the primary and its children for ${hangMs / 1000} s (it accepts TCP, never answers), then SIGCONT`,
+  rule: `0 read errors, 0 stale; from ${graceMs / 1000} s into the hang no write waits over 1 s, and writes fail only as PGROUTE_PRIMARY_UNAVAILABLE; all succeed ${graceMs / 1000} s after it resumed`,
+  minDurationMs: hangMs + 3000 + 2 * graceMs,
+  async inject(context) {
+    const primary = clusterOf(context).primary
+    await context.wait(3000)
+    context.metrics.mark('fault')
+    await primary.hang()
+    try {
+      await context.wait(hangMs)
+    } finally {
+      await primary.resume()
+    }
+    context.metrics.mark('healed')
+  },
+  judge(report) {
+    // The first health interval after the hang cannot know yet: writes started in it may wait for the timeout.
+    const from = markOf(report, 'fault') + graceMs
+    const healed = markOf(report, 'healed')
+    return [
+      ...noErrors(report, 'read'),
+      ...noStaleReads(report),
+      ...writesFailFast(report, { from, to: healed + graceMs }),
+      ...writesRecovered(report, healed + graceMs),
+    ]
+  },
+}
+
+export const lagSpike: Scenario = {
+  name: 'lag-spike',
+  summary: `pauseReplay() on both replicas for ${lagMs / 1000} s (beyond the default 10 s lag bound) while writes go on, then resume`,
+  rule: '0 read errors, 0 write errors, 0 stale session reads',
+  minDurationMs: lagMs + 6000,
+  async inject(context) {
+    const replicas = clusterOf(context).replicas
+    await context.wait(3000)
+    context.metrics.mark('fault')
+    await Promise.all(replicas.map((replica) => replica.pauseReplay()))
+    try {
+      await context.wait(lagMs)
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.resumeReplay()))
+    }
+    context.metrics.mark('healed')
+  },
+  judge: unaffected,
+}
+
+export const slotsFull: Scenario = {
+  name: 'slots-full',
+  summary: 'hold every connection slot of replica-1 (new connections get 53300) for 40 % of the run',
+  rule: '0 read errors, 0 write errors, 0 stale session reads',
+  async inject(context) {
+    const replica = clusterOf(context).node('replica-1')
+    await context.wait(context.durationMs * 0.2)
+    context.metrics.mark('fault')
+    const held = await replica.occupyConnections()
+    context.metrics.notes.push(`held ${held.count} connections of replica-1`)
+    try {
+      const until = performance.now() + context.durationMs * 0.4
+      while (performance.now() < until) {
+        await Promise.all([context.load.burst(burstSize), context.wait(500)])
+      }
+    } finally {
+      await held.release()
+    }
+    context.metrics.mark('healed')
+  },
+  judge: unaffected,
+}

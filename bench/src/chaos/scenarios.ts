@@ -1,0 +1,27 @@
+/** Every scenario of `pnpm chaos`, in the order they run. */
+import {
+  lagSpike,
+  primaryHung,
+  primaryKilled,
+  replicaHung,
+  replicaKilled,
+  slotsFull,
+} from './fault-scenarios.js'
+import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
+import { patroniFailover } from './patroni-scenario.js'
+import type { Scenario } from './scenario.js'
+import { failover, splitBrain } from './topology-scenarios.js'
+
+export const scenarios: readonly Scenario[] = [
+  replicaKilled,
+  replicaHung,
+  primaryKilled,
+  primaryHung,
+  lagSpike,
+  slotsFull,
+  hostileInput,
+  endUnderLoad,
+  failover,
+  splitBrain,
+  patroniFailover,
+]

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest'
+import { replicaKilled } from '../src/chaos/fault-scenarios.js'
+import { runScenario } from '../src/chaos/scenario-runner.js'
+
+describe('runScenario()', () => {
+  it('runs a scenario under mixed load, measures it and leaves nothing behind', async () => {
+    const result = await runScenario(replicaKilled, 6000)
+    const report = result.report!
+    expect(report).toBeDefined()
+    const { metrics } = report
+    expect(metrics.outcomes.length).toBeGreaterThan(100)
+    for (const kind of ['read', 'write', 'token'] as const) {
+      expect(metrics.outcomes.some((o) => o.kind === kind && !o.error)).toBe(true)
+    }
+    expect(metrics.sessionReads).toBeGreaterThan(10)
+    expect(metrics.acknowledged.length).toBeGreaterThan(10)
+    expect([...metrics.marks.keys()]).toEqual(['fault', 'healed'])
+    expect(new Set(metrics.routes.map((route) => route.node))).toEqual(
+      new Set(['primary', 'replica-1', 'replica-2']),
+    )
+    expect(report.endMs).toBeDefined()
+    expect(report.unfinished).toBe(0)
+    expect(report.serverConnections).toBe(0)
+    expect(report.clientSockets).toBe(0)
+  })
+})
