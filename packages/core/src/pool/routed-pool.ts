@@ -1,14 +1,7 @@
 import pg from 'pg'
-import type { RouterCore } from '../router/router-core.js'
+import type { RouterCore } from '../core/router-core.js'
+import { type ConnectCallback, poolConnect, poolQuery, settle } from './pg-pool-callbacks.js'
 import { RoutedClient } from './routed-client.js'
-
-type Callback<T> = (error: Error | null, result?: T) => void
-
-/** The parts of the router a {@link RoutedPool} delegates to. */
-export interface PoolRouter {
-  query(query: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult>
-  end(): Promise<void>
-}
 
 /**
  * A real `pg.Pool` subclass (so `instanceof pg.Pool` holds, which Drizzle checks before it uses `connect()` for
@@ -23,13 +16,11 @@ export interface PoolRouter {
  * ```
  */
 export class RoutedPool extends pg.Pool {
-  readonly #router: PoolRouter
   readonly #core: RouterCore
 
-  constructor(router: PoolRouter, core: RouterCore) {
+  constructor(core: RouterCore) {
     // The base pool never connects; its own options only matter to code that reads `pool.options`.
     super({ max: core.options.primary.pool.options.max })
-    this.#router = router
     this.#core = core
     const nodes = () => [core.primary, ...core.replicas]
     const sum = (pick: (pool: pg.Pool) => number) =>
@@ -77,20 +68,11 @@ export class RoutedPool extends pg.Pool {
   ): void
   // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#query's overloads.
   override query(query: any, valuesOrCallback?: any, callback?: any): any {
-    const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
-    const done: Callback<pg.QueryResult> | undefined =
-      typeof valuesOrCallback === 'function' ? valuesOrCallback : callback
-    if (typeof query?.submit === 'function') {
-      throw new TypeError('Submittable queries (cursors, streams) need a client: use `await pool.connect()`')
-    }
-    const result = this.#router.query(query, values)
-    if (!done) return result
-    result.then(
-      (r) => done(null, r),
-      (error: Error) => done(error),
-    )
-    return undefined
+    return poolQuery(this.#run, query, valuesOrCallback, callback)
   }
+
+  readonly #run = (query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> =>
+    this.#core.query(query, values)
 
   /** A {@link RoutedClient} (typed as `pg.PoolClient`, as ORMs expect) that pins its node at its first statement. */
   override connect(): Promise<pg.PoolClient>
@@ -103,37 +85,22 @@ export class RoutedPool extends pg.Pool {
     ) => void,
   ): void
   // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#connect's overloads.
-  override connect(callback?: any): any {
-    let client: RoutedClient | undefined
-    let failure: unknown
+  override connect(callback?: ConnectCallback): any {
+    let connecting: Promise<pg.PoolClient>
     try {
       this.#core.assertOpen()
-      client = new RoutedClient(this.#core)
+      connecting = Promise.resolve(new RoutedClient(this.#core) as unknown as pg.PoolClient)
     } catch (error) {
-      failure = error
+      connecting = Promise.reject(error)
     }
-    if (typeof callback === 'function') {
-      queueMicrotask(() =>
-        failure
-          ? callback(failure)
-          : callback(null, client, (error?: Error | boolean) => client?.release(error)),
-      )
-      return undefined
-    }
-    return failure ? Promise.reject(failure) : Promise.resolve(client as unknown as pg.PoolClient)
+    return poolConnect(connecting, callback)
   }
 
   /** Ends the router (see `router.end()`). */
   override end(): Promise<void>
   override end(callback: () => void): void
   // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#end's overloads.
-  override end(callback?: any): any {
-    const ended = this.#router.end()
-    if (typeof callback !== 'function') return ended
-    ended.then(
-      () => callback(),
-      (error: Error) => callback(error),
-    )
-    return undefined
+  override end(callback?: () => void): any {
+    return settle(this.#core.close(), callback)
   }
 }

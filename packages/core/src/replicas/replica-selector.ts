@@ -1,6 +1,6 @@
 import type { BalanceFunction, BalanceStrategy } from '../config/router-options.js'
 import { ConfigError } from '../errors.js'
-import type { RouterNode } from '../nodes/router-node.js'
+import type { RouterNode } from './router-node.js'
 
 /** Picks one of the eligible replicas (never called with an empty list), or `undefined` for the fallback. */
 export type ReplicaSelector = (candidates: readonly RouterNode[]) => RouterNode | undefined
