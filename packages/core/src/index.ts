@@ -17,7 +17,13 @@
  * @packageDocumentation
  */
 
-export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classify/index.js'
+export type {
+  Classification,
+  ClassificationReason,
+  Classifier,
+  ClassifierOptions,
+  RouteTarget,
+} from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
 export type {
   BalanceFunction,
@@ -34,8 +40,8 @@ export type {
 export type { NodeStateEvent, RerouteEvent, RouteEvent, RouterEvents } from './core/router-events.js'
 export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
 export { formatLsn, parseLsn } from './health/lsn.js'
-export { RoutedClient } from './pool/routed-client.js'
-export { RoutedPool } from './pool/routed-pool.js'
+export type { RoutedClient } from './pool/routed-client.js'
+export type { RoutedPool } from './pool/routed-pool.js'
 export type { ReplicaInfo } from './replicas/replica-info.js'
 export type { NodeState } from './replicas/router-node.js'
 export {

@@ -1,3 +1,4 @@
+import type { ClassificationReason } from './classification.js'
 import { foldName, hashName, hashToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
@@ -8,7 +9,7 @@ export interface QualifiedName {
 
 interface FunctionEntry extends QualifiedName {
   /** The classification reason for a call of this function. */
-  readonly reason: string
+  readonly reason: ClassificationReason
 }
 
 /**
@@ -83,7 +84,7 @@ export class FunctionMatcher {
     qualifierStart: number,
     qualifierEnd: number,
     qualifierQuoted: boolean,
-  ): string | undefined {
+  ): ClassificationReason | undefined {
     const entries = this.byHash.get(hashToken(text, start, end, quoted))
     if (entries === undefined) return undefined
     for (const entry of entries) {

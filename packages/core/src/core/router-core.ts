@@ -3,6 +3,7 @@ import pRetry from 'p-retry'
 import type pg from 'pg'
 import {
   type Classification,
+  type ClassificationReason,
   type Classifier,
   createClassifier,
   type RouteTarget,
@@ -44,8 +45,20 @@ export interface RouteOptions {
   readonly lease?: Lease
 }
 
+/** Where a statement goes and why: the classifier's decision, or the router's own (a refused write re-run). */
+export interface Routing {
+  readonly target: RouteTarget
+  readonly reason: ClassificationReason | 'read-only-rejection'
+  readonly transaction?: Classification['transaction']
+}
+
+/** A statement a replica refused as a write, run again on the primary. */
+export const READ_ONLY_REJECTION: Routing = Object.freeze({
+  target: 'primary',
+  reason: 'read-only-rejection',
+})
+
 const NO_OPTIONS: RouteOptions = Object.freeze({})
-const REJECTED: Classification = Object.freeze({ target: 'primary', reason: 'read-only-rejection' })
 /** A refused connection is likely refused again at once: the shortest wait between connection retries. */
 const CONNECT_RETRY_FLOOR_MS = 50
 
@@ -145,7 +158,7 @@ export class RouterCore {
    * `classification` allows it (and there are replicas), else on the primary.
    */
   route<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    classification: Classification,
+    classification: Routing,
     statement: Statement,
     options: RouteOptions = NO_OPTIONS,
   ): Promise<Result<R>> {
@@ -187,7 +200,7 @@ export class RouterCore {
 
   /** A statement on the primary; only connecting is retried, never a statement that may have run. */
   async #onPrimary<R extends pg.QueryResultRow>(
-    classification: Classification,
+    classification: Routing,
     statement: Statement,
     mode: ReleaseMode,
   ): Promise<Result<R>> {
@@ -204,7 +217,7 @@ export class RouterCore {
 
   async #onLease<R extends pg.QueryResultRow>(
     lease: Lease,
-    classification: Classification,
+    classification: Routing,
     statement: Statement,
   ): Promise<Result<R>> {
     try {
@@ -218,7 +231,7 @@ export class RouterCore {
    * A statement ended on `node`: one the classifier sent to the primary may have written, and the session (if
    * any) learns of it. After completion, never before: a read fetching the WAL position in between would miss it.
    */
-  #completed(node: RouterNode, classification: Classification): void {
+  #completed(node: RouterNode, classification: Routing): void {
     if (node.role === 'primary' && classification.target === 'primary') this.sessions.getStore()?.markWrite()
   }
 
@@ -228,7 +241,7 @@ export class RouterCore {
     error: unknown,
   ): Promise<Result<R>> {
     this.rejections.record(node, read.statement.text, error)
-    return this.#onPrimary<R>(REJECTED, read.statement, read.keep ? 'keep' : 'release')
+    return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
   }
 
   /** A connection to the primary, retried on connection errors (nothing was sent yet, so no write runs twice). */

@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import { type Classification, leavesReplica } from '../classify/index.js'
-import type { Lease, RouterCore, Statement } from '../core/router-core.js'
+import {
+  type Lease,
+  READ_ONLY_REJECTION,
+  type RouterCore,
+  type Routing,
+  type Statement,
+} from '../core/router-core.js'
 import { PgRouteError } from '../errors.js'
 import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
 import { settle } from './pg-pool-callbacks.js'
@@ -16,7 +22,6 @@ type Callback = (error: Error | null, result?: pg.QueryResult) => void
 type QueryInput = string | pg.QueryConfig | Submittable
 
 const KEEP = Object.freeze({ keep: true })
-const REJECTED: Classification = Object.freeze({ target: 'primary', reason: 'read-only-rejection' })
 
 function isSubmittable(value: unknown): value is Submittable {
   return typeof (value as Submittable | null)?.submit === 'function'
@@ -60,6 +65,7 @@ export class RoutedClient extends EventEmitter {
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
 
+  /** @internal Clients come from `router.connect()` and `router.pool.connect()`. */
   constructor(core: RouterCore) {
     super()
     this.#core = core
@@ -234,7 +240,7 @@ export class RoutedClient extends EventEmitter {
           // Run it where it can run, and stay there.
           this.#core.rejections.record(lease.node, statement.text, error)
           this.#unpin()
-          return this.#first(statement, REJECTED)
+          return this.#first(statement, READ_ONLY_REJECTION)
         }
         if (isRetryableRead(error)) {
           // The replica died or cancelled the read: pick a node afresh (with the usual read retries).
@@ -247,7 +253,7 @@ export class RoutedClient extends EventEmitter {
   }
 
   /** Pins by the first statement (or re-pins to the primary) and runs it. */
-  async #first(statement: Statement, classification: Classification): Promise<pg.QueryResult> {
+  async #first(statement: Statement, classification: Routing): Promise<pg.QueryResult> {
     if (this.#lease) this.#unpin()
     const outcome = await this.#core.route(classification, statement, KEEP)
     this.#adopt(outcome.lease)

@@ -18,6 +18,7 @@ import { RoutedClient } from './routed-client.js'
 export class RoutedPool extends pg.Pool {
   readonly #core: RouterCore
 
+  /** @internal The pool is `router.pool`. */
   constructor(core: RouterCore) {
     // The base pool never connects; its own options only matter to code that reads `pool.options`.
     super({ max: core.options.primary.pool.options.max })
