@@ -43,6 +43,8 @@ export interface RouteOptions {
   readonly keep?: boolean
   /** Run on this connection (a pinned client's, a transaction's) instead of choosing a node. */
   readonly lease?: Lease
+  /** Run on the primary whatever the classification allows (`router.primary`). */
+  readonly primary?: boolean
 }
 
 /** Where a statement goes and why: the classifier's decision, or the router's own (a refused write re-run). */
@@ -141,11 +143,12 @@ export class RouterCore {
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     query: string | pg.QueryConfig,
     values: unknown[] | undefined,
+    options?: RouteOptions,
   ): Promise<pg.QueryResult<R>> {
     this.assertOpen()
     const text = typeof query === 'string' ? query : query.text
     try {
-      return (await this.route<R>(this.classify(text), { text, query, values })).value
+      return (await this.route<R>(this.classify(text), { text, query, values }, options)).value
     } catch (error) {
       // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
       traceToCaller(error)
@@ -155,7 +158,7 @@ export class RouterCore {
 
   /**
    * The one dispatch point: runs `statement` on the connection given in `options.lease`, else on a replica when
-   * `classification` allows it (and there are replicas), else on the primary.
+   * `classification` allows it (there are replicas, and `options.primary` is not set), else on the primary.
    */
   route<R extends pg.QueryResultRow = pg.QueryResultRow>(
     classification: Routing,
@@ -164,8 +167,9 @@ export class RouterCore {
   ): Promise<Result<R>> {
     const { lease, keep = false } = options
     if (lease !== undefined) return this.#onLease<R>(lease, classification, statement)
-    if (classification.target === 'replica' && this.replicas.length > 0)
+    if (classification.target === 'replica' && this.replicas.length > 0 && options.primary !== true) {
       return this.#reads.read<R>(statement, keep)
+    }
     return this.#onPrimary<R>(classification, statement, keep ? 'keep' : 'release')
   }
 

@@ -1,7 +1,19 @@
 import pg from 'pg'
-import type { RouterCore } from '../core/router-core.js'
+import type { RouteOptions, RouterCore } from '../core/router-core.js'
 import { type ConnectCallback, poolConnect, poolQuery, settle } from './pg-pool-callbacks.js'
 import { RoutedClient } from './routed-client.js'
+
+const ON_PRIMARY: RouteOptions = Object.freeze({ primary: true })
+
+async function pinned(client: RoutedClient): Promise<pg.PoolClient> {
+  try {
+    await client.pin('primary')
+  } catch (error) {
+    client.release()
+    throw error
+  }
+  return client as unknown as pg.PoolClient
+}
 
 /**
  * A real `pg.Pool` subclass (so `instanceof pg.Pool` holds, which Drizzle checks before it uses `connect()` for
@@ -17,13 +29,18 @@ import { RoutedClient } from './routed-client.js'
  */
 export class RoutedPool extends pg.Pool {
   readonly #core: RouterCore
+  readonly #routing: RouteOptions | undefined
 
-  /** @internal The pool is `router.pool`. */
-  constructor(core: RouterCore) {
+  /**
+   * @internal The pool is `router.pool` (`scope` `'routed'`) or `router.primary` (`'primary'`: every statement on
+   * the primary, its clients pinned there).
+   */
+  constructor(core: RouterCore, scope: 'routed' | 'primary' = 'routed') {
     // The base pool never connects; its own options only matter to code that reads `pool.options`.
     super({ max: core.options.primary.pool.options.max })
     this.#core = core
-    const nodes = () => [core.primary, ...core.replicas]
+    this.#routing = scope === 'primary' ? ON_PRIMARY : undefined
+    const nodes = () => (scope === 'primary' ? [core.primary] : [core.primary, ...core.replicas])
     const sum = (pick: (pool: pg.Pool) => number) =>
       nodes().reduce((total, node) => total + pick(node.pool), 0)
     // @types/pg declares these as properties of the base class, so they are defined here, not as accessors.
@@ -33,6 +50,10 @@ export class RoutedPool extends pg.Pool {
       waitingCount: { get: () => sum((pool) => pool.waitingCount), configurable: true },
       expiredCount: { get: () => sum((pool) => pool.expiredCount ?? 0), configurable: true },
     })
+    // `router.primary` stands for the primary's own pool: it has ended when that pool has.
+    if (scope === 'primary') {
+      Object.defineProperty(this, 'ended', { get: () => core.primary.pool.ended, configurable: true })
+    }
   }
 
   /** Submittables (cursors, streams) need a pinned connection: this throws; use `await pool.connect()`. */
@@ -73,7 +94,7 @@ export class RoutedPool extends pg.Pool {
   }
 
   readonly #run = (query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> =>
-    this.#core.query(query, values)
+    this.#core.query(query, values, this.#routing)
 
   /** A {@link RoutedClient} (typed as `pg.PoolClient`, as ORMs expect) that pins its node at its first statement. */
   override connect(): Promise<pg.PoolClient>
@@ -90,7 +111,8 @@ export class RoutedPool extends pg.Pool {
     let connecting: Promise<pg.PoolClient>
     try {
       this.#core.assertOpen()
-      connecting = Promise.resolve(new RoutedClient(this.#core) as unknown as pg.PoolClient)
+      const client = new RoutedClient(this.#core)
+      connecting = this.#routing === ON_PRIMARY ? pinned(client) : Promise.resolve(client as never)
     } catch (error) {
       connecting = Promise.reject(error)
     }

@@ -7,6 +7,7 @@ import { RouterCore, type Statement } from '../core/router-core.js'
 import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import { formatLsn } from '../health/lsn.js'
+import { PrimaryPool } from '../pool/primary-pool.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
@@ -71,9 +72,10 @@ export class Router extends EventEmitter<RouterEvents> {
    */
   readonly pool: RoutedPool
   /**
-   * The primary's own pool: statements on it always go to the primary, bypassing the router. Sessions do not see
-   * writes made through it; inside `router.session()`, write through `query()`, `pool`, or a client pinned with
-   * `pin('primary')` instead.
+   * A `pg.Pool` whose every statement runs on the primary (on connections of the primary's own pool, whose
+   * events it passes on), for reads that must be current and for migrations. Writes through it count for the
+   * current `router.session()` like any other; its `connect()` gives clients pinned to the primary. Ending it
+   * ends the router.
    */
   readonly primary: pg.Pool
 
@@ -88,7 +90,7 @@ export class Router extends EventEmitter<RouterEvents> {
       onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
       onReroute: (event) => this.emit('reroute', event),
     })
-    this.primary = this.#core.primary.pool
+    this.primary = new PrimaryPool(this.#core)
     this.pool = new RoutedPool(this.#core)
   }
 
