@@ -1,13 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import pRetry from 'p-retry'
 import type pg from 'pg'
-import {
-  type Classification,
-  type ClassificationReason,
-  type Classifier,
-  createClassifier,
-  type RouteTarget,
-} from '../classify/index.js'
+import type { Classification, ClassificationReason, Classifier, RouteTarget } from '../classify/index.js'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
@@ -94,10 +88,7 @@ export class RouterCore {
     this.primary = new RouterNode(options.primary, onStateChange)
     this.replicas = options.replicas.map((spec) => new RouterNode(spec, onStateChange))
     const replicaSet = new ReplicaSet(this.primary, this.replicas, options)
-    this.#classifier = createClassifier({
-      writeFunctions: options.writeFunctions,
-      cacheSize: options.classifierCacheSize,
-    })
+    this.#classifier = options.classifier
     const { onRoute } = hooks
     this.#runner = new StatementRunner([this.primary, ...this.replicas], {
       onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
