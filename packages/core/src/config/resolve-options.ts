@@ -189,9 +189,17 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   })
 
   // Nodes last: everything above is validated before any pool exists.
-  const primary = toNodeSpec(options.primary, 'primary', 'primary', resolvedPool, 'primary')
+  const primary = toNodeSpec(
+    options.primary,
+    { role: 'primary', option: 'primary', fallbackName: 'primary' },
+    resolvedPool,
+  )
   const replicas = replicasInput.map((input, i) =>
-    toNodeSpec(input, 'replica', `replicas[${i}]`, resolvedPool, `replica-${i + 1}`),
+    toNodeSpec(
+      input,
+      { role: 'replica', option: `replicas[${i}]`, fallbackName: `replica-${i + 1}` },
+      resolvedPool,
+    ),
   )
   const seen = new Set<string>()
   for (const [i, node] of [primary, ...replicas].entries()) {
