@@ -161,6 +161,31 @@ describe('read-your-writes', () => {
     })
   })
 
+  it('writes through router.primary and its clients count for the session; its reads stay on the primary', async () => {
+    const result = tally()
+    await workers(60, (id, i) =>
+      router.session(async () => {
+        let written: bigint
+        if (i % 2 === 0) {
+          written = BigInt((await router.primary.query<{ v: string }>(WRITE, [id])).rows[0]!.v)
+        } else {
+          const client = await router.primary.connect()
+          try {
+            written = BigInt((await client.query<{ v: string }>(WRITE, [id])).rows[0]!.v)
+          } finally {
+            client.release()
+          }
+        }
+        count(result, written, await readers[i % readers.length]!(id))
+      }),
+    )
+    expect(result.reads).toBe(WORKERS * 60)
+    expect(result.stale).toBe(0)
+    expect(result.byReplica).toBeGreaterThan(0)
+    const { rows } = await router.primary.query<Row>(READ, [1])
+    expect(rows[0]!.port).toBe(cluster.primary.port)
+  })
+
   it('a malformed token is refused with PGROUTE_INVALID_TOKEN', async () => {
     await expect(router.session(async () => 1, { token: 'not-a-token' })).rejects.toMatchObject({
       code: 'PGROUTE_INVALID_TOKEN',
