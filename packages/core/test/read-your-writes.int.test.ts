@@ -1,4 +1,5 @@
 import { type Cluster, startCluster } from '@pgroute/cluster'
+import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isToken, type Router } from '../src/index.js'
 import { routerFor } from './helpers/cluster-helpers.js'
@@ -184,6 +185,16 @@ describe('read-your-writes', () => {
     expect(result.byReplica).toBeGreaterThan(0)
     const { rows } = await router.primary.query<Row>(READ, [1])
     expect(rows[0]!.port).toBe(cluster.primary.port)
+    // Cursors need a client, as on router.pool; a client of router.primary runs them on the primary.
+    expect(() => router.primary.query(new Cursor<Row>(READ, [1]))).toThrow(TypeError)
+    const client = await router.primary.connect()
+    try {
+      const cursor = client.query(new Cursor<Row>(READ, [1]))
+      expect((await cursor.read(1))[0]!.port).toBe(cluster.primary.port)
+      await cursor.close()
+    } finally {
+      client.release()
+    }
   })
 
   it('a malformed token is refused with PGROUTE_INVALID_TOKEN', async () => {
