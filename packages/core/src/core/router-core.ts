@@ -210,16 +210,29 @@ export class RouterCore {
     }
   }
 
-  async #onLease<R extends pg.QueryResultRow>(
+  #onLease<R extends pg.QueryResultRow>(
     lease: Lease,
     classification: Routing,
     statement: Statement,
   ): Promise<Result<R>> {
+    const running = this.#runner.execute<R>(lease, statement, 'borrowed')
+    // A statement that cannot have written needs no bookkeeping after it: no promise of ours around pg's.
+    return this.#writes(lease.node, classification)
+      ? this.#marking(running, lease.node, classification)
+      : running
+  }
+
+  async #marking<T>(running: Promise<T>, node: RouterNode, classification: Routing): Promise<T> {
     try {
-      return await this.#runner.execute<R>(lease, statement, 'borrowed')
+      return await running
     } finally {
-      this.#completed(lease.node, classification)
+      this.#completed(node, classification)
     }
+  }
+
+  /** Whether a statement classified as `classification` may write when it runs on `node`. */
+  #writes(node: RouterNode, classification: Routing): boolean {
+    return node.role === 'primary' && classification.target === 'primary'
   }
 
   /**
@@ -227,7 +240,7 @@ export class RouterCore {
    * any) learns of it. After completion, never before: a read fetching the WAL position in between would miss it.
    */
   #completed(node: RouterNode, classification: Routing): void {
-    if (node.role === 'primary' && classification.target === 'primary') this.sessions.getStore()?.markWrite()
+    if (this.#writes(node, classification)) this.sessions.getStore()?.markWrite()
   }
 
   #rerun<R extends pg.QueryResultRow>(
