@@ -64,14 +64,17 @@ export class ReadRequest<R extends pg.QueryResultRow>
     this.#path.runner.checkout(node, this.#path.replicas.reason(node, this), this)
   }
 
+  /** The first attempt's connection: run the statement on it. */
   leased(lease: Lease): void {
     this.#path.runner.send<R>(lease, this.statement, this.keep ? 'keep' : 'release', this)
   }
 
+  /** The first attempt succeeded. */
   done(outcome: Result<R>): void {
     this.#resolve!(outcome)
   }
 
+  /** The first attempt failed (connecting or running): take the slow path. */
   failed(error: unknown): void {
     this.#path.recover(this, error).then(this.#resolve, this.#reject)
   }
@@ -90,10 +93,12 @@ export class ReadPath {
     this.#context = context
   }
 
+  /** Where reads lease connections and run. */
   get runner(): StatementRunner {
     return this.#context.runner
   }
 
+  /** The replicas reads choose from. */
   get replicas(): ReplicaSet {
     return this.#context.replicas
   }

@@ -114,11 +114,13 @@ export class RouterCore {
     return this.#closing !== undefined
   }
 
+  /** Throws `PGROUTE_CLOSED` once {@link close} was called. */
   assertOpen(): void {
     if (this.#closing !== undefined)
       throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
   }
 
+  /** Classifies `sql` with the router's classifier (its `writeFunctions`, its cache). */
   classify(sql: string): Classification {
     return this.#classifier.classify(sql)
   }

@@ -12,8 +12,10 @@ export interface Exclusions {
 
 /** The replicas one read has tried, so that a retry goes elsewhere. */
 export class TriedReplicas implements Exclusions {
+  /** Replicas tried so far; created at the first one (most reads never need it). */
   tried: Set<RouterNode> | undefined = undefined
 
+  /** Adds `node` (if a replica) to {@link tried}. */
   exclude(node: RouterNode): void {
     // Only replicas: falling back to the primary stays possible on every attempt.
     if (node.role !== 'replica') return
