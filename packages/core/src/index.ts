@@ -25,6 +25,7 @@ export type {
   RouteTarget,
 } from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
+export type { ReplicaInfo } from './config/replica-info.js'
 export type {
   BalanceFunction,
   BalanceStrategy,
@@ -42,7 +43,6 @@ export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteE
 export { formatLsn, parseLsn } from './health/lsn.js'
 export type { RoutedClient } from './pool/routed-client.js'
 export type { RoutedPool } from './pool/routed-pool.js'
-export type { ReplicaInfo } from './replicas/replica-info.js'
 export type { NodeState } from './replicas/router-node.js'
 export {
   createRouter,

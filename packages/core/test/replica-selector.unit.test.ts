@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import type { ReplicaInfo } from '../src/config/replica-info.js'
 import { isConfigError } from '../src/errors.js'
-import type { ReplicaInfo } from '../src/replicas/replica-info.js'
 import { createReplicaSelector } from '../src/replicas/replica-selector.js'
 import type { RouterNode } from '../src/replicas/router-node.js'
 import { fakeReplica, tally } from './helpers/fake-nodes.js'

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { ReplicaInfo } from '../replicas/replica-info.js'
+import type { ReplicaInfo } from './replica-info.js'
 
 /**
  * How to reach one node: a connection string, a `pg.PoolConfig`, or an existing `pg.Pool` (which the router uses
