@@ -56,19 +56,19 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
  * search path may resolve to it).
  */
 export class FunctionMatcher {
-  private readonly byHash = new Map<number, FunctionEntry[]>()
+  readonly #byHash = new Map<number, FunctionEntry[]>()
 
   constructor(names: readonly QualifiedName[]) {
     for (const { schema, name } of names) {
       const hash = hashName(name)
-      const entries = this.byHash.get(hash) ?? []
+      const entries = this.#byHash.get(hash) ?? []
       if (entries.some((entry) => entry.name === name && entry.schema === schema)) continue
       entries.push({
         schema,
         name,
         reason: `volatile-function:${schema === undefined ? '' : `${schema}.`}${name}`,
       })
-      this.byHash.set(hash, entries)
+      this.#byHash.set(hash, entries)
     }
   }
 
@@ -85,7 +85,7 @@ export class FunctionMatcher {
     qualifierEnd: number,
     qualifierQuoted: boolean,
   ): ClassificationReason | undefined {
-    const entries = this.byHash.get(hashToken(text, start, end, quoted))
+    const entries = this.#byHash.get(hashToken(text, start, end, quoted))
     if (entries === undefined) return undefined
     for (const entry of entries) {
       if (!sameName(text, start, end, quoted, entry.name)) continue
