@@ -63,8 +63,8 @@ async function pgrouteDrizzleLoad(
   return {
     op: pointSelect(onPrimary ? db.$primary : db),
     close: async () => {
-      // `$primary` reads run on router.primary itself, outside the router's figures.
-      assertServedBy(client, router, config, onPrimary ? 0 : 1)
+      // `$primary` (router.primary) goes through the router too: its reads count for the primary.
+      assertServedBy(client, router, config)
       await router.end()
     },
   }

@@ -24,8 +24,10 @@ function bundledLicences(): string {
 }
 
 const shared: Options = {
-  entry: ['src/index.ts'],
-  dts: true,
+  entry: ['src/index.ts', 'src/internal.ts'],
+  // Constructors marked @internal (RoutedClient, RoutedPool) take the router's machinery: keep it out of the
+  // published types.
+  dts: { compilerOptions: { stripInternal: true } },
   sourcemap: true,
   target: 'node20',
 }

@@ -17,8 +17,15 @@
  * @packageDocumentation
  */
 
-export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classify/index.js'
+export type {
+  Classification,
+  ClassificationReason,
+  Classifier,
+  ClassifierOptions,
+  RouteTarget,
+} from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
+export type { ReplicaInfo } from './config/replica-info.js'
 export type {
   BalanceFunction,
   BalanceStrategy,
@@ -31,18 +38,17 @@ export type {
   RetryOptions,
   RouterOptions,
 } from './config/router-options.js'
+export type { NodeStateEvent, RerouteEvent, RouteEvent, RouterEvents } from './core/router-events.js'
 export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
 export { formatLsn, parseLsn } from './health/lsn.js'
-export type { NodeState } from './nodes/router-node.js'
-export { RoutedClient } from './pool/routed-client.js'
-export { RoutedPool } from './pool/routed-pool.js'
+export type { RoutedClient } from './pool/routed-client.js'
+export type { RoutedPool } from './pool/routed-pool.js'
+export type { NodeState } from './replicas/router-node.js'
 export {
   createRouter,
   Router,
   type SessionOptions,
   type TransactionOptions,
 } from './router/router.js'
-export type { NodeStateEvent, RerouteEvent, RouteEvent, RouterEvents } from './router/router-events.js'
 export type { NodeStatus } from './router/router-status.js'
-export type { ReplicaInfo } from './routing/replica-info.js'
 export { isToken } from './session/causal-session.js'

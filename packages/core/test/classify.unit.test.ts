@@ -4,7 +4,7 @@ import { type Classification, createClassifier } from '../src/classify/index.js'
 type Row = [
   sql: string,
   target: 'primary' | 'replica',
-  reason: string,
+  reason: Classification['reason'],
   transaction?: Classification['transaction'],
 ]
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { type Cluster, startCluster } from '@pgroute/cluster'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type NodeStateEvent, type RoutedClient, type Router } from '../src/index.js'
-import { isConnectionError } from '../src/routing/database-errors.js'
+import { isConnectionError } from '../src/pg-errors.js'
 import { portOf, routerFor, stateOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster

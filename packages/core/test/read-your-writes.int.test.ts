@@ -1,4 +1,5 @@
 import { type Cluster, startCluster } from '@pgroute/cluster'
+import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isToken, type Router } from '../src/index.js'
 import { routerFor } from './helpers/cluster-helpers.js'
@@ -159,6 +160,41 @@ describe('read-your-writes', () => {
       const row = (await router.query<Row>(READ, [1])).rows[0]
       expect(BigInt(row!.v)).toBeGreaterThanOrEqual(written)
     })
+  })
+
+  it('writes through router.primary and its clients count for the session; its reads stay on the primary', async () => {
+    const result = tally()
+    await workers(60, (id, i) =>
+      router.session(async () => {
+        let written: bigint
+        if (i % 2 === 0) {
+          written = BigInt((await router.primary.query<{ v: string }>(WRITE, [id])).rows[0]!.v)
+        } else {
+          const client = await router.primary.connect()
+          try {
+            written = BigInt((await client.query<{ v: string }>(WRITE, [id])).rows[0]!.v)
+          } finally {
+            client.release()
+          }
+        }
+        count(result, written, await readers[i % readers.length]!(id))
+      }),
+    )
+    expect(result.reads).toBe(WORKERS * 60)
+    expect(result.stale).toBe(0)
+    expect(result.byReplica).toBeGreaterThan(0)
+    const { rows } = await router.primary.query<Row>(READ, [1])
+    expect(rows[0]!.port).toBe(cluster.primary.port)
+    // Cursors need a client, as on router.pool; a client of router.primary runs them on the primary.
+    expect(() => router.primary.query(new Cursor<Row>(READ, [1]))).toThrow(TypeError)
+    const client = await router.primary.connect()
+    try {
+      const cursor = client.query(new Cursor<Row>(READ, [1]))
+      expect((await cursor.read(1))[0]!.port).toBe(cluster.primary.port)
+      await cursor.close()
+    } finally {
+      client.release()
+    }
   })
 
   it('a malformed token is refused with PGROUTE_INVALID_TOKEN', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import type { ReplicaInfo } from '../src/config/replica-info.js'
 import { isConfigError } from '../src/errors.js'
-import type { RouterNode } from '../src/nodes/router-node.js'
-import type { ReplicaInfo } from '../src/routing/replica-info.js'
-import { createReplicaSelector } from '../src/routing/replica-selector.js'
+import { createReplicaSelector } from '../src/replicas/replica-selector.js'
+import type { RouterNode } from '../src/replicas/router-node.js'
 import { fakeReplica, tally } from './helpers/fake-nodes.js'
 
 describe('round-robin', () => {

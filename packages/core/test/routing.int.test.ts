@@ -2,7 +2,8 @@ import { type Cluster, startCluster } from '@pgroute/cluster'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isPgRouteError, RoutedClient, type Router } from '../src/index.js'
+import { isPgRouteError, type Router } from '../src/index.js'
+import { RoutedClient } from '../src/pool/routed-client.js'
 import { portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster

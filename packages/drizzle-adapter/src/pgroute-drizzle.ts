@@ -1,7 +1,6 @@
 import type { DrizzleConfig } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type pg from 'pg'
-import { PrimaryPool } from './primary-pool.js'
 import { assertRouter, type PgRouteRouterLike } from './router-like.js'
 import { validateDrizzleConfig } from './validate-config.js'
 
@@ -23,8 +22,8 @@ export type PgRouteDrizzleDatabase<
   /** The router's pool (`router.pool`): ending it ends the router. */
   $client: TPool
   /**
-   * The same schema on the primary only (connections of `router.primary`), for reads that must be current
-   * outside a session, and for migrations. Its writes still count for the current `router.session()`.
+   * The same schema on the primary only (`router.primary`), for reads that must be current outside a session,
+   * and for migrations. Its writes count for the current `router.session()`.
    */
   readonly $primary: NodePgDatabase<TSchema> & { $client: pg.Pool }
 }
@@ -70,7 +69,7 @@ export function pgrouteDrizzle<
   assertRouter(router)
   validateDrizzleConfig(config)
   const db = drizzle<TSchema, TRouter['pool']>({ ...config, client: router.pool })
-  const $primary = drizzle<TSchema, pg.Pool>({ ...config, client: new PrimaryPool(router) })
+  const $primary = drizzle<TSchema, pg.Pool>({ ...config, client: router.primary })
   Object.defineProperty(db, '$primary', { value: $primary, enumerable: true })
   return db as PgRouteDrizzleDatabase<TSchema, TRouter['pool']>
 }

@@ -8,7 +8,7 @@ import type pg from 'pg'
 export interface PgRouteRouterLike {
   /** The routing `pg.Pool` (`RoutedPool`): every statement goes where its SQL text calls for. */
   readonly pool: pg.Pool
-  /** The primary's own `pg.Pool`. */
+  /** The `pg.Pool` whose statements all run on the primary, its writes seen by sessions (see `Router#primary`). */
   readonly primary: pg.Pool
   /** Read-your-writes scope (see `Router#session`). */
   session<T>(fn: () => T | Promise<T>, options?: { readonly token?: string }): Promise<T>

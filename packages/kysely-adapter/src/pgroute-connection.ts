@@ -6,6 +6,7 @@ import {
   type Router,
   type RouteTarget,
 } from '@pgroute/core'
+import { leavesReplica } from '@pgroute/core/internal'
 import type { CompiledQuery, DatabaseConnection, PostgresCursorConstructor, QueryResult } from 'kysely'
 import type pg from 'pg'
 import { isMarkedForPrimary } from './primary-plugin.js'
@@ -17,19 +18,6 @@ function extendStackTrace(error: unknown, stackError: Error): unknown {
     ;(error as Error).stack += `\n${stackError.stack.split('\n').slice(1).join('\n')}`
   }
   return error
-}
-
-/**
- * Whether a replica-pinned client that is not in a transaction would leave its replica for this statement. Kept
- * in step with `RoutedClient`: that client moves; a Kysely connection refuses instead (see {@link PgRouteConnection}).
- */
-function leavesReplica(classification: Classification): boolean {
-  return (
-    classification.target === 'primary' &&
-    classification.transaction !== 'end' &&
-    classification.transaction !== 'begin-read-only' &&
-    classification.reason !== 'transaction-control'
-  )
 }
 
 /** What {@link PgRouteConnection} does before running a statement. */

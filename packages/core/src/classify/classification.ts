@@ -2,20 +2,40 @@
 export type RouteTarget = 'primary' | 'replica'
 
 /**
+ * Why the classifier chose a target; see `docs/routing-rules.md`. `volatile-function:<name>` names the
+ * write function the text calls (schema-qualified when it was written so).
+ */
+export type ClassificationReason =
+  | 'read'
+  | 'write'
+  | 'locking-read'
+  | 'writable-cte'
+  | 'select-into'
+  | `volatile-function:${string}`
+  | 'explain-analyze-write'
+  | 'copy-to-file'
+  | 'session-state'
+  | 'transaction-begin'
+  | 'transaction-begin-read-only'
+  | 'transaction-end'
+  | 'transaction-control'
+  | 'serializable'
+  | 'multi-statement-write'
+  | 'hint:primary'
+  | 'hint:replica'
+  | 'empty'
+  | 'unknown'
+  | 'unparseable'
+
+/**
  * What the classifier decided about one SQL text (possibly several `;`-separated statements).
  * Instances are frozen: cached ones are shared between callers.
  */
 export interface Classification {
   /** Where the statement may run. */
   readonly target: RouteTarget
-  /**
-   * Short machine-readable reason: `read`, `write`, `locking-read`, `writable-cte`, `select-into`,
-   * `volatile-function:<name>`, `explain-analyze-write`, `copy-to-file`, `session-state`, `transaction-begin`,
-   * `transaction-begin-read-only`, `transaction-end`, `transaction-control`, `serializable`,
-   * `multi-statement-write`, `hint:primary`, `hint:replica`, `empty`, `unknown` or `unparseable`.
-   * See `docs/routing-rules.md`.
-   */
-  readonly reason: string
+  /** Short machine-readable reason (see {@link ClassificationReason}). */
+  readonly reason: ClassificationReason
   /**
    * Transaction control in the text, if any, so a lazily-connected client can pin its node: `begin` for
    * BEGIN / START TRANSACTION, `begin-read-only` when its modes end up READ ONLY, `end` for

@@ -1,3 +1,4 @@
+import type { ClassificationReason } from './classification.js'
 import { foldName, hashName, hashToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
@@ -8,7 +9,7 @@ export interface QualifiedName {
 
 interface FunctionEntry extends QualifiedName {
   /** The classification reason for a call of this function. */
-  readonly reason: string
+  readonly reason: ClassificationReason
 }
 
 /**
@@ -55,19 +56,19 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
  * search path may resolve to it).
  */
 export class FunctionMatcher {
-  private readonly byHash = new Map<number, FunctionEntry[]>()
+  readonly #byHash = new Map<number, FunctionEntry[]>()
 
   constructor(names: readonly QualifiedName[]) {
     for (const { schema, name } of names) {
       const hash = hashName(name)
-      const entries = this.byHash.get(hash) ?? []
+      const entries = this.#byHash.get(hash) ?? []
       if (entries.some((entry) => entry.name === name && entry.schema === schema)) continue
       entries.push({
         schema,
         name,
         reason: `volatile-function:${schema === undefined ? '' : `${schema}.`}${name}`,
       })
-      this.byHash.set(hash, entries)
+      this.#byHash.set(hash, entries)
     }
   }
 
@@ -83,8 +84,8 @@ export class FunctionMatcher {
     qualifierStart: number,
     qualifierEnd: number,
     qualifierQuoted: boolean,
-  ): string | undefined {
-    const entries = this.byHash.get(hashToken(text, start, end, quoted))
+  ): ClassificationReason | undefined {
+    const entries = this.#byHash.get(hashToken(text, start, end, quoted))
     if (entries === undefined) return undefined
     for (const entry of entries) {
       if (!sameName(text, start, end, quoted, entry.name)) continue

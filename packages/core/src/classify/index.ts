@@ -1,3 +1,10 @@
-export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classification.js'
+export type {
+  Classification,
+  ClassificationReason,
+  Classifier,
+  ClassifierOptions,
+  RouteTarget,
+} from './classification.js'
 export { classify, createClassifier } from './classifier.js'
+export { leavesReplica } from './pinning-rule.js'
 export { DEFAULT_WRITE_FUNCTIONS } from './write-functions.js'

@@ -13,39 +13,39 @@ interface Entry<V> {
  * evicted, and a hot statement's hit is a plain lookup.
  */
 export class LruCache<V> {
-  private readonly entries = new Map<string, Entry<V>>()
-  private readonly capacity: number
-  private readonly refreshAfter: number
-  private clock = 0
+  readonly #entries = new Map<string, Entry<V>>()
+  readonly #capacity: number
+  readonly #refreshAfter: number
+  #clock = 0
 
   /** @param capacity Maximum number of entries, at least 1. */
   constructor(capacity: number) {
-    this.capacity = capacity
-    this.refreshAfter = capacity >> 1
+    this.#capacity = capacity
+    this.#refreshAfter = capacity >> 1
   }
 
   /** Number of entries held. */
   get size(): number {
-    return this.entries.size
+    return this.#entries.size
   }
 
   /** The value cached for `key`, kept among the recently used; undefined on a miss. */
   get(key: string): V | undefined {
-    const entry = this.entries.get(key)
+    const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
-    if (this.clock - entry.stamp > this.refreshAfter) {
-      this.entries.delete(key)
-      entry.stamp = this.clock++
-      this.entries.set(key, entry)
+    if (this.#clock - entry.stamp > this.#refreshAfter) {
+      this.#entries.delete(key)
+      entry.stamp = this.#clock++
+      this.#entries.set(key, entry)
     }
     return entry.value
   }
 
   /** Caches `value` as the most recently used entry, evicting the least recently used one when full. */
   set(key: string, value: V): void {
-    const entries = this.entries
+    const entries = this.#entries
     entries.delete(key)
-    entries.set(key, { value, stamp: this.clock++ })
-    if (entries.size > this.capacity) entries.delete(entries.keys().next().value!)
+    entries.set(key, { value, stamp: this.#clock++ })
+    if (entries.size > this.#capacity) entries.delete(entries.keys().next().value!)
   }
 }

@@ -1,3 +1,4 @@
+import type { ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import * as K from './sql-keywords.js'
 import {
@@ -70,7 +71,13 @@ export class QueryInspector {
    * Looks at the scanner's current token (TOKEN_* `kind`, keyword or kind `code`) after tokens `p1` and `p2`,
    * at parser `depth`. Returns the reason the query needs the primary, or undefined while it may be a read.
    */
-  inspect(kind: number, code: number, p1: number, p2: number, depth: number): string | undefined {
+  inspect(
+    kind: number,
+    code: number,
+    p1: number,
+    p2: number,
+    depth: number,
+  ): ClassificationReason | undefined {
     const dml = this.pendingDml
     if (dml !== 0) {
       this.pendingDml = 0
@@ -134,7 +141,7 @@ export class QueryInspector {
     this.nameQuoted = kind === TOKEN_QUOTED_IDENT
   }
 
-  private call(): string | undefined {
+  private call(): ClassificationReason | undefined {
     return this.functions.match(
       this.text,
       this.nameStart,

@@ -1,3 +1,4 @@
+import type { ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { QueryInspector } from './query-inspector.js'
 import * as K from './sql-keywords.js'
@@ -59,7 +60,7 @@ function isDml(code: number): boolean {
 /** What one statement needs. */
 export interface StatementOutcome {
   primary: boolean
-  reason: string
+  reason: ClassificationReason
   /** TXN_* effect on the session's transaction. */
   transaction: number
   /** SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT AND CHAIN: fine inside a read-only transaction on a replica. */
@@ -87,7 +88,7 @@ export class StatementAnalyzer {
   private text = ''
   private tokens = 0
   private primary = true
-  private reason = 'unknown'
+  private reason: ClassificationReason = 'unknown'
   private transaction = TXN_NONE
   private readOnlyCompatible = false
   private phase = PHASE_START
@@ -337,7 +338,7 @@ export class StatementAnalyzer {
     this.phase = PHASE_CREATE_BODY
   }
 
-  private settle(primary: boolean, reason: string): void {
+  private settle(primary: boolean, reason: ClassificationReason): void {
     this.primary = primary
     this.reason = reason
     this.phase = PHASE_REST

@@ -1,9 +1,10 @@
+import type { ClassificationReason } from './classification.js'
 import * as K from './sql-keywords.js'
 
 /** How a statement that is settled by its first keyword alone is routed. */
 export interface StatementKind {
   readonly primary: boolean
-  readonly reason: string
+  readonly reason: ClassificationReason
 }
 
 const read: StatementKind = { primary: false, reason: 'read' }

@@ -1,4 +1,4 @@
-import type { Classification } from './classification.js'
+import type { Classification, ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END, TOKEN_SEMICOLON } from './sql-scanner.js'
 import { StatementAnalyzer, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-analyzer.js'
@@ -15,7 +15,7 @@ export class TextAnalyzer {
   private readonly statement: StatementAnalyzer
   private statements = 0
   private firstPrimary = false
-  private firstReason = ''
+  private firstReason: ClassificationReason = 'unknown'
   private anyPrimary = false
   private transaction = TXN_NONE
   /** A READ ONLY transaction begun earlier in the text is open: its COMMIT and savepoints may follow it. */
@@ -61,7 +61,7 @@ export class TextAnalyzer {
 
   private result(): Classification {
     let primary: boolean
-    let reason: string
+    let reason: ClassificationReason
     let transaction = this.transaction
     if (this.scanner.unterminated || this.statement.unbalanced || this.statement.depth !== 0) {
       primary = true

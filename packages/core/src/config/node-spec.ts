@@ -45,14 +45,20 @@ function passwordOf(config: pg.PoolConfig): string | undefined {
   return undefined
 }
 
+/** Which node an input describes: its role, the option it came from, the name it gets when none is given. */
+export interface NodeSlot {
+  readonly role: 'primary' | 'replica'
+  readonly option: string
+  readonly fallbackName: string
+}
+
 /** Turns one `primary`/`replicas[i]` option into a {@link NodeSpec}, validating it. */
 export function toNodeSpec(
   input: NodeInput | ReplicaInput,
-  role: 'primary' | 'replica',
-  option: string,
+  slot: NodeSlot,
   poolDefaults: Required<PoolDefaults>,
-  fallbackName: string,
 ): NodeSpec & { readonly password: string | undefined } {
+  const { role, option, fallbackName } = slot
   if (isPool(input)) {
     // pg-pool hides the password as non-enumerable: copy it explicitly for the probe connection.
     const options = input.options as pg.PoolConfig
@@ -91,7 +97,7 @@ export function toNodeSpec(
   }
   if (pool !== undefined) {
     if (!isPool(pool)) throw new ConfigError(`${option}.pool`, 'expected a pg.Pool')
-    const base = toNodeSpec(pool, role, `${option}.pool`, poolDefaults, fallbackName)
+    const base = toNodeSpec(pool, { ...slot, option: `${option}.pool` }, poolDefaults)
     return { ...base, name: (name as string | undefined) ?? base.name, weight }
   }
   if (config.connectionString !== undefined && typeof config.connectionString !== 'string') {

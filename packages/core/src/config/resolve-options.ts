@@ -1,35 +1,48 @@
+import type pg from 'pg'
+import { createClassifier } from '../classify/index.js'
 import { ConfigError } from '../errors.js'
 import { toNodeSpec } from './node-spec.js'
 import type { ResolvedOptions } from './resolved-options.js'
-import type { RouterOptions } from './router-options.js'
+import { BALANCE_STRATEGIES, type RouterOptions } from './router-options.js'
 
-const BALANCE_STRATEGIES = ['round-robin', 'random', 'least-lag', 'least-busy'] as const
+type Sections = {
+  readonly [K in keyof RouterOptions]-?: NonNullable<RouterOptions[K]> extends
+    | pg.Pool
+    | string
+    | readonly unknown[]
+    ? true
+    : NonNullable<RouterOptions[K]> extends object
+      ? readonly (keyof NonNullable<RouterOptions[K]>)[]
+      : true
+}
 
-/** Every option `createRouter` knows, by section: anything else is a typo worth reporting. */
+/**
+ * Every option `createRouter` knows, by section (`true`: a value, not a section): anything else is a typo worth
+ * reporting. Tied to {@link RouterOptions}, so an option added there must be added here.
+ */
 const KNOWN_OPTIONS = {
-  '': [
-    'primary',
-    'replicas',
-    'lag',
-    'healthCheck',
-    'balance',
-    'fallback',
-    'retry',
-    'readYourWrites',
-    'writeFunctions',
-    'pool',
-    'classifierCacheSize',
-    'routeEvents',
-  ],
+  primary: true,
+  replicas: true,
   lag: ['maxBytes', 'maxSeconds'],
   healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
+  balance: true,
+  fallback: true,
   retry: ['retries', 'minTimeoutMs', 'maxTimeoutMs'],
   readYourWrites: ['maxWaitMs', 'directCheck'],
+  writeFunctions: true,
   pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
-} as const
+  classifierCacheSize: true,
+  routeEvents: true,
+} as const satisfies Sections
 
-function rejectUnknown(value: object, name: keyof typeof KNOWN_OPTIONS): void {
-  const known: readonly string[] = KNOWN_OPTIONS[name]
+type Section = {
+  [K in keyof typeof KNOWN_OPTIONS]: (typeof KNOWN_OPTIONS)[K] extends true ? never : K
+}[keyof typeof KNOWN_OPTIONS]
+
+const TOP_LEVEL: readonly string[] = Object.keys(KNOWN_OPTIONS)
+
+function rejectUnknown(value: object, name: Section | ''): void {
+  const known: readonly string[] = name === '' ? TOP_LEVEL : KNOWN_OPTIONS[name]
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       throw new ConfigError(
@@ -40,7 +53,7 @@ function rejectUnknown(value: object, name: keyof typeof KNOWN_OPTIONS): void {
   }
 }
 
-function section<T extends object>(value: T | undefined, option: keyof typeof KNOWN_OPTIONS): Partial<T> {
+function section<T extends object>(value: T | undefined, option: Section): Partial<T> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(
@@ -169,10 +182,24 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     routeEvents: boolean(options.routeEvents, 'routeEvents', false),
   } as const
 
+  // The classifier parses writeFunctions (throwing a ConfigError naming the entry): before any pool exists too.
+  const classifier = createClassifier({
+    writeFunctions: resolved.writeFunctions,
+    cacheSize: resolved.classifierCacheSize,
+  })
+
   // Nodes last: everything above is validated before any pool exists.
-  const primary = toNodeSpec(options.primary, 'primary', 'primary', resolvedPool, 'primary')
+  const primary = toNodeSpec(
+    options.primary,
+    { role: 'primary', option: 'primary', fallbackName: 'primary' },
+    resolvedPool,
+  )
   const replicas = replicasInput.map((input, i) =>
-    toNodeSpec(input, 'replica', `replicas[${i}]`, resolvedPool, `replica-${i + 1}`),
+    toNodeSpec(
+      input,
+      { role: 'replica', option: `replicas[${i}]`, fallbackName: `replica-${i + 1}` },
+      resolvedPool,
+    ),
   )
   const seen = new Set<string>()
   for (const [i, node] of [primary, ...replicas].entries()) {
@@ -185,5 +212,5 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     seen.add(node.name)
   }
   const secrets = [primary, ...replicas].flatMap((n) => (n.password ? [n.password] : []))
-  return { ...resolved, primary, replicas, secrets }
+  return { ...resolved, classifier, primary, replicas, secrets }
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { Classifier } from '../classify/index.js'
 import type { BalanceFunction, BalanceStrategy } from './router-options.js'
 
 /** One node as the router uses it: a pool plus what the router needs to know about it. */
@@ -30,6 +31,8 @@ export interface ResolvedOptions {
   readonly readYourWrites: { readonly maxWaitMs: number; readonly directCheck: boolean }
   readonly writeFunctions: readonly string[]
   readonly classifierCacheSize: number
+  /** The classifier built from `writeFunctions` and `classifierCacheSize`. */
+  readonly classifier: Classifier
   readonly routeEvents: boolean
   /** Every password the router knows, so diagnostics can be scrubbed of them. */
   readonly secrets: readonly string[]

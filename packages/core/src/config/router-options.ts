@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { ReplicaInfo } from '../routing/replica-info.js'
+import type { ReplicaInfo } from './replica-info.js'
 
 /**
  * How to reach one node: a connection string, a `pg.PoolConfig`, or an existing `pg.Pool` (which the router uses
@@ -25,8 +25,11 @@ export type ReplicaInput =
  */
 export type BalanceFunction = (candidates: readonly ReplicaInfo[]) => ReplicaInfo | undefined
 
+/** Names of the built-in balancing strategies. */
+export const BALANCE_STRATEGIES = ['round-robin', 'random', 'least-lag', 'least-busy'] as const
+
 /** Built-in balancing strategies. */
-export type BalanceStrategy = 'round-robin' | 'random' | 'least-lag' | 'least-busy'
+export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number]
 
 /** Replication-lag bounds: a replica beyond either bound gets no reads until it is back within both. */
 export interface LagOptions {

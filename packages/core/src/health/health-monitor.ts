@@ -1,5 +1,5 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
-import type { RouterNode } from '../nodes/router-node.js'
+import type { RouterNode } from '../replicas/router-node.js'
 import { lsnDistance } from './lsn.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
 import { WalHistory } from './wal-history.js'

@@ -1,9 +1,16 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
-import type { Classification } from '../classify/index.js'
+import { type Classification, leavesReplica } from '../classify/index.js'
+import {
+  type Lease,
+  READ_ONLY_REJECTION,
+  type RouterCore,
+  type Routing,
+  type Statement,
+} from '../core/router-core.js'
 import { PgRouteError } from '../errors.js'
-import type { Lease, RouterCore, Statement } from '../router/router-core.js'
-import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../routing/database-errors.js'
+import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
+import { settle } from './pg-pool-callbacks.js'
 
 /** A query object pg runs itself (a cursor, a query stream): it has `submit` and carries its own text. */
 interface Submittable {
@@ -13,6 +20,8 @@ interface Submittable {
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
 type QueryInput = string | pg.QueryConfig | Submittable
+
+const KEEP = Object.freeze({ keep: true })
 
 function isSubmittable(value: unknown): value is Submittable {
   return typeof (value as Submittable | null)?.submit === 'function'
@@ -56,6 +65,7 @@ export class RoutedClient extends EventEmitter {
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
 
+  /** @internal Clients come from `router.connect()` and `router.pool.connect()`. */
   constructor(core: RouterCore) {
     super()
     this.#core = core
@@ -91,11 +101,7 @@ export class RoutedClient extends EventEmitter {
       }
       this.#unpin()
     }
-    this.#adopt(
-      target === 'primary'
-        ? await this.#core.leasePrimary('pinned')
-        : await this.#core.leaseRead(this.#core.sessions.getStore(), new Set()),
-    )
+    this.#adopt(await this.#core.lease(target, 'pinned'))
   }
 
   /** Runs a statement, like `pg.Client#query` (promise, callback or submittable forms). */
@@ -120,13 +126,7 @@ export class RoutedClient extends EventEmitter {
       )
       return query
     }
-    const result = this.#enqueue(this.#run, query, values)
-    if (!done) return result
-    result.then(
-      (r) => done(null, r),
-      (error: Error) => done(error),
-    )
-    return undefined
+    return settle(this.#enqueue(this.#run, query, values), done)
   }
 
   /** Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). */
@@ -202,13 +202,14 @@ export class RoutedClient extends EventEmitter {
     target.client.query(query as never)
   }
 
-  async #run(query: Statement, values: unknown[] | undefined): Promise<pg.QueryResult> {
+  async #run(query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
     this.#assertUsable()
     const text = textOf(query)
     const classification = this.#core.classify(text)
+    const statement: Statement = { text, query, values }
     let result: pg.QueryResult
     try {
-      result = await this.#execute(text, classification, query, values)
+      result = await this.#execute(statement, classification)
     } catch (error) {
       traceToCaller(error)
       throw error
@@ -224,55 +225,37 @@ export class RoutedClient extends EventEmitter {
     return result
   }
 
-  async #execute(
-    text: string,
-    classification: Classification,
-    query: Statement,
-    values: unknown[] | undefined,
-  ): Promise<pg.QueryResult> {
+  async #execute(statement: Statement, classification: Classification): Promise<pg.QueryResult> {
     if (!this.#lease || this.#shouldMoveToPrimary(classification))
-      return this.#first(text, classification, query, values)
+      return this.#first(statement, classification)
     const lease = this.#lease
     const idleBefore = !this.#inTransaction
     try {
-      return await this.#core.execute(lease, query, values)
+      return (await this.#core.route(classification, statement, { lease })).value
     } catch (error) {
       // Outside a transaction a replica-pinned client holds no state worth keeping, and the replica changed
       // nothing: the statement can run elsewhere.
       if (lease.node.role === 'replica' && idleBefore) {
         if (isReadOnlyRejection(error)) {
           // Run it where it can run, and stay there.
-          this.#core.recordRejection(lease.node, text, error)
+          this.#core.rejections.record(lease.node, statement.text, error)
           this.#unpin()
-          return this.#first(text, { target: 'primary', reason: 'read-only-rejection' }, query, values)
+          return this.#first(statement, READ_ONLY_REJECTION)
         }
         if (isRetryableRead(error)) {
           // The replica died or cancelled the read: pick a node afresh (with the usual read retries).
           this.#unpin(error)
-          return this.#first(text, classification, query, values)
+          return this.#first(statement, classification)
         }
       }
       throw error
-    } finally {
-      // Once the statement has completed (never before): a read fetching the WAL position earlier would miss it.
-      if (lease.node.role === 'primary' && classification.target === 'primary') {
-        this.#core.sessions.getStore()?.markWrite()
-      }
     }
   }
 
   /** Pins by the first statement (or re-pins to the primary) and runs it. */
-  async #first(
-    text: string,
-    classification: Classification,
-    query: Statement,
-    values: unknown[] | undefined,
-  ): Promise<pg.QueryResult> {
+  async #first(statement: Statement, classification: Routing): Promise<pg.QueryResult> {
     if (this.#lease) this.#unpin()
-    const toReplica = classification.target === 'replica'
-    const outcome = toReplica
-      ? await this.#core.read(text, query, values, true)
-      : await this.#core.write(query, values, true, classification.reason)
+    const outcome = await this.#core.route(classification, statement, KEEP)
     this.#adopt(outcome.lease)
     return outcome.value
   }
@@ -280,25 +263,14 @@ export class RoutedClient extends EventEmitter {
   async #route(classification: Classification): Promise<Lease> {
     if (this.#lease && !this.#shouldMoveToPrimary(classification)) return this.#lease
     if (this.#lease) this.#unpin()
-    const toReplica = classification.target === 'replica'
-    const lease = toReplica
-      ? await this.#core.leaseRead(this.#core.sessions.getStore(), new Set())
-      : await this.#core.leasePrimary(classification.reason)
+    const lease = await this.#core.lease(classification.target, classification.reason)
     this.#adopt(lease)
     this.#assertUsable()
     return lease
   }
 
   #shouldMoveToPrimary(classification: Classification): boolean {
-    return (
-      this.#lease?.node.role === 'replica' &&
-      !this.#inTransaction &&
-      classification.target === 'primary' &&
-      // A read-write BEGIN moves too (nothing is open yet); savepoints and COMMIT belong where they are.
-      classification.transaction !== 'end' &&
-      classification.transaction !== 'begin-read-only' &&
-      classification.reason !== 'transaction-control'
-    )
+    return this.#lease?.node.role === 'replica' && !this.#inTransaction && leavesReplica(classification)
   }
 
   /** pg (8.15+) reports the server's transaction status; it beats guessing from statement text. */

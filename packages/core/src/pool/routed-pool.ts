@@ -1,13 +1,18 @@
 import pg from 'pg'
-import type { RouterCore } from '../router/router-core.js'
+import type { RouteOptions, RouterCore } from '../core/router-core.js'
+import { type ConnectCallback, poolConnect, poolQuery, settle } from './pg-pool-callbacks.js'
 import { RoutedClient } from './routed-client.js'
 
-type Callback<T> = (error: Error | null, result?: T) => void
+const ON_PRIMARY: RouteOptions = Object.freeze({ primary: true })
 
-/** The parts of the router a {@link RoutedPool} delegates to. */
-export interface PoolRouter {
-  query(query: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult>
-  end(): Promise<void>
+async function pinned(client: RoutedClient): Promise<pg.PoolClient> {
+  try {
+    await client.pin('primary')
+  } catch (error) {
+    client.release()
+    throw error
+  }
+  return client as unknown as pg.PoolClient
 }
 
 /**
@@ -23,15 +28,19 @@ export interface PoolRouter {
  * ```
  */
 export class RoutedPool extends pg.Pool {
-  readonly #router: PoolRouter
   readonly #core: RouterCore
+  readonly #routing: RouteOptions | undefined
 
-  constructor(router: PoolRouter, core: RouterCore) {
+  /**
+   * @internal The pool is `router.pool` (`scope` `'routed'`) or `router.primary` (`'primary'`: every statement on
+   * the primary, its clients pinned there).
+   */
+  constructor(core: RouterCore, scope: 'routed' | 'primary' = 'routed') {
     // The base pool never connects; its own options only matter to code that reads `pool.options`.
     super({ max: core.options.primary.pool.options.max })
-    this.#router = router
     this.#core = core
-    const nodes = () => [core.primary, ...core.replicas]
+    this.#routing = scope === 'primary' ? ON_PRIMARY : undefined
+    const nodes = () => (scope === 'primary' ? [core.primary] : [core.primary, ...core.replicas])
     const sum = (pick: (pool: pg.Pool) => number) =>
       nodes().reduce((total, node) => total + pick(node.pool), 0)
     // @types/pg declares these as properties of the base class, so they are defined here, not as accessors.
@@ -41,6 +50,10 @@ export class RoutedPool extends pg.Pool {
       waitingCount: { get: () => sum((pool) => pool.waitingCount), configurable: true },
       expiredCount: { get: () => sum((pool) => pool.expiredCount ?? 0), configurable: true },
     })
+    // `router.primary` stands for the primary's own pool: it has ended when that pool has.
+    if (scope === 'primary') {
+      Object.defineProperty(this, 'ended', { get: () => core.primary.pool.ended, configurable: true })
+    }
   }
 
   /** Submittables (cursors, streams) need a pinned connection: this throws; use `await pool.connect()`. */
@@ -77,20 +90,11 @@ export class RoutedPool extends pg.Pool {
   ): void
   // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#query's overloads.
   override query(query: any, valuesOrCallback?: any, callback?: any): any {
-    const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
-    const done: Callback<pg.QueryResult> | undefined =
-      typeof valuesOrCallback === 'function' ? valuesOrCallback : callback
-    if (typeof query?.submit === 'function') {
-      throw new TypeError('Submittable queries (cursors, streams) need a client: use `await pool.connect()`')
-    }
-    const result = this.#router.query(query, values)
-    if (!done) return result
-    result.then(
-      (r) => done(null, r),
-      (error: Error) => done(error),
-    )
-    return undefined
+    return poolQuery(this.#run, query, valuesOrCallback, callback)
   }
+
+  readonly #run = (query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> =>
+    this.#core.query(query, values, this.#routing)
 
   /** A {@link RoutedClient} (typed as `pg.PoolClient`, as ORMs expect) that pins its node at its first statement. */
   override connect(): Promise<pg.PoolClient>
@@ -103,37 +107,23 @@ export class RoutedPool extends pg.Pool {
     ) => void,
   ): void
   // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#connect's overloads.
-  override connect(callback?: any): any {
-    let client: RoutedClient | undefined
-    let failure: unknown
+  override connect(callback?: ConnectCallback): any {
+    let connecting: Promise<pg.PoolClient>
     try {
       this.#core.assertOpen()
-      client = new RoutedClient(this.#core)
+      const client = new RoutedClient(this.#core)
+      connecting = this.#routing === ON_PRIMARY ? pinned(client) : Promise.resolve(client as never)
     } catch (error) {
-      failure = error
+      connecting = Promise.reject(error)
     }
-    if (typeof callback === 'function') {
-      queueMicrotask(() =>
-        failure
-          ? callback(failure)
-          : callback(null, client, (error?: Error | boolean) => client?.release(error)),
-      )
-      return undefined
-    }
-    return failure ? Promise.reject(failure) : Promise.resolve(client as unknown as pg.PoolClient)
+    return poolConnect(connecting, callback)
   }
 
   /** Ends the router (see `router.end()`). */
   override end(): Promise<void>
   override end(callback: () => void): void
   // biome-ignore lint/suspicious/noExplicitAny: the implementation behind pg.Pool#end's overloads.
-  override end(callback?: any): any {
-    const ended = this.#router.end()
-    if (typeof callback !== 'function') return ended
-    ended.then(
-      () => callback(),
-      (error: Error) => callback(error),
-    )
-    return undefined
+  override end(callback?: () => void): any {
+    return settle(this.#core.close(), callback)
   }
 }

@@ -1,4 +1,4 @@
-import type { NodeState } from '../nodes/router-node.js'
+import type { NodeState } from '../replicas/router-node.js'
 
 /** One row of `router.status()`: a node's health, lag and traffic. Never contains credentials. */
 export interface NodeStatus {

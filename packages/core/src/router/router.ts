@@ -3,14 +3,14 @@ import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { RouterOptions } from '../config/router-options.js'
+import { RouterCore, type Statement } from '../core/router-core.js'
+import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import { formatLsn } from '../health/lsn.js'
+import { PrimaryPool } from '../pool/primary-pool.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
-import { traceToCaller } from '../routing/database-errors.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
-import { RouterCore } from './router-core.js'
-import type { RouterEvents } from './router-events.js'
 import type { NodeStatus } from './router-status.js'
 
 /** Options of {@link Router.transaction}. */
@@ -31,6 +31,35 @@ export interface SessionOptions {
 
 const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable']
 
+function statementOf(text: string): Statement {
+  return { text, query: text, values: undefined }
+}
+
+const KEEP = Object.freeze({ keep: true })
+const COMMIT = statementOf('COMMIT')
+const ROLLBACK = statementOf('ROLLBACK')
+// A transaction's own statements are routed by its options, not by their text.
+const BEGIN: Classification = Object.freeze({
+  target: 'primary',
+  reason: 'transaction-begin',
+  transaction: 'begin',
+})
+const BEGIN_READ_ONLY: Classification = Object.freeze({
+  target: 'replica',
+  reason: 'transaction-begin-read-only',
+  transaction: 'begin-read-only',
+})
+const END: Classification = Object.freeze({
+  target: 'primary',
+  reason: 'transaction-end',
+  transaction: 'end',
+})
+const END_READ_ONLY: Classification = Object.freeze({
+  target: 'replica',
+  reason: 'transaction-end',
+  transaction: 'end',
+})
+
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
@@ -43,14 +72,14 @@ export class Router extends EventEmitter<RouterEvents> {
    */
   readonly pool: RoutedPool
   /**
-   * The primary's own pool: statements on it always go to the primary, bypassing the router. Sessions do not see
-   * writes made through it; inside `router.session()`, write through `query()`, `pool`, or a client pinned with
-   * `pin('primary')` instead.
+   * A `pg.Pool` whose every statement runs on the primary (on connections of the primary's own pool, whose
+   * events it passes on), for reads that must be current and for migrations. Writes through it count for the
+   * current `router.session()` like any other; its `connect()` gives clients pinned to the primary. Ending it
+   * ends the router.
    */
   readonly primary: pg.Pool
 
   readonly #core: RouterCore
-  #ended: Promise<void> | undefined
 
   constructor(options: RouterOptions) {
     super()
@@ -61,8 +90,8 @@ export class Router extends EventEmitter<RouterEvents> {
       onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
       onReroute: (event) => this.emit('reroute', event),
     })
-    this.primary = this.#core.primary.pool
-    this.pool = new RoutedPool(this, this.#core)
+    this.primary = new PrimaryPool(this.#core)
+    this.pool = new RoutedPool(this.#core)
   }
 
   /** Resolves once every node has been probed once, so replicas can take reads. */
@@ -87,25 +116,11 @@ export class Router extends EventEmitter<RouterEvents> {
    * Runs one statement on the node its text calls for: reads on a replica (within the lag bounds, having seen
    * the current session's writes), everything else on the primary. Results and errors are `pg`'s own.
    */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     query: string | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    const core = this.#core
-    core.assertOpen()
-    const text = typeof query === 'string' ? query : query.text
-    const classification = core.classify(text)
-    try {
-      const outcome =
-        classification.target === 'replica' && core.replicas.length > 0
-          ? await core.read<R>(text, query, values)
-          : await core.write<R>(query, values, false, classification.reason)
-      return outcome.value
-    } catch (error) {
-      // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
-      traceToCaller(error)
-      throw error
-    }
+    return this.#core.query<R>(query, values)
   }
 
   /** A client that pins its node at its first statement (see {@link RoutedClient}). Release it when done. */
@@ -150,25 +165,21 @@ export class Router extends EventEmitter<RouterEvents> {
       .filter(Boolean)
       .join(' ')
     // Only BEGIN is retried elsewhere on a connection failure: `fn` runs once.
-    const { lease } =
-      readOnly && core.replicas.length > 0
-        ? await core.read(begin, begin, undefined, true)
-        : await core.write(begin, undefined, true)
-    const session = core.sessions.getStore()
+    const { lease } = await core.route(readOnly ? BEGIN_READ_ONLY : BEGIN, statementOf(begin), KEEP)
+    const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
     try {
-      const value = await core.run(lease, fn)
-      await core.execute(lease, 'COMMIT', undefined)
+      const value = await core.within(lease, fn)
+      await core.route(end, COMMIT, { lease })
       return value
     } catch (error) {
-      await lease.client.query('ROLLBACK').catch((rollbackError: unknown) => {
+      await core.route(end, ROLLBACK, { lease }).catch((rollbackError: unknown) => {
         broken = rollbackError
       })
       throw error
     } finally {
       core.release(lease, broken)
-      if (lease.node.role === 'primary' && !readOnly) session?.markWrite()
     }
   }
 
@@ -205,7 +216,7 @@ export class Router extends EventEmitter<RouterEvents> {
   async token(): Promise<string | undefined> {
     const session = this.#core.sessions.getStore()
     if (!session) return undefined
-    const lsn = await session.required(this.#core.fetchPrimaryLsn)
+    const lsn = await this.#core.causal.required(session)
     return lsn === undefined ? undefined : formatToken(lsn)
   }
 
@@ -239,7 +250,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * last: the functions they call are candidates for the `writeFunctions` option.
    */
   reroutedStatements(): Array<{ statement: string; count: number }> {
-    return [...this.#core.rerouted].map(([statement, count]) => ({ statement, count }))
+    return this.#core.rejections.entries()
   }
 
   /**
@@ -247,16 +258,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * them). Waits for checked-out connections to be released. Idempotent.
    */
   end(): Promise<void> {
-    this.#ended ??= (async () => {
-      const core = this.#core
-      core.closed = true
-      await core.monitor.stop()
-      await Promise.all(
-        [core.primary, ...core.replicas].filter((node) => node.spec.ownsPool).map((node) => node.pool.end()),
-      )
-      core.detachPools()
-    })()
-    return this.#ended
+    return this.#core.close()
   }
 }
 

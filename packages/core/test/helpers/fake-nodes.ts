@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { RouterNode } from '../../src/nodes/router-node.js'
+import { RouterNode } from '../../src/replicas/router-node.js'
 
 /** A replica node for selector tests: never connects (its pool is a placeholder), no state listener. */
 export function fakeReplica(

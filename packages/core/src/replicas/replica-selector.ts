@@ -1,6 +1,6 @@
 import type { BalanceFunction, BalanceStrategy } from '../config/router-options.js'
 import { ConfigError } from '../errors.js'
-import type { RouterNode } from '../nodes/router-node.js'
+import type { RouterNode } from './router-node.js'
 
 /** Picks one of the eligible replicas (never called with an empty list), or `undefined` for the fallback. */
 export type ReplicaSelector = (candidates: readonly RouterNode[]) => RouterNode | undefined
@@ -80,18 +80,15 @@ function custom(pick: BalanceFunction): ReplicaSelector {
   }
 }
 
+const STRATEGIES: Record<BalanceStrategy, () => ReplicaSelector> = {
+  'round-robin': roundRobin,
+  random,
+  // Bytes first (exact); seconds separate equal byte lags only coarsely, so they come second.
+  'least-lag': () => minimumBy((node) => node.lagBytes * 1e6 + node.lagSeconds),
+  'least-busy': () => minimumBy((node) => node.inFlight / node.weight),
+}
+
 /** Builds the selector for the `balance` option. */
 export function createReplicaSelector(balance: BalanceStrategy | BalanceFunction): ReplicaSelector {
-  if (typeof balance === 'function') return custom(balance)
-  switch (balance) {
-    case 'round-robin':
-      return roundRobin()
-    case 'random':
-      return random()
-    case 'least-lag':
-      // Bytes first (exact); seconds separate equal byte lags only coarsely, so they come second.
-      return minimumBy((node) => node.lagBytes * 1e6 + node.lagSeconds)
-    case 'least-busy':
-      return minimumBy((node) => node.inFlight / node.weight)
-  }
+  return typeof balance === 'function' ? custom(balance) : STRATEGIES[balance]()
 }

@@ -1,4 +1,4 @@
-import type { NodeState } from '../nodes/router-node.js'
+import type { NodeState } from '../replicas/router-node.js'
 
 /** Payload of the `node-state` event: a node changed state. */
 export interface NodeStateEvent {

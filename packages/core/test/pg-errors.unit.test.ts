@@ -6,7 +6,7 @@ import {
   isReadOnlyRejection,
   isRetryableRead,
   isStandbyConflict,
-} from '../src/routing/database-errors.js'
+} from '../src/pg-errors.js'
 
 /** A server error exactly as pg builds it from an ErrorResponse message. */
 function serverError(code: string, message: string): pg.DatabaseError {

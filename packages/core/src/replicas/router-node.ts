@@ -1,6 +1,6 @@
 import type pg from 'pg'
+import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
-import type { ReplicaInfo } from '../routing/replica-info.js'
 
 /**
  * Health of a node as the router sees it:

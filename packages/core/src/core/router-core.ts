@@ -1,0 +1,270 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import pRetry from 'p-retry'
+import type pg from 'pg'
+import type { Classification, ClassificationReason, Classifier, RouteTarget } from '../classify/index.js'
+import type { ResolvedOptions } from '../config/resolved-options.js'
+import { PgRouteError } from '../errors.js'
+import { HealthMonitor } from '../health/health-monitor.js'
+import { isConnectionError, traceToCaller } from '../pg-errors.js'
+import { ReplicaSet } from '../replicas/replica-set.js'
+import { RouterNode, type StateListener } from '../replicas/router-node.js'
+import type { CausalSession } from '../session/causal-session.js'
+import { ReadYourWrites } from '../session/read-your-writes.js'
+import { ReadPath, type ReadRequest } from './read-path.js'
+import { RejectionLog } from './rejection-log.js'
+import { retryPolicy } from './retry-policy.js'
+import type { RerouteEvent, RouteEvent } from './router-events.js'
+import {
+  type Lease,
+  type Outcome,
+  type ReleaseMode,
+  type Statement,
+  StatementRunner,
+} from './statement-runner.js'
+
+export type { Lease, Outcome, Statement } from './statement-runner.js'
+
+/** How the core reports to the router's events. */
+export interface CoreHooks {
+  readonly onStateChange: StateListener
+  readonly onRoute: ((event: RouteEvent) => void) | undefined
+  readonly onReroute: (event: RerouteEvent) => void
+}
+
+/** Options of {@link RouterCore.route}. */
+export interface RouteOptions {
+  /** Keep the connection checked out and return it in the outcome, for a client to pin. */
+  readonly keep?: boolean
+  /** Run on this connection (a pinned client's, a transaction's) instead of choosing a node. */
+  readonly lease?: Lease
+  /** Run on the primary whatever the classification allows (`router.primary`). */
+  readonly primary?: boolean
+}
+
+/** Where a statement goes and why: the classifier's decision, or the router's own (a refused write re-run). */
+export interface Routing {
+  readonly target: RouteTarget
+  readonly reason: ClassificationReason | 'read-only-rejection'
+  readonly transaction?: Classification['transaction']
+}
+
+/** A statement a replica refused as a write, run again on the primary. */
+export const READ_ONLY_REJECTION: Routing = Object.freeze({
+  target: 'primary',
+  reason: 'read-only-rejection',
+})
+
+const NO_OPTIONS: RouteOptions = Object.freeze({})
+/** A refused connection is likely refused again at once: the shortest wait between connection retries. */
+const CONNECT_RETRY_FLOOR_MS = 50
+
+type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
+
+/**
+ * The router's machinery behind `router.query()`, `router.transaction()`, `router.pool` and its clients. Every
+ * statement enters through {@link route}, the one place that chooses between the read path ({@link ReadPath})
+ * and the primary, and that tells the session of a write.
+ */
+export class RouterCore {
+  readonly options: ResolvedOptions
+  readonly primary: RouterNode
+  readonly replicas: readonly RouterNode[]
+  readonly monitor: HealthMonitor
+  readonly sessions = new AsyncLocalStorage<CausalSession>()
+  readonly rejections: RejectionLog
+  readonly causal: ReadYourWrites
+
+  readonly #classifier: Classifier
+  readonly #runner: StatementRunner
+  readonly #reads: ReadPath
+  #closing: Promise<void> | undefined
+
+  constructor(options: ResolvedOptions, hooks: CoreHooks) {
+    this.options = options
+    const onStateChange: StateListener = (node, from, reason) => {
+      replicaSet.refresh()
+      hooks.onStateChange(node, from, reason)
+    }
+    this.primary = new RouterNode(options.primary, onStateChange)
+    this.replicas = options.replicas.map((spec) => new RouterNode(spec, onStateChange))
+    const replicaSet = new ReplicaSet(this.primary, this.replicas, options)
+    this.#classifier = options.classifier
+    const { onRoute } = hooks
+    this.#runner = new StatementRunner([this.primary, ...this.replicas], {
+      onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
+      onRoute: onRoute && ((node, reason) => onRoute({ node: node.name, role: node.role, reason })),
+    })
+    this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
+    this.rejections = new RejectionLog(hooks.onReroute)
+    this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
+    this.#reads = new ReadPath({
+      runner: this.#runner,
+      replicas: replicaSet,
+      causal: this.causal,
+      sessions: this.sessions,
+      retry: options.retry,
+      rerun: (read, node, error) => this.#rerun(read, node, error),
+      rerouted: (node, statement, error) =>
+        hooks.onReroute({ from: node.name, reason: 'retry', statement: statement.text.slice(0, 200), error }),
+    })
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined
+  }
+
+  /** Throws `PGROUTE_CLOSED` once {@link close} was called. */
+  assertOpen(): void {
+    if (this.#closing !== undefined)
+      throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
+  }
+
+  /** Classifies `sql` with the router's classifier (its `writeFunctions`, its cache). */
+  classify(sql: string): Classification {
+    return this.#classifier.classify(sql)
+  }
+
+  /** Removes every known password from a diagnostic text. */
+  scrub(text: string): string {
+    let scrubbed = text
+    for (const secret of this.options.secrets) scrubbed = scrubbed.split(secret).join('****')
+    return scrubbed
+  }
+
+  /** Classifies and routes one statement given as pg takes it; resolves to pg's own result. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    query: string | pg.QueryConfig,
+    values: unknown[] | undefined,
+    options?: RouteOptions,
+  ): Promise<pg.QueryResult<R>> {
+    this.assertOpen()
+    const text = typeof query === 'string' ? query : query.text
+    try {
+      return (await this.route<R>(this.classify(text), { text, query, values }, options)).value
+    } catch (error) {
+      // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
+      traceToCaller(error)
+      throw error
+    }
+  }
+
+  /**
+   * The one dispatch point: runs `statement` on the connection given in `options.lease`, else on a replica when
+   * `classification` allows it (there are replicas, and `options.primary` is not set), else on the primary.
+   */
+  route<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    classification: Routing,
+    statement: Statement,
+    options: RouteOptions = NO_OPTIONS,
+  ): Promise<Result<R>> {
+    const { lease, keep = false } = options
+    if (lease !== undefined) return this.#onLease<R>(lease, classification, statement)
+    if (classification.target === 'replica' && this.replicas.length > 0 && options.primary !== true) {
+      return this.#reads.read<R>(statement, keep)
+    }
+    return this.#onPrimary<R>(classification, statement, keep ? 'keep' : 'release')
+  }
+
+  /** A connection to pin before any statement: a replica as a read of the current session would get, or the primary. */
+  lease(target: RouteTarget, reason: string): Promise<Lease> {
+    return target === 'replica' ? this.#reads.lease() : this.#leasePrimary(reason)
+  }
+
+  /** Runs a caller's function (a transaction's body) on a leased connection. */
+  within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#runner.within(lease, use)
+  }
+
+  /** Returns a connection to its pool (destroyed after a failure that may have broken it). */
+  release(lease: Lease, error?: unknown): void {
+    this.#runner.release(lease, error)
+  }
+
+  /**
+   * Stops health checks and closes every pool the router created (pools passed in stay open: their owner ends
+   * them). Waits for checked-out connections to be released. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.monitor.stop()
+      const owned = [this.primary, ...this.replicas].filter((node) => node.spec.ownsPool)
+      await Promise.all(owned.map((node) => node.pool.end()))
+      this.#runner.detachPools()
+    })()
+    return this.#closing
+  }
+
+  /** A statement on the primary; only connecting is retried, never a statement that may have run. */
+  async #onPrimary<R extends pg.QueryResultRow>(
+    classification: Routing,
+    statement: Statement,
+    mode: ReleaseMode,
+  ): Promise<Result<R>> {
+    try {
+      const lease = await this.#leasePrimary(classification.reason)
+      return await this.#runner.execute<R>(lease, statement, mode)
+    } catch (error) {
+      traceToCaller(error)
+      throw error
+    } finally {
+      this.#completed(this.primary, classification)
+    }
+  }
+
+  #onLease<R extends pg.QueryResultRow>(
+    lease: Lease,
+    classification: Routing,
+    statement: Statement,
+  ): Promise<Result<R>> {
+    const running = this.#runner.execute<R>(lease, statement, 'borrowed')
+    // A statement that cannot have written needs no bookkeeping after it: no promise of ours around pg's.
+    return this.#writes(lease.node, classification)
+      ? this.#marking(running, lease.node, classification)
+      : running
+  }
+
+  async #marking<T>(running: Promise<T>, node: RouterNode, classification: Routing): Promise<T> {
+    try {
+      return await running
+    } finally {
+      this.#completed(node, classification)
+    }
+  }
+
+  /** Whether a statement classified as `classification` may write when it runs on `node`. */
+  #writes(node: RouterNode, classification: Routing): boolean {
+    return node.role === 'primary' && classification.target === 'primary'
+  }
+
+  /**
+   * A statement ended on `node`: one the classifier sent to the primary may have written, and the session (if
+   * any) learns of it. After completion, never before: a read fetching the WAL position in between would miss it.
+   */
+  #completed(node: RouterNode, classification: Routing): void {
+    if (this.#writes(node, classification)) this.sessions.getStore()?.markWrite()
+  }
+
+  #rerun<R extends pg.QueryResultRow>(
+    read: ReadRequest<R>,
+    node: RouterNode,
+    error: unknown,
+  ): Promise<Result<R>> {
+    this.rejections.record(node, read.statement.text, error)
+    return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
+  }
+
+  /** A connection to the primary, retried on connection errors (nothing was sent yet, so no write runs twice). */
+  async #leasePrimary(reason: string): Promise<Lease> {
+    try {
+      return await this.#runner.acquire(this.primary, reason)
+    } catch (error) {
+      if (this.options.retry.retries === 0 || !isConnectionError(error)) throw error
+    }
+    const minTimeoutMs = Math.max(this.options.retry.minTimeoutMs, CONNECT_RETRY_FLOOR_MS)
+    return pRetry(
+      () => this.#runner.acquire(this.primary, reason),
+      retryPolicy(this.options.retry, { shouldRetry: isConnectionError, minTimeoutMs }),
+    )
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * What pgroute's own adapters (`@pgroute/kysely`, `@pgroute/drizzle`) share with the core. Not a public API:
+ * it follows the core's version exactly and may change in any release.
+ *
+ * @packageDocumentation
+ */
+
+export { leavesReplica } from './classify/pinning-rule.js'
+export {
+  type ConnectCallback,
+  type NodeCallback,
+  poolConnect,
+  poolQuery,
+  settle,
+} from './pool/pg-pool-callbacks.js'

@@ -1,0 +1,85 @@
+import type { ResolvedOptions } from '../config/resolved-options.js'
+import { PgRouteError } from '../errors.js'
+import { createReplicaSelector, type ReplicaSelector } from './replica-selector.js'
+import type { RouterNode } from './router-node.js'
+
+/** The replicas a read must not go to again: those an earlier attempt of the same read already went to. */
+export interface Exclusions {
+  readonly tried: ReadonlySet<RouterNode> | undefined
+  /** Adds `node` (if a replica) to {@link tried}. */
+  exclude(node: RouterNode): void
+}
+
+/** The replicas one read has tried, so that a retry goes elsewhere. */
+export class TriedReplicas implements Exclusions {
+  /** Replicas tried so far; created at the first one (most reads never need it). */
+  tried: Set<RouterNode> | undefined = undefined
+
+  /** Adds `node` (if a replica) to {@link tried}. */
+  exclude(node: RouterNode): void {
+    // Only replicas: falling back to the primary stays possible on every attempt.
+    if (node.role !== 'replica') return
+    this.tried ??= new Set()
+    this.tried.add(node)
+  }
+}
+
+/**
+ * The replicas of a router and the choice among them: which may take a read now, and which one does.
+ * Candidate lists are rebuilt on state changes rather than filtered on every read.
+ */
+export class ReplicaSet {
+  readonly primary: RouterNode
+  readonly all: readonly RouterNode[]
+  readonly #select: ReplicaSelector
+  readonly #fallback: ResolvedOptions['fallback']
+  /** Replicas whose state is `up`, rebuilt by {@link refresh} rather than filtered on every read. */
+  #usable: readonly RouterNode[] = []
+
+  constructor(primary: RouterNode, replicas: readonly RouterNode[], options: ResolvedOptions) {
+    this.primary = primary
+    this.all = replicas
+    this.#select = createReplicaSelector(options.balance)
+    this.#fallback = options.fallback
+  }
+
+  /** Call on every node state change. */
+  refresh(): void {
+    this.#usable = this.all.filter((replica) => replica.usable)
+  }
+
+  /** Usable replicas the read has not tried yet. */
+  candidates(read: Exclusions): readonly RouterNode[] {
+    const { tried } = read
+    return tried === undefined || tried.size === 0
+      ? this.#usable
+      : this.#usable.filter((node) => !tried.has(node))
+  }
+
+  /** Picks one of `candidates` by the `balance` option, or `undefined` when there are none. */
+  choose(candidates: readonly RouterNode[]): RouterNode | undefined {
+    return candidates.length > 0 ? this.#select(candidates) : undefined
+  }
+
+  /**
+   * The node for a read that need not see any write: an eligible replica not tried yet, else the fallback.
+   * Throws `PGROUTE_NO_ELIGIBLE_NODE` when there is none and `fallback` is `'error'`.
+   */
+  pick(read: Exclusions): RouterNode {
+    const node = this.choose(this.candidates(read))
+    if (node) return node
+    if (this.#fallback === 'error' && this.all.length > 0) {
+      throw new PgRouteError(
+        'PGROUTE_NO_ELIGIBLE_NODE',
+        `No replica can serve this read (${this.all.map((r) => `${r.name}: ${r.state}`).join(', ')}) and fallback is 'error'`,
+      )
+    }
+    return this.primary
+  }
+
+  /** Why a read went to `node`, for `route` events. */
+  reason(node: RouterNode, read: Exclusions): string {
+    if (node.role === 'replica') return 'read'
+    return read.tried !== undefined && read.tried.size > 0 ? 'retry' : 'fallback'
+  }
+}
