@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Cluster, startCluster } from '@pgroute/cluster'
 import { createRouter, type Router } from '@pgroute/core'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { healthRoute } from './health-route.js'
 import { TOKEN_HEADER } from './read-your-writes.js'
 import { NODE_HEADER } from './served-by.js'
 import type { BuildApp } from './service-builder.js'
@@ -37,7 +38,7 @@ async function createPost(app: FastifyInstance, title: string, token?: string) {
 /**
  * The integration suite every example app must pass, against a real cluster (one replica 2 s late) through
  * `app.inject()`: read-your-writes across requests with the token, a control showing reads without it do miss,
- * comments, listing, 404s, malformed tokens (400, nothing written) and the `/status` shape.
+ * comments, listing, 404s, malformed tokens (400, nothing written), the `/status` shape and `/health`.
  *
  * @example
  * ```ts
@@ -204,6 +205,35 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
         }
         expect(nodes[0].served).toBeGreaterThan(0)
         expect(response.body).not.toContain(cluster.primary.connectionConfig.password)
+      })
+    })
+
+    describe('GET /health', () => {
+      it('answers 200 with ok and no problems while every node is up', async () => {
+        const response = await app.inject({ url: '/health' })
+        expect(response.statusCode).toBe(200)
+        expect(response.json()).toMatchObject({ ok: true, problems: [], primary: { role: 'primary' } })
+        expect(response.json().replicas).toHaveLength(2)
+      })
+
+      it('answers 503 naming the primary when it refuses the login, without the password', async () => {
+        const secret = 'wrong-password-for-health'
+        const url = new URL(cluster.primary.url)
+        url.password = secret
+        const broken = createRouter({ primary: url.toString(), replicas: [cluster.replicas[0]!.url] })
+        const probe = Fastify()
+        healthRoute(probe, broken)
+        try {
+          await broken.ready().catch(() => {})
+          const response = await probe.inject({ url: '/health' })
+          expect(response.statusCode).toBe(503)
+          expect(response.json().ok).toBe(false)
+          expect(response.json().problems[0]).toMatch(/^primary .* is down: password authentication failed/)
+          expect(response.body).not.toContain(secret)
+        } finally {
+          await probe.close()
+          await broken.end()
+        }
       })
     })
   })

@@ -20,6 +20,8 @@ export type PgRouteErrorCode =
   | 'PGROUTE_PINNED'
   /** The operation was aborted through its `AbortSignal`. */
   | 'PGROUTE_ABORTED'
+  /** `router.ready()`: the primary cannot take writes (unreachable, refused the login, or in recovery). */
+  | 'PGROUTE_PRIMARY_UNAVAILABLE'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

@@ -50,5 +50,6 @@ export {
   type SessionOptions,
   type TransactionOptions,
 } from './router/router.js'
+export type { RouterHealth } from './router/router-health.js'
 export type { NodeStatus } from './router/router-status.js'
 export { isToken } from './session/causal-session.js'

@@ -178,6 +178,7 @@ export class HealthMonitor {
     node.failures++
     node.errors++
     node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
+    node.lastFailure = error
     node.setState('down', node.lastError)
     this.#probes.get(node)?.reset()
     this.#scheduleReprobe(node)

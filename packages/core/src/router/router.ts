@@ -11,6 +11,7 @@ import { PrimaryPool } from '../pool/primary-pool.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
+import { healthOf, problemOf, type RouterHealth } from './router-health.js'
 import type { NodeStatus } from './router-status.js'
 
 /** Options of {@link Router.transaction}. */
@@ -80,13 +81,17 @@ export class Router extends EventEmitter<RouterEvents> {
   readonly primary: pg.Pool
 
   readonly #core: RouterCore
+  /** The reason of each node's last state change, by node name, for `health()` and `ready()`. */
+  readonly #reasons = new Map<string, string>()
 
   constructor(options: RouterOptions) {
     super()
     const resolved = resolveOptions(options)
     this.#core = new RouterCore(resolved, {
-      onStateChange: (node, from, reason) =>
-        this.emit('node-state', { node: node.name, role: node.role, from, to: node.state, reason }),
+      onStateChange: (node, from, reason) => {
+        this.#reasons.set(node.name, reason)
+        this.emit('node-state', { node: node.name, role: node.role, from, to: node.state, reason })
+      },
       onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
       onReroute: (event) => this.emit('reroute', event),
     })
@@ -94,10 +99,27 @@ export class Router extends EventEmitter<RouterEvents> {
     this.pool = new RoutedPool(this.#core)
   }
 
-  /** Resolves once every node has been probed once, so replicas can take reads. */
+  /**
+   * Resolves once every node has been probed once (so replicas can take reads) and the primary can take writes.
+   * Rejects with a `PgRouteError` of code `PGROUTE_PRIMARY_UNAVAILABLE` when it cannot: unreachable, login
+   * refused (the driver's error is the `cause`), or in recovery (a standby). Replicas that are down do not make
+   * it reject: see {@link health}. Called again later, it answers for the primary's state then.
+   */
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options
-    if (!signal) return this.#core.monitor.ready()
+    if (!signal) await this.#core.monitor.ready()
+    else await this.#firstRound(signal)
+    const primary = this.#core.primary
+    if (primary.state === 'up') return
+    const reason = this.#reasons.get(primary.name)
+    const problem = problemOf(this.status()[0]!, reason)
+    throw new PgRouteError('PGROUTE_PRIMARY_UNAVAILABLE', `The primary cannot be used: ${problem}`, {
+      // The driver's error says more (its SQLSTATE), when it is what made the primary unusable.
+      cause: reason !== undefined && reason === primary.lastError ? primary.lastFailure : undefined,
+    })
+  }
+
+  async #firstRound(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted()
     let onAbort: (() => void) | undefined
     const aborted = new Promise<never>((_, reject) => {
@@ -110,6 +132,22 @@ export class Router extends EventEmitter<RouterEvents> {
     } finally {
       signal.removeEventListener('abort', onAbort!)
     }
+  }
+
+  /**
+   * The router's health for a readiness endpoint: `ok` when the primary is up and reads have somewhere to go,
+   * every node's row as in {@link status}, and one line per node that is not up. Never contains credentials.
+   *
+   * @example
+   * ```ts
+   * app.get('/health', (req, res) => {
+   *   const health = router.health()
+   *   res.status(health.ok ? 200 : 503).json(health)
+   * })
+   * ```
+   */
+  health(): RouterHealth {
+    return healthOf(this.status(), this.#reasons, this.#core.options.fallback)
   }
 
   /**
