@@ -13,7 +13,7 @@ import { ReadYourWrites } from '../session/read-your-writes.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
 import { retryPolicy } from './retry-policy.js'
-import type { RerouteEvent, RouteEvent } from './router-events.js'
+import type { RerouteEvent } from './router-events.js'
 import {
   type Lease,
   type Outcome,
@@ -24,11 +24,16 @@ import {
 
 export type { Lease, Outcome, Statement } from './statement-runner.js'
 
+/** Watches a statement through {@link RouterCore.route} (telemetry); must hand back its outcome or error. */
+export type StatementObserver = <T>(routed: Promise<Outcome<T>>, routing: Routing) => Promise<Outcome<T>>
+
 /** How the core reports to the router's events. */
 export interface CoreHooks {
   readonly onStateChange: StateListener
-  readonly onRoute: ((event: RouteEvent) => void) | undefined
+  readonly onRoute: ((node: RouterNode, reason: string) => void) | undefined
   readonly onReroute: (event: RerouteEvent) => void
+  /** Set only when something observes statements: without it, `route` adds nothing to a statement's path. */
+  readonly observe?: StatementObserver | undefined
 }
 
 /** Options of {@link RouterCore.route}. */
@@ -77,6 +82,7 @@ export class RouterCore {
   readonly #classifier: Classifier
   readonly #runner: StatementRunner
   readonly #reads: ReadPath
+  readonly #observe: StatementObserver | undefined
   #closing: Promise<void> | undefined
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
@@ -89,10 +95,10 @@ export class RouterCore {
     this.replicas = options.replicas.map((spec) => new RouterNode(spec, onStateChange))
     const replicaSet = new ReplicaSet(this.primary, this.replicas, options)
     this.#classifier = options.classifier
-    const { onRoute } = hooks
+    this.#observe = hooks.observe
     this.#runner = new StatementRunner([this.primary, ...this.replicas], {
       onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
-      onRoute: onRoute && ((node, reason) => onRoute({ node: node.name, role: node.role, reason })),
+      onRoute: hooks.onRoute,
     })
     this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
     this.rejections = new RejectionLog(hooks.onReroute)
@@ -157,6 +163,15 @@ export class RouterCore {
     classification: Routing,
     statement: Statement,
     options: RouteOptions = NO_OPTIONS,
+  ): Promise<Result<R>> {
+    const routed = this.#dispatch<R>(classification, statement, options)
+    return this.#observe === undefined ? routed : this.#observe(routed, classification)
+  }
+
+  #dispatch<R extends pg.QueryResultRow>(
+    classification: Routing,
+    statement: Statement,
+    options: RouteOptions,
   ): Promise<Result<R>> {
     const { lease, keep = false } = options
     if (lease !== undefined) return this.#onLease<R>(lease, classification, statement)

@@ -7,10 +7,14 @@ import { RouterCore, type Statement } from '../core/router-core.js'
 import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import { formatLsn } from '../health/lsn.js'
+import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
+import { RouterLog } from '../observability/router-logger.js'
+import { RouterTelemetry } from '../observability/router-telemetry.js'
 import { PrimaryPool } from '../pool/primary-pool.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
+import { coreHooks } from './core-hooks.js'
 import { healthOf, problemOf, type RouterHealth } from './router-health.js'
 import type { NodeStatus } from './router-status.js'
 
@@ -83,18 +87,26 @@ export class Router extends EventEmitter<RouterEvents> {
   readonly #core: RouterCore
   /** The reason of each node's last state change, by node name, for `health()` and `ready()`. */
   readonly #reasons = new Map<string, string>()
+  readonly #telemetry: RouterTelemetry | undefined
 
   constructor(options: RouterOptions) {
     super()
     const resolved = resolveOptions(options)
-    this.#core = new RouterCore(resolved, {
-      onStateChange: (node, from, reason) => {
-        this.#reasons.set(node.name, reason)
-        this.emit('node-state', { node: node.name, role: node.role, from, to: node.state, reason })
-      },
-      onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
-      onReroute: (event) => this.emit('reroute', event),
+    const api = resolved.openTelemetry ? loadOpenTelemetry() : undefined
+    const telemetry = api && new RouterTelemetry(api, () => [this.#core.primary, ...this.#core.replicas])
+    const log = resolved.logger && new RouterLog(resolved.logger, (text) => this.#core.scrub(text))
+    const hooks = coreHooks({
+      events: this,
+      routeEvents: resolved.routeEvents,
+      telemetry,
+      log,
+      onState: (name, reason) => this.#reasons.set(name, reason),
     })
+    // The health monitor starts here: its probes (and their timers, which keep this context) make no spans.
+    this.#core = telemetry
+      ? telemetry.untraced(() => new RouterCore(resolved, hooks))
+      : new RouterCore(resolved, hooks)
+    this.#telemetry = telemetry
     this.primary = new PrimaryPool(this.#core)
     this.pool = new RoutedPool(this.#core)
   }
@@ -296,6 +308,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * them). Waits for checked-out connections to be released. Idempotent.
    */
   end(): Promise<void> {
+    this.#telemetry?.close()
     return this.#core.close()
   }
 }
