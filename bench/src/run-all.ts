@@ -17,6 +17,7 @@ const BENCHES = [
   'read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
+  'otel-overhead',
 ] as const
 
 const HELP = `Usage: pnpm bench [<bench>...]
@@ -30,6 +31,7 @@ Benches:
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
+  otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
