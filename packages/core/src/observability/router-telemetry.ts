@@ -47,6 +47,7 @@ export class RouterTelemetry {
   readonly #fallbacks: Counter
   readonly #gauges: ObservableGauge[]
   readonly #observe = (result: BatchObservableResult) => this.#collect(result)
+  readonly #attributes = new WeakMap<RouterNode, Map<string, Attributes>>()
 
   constructor(api: OpenTelemetryApi, nodes: () => readonly RouterNode[]) {
     this.#api = api
@@ -112,20 +113,29 @@ export class RouterTelemetry {
       this.#statementErrors.add(1, { 'pgroute.reason': routing.reason })
       throw error
     }
-    const { node } = outcome.lease
-    this.#statements.add(1, {
-      'pgroute.node': node.name,
-      'pgroute.role': node.role,
-      'pgroute.reason': routing.reason,
-    })
-    if (span?.isRecording()) {
-      span.setAttributes({
+    const attributes = this.#attributesOf(outcome.lease.node, routing.reason)
+    this.#statements.add(1, attributes)
+    if (span?.isRecording()) span.setAttributes(attributes)
+    return outcome
+  }
+
+  /** One frozen attribute set per node and reason, made once: no allocation per statement. */
+  #attributesOf(node: RouterNode, reason: string): Attributes {
+    let byReason = this.#attributes.get(node)
+    if (byReason === undefined) {
+      byReason = new Map()
+      this.#attributes.set(node, byReason)
+    }
+    let attributes = byReason.get(reason)
+    if (attributes === undefined) {
+      attributes = Object.freeze({
         'pgroute.node': node.name,
         'pgroute.role': node.role,
-        'pgroute.reason': routing.reason,
+        'pgroute.reason': reason,
       })
+      byReason.set(reason, attributes)
     }
-    return outcome
+    return attributes
   }
 
   /** A read went to the primary: no replica was eligible (`fallback`), or none had replayed the session. */
