@@ -89,7 +89,7 @@ async function pointsOf(name: string): Promise<Point[]> {
   }))
 }
 
-function valueOf(points: Point[], attributes: Fields): number {
+function pointValue(points: Point[], attributes: Fields): number {
   const point = points.find((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))
   return point?.value ?? 0
 }
@@ -117,7 +117,7 @@ describe('OpenTelemetry metrics and spans', () => {
 
     const after = await pointsOf(METRICS.statements)
     const reads = { 'pgroute.node': 'replica-1', 'pgroute.role': 'replica', 'pgroute.reason': 'read' }
-    expect(valueOf(after, reads) - valueOf(before, reads)).toBe(1)
+    expect(pointValue(after, reads) - pointValue(before, reads)).toBe(1)
     const primaryName = router.status()[0]!.name
     const primaryStatements = (points: Point[]) =>
       points.filter((p) => p.attributes['pgroute.node'] === primaryName).reduce((sum, p) => sum + p.value, 0)
@@ -126,8 +126,8 @@ describe('OpenTelemetry metrics and spans', () => {
 
   it('reports node state, lag and pool gauges', async () => {
     const states = await pointsOf(METRICS.nodeState)
-    expect(valueOf(states, { 'pgroute.node': 'replica-1', 'pgroute.state': 'up' })).toBe(1)
-    expect(valueOf(states, { 'pgroute.node': 'replica-1', 'pgroute.state': 'down' })).toBe(0)
+    expect(pointValue(states, { 'pgroute.node': 'replica-1', 'pgroute.state': 'up' })).toBe(1)
+    expect(pointValue(states, { 'pgroute.node': 'replica-1', 'pgroute.state': 'down' })).toBe(0)
     const lagBytes = await pointsOf(METRICS.lagBytes)
     expect(lagBytes.map((p) => p.attributes['pgroute.node'])).toEqual(['replica-1'])
     expect((await pointsOf(METRICS.lagSeconds))[0]!.value).toBeGreaterThanOrEqual(0)
@@ -137,23 +137,23 @@ describe('OpenTelemetry metrics and spans', () => {
     const waiting = router.primary.query('SELECT 1')
     try {
       await waitFor(
-        async () => valueOf(await pointsOf(METRICS.poolWaiting), { 'pgroute.node': primaryName }) === 1,
+        async () => pointValue(await pointsOf(METRICS.poolWaiting), { 'pgroute.node': primaryName }) === 1,
         5000,
         'a waiting request',
       )
-      expect(valueOf(await pointsOf(METRICS.poolInUse), { 'pgroute.node': primaryName })).toBe(2)
+      expect(pointValue(await pointsOf(METRICS.poolInUse), { 'pgroute.node': primaryName })).toBe(2)
     } finally {
       for (const client of held) client.release()
     }
     await waiting
-    expect(valueOf(await pointsOf(METRICS.poolWaiting), { 'pgroute.node': primaryName })).toBe(0)
+    expect(pointValue(await pointsOf(METRICS.poolWaiting), { 'pgroute.node': primaryName })).toBe(0)
   })
 
   it('counts a read a replica refused as a write (reroute) and logs it', async () => {
     const reroute = { 'pgroute.node': 'replica-1', 'pgroute.reason': 'read-only-rejection' }
-    const before = valueOf(await pointsOf(METRICS.reroutes), reroute)
+    const before = pointValue(await pointsOf(METRICS.reroutes), reroute)
     await router.query('SELECT record_call()')
-    expect(valueOf(await pointsOf(METRICS.reroutes), reroute) - before).toBe(1)
+    expect(pointValue(await pointsOf(METRICS.reroutes), reroute) - before).toBe(1)
     const line = lines.find((l) => l.level === 'warn' && l.fields.reason === 'read-only-rejection')
     expect(line?.fields).toMatchObject({ from: 'replica-1', code: '25006' })
   })
@@ -173,7 +173,7 @@ describe('OpenTelemetry metrics and spans', () => {
       })
       const points = await pointsOf(METRICS.fallbacks)
       const primaryName = late.status()[0]!.name
-      expect(valueOf(points, { 'pgroute.node': primaryName, 'pgroute.reason': 'read-your-writes' })).toBe(1)
+      expect(pointValue(points, { 'pgroute.node': primaryName, 'pgroute.reason': 'read-your-writes' })).toBe(1)
       expect(lines.some((l) => l.level === 'debug' && l.fields.reason === 'read-your-writes')).toBe(true)
     } finally {
       await late.end()
