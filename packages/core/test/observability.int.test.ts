@@ -173,7 +173,8 @@ describe('OpenTelemetry metrics and spans', () => {
       })
       const points = await pointsOf(METRICS.fallbacks)
       const primaryName = late.status()[0]!.name
-      expect(pointValue(points, { 'pgroute.node': primaryName, 'pgroute.reason': 'read-your-writes' })).toBe(1)
+      const fallback = { 'pgroute.node': primaryName, 'pgroute.reason': 'read-your-writes' }
+      expect(pointValue(points, fallback)).toBe(1)
       expect(lines.some((l) => l.level === 'debug' && l.fields.reason === 'read-your-writes')).toBe(true)
     } finally {
       await late.end()
