@@ -1,5 +1,5 @@
 import { type Cluster, startCluster } from '@pgroute/cluster'
-import { type Runner, run } from 'graphile-worker'
+import { type Runner, run, runMigrations } from 'graphile-worker'
 import type pg from 'pg'
 import QueryStream from 'pg-query-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -102,6 +102,9 @@ describe('graphile-worker on router.pool', () => {
     const started: number[] = []
     let runner: Runner | undefined
     try {
+      // The worker reads its schema right after creating it; a replica must have it by then.
+      await runMigrations({ pgPool: router.pool })
+      await cluster.waitForReplication()
       runner = await run({
         pgPool: router.pool,
         concurrency: 1,
