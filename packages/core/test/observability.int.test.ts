@@ -12,7 +12,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Router } from '../src/index.js'
 import { METRICS } from '../src/observability/router-telemetry.js'
-import { FAST_HEALTH, routerFor, WHO, waitFor } from './helpers/cluster-helpers.js'
+import { FAST_HEALTH, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 type Fields = Record<string, unknown>
 interface LogLine {
@@ -205,6 +205,53 @@ describe('OpenTelemetry metrics and spans', () => {
     const probes = seen.filter((s) => s.monitor)
     expect(probes.every((s) => !s.recording)).toBe(true)
     expect(seen.some((s) => !s.monitor && s.recording)).toBe(true)
+  })
+
+  it('counts a read retried after its connection was cut; the node is re-probed untraced', async () => {
+    const monitorSpans: boolean[] = []
+    const query = pg.Client.prototype.query
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (
+      this: pg.Client,
+      ...args
+    ) {
+      const parameters = (this as unknown as { connectionParameters: { application_name?: string } })
+        .connectionParameters
+      if (parameters.application_name === 'pgroute-monitor') {
+        const span = tracer.startSpan('pg.query')
+        monitorSpans.push(span.isRecording())
+        span.end()
+      }
+      return (query as (...a: unknown[]) => unknown).apply(this, args) as never
+    })
+    const retry = { 'pgroute.node': 'replica-1', 'pgroute.reason': 'retry' }
+    const before = pointValue(await pointsOf(METRICS.reroutes), retry)
+    const direct = new pg.Client(cluster.replicas[0]!.connectionConfig)
+    await direct.connect()
+    const SLOW = 'SELECT pg_sleep(1), inet_server_port() AS port'
+    const running = `SELECT pid FROM pg_stat_activity WHERE query = '${SLOW}' AND pid <> pg_backend_pid()`
+    try {
+      const read = tracer.startActiveSpan('slow read', async (span) => {
+        try {
+          return await router.query(SLOW)
+        } finally {
+          span.end()
+        }
+      })
+      await waitFor(async () => (await direct.query(running)).rowCount === 1, 5000, 'the read to run')
+      await direct.query(`SELECT pg_terminate_backend(pid) FROM (${running}) AS r`)
+      // Retried on the primary: the only replica's connection was cut, and it is marked down.
+      expect(Number((await read).rows[0]!.port)).toBe(cluster.primary.port)
+      expect(pointValue(await pointsOf(METRICS.reroutes), retry) - before).toBe(1)
+      await waitForState(router, 'replica-1', 'up', 10_000)
+    } finally {
+      spy.mockRestore()
+      await direct.end()
+    }
+    expect(monitorSpans.length).toBeGreaterThan(0)
+    expect(monitorSpans.every((recording) => !recording)).toBe(true)
+    expect(
+      lines.some((l) => l.level === 'error' && l.fields.node === 'replica-1' && l.fields.to === 'down'),
+    ).toBe(true)
   })
 
   it('logs state changes without passwords', async () => {

@@ -34,6 +34,8 @@ export interface CoreHooks {
   readonly onReroute: (event: RerouteEvent) => void
   /** Set only when something observes statements: without it, `route` adds nothing to a statement's path. */
   readonly observe?: StatementObserver | undefined
+  /** Runs the health monitor's work (probes, re-probes) with tracing suppressed. */
+  readonly untraced?: (<T>(fn: () => T) => T) | undefined
 }
 
 /** Options of {@link RouterCore.route}. */
@@ -96,11 +98,16 @@ export class RouterCore {
     const replicaSet = new ReplicaSet(this.primary, this.replicas, options)
     this.#classifier = options.classifier
     this.#observe = hooks.observe
+    const untraced = hooks.untraced ?? ((fn) => fn())
     this.#runner = new StatementRunner([this.primary, ...this.replicas], {
-      onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
+      // The re-probes this schedules keep the context they start in: not the failed statement's trace.
+      onConnectionFailure: (node, error) => untraced(() => this.monitor.reportConnectionFailure(node, error)),
       onRoute: hooks.onRoute,
     })
-    this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
+    // The monitor starts probing here; its timers keep this context, so no probe makes a span.
+    this.monitor = untraced(
+      () => new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text)),
+    )
     this.rejections = new RejectionLog(hooks.onReroute)
     this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
     this.#reads = new ReadPath({

@@ -49,5 +49,6 @@ export function coreHooks(targets: HookTargets): CoreHooks {
       events.emit('reroute', event)
     },
     observe: telemetry && ((routed, routing) => telemetry.statement(routed, routing)),
+    untraced: telemetry && ((fn) => telemetry.untraced(fn)),
   }
 }

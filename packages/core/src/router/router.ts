@@ -102,10 +102,7 @@ export class Router extends EventEmitter<RouterEvents> {
       log,
       onState: (name, reason) => this.#reasons.set(name, reason),
     })
-    // The health monitor starts here: its probes (and their timers, which keep this context) make no spans.
-    this.#core = telemetry
-      ? telemetry.untraced(() => new RouterCore(resolved, hooks))
-      : new RouterCore(resolved, hooks)
+    this.#core = new RouterCore(resolved, hooks)
     this.#telemetry = telemetry
     this.primary = new PrimaryPool(this.#core)
     this.pool = new RoutedPool(this.#core)
