@@ -86,6 +86,23 @@ describe('router.ready()', () => {
     expect(router.health().problems.join('\n')).toMatch(/primary .* is down: the primary is in recovery/)
   })
 
+  it('waits for the re-probe after a probe that timed out: a primary stalled for a moment is ready', async () => {
+    await cluster.primary.hang()
+    const router = track(
+      createRouter({
+        primary: cluster.primary.url,
+        healthCheck: { intervalMs: 1000, timeoutMs: 300, maxBackoffMs: 1000 },
+      }),
+    )
+    const ready = router.ready()
+    // The first probe times out (300 ms); the server answers again before the re-probe 100 ms later.
+    await new Promise((resolve) => setTimeout(resolve, 350))
+    await cluster.primary.resume()
+    await ready
+    expect(router.health().ok).toBe(true)
+    expect(router.status()[0]!.errors).toBeGreaterThanOrEqual(1)
+  })
+
   it('health() names a replica that is down, and stays ok while reads fall back to the primary', async () => {
     const lenient = track(routerFor(cluster, { fallback: 'primary' }))
     const strict = track(routerFor(cluster, { fallback: 'error' }))

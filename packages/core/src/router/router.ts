@@ -15,6 +15,7 @@ import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
 import { coreHooks } from './core-hooks.js'
+import { isLastingFailure, nextProbe } from './primary-readiness.js'
 import { healthOf, problemOf, type RouterHealth } from './router-health.js'
 import type { NodeStatus } from './router-status.js'
 
@@ -111,15 +112,25 @@ export class Router extends EventEmitter<RouterEvents> {
   /**
    * Resolves once every node has been probed once (so replicas can take reads) and the primary can take writes.
    * Rejects with a `PgRouteError` of code `PGROUTE_PRIMARY_UNAVAILABLE` when it cannot: unreachable, login
-   * refused (the driver's error is the `cause`), or in recovery (a standby). Replicas that are down do not make
-   * it reject: see {@link health}. Called again later, it answers for the primary's state then.
+   * refused (the driver's error is the `cause`), or in recovery (a standby). After a probe that timed out or
+   * could not connect, it waits for the primary's re-probe (within `healthCheck.maxBackoffMs`) before deciding.
+   * Replicas that are down do not make it reject: see {@link health}. Called again later, it answers for the
+   * primary's state then.
    */
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options
     if (!signal) await this.#core.monitor.ready()
     else await this.#firstRound(signal)
     const primary = this.#core.primary
-    if (primary.state === 'up') return
+    if (primary.usable) return
+    if (primary.lastFailure !== undefined && !isLastingFailure(primary.lastFailure)) {
+      // A probe that timed out or was refused may be a blip (a loaded machine, a server still starting): the
+      // primary is re-probed within the back-off; its answer decides.
+      const { timeoutMs, maxBackoffMs } = this.#core.options.healthCheck
+      await nextProbe(primary, maxBackoffMs + timeoutMs, signal)
+      signal?.throwIfAborted()
+      if (primary.usable) return
+    }
     const reason = this.#reasons.get(primary.name)
     const problem = problemOf(this.status()[0]!, reason)
     throw new PgRouteError('PGROUTE_PRIMARY_UNAVAILABLE', `The primary cannot be used: ${problem}`, {

@@ -1,0 +1,25 @@
+import type { RouterNode } from '../replicas/router-node.js'
+
+/** How often {@link nextProbe} looks whether the primary has been probed again. */
+const POLL_MS = 20
+
+/**
+ * Whether the failure that marked the primary down will not go away by itself: the login was refused (SQLSTATE
+ * class 28) or the database does not exist (3D000). A timeout or a refused connection may be a blip.
+ */
+export function isLastingFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && (code.startsWith('28') || code === '3D000')
+}
+
+/**
+ * Resolves once `node` has been probed again (its re-probe after a failure comes within the back-off), or after
+ * `limitMs`, or when `signal` aborts. Only `router.ready()` waits on it, and only after a failure.
+ */
+export async function nextProbe(node: RouterNode, limitMs: number, signal?: AbortSignal): Promise<void> {
+  const probedAt = node.lastProbeAt
+  const deadline = Date.now() + limitMs
+  while (node.lastProbeAt === probedAt && Date.now() < deadline && !signal?.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS).unref())
+  }
+}
