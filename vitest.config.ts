@@ -5,5 +5,6 @@ export default defineConfig({
     projects: ['packages/*/vitest.config.ts', 'infra/vitest.config.ts', 'examples/*/vitest.config.ts'],
     // Integration files each start a PostgreSQL cluster; two at a time fits a 2-core machine.
     maxWorkers: 2,
+    globalSetup: ['./vitest.external-check.ts'],
   },
 })

@@ -34,4 +34,3 @@ export type {
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
 export { startCluster } from './start-cluster.js'
-export { startTestCluster } from './test-cluster.js'
