@@ -10,12 +10,14 @@
 #   PGROUTE_MAX_WAL_SENDERS, PGROUTE_MAX_REPLICATION_SLOTS, PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
 # Passwords are read from Secrets Manager with the instance role and never printed.
 
-# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_ROOT and PGROUTE_PORT exist so
-# that test/bootstrap-scripts.int.test.ts can run two nodes on one machine.
+# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_ROOT, PGROUTE_PORT and
+# PGROUTE_LISTEN_ADDRESSES exist so that test/bootstrap-scripts.int.test.ts and scripts/local-cluster.sh can run
+# several nodes on one machine, on loopback only.
 readonly PGROUTE_MOUNT=${PGROUTE_ROOT:-/var/lib/pgsql}
 readonly PGDATA=$PGROUTE_MOUNT/data
 readonly PGROUTE_TLS_DIR=$PGROUTE_MOUNT/tls
 readonly PGROUTE_PORT=${PGROUTE_PORT:-5432}
+readonly PGROUTE_LISTEN_ADDRESSES=${PGROUTE_LISTEN_ADDRESSES:-*}
 
 log() { printf '%s pgroute: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
@@ -166,7 +168,7 @@ write_server_config() {
   ensure_tls_cert
   cat >"$PGDATA/pgroute.conf" <<EOF
 # Managed by /opt/pgroute bootstrap; rewritten on every run.
-listen_addresses = '*'
+listen_addresses = '$PGROUTE_LISTEN_ADDRESSES'
 port = $PGROUTE_PORT
 password_encryption = 'scram-sha-256'
 ssl = on

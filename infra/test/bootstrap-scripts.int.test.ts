@@ -235,6 +235,10 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
     expect(
       superuserQuery(primaryPort, "SELECT rolreplication FROM pg_roles WHERE rolname = 'replicator'"),
     ).toBe('t')
+    // The suites give each test file a database of its own (@pgroute/cluster/testing); nothing more.
+    expect(
+      superuserQuery(primaryPort, "SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'pgroute_app'"),
+    ).toBe('t|f')
     expect(
       superuserQuery(
         primaryPort,

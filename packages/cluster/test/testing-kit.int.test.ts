@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findFreePort } from '../src/free-port.js'
 import { type Cluster, isClusterError, startCluster } from '../src/index.js'
-import { requireControl, startTestCluster, type TestCluster } from '../src/testing/index.js'
+import { plainPool, requireControl, startTestCluster } from '../src/testing/index.js'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
 
@@ -58,7 +58,7 @@ describe('an external cluster that does not answer', () => {
 describe('an external cluster (a local one reached through its URLs)', () => {
   let local: Cluster
   let env: NodeJS.ProcessEnv
-  const suites: TestCluster[] = []
+  const suites: Cluster[] = []
 
   beforeAll(async () => {
     local = await startCluster({ replicas: 2 })
@@ -72,21 +72,22 @@ describe('an external cluster (a local one reached through its URLs)', () => {
     await local?.stop()
   })
 
-  async function suite(replicas: number): Promise<TestCluster> {
+  async function suite(replicas: number): Promise<Cluster> {
     const cluster = await startTestCluster({ replicas, replicaOptions: [{}, { applyDelay: '2s' }], env })
     suites.push(cluster)
     return cluster
   }
 
-  it('gives each suite the replicas it asks for, uncontrollable, in a schema of its own', async () => {
+  it('gives each suite the replicas it asks for, uncontrollable, in a database of its own', async () => {
     const one = await suite(1)
     const two = await suite(2)
     expect(one.backend).toBe('external')
     expect(one.controllable).toBe(false)
     expect(one.replicas.map((replica) => replica.port)).toEqual([local.replicas[0]!.port])
     expect(two.replicas.map((replica) => replica.applyDelayMs)).toEqual([0, 0])
-    expect(one.schema).toMatch(/^pgroute_test_\d+_[0-9a-f]{8}$/)
-    expect(two.schema).not.toBe(one.schema)
+    expect(one.database).toMatch(/^pgroute_test_\d+_[0-9a-f]{8}$/)
+    expect(two.database).not.toBe(one.database)
+    expect(new URL(one.replicas[0]!.url).pathname).toBe(`/${one.database}`)
     await one.primary.query('CREATE TABLE item (id int)')
     await two.primary.query('CREATE TABLE item (id int, name text)')
     await one.primary.query('INSERT INTO item VALUES (1), (2)')
@@ -97,12 +98,15 @@ describe('an external cluster (a local one reached through its URLs)', () => {
     expect(other.rows).toEqual([{ n: 0 }])
   })
 
-  it('drops the schema on stop() and leaves the servers running', async () => {
+  it('drops the database on stop(), even with sessions open, and leaves the servers running', async () => {
     const cluster = await suite(1)
+    const open = plainPool(cluster.replicas[0]!.url)
+    await open.query('SELECT 1')
     await cluster.stop()
+    await open.end()
     const { rows } = await local.primary.query(
-      'SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1',
-      [cluster.schema],
+      'SELECT count(*)::int AS n FROM pg_database WHERE datname = $1',
+      [cluster.database],
     )
     expect(rows).toEqual([{ n: 0 }])
     expect((await local.primary.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])

@@ -15,7 +15,6 @@ export { portNames, portOf, WHO } from './server-identity.js'
 export {
   connectExternalCluster,
   startTestCluster,
-  type TestCluster,
   type TestClusterOptions,
 } from './test-cluster.js'
 export { type ClusterRouterOptions, FAST_HEALTH, routerOptions } from './test-router.js'

@@ -15,37 +15,28 @@ export interface TestClusterOptions extends StartClusterOptions {
   readonly connectTimeoutMs?: number
 }
 
-/** A cluster for one test suite, from {@link startTestCluster}. */
-export interface TestCluster extends Cluster {
-  /**
-   * External clusters only: the schema this suite's objects live in. It is created for the suite, is first in the
-   * `search_path` of every node's URL, and is dropped by `stop()`, so suites sharing servers never see each
-   * other's tables. `undefined` for a local cluster, which belongs to the suite alone.
-   */
-  readonly schema: string | undefined
-}
-
 /**
  * The cluster a test suite runs against. With `PGROUTE_PRIMARY_URL` set: the external cluster it names (with
  * `PGROUTE_REPLICA_URLS`), checked node by node; unreachable servers fail the suite, there is no fallback to a
- * local cluster. The suite gets the first `replicas` replicas, a schema of its own, and no replica delay
- * (`replicaOptions` other than the count are ignored; tests that need them call `requireControl`). Otherwise a
- * local cluster from `startCluster(options)`.
+ * local cluster. The suite gets the first `replicas` replicas and no replica delay (`replicaOptions` other than
+ * the count are ignored; tests that need them call `requireControl`), and a database of its own: created for the
+ * suite (the role of the URLs needs `CREATEDB`), named in every node's URL and dropped by `stop()`, so suites
+ * sharing servers never see each other's objects, as with a local cluster. Otherwise a local cluster from
+ * `startCluster(options)`.
  *
  * @example
  * ```ts
- * let cluster: TestCluster
+ * let cluster: Cluster
  * beforeAll(async () => { cluster = await startTestCluster({ replicas: 2 }) })
  * afterAll(() => cluster?.stop())
  * ```
  */
-export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
+export async function startTestCluster(options: TestClusterOptions = {}): Promise<Cluster> {
   const { env = process.env, connectTimeoutMs = 20_000, ...clusterOptions } = options
   if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs <= 0) {
     throw invalidOption('connectTimeoutMs', 'expected a positive integer number of milliseconds')
   }
-  if (!clusterEnvConfigured(env))
-    return Object.assign(await startCluster(clusterOptions), { schema: undefined })
+  if (!clusterEnvConfigured(env)) return startCluster(clusterOptions)
   const cluster = await connectExternalCluster(env, connectTimeoutMs)
   const wanted = clusterOptions.replicas ?? clusterOptions.replicaOptions?.length ?? 1
   if (cluster.replicas.length < wanted) {
@@ -71,26 +62,45 @@ export async function connectExternalCluster(
   return cluster
 }
 
-async function isolated(cluster: Cluster, replicas: number): Promise<TestCluster> {
-  const schema = `pgroute_test_${process.pid}_${randomBytes(4).toString('hex')}`
-  await cluster.primary.query(`CREATE SCHEMA ${schema}`)
-  const scoped = (url: string) => {
+async function isolated(cluster: Cluster, replicas: number): Promise<Cluster> {
+  const database = `pgroute_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  try {
+    await cluster.primary.query(`CREATE DATABASE ${database}`)
+  } catch (error) {
+    throw new ClusterError(
+      'PGROUTE_CLUSTER_INVALID_STATE',
+      `Could not create the suite's database on the primary of PGROUTE_PRIMARY_URL (its role needs CREATEDB): ${
+        (error as Error).message
+      }`,
+      { node: cluster.primary.name, cause: error },
+    )
+  }
+  const own = (url: string) => {
     const parsed = new URL(url)
-    const options = parsed.searchParams.get('options')
-    parsed.searchParams.set('options', `${options ? `${options} ` : ''}-c search_path=${schema}`)
+    parsed.pathname = `/${database}`
     return parsed.toString()
   }
+  const chosen = cluster.replicas.slice(0, replicas)
   const suite = connectCluster({
-    primaryUrl: scoped(cluster.primary.url),
-    replicaUrls: cluster.replicas.slice(0, replicas).map((replica) => scoped(replica.url)),
+    primaryUrl: own(cluster.primary.url),
+    replicaUrls: chosen.map((replica) => own(replica.url)),
   })
-  // External replicas lag a little: the suite starts once they have the schema.
-  await suite.waitForReplication()
   const stop = suite.stop.bind(suite)
+  const drop = async () => {
+    // FORCE ends the suite's own sessions that are still open (the role may end its own backends).
+    await cluster.primary.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+  }
+  try {
+    // External replicas lag a little: the suite starts once they have its database (asked in the database the
+    // URLs name, since the new one may not exist on them yet).
+    await cluster.waitForReplication({ replicas: chosen })
+  } catch (error) {
+    await drop()
+    throw error
+  }
   return Object.assign(suite, {
-    schema,
     async stop(options?: Parameters<Cluster['stop']>[0]) {
-      if (!suite.stopped) await suite.primary.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      if (!suite.stopped) await drop()
       await stop(options)
     },
   })
