@@ -8,7 +8,7 @@
  */
 
 export { clusterEnvConfigured } from './cluster-env.js'
-export { requireControl, type SkippableContext } from './control.js'
+export { requireControl, requireServerVersion, type SkippableContext } from './control.js'
 export { checkExternalCluster } from './external-check.js'
 export { plainPool } from './plain-pool.js'
 export { portNames, portOf, WHO } from './server-identity.js'
