@@ -9,7 +9,8 @@
 # Usage (as root: the scripts run PostgreSQL as the `postgres` user, like on EC2):
 #   infra/scripts/local-cluster.sh up        build and start the cluster, write its env file
 #   infra/scripts/local-cluster.sh env       print the `export PGROUTE_PRIMARY_URL=... PGROUTE_REPLICA_URLS=...` lines
-#   infra/scripts/local-cluster.sh stats     connections and transactions so far, per node (pg_stat_database)
+#   infra/scripts/local-cluster.sh stats     sessions and committed transactions so far, per node, in the
+#                                            application database and the suites' databases (pg_stat_database)
 #   infra/scripts/local-cluster.sh down      stop every server and remove the data
 #   infra/scripts/local-cluster.sh run CMD…  up, run CMD with the URLs exported, print stats before and after, down
 #
@@ -18,7 +19,8 @@
 # PGROUTE_PG_BIN (default: the newest /usr/lib/postgresql/*/bin).
 set -euo pipefail
 
-readonly INFRA_DIR=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+INFRA_DIR=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+readonly INFRA_DIR
 readonly BASE=${PGROUTE_LOCAL_DIR:-${TMPDIR:-/tmp}/pgroute-local-cluster}
 readonly FIRST_PORT=${PGROUTE_LOCAL_PORT:-55432}
 readonly REPLICAS=${PGROUTE_LOCAL_REPLICAS:-2}
@@ -132,12 +134,13 @@ print_env() {
 
 stats() {
   local node
-  printf '%-10s %-6s %12s %12s %10s\n' node port sessions xact_commit backends
+  printf '%-10s %-6s %9s %9s %12s\n' node port databases sessions xact_commit
   for node in $(node_names); do
     printf '%-10s %-6s %s\n' "$node" "$(port_of "$node")" "$(
       runuser -u postgres -- psql -XAtq -F ' ' -p "$(port_of "$node")" -d postgres -c \
-        "SELECT lpad(sessions::text, 12), lpad(xact_commit::text, 12), lpad(numbackends::text, 10)
-           FROM pg_stat_database WHERE datname = '$DATABASE'" 2>/dev/null || echo 'not running'
+        "SELECT lpad(count(*)::text, 9), lpad(sum(sessions)::text, 9), lpad(sum(xact_commit)::text, 12)
+           FROM pg_stat_database WHERE datname = '$DATABASE' OR datname LIKE 'pgroute\\_test\\_%'" 2>/dev/null ||
+        echo 'not running'
     )"
   done
 }
@@ -162,7 +165,8 @@ run() {
   up
   # shellcheck disable=SC1091 # written by up
   source "$BASE/env"
-  export PGROUTE_PRIMARY_URL PGROUTE_REPLICA_URLS
+  # The suites' databases stay until `down`, so that their statistics can be read after the run.
+  export PGROUTE_PRIMARY_URL PGROUTE_REPLICA_URLS PGROUTE_KEEP_TEST_DATABASES=1
   log "before the run:"
   stats >&2
   local status=0
@@ -182,7 +186,7 @@ run)
   run "$@"
   ;;
 *)
-  sed -n '9,16p' "$0" >&2
+  sed -n '9,17p' "$0" >&2
   exit 2
   ;;
 esac

@@ -20,8 +20,9 @@ export interface TestClusterOptions extends StartClusterOptions {
  * `PGROUTE_REPLICA_URLS`), checked node by node; unreachable servers fail the suite, there is no fallback to a
  * local cluster. The suite gets the first `replicas` replicas and no replica delay (`replicaOptions` other than
  * the count are ignored; tests that need them call `requireControl`), and a database of its own: created for the
- * suite (the role of the URLs needs `CREATEDB`), named in every node's URL and dropped by `stop()`, so suites
- * sharing servers never see each other's objects, as with a local cluster. Otherwise a local cluster from
+ * suite (the role of the URLs needs `CREATEDB`), named in every node's URL and dropped by `stop()` (kept with
+ * `PGROUTE_KEEP_TEST_DATABASES=1`, e.g. to read their statistics), so suites sharing servers never see each
+ * other's objects, as with a local cluster. Otherwise a local cluster from
  * `startCluster(options)`.
  *
  * @example
@@ -45,7 +46,7 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       `This suite needs ${wanted} replicas; PGROUTE_REPLICA_URLS names ${cluster.replicas.length}`,
     )
   }
-  return isolated(cluster, wanted)
+  return isolated(cluster, wanted, env.PGROUTE_KEEP_TEST_DATABASES === '1')
 }
 
 /**
@@ -62,7 +63,7 @@ export async function connectExternalCluster(
   return cluster
 }
 
-async function isolated(cluster: Cluster, replicas: number): Promise<Cluster> {
+async function isolated(cluster: Cluster, replicas: number, keep: boolean): Promise<Cluster> {
   const database = `pgroute_test_${process.pid}_${randomBytes(4).toString('hex')}`
   try {
     await cluster.primary.query(`CREATE DATABASE ${database}`)
@@ -100,7 +101,7 @@ async function isolated(cluster: Cluster, replicas: number): Promise<Cluster> {
   }
   return Object.assign(suite, {
     async stop(options?: Parameters<Cluster['stop']>[0]) {
-      if (!suite.stopped) await drop()
+      if (!suite.stopped && !keep) await drop()
       await stop(options)
     },
   })
