@@ -162,16 +162,18 @@ down() {
 run() {
   (($# > 0)) || die "usage: $0 run <command...>"
   trap down EXIT
+  local started=$SECONDS
   up
+  log "cluster up in $((SECONDS - started)) s"
   # shellcheck disable=SC1091 # written by up
   source "$BASE/env"
   # The suites' databases stay until `down`, so that their statistics can be read after the run.
   export PGROUTE_PRIMARY_URL PGROUTE_REPLICA_URLS PGROUTE_KEEP_TEST_DATABASES=1
   log "before the run:"
   stats >&2
-  local status=0
+  local status=0 ran=$SECONDS
   "$@" || status=$?
-  log "after the run:"
+  log "command finished in $((SECONDS - ran)) s (exit status $status); after the run:"
   stats >&2
   return "$status"
 }
