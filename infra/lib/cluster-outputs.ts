@@ -13,6 +13,11 @@ export const clusterOutputs = {
   replicaPublicEndpoints: 'ReplicaPublicEndpoints',
   /** The application database. */
   databaseName: 'DatabaseName',
+  /**
+   * The nodes' security group: a test runner inside the VPC (private network mode) gets in by joining it, or by
+   * a rule of this group admitting the runner's own group.
+   */
+  securityGroupId: 'SecurityGroupId',
   /** ARN of the Secrets Manager secret `{"username": ..., "password": ...}` of the application role. */
   appSecretArn: 'AppSecretArn',
 } as const

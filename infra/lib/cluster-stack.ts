@@ -1,4 +1,14 @@
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib'
+import {
+  Annotations,
+  Aws,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Tags,
+} from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
@@ -6,9 +16,17 @@ import type { Construct } from 'constructs'
 import { type BootstrapRole, bootstrapDigest, bootstrapUserData } from './bootstrap-user-data.js'
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './cluster-options.js'
 import { clusterOutputs } from './cluster-outputs.js'
+import { parseIpv4Cidr } from './ipv4-cidr.js'
+import { acknowledgeNagFindings } from './nag-acknowledgments.js'
+import { addProviderLogGroup, providerHandler } from './provider-log-group.js'
+import { sessionManagerStatement } from './session-manager-policy.js'
+import { addStackTtl } from './stack-ttl.js'
 
 /** Props of {@link PgrouteClusterStack}: the usual stack props plus the cluster's {@link ClusterOptions}. */
-export interface PgrouteClusterStackProps extends StackProps, ClusterOptions {}
+export interface PgrouteClusterStackProps extends StackProps, ClusterOptions {
+  /** Clock for `ttlHours` (the deletion time is counted from synthesis). Default: the current time. */
+  readonly now?: () => Date
+}
 
 /** PostgreSQL port on every node. */
 export const postgresPort = 5432
@@ -68,7 +86,7 @@ export class PgrouteClusterStack extends Stack {
 
     const vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(options.vpcCidr),
-      maxAzs: 2,
+      ...(options.availabilityZones ? { availabilityZones: [...options.availabilityZones] } : { maxAzs: 2 }),
       natGateways: 0,
       subnetConfiguration: [
         { name: 'Database', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
@@ -124,6 +142,35 @@ export class PgrouteClusterStack extends Stack {
     })
 
     this.createOutputs()
+    const logGroup = addProviderLogGroup(this)
+    const ttl =
+      options.ttlHours === undefined
+        ? undefined
+        : addStackTtl(this, options.ttlHours, (props.now ?? (() => new Date()))(), {
+            secretArns: [this.appSecret.secretArn, this.replicationSecret.secretArn],
+            functionArn: providerHandler(this)?.getAtt('Arn').toString(),
+            logGroupArn: logGroup?.attrArn,
+          })
+    acknowledgeNagFindings({
+      stackName: this.stackName,
+      vpc,
+      secrets: [this.appSecret, this.replicationSecret],
+      nodeRoles: [primaryRole, replicaRole],
+      instances: [this.primary, ...this.replicas],
+      ttlRole: ttl?.role,
+    })
+    this.warnAboutWideTestRunnerCidr()
+  }
+
+  private warnAboutWideTestRunnerCidr(): void {
+    const cidr =
+      this.options.testRunnerCidr === undefined ? undefined : parseIpv4Cidr(this.options.testRunnerCidr)
+    if (cidr === undefined || typeof cidr === 'string' || cidr.prefix === 32) return
+    Annotations.of(this).addWarningV2(
+      'pgroute:testRunnerCidr',
+      `testRunnerCidr ${this.options.testRunnerCidr} opens PostgreSQL to ${2 ** (32 - cidr.prefix)} addresses; ` +
+        "prefer the test runner's own address (/32)",
+    )
   }
 
   private createSecurityGroup(vpc: ec2.IVpc): ec2.SecurityGroup {
@@ -169,8 +216,8 @@ export class PgrouteClusterStack extends Stack {
     const role = new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'pgroute cluster node: SSM Session Manager, its secrets, its CloudFormation signal',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     })
+    role.addToPolicy(sessionManagerStatement())
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
@@ -261,6 +308,11 @@ export class PgrouteClusterStack extends Stack {
       )
     }
     output(clusterOutputs.databaseName, this.options.databaseName, 'Application database')
+    output(
+      clusterOutputs.securityGroupId,
+      this.securityGroup.securityGroupId,
+      'Security group of the nodes; a test runner inside the VPC joins it to reach 5432',
+    )
     output(
       clusterOutputs.appSecretArn,
       this.appSecret.secretArn,

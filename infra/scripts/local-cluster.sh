@@ -66,6 +66,7 @@ run_bootstrap() {
   log "bootstrapping $node with $script (port $(port_of "$node"))"
   if ! env -i PATH="$INFRA_DIR/test/fixtures/fake-bin:$bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root LANG=C.UTF-8 \
     FAKE_AWS_DIR="$BASE/aws" PGROUTE_ROOT="$BASE/$node" PGROUTE_PORT="$(port_of "$node")" \
+    PGROUTE_SYSTEMD_DIR="$BASE/$node/systemd" \
     PGROUTE_LISTEN_ADDRESSES=127.0.0.1 AWS_REGION=$REGION \
     PGROUTE_STACK_ID="arn:aws:cloudformation:$REGION:123456789012:stack/$STACK/local" \
     PGROUTE_PG_MAJOR="$("$bin/postgres" --version | grep -oE '[0-9]+' | head -n 1)" \

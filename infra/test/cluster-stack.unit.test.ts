@@ -4,6 +4,7 @@ import { userDataLimitBytes } from '../lib/bootstrap-user-data.js'
 import { clusterOutputs } from '../lib/cluster-outputs.js'
 import { appUser, PgrouteClusterStack, postgresPort, replicationUser } from '../lib/cluster-stack.js'
 import { isInfraError } from '../lib/infra-error.js'
+import { sessionManagerActions } from '../lib/session-manager-policy.js'
 import {
   bootstrapEnv,
   ingressRules,
@@ -161,20 +162,19 @@ describe('PgrouteClusterStack', () => {
     }
   })
 
-  it('grants each node role SSM core, GetSecretValue on its secrets only and SignalResource on this stack', () => {
+  it('grants each node role Session Manager, GetSecretValue on its secrets only and SignalResource on this stack', () => {
     const ids = secretIds(defaults)
     const [primaryId, ...replicaIds] = nodeIds(defaults)
     const expectRole = (roleId: string, secretRefs: string[]) => {
       const role = resourcesOfType(defaults, 'AWS::IAM::Role')[roleId]!
-      expect(JSON.stringify(role.Properties!.ManagedPolicyArns)).toContain(
-        'policy/AmazonSSMManagedInstanceCore',
-      )
-      expect(role.Properties!.ManagedPolicyArns).toHaveLength(1)
+      // No managed policy: AmazonSSMManagedInstanceCore would allow ssm:GetParameter(s) on every parameter.
+      expect(role.Properties!.ManagedPolicyArns).toBeUndefined()
       expect(role.Properties!.AssumeRolePolicyDocument.Statement).toEqual([
         expect.objectContaining({ Principal: { Service: 'ec2.amazonaws.com' } }),
       ])
       const statements = statementsOfRole(defaults, roleId)
       expect(statements).toEqual([
+        { Effect: 'Allow', Action: [...sessionManagerActions], Resource: '*' },
         {
           Effect: 'Allow',
           Action: 'secretsmanager:GetSecretValue',
@@ -183,7 +183,12 @@ describe('PgrouteClusterStack', () => {
         },
         { Effect: 'Allow', Action: 'cloudformation:SignalResource', Resource: { Ref: 'AWS::StackId' } },
       ])
-      expect(JSON.stringify(statements)).not.toContain('*')
+      // No wildcard action anywhere; `Resource: *` only for the Session Manager actions, which AWS does not
+      // scope by resource.
+      expect(JSON.stringify(statements.map((statement) => statement.Action))).not.toContain('*')
+      expect(JSON.stringify(statements.slice(1))).not.toContain('*')
+      expect(sessionManagerActions.every((action) => /^(ssm|ssmmessages):[A-Za-z]+$/.test(action))).toBe(true)
+      expect(JSON.stringify(statements)).not.toMatch(/GetParameter/)
     }
     expectRole(roleOfInstance(defaults, primaryId!), [ids.app, ids.replication])
     for (const replicaId of replicaIds) expectRole(roleOfInstance(defaults, replicaId), [ids.replication])
@@ -231,8 +236,13 @@ describe('PgrouteClusterStack', () => {
         clusterOutputs.replicaEndpoints,
         clusterOutputs.databaseName,
         clusterOutputs.appSecretArn,
+        clusterOutputs.securityGroupId,
       ].sort(),
     )
+    // Private network mode: a runner inside the VPC joins this group to reach 5432.
+    expect(outputs(defaults)[clusterOutputs.securityGroupId]!.Value).toEqual({
+      'Fn::GetAtt': [logicalIdOf(defaults, defaults.stack.securityGroup), 'GroupId'],
+    })
     expect(outputs(defaults)[clusterOutputs.appSecretArn]!.Value).toEqual({ Ref: ids.app })
     expect(outputs(defaults)[clusterOutputs.databaseName]!.Value).toBe('pgroute')
     const [primaryId, ...replicaIds] = nodeIds(threeReplicas)
