@@ -5,11 +5,11 @@
 export const clusterOutputs = {
   /** Primary as `private-dns-name:5432`, reachable inside the VPC. */
   primaryEndpoint: 'PrimaryEndpoint',
-  /** Replicas as comma-separated `private-dns-name:5432`. */
+  /** Replicas as comma-separated `private-dns-name:port` (replica i on 5432 + i). */
   replicaEndpoints: 'ReplicaEndpoints',
   /** Primary as `public-dns-name:5432`; only when a test-runner CIDR was given. */
   primaryPublicEndpoint: 'PrimaryPublicEndpoint',
-  /** Replicas as comma-separated `public-dns-name:5432`; only when a test-runner CIDR was given. */
+  /** Replicas as comma-separated `public-dns-name:port`; only when a test-runner CIDR was given. */
   replicaPublicEndpoints: 'ReplicaPublicEndpoints',
   /** The application database. */
   databaseName: 'DatabaseName',

@@ -28,8 +28,16 @@ export interface PgrouteClusterStackProps extends StackProps, ClusterOptions {
   readonly now?: () => Date
 }
 
-/** PostgreSQL port on every node. */
+/**
+ * PostgreSQL port of the primary; replica `i` listens on `postgresPort + i`. A port per node lets a client tell
+ * the servers apart by `inet_server_port()`, as the integration suites do (and as on a loopback cluster).
+ */
 export const postgresPort = 5432
+
+/** The port of node `index` (0 for the primary, `i` for replica `i`). */
+export function nodePort(index: number): number {
+  return postgresPort + index
+}
 /** Login role the integration suite uses; its password lives in the application secret. */
 export const appUser = 'pgroute_app'
 /** Role the replicas stream as; its password lives in the replication secret. */
@@ -126,6 +134,7 @@ export class PgrouteClusterStack extends Stack {
     const primaryRole = this.createRole('PrimaryRole', [this.appSecret, this.replicationSecret])
     const primaryEnv = {
       ...common,
+      PGROUTE_PORT: String(nodePort(0)),
       PGROUTE_APP_USER: appUser,
       PGROUTE_APP_SECRET_ARN: this.appSecret.secretArn,
       PGROUTE_DATABASE: options.databaseName,
@@ -136,7 +145,13 @@ export class PgrouteClusterStack extends Stack {
 
     const replicaRole = this.createRole('ReplicaRole', [this.replicationSecret])
     this.replicas = slots.map((slot, index) => {
-      const env = { ...common, PGROUTE_PRIMARY_HOST: this.primary.instancePrivateIp, PGROUTE_SLOT: slot }
+      const env = {
+        ...common,
+        PGROUTE_PORT: String(nodePort(index + 1)),
+        PGROUTE_PRIMARY_HOST: this.primary.instancePrivateIp,
+        PGROUTE_PRIMARY_PORT: String(nodePort(0)),
+        PGROUTE_SLOT: slot,
+      }
       const digest = bootstrapDigest('replica', env, [primaryDigest])
       return this.createNode(vpc, `Replica${index + 1}`, index + 1, replicaRole, 'replica', env, digest)
     })
@@ -176,10 +191,11 @@ export class PgrouteClusterStack extends Stack {
   private createSecurityGroup(vpc: ec2.IVpc): ec2.SecurityGroup {
     const group = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
       vpc,
-      description: 'pgroute PostgreSQL nodes: 5432 from this group and the optional test runner only; no SSH',
+      description:
+        'pgroute PostgreSQL nodes: their ports from this group and the optional test runner only; no SSH',
       allowAllOutbound: false,
     })
-    const postgres = ec2.Port.tcp(postgresPort)
+    const postgres = ec2.Port.tcpRange(nodePort(0), nodePort(this.options.replicas))
     group.addIngressRule(group, postgres, 'PostgreSQL and streaming replication between cluster nodes')
     group.addEgressRule(group, postgres, 'Streaming replication to the primary')
     group.addEgressRule(
@@ -276,33 +292,33 @@ export class PgrouteClusterStack extends Stack {
   }
 
   private createOutputs(): void {
-    const endpoint = (host: string) => `${host}:${postgresPort}`
+    const endpoint = (host: string, index: number) => `${host}:${nodePort(index)}`
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description })
     output(
       clusterOutputs.primaryEndpoint,
-      endpoint(this.primary.instancePrivateDnsName),
+      endpoint(this.primary.instancePrivateDnsName, 0),
       'Primary (private DNS:port, inside the VPC)',
     )
     output(
       clusterOutputs.replicaEndpoints,
       Fn.join(
         ',',
-        this.replicas.map((replica) => endpoint(replica.instancePrivateDnsName)),
+        this.replicas.map((replica, index) => endpoint(replica.instancePrivateDnsName, index + 1)),
       ),
       'Replicas (private DNS:port, comma-separated)',
     )
     if (this.options.testRunnerCidr !== undefined) {
       output(
         clusterOutputs.primaryPublicEndpoint,
-        endpoint(this.primary.instancePublicDnsName),
+        endpoint(this.primary.instancePublicDnsName, 0),
         `Primary (public DNS:port, open to ${this.options.testRunnerCidr} only)`,
       )
       output(
         clusterOutputs.replicaPublicEndpoints,
         Fn.join(
           ',',
-          this.replicas.map((replica) => endpoint(replica.instancePublicDnsName)),
+          this.replicas.map((replica, index) => endpoint(replica.instancePublicDnsName, index + 1)),
         ),
         `Replicas (public DNS:port, open to ${this.options.testRunnerCidr} only)`,
       )

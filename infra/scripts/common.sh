@@ -10,9 +10,10 @@
 #   PGROUTE_MAX_WAL_SENDERS, PGROUTE_MAX_REPLICATION_SLOTS, PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
 # Passwords are read from Secrets Manager with the instance role and never printed.
 
-# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_ROOT, PGROUTE_PORT,
-# PGROUTE_LISTEN_ADDRESSES and PGROUTE_SYSTEMD_DIR exist so that test/bootstrap-scripts.int.test.ts and scripts/local-cluster.sh can run
-# several nodes on one machine, on loopback only.
+# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_PORT is the node's own port (the
+# CDK app gives each node one: 5432 for the primary, 5432 + i for replica i). PGROUTE_ROOT,
+# PGROUTE_LISTEN_ADDRESSES and PGROUTE_SYSTEMD_DIR exist so that test/bootstrap-scripts.int.test.ts and
+# scripts/local-cluster.sh can run several nodes on one machine, on loopback only.
 readonly PGROUTE_MOUNT=${PGROUTE_ROOT:-/var/lib/pgsql}
 readonly PGDATA=$PGROUTE_MOUNT/data
 readonly PGROUTE_TLS_DIR=$PGROUTE_MOUNT/tls

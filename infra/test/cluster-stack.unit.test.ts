@@ -82,7 +82,7 @@ describe('PgrouteClusterStack', () => {
     ])
   })
 
-  it('opens 5432 only to the cluster security group, never SSH, never the internet', () => {
+  it("opens the nodes' ports only to the cluster security group, never SSH, never the internet", () => {
     for (const cluster of [defaults, threeReplicas]) {
       const rules = ingressRules(cluster)
       expect(rules.length).toBeGreaterThan(0)
@@ -90,7 +90,11 @@ describe('PgrouteClusterStack', () => {
         expect(rule.CidrIp).not.toBe('0.0.0.0/0')
         expect(rule.CidrIpv6).toBeUndefined()
         expect(rule.IpProtocol).toBe('tcp')
-        expect([rule.FromPort, rule.ToPort]).toEqual([postgresPort, postgresPort])
+        // One port per node: the primary's, then one per replica.
+        expect([rule.FromPort, rule.ToPort]).toEqual([
+          postgresPort,
+          postgresPort + cluster.stack.options.replicas,
+        ])
       }
     }
     const [only] = ingressRules(defaults)
@@ -103,10 +107,10 @@ describe('PgrouteClusterStack', () => {
     defaults.template.resourceCountIs('AWS::EC2::KeyPair', 0)
   })
 
-  it('adds exactly one 5432 ingress rule for the test-runner CIDR and puts it in pg_hba', () => {
+  it('adds exactly one PostgreSQL ingress rule for the test-runner CIDR and puts it in pg_hba', () => {
     const added = ingressRules(threeReplicas).filter((rule) => rule.CidrIp !== undefined)
     expect(ingressRules(threeReplicas)).toHaveLength(ingressRules(defaults).length + 1)
-    expect(added).toEqual([expect.objectContaining({ CidrIp: testRunnerCidr, FromPort: 5432, ToPort: 5432 })])
+    expect(added).toEqual([expect.objectContaining({ CidrIp: testRunnerCidr, FromPort: 5432, ToPort: 5435 })])
     for (const instance of Object.values(instances(threeReplicas))) {
       expect(bootstrapEnv(renderUserData(instance)).PGROUTE_TEST_RUNNER_CIDR).toBe(testRunnerCidr)
     }
@@ -210,6 +214,7 @@ describe('PgrouteClusterStack', () => {
     const envOf = (id: string) => bootstrapEnv(renderUserData(instances(threeReplicas)[id]!))
     expect(renderUserData(instances(threeReplicas)[primaryId!]!)).toContain('exec /opt/pgroute/primary.sh')
     expect(envOf(primaryId!).PGROUTE_REPLICA_SLOTS).toBe('replica_1 replica_2 replica_3')
+    expect(envOf(primaryId!).PGROUTE_PORT).toBe('5432')
     replicaIds.forEach((id, index) => {
       expect(renderUserData(instances(threeReplicas)[id]!)).toContain('exec /opt/pgroute/replica.sh')
       expect(envOf(id)).toMatchObject({
@@ -217,6 +222,7 @@ describe('PgrouteClusterStack', () => {
         PGROUTE_SLOT: `replica_${index + 1}`,
       })
       expect(envOf(id).PGROUTE_MAX_WAL_SENDERS).toBe(envOf(primaryId!).PGROUTE_MAX_WAL_SENDERS)
+      expect(envOf(id)).toMatchObject({ PGROUTE_PORT: String(5433 + index), PGROUTE_PRIMARY_PORT: '5432' })
     })
   })
 
@@ -252,7 +258,9 @@ describe('PgrouteClusterStack', () => {
     expect(outputs(threeReplicas)[clusterOutputs.replicaPublicEndpoints]!.Value).toEqual({
       'Fn::Join': [
         ',',
-        replicaIds.map((id) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'PublicDnsName'] }, ':5432']] })),
+        replicaIds.map((id, index) => ({
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'PublicDnsName'] }, `:${5433 + index}`]],
+        })),
       ],
     })
     expect(outputs(threeReplicas)[clusterOutputs.primaryPublicEndpoint]).toBeDefined()
