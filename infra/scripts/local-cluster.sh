@@ -12,7 +12,8 @@
 #   infra/scripts/local-cluster.sh stats     sessions and committed transactions so far, per node, in the
 #                                            application database and the suites' databases (pg_stat_database)
 #   infra/scripts/local-cluster.sh down      stop every server and remove the data
-#   infra/scripts/local-cluster.sh run CMD…  up, run CMD with the URLs exported, print stats before and after, down
+#   infra/scripts/local-cluster.sh run CMD…  up, run CMD with the URLs exported, print stats before and after, down;
+#                                            fails if CMD fails or leaves a node without new sessions and commits
 #
 # Settings (environment): PGROUTE_LOCAL_DIR (default ${TMPDIR:-/tmp}/pgroute-local-cluster),
 # PGROUTE_LOCAL_PORT (primary port, default 55432; replica i gets port + i), PGROUTE_LOCAL_REPLICAS (default 2),
@@ -171,11 +172,22 @@ run() {
   # The suites' databases stay until `down`, so that their statistics can be read after the run.
   export PGROUTE_PRIMARY_URL PGROUTE_REPLICA_URLS PGROUTE_KEEP_TEST_DATABASES=1
   log "before the run:"
-  stats >&2
-  local status=0 ran=$SECONDS
+  stats | tee "$BASE/stats.before" >&2
+  local status=0 ran=$SECONDS node
   "$@" || status=$?
   log "command finished in $((SECONDS - ran)) s (exit status $status); after the run:"
-  stats >&2
+  stats | tee "$BASE/stats.after" >&2
+  if ((status == 0)); then
+    # The run must have reached every node: sessions and committed transactions rise on each one.
+    for node in $(node_names); do
+      read -r _ _ _ before_sessions before_commits < <(grep "^$node " "$BASE/stats.before")
+      read -r _ _ _ after_sessions after_commits < <(grep "^$node " "$BASE/stats.after")
+      if ((after_sessions <= before_sessions || after_commits <= before_commits)); then
+        log "ERROR: $node got no traffic from the run (sessions $before_sessions -> $after_sessions, commits $before_commits -> $after_commits)"
+        status=1
+      fi
+    done
+  fi
   return "$status"
 }
 
@@ -189,7 +201,7 @@ run)
   run "$@"
   ;;
 *)
-  sed -n '9,17p' "$0" >&2
+  sed -n '9,18p' "$0" >&2
   exit 2
   ;;
 esac
