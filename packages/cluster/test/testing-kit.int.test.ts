@@ -29,7 +29,7 @@ describe('an external cluster that does not answer', () => {
     expect(String((error as Error).message)).toMatch(/\(127\.0\.0\.1:\d+\) .* did not answer within 2000 ms/)
     expect(String((error as Error).message)).toContain('never fall back to a local cluster')
     expect(String((error as Error).message)).not.toContain('Secret123pw')
-    expect(elapsed).toBeGreaterThanOrEqual(1500)
+    expect(elapsed).toBeGreaterThanOrEqual(1800) // retried until the timeout, not given up at the first refusal
     expect(elapsed).toBeLessThan(15_000)
   })
 

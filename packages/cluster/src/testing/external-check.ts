@@ -40,7 +40,7 @@ async function probe(node: ClusterNode, deadline: number, timeoutMs: number): Pr
       )
       row = result.rows[0]
     } catch (error) {
-      if (Date.now() + 500 > deadline) {
+      if (Date.now() >= deadline) {
         const reason = mask(error instanceof Error ? error.message : String(error))
         throw new ClusterError(
           'PGROUTE_CLUSTER_UNREACHABLE',
@@ -49,7 +49,7 @@ async function probe(node: ClusterNode, deadline: number, timeoutMs: number): Pr
           { node: node.name, cause: error },
         )
       }
-      await sleep(500)
+      await sleep(Math.min(500, deadline - Date.now()))
       continue
     }
     const expected = node.role !== 'primary'
