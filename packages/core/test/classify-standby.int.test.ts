@@ -1,6 +1,7 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClassifier } from '../src/classify/index.js'
 import {
   CORPUS_SCHEMA,
@@ -52,7 +53,7 @@ const classifier = createClassifier({ writeFunctions: CORPUS_WRITE_FUNCTIONS })
 const report: string[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 1 })
+  cluster = await startTestCluster({ replicas: 1 })
   for (const sql of CORPUS_SCHEMA) await cluster.primary.query(sql)
   await cluster.waitForReplication()
 })
@@ -63,6 +64,12 @@ afterAll(async () => {
 })
 
 describe('classifier against a hot standby', () => {
+  beforeEach((context) =>
+    requireControl(
+      context,
+      'a superuser on PostgreSQL 16+ (superuser-only functions, EXPLAIN (GENERIC_PLAN))',
+    ),
+  )
   it('has a corpus of more than 100 statements of every kind', () => {
     expect(STANDBY_CORPUS.length).toBeGreaterThan(100)
     for (const kind of ['read', 'write', 'primary'] as const) {

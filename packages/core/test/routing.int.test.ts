@@ -1,4 +1,5 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +13,7 @@ let primaryPort: number
 let replicaPorts: number[]
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 2 })
+  cluster = await startTestCluster({ replicas: 2 })
   primaryPort = cluster.primary.port
   replicaPorts = cluster.replicas.map((replica) => replica.port)
   await cluster.primary.query(`
@@ -413,7 +414,7 @@ describe('status()', () => {
   it('lists the primary then each replica, up, with WAL positions and traffic, and no password', async () => {
     const status = router.status()
     expect(status.map((row) => [row.name, row.role, row.state, row.healthy])).toEqual([
-      [`127.0.0.1:${primaryPort}/postgres`, 'primary', 'up', true],
+      [`${cluster.primary.host}:${primaryPort}/${cluster.database}`, 'primary', 'up', true],
       ['replica-1', 'replica', 'up', true],
       ['replica-2', 'replica', 'up', true],
     ])
