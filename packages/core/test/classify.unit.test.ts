@@ -379,7 +379,7 @@ describe('transaction control', () => {
     ['ROLLBACK TO SAVEPOINT a', 'primary', 'transaction-control'],
     ['ROLLBACK TO a', 'primary', 'transaction-control'],
     ['ROLLBACK WORK TO SAVEPOINT a', 'primary', 'transaction-control'],
-    ["PREPARE TRANSACTION 'gid'", 'primary', 'transaction-control'],
+    ["PREPARE TRANSACTION 'gid'", 'primary', 'transaction-control', 'end'],
     ["COMMIT PREPARED 'gid'", 'primary', 'transaction-control'],
     ["ROLLBACK PREPARED 'gid'", 'primary', 'transaction-control'],
   ])('%s', (...row) => check(row))
@@ -401,7 +401,7 @@ describe('multi-statement texts', () => {
     ['BEGIN READ ONLY; SAVEPOINT a; SELECT 1; ROLLBACK TO a; RELEASE a; COMMIT', 'replica', 'read', 'end'],
     ['BEGIN READ ONLY; SELECT 1; COMMIT; COMMIT', 'primary', 'multi-statement-write', 'end'],
     ['BEGIN READ ONLY; INSERT INTO t VALUES (1)', 'primary', 'multi-statement-write', 'begin-read-only'],
-    ["BEGIN READ ONLY; PREPARE TRANSACTION 'x'", 'primary', 'multi-statement-write', 'begin-read-only'],
+    ["BEGIN READ ONLY; PREPARE TRANSACTION 'x'", 'primary', 'multi-statement-write', 'end'],
     ['BEGIN; ROLLBACK TO a', 'primary', 'multi-statement-write', 'begin'],
     ['SELECT 1; COMMIT AND CHAIN', 'primary', 'multi-statement-write'],
     [

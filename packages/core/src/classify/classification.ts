@@ -19,7 +19,7 @@ export interface Classification {
   /**
    * Transaction control in the text, if any, so a lazily-connected client can pin its node: `begin` for
    * BEGIN / START TRANSACTION, `begin-read-only` when its modes end up READ ONLY, `end` for
-   * COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, PREPARE TRANSACTION or COMMIT AND CHAIN).
+   * COMMIT / END / ROLLBACK / ABORT and PREPARE TRANSACTION (not ROLLBACK TO SAVEPOINT or COMMIT AND CHAIN).
    * With several statements it is the state the last of them leaves the session in.
    */
   readonly transaction?: 'begin' | 'begin-read-only' | 'end'

@@ -69,6 +69,7 @@ export const KW_UPDATE = 156
 export const KW_VACUUM = 157
 export const KW_VALUES = 158
 export const KW_WRITE = 159
+export const KW_STDIN = 160
 
 /** Codes from here up are reserved words. */
 export const KW_RESERVED_MIN = 200
@@ -148,6 +149,7 @@ const KEYWORDS: ReadonlyArray<readonly [string, number]> = [
   ['share', KW_SHARE],
   ['show', KW_SHOW],
   ['start', KW_START],
+  ['stdin', KW_STDIN],
   ['stdout', KW_STDOUT],
   ['temp', KW_TEMP],
   ['temporary', KW_TEMPORARY],

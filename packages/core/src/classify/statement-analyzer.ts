@@ -1,4 +1,5 @@
 import type { FunctionMatcher } from './function-matcher.js'
+import { identifierText } from './identifier-text.js'
 import { QueryInspector } from './query-inspector.js'
 import * as K from './sql-keywords.js'
 import {
@@ -7,6 +8,7 @@ import {
   TOKEN_DOT,
   TOKEN_LPAREN,
   TOKEN_NUMBER,
+  TOKEN_QUOTED_IDENT,
   TOKEN_RPAREN,
   TOKEN_STRING,
   TOKEN_WORD,
@@ -156,7 +158,8 @@ export class StatementAnalyzer {
         this.onCopy(code)
         break
       case PHASE_COPY_TO:
-        if (code === K.KW_STDOUT) this.phase = PHASE_REST
+        // The grammar takes STDIN after TO too, and then copies to the client just the same.
+        if (code === K.KW_STDOUT || code === K.KW_STDIN) this.phase = PHASE_REST
         else this.settle(true, 'copy-to-file')
         break
       case PHASE_BEGIN:
@@ -173,7 +176,11 @@ export class StatementAnalyzer {
         }
         break
       case PHASE_PREPARE:
-        if (code === K.KW_TRANSACTION) this.reason = 'transaction-control'
+        if (code === K.KW_TRANSACTION) {
+          // The session's transaction is handed over to two-phase commit: the session has none after it.
+          this.reason = 'transaction-control'
+          this.transaction = TXN_END
+        }
         this.phase = PHASE_REST
         break
       case PHASE_CREATE:
@@ -292,20 +299,46 @@ export class StatementAnalyzer {
       this.optionIsAnalyze = false
     } else if (this.expectOptionName) {
       this.expectOptionName = false
-      this.optionIsAnalyze = code === K.KW_ANALYZE || code === K.KW_ANALYSE
+      this.optionIsAnalyze = this.isAnalyzeOption(kind, code)
       if (this.optionIsAnalyze) this.explain = EXPLAIN_ANALYZE
     } else if (this.optionIsAnalyze) {
       this.explain = this.isFalse(kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
     }
   }
 
-  /** A boolean option value meaning false: FALSE, OFF, 0, 'false', 'off'. */
+  /**
+   * An option name is compared as PostgreSQL compares it, after lexing: unquoted words fold to lower case,
+   * "quoted" and U&"…" names are taken as they spell (so "ANALYZE" is an unknown option, not ANALYZE).
+   */
+  private isAnalyzeOption(kind: number, code: number): boolean {
+    if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) return true
+    if (kind !== TOKEN_QUOTED_IDENT) return false
+    const name = identifierText(this.text, this.scanner.start, this.scanner.escape)
+    return name === 'analyze' || name === 'analyse'
+  }
+
+  /**
+   * A boolean option value meaning false, as defGetBoolean() reads one: the integer 0, or `false` / `off`
+   * (any case) as a word, quoted name or string. A string with escapes counts as true: primary is the safe side.
+   */
   private isFalse(kind: number, code: number): boolean {
     if (code === K.KW_FALSE || code === K.KW_OFF) return true
     const { start, end } = this.scanner
-    if (kind === TOKEN_NUMBER) return end - start === 1 && this.text.charCodeAt(start) === 48
-    if (kind !== TOKEN_STRING || this.text.charCodeAt(start) !== 39) return false
-    const value = this.text.slice(start + 1, end - 1).toLowerCase()
+    const text = this.text
+    let value: string
+    if (kind === TOKEN_NUMBER) return /^0+$/.test(text.slice(start, end))
+    if (kind === TOKEN_QUOTED_IDENT) value = identifierText(text, start, this.scanner.escape)
+    else if (kind === TOKEN_STRING && text.charCodeAt(start) === 36) {
+      const tag = text.indexOf('$', start + 1) + 1 - start
+      value = text.slice(start + tag, end - tag)
+    } else if (kind === TOKEN_STRING) {
+      const open = text.indexOf("'", start)
+      // Only '…' and E'…' can spell a plain word (a backslash would be an escape in E'…'); not B, X, N or U&.
+      if (open - start > 1 || (open > start && (text.charCodeAt(start) | 32) !== 101)) return false
+      value = text.slice(open + 1, end - 1)
+      if (value.includes('\\') || value.includes("'")) return false
+    } else return false
+    value = value.toLowerCase()
     return value === 'false' || value === 'off'
   }
 
