@@ -7,7 +7,12 @@ import { type Classification, createClassifier } from '../src/classify/index.js'
  * values, transaction fields and hints in multi-statement texts.
  */
 
-type Row = [sql: string, target: 'primary' | 'replica', reason: string, transaction?: Classification['transaction']]
+type Row = [
+  sql: string,
+  target: 'primary' | 'replica',
+  reason: string,
+  transaction?: Classification['transaction'],
+]
 
 const classifier = createClassifier({ cacheSize: 0 })
 
@@ -47,7 +52,11 @@ describe('function names in every spelling', () => {
     [`SELECT U&"\\006Eextval"('s')`, 'primary', 'volatile-function:nextval'],
     [`SELECT U&"\\+00006Eextval"('s')`, 'primary', 'volatile-function:nextval'],
     [`SELECT U&"!0070g_advisory_lock" UESCAPE '!' (4444)`, 'primary', 'volatile-function:pg_advisory_lock'],
-    [`SELECT U&"!0070g_advisory_lock" /* why */ UESCAPE '!'(4444)`, 'primary', 'volatile-function:pg_advisory_lock'],
+    [
+      `SELECT U&"!0070g_advisory_lock" /* why */ UESCAPE '!'(4444)`,
+      'primary',
+      'volatile-function:pg_advisory_lock',
+    ],
     [`SELECT u&"pg_catalog".U&"\\0073etval"('s', 1)`, 'primary', 'volatile-function:setval'],
     [`SELECT "pg_catalog"."pg_advisory_lock"(1)`, 'primary', 'volatile-function:pg_advisory_lock'],
     // UESCAPE changes the escape: `\` is a plain character then, so this spells no known function.
