@@ -361,7 +361,8 @@ describe('transaction control', () => {
       'begin-read-only',
     ],
     ['BEGIN READ ONLY, READ WRITE', 'primary', 'transaction-begin', 'begin'],
-    ['BEGIN READ WRITE, READ ONLY', 'replica', 'transaction-begin-read-only', 'begin-read-only'],
+    // A standby refuses to set READ WRITE even when a later mode sets READ ONLY again.
+    ['BEGIN READ WRITE, READ ONLY', 'primary', 'transaction-begin', 'begin'],
     ['BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE', 'primary', 'serializable', 'begin'],
     ['BEGIN ISOLATION LEVEL SERIALIZABLE', 'primary', 'transaction-begin', 'begin'],
     ['COMMIT', 'primary', 'transaction-end', 'end'],

@@ -102,6 +102,7 @@ export class StatementAnalyzer {
   private expectOptionName = false
   private optionIsAnalyze = false
   private readOnly = false
+  private readWrite = false
   private serializable = false
   private temporary = false
   private p1 = 0
@@ -163,9 +164,12 @@ export class StatementAnalyzer {
         else this.settle(true, 'copy-to-file')
         break
       case PHASE_BEGIN:
-        if (code === K.KW_ONLY && this.p1 === K.KW_READ) this.readOnly = true
-        else if (code === K.KW_WRITE && this.p1 === K.KW_READ) this.readOnly = false
-        else if (code === K.KW_SERIALIZABLE) this.serializable = true
+        // A standby refuses to set READ WRITE even when a later READ ONLY would win: any READ WRITE counts.
+        if (code === K.KW_ONLY && this.p1 === K.KW_READ) this.readOnly ||= !this.readWrite
+        else if (code === K.KW_WRITE && this.p1 === K.KW_READ) {
+          this.readWrite = true
+          this.readOnly = false
+        } else if (code === K.KW_SERIALIZABLE) this.serializable = true
         break
       case PHASE_END:
         // ROLLBACK TO SAVEPOINT and COMMIT AND CHAIN leave a transaction open; COMMIT PREPARED is two-phase.
@@ -432,6 +436,7 @@ export class StatementAnalyzer {
     this.nested = false
     this.explain = EXPLAIN_NONE
     this.readOnly = false
+    this.readWrite = false
     this.serializable = false
     this.temporary = false
     this.blockDepth = 0

@@ -189,13 +189,17 @@ function judgeTransaction(stmt: Node): StatementVerdict {
     case 'TRANS_STMT_BEGIN':
     case 'TRANS_STMT_START': {
       let readOnly = false
+      let readWrite = false
       let serializable = false
       for (const option of defElems(stmt.options)) {
         const value = constValue(option.arg)
-        if (option.defname === 'transaction_read_only') readOnly = value === '1'
+        // A standby refuses to set READ WRITE even when a later READ ONLY overrides it.
+        if (option.defname === 'transaction_read_only' && value === '1') readOnly = true
+        else if (option.defname === 'transaction_read_only') readWrite = true
         if (option.defname === 'transaction_isolation') serializable = value === 'serializable'
       }
-      if (readOnly && !serializable) return { kind: 'read', why: kind, transaction: 'begin-read-only' }
+      if (readOnly && !readWrite && !serializable)
+        return { kind: 'read', why: kind, transaction: 'begin-read-only' }
       return unsafe(kind, 'begin')
     }
     case 'TRANS_STMT_COMMIT':
