@@ -1,3 +1,10 @@
 export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classification.js'
 export { classify, createClassifier } from './classifier.js'
+export {
+  DEFAULT_LEARNED_ROUTES,
+  type LearnedReason,
+  type LearnedRoute,
+  LearnedRoutes,
+  learnedReason,
+} from './learned-routes.js'
 export { DEFAULT_WRITE_FUNCTIONS } from './write-functions.js'

@@ -13,7 +13,7 @@ interface Entry<V> {
  * evicted, and a hot statement's hit is a plain lookup.
  */
 export class LruCache<V> {
-  private readonly entries = new Map<string, Entry<V>>()
+  private readonly map = new Map<string, Entry<V>>()
   private readonly capacity: number
   private readonly refreshAfter: number
   private clock = 0
@@ -26,24 +26,29 @@ export class LruCache<V> {
 
   /** Number of entries held. */
   get size(): number {
-    return this.entries.size
+    return this.map.size
   }
 
   /** The value cached for `key`, kept among the recently used; undefined on a miss. */
   get(key: string): V | undefined {
-    const entry = this.entries.get(key)
+    const entry = this.map.get(key)
     if (entry === undefined) return undefined
     if (this.clock - entry.stamp > this.refreshAfter) {
-      this.entries.delete(key)
+      this.map.delete(key)
       entry.stamp = this.clock++
-      this.entries.set(key, entry)
+      this.map.set(key, entry)
     }
     return entry.value
   }
 
+  /** The cached entries, least recently used first (approximately: see the class comment). */
+  *entries(): IterableIterator<[key: string, value: V]> {
+    for (const [key, entry] of this.map) yield [key, entry.value]
+  }
+
   /** Caches `value` as the most recently used entry, evicting the least recently used one when full. */
   set(key: string, value: V): void {
-    const entries = this.entries
+    const entries = this.map
     entries.delete(key)
     entries.set(key, { value, stamp: this.clock++ })
     if (entries.size > this.capacity) entries.delete(entries.keys().next().value!)
