@@ -20,6 +20,7 @@ const KNOWN_OPTIONS = {
     'pool',
     'classifierCacheSize',
     'routeEvents',
+    'learnRouting',
   ],
   lag: ['maxBytes', 'maxSeconds'],
   healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
@@ -167,6 +168,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
     classifierCacheSize: number(options.classifierCacheSize, 'classifierCacheSize', 1000, { integer: true }),
     routeEvents: boolean(options.routeEvents, 'routeEvents', false),
+    learnRouting: boolean(options.learnRouting, 'learnRouting', true),
   } as const
 
   // Nodes last: everything above is validated before any pool exists.

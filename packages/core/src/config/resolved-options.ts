@@ -31,6 +31,7 @@ export interface ResolvedOptions {
   readonly writeFunctions: readonly string[]
   readonly classifierCacheSize: number
   readonly routeEvents: boolean
+  readonly learnRouting: boolean
   /** Every password the router knows, so diagnostics can be scrubbed of them. */
   readonly secrets: readonly string[]
 }

@@ -2,7 +2,13 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry from 'p-retry'
 import type pg from 'pg'
-import { type Classification, type Classifier, createClassifier } from '../classify/index.js'
+import {
+  type Classification,
+  type Classifier,
+  createClassifier,
+  LearnedRoutes,
+  learnedReason,
+} from '../classify/index.js'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
@@ -46,6 +52,8 @@ export class RouterCore {
   readonly sessions = new AsyncLocalStorage<CausalSession>()
   /** Statements replicas refused as writes, with counts: candidates for the `writeFunctions` option. */
   readonly rerouted = new Map<string, number>()
+  /** Texts replicas refused, routed straight to the primary (`learnRouting`). */
+  readonly learned: LearnedRoutes | undefined
   closed = false
 
   readonly #select: ReplicaSelector
@@ -67,6 +75,7 @@ export class RouterCore {
       writeFunctions: options.writeFunctions,
       cacheSize: options.classifierCacheSize,
     })
+    this.learned = options.learnRouting ? new LearnedRoutes() : undefined
     this.#select = createReplicaSelector(options.balance)
     this.#statements = new StatementRunner(
       [this.primary, ...this.replicas],
@@ -89,7 +98,8 @@ export class RouterCore {
   }
 
   classify(sql: string): Classification {
-    return this.classifier.classify(sql)
+    const classification = this.classifier.classify(sql)
+    return this.learned === undefined ? classification : this.learned.route(sql, classification)
   }
 
   assertOpen(): void {
@@ -425,6 +435,8 @@ export class RouterCore {
       this.rerouted.delete(this.rerouted.keys().next().value as string)
     }
     this.rerouted.set(key, (this.rerouted.get(key) ?? 0) + 1)
+    const reason = learnedReason(error)
+    if (reason !== undefined) this.learned?.learn(statement, reason)
     this.#hooks.onReroute({ from: node.name, reason: 'read-only-rejection', statement: key, error })
   }
 }

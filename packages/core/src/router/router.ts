@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
-import type { Classification } from '../classify/index.js'
+import type { Classification, LearnedReason } from '../classify/index.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { RouterOptions } from '../config/router-options.js'
 import { ConfigError, PgRouteError } from '../errors.js'
@@ -236,10 +236,15 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /**
    * Statements that replicas refused as writes (and that were re-run on the primary), with counts, newest
-   * last: the functions they call are candidates for the `writeFunctions` option.
+   * last: the functions they call are candidates for the `writeFunctions` option. `learned` is set while the
+   * router sends the text straight to the primary (`learnRouting`), with the replica's reason.
    */
-  reroutedStatements(): Array<{ statement: string; count: number }> {
-    return [...this.#core.rerouted].map(([statement, count]) => ({ statement, count }))
+  reroutedStatements(): Array<{ statement: string; count: number; learned?: LearnedReason }> {
+    const learned = new Map(this.#core.learned?.entries().map((route) => [route.statement, route.reason]))
+    return [...this.#core.rerouted].map(([statement, count]) => {
+      const reason = learned.get(statement)
+      return reason === undefined ? { statement, count } : { statement, count, learned: reason }
+    })
   }
 
   /**
