@@ -14,6 +14,8 @@ import type { BenchModule } from './bench-kit.js'
 const BENCHES = [
   'core-throughput',
   'classify-cost',
+  'classify-latency',
+  'learned-routing',
   'read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
