@@ -12,8 +12,9 @@ export interface Classification {
    * Short machine-readable reason: `read`, `write`, `locking-read`, `writable-cte`, `select-into`,
    * `volatile-function:<name>`, `explain-analyze-write`, `copy-to-file`, `session-state`, `transaction-begin`,
    * `transaction-begin-read-only`, `transaction-end`, `transaction-control`, `serializable`,
-   * `multi-statement-write`, `hint:primary`, `hint:replica`, `empty`, `unknown` or `unparseable`.
-   * See `docs/routing-rules.md`.
+   * `multi-statement-write`, `hint:primary`, `hint:replica`, `empty`, `unknown` or `unparseable`; a router's
+   * `classify()` may also answer `learned:read-only`, `learned:unlogged` or `learned:recovery` for a text a
+   * replica refused (`learnRouting`). See `docs/routing-rules.md`.
    */
   readonly reason: string
   /**
