@@ -7,6 +7,10 @@ const models = [
   { table: 'User', columns: ['id', 'email', 'name', 'createdAt'] },
   { table: 'Post', columns: ['id', 'title', 'published', 'authorId'] },
   { table: 'job', columns: ['id', 'queue', 'payload', 'run_at', 'locked_by'] },
+  { table: 'Account', columns: ['id', 'userId', 'provider', 'providerAccountId', 'refresh_token'] },
+  { table: 'Session', columns: ['id', 'sessionToken', 'userId', 'expires'] },
+  { table: 'order_item', columns: ['id', 'order_id', 'sku', 'quantity', 'unit_price', 'update'] },
+  { table: 'Comment', columns: ['id', 'postId', 'body', 'select', 'for'] },
 ]
 
 function prismaColumns(table: string, columns: readonly string[]): string {
