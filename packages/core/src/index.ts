@@ -17,7 +17,13 @@
  * @packageDocumentation
  */
 
-export type { Classification, Classifier, ClassifierOptions, RouteTarget } from './classify/index.js'
+export type {
+  Classification,
+  Classifier,
+  ClassifierOptions,
+  LearnedReason,
+  RouteTarget,
+} from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
 export type {
   BalanceFunction,
