@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest'
-import { type Classification, createClassifier } from '../src/classify/index.js'
+import { describe, it } from 'vitest'
+import { createClassifier } from '../src/classify/index.js'
+import { checkRow, type Row } from './helpers/classification-row.js'
 
 /*
  * Statements where the classifier once disagreed with PostgreSQL's parser or with a hot standby: lexical forms
@@ -7,19 +8,10 @@ import { type Classification, createClassifier } from '../src/classify/index.js'
  * values, transaction fields and hints in multi-statement texts.
  */
 
-type Row = [
-  sql: string,
-  target: 'primary' | 'replica',
-  reason: string,
-  transaction?: Classification['transaction'],
-]
-
 const classifier = createClassifier({ cacheSize: 0 })
 
-function check([sql, target, reason, transaction]: Row): void {
-  const expected: Classification =
-    transaction === undefined ? { target, reason } : { target, reason, transaction }
-  expect(classifier.classify(sql)).toEqual(expected)
+function check(row: Row): void {
+  checkRow(classifier, row)
 }
 
 describe('EXPLAIN option names and values, in every spelling', () => {

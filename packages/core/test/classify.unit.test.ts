@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { type Classification, createClassifier } from '../src/classify/index.js'
-
-type Row = [
-  sql: string,
-  target: 'primary' | 'replica',
-  reason: string,
-  transaction?: Classification['transaction'],
-]
+import { createClassifier } from '../src/classify/index.js'
+import { checkRow, type Row } from './helpers/classification-row.js'
 
 const classifier = createClassifier({ cacheSize: 0 })
 
-function check([sql, target, reason, transaction]: Row): void {
-  const expected: Classification =
-    transaction === undefined ? { target, reason } : { target, reason, transaction }
-  expect(classifier.classify(sql)).toEqual(expected)
+function check(row: Row): void {
+  checkRow(classifier, row)
 }
 
 describe('reads', () => {
