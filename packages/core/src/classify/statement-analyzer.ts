@@ -1,5 +1,5 @@
+import { isAnalyzeOption, isFalseValue } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { identifierText } from './identifier-text.js'
 import { QueryInspector } from './query-inspector.js'
 import * as K from './sql-keywords.js'
 import {
@@ -7,10 +7,7 @@ import {
   TOKEN_COMMA,
   TOKEN_DOT,
   TOKEN_LPAREN,
-  TOKEN_NUMBER,
-  TOKEN_QUOTED_IDENT,
   TOKEN_RPAREN,
-  TOKEN_STRING,
   TOKEN_WORD,
 } from './sql-scanner.js'
 import { STATEMENT_KINDS } from './statement-kinds.js'
@@ -303,47 +300,11 @@ export class StatementAnalyzer {
       this.optionIsAnalyze = false
     } else if (this.expectOptionName) {
       this.expectOptionName = false
-      this.optionIsAnalyze = this.isAnalyzeOption(kind, code)
+      this.optionIsAnalyze = isAnalyzeOption(this.text, this.scanner, kind, code)
       if (this.optionIsAnalyze) this.explain = EXPLAIN_ANALYZE
     } else if (this.optionIsAnalyze) {
-      this.explain = this.isFalse(kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
+      this.explain = isFalseValue(this.text, this.scanner, kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
     }
-  }
-
-  /**
-   * An option name is compared as PostgreSQL compares it, after lexing: unquoted words fold to lower case,
-   * "quoted" and U&"…" names are taken as they spell (so "ANALYZE" is an unknown option, not ANALYZE).
-   */
-  private isAnalyzeOption(kind: number, code: number): boolean {
-    if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) return true
-    if (kind !== TOKEN_QUOTED_IDENT) return false
-    const name = identifierText(this.text, this.scanner.start, this.scanner.escape)
-    return name === 'analyze' || name === 'analyse'
-  }
-
-  /**
-   * A boolean option value meaning false, as defGetBoolean() reads one: the integer 0, or `false` / `off`
-   * (any case) as a word, quoted name or string. A string with escapes counts as true: primary is the safe side.
-   */
-  private isFalse(kind: number, code: number): boolean {
-    if (code === K.KW_FALSE || code === K.KW_OFF) return true
-    const { start, end } = this.scanner
-    const text = this.text
-    let value: string
-    if (kind === TOKEN_NUMBER) return /^0+$/.test(text.slice(start, end))
-    if (kind === TOKEN_QUOTED_IDENT) value = identifierText(text, start, this.scanner.escape)
-    else if (kind === TOKEN_STRING && text.charCodeAt(start) === 36) {
-      const tag = text.indexOf('$', start + 1) + 1 - start
-      value = text.slice(start + tag, end - tag)
-    } else if (kind === TOKEN_STRING) {
-      const open = text.indexOf("'", start)
-      // Only '…' and E'…' can spell a plain word (a backslash would be an escape in E'…'); not B, X, N or U&.
-      if (open - start > 1 || (open > start && (text.charCodeAt(start) | 32) !== 101)) return false
-      value = text.slice(open + 1, end - 1)
-      if (value.includes('\\') || value.includes("'")) return false
-    } else return false
-    value = value.toLowerCase()
-    return value === 'false' || value === 'off'
   }
 
   private onCopy(code: number): void {
