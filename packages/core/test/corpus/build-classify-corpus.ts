@@ -4,6 +4,8 @@
  * The git dir is a clone of pganalyze/libpg_query (bare or not); only the SQL of its test/sql/ is read, which is
  * PostgreSQL's regression SQL. Scripts are split into statements by PostgreSQL's parser; statements it
  * cannot parse are dropped (the regression suite tests errors on purpose), and so are psql meta-commands.
+ * That SQL is PostgreSQL's (Portions Copyright (c) 1996-2025, The PostgreSQL Global Development Group, under the
+ * PostgreSQL License), kept here as test data only.
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
