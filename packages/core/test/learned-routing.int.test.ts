@@ -52,13 +52,16 @@ async function withRouter(options: Parameters<typeof routerFor>[1], fn: (router:
 
 describe('learned routing', () => {
   it('a writing SELECT fn() costs one refusal, then goes straight to the primary', async () => {
-    await withRouter({}, async (router) => {
+    await withRouter({ routeEvents: true }, async (router) => {
       const sql = 'SELECT add_job($1) AS id, inet_server_port() AS port'
       expect(router.classify(sql)).toEqual({ target: 'replica', reason: 'read' })
+      const reasons: string[] = []
+      router.on('route', (event) => reasons.push(event.reason))
       const before = await jobCount()
       for (let i = 0; i < 20; i++) expect(portOf(await router.query(sql, [`task ${i}`]))).toBe(primaryPort)
       expect(await jobCount()).toBe(before + 20) // each call ran exactly once
       expect(refusedByReplicas(router)).toBe(1)
+      expect(reasons.filter((reason) => reason === 'learned:read-only')).toHaveLength(19)
       expect(router.classify(sql)).toEqual({ target: 'primary', reason: 'learned:read-only' })
       expect(router.reroutedStatements()).toEqual([{ statement: sql, count: 1, learned: 'read-only' }])
       // Other texts still go to the replica.
