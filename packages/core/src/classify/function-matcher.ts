@@ -7,6 +7,17 @@ export interface QualifiedName {
   readonly name: string
 }
 
+/**
+ * A name token: `text[start, end)`, whose name is its content when `quoted` ("…", with `""` for `"`). A
+ * decoded U&"…" name is passed as a quoted identifier text of its own.
+ */
+export interface NameToken {
+  text: string
+  start: number
+  end: number
+  quoted: boolean
+}
+
 interface FunctionEntry extends QualifiedName {
   /** The classification reason for a call of this function. */
   readonly reason: ClassificationReason
@@ -73,26 +84,18 @@ export class FunctionMatcher {
   }
 
   /**
-   * The reason for a call of the name token `text[start, end)`, qualified by the
-   * token `text[qualifierStart, qualifierEnd)` when `qualifierStart >= 0`; undefined when it is no write.
+   * The reason for a call of the function `name`, qualified by `qualifier` when given; undefined when it is
+   * no write.
    */
-  match(
-    text: string,
-    start: number,
-    end: number,
-    quoted: boolean,
-    qualifierStart: number,
-    qualifierEnd: number,
-    qualifierQuoted: boolean,
-  ): ClassificationReason | undefined {
-    const entries = this.#byHash.get(hashToken(text, start, end, quoted))
+  match(name: NameToken, qualifier: NameToken | undefined): ClassificationReason | undefined {
+    const entries = this.#byHash.get(hashToken(name.text, name.start, name.end, name.quoted))
     if (entries === undefined) return undefined
     for (const entry of entries) {
-      if (!sameName(text, start, end, quoted, entry.name)) continue
+      if (!sameName(name.text, name.start, name.end, name.quoted, entry.name)) continue
       if (
         entry.schema === undefined ||
-        qualifierStart < 0 ||
-        sameName(text, qualifierStart, qualifierEnd, qualifierQuoted, entry.schema)
+        qualifier === undefined ||
+        sameName(qualifier.text, qualifier.start, qualifier.end, qualifier.quoted, entry.schema)
       ) {
         return entry.reason
       }

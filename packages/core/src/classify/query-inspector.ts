@@ -1,5 +1,6 @@
 import type { ClassificationReason } from './classification.js'
-import type { FunctionMatcher } from './function-matcher.js'
+import type { FunctionMatcher, NameToken } from './function-matcher.js'
+import { identifierText } from './identifier-text.js'
 import * as K from './sql-keywords.js'
 import {
   type SqlScanner,
@@ -44,13 +45,10 @@ export class QueryInspector {
   /** INSERT / UPDATE / DELETE / MERGE in a place where a data-modifying statement may start; 0 for none. */
   private pendingDml = 0
   private pendingDmlDepth = 0
-  // The last name token and the one before a dot, for function calls.
-  private nameStart = 0
-  private nameEnd = 0
-  private nameQuoted = false
-  private qualifierStart = -1
-  private qualifierEnd = 0
-  private qualifierQuoted = false
+  // The last name token and the one before it, for function calls: `schema.func(`.
+  private name: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  private previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  private qualified = false
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher) {
     this.scanner = scanner
@@ -64,7 +62,10 @@ export class QueryInspector {
     this.withQuery = withQuery
     this.mainSeen = !withQuery
     this.pendingDml = 0
-    this.qualifierStart = -1
+    this.qualified = false
+    // The keyword that starts the query is no name: `SELECT (` calls nothing.
+    this.name.text = ''
+    this.name.start = this.name.end = 0
   }
 
   /**
@@ -131,25 +132,25 @@ export class QueryInspector {
 
   /** Remembers the last name and the name before a dot: `schema.func(`. */
   private trackName(kind: number, p1: number, p2: number): void {
-    if (p1 === TOKEN_DOT && isName(p2)) {
-      this.qualifierStart = this.nameStart
-      this.qualifierEnd = this.nameEnd
-      this.qualifierQuoted = this.nameQuoted
-    } else this.qualifierStart = -1
-    this.nameStart = this.scanner.start
-    this.nameEnd = this.scanner.end
-    this.nameQuoted = kind === TOKEN_QUOTED_IDENT
+    this.qualified = p1 === TOKEN_DOT && isName(p2)
+    const name = this.previous
+    this.previous = this.name
+    this.name = name
+    const { scanner } = this
+    if (scanner.escape < 0) {
+      name.text = this.text
+      name.start = scanner.start
+      name.end = scanner.end
+    } else {
+      // A U&"…" name: its escapes hide the letters, so it is matched by the name it decodes to.
+      name.text = `"${identifierText(this.text, scanner.start, scanner.escape).replaceAll('"', '""')}"`
+      name.start = 0
+      name.end = name.text.length
+    }
+    name.quoted = kind === TOKEN_QUOTED_IDENT
   }
 
   private call(): ClassificationReason | undefined {
-    return this.functions.match(
-      this.text,
-      this.nameStart,
-      this.nameEnd,
-      this.nameQuoted,
-      this.qualifierStart,
-      this.qualifierEnd,
-      this.qualifierQuoted,
-    )
+    return this.functions.match(this.name, this.qualified ? this.previous : undefined)
   }
 }

@@ -11,7 +11,7 @@ import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
 export const TOKEN_END = 0
 /** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
 export const TOKEN_WORD = 1
-/** A "quoted identifier" (also U&"…"). */
+/** A "quoted identifier", or a U&"…" one with its UESCAPE clause (see {@link SqlScanner.escape}). */
 export const TOKEN_QUOTED_IDENT = 2
 /** Any string literal: '…', E'…', B'…', X'…', N'…', U&'…', $$…$$, $tag$…$tag$. */
 export const TOKEN_STRING = 3
@@ -62,6 +62,11 @@ export class SqlScanner {
   hints = 0
   /** True once a literal, quoted identifier or comment ran to the end of the text unclosed. */
   unterminated = false
+  /**
+   * For a U&"…" identifier token: the code of its escape character (`\` unless a UESCAPE clause, which the
+   * token then includes, names another); -1 for every other token.
+   */
+  escape = -1
 
   private text = ''
   private pos = 0
@@ -82,6 +87,7 @@ export class SqlScanner {
     const length = text.length
     let pos = this.pos
     let code = 0
+    // skipBlanks(), inlined by hand: this loop runs once per token, and the call costs measurably here.
     for (;;) {
       if (pos >= length) {
         this.start = this.end = this.pos = length
@@ -94,6 +100,7 @@ export class SqlScanner {
       else break
     }
     this.start = pos
+    this.escape = -1
     let kind: number
     if (isIdentStart(code)) kind = this.word(pos, code)
     else if (code === 39) kind = this.plainString(pos + 1)
@@ -124,7 +131,11 @@ export class SqlScanner {
     } else if (second === 38 && lower === 117) {
       const quote = text.charCodeAt(pos + 2)
       if (quote === 39) return this.plainString(pos + 3)
-      if (quote === 34) return this.quotedIdent(pos + 3)
+      if (quote === 34) {
+        const kind = this.quotedIdent(pos + 3)
+        this.escape = this.uescape()
+        return kind
+      }
     }
     const length = text.length
     let hash = HASH_SEED
@@ -181,6 +192,33 @@ export class SqlScanner {
         return TOKEN_QUOTED_IDENT
       }
       pos = close + 2
+    }
+  }
+
+  /**
+   * Reads the `UESCAPE 'c'` clause that may follow a U&"…" token (blanks and comments between its parts) into
+   * the token, and returns the escape character's code (`\` without the clause).
+   */
+  private uescape(): number {
+    const text = this.text
+    let pos = this.skipBlanks(this.end)
+    if (!this.matches(pos, 'uescape') || isIdentChar(text.charCodeAt(pos + 7))) return 92
+    pos = this.skipBlanks(pos + 7)
+    // One character between quotes; anything else is a syntax error, left for the server to report.
+    if (text.charCodeAt(pos) !== 39 || text.charCodeAt(pos + 2) !== 39) return 92
+    this.end = pos + 3
+    return text.charCodeAt(pos + 1)
+  }
+
+  /** The position of the first character at or after `pos` that is no blank and in no comment. */
+  private skipBlanks(pos: number): number {
+    const text = this.text
+    for (;;) {
+      const code = text.charCodeAt(pos)
+      if (code === 32 || (code >= 9 && code <= 13)) pos++
+      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.lineComment(pos + 2)
+      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.blockComment(pos + 2)
+      else return pos
     }
   }
 

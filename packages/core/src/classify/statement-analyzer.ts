@@ -1,4 +1,5 @@
 import type { ClassificationReason } from './classification.js'
+import { isAnalyzeOption, isFalseValue } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { QueryInspector } from './query-inspector.js'
 import * as K from './sql-keywords.js'
@@ -7,9 +8,7 @@ import {
   TOKEN_COMMA,
   TOKEN_DOT,
   TOKEN_LPAREN,
-  TOKEN_NUMBER,
   TOKEN_RPAREN,
-  TOKEN_STRING,
   TOKEN_WORD,
 } from './sql-scanner.js'
 import { STATEMENT_KINDS } from './statement-kinds.js'
@@ -101,6 +100,7 @@ export class StatementAnalyzer {
   private expectOptionName = false
   private optionIsAnalyze = false
   private readOnly = false
+  private readWrite = false
   private serializable = false
   private temporary = false
   private p1 = 0
@@ -157,13 +157,17 @@ export class StatementAnalyzer {
         this.onCopy(code)
         break
       case PHASE_COPY_TO:
-        if (code === K.KW_STDOUT) this.phase = PHASE_REST
+        // The grammar takes STDIN after TO too, and then copies to the client just the same.
+        if (code === K.KW_STDOUT || code === K.KW_STDIN) this.phase = PHASE_REST
         else this.settle(true, 'copy-to-file')
         break
       case PHASE_BEGIN:
-        if (code === K.KW_ONLY && this.p1 === K.KW_READ) this.readOnly = true
-        else if (code === K.KW_WRITE && this.p1 === K.KW_READ) this.readOnly = false
-        else if (code === K.KW_SERIALIZABLE) this.serializable = true
+        // A standby refuses to set READ WRITE even when a later READ ONLY would win: any READ WRITE counts.
+        if (code === K.KW_ONLY && this.p1 === K.KW_READ) this.readOnly ||= !this.readWrite
+        else if (code === K.KW_WRITE && this.p1 === K.KW_READ) {
+          this.readWrite = true
+          this.readOnly = false
+        } else if (code === K.KW_SERIALIZABLE) this.serializable = true
         break
       case PHASE_END:
         // ROLLBACK TO SAVEPOINT and COMMIT AND CHAIN leave a transaction open; COMMIT PREPARED is two-phase.
@@ -174,7 +178,11 @@ export class StatementAnalyzer {
         }
         break
       case PHASE_PREPARE:
-        if (code === K.KW_TRANSACTION) this.reason = 'transaction-control'
+        if (code === K.KW_TRANSACTION) {
+          // The session's transaction is handed over to two-phase commit: the session has none after it.
+          this.reason = 'transaction-control'
+          this.transaction = TXN_END
+        }
         this.phase = PHASE_REST
         break
       case PHASE_CREATE:
@@ -293,21 +301,11 @@ export class StatementAnalyzer {
       this.optionIsAnalyze = false
     } else if (this.expectOptionName) {
       this.expectOptionName = false
-      this.optionIsAnalyze = code === K.KW_ANALYZE || code === K.KW_ANALYSE
+      this.optionIsAnalyze = isAnalyzeOption(this.text, this.scanner, kind, code)
       if (this.optionIsAnalyze) this.explain = EXPLAIN_ANALYZE
     } else if (this.optionIsAnalyze) {
-      this.explain = this.isFalse(kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
+      this.explain = isFalseValue(this.text, this.scanner, kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
     }
-  }
-
-  /** A boolean option value meaning false: FALSE, OFF, 0, 'false', 'off'. */
-  private isFalse(kind: number, code: number): boolean {
-    if (code === K.KW_FALSE || code === K.KW_OFF) return true
-    const { start, end } = this.scanner
-    if (kind === TOKEN_NUMBER) return end - start === 1 && this.text.charCodeAt(start) === 48
-    if (kind !== TOKEN_STRING || this.text.charCodeAt(start) !== 39) return false
-    const value = this.text.slice(start + 1, end - 1).toLowerCase()
-    return value === 'false' || value === 'off'
   }
 
   private onCopy(code: number): void {
@@ -400,6 +398,7 @@ export class StatementAnalyzer {
     this.nested = false
     this.explain = EXPLAIN_NONE
     this.readOnly = false
+    this.readWrite = false
     this.serializable = false
     this.temporary = false
     this.blockDepth = 0

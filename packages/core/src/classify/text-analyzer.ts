@@ -20,6 +20,8 @@ export class TextAnalyzer {
   private transaction = TXN_NONE
   /** A READ ONLY transaction begun earlier in the text is open: its COMMIT and savepoints may follow it. */
   private readOnlyOpen = false
+  /** HINT_* bits of the whole text. */
+  private hints = 0
 
   constructor(functions: FunctionMatcher) {
     this.statement = new StatementAnalyzer(this.scanner, functions)
@@ -34,6 +36,7 @@ export class TextAnalyzer {
     this.anyPrimary = false
     this.transaction = TXN_NONE
     this.readOnlyOpen = false
+    this.hints = 0
     for (let kind = scanner.next(); kind !== TOKEN_END; kind = scanner.next()) {
       if (kind === TOKEN_SEMICOLON && statement.depth === 0 && statement.blockDepth === 0) this.endStatement()
       else statement.push(kind)
@@ -43,11 +46,16 @@ export class TextAnalyzer {
   }
 
   private endStatement(): void {
+    // Hints seen since the last statement ended belong to this one (a comment after `;` starts the next).
+    const hints = this.scanner.hints
+    this.scanner.hints = 0
+    this.hints |= hints
     if (!this.statement.finish()) return
     const { transaction, readOnlyCompatible } = this.statement.outcome
     let primary = this.statement.outcome.primary
+    if (hints & HINT_REPLICA) primary = false
     if (transaction === TXN_END) {
-      if (this.readOnlyOpen) primary = false
+      if (this.readOnlyOpen && readOnlyCompatible) primary = false
       this.readOnlyOpen = false
     } else if (transaction !== TXN_NONE) this.readOnlyOpen = transaction === TXN_BEGIN_READ_ONLY
     else if (readOnlyCompatible && this.readOnlyOpen) primary = false
@@ -77,11 +85,13 @@ export class TextAnalyzer {
       primary = this.anyPrimary
       reason = primary ? 'multi-statement-write' : 'read'
     }
-    const hints = this.scanner.hints
+    // A replica hint covers the statement it is written in (with one statement, the whole text): a hinted
+    // statement may run on a replica, the others of the text still decide for themselves.
+    const hints = this.hints
     if (hints & HINT_PRIMARY) {
       primary = true
       reason = 'hint:primary'
-    } else if (hints & HINT_REPLICA) {
+    } else if (hints & HINT_REPLICA && (this.statements <= 1 || !primary)) {
       primary = false
       reason = 'hint:replica'
     }
