@@ -1,21 +1,10 @@
 import type { ClassificationReason } from './classification.js'
-import { foldName, hashName, hashToken, sameName } from './name-hash.js'
+import { foldName, hashName, hashToken, type NameToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
 export interface QualifiedName {
   readonly schema: string | undefined
   readonly name: string
-}
-
-/**
- * A name token: `text[start, end)`, whose name is its content when `quoted` ("…", with `""` for `"`). A
- * decoded U&"…" name is passed as a quoted identifier text of its own.
- */
-export interface NameToken {
-  text: string
-  start: number
-  end: number
-  quoted: boolean
 }
 
 interface FunctionEntry extends QualifiedName {
@@ -88,15 +77,11 @@ export class FunctionMatcher {
    * no write.
    */
   match(name: NameToken, qualifier: NameToken | undefined): ClassificationReason | undefined {
-    const entries = this.#byHash.get(hashToken(name.text, name.start, name.end, name.quoted))
+    const entries = this.#byHash.get(hashToken(name))
     if (entries === undefined) return undefined
     for (const entry of entries) {
-      if (!sameName(name.text, name.start, name.end, name.quoted, entry.name)) continue
-      if (
-        entry.schema === undefined ||
-        qualifier === undefined ||
-        sameName(qualifier.text, qualifier.start, qualifier.end, qualifier.quoted, entry.schema)
-      ) {
+      if (!sameName(name, entry.name)) continue
+      if (entry.schema === undefined || qualifier === undefined || sameName(qualifier, entry.schema)) {
         return entry.reason
       }
     }

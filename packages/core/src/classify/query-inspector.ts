@@ -1,6 +1,7 @@
 import type { ClassificationReason } from './classification.js'
-import type { FunctionMatcher, NameToken } from './function-matcher.js'
+import type { FunctionMatcher } from './function-matcher.js'
 import { identifierText } from './identifier-text.js'
+import type { NameToken } from './name-hash.js'
 import * as K from './sql-keywords.js'
 import {
   type SqlScanner,
@@ -29,14 +30,25 @@ function continuesDml(dml: number, code: number): boolean {
   )
 }
 
+/** Where a statement's token stream stands: the codes of the two previous tokens and the parenthesis depth. */
+export interface TokenWindow {
+  /** Keyword code or TOKEN_* kind of the previous token (0 at the start of a statement). */
+  readonly p1: number
+  /** The same, of the token before it. */
+  readonly p2: number
+  /** Parenthesis depth of the current token. */
+  readonly depth: number
+}
+
 /**
  * Finds what sends a query (SELECT, WITH, VALUES, TABLE) to the primary although it starts like a read: row
  * locks, data-modifying CTEs or a data-modifying main statement after WITH, SELECT INTO, and calls of write
- * functions, at any depth. Fed one token at a time with the two previous token codes and the depth.
+ * functions, at any depth. Fed one token at a time; reads the two previous token codes and the depth from its {@link TokenWindow}.
  */
 export class QueryInspector {
   private readonly scanner: SqlScanner
   private readonly functions: FunctionMatcher
+  private readonly window: TokenWindow
   private text = ''
   private baseDepth = 0
   private withQuery = false
@@ -50,9 +62,10 @@ export class QueryInspector {
   private previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
   private qualified = false
 
-  constructor(scanner: SqlScanner, functions: FunctionMatcher) {
+  constructor(scanner: SqlScanner, functions: FunctionMatcher, window: TokenWindow) {
     this.scanner = scanner
     this.functions = functions
+    this.window = window
   }
 
   /** Starts on a query of `text` that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
@@ -69,16 +82,11 @@ export class QueryInspector {
   }
 
   /**
-   * Looks at the scanner's current token (TOKEN_* `kind`, keyword or kind `code`) after tokens `p1` and `p2`,
-   * at parser `depth`. Returns the reason the query needs the primary, or undefined while it may be a read.
+   * Looks at the scanner's current token (TOKEN_* `kind`, keyword or kind `code`). Returns the reason the query
+   * needs the primary, or undefined while it may be a read.
    */
-  inspect(
-    kind: number,
-    code: number,
-    p1: number,
-    p2: number,
-    depth: number,
-  ): ClassificationReason | undefined {
+  inspect(kind: number, code: number): ClassificationReason | undefined {
+    const { p1, p2, depth } = this.window
     const dml = this.pendingDml
     if (dml !== 0) {
       this.pendingDml = 0

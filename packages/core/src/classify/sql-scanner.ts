@@ -67,8 +67,9 @@ export class SqlScanner {
    * token then includes, names another); -1 for every other token.
    */
   escape = -1
+  /** The text being scanned (set by {@link reset}). */
+  text = ''
 
-  private text = ''
   private pos = 0
 
   /** Starts scanning `text` from its beginning. */

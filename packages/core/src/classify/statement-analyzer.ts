@@ -1,7 +1,7 @@
 import type { ClassificationReason } from './classification.js'
 import { isAnalyzeOption, isFalseValue } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { QueryInspector } from './query-inspector.js'
+import { QueryInspector, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
 import {
   type SqlScanner,
@@ -67,7 +67,7 @@ export interface StatementOutcome {
 }
 
 /** Classifies one statement at a time; {@link StatementAnalyzer.finish} publishes the outcome. Not reentrant. */
-export class StatementAnalyzer {
+export class StatementAnalyzer implements TokenWindow {
   /** The outcome of the last finished statement. */
   readonly outcome: StatementOutcome = {
     primary: true,
@@ -81,6 +81,10 @@ export class StatementAnalyzer {
   depth = 0
   /** Depth of BEGIN ATOMIC … END blocks, whose semicolons do not end a statement. */
   blockDepth = 0
+  /** Keyword code or TOKEN_* kind of the previous token of the statement (0 before its first). */
+  p1 = 0
+  /** The same, of the token before it. */
+  p2 = 0
 
   private readonly scanner: SqlScanner
   private readonly query: QueryInspector
@@ -103,12 +107,10 @@ export class StatementAnalyzer {
   private readWrite = false
   private serializable = false
   private temporary = false
-  private p1 = 0
-  private p2 = 0
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher) {
     this.scanner = scanner
-    this.query = new QueryInspector(scanner, functions)
+    this.query = new QueryInspector(scanner, functions, this)
   }
 
   /** Starts on a new text. */
@@ -124,10 +126,7 @@ export class StatementAnalyzer {
     let code = kind
     if (kind === TOKEN_WORD) {
       // After `.` or AS a keyword is just a name (t.update, AS update).
-      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) {
-        const scanner = this.scanner
-        code = K.keywordCode(this.text, scanner.start, scanner.end, scanner.hash, TOKEN_WORD)
-      }
+      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) code = K.keywordCode(this.scanner, TOKEN_WORD)
     } else if (kind === TOKEN_LPAREN) this.depth++
     else if (kind === TOKEN_RPAREN && --this.depth < 0) {
       this.unbalanced = true
@@ -274,7 +273,7 @@ export class StatementAnalyzer {
       this.phase = PHASE_COPY
       return
     }
-    const reason = this.query.inspect(kind, code, this.p1, this.p2, this.depth)
+    const reason = this.query.inspect(kind, code)
     if (reason !== undefined) this.settle(true, reason)
   }
 
