@@ -1,6 +1,12 @@
 import { identifierText } from './identifier-text.js'
 import * as K from './sql-keywords.js'
-import { type SqlScanner, TOKEN_NUMBER, TOKEN_QUOTED_IDENT, TOKEN_STRING } from './sql-scanner.js'
+import {
+  type SqlScanner,
+  TOKEN_COMMA,
+  TOKEN_NUMBER,
+  TOKEN_QUOTED_IDENT,
+  TOKEN_STRING,
+} from './sql-scanner.js'
 
 /*
  * EXPLAIN's option list as the server reads it (ParseExplainOptionList, defGetBoolean): only ANALYZE matters
@@ -42,4 +48,44 @@ export function isFalseValue(text: string, scanner: SqlScanner, kind: number, co
   } else return false
   value = value.toLowerCase()
   return value === 'false' || value === 'off'
+}
+
+/**
+ * The option list of `EXPLAIN (…)`, fed one token at a time: whether it turns ANALYZE on. Options are read at
+ * the list's own depth only (a value may be parenthesised), and a later ANALYZE option overrides an earlier one.
+ */
+export class ExplainOptionList {
+  /** ANALYZE is on, as far as the list has been read. */
+  analyze = false
+  #depth = 0
+  #expectName = false
+  #nameIsAnalyze = false
+
+  /** Starts on a list whose `(` opened parser depth `depth`. */
+  open(depth: number): void {
+    this.analyze = false
+    this.#depth = depth
+    this.#expectName = true
+    this.#nameIsAnalyze = false
+  }
+
+  /**
+   * Takes the scanner's current token (TOKEN_* `kind`, keyword `code`) at parser `depth`. False once the list
+   * has closed (this token is its `)`).
+   */
+  push(scanner: SqlScanner, kind: number, code: number, depth: number): boolean {
+    if (depth < this.#depth) return false
+    if (depth !== this.#depth) return true
+    if (code === TOKEN_COMMA) {
+      this.#expectName = true
+      this.#nameIsAnalyze = false
+    } else if (this.#expectName) {
+      this.#expectName = false
+      this.#nameIsAnalyze = isAnalyzeOption(scanner.text, scanner, kind, code)
+      if (this.#nameIsAnalyze) this.analyze = true
+    } else if (this.#nameIsAnalyze) {
+      this.analyze = !isFalseValue(scanner.text, scanner, kind, code)
+    }
+    return true
+  }
 }

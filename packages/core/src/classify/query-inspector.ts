@@ -49,7 +49,6 @@ export class QueryInspector {
   private readonly scanner: SqlScanner
   private readonly functions: FunctionMatcher
   private readonly window: TokenWindow
-  private text = ''
   private baseDepth = 0
   private withQuery = false
   /** The main SELECT / VALUES / TABLE was seen (a WITH query starts with its CTE list instead). */
@@ -68,9 +67,8 @@ export class QueryInspector {
     this.window = window
   }
 
-  /** Starts on a query of `text` that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
-  begin(text: string, withQuery: boolean, baseDepth: number): void {
-    this.text = text
+  /** Starts on a query of the scanned text that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
+  begin(withQuery: boolean, baseDepth: number): void {
     this.baseDepth = baseDepth
     this.withQuery = withQuery
     this.mainSeen = !withQuery
@@ -146,12 +144,12 @@ export class QueryInspector {
     this.name = name
     const { scanner } = this
     if (scanner.escape < 0) {
-      name.text = this.text
+      name.text = scanner.text
       name.start = scanner.start
       name.end = scanner.end
     } else {
       // A U&"…" name: its escapes hide the letters, so it is matched by the name it decodes to.
-      name.text = `"${identifierText(this.text, scanner.start, scanner.escape).replaceAll('"', '""')}"`
+      name.text = `"${identifierText(scanner.text, scanner.start, scanner.escape).replaceAll('"', '""')}"`
       name.start = 0
       name.end = name.text.length
     }

@@ -1,17 +1,13 @@
 import type { ClassificationReason } from './classification.js'
-import { isAnalyzeOption, isFalseValue } from './explain-options.js'
+import { ExplainOptionList } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { QueryInspector, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
-import {
-  type SqlScanner,
-  TOKEN_COMMA,
-  TOKEN_DOT,
-  TOKEN_LPAREN,
-  TOKEN_RPAREN,
-  TOKEN_WORD,
-} from './sql-scanner.js'
-import { STATEMENT_KINDS } from './statement-kinds.js'
+import { type SqlScanner, TOKEN_DOT, TOKEN_LPAREN, TOKEN_RPAREN, TOKEN_WORD } from './sql-scanner.js'
+import { nestedStatementReason, STATEMENT_KINDS } from './statement-kinds.js'
+import type { StatementOutcome } from './statement-outcome.js'
+import { TXN_BEGIN, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
+import { TransactionModes } from './transaction-modes.js'
 
 /*
  * The state machine one statement runs through, fed one token at a time by TextAnalyzer. Its phase reacts to
@@ -42,29 +38,9 @@ const PHASE_CREATE_BODY = 10
 /** Decided: only parentheses and the statement end matter. */
 const PHASE_REST = 11
 
-/** Values of {@link StatementAnalyzer.transaction}. */
-export const TXN_NONE = 0
-export const TXN_BEGIN = 1
-export const TXN_BEGIN_READ_ONLY = 2
-export const TXN_END = 3
-
 const EXPLAIN_NONE = 0
 const EXPLAIN_PLAIN = 1
 const EXPLAIN_ANALYZE = 2
-
-function isDml(code: number): boolean {
-  return code === K.KW_INSERT || code === K.KW_UPDATE || code === K.KW_DELETE || code === K.KW_MERGE
-}
-
-/** What one statement needs. */
-export interface StatementOutcome {
-  primary: boolean
-  reason: ClassificationReason
-  /** TXN_* effect on the session's transaction. */
-  transaction: number
-  /** SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT AND CHAIN: fine inside a read-only transaction on a replica. */
-  readOnlyCompatible: boolean
-}
 
 /** Classifies one statement at a time; {@link StatementAnalyzer.finish} publishes the outcome. Not reentrant. */
 export class StatementAnalyzer implements TokenWindow {
@@ -88,7 +64,6 @@ export class StatementAnalyzer implements TokenWindow {
 
   private readonly scanner: SqlScanner
   private readonly query: QueryInspector
-  private text = ''
   private tokens = 0
   private primary = true
   private reason: ClassificationReason = 'unknown'
@@ -100,12 +75,8 @@ export class StatementAnalyzer implements TokenWindow {
   /** Classifying the statement inside EXPLAIN or COPY (…). */
   private nested = false
   private explain = EXPLAIN_NONE
-  private optionDepth = 0
-  private expectOptionName = false
-  private optionIsAnalyze = false
-  private readOnly = false
-  private readWrite = false
-  private serializable = false
+  private readonly explainOptions = new ExplainOptionList()
+  private readonly modes = new TransactionModes()
   private temporary = false
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher) {
@@ -113,9 +84,8 @@ export class StatementAnalyzer implements TokenWindow {
     this.query = new QueryInspector(scanner, functions, this)
   }
 
-  /** Starts on a new text. */
-  begin(text: string): void {
-    this.text = text
+  /** Starts on a new text (the scanner's, just reset). */
+  begin(): void {
     this.depth = 0
     this.unbalanced = false
     this.reset()
@@ -150,7 +120,10 @@ export class StatementAnalyzer implements TokenWindow {
         this.onExplain(code)
         break
       case PHASE_EXPLAIN_OPTIONS:
-        this.onExplainOption(kind, code)
+        if (!this.explainOptions.push(this.scanner, kind, code, this.depth)) {
+          this.explain = this.explainOptions.analyze ? EXPLAIN_ANALYZE : EXPLAIN_PLAIN
+          this.phase = PHASE_START
+        }
         break
       case PHASE_COPY:
         this.onCopy(code)
@@ -161,12 +134,7 @@ export class StatementAnalyzer implements TokenWindow {
         else this.settle(true, 'copy-to-file')
         break
       case PHASE_BEGIN:
-        // A standby refuses to set READ WRITE even when a later READ ONLY would win: any READ WRITE counts.
-        if (code === K.KW_ONLY && this.p1 === K.KW_READ) this.readOnly ||= !this.readWrite
-        else if (code === K.KW_WRITE && this.p1 === K.KW_READ) {
-          this.readWrite = true
-          this.readOnly = false
-        } else if (code === K.KW_SERIALIZABLE) this.serializable = true
+        this.modes.push(code, this.p1)
         break
       case PHASE_END:
         // ROLLBACK TO SAVEPOINT and COMMIT AND CHAIN leave a transaction open; COMMIT PREPARED is two-phase.
@@ -209,9 +177,7 @@ export class StatementAnalyzer implements TokenWindow {
         return
     }
     if (this.nested) {
-      // The statement inside EXPLAIN or COPY (…).
-      if (code === K.KW_EXECUTE) this.settle(true, 'session-state')
-      else this.settle(true, isDml(code) || code === K.KW_CREATE ? 'write' : 'unknown')
+      this.settle(true, nestedStatementReason(code))
       return
     }
     switch (code) {
@@ -229,6 +195,7 @@ export class StatementAnalyzer implements TokenWindow {
       case K.KW_START:
         this.transaction = TXN_BEGIN
         this.reason = 'transaction-begin'
+        this.modes.reset()
         this.phase = PHASE_BEGIN
         return
       case K.KW_COMMIT:
@@ -262,7 +229,7 @@ export class StatementAnalyzer implements TokenWindow {
   private beginQuery(withQuery: boolean): void {
     this.primary = false
     this.reason = 'read'
-    this.query.begin(this.text, withQuery, this.baseDepth)
+    this.query.begin(withQuery, this.baseDepth)
     this.phase = PHASE_QUERY
   }
 
@@ -280,30 +247,11 @@ export class StatementAnalyzer implements TokenWindow {
   private onExplain(code: number): void {
     if (code === TOKEN_LPAREN && this.p1 === K.KW_EXPLAIN) {
       this.phase = PHASE_EXPLAIN_OPTIONS
-      this.optionDepth = this.depth
-      this.expectOptionName = true
+      this.explainOptions.open(this.depth)
     } else if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) this.explain = EXPLAIN_ANALYZE
     else if (code !== K.KW_VERBOSE) {
       this.phase = PHASE_START
       this.onStart(code)
-    }
-  }
-
-  private onExplainOption(kind: number, code: number): void {
-    if (this.depth < this.optionDepth) {
-      this.phase = PHASE_START
-      return
-    }
-    if (this.depth !== this.optionDepth) return
-    if (code === TOKEN_COMMA) {
-      this.expectOptionName = true
-      this.optionIsAnalyze = false
-    } else if (this.expectOptionName) {
-      this.expectOptionName = false
-      this.optionIsAnalyze = isAnalyzeOption(this.text, this.scanner, kind, code)
-      if (this.optionIsAnalyze) this.explain = EXPLAIN_ANALYZE
-    } else if (this.optionIsAnalyze) {
-      this.explain = isFalseValue(this.text, this.scanner, kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
     }
   }
 
@@ -358,14 +306,10 @@ export class StatementAnalyzer implements TokenWindow {
         reason = 'unknown'
         break
       case PHASE_BEGIN:
-        if (this.readOnly) {
-          // A hot standby refuses SERIALIZABLE, even read-only.
-          if (this.serializable) reason = 'serializable'
-          else {
-            transaction = TXN_BEGIN_READ_ONLY
-            primary = false
-            reason = 'transaction-begin-read-only'
-          }
+        reason = this.modes.reason()
+        if (reason === 'transaction-begin-read-only') {
+          transaction = TXN_BEGIN_READ_ONLY
+          primary = false
         }
         break
       default:
@@ -396,9 +340,6 @@ export class StatementAnalyzer implements TokenWindow {
     this.baseDepth = 0
     this.nested = false
     this.explain = EXPLAIN_NONE
-    this.readOnly = false
-    this.readWrite = false
-    this.serializable = false
     this.temporary = false
     this.blockDepth = 0
     this.p1 = 0

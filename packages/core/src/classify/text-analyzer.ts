@@ -1,7 +1,8 @@
 import type { Classification, ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END, TOKEN_SEMICOLON } from './sql-scanner.js'
-import { StatementAnalyzer, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-analyzer.js'
+import { StatementAnalyzer } from './statement-analyzer.js'
+import { TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
 
 const TRANSACTIONS = [undefined, 'begin', 'begin-read-only', 'end'] as const
 
@@ -31,7 +32,7 @@ export class TextAnalyzer {
   analyze(text: string): Classification {
     const { scanner, statement } = this
     scanner.reset(text)
-    statement.begin(text)
+    statement.begin()
     this.statements = 0
     this.anyPrimary = false
     this.transaction = TXN_NONE
