@@ -46,37 +46,37 @@ export interface TokenWindow {
  * functions, at any depth. Fed one token at a time; reads the two previous token codes and the depth from its {@link TokenWindow}.
  */
 export class QueryInspector {
-  private readonly scanner: SqlScanner
-  private readonly functions: FunctionMatcher
-  private readonly window: TokenWindow
-  private baseDepth = 0
-  private withQuery = false
+  readonly #scanner: SqlScanner
+  readonly #functions: FunctionMatcher
+  readonly #window: TokenWindow
+  #baseDepth = 0
+  #withQuery = false
   /** The main SELECT / VALUES / TABLE was seen (a WITH query starts with its CTE list instead). */
-  private mainSeen = false
+  #mainSeen = false
   /** INSERT / UPDATE / DELETE / MERGE in a place where a data-modifying statement may start; 0 for none. */
-  private pendingDml = 0
-  private pendingDmlDepth = 0
+  #pendingDml = 0
+  #pendingDmlDepth = 0
   // The last name token and the one before it, for function calls: `schema.func(`.
-  private name: NameToken = { text: '', start: 0, end: 0, quoted: false }
-  private previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
-  private qualified = false
+  #name: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  #previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  #qualified = false
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher, window: TokenWindow) {
-    this.scanner = scanner
-    this.functions = functions
-    this.window = window
+    this.#scanner = scanner
+    this.#functions = functions
+    this.#window = window
   }
 
   /** Starts on a query of the scanned text that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
   begin(withQuery: boolean, baseDepth: number): void {
-    this.baseDepth = baseDepth
-    this.withQuery = withQuery
-    this.mainSeen = !withQuery
-    this.pendingDml = 0
-    this.qualified = false
+    this.#baseDepth = baseDepth
+    this.#withQuery = withQuery
+    this.#mainSeen = !withQuery
+    this.#pendingDml = 0
+    this.#qualified = false
     // The keyword that starts the query is no name: `SELECT (` calls nothing.
-    this.name.text = ''
-    this.name.start = this.name.end = 0
+    this.#name.text = ''
+    this.#name.start = this.#name.end = 0
   }
 
   /**
@@ -84,23 +84,23 @@ export class QueryInspector {
    * needs the primary, or undefined while it may be a read.
    */
   inspect(kind: number, code: number): ClassificationReason | undefined {
-    const { p1, p2, depth } = this.window
-    const dml = this.pendingDml
+    const { p1, p2, depth } = this.#window
+    const dml = this.#pendingDml
     if (dml !== 0) {
-      this.pendingDml = 0
+      this.#pendingDml = 0
       if (continuesDml(dml, code)) {
-        return this.withQuery && this.pendingDmlDepth === this.baseDepth ? 'write' : 'writable-cte'
+        return this.#withQuery && this.#pendingDmlDepth === this.#baseDepth ? 'write' : 'writable-cte'
       }
     }
-    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.trackName(kind, p1, p2)
+    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.#trackName(kind, p1, p2)
     switch (code) {
       case TOKEN_LPAREN:
         // `AS name (` is a column alias list, not a call.
-        return isName(p1) && p2 !== K.KW_AS ? this.call() : undefined
+        return isName(p1) && p2 !== K.KW_AS ? this.#call() : undefined
       case K.KW_SELECT:
       case K.KW_VALUES:
       case K.KW_TABLE:
-        if (depth === this.baseDepth) this.mainSeen = true
+        if (depth === this.#baseDepth) this.#mainSeen = true
         return undefined
       case K.KW_SHARE:
         return p1 === K.KW_FOR || p1 === K.KW_KEY ? 'locking-read' : undefined
@@ -109,12 +109,12 @@ export class QueryInspector {
         return 'select-into'
       case K.KW_UPDATE:
         if (p1 === K.KW_FOR || p1 === K.KW_KEY) return 'locking-read'
-        this.dml(code, p1, depth)
+        this.#dml(code, p1, depth)
         return undefined
       case K.KW_INSERT:
       case K.KW_DELETE:
       case K.KW_MERGE:
-        this.dml(code, p1, depth)
+        this.#dml(code, p1, depth)
         return undefined
     }
     return undefined
@@ -125,24 +125,24 @@ export class QueryInspector {
    * SEARCH / CYCLE clause as the main statement of WITH. Elsewhere these words are column names or aliases.
    * The next token decides (INSERT INTO, DELETE FROM, MERGE INTO, UPDATE table).
    */
-  private dml(code: number, p1: number, depth: number): void {
+  #dml(code: number, p1: number, depth: number): void {
     if (
       p1 === TOKEN_LPAREN ||
       p1 === TOKEN_RPAREN ||
-      (this.withQuery && !this.mainSeen && depth === this.baseDepth)
+      (this.#withQuery && !this.#mainSeen && depth === this.#baseDepth)
     ) {
-      this.pendingDml = code
-      this.pendingDmlDepth = depth
+      this.#pendingDml = code
+      this.#pendingDmlDepth = depth
     }
   }
 
   /** Remembers the last name and the name before a dot: `schema.func(`. */
-  private trackName(kind: number, p1: number, p2: number): void {
-    this.qualified = p1 === TOKEN_DOT && isName(p2)
-    const name = this.previous
-    this.previous = this.name
-    this.name = name
-    const { scanner } = this
+  #trackName(kind: number, p1: number, p2: number): void {
+    this.#qualified = p1 === TOKEN_DOT && isName(p2)
+    const name = this.#previous
+    this.#previous = this.#name
+    this.#name = name
+    const scanner = this.#scanner
     if (scanner.escape < 0) {
       name.text = scanner.text
       name.start = scanner.start
@@ -156,7 +156,7 @@ export class QueryInspector {
     name.quoted = kind === TOKEN_QUOTED_IDENT
   }
 
-  private call(): ClassificationReason | undefined {
-    return this.functions.match(this.name, this.qualified ? this.previous : undefined)
+  #call(): ClassificationReason | undefined {
+    return this.#functions.match(this.#name, this.#qualified ? this.#previous : undefined)
   }
 }

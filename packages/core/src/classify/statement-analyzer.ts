@@ -62,33 +62,33 @@ export class StatementAnalyzer implements TokenWindow {
   /** The same, of the token before it. */
   p2 = 0
 
-  private readonly scanner: SqlScanner
-  private readonly query: QueryInspector
-  private tokens = 0
-  private primary = true
-  private reason: ClassificationReason = 'unknown'
-  private transaction = TXN_NONE
-  private readOnlyCompatible = false
-  private phase = PHASE_START
+  readonly #scanner: SqlScanner
+  readonly #query: QueryInspector
+  #tokens = 0
+  #primary = true
+  #reason: ClassificationReason = 'unknown'
+  #transaction = TXN_NONE
+  #readOnlyCompatible = false
+  #phase = PHASE_START
   /** Parser depth the (inner) statement starts at: 1 inside COPY (…). */
-  private baseDepth = 0
+  #baseDepth = 0
   /** Classifying the statement inside EXPLAIN or COPY (…). */
-  private nested = false
-  private explain = EXPLAIN_NONE
-  private readonly explainOptions = new ExplainOptionList()
-  private readonly modes = new TransactionModes()
-  private temporary = false
+  #nested = false
+  #explain = EXPLAIN_NONE
+  readonly #explainOptions = new ExplainOptionList()
+  readonly #modes = new TransactionModes()
+  #temporary = false
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher) {
-    this.scanner = scanner
-    this.query = new QueryInspector(scanner, functions, this)
+    this.#scanner = scanner
+    this.#query = new QueryInspector(scanner, functions, this)
   }
 
   /** Starts on a new text (the scanner's, just reset). */
   begin(): void {
     this.depth = 0
     this.unbalanced = false
-    this.reset()
+    this.#reset()
   }
 
   /** Takes the scanner's current token, of TOKEN_* `kind`. */
@@ -96,64 +96,64 @@ export class StatementAnalyzer implements TokenWindow {
     let code = kind
     if (kind === TOKEN_WORD) {
       // After `.` or AS a keyword is just a name (t.update, AS update).
-      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) code = K.keywordCode(this.scanner, TOKEN_WORD)
+      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) code = K.keywordCode(this.#scanner, TOKEN_WORD)
     } else if (kind === TOKEN_LPAREN) this.depth++
     else if (kind === TOKEN_RPAREN && --this.depth < 0) {
       this.unbalanced = true
       this.depth = 0
     }
-    this.tokens++
-    this.onToken(kind, code)
+    this.#tokens++
+    this.#onToken(kind, code)
     this.p2 = this.p1
     this.p1 = code
   }
 
-  private onToken(kind: number, code: number): void {
-    switch (this.phase) {
+  #onToken(kind: number, code: number): void {
+    switch (this.#phase) {
       case PHASE_START:
-        this.onStart(code)
+        this.#onStart(code)
         break
       case PHASE_QUERY:
-        this.onQuery(kind, code)
+        this.#onQuery(kind, code)
         break
       case PHASE_EXPLAIN:
-        this.onExplain(code)
+        this.#onExplain(code)
         break
       case PHASE_EXPLAIN_OPTIONS:
-        if (!this.explainOptions.push(this.scanner, kind, code, this.depth)) {
-          this.explain = this.explainOptions.analyze ? EXPLAIN_ANALYZE : EXPLAIN_PLAIN
-          this.phase = PHASE_START
+        if (!this.#explainOptions.push(this.#scanner, kind, code, this.depth)) {
+          this.#explain = this.#explainOptions.analyze ? EXPLAIN_ANALYZE : EXPLAIN_PLAIN
+          this.#phase = PHASE_START
         }
         break
       case PHASE_COPY:
-        this.onCopy(code)
+        this.#onCopy(code)
         break
       case PHASE_COPY_TO:
         // The grammar takes STDIN after TO too, and then copies to the client just the same.
-        if (code === K.KW_STDOUT || code === K.KW_STDIN) this.phase = PHASE_REST
-        else this.settle(true, 'copy-to-file')
+        if (code === K.KW_STDOUT || code === K.KW_STDIN) this.#phase = PHASE_REST
+        else this.#settle(true, 'copy-to-file')
         break
       case PHASE_BEGIN:
-        this.modes.push(code, this.p1)
+        this.#modes.push(code, this.p1)
         break
       case PHASE_END:
         // ROLLBACK TO SAVEPOINT and COMMIT AND CHAIN leave a transaction open; COMMIT PREPARED is two-phase.
         if (code === K.KW_TO || (code === K.KW_CHAIN && this.p1 === K.KW_AND) || code === K.KW_PREPARED) {
-          this.transaction = TXN_NONE
-          this.readOnlyCompatible = code !== K.KW_PREPARED
-          this.reason = 'transaction-control'
+          this.#transaction = TXN_NONE
+          this.#readOnlyCompatible = code !== K.KW_PREPARED
+          this.#reason = 'transaction-control'
         }
         break
       case PHASE_PREPARE:
         if (code === K.KW_TRANSACTION) {
           // The session's transaction is handed over to two-phase commit: the session has none after it.
-          this.reason = 'transaction-control'
-          this.transaction = TXN_END
+          this.#reason = 'transaction-control'
+          this.#transaction = TXN_END
         }
-        this.phase = PHASE_REST
+        this.#phase = PHASE_REST
         break
       case PHASE_CREATE:
-        this.onCreate(code)
+        this.#onCreate(code)
         break
       case PHASE_CREATE_BODY:
         if (code === K.KW_ATOMIC && this.p1 === K.KW_BEGIN) this.blockDepth++
@@ -163,111 +163,111 @@ export class StatementAnalyzer implements TokenWindow {
     }
   }
 
-  private onStart(code: number): void {
+  #onStart(code: number): void {
     switch (code) {
       case TOKEN_LPAREN:
         return // a parenthesised query: (SELECT …) UNION (SELECT …)
       case K.KW_SELECT:
       case K.KW_VALUES:
       case K.KW_TABLE:
-        this.beginQuery(false)
+        this.#beginQuery(false)
         return
       case K.KW_WITH:
-        this.beginQuery(true)
+        this.#beginQuery(true)
         return
     }
-    if (this.nested) {
-      this.settle(true, nestedStatementReason(code))
+    if (this.#nested) {
+      this.#settle(true, nestedStatementReason(code))
       return
     }
     switch (code) {
       case K.KW_EXPLAIN:
-        this.explain = EXPLAIN_PLAIN
-        this.nested = true
-        this.phase = PHASE_EXPLAIN
+        this.#explain = EXPLAIN_PLAIN
+        this.#nested = true
+        this.#phase = PHASE_EXPLAIN
         return
       case K.KW_COPY:
-        this.primary = false
-        this.reason = 'read'
-        this.phase = PHASE_COPY
+        this.#primary = false
+        this.#reason = 'read'
+        this.#phase = PHASE_COPY
         return
       case K.KW_BEGIN:
       case K.KW_START:
-        this.transaction = TXN_BEGIN
-        this.reason = 'transaction-begin'
-        this.modes.reset()
-        this.phase = PHASE_BEGIN
+        this.#transaction = TXN_BEGIN
+        this.#reason = 'transaction-begin'
+        this.#modes.reset()
+        this.#phase = PHASE_BEGIN
         return
       case K.KW_COMMIT:
       case K.KW_END:
       case K.KW_ROLLBACK:
       case K.KW_ABORT:
-        this.transaction = TXN_END
-        this.readOnlyCompatible = true
-        this.reason = 'transaction-end'
-        this.phase = PHASE_END
+        this.#transaction = TXN_END
+        this.#readOnlyCompatible = true
+        this.#reason = 'transaction-end'
+        this.#phase = PHASE_END
         return
       case K.KW_SAVEPOINT:
       case K.KW_RELEASE:
-        this.readOnlyCompatible = true
-        this.settle(true, 'transaction-control')
+        this.#readOnlyCompatible = true
+        this.#settle(true, 'transaction-control')
         return
       case K.KW_PREPARE:
-        this.reason = 'session-state'
-        this.phase = PHASE_PREPARE
+        this.#reason = 'session-state'
+        this.#phase = PHASE_PREPARE
         return
       case K.KW_CREATE:
-        this.reason = 'write'
-        this.phase = PHASE_CREATE
+        this.#reason = 'write'
+        this.#phase = PHASE_CREATE
         return
     }
     const kind = STATEMENT_KINDS.get(code)
-    if (kind !== undefined) this.settle(kind.primary, kind.reason)
-    else this.settle(true, 'unknown')
+    if (kind !== undefined) this.#settle(kind.primary, kind.reason)
+    else this.#settle(true, 'unknown')
   }
 
-  private beginQuery(withQuery: boolean): void {
-    this.primary = false
-    this.reason = 'read'
-    this.query.begin(withQuery, this.baseDepth)
-    this.phase = PHASE_QUERY
+  #beginQuery(withQuery: boolean): void {
+    this.#primary = false
+    this.#reason = 'read'
+    this.#query.begin(withQuery, this.#baseDepth)
+    this.#phase = PHASE_QUERY
   }
 
-  private onQuery(kind: number, code: number): void {
-    if (kind === TOKEN_RPAREN && this.depth < this.baseDepth) {
+  #onQuery(kind: number, code: number): void {
+    if (kind === TOKEN_RPAREN && this.depth < this.#baseDepth) {
       // Only COPY (…) starts a query below depth 0: its closing parenthesis hands back to COPY.
-      this.baseDepth = 0
-      this.phase = PHASE_COPY
+      this.#baseDepth = 0
+      this.#phase = PHASE_COPY
       return
     }
-    const reason = this.query.inspect(kind, code)
-    if (reason !== undefined) this.settle(true, reason)
+    const reason = this.#query.inspect(kind, code)
+    if (reason !== undefined) this.#settle(true, reason)
   }
 
-  private onExplain(code: number): void {
+  #onExplain(code: number): void {
     if (code === TOKEN_LPAREN && this.p1 === K.KW_EXPLAIN) {
-      this.phase = PHASE_EXPLAIN_OPTIONS
-      this.explainOptions.open(this.depth)
-    } else if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) this.explain = EXPLAIN_ANALYZE
+      this.#phase = PHASE_EXPLAIN_OPTIONS
+      this.#explainOptions.open(this.depth)
+    } else if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) this.#explain = EXPLAIN_ANALYZE
     else if (code !== K.KW_VERBOSE) {
-      this.phase = PHASE_START
-      this.onStart(code)
+      this.#phase = PHASE_START
+      this.#onStart(code)
     }
   }
 
-  private onCopy(code: number): void {
+  #onCopy(code: number): void {
     if (code === TOKEN_LPAREN && this.p1 === K.KW_COPY) {
-      this.nested = true
-      this.baseDepth = this.depth
-      this.phase = PHASE_START
+      this.#nested = true
+      this.#baseDepth = this.depth
+      this.#phase = PHASE_START
     } else if (this.depth === 0) {
       // Other parentheses hold a column list or options.
-      if (code === K.KW_FROM) this.settle(true, 'write')
-      else if (code === K.KW_TO) this.phase = PHASE_COPY_TO
+      if (code === K.KW_FROM) this.#settle(true, 'write')
+      else if (code === K.KW_TO) this.#phase = PHASE_COPY_TO
     }
   }
 
-  private onCreate(code: number): void {
+  #onCreate(code: number): void {
     switch (code) {
       case K.KW_OR:
       case K.KW_REPLACE:
@@ -276,26 +276,26 @@ export class StatementAnalyzer implements TokenWindow {
         return
       case K.KW_TEMP:
       case K.KW_TEMPORARY:
-        this.temporary = true
+        this.#temporary = true
         return
     }
-    if (this.temporary) this.reason = 'session-state'
-    this.phase = PHASE_CREATE_BODY
+    if (this.#temporary) this.#reason = 'session-state'
+    this.#phase = PHASE_CREATE_BODY
   }
 
-  private settle(primary: boolean, reason: ClassificationReason): void {
-    this.primary = primary
-    this.reason = reason
-    this.phase = PHASE_REST
+  #settle(primary: boolean, reason: ClassificationReason): void {
+    this.#primary = primary
+    this.#reason = reason
+    this.#phase = PHASE_REST
   }
 
   /** Ends the current statement and publishes its {@link outcome}. False for an empty statement. */
   finish(): boolean {
-    if (this.tokens === 0) return false
-    let primary = this.primary
-    let reason = this.reason
-    let transaction = this.transaction
-    switch (this.phase) {
+    if (this.#tokens === 0) return false
+    let primary = this.#primary
+    let reason = this.#reason
+    let transaction = this.#transaction
+    switch (this.#phase) {
       case PHASE_START:
       case PHASE_EXPLAIN:
       case PHASE_EXPLAIN_OPTIONS:
@@ -306,18 +306,18 @@ export class StatementAnalyzer implements TokenWindow {
         reason = 'unknown'
         break
       case PHASE_BEGIN:
-        reason = this.modes.reason()
+        reason = this.#modes.reason()
         if (reason === 'transaction-begin-read-only') {
           transaction = TXN_BEGIN_READ_ONLY
           primary = false
         }
         break
       default:
-        if (this.explain === EXPLAIN_PLAIN && reason !== 'session-state') {
+        if (this.#explain === EXPLAIN_PLAIN && reason !== 'session-state') {
           // Plain EXPLAIN only plans; it needs the primary only for a statement prepared there.
           primary = false
           reason = 'read'
-        } else if (this.explain === EXPLAIN_ANALYZE && primary && reason !== 'session-state') {
+        } else if (this.#explain === EXPLAIN_ANALYZE && primary && reason !== 'session-state') {
           reason = 'explain-analyze-write'
         }
     }
@@ -325,22 +325,22 @@ export class StatementAnalyzer implements TokenWindow {
     outcome.primary = primary
     outcome.reason = reason
     outcome.transaction = transaction
-    outcome.readOnlyCompatible = this.readOnlyCompatible
-    this.reset()
+    outcome.readOnlyCompatible = this.#readOnlyCompatible
+    this.#reset()
     return true
   }
 
-  private reset(): void {
-    this.tokens = 0
-    this.phase = PHASE_START
-    this.primary = true
-    this.reason = 'unknown'
-    this.transaction = TXN_NONE
-    this.readOnlyCompatible = false
-    this.baseDepth = 0
-    this.nested = false
-    this.explain = EXPLAIN_NONE
-    this.temporary = false
+  #reset(): void {
+    this.#tokens = 0
+    this.#phase = PHASE_START
+    this.#primary = true
+    this.#reason = 'unknown'
+    this.#transaction = TXN_NONE
+    this.#readOnlyCompatible = false
+    this.#baseDepth = 0
+    this.#nested = false
+    this.#explain = EXPLAIN_NONE
+    this.#temporary = false
     this.blockDepth = 0
     this.p1 = 0
     this.p2 = 0
