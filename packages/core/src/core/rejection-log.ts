@@ -5,7 +5,7 @@ import type { RerouteEvent } from './router-events.js'
 
 const MAX_REROUTED_STATEMENTS = 100
 
-/** One statement of {@link RejectionLog.entries}. */
+/** One statement of `router.reroutedStatements()`: a text replicas refused as a write. */
 export interface RejectedStatement {
   /** The statement text (the first 200 characters). */
   readonly statement: string
