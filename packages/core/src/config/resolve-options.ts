@@ -33,6 +33,7 @@ const KNOWN_OPTIONS = {
   pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
   classifierCacheSize: true,
   routeEvents: true,
+  learnRouting: true,
 } as const satisfies Sections
 
 type Section = {
@@ -180,6 +181,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
     classifierCacheSize: number(options.classifierCacheSize, 'classifierCacheSize', 1000, { integer: true }),
     routeEvents: boolean(options.routeEvents, 'routeEvents', false),
+    learnRouting: boolean(options.learnRouting, 'learnRouting', true),
   } as const
 
   // The classifier parses writeFunctions (throwing a ConfigError naming the entry): before any pool exists too.

@@ -34,6 +34,7 @@ export interface ResolvedOptions {
   /** The classifier built from `writeFunctions` and `classifierCacheSize`. */
   readonly classifier: Classifier
   readonly routeEvents: boolean
+  readonly learnRouting: boolean
   /** Every password the router knows, so diagnostics can be scrubbed of them. */
   readonly secrets: readonly string[]
 }

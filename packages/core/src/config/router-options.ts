@@ -113,4 +113,9 @@ export interface RouterOptions {
   readonly classifierCacheSize?: number
   /** Emit a `route` event for every routed statement (costs a little per query). Default false. */
   readonly routeEvents?: boolean
+  /**
+   * Remember statement texts a replica refused (SQLSTATE 25006, 0A000, 55000: a user function that writes, a
+   * read of an unlogged table) and send them straight to the primary from then on. Default true.
+   */
+  readonly learnRouting?: boolean
 }
