@@ -14,6 +14,8 @@ import type { BenchModule } from './bench-module.js'
 const BENCHES = [
   'core-throughput',
   'classify-cost',
+  'classify-latency',
+  'learned-routing',
   'read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
@@ -28,6 +30,8 @@ With no names, runs all of them (about 3.5 minutes on 2 cores); with names, only
 Benches:
   core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
   classify-cost       nanoseconds per classify() call, uncached and cached
+  classify-latency    p50 / p99 / max of one uncached classify() over ORM-shaped texts
+  learned-routing     refused round trips of a writing SELECT fn(), with and without learnRouting
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
@@ -38,6 +42,9 @@ Settings (environment variables):
   BENCH_ROUND_MS        length of one client's turn in a round, ms (default here 600; 1000 alone)
   BENCH_RAW_MS          how long each read-after-write contender runs, ms (default 4000)
   BENCH_CLASSIFY_CALLS  calls per timed loop of classify-cost (default 100000)
+  BENCH_CLASSIFY_BATCH  calls per timed sample of classify-latency (default 50)
+  BENCH_CLASSIFY_SAMPLES  samples per statement in classify-latency (default 20)
+  BENCH_LEARNED_CALLS   calls per set-up in learned-routing (default 1000)
 
 One bench alone, with its longer defaults:
   node --conditions=pgroute-source --import tsx bench/src/<bench>.ts

@@ -22,6 +22,7 @@ export type {
   ClassificationReason,
   Classifier,
   ClassifierOptions,
+  LearnedReason,
   RouteTarget,
 } from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
@@ -38,6 +39,7 @@ export type {
   RetryOptions,
   RouterOptions,
 } from './config/router-options.js'
+export type { RejectedStatement } from './core/rejection-log.js'
 export type { NodeStateEvent, RerouteEvent, RouteEvent, RouterEvents } from './core/router-events.js'
 export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
 export { formatLsn, parseLsn } from './health/lsn.js'

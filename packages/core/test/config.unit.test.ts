@@ -43,6 +43,7 @@ describe('defaults', () => {
       writeFunctions: [],
       classifierCacheSize: 1000,
       routeEvents: false,
+      learnRouting: true,
       replicas: [],
     })
     expect(resolved.primary).toMatchObject({
@@ -195,6 +196,7 @@ describe('validation: a ConfigError naming the option', () => {
     ['classifierCacheSize', { primary: URL_A, classifierCacheSize: -1 }],
     ['classifierCacheSize', { primary: URL_A, classifierCacheSize: 10.5 }],
     ['routeEvents', { primary: URL_A, routeEvents: 1 }],
+    ['learnRouting', { primary: URL_A, learnRouting: 'no' }],
     ['replica', { primary: URL_A, replica: [URL_B] }],
     ['healthcheck', { primary: URL_A, healthcheck: { intervalMs: 100 } }],
   ]

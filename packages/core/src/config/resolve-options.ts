@@ -34,6 +34,7 @@ const KNOWN_OPTIONS = {
   pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
   classifierCacheSize: true,
   routeEvents: true,
+  learnRouting: true,
   // A logger is checked for its four methods, not for unknown keys: a real one has many more.
   logger: ['debug', 'info', 'warn', 'error'],
   openTelemetry: true,
@@ -184,6 +185,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
     classifierCacheSize: number(options.classifierCacheSize, 'classifierCacheSize', 1000, { integer: true }),
     routeEvents: boolean(options.routeEvents, 'routeEvents', false),
+    learnRouting: boolean(options.learnRouting, 'learnRouting', true),
     logger: resolveLogger(options.logger),
     openTelemetry: boolean(options.openTelemetry, 'openTelemetry', true),
   } as const

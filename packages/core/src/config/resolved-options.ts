@@ -35,6 +35,7 @@ export interface ResolvedOptions {
   /** The classifier built from `writeFunctions` and `classifierCacheSize`. */
   readonly classifier: Classifier
   readonly routeEvents: boolean
+  readonly learnRouting: boolean
   readonly logger: Logger | undefined
   readonly openTelemetry: boolean
   /** Every password the router knows, so diagnostics can be scrubbed of them. */

@@ -115,6 +115,11 @@ export interface RouterOptions {
   /** Emit a `route` event for every routed statement (costs a little per query). Default false. */
   readonly routeEvents?: boolean
   /**
+   * Remember statement texts a replica refused (SQLSTATE 25006, 0A000, 55000: a user function that writes, a
+   * read of an unlogged table) and send them straight to the primary from then on. Default true.
+   */
+  readonly learnRouting?: boolean
+  /**
    * A pino-compatible logger (`debug`, `info`, `warn`, `error`; pino itself, a child of it, or `console`) for node
    * state changes, reads re-run elsewhere and reads that fell back to the primary. Never given a password.
    */

@@ -108,7 +108,7 @@ export class RouterCore {
     this.monitor = untraced(
       () => new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text)),
     )
-    this.rejections = new RejectionLog(hooks.onReroute)
+    this.rejections = new RejectionLog(hooks.onReroute, options.learnRouting)
     this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
     this.#reads = new ReadPath({
       runner: this.#runner,
@@ -133,9 +133,12 @@ export class RouterCore {
       throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
   }
 
-  /** Classifies `sql` with the router's classifier (its `writeFunctions`, its cache). */
+  /**
+   * Classifies `sql` with the router's classifier (its `writeFunctions`, its cache), then sends a text a replica
+   * refused before to the primary (`learnRouting`).
+   */
   classify(sql: string): Classification {
-    return this.#classifier.classify(sql)
+    return this.rejections.route(sql, this.#classifier.classify(sql))
   }
 
   /** Removes every known password from a diagnostic text. */

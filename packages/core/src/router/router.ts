@@ -3,6 +3,7 @@ import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { RouterOptions } from '../config/router-options.js'
+import type { RejectedStatement } from '../core/rejection-log.js'
 import { RouterCore, type Statement } from '../core/router-core.js'
 import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
@@ -305,9 +306,10 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /**
    * Statements that replicas refused as writes (and that were re-run on the primary), with counts, newest
-   * last: the functions they call are candidates for the `writeFunctions` option.
+   * last: the functions they call are candidates for the `writeFunctions` option. `learned` is set while the
+   * router sends the text straight to the primary (`learnRouting`), with the replica's reason.
    */
-  reroutedStatements(): Array<{ statement: string; count: number }> {
+  reroutedStatements(): RejectedStatement[] {
     return this.#core.rejections.entries()
   }
 
