@@ -20,6 +20,7 @@ export async function nextProbe(node: RouterNode, limitMs: number, signal?: Abor
   const probedAt = node.lastProbeAt
   const deadline = Date.now() + limitMs
   while (node.lastProbeAt === probedAt && Date.now() < deadline && !signal?.aborted) {
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS).unref())
+    // Not unref'd: a caller awaiting `ready()` is waiting on this; the process must not exit under it.
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
 }
