@@ -108,7 +108,7 @@ describe('graphile-worker on router.pool', () => {
       runner = await run({
         pgPool: router.pool,
         concurrency: 1,
-        // Far longer than the bound below: a job picked up in time was woken by its NOTIFY.
+        // Ten times the bound below: a job picked up in time was woken by its NOTIFY.
         pollInterval: 10_000,
         noHandleSignals: true,
         taskList: {
@@ -130,7 +130,10 @@ describe('graphile-worker on router.pool', () => {
       console.info(
         `graphile-worker pickup through router.pool (ms, from addJob to task start): ${latencies.map((ms) => ms.toFixed(1)).join(', ')}`,
       )
-      for (const ms of latencies) expect(ms).toBeLessThan(100)
+      // A job woken by its NOTIFY starts in milliseconds (2-47 ms measured on 2 busy cores); one left to the poll
+      // would wait up to 10 s. The bound separates the two with room for a loaded CI machine: the latency figure
+      // itself is printed above, not asserted to the millisecond.
+      for (const ms of latencies) expect(ms).toBeLessThan(1000)
     } finally {
       await runner?.stop()
     }
