@@ -20,6 +20,11 @@ export type PgRouteErrorCode =
   | 'PGROUTE_PINNED'
   /** The operation was aborted through its `AbortSignal`. */
   | 'PGROUTE_ABORTED'
+  /**
+   * A write could not start: the primary is known down or fenced and no other node leads yet (or none did within
+   * `failover.waitMs`). Nothing reached a server: it is safe to retry.
+   */
+  | 'PGROUTE_PRIMARY_UNAVAILABLE'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

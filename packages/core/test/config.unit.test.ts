@@ -42,14 +42,14 @@ describe('defaults', () => {
       writeFunctions: [],
       classifierCacheSize: 1000,
       routeEvents: false,
-      replicas: [],
+      failover: { waitMs: 0 },
     })
-    expect(resolved.primary).toMatchObject({
+    expect(resolved.nodes[0]!).toMatchObject({
       name: 'db-a.internal:5433/shop',
       role: 'primary',
       ownsPool: true,
     })
-    expect(resolved.primary.pool.options).toMatchObject({
+    expect(resolved.nodes[0]!.pool.options).toMatchObject({
       max: 10,
       idleTimeoutMillis: 10_000,
       connectionTimeoutMillis: 5000,
@@ -65,12 +65,12 @@ describe('defaults', () => {
     })
     expect(resolved.healthCheck.timeoutMs).toBe(200) // never longer than the interval by default
     expect(resolved.retry.maxTimeoutMs).toBe(3000) // never below minTimeoutMs
-    expect(resolved.primary.pool.options.max).toBe(3)
+    expect(resolved.nodes[0]!.pool.options.max).toBe(3)
   })
 
   it('lets a node config override the pool defaults', () => {
     const resolved = resolve({ primary: { connectionString: URL_A, max: 4 }, pool: { max: 3 } })
-    expect(resolved.primary.pool.options.max).toBe(4)
+    expect(resolved.nodes[0]!.pool.options.max).toBe(4)
   })
 
   it('accepts Infinity for the lag bounds, and a balance function', () => {
@@ -98,8 +98,8 @@ describe('nodes', () => {
       primary: { host: 'db-p.internal', database: 'shop', password: SECRET },
       replicas: [URL_A, URL_B, { name: 'analytics', connectionString: URL_A, weight: 3 }],
     })
-    expect(resolved.primary.name).toBe('db-p.internal:5432/shop')
-    expect(resolved.replicas.map((r) => [r.name, r.role, r.weight])).toEqual([
+    expect(resolved.nodes[0]!.name).toBe('db-p.internal:5432/shop')
+    expect(resolved.nodes.slice(1).map((r) => [r.name, r.role, r.weight])).toEqual([
       ['db-a.internal:5433/shop', 'replica', 1],
       ['db-b.internal:5432/shop', 'replica', 1],
       ['analytics', 'replica', 3],
@@ -109,15 +109,15 @@ describe('nodes', () => {
   it('uses a given pool without owning it, naming it from its options', () => {
     const given = new pg.Pool({ host: 'db-r.internal', port: 6000, database: 'shop', password: SECRET })
     const resolved = resolve({ primary: URL_B, replicas: [given, { name: 'named', pool: given, weight: 2 }] })
-    expect(resolved.replicas[0]).toMatchObject({
+    expect(resolved.nodes[0 + 1]).toMatchObject({
       name: 'db-r.internal:6000/shop',
       ownsPool: false,
       weight: 1,
     })
-    expect(resolved.replicas[0]!.pool).toBe(given)
-    expect(resolved.replicas[1]).toMatchObject({ name: 'named', ownsPool: false, weight: 2 })
+    expect(resolved.nodes[0 + 1]!.pool).toBe(given)
+    expect(resolved.nodes[1 + 1]).toMatchObject({ name: 'named', ownsPool: false, weight: 2 })
     // The probe connection needs the password pg-pool keeps non-enumerable.
-    expect(resolved.replicas[0]!.connection.password).toBe(SECRET)
+    expect(resolved.nodes[0 + 1]!.connection.password).toBe(SECRET)
   })
 
   it('collects every password (config field, URL, given pool) so diagnostics can be scrubbed', () => {

@@ -1,8 +1,9 @@
 import type pg from 'pg'
 import { createClassifier } from '../classify/index.js'
 import { ConfigError } from '../errors.js'
-import { toNodeSpec } from './node-spec.js'
+import { expandHosts, toNodeSpec } from './node-spec.js'
 import type { ResolvedOptions } from './resolved-options.js'
+import type { NodeInput, ReplicaInput } from './router-options.js'
 import { BALANCE_STRATEGIES, type RouterOptions } from './router-options.js'
 
 type Sections = {
@@ -23,6 +24,8 @@ type Sections = {
 const KNOWN_OPTIONS = {
   primary: true,
   replicas: true,
+  nodes: true,
+  failover: ['waitMs'],
   lag: ['maxBytes', 'maxSeconds'],
   healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
   balance: true,
@@ -101,17 +104,13 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     throw new ConfigError('options', 'expected an options object with at least `primary`')
   }
   rejectUnknown(options, '')
-  if (options.primary === undefined || options.primary === null) {
-    throw new ConfigError('primary', 'is required (a connection string, pg.PoolConfig or pg.Pool)')
-  }
-  const replicasInput = options.replicas ?? []
-  if (!Array.isArray(replicasInput)) throw new ConfigError('replicas', 'expected an array')
-
+  const slots = nodeSlots(options)
   const lag = section(options.lag, 'lag')
   const health = section(options.healthCheck, 'healthCheck')
   const retry = section(options.retry, 'retry')
   const ryw = section(options.readYourWrites, 'readYourWrites')
   const poolDefaults = section(options.pool, 'pool')
+  const failover = section(options.failover, 'failover')
 
   const balance = options.balance ?? 'round-robin'
   if (typeof balance !== 'function' && !BALANCE_STRATEGIES.includes(balance as never)) {
@@ -154,6 +153,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true })
 
   const resolved = {
+    failover: { waitMs: number(failover.waitMs, 'failover.waitMs', 0, { integer: true }) },
     lag: {
       maxBytes: number(lag.maxBytes, 'lag.maxBytes', 16 * 1024 * 1024, { infinite: true }),
       maxSeconds: number(lag.maxSeconds, 'lag.maxSeconds', 10, { infinite: true }),
@@ -189,28 +189,78 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   })
 
   // Nodes last: everything above is validated before any pool exists.
-  const primary = toNodeSpec(
-    options.primary,
-    { role: 'primary', option: 'primary', fallbackName: 'primary' },
-    resolvedPool,
-  )
-  const replicas = replicasInput.map((input, i) =>
-    toNodeSpec(
-      input,
-      { role: 'replica', option: `replicas[${i}]`, fallbackName: `replica-${i + 1}` },
-      resolvedPool,
-    ),
-  )
   const seen = new Set<string>()
-  for (const [i, node] of [primary, ...replicas].entries()) {
-    if (seen.has(node.name)) {
+  for (const [i, slot] of slots.entries()) {
+    const name = nameOf(slot.input)
+    if (name === undefined) continue
+    if (seen.has(name)) throw new ConfigError(`${slots[i]!.option}.name`, `duplicate node name '${name}'`)
+    seen.add(name)
+  }
+  const nodes: Array<ReturnType<typeof toNodeSpec>> = []
+  try {
+    for (const slot of slots) {
+      const spec = toNodeSpec(slot.input, slot, resolvedPool)
+      if (nodes.some((node) => node.name === spec.name)) {
+        throw new ConfigError(`${slot.option}.name`, `duplicate node name '${spec.name}'`)
+      }
+      nodes.push(spec)
+    }
+  } catch (error) {
+    // Pools made for the nodes before the bad one must not be left open.
+    for (const node of nodes) if (node.ownsPool) void node.pool.end()
+    throw error
+  }
+  const secrets = nodes.flatMap((n) => (n.password ? [n.password] : []))
+  return { ...resolved, classifier, nodes, secrets }
+}
+
+interface InputSlot {
+  readonly input: NodeInput | ReplicaInput
+  readonly role: 'primary' | 'replica'
+  readonly option: string
+  readonly fallbackName: string
+}
+
+/** The name a config input gives its node, if any (checked for duplicates before any pool exists). */
+function nameOf(input: NodeInput | ReplicaInput): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined
+  const name = (input as { name?: unknown }).name
+  return typeof name === 'string' ? name : undefined
+}
+
+/** Every node input, one per host, from `primary` + `replicas` or from `nodes`; the first is the primary's guess. */
+function nodeSlots(options: RouterOptions): InputSlot[] {
+  const { primary, replicas, nodes } = options
+  const listed: Array<{ input: NodeInput | ReplicaInput; option: string; fallback: string }> = []
+  if (nodes !== undefined) {
+    if (primary !== undefined || replicas !== undefined) {
+      throw new ConfigError('nodes', 'give either `nodes` or `primary` (with `replicas`), not both')
+    }
+    if (!Array.isArray(nodes) || nodes.length === 0)
+      throw new ConfigError('nodes', 'expected a non-empty array')
+    for (const [i, input] of nodes.entries())
+      listed.push({ input, option: `nodes[${i}]`, fallback: `node-${i + 1}` })
+  } else {
+    if (primary === undefined || primary === null) {
       throw new ConfigError(
-        i === 0 ? 'primary' : `replicas[${i - 1}].name`,
-        `duplicate node name '${node.name}'`,
+        'primary',
+        'is required (a connection string, pg.PoolConfig or pg.Pool), or give `nodes`',
       )
     }
-    seen.add(node.name)
+    const replicaInputs = replicas ?? []
+    if (!Array.isArray(replicaInputs)) throw new ConfigError('replicas', 'expected an array')
+    listed.push({ input: primary, option: 'primary', fallback: 'primary' })
+    for (const [i, input] of replicaInputs.entries()) {
+      listed.push({ input, option: `replicas[${i}]`, fallback: `replica-${i + 1}` })
+    }
   }
-  const secrets = [primary, ...replicas].flatMap((n) => (n.password ? [n.password] : []))
-  return { ...resolved, classifier, primary, replicas, secrets }
+  return listed.flatMap(({ input, option, fallback }, i) => {
+    const inputs = expandHosts(input, option)
+    return inputs.map((part, j) => ({
+      input: part,
+      option,
+      role: i === 0 && j === 0 ? ('primary' as const) : ('replica' as const),
+      fallbackName: inputs.length > 1 ? `${fallback}-${j + 1}` : fallback,
+    }))
+  })
 }

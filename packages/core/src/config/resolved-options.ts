@@ -17,8 +17,9 @@ export interface NodeSpec {
 
 /** {@link RouterOptions} after validation, with every default applied. */
 export interface ResolvedOptions {
-  readonly primary: NodeSpec
-  readonly replicas: readonly NodeSpec[]
+  /** Every node; the first guess of the primary has `role: 'primary'` (the probes decide). */
+  readonly nodes: readonly NodeSpec[]
+  readonly failover: { readonly waitMs: number }
   readonly lag: { readonly maxBytes: number; readonly maxSeconds: number }
   readonly healthCheck: {
     readonly intervalMs: number

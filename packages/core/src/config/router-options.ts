@@ -85,14 +85,35 @@ export interface PoolDefaults {
   readonly connectionTimeoutMillis?: number
 }
 
+/** What writes do while the primary is down or fenced, before a new one leads. */
+export interface FailoverOptions {
+  /**
+   * How long a write that has not reached any server waits for a primary that may take it (the same one back, or
+   * a new one after a failover) before failing with `PGROUTE_PRIMARY_UNAVAILABLE`. Default 0: fail at once.
+   */
+  readonly waitMs?: number
+}
+
 /**
  * Options of {@link createRouter}. Validated once, up front: a bad value throws a `ConfigError` naming it.
  */
 export interface RouterOptions {
-  /** The primary (the only node that takes writes). */
-  readonly primary: NodeInput
-  /** Hot-standby replicas that serve reads. Default none: everything goes to the primary. */
+  /**
+   * The primary (the only node that takes writes): the first guess. The probes observe which node is primary
+   * (not in recovery, on the newest timeline), so writes follow a failover. A multi-host connection string
+   * (`postgres://u:p@h1:5432,h2:5432/app`) adds one node per host, the first one the first guess.
+   * Either `primary` (with `replicas`) or `nodes` is required.
+   */
+  readonly primary?: NodeInput
+  /** Hot-standby replicas that serve reads (their roles observed too). Default none. */
   readonly replicas?: readonly ReplicaInput[]
+  /**
+   * Every node, instead of `primary` and `replicas`: the probes tell which one is primary (the first one is the
+   * guess until the first probe). Multi-host connection strings add one node per host.
+   */
+  readonly nodes?: readonly ReplicaInput[]
+  /** Writes while the primary is down or fenced. */
+  readonly failover?: FailoverOptions
   /** Replication-lag bounds for replica eligibility. */
   readonly lag?: LagOptions
   /** Health and lag probing. */

@@ -1,18 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import pRetry from 'p-retry'
 import type pg from 'pg'
 import type { Classification, ClassificationReason, Classifier, RouteTarget } from '../classify/index.js'
-import type { ResolvedOptions } from '../config/resolved-options.js'
-import { PgRouteError } from '../errors.js'
+import type { NodeSpec, ResolvedOptions } from '../config/resolved-options.js'
+import { ConfigError, PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
 import { isConnectionError, traceToCaller } from '../pg-errors.js'
+import { NodeSet, type PrimaryListener } from '../replicas/node-set.js'
 import { ReplicaSet } from '../replicas/replica-set.js'
 import { RouterNode, type StateListener } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import { retryPolicy } from './retry-policy.js'
 import type { RerouteEvent, RouteEvent } from './router-events.js'
 import {
   type Lease,
@@ -27,6 +26,7 @@ export type { Lease, Outcome, Statement } from './statement-runner.js'
 /** How the core reports to the router's events. */
 export interface CoreHooks {
   readonly onStateChange: StateListener
+  readonly onPrimaryChange: PrimaryListener
   readonly onRoute: ((event: RouteEvent) => void) | undefined
   readonly onReroute: (event: RerouteEvent) => void
 }
@@ -55,8 +55,6 @@ export const READ_ONLY_REJECTION: Routing = Object.freeze({
 })
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
-/** A refused connection is likely refused again at once: the shortest wait between connection retries. */
-const CONNECT_RETRY_FLOOR_MS = 50
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -67,8 +65,8 @@ type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
  */
 export class RouterCore {
   readonly options: ResolvedOptions
-  readonly primary: RouterNode
-  readonly replicas: readonly RouterNode[]
+  /** Every node and which one is the primary now. */
+  readonly nodes: NodeSet
   readonly monitor: HealthMonitor
   readonly sessions = new AsyncLocalStorage<CausalSession>()
   readonly rejections: RejectionLog
@@ -77,24 +75,31 @@ export class RouterCore {
   readonly #classifier: Classifier
   readonly #runner: StatementRunner
   readonly #reads: ReadPath
+  readonly #replicaSet: ReplicaSet
+  readonly #onStateChange: StateListener
+  /** Passwords of every node, added to as nodes join: removed from every diagnostic text. */
+  readonly #secrets: string[]
   #closing: Promise<void> | undefined
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
     this.options = options
-    const onStateChange: StateListener = (node, from, reason) => {
+    this.#secrets = [...options.secrets]
+    this.#onStateChange = (node, from, reason) => {
       replicaSet.refresh()
       hooks.onStateChange(node, from, reason)
     }
-    this.primary = new RouterNode(options.primary, onStateChange)
-    this.replicas = options.replicas.map((spec) => new RouterNode(spec, onStateChange))
-    const replicaSet = new ReplicaSet(this.primary, this.replicas, options)
+    const nodes = options.nodes.map((spec) => new RouterNode(spec, this.#onStateChange))
+    this.nodes = new NodeSet(nodes, hooks.onPrimaryChange, () => replicaSet.refresh())
+    const replicaSet = new ReplicaSet(this.nodes, options)
+    replicaSet.refresh()
+    this.#replicaSet = replicaSet
     this.#classifier = options.classifier
     const { onRoute } = hooks
-    this.#runner = new StatementRunner([this.primary, ...this.replicas], {
+    this.#runner = new StatementRunner(nodes, {
       onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
       onRoute: onRoute && ((node, reason) => onRoute({ node: node.name, role: node.role, reason })),
     })
-    this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
+    this.monitor = new HealthMonitor(this.nodes, options, (text) => this.scrub(text))
     this.rejections = new RejectionLog(hooks.onReroute)
     this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
     this.#reads = new ReadPath({
@@ -107,6 +112,50 @@ export class RouterCore {
       rerouted: (node, statement, error) =>
         hooks.onReroute({ from: node.name, reason: 'retry', statement: statement.text.slice(0, 200), error }),
     })
+  }
+
+  /** The node writes go to now (it changes when the probes see a failover). */
+  get primary(): RouterNode {
+    return this.nodes.primary
+  }
+
+  /** Every other node now: replicas, and nodes fenced or down. */
+  get replicas(): readonly RouterNode[] {
+    return this.#replicaSet.all
+  }
+
+  /** Adds a node at runtime; resolves once its first probe was judged (it then takes reads if it may). */
+  async addNode(spec: NodeSpec & { readonly password: string | undefined }): Promise<void> {
+    this.assertOpen()
+    if (this.nodes.byName(spec.name)) {
+      if (spec.ownsPool) await spec.pool.end()
+      throw new ConfigError('node', `duplicate node name '${spec.name}'`)
+    }
+    if (spec.password) this.#secrets.push(spec.password)
+    const node = new RouterNode(spec, this.#onStateChange)
+    this.#runner.watch(node)
+    this.nodes.add(node)
+    await this.monitor.add(node)
+  }
+
+  /**
+   * Removes a node at runtime: it takes no new statement at once; resolves once the statements and clients
+   * using it have finished and (if the router created it) its pool has ended.
+   */
+  async removeNode(name: string): Promise<void> {
+    const node = this.nodes.byName(name)
+    if (!node) throw new ConfigError('name', `no node named ${JSON.stringify(String(name).slice(0, 100))}`)
+    if (node === this.nodes.primary) {
+      throw new PgRouteError(
+        'PGROUTE_NO_ELIGIBLE_NODE',
+        `${node.name} is the primary: it can be removed once another node leads`,
+      )
+    }
+    this.nodes.remove(node)
+    await this.monitor.remove(node)
+    if (node.spec.ownsPool) await node.pool.end()
+    else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
+    this.#runner.detach(node)
   }
 
   /** Whether {@link close} was called. */
@@ -128,7 +177,7 @@ export class RouterCore {
   /** Removes every known password from a diagnostic text. */
   scrub(text: string): string {
     let scrubbed = text
-    for (const secret of this.options.secrets) scrubbed = scrubbed.split(secret).join('****')
+    for (const secret of this.#secrets) scrubbed = scrubbed.split(secret).join('****')
     return scrubbed
   }
 
@@ -188,7 +237,7 @@ export class RouterCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.monitor.stop()
-      const owned = [this.primary, ...this.replicas].filter((node) => node.spec.ownsPool)
+      const owned = this.nodes.all.filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
       this.#runner.detachPools()
     })()
@@ -201,14 +250,16 @@ export class RouterCore {
     statement: Statement,
     mode: ReleaseMode,
   ): Promise<Result<R>> {
+    let node = this.primary
     try {
       const lease = await this.#leasePrimary(classification.reason)
+      node = lease.node
       return await this.#runner.execute<R>(lease, statement, mode)
     } catch (error) {
       traceToCaller(error)
       throw error
     } finally {
-      this.#completed(this.primary, classification)
+      this.#completed(node, classification)
     }
   }
 
@@ -254,17 +305,41 @@ export class RouterCore {
     return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
   }
 
-  /** A connection to the primary, retried on connection errors (nothing was sent yet, so no write runs twice). */
+  /**
+   * A connection to the primary. While the primary is known down or fenced, fails fast with
+   * `PGROUTE_PRIMARY_UNAVAILABLE`, or with `failover.waitMs` waits that long for a primary (the same node back, or
+   * a new one after a failover). A connection error leaves the primary marked down: the next attempt waits or
+   * fails the same way. Nothing was sent yet, so no write runs twice.
+   */
   async #leasePrimary(reason: string): Promise<Lease> {
-    try {
-      return await this.#runner.acquire(this.primary, reason)
-    } catch (error) {
-      if (this.options.retry.retries === 0 || !isConnectionError(error)) throw error
+    const { waitMs } = this.options.failover
+    const deadline = Date.now() + waitMs
+    let failure: unknown
+    for (;;) {
+      const primary =
+        this.nodes.writable ??
+        (waitMs > 0 ? await this.nodes.waitForWritable(deadline - Date.now()) : undefined)
+      if (primary === undefined) throw this.#primaryUnavailable(failure)
+      try {
+        return await this.#runner.acquire(primary, reason)
+      } catch (error) {
+        if (!isConnectionError(error) || this.closed) throw error
+        failure = error
+        if (Date.now() >= deadline) throw this.#primaryUnavailable(failure)
+      }
     }
-    const minTimeoutMs = Math.max(this.options.retry.minTimeoutMs, CONNECT_RETRY_FLOOR_MS)
-    return pRetry(
-      () => this.#runner.acquire(this.primary, reason),
-      retryPolicy(this.options.retry, { shouldRetry: isConnectionError, minTimeoutMs }),
+  }
+
+  #primaryUnavailable(cause: unknown): PgRouteError {
+    const { primary } = this.nodes
+    const why = primary.role === 'primary' ? `is ${primary.state}` : 'is no longer primary'
+    const detail = primary.reason === undefined ? '' : ` (${this.scrub(primary.reason)})`
+    const waited =
+      this.options.failover.waitMs > 0 ? ` within failover.waitMs ${this.options.failover.waitMs}` : ''
+    return new PgRouteError(
+      'PGROUTE_PRIMARY_UNAVAILABLE',
+      `No primary can take writes${waited}: ${primary.name} ${why}${detail}`,
+      { cause },
     )
   }
 }

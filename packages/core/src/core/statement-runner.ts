@@ -72,17 +72,20 @@ export class StatementRunner {
 
   constructor(nodes: readonly RouterNode[], hooks: RunnerHooks) {
     this.#hooks = hooks
-    for (const node of nodes) {
-      // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
-      // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
-      const listener = (error: Error, client?: pg.PoolClient) => {
-        // The pool repeats what a watched connection already reported through its own listener.
-        if (client && this.#watched.has(client)) return
-        this.#noteFailure(node, error)
-      }
-      node.pool.on('error', listener)
-      this.#listeners.set(node, listener)
+    for (const node of nodes) this.watch(node)
+  }
+
+  /** Listens to a node's pool (every node, including those added at runtime). */
+  watch(node: RouterNode): void {
+    // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
+    // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
+    const listener = (error: Error, client?: pg.PoolClient) => {
+      // The pool repeats what a watched connection already reported through its own listener.
+      if (client && this.#watched.has(client)) return
+      this.#noteFailure(node, error)
     }
+    node.pool.on('error', listener)
+    this.#listeners.set(node, listener)
   }
 
   /**
@@ -92,9 +95,13 @@ export class StatementRunner {
    * given pool keep their listener, which does nothing once the router has ended.)
    */
   detachPools(): void {
-    for (const [node, listener] of this.#listeners) {
-      if (!node.spec.ownsPool) node.pool.removeListener('error', listener)
-    }
+    for (const node of this.#listeners.keys()) this.detach(node)
+  }
+
+  /** Takes the `error` listener off one node's pool when the router was given it (see {@link detachPools}). */
+  detach(node: RouterNode): void {
+    const listener = this.#listeners.get(node)
+    if (listener && !node.spec.ownsPool) node.pool.removeListener('error', listener)
   }
 
   /** Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once. */

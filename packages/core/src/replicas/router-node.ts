@@ -5,20 +5,29 @@ import type { NodeSpec } from '../config/resolved-options.js'
 /**
  * Health of a node as the router sees it:
  * - `unknown`: not probed yet (replicas get no reads until their first probe succeeds);
- * - `up`: reachable and, for a replica, in recovery and within the lag bounds;
+ * - `up`: reachable and, for a replica, in recovery on the cluster's timeline and within the lag bounds;
  * - `lagging`: a reachable replica beyond `lag.maxBytes` or `lag.maxSeconds`;
  * - `down`: unreachable, or a probe or statement failed with a connection error (re-probed with back-off);
- * - `promoted`: a replica that is no longer in recovery: it is not following the primary any more.
+ * - `fenced`: reachable but not part of the cluster's current history, so it gets no statements: it claims to
+ *   be primary on an older timeline (or beside the primary), follows an older timeline, or has another system
+ *   identifier. The reason says which. It leaves this state as soon as a probe finds it back in line.
  */
-export type NodeState = 'unknown' | 'up' | 'lagging' | 'down' | 'promoted'
+export type NodeState = 'unknown' | 'up' | 'lagging' | 'down' | 'fenced'
+
+/** The role of a node, as observed: the primary, or any other node (a replica, or a fenced node). */
+export type NodeRole = 'primary' | 'replica'
 
 /** Called on every state change, with a reason fit for logs (no secrets). */
 export type StateListener = (node: RouterNode, from: NodeState, reason: string) => void
 
-/** One node of the router: its pool plus live health, lag and traffic figures. */
+/**
+ * One node of the router: its pool plus live health, lag and traffic figures. Its role is observed by the health
+ * monitor: the configuration only gives the first guess.
+ */
 export class RouterNode {
   readonly name: string
-  readonly role: 'primary' | 'replica'
+  /** `primary` for the one node the router sends writes to now, `replica` for every other. */
+  role: NodeRole
   readonly weight: number
   readonly pool: pg.Pool
   readonly spec: NodeSpec
@@ -38,6 +47,14 @@ export class RouterNode {
   lastError: string | undefined
   /** Consecutive probe or connection failures; drives the re-probe back-off. */
   failures = 0
+  /** Timeline the node is on (primary) or streams (replica), at the last probe that could tell. */
+  timeline: number | undefined
+  /** The node's system identifier (`pg_control_system()`), once read. */
+  systemId: string | undefined
+  /** Why the node is in its current state (the reason of the last state change). */
+  reason: string | undefined
+  /** Set once the node was removed from the router: it takes no new statements. */
+  removed = false
 
   inFlight = 0
   served = 0
@@ -78,14 +95,19 @@ export class RouterNode {
 
   /** Whether the node may take statements of its role now. */
   get usable(): boolean {
-    return this.state === 'up'
+    return this.state === 'up' && !this.removed
   }
 
   /** Moves to `state`, notifying the listener only on an actual change. */
   setState(state: NodeState, reason: string): void {
-    if (state === this.state) return
+    if (state === this.state) {
+      // A fenced node keeps its state but its reason may change (say, a newer timeline appeared).
+      if (state === 'fenced') this.reason = reason
+      return
+    }
     const from = this.state
     this.state = state
+    this.reason = reason
     this.#onStateChange(this, from, reason)
   }
 }

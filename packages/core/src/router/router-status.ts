@@ -4,8 +4,13 @@ import type { NodeState } from '../replicas/router-node.js'
 export interface NodeStatus {
   /** Node name (`host:port/database` unless configured). */
   readonly name: string
+  /** Observed: `primary` for the node writes go to now, `replica` for every other (fenced ones included). */
   readonly role: 'primary' | 'replica'
   readonly state: NodeState
+  /** Why the node is in its state (for `fenced`: what fences it), or `null` before any change. */
+  readonly reason: string | null
+  /** Timeline the node is on (primary) or streams (replica), or `null` when unknown. */
+  readonly timeline: number | null
   /** `state === 'up'`: the node takes statements of its role. */
   readonly healthy: boolean
   /** Replicas: bytes of WAL behind the primary at the last probe (0 for the primary). */

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
+import { toNodeSpec } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
-import type { RouterOptions } from '../config/router-options.js'
+import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
 import { RouterCore, type Statement } from '../core/router-core.js'
 import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
-import { formatLsn } from '../health/lsn.js'
+import { formatLsn, type WalPosition } from '../health/lsn.js'
 import { PrimaryPool } from '../pool/primary-pool.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
@@ -63,7 +64,8 @@ const END_READ_ONLY: Classification = Object.freeze({
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
- * Events (see {@link RouterEvents}): `node-state`, `route` (opt-in), `reroute`. The router never emits `error`.
+ * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `route` (opt-in), `reroute`. The router
+ * never emits `error`.
  */
 export class Router extends EventEmitter<RouterEvents> {
   /**
@@ -87,6 +89,13 @@ export class Router extends EventEmitter<RouterEvents> {
     this.#core = new RouterCore(resolved, {
       onStateChange: (node, from, reason) =>
         this.emit('node-state', { node: node.name, role: node.role, from, to: node.state, reason }),
+      onPrimaryChange: (from, to, reason) =>
+        this.emit('primary-changed', {
+          from: from.name,
+          to: to.name,
+          timeline: this.#core.nodes.timeline,
+          reason: `${to.name} ${reason}`,
+        }),
       onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
       onReroute: (event) => this.emit('reroute', event),
     })
@@ -194,7 +203,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   session<T>(fn: () => T | Promise<T>, options: SessionOptions = {}): Promise<T> {
-    let floor: bigint | undefined
+    let floor: WalPosition | undefined
     try {
       floor = options.token === undefined ? undefined : parseToken(options.token)
     } catch (error) {
@@ -216,8 +225,8 @@ export class Router extends EventEmitter<RouterEvents> {
   async token(): Promise<string | undefined> {
     const session = this.#core.sessions.getStore()
     if (!session) return undefined
-    const lsn = await this.#core.causal.required(session)
-    return lsn === undefined ? undefined : formatToken(lsn)
+    const position = await this.#core.causal.required(session)
+    return position === undefined ? undefined : formatToken(position)
   }
 
   /** Classifies `sql` with this router's settings (`writeFunctions`). */
@@ -225,12 +234,40 @@ export class Router extends EventEmitter<RouterEvents> {
     return this.#core.classify(sql)
   }
 
+  /**
+   * Adds a node at runtime (from a service registry, say): its role is observed like every other's. Resolves once
+   * its first probe was judged. Throws a `ConfigError` for a bad input or a name already in use.
+   */
+  async addNode(node: ReplicaInput): Promise<void> {
+    this.#core.assertOpen()
+    const { pool } = this.#core.options.nodes[0]!
+    const defaults = {
+      max: pool.options.max ?? 10,
+      idleTimeoutMillis: pool.options.idleTimeoutMillis ?? 10_000,
+      connectionTimeoutMillis: pool.options.connectionTimeoutMillis ?? 5000,
+    }
+    const fallbackName = `node-${this.#core.nodes.all.length + 1}`
+    await this.#core.addNode(toNodeSpec(node, { role: 'replica', option: 'node', fallbackName }, defaults))
+  }
+
+  /**
+   * Removes the node named `name` (as in `status()`) at runtime. It takes no new statement from the call on;
+   * statements and clients already on it finish. Resolves once they have, and its pool (if the router created
+   * it) has ended. The primary cannot be removed while it leads.
+   */
+  removeNode(name: string): Promise<void> {
+    return this.#core.removeNode(name)
+  }
+
   /** One row per node, primary first: state, lag, WAL position and traffic. Never contains credentials. */
   status(): NodeStatus[] {
-    return [this.#core.primary, ...this.#core.replicas].map((node) => ({
+    const { primary, all } = this.#core.nodes
+    return [primary, ...all.filter((node) => node !== primary)].map((node) => ({
       name: node.name,
       role: node.role,
       state: node.state,
+      reason: node.reason ?? null,
+      timeline: node.timeline ?? null,
       healthy: node.state === 'up',
       lagBytes: node.lagBytes,
       lagSeconds: node.lagSeconds,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
-import { parseLsn } from '../health/lsn.js'
+import { parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
 import { isConnectionError } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
@@ -37,29 +37,34 @@ export class ReadYourWrites {
     this.#options = options.readYourWrites
   }
 
-  /** The primary's WAL insert position: everything committed before this call is at or before it. */
-  readonly primaryPosition = async (): Promise<bigint> => {
-    const { rows } = await this.#replicas.primary.pool.query<{ lsn: string }>(
-      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+  /** The primary's WAL insert position and timeline: everything committed before this call is at or before it. */
+  readonly primaryPosition = async (): Promise<WalPosition> => {
+    const { rows } = await this.#replicas.primary.pool.query<{ lsn: string; timeline: string }>(
+      'SELECT pg_current_wal_insert_lsn()::text AS lsn, substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) AS timeline',
     )
     const lsn = rows[0] ? parseLsn(rows[0].lsn) : undefined
     if (lsn === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
-    return lsn
+    return { lsn, timeline: parseTimeline(rows[0]!.timeline) }
   }
 
   /** The WAL position `session`'s reads must see (fetched when a write happened since), or `undefined`. */
-  required(session: CausalSession): Promise<bigint | undefined> | bigint | undefined {
+  required(session: CausalSession): Promise<WalPosition | undefined> | WalPosition | undefined {
     return session.required(this.primaryPosition)
   }
 
   /**
    * A connection for a read that must see `required`: a replica whose replay position has reached it, else the
-   * primary. Replicas it goes to are excluded from `read`'s later attempts.
+   * primary. Replicas it goes to are excluded from `read`'s later attempts. Positions are compared only on the
+   * same timeline: a position of another timeline, or of an unknown one, is read on the primary.
    */
-  async lease(required: bigint, read: Exclusions): Promise<Lease> {
-    const candidates = this.#replicas.candidates(read)
+  async lease(required: WalPosition, read: Exclusions): Promise<Lease> {
+    const { timeline, lsn } = required
+    const candidates =
+      timeline === undefined || timeline !== this.#replicas.timeline
+        ? []
+        : this.#replicas.candidates(read).filter((replica) => replica.timeline === timeline)
     const node = this.#replicas.choose(
-      candidates.filter((replica) => replica.lsn !== undefined && replica.lsn >= required),
+      candidates.filter((replica) => replica.lsn !== undefined && replica.lsn >= lsn),
     )
     if (node) {
       read.exclude(node)
@@ -84,17 +89,22 @@ export class ReadYourWrites {
     return this.#connections.acquire(this.#replicas.primary, 'read-your-writes')
   }
 
-  /** Polls the replica's replay position on the leased connection until it reaches `required` or time is up. */
-  async #waitForReplay(lease: Lease, required: bigint): Promise<boolean> {
+  /**
+   * Polls the replica's replay position on the leased connection until it reaches `required` or time is up. The
+   * timeline it streams is read with it: a replica that moved to another timeline meanwhile is not caught up.
+   */
+  async #waitForReplay(lease: Lease, required: WalPosition): Promise<boolean> {
     const deadline = Date.now() + this.#options.maxWaitMs
     for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
-      const { rows } = await lease.client.query<{ lsn: string | null }>(
-        'SELECT pg_last_wal_replay_lsn()::text AS lsn',
+      const { rows } = await lease.client.query<{ lsn: string | null; timeline: string | null }>(
+        `SELECT pg_last_wal_replay_lsn()::text AS lsn,
+          (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver) AS timeline`,
       )
       const lsn = rows[0]?.lsn ? parseLsn(rows[0].lsn) : undefined
-      if (lsn !== undefined) {
+      const timeline = parseTimeline(rows[0]?.timeline) ?? lease.node.timeline
+      if (lsn !== undefined && timeline === required.timeline) {
         this.#monitor.observeReplay(lease.node, lsn)
-        if (lsn >= required) return true
+        if (lsn >= required.lsn) return true
       }
       const remaining = deadline - Date.now()
       if (remaining <= 0) return false
