@@ -4,7 +4,7 @@ import { type Cluster, startCluster } from '@pgroute/cluster'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type NodeStateEvent, type RoutedClient, type Router } from '../src/index.js'
 import { isConnectionError } from '../src/pg-errors.js'
-import { portOf, routerFor, stateOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []

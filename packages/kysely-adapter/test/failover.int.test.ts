@@ -72,7 +72,11 @@ describe('a failover under a Kysely load', () => {
     expect(inTransaction).toBe(promoted.port)
     const seen = await router.session(async () => {
       await db.updateTable('item').set({ qty: 4 }).where('name', '=', 'after-failover').execute()
-      return db.selectFrom('item').select('qty').where('name', '=', 'after-failover').executeTakeFirstOrThrow()
+      return db
+        .selectFrom('item')
+        .select('qty')
+        .where('name', '=', 'after-failover')
+        .executeTakeFirstOrThrow()
     })
     expect(seen.qty).toBe(4)
   }, 90_000)
