@@ -107,6 +107,8 @@ describe('failover', () => {
     const changes: PrimaryChangedEvent[] = []
     router.on('primary-changed', (event) => changes.push(event))
     await router.ready()
+    let acquired = 0
+    router.primary.on('acquire', () => acquired++)
     const oldPrimary = router.status()[0]!.name
     const written = await Promise.all(
       Array.from({ length: 200 }, (_, i) => writeSession(router, `before-${i}`)),
@@ -116,6 +118,7 @@ describe('failover', () => {
     const promoted = c.replicas[0]!
     await c.promote(promoted) // stops the old primary first, re-points replica-2
     const promotedAt = Date.now()
+    const acquiredBefore = acquired
     await sleep(5000)
     await load.stop()
 
@@ -130,6 +133,8 @@ describe('failover', () => {
     expect(changes).toMatchObject([{ from: oldPrimary, to: 'replica-1', timeline: 2 }])
     expect(router.status()[0]).toMatchObject({ name: 'replica-1', role: 'primary', state: 'up', timeline: 2 })
     expect(portOf(await router.primary.query(WHO))).toBe(promoted.port)
+    // router.primary's pool events are the new primary's pool's now.
+    expect(acquired).toBeGreaterThan(acquiredBefore)
 
     const stale = (await Promise.all(written.map((w) => readsBack(router, w)))).filter((ok) => !ok)
     expect(stale).toHaveLength(0)

@@ -89,13 +89,15 @@ export class Router extends EventEmitter<RouterEvents> {
     this.#core = new RouterCore(resolved, {
       onStateChange: (node, from, reason) =>
         this.emit('node-state', { node: node.name, role: node.role, from, to: node.state, reason }),
-      onPrimaryChange: (from, to, reason) =>
+      onPrimaryChange: (from, to, reason) => {
+        ;(this.primary as PrimaryPool).followPrimary()
         this.emit('primary-changed', {
           from: from.name,
           to: to.name,
           timeline: this.#core.nodes.timeline,
           reason: `${to.name} ${reason}`,
-        }),
+        })
+      },
       onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
       onReroute: (event) => this.emit('reroute', event),
     })
