@@ -24,7 +24,11 @@ describe('NodeSet', () => {
     p.state = 'unknown'
     expect(nodes.writable).toBe(p)
     p.state = 'down'
+    p.downBy = 'probe'
     expect(nodes.writable).toBeUndefined()
+    // Suspected down by a failed statement only: writes still try it until the re-probe tells.
+    p.downBy = 'statement'
+    expect(nodes.writable).toBe(p)
     p.state = 'fenced'
     expect(nodes.writable).toBeUndefined()
     p.state = 'up'

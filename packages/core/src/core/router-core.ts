@@ -55,6 +55,8 @@ export const READ_ONLY_REJECTION: Routing = Object.freeze({
 })
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
+/** Pause between connection attempts to a primary while a write waits (`failover.waitMs`). */
+const RETRY_PAUSE_MS = 50
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -325,7 +327,10 @@ export class RouterCore {
       } catch (error) {
         if (!isConnectionError(error) || this.closed) throw error
         failure = error
-        if (Date.now() >= deadline) throw this.#primaryUnavailable(failure)
+        const remaining = deadline - Date.now()
+        if (remaining <= 0) throw this.#primaryUnavailable(failure)
+        // Until the re-probe confirms the outage the primary stays writable: pace the attempts meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_PAUSE_MS, remaining)).unref())
       }
     }
   }

@@ -75,7 +75,7 @@ export class HealthMonitor {
    */
   reportConnectionFailure(node: RouterNode, error: unknown): void {
     if (this.#stopped || node.removed) return
-    this.#fail(node, error)
+    this.#fail(node, error, 'statement')
   }
 
   /** Records a replay position learned outside a probe (a direct read-your-writes check). */
@@ -116,7 +116,7 @@ export class HealthMonitor {
     } catch (error) {
       node.lastProbeAt = Date.now()
       this.#readings.set(node, undefined)
-      if (!this.#stopped && !node.removed) this.#fail(node, error)
+      if (!this.#stopped && !node.removed) this.#fail(node, error, 'probe')
     }
   }
 
@@ -222,13 +222,16 @@ export class HealthMonitor {
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
-  #fail(node: RouterNode, error: unknown): void {
+  #fail(node: RouterNode, error: unknown, by: 'probe' | 'statement'): void {
+    // A statement's failure does not clear a probe's confirmation of the same outage.
+    if (node.state !== 'down' || by === 'probe') node.downBy = by
     node.failures++
     node.errors++
     node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
     node.setState('down', node.lastError)
     this.#nodes.changed()
-    this.#probes.get(node)?.reset()
+    // A failed probe already dropped its connection. A statement's failure leaves it be: cutting a probe in
+    // flight would turn a suspicion into a confirmed outage.
     this.#scheduleReprobe(node)
   }
 

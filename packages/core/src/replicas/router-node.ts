@@ -53,6 +53,11 @@ export class RouterNode {
   systemId: string | undefined
   /** Why the node is in its current state (the reason of the last state change). */
   reason: string | undefined
+  /**
+   * What marked the node down: a failed `probe` (confirmed), or a `statement` that failed with a connection error
+   * (suspected until the re-probe, a few hundred milliseconds later, confirms or clears it).
+   */
+  downBy: 'probe' | 'statement' | undefined
   /** Set once the node was removed from the router: it takes no new statements. */
   removed = false
 
