@@ -25,9 +25,13 @@ describe('NodeSet', () => {
     expect(nodes.writable).toBe(p)
     p.state = 'down'
     p.downBy = 'probe'
+    p.failures = 2
     expect(nodes.writable).toBeUndefined()
-    // Suspected down by a failed statement only: writes still try it until the re-probe tells.
+    // Suspected down by one failed probe, or by failed statements only: writes still try it until a re-probe tells.
+    p.failures = 1
+    expect(nodes.writable).toBe(p)
     p.downBy = 'statement'
+    p.failures = 3
     expect(nodes.writable).toBe(p)
     p.state = 'fenced'
     expect(nodes.writable).toBeUndefined()
@@ -47,6 +51,8 @@ describe('NodeSet', () => {
   it('waitForWritable resolves when a primary may take writes, or undefined after the wait', async () => {
     const { nodes, p, r1 } = cluster()
     p.state = 'down'
+    p.downBy = 'probe'
+    p.failures = 2
     const started = Date.now()
     expect(await nodes.waitForWritable(50)).toBeUndefined()
     expect(Date.now() - started).toBeGreaterThanOrEqual(45)
@@ -58,6 +64,8 @@ describe('NodeSet', () => {
   it('waitForWritable stops waiting when its signal aborts', async () => {
     const { nodes, p } = cluster()
     p.state = 'down'
+    p.downBy = 'probe'
+    p.failures = 2
     const controller = new AbortController()
     const waiting = nodes.waitForWritable(10_000, controller.signal)
     setTimeout(() => controller.abort(), 20)

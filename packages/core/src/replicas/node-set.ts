@@ -38,18 +38,18 @@ export class NodeSet {
   }
 
   /**
-   * The primary when it may take writes now, else `undefined`: a probe found it down, it is fenced, or it was
-   * found in recovery with no new primary yet. A primary not probed yet, or only suspected down (a statement
-   * failed with a connection error; its re-probe follows within a few hundred milliseconds), is given the benefit
-   * of the doubt: a connection that fails costs the write nothing, as nothing was sent.
+   * The primary when it may take writes now, else `undefined`: it is confirmed down (two failures in a row, the
+   * last a probe's: a single slow probe on a loaded host proves nothing), it is fenced, or it was found in
+   * recovery with no new primary yet. A primary not probed yet, or only suspected down (one failure; its re-probe
+   * follows within a few hundred milliseconds), is given the benefit of the doubt: a connection that fails costs
+   * the write nothing, as nothing was sent.
    */
   get writable(): RouterNode | undefined {
     const node = this.#primary
     if (node.role !== 'primary' || node.removed) return undefined
     const { state } = node
-    return state === 'up' || state === 'unknown' || (state === 'down' && node.downBy === 'statement')
-      ? node
-      : undefined
+    const confirmedDown = state === 'down' && node.downBy === 'probe' && node.failures >= 2
+    return state === 'up' || state === 'unknown' || (state === 'down' && !confirmedDown) ? node : undefined
   }
 
   /** The node named `name`, if any. */

@@ -38,7 +38,8 @@ export async function startDrizzleCluster(options: DrizzleClusterOptions = {}): 
     router = createRouter({
       primary: cluster.primary.url,
       replicas: cluster.replicas.map((replica) => ({ name: replica.name, connectionString: replica.url })),
-      healthCheck: { intervalMs: 100 },
+      // A probe timeout of 1 s (not the default, the interval): a loaded host must not look down.
+      healthCheck: { intervalMs: 100, timeoutMs: 1000 },
       routeEvents: true,
       ...options.router,
     })
