@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import type { ResolvedOptions } from '../src/config/resolved-options.js'
 import { NodeSet } from '../src/replicas/node-set.js'
+import { ReplicaSet, TriedReplicas } from '../src/replicas/replica-set.js'
 import type { RouterNode } from '../src/replicas/router-node.js'
 import { fakeReplica } from './helpers/fake-nodes.js'
 
@@ -80,5 +82,22 @@ describe('NodeSet', () => {
     nodes.remove(r1)
     expect(nodes.all.map((node) => node.name)).toEqual(['p', 'r2'])
     expect(r1.usable).toBe(false)
+  })
+})
+
+describe('ReplicaSet over a NodeSet', () => {
+  it('reads only up replicas; falls back to the primary, never to a fenced one', () => {
+    const { nodes, p, r1 } = cluster()
+    const replicas = new ReplicaSet(nodes, { balance: 'round-robin', fallback: 'primary' } as ResolvedOptions)
+    replicas.refresh()
+    expect(replicas.pick(new TriedReplicas())).toBe(r1)
+    r1.state = 'fenced'
+    replicas.refresh()
+    expect(replicas.pick(new TriedReplicas())).toBe(p)
+    p.state = 'fenced'
+    p.reason = "claims primary on timeline 1, older than the cluster's timeline 2"
+    expect(() => replicas.pick(new TriedReplicas())).toThrow(
+      /primary p is fenced \(claims primary on timeline 1/,
+    )
   })
 })

@@ -91,7 +91,20 @@ export class ReplicaSet {
         `No replica can serve this read (${this.all.map((r) => `${r.name}: ${r.state}`).join(', ')}) and fallback is 'error'`,
       )
     }
-    return this.primary
+    return this.readFallback()
+  }
+
+  /**
+   * The primary, as the node of a read no replica may serve; never a fenced one (its data is not the cluster's:
+   * an old primary on an older timeline while the new one cannot be reached). Throws `PGROUTE_NO_ELIGIBLE_NODE`.
+   */
+  readFallback(): RouterNode {
+    const { primary } = this
+    if (primary.state !== 'fenced') return primary
+    throw new PgRouteError(
+      'PGROUTE_NO_ELIGIBLE_NODE',
+      `No node can serve this read: no replica is eligible and the primary ${primary.name} is fenced (${primary.reason})`,
+    )
   }
 
   /** Why a read went to `node`, for `route` events. */

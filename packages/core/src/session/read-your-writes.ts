@@ -86,7 +86,7 @@ export class ReadYourWrites {
       if (caughtUpNow) return lease
       this.#connections.release(lease)
     }
-    return this.#connections.acquire(this.#replicas.primary, 'read-your-writes')
+    return this.#connections.acquire(this.#replicas.readFallback(), 'read-your-writes')
   }
 
   /**
