@@ -10,5 +10,6 @@ export default defineConfig({
     ],
     // Integration files each start a PostgreSQL cluster; two at a time fits a 2-core machine.
     maxWorkers: 2,
+    globalSetup: ['./vitest.external-check.ts'],
   },
 })

@@ -3,7 +3,7 @@
  * `pnpm bench core-throughput read-after-write` (those named). The contract a bench module follows is in
  * bench/README.md.
  *
- * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about three
+ * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about four
  * minutes on a 2-core machine; a bench run on its own uses its longer defaults.
  */
 import { existsSync } from 'node:fs'
@@ -14,28 +14,37 @@ import type { BenchModule } from './bench-module.js'
 const BENCHES = [
   'core-throughput',
   'classify-cost',
+  'classify-latency',
+  'learned-routing',
   'read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
+  'otel-overhead',
 ] as const
 
 const HELP = `Usage: pnpm bench [<bench>...]
 
 Runs benchmarks against a real PostgreSQL cluster started on 127.0.0.1 and prints one table per bench.
-With no names, runs all of them (about 2.5 minutes on 2 cores); with names, only those.
+With no names, runs all of them (about 3.5 minutes on 2 cores); with names, only those.
 
 Benches:
   core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
   classify-cost       nanoseconds per classify() call, uncached and cached
+  classify-latency    p50 / p99 / max of one uncached classify() over ORM-shaped texts
+  learned-routing     refused round trips of a writing SELECT fn(), with and without learnRouting
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
+  otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
   BENCH_ROUND_MS        length of one client's turn in a round, ms (default here 600; 1000 alone)
   BENCH_RAW_MS          how long each read-after-write contender runs, ms (default 4000)
   BENCH_CLASSIFY_CALLS  calls per timed loop of classify-cost (default 100000)
+  BENCH_CLASSIFY_BATCH  calls per timed sample of classify-latency (default 50)
+  BENCH_CLASSIFY_SAMPLES  samples per statement in classify-latency (default 20)
+  BENCH_LEARNED_CALLS   calls per set-up in learned-routing (default 1000)
 
 One bench alone, with its longer defaults:
   node --conditions=pgroute-source --import tsx bench/src/<bench>.ts

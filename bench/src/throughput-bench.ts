@@ -2,7 +2,7 @@
  * What every throughput bench shares: the compared clients as a map, the pools they get, the check that both
  * sides of a comparison worked the same server, and the two set-ups measured on a fresh cluster.
  */
-import { createRouter, type Router } from '@pgroute/core'
+import { createRouter, type Router, type RouterOptions } from '@pgroute/core'
 import pg from 'pg'
 import { roundMs, rounds, withCluster } from './bench-environment.js'
 import type { BenchRow } from './bench-module.js'
@@ -55,9 +55,13 @@ export function plainPool(config: ThroughputConfig): pg.Pool {
   return pool
 }
 
-/** A ready router over `config`'s nodes, with the same pool settings as {@link plainPool}. */
-export async function benchRouter(config: ThroughputConfig): Promise<Router> {
+/** A ready router over `config`'s nodes, with the same pool settings as {@link plainPool}, and `options`. */
+export async function benchRouter(
+  config: ThroughputConfig,
+  options: Omit<RouterOptions, 'primary'> = {},
+): Promise<Router> {
   const router = createRouter({
+    ...options,
     primary: config.primary,
     replicas: [...config.replicas],
     pool: POOL_SETTINGS,

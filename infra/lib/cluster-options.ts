@@ -20,9 +20,22 @@ export interface ClusterOptions {
   /**
    * IPv4 network of the machine that runs the integration suite, e.g. `203.0.113.7/32`. When set, port 5432
    * is opened to it (security group and pg_hba) and the stack outputs public endpoints. Networks broader than
-   * /8, including `0.0.0.0/0`, are refused. Default: none, the cluster is reachable from inside its VPC only.
+   * /16, including `0.0.0.0/0`, are refused; anything broader than one address is synthesized with a warning.
+   * Default: none, the cluster is reachable from inside its VPC only.
    */
   readonly testRunnerCidr?: string
+  /**
+   * Availability zones to place the nodes in (the primary in the first, replicas alternating over the rest and
+   * the first), e.g. `['us-east-1a', 'us-east-1b']`; 1 to 4 zones of one region. As CDK context, a
+   * comma-separated list. Default: the first two zones of the region. Pick zones that offer `instanceType`
+   * (README: `aws ec2 describe-instance-type-offerings`).
+   */
+  readonly availabilityZones?: readonly string[]
+  /**
+   * Hours after synthesis (so after `cdk deploy`, which synthesizes first) at which an EventBridge Scheduler
+   * schedule deletes the stack, 1 to 720. Default: none, the stack runs until `destroy`.
+   */
+  readonly ttlHours?: number
   /** IPv4 network of the VPC: a private (RFC 1918) range of size /16 to /22. Default `10.42.0.0/16`. */
   readonly vpcCidr?: string
   /** Application database, owned by the application role. Default `pgroute`. */
@@ -45,6 +58,10 @@ export interface ResolvedClusterOptions {
   readonly vpcCidr: string
   /** See {@link ClusterOptions.databaseName}. */
   readonly databaseName: string
+  /** See {@link ClusterOptions.availabilityZones}; `undefined` for the region's first two. */
+  readonly availabilityZones: readonly string[] | undefined
+  /** See {@link ClusterOptions.ttlHours}; `undefined` for none. */
+  readonly ttlHours: number | undefined
 }
 
 /** Defaults of {@link ClusterOptions}. */
@@ -60,7 +77,7 @@ export const clusterDefaults = {
 /** PostgreSQL majors packaged for Amazon Linux 2023 as `postgresqlNN` / `postgresqlNN-server`. */
 export const supportedPostgresVersions: readonly number[] = [15, 16, 17, 18]
 
-const numericOptions = ['replicas', 'postgresVersion', 'dataVolumeGiB'] as const
+const numericOptions = ['replicas', 'postgresVersion', 'dataVolumeGiB', 'ttlHours'] as const
 const stringOptions = ['instanceType', 'testRunnerCidr', 'vpcCidr', 'databaseName'] as const
 const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map(
   (text) => parseIpv4Cidr(text) as Ipv4Cidr,
@@ -80,6 +97,8 @@ export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClu
     testRunnerCidr: options.testRunnerCidr === '' ? undefined : options.testRunnerCidr,
     vpcCidr: options.vpcCidr ?? clusterDefaults.vpcCidr,
     databaseName: options.databaseName ?? clusterDefaults.databaseName,
+    availabilityZones: options.availabilityZones,
+    ttlHours: options.ttlHours,
   }
   requireInteger('replicas', resolved.replicas, 1, 8)
   if (!/^[a-z][a-z0-9-]*\.[a-z0-9-]+$/.test(resolved.instanceType)) {
@@ -103,6 +122,8 @@ export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClu
       `expected a lower-case identifier (letters, digits, underscores), got ${show(resolved.databaseName)}`,
     )
   }
+  if (resolved.availabilityZones !== undefined) validateAvailabilityZones(resolved.availabilityZones)
+  if (resolved.ttlHours !== undefined) requireInteger('ttlHours', resolved.ttlHours, 1, 720)
   return resolved
 }
 
@@ -113,7 +134,7 @@ export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClu
  * @throws {InfraError} `PGROUTE_INFRA_INVALID_OPTION` when a numeric option is not a number.
  */
 export function clusterOptionsFromContext(get: (key: string) => unknown): ClusterOptions {
-  const options: Record<string, string | number> = {}
+  const options: Record<string, string | number | readonly string[]> = {}
   for (const key of numericOptions) {
     const value = get(key)
     if (value === undefined) continue
@@ -133,6 +154,15 @@ export function clusterOptionsFromContext(get: (key: string) => unknown): Cluste
       throw InfraError.invalidOption(key, `expected a string, got ${show(value)}`)
     options[key] = value
   }
+  const zones = get('availabilityZones')
+  if (typeof zones === 'string') {
+    options.availabilityZones = zones
+      .split(',')
+      .map((zone) => zone.trim())
+      .filter((zone) => zone !== '')
+  } else if (zones !== undefined) {
+    throw InfraError.invalidOption('availabilityZones', `expected a comma-separated list, got ${show(zones)}`)
+  }
   return options as ClusterOptions
 }
 
@@ -145,12 +175,36 @@ function requireInteger(option: string, value: number, min: number, max: number)
 function validateTestRunnerCidr(text: string): void {
   const cidr = parseIpv4Cidr(text)
   if (typeof cidr === 'string') throw InfraError.invalidOption('testRunnerCidr', cidr)
-  if (cidr.prefix < 8) {
+  if (cidr.prefix < 16) {
     throw InfraError.invalidOption(
       'testRunnerCidr',
       `${text} would open PostgreSQL to ${cidr.prefix === 0 ? 'the whole internet' : 'a large part of the internet'}; ` +
-        'give the address of the test runner itself, e.g. 203.0.113.7/32',
+        'nothing wider than /16 is accepted: give the address of the test runner itself, e.g. 203.0.113.7/32',
     )
+  }
+}
+
+function validateAvailabilityZones(zones: readonly string[]): void {
+  if (!Array.isArray(zones) || zones.length < 1 || zones.length > 4) {
+    throw InfraError.invalidOption('availabilityZones', `expected 1 to 4 zones, got ${show(zones)}`)
+  }
+  for (const zone of zones) {
+    if (typeof zone !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/.test(zone)) {
+      throw InfraError.invalidOption(
+        'availabilityZones',
+        `expected zone names such as us-east-1a, got ${show(zone)}`,
+      )
+    }
+  }
+  const regions = new Set(zones.map((zone) => zone.slice(0, -1)))
+  if (regions.size > 1) {
+    throw InfraError.invalidOption(
+      'availabilityZones',
+      `expected zones of one region, got ${zones.join(', ')}`,
+    )
+  }
+  if (new Set(zones).size !== zones.length) {
+    throw InfraError.invalidOption('availabilityZones', `names a zone twice: ${zones.join(', ')}`)
   }
 }
 

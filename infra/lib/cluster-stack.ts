@@ -1,4 +1,14 @@
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib'
+import {
+  Annotations,
+  Aws,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Tags,
+} from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as iam from 'aws-cdk-lib/aws-iam'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
@@ -6,12 +16,28 @@ import type { Construct } from 'constructs'
 import { type BootstrapRole, bootstrapDigest, bootstrapUserData } from './bootstrap-user-data.js'
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './cluster-options.js'
 import { clusterOutputs } from './cluster-outputs.js'
+import { parseIpv4Cidr } from './ipv4-cidr.js'
+import { acknowledgeNagFindings } from './nag-acknowledgments.js'
+import { addProviderLogGroup, providerHandler } from './provider-log-group.js'
+import { sessionManagerStatement } from './session-manager-policy.js'
+import { addStackTtl } from './stack-ttl.js'
 
 /** Props of {@link PgrouteClusterStack}: the usual stack props plus the cluster's {@link ClusterOptions}. */
-export interface PgrouteClusterStackProps extends StackProps, ClusterOptions {}
+export interface PgrouteClusterStackProps extends StackProps, ClusterOptions {
+  /** Clock for `ttlHours` (the deletion time is counted from synthesis). Default: the current time. */
+  readonly now?: () => Date
+}
 
-/** PostgreSQL port on every node. */
+/**
+ * PostgreSQL port of the primary; replica `i` listens on `postgresPort + i`. A port per node lets a client tell
+ * the servers apart by `inet_server_port()`, as the integration suites do (and as on a loopback cluster).
+ */
 export const postgresPort = 5432
+
+/** The port of node `index` (0 for the primary, `i` for replica `i`). */
+export function nodePort(index: number): number {
+  return postgresPort + index
+}
 /** Login role the integration suite uses; its password lives in the application secret. */
 export const appUser = 'pgroute_app'
 /** Role the replicas stream as; its password lives in the replication secret. */
@@ -68,7 +94,7 @@ export class PgrouteClusterStack extends Stack {
 
     const vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(options.vpcCidr),
-      maxAzs: 2,
+      ...(options.availabilityZones ? { availabilityZones: [...options.availabilityZones] } : { maxAzs: 2 }),
       natGateways: 0,
       subnetConfiguration: [
         { name: 'Database', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
@@ -108,6 +134,7 @@ export class PgrouteClusterStack extends Stack {
     const primaryRole = this.createRole('PrimaryRole', [this.appSecret, this.replicationSecret])
     const primaryEnv = {
       ...common,
+      PGROUTE_PORT: String(nodePort(0)),
       PGROUTE_APP_USER: appUser,
       PGROUTE_APP_SECRET_ARN: this.appSecret.secretArn,
       PGROUTE_DATABASE: options.databaseName,
@@ -118,21 +145,57 @@ export class PgrouteClusterStack extends Stack {
 
     const replicaRole = this.createRole('ReplicaRole', [this.replicationSecret])
     this.replicas = slots.map((slot, index) => {
-      const env = { ...common, PGROUTE_PRIMARY_HOST: this.primary.instancePrivateIp, PGROUTE_SLOT: slot }
+      const env = {
+        ...common,
+        PGROUTE_PORT: String(nodePort(index + 1)),
+        PGROUTE_PRIMARY_HOST: this.primary.instancePrivateIp,
+        PGROUTE_PRIMARY_PORT: String(nodePort(0)),
+        PGROUTE_SLOT: slot,
+      }
       const digest = bootstrapDigest('replica', env, [primaryDigest])
       return this.createNode(vpc, `Replica${index + 1}`, index + 1, replicaRole, 'replica', env, digest)
     })
 
     this.createOutputs()
+    const logGroup = addProviderLogGroup(this)
+    const ttl =
+      options.ttlHours === undefined
+        ? undefined
+        : addStackTtl(this, options.ttlHours, (props.now ?? (() => new Date()))(), {
+            secretArns: [this.appSecret.secretArn, this.replicationSecret.secretArn],
+            functionArn: providerHandler(this)?.getAtt('Arn').toString(),
+            logGroupArn: logGroup?.attrArn,
+          })
+    acknowledgeNagFindings({
+      stackName: this.stackName,
+      vpc,
+      secrets: [this.appSecret, this.replicationSecret],
+      nodeRoles: [primaryRole, replicaRole],
+      instances: [this.primary, ...this.replicas],
+      ttlRole: ttl?.role,
+    })
+    this.warnAboutWideTestRunnerCidr()
+  }
+
+  private warnAboutWideTestRunnerCidr(): void {
+    const cidr =
+      this.options.testRunnerCidr === undefined ? undefined : parseIpv4Cidr(this.options.testRunnerCidr)
+    if (cidr === undefined || typeof cidr === 'string' || cidr.prefix === 32) return
+    Annotations.of(this).addWarningV2(
+      'pgroute:testRunnerCidr',
+      `testRunnerCidr ${this.options.testRunnerCidr} opens PostgreSQL to ${2 ** (32 - cidr.prefix)} addresses; ` +
+        "prefer the test runner's own address (/32)",
+    )
   }
 
   private createSecurityGroup(vpc: ec2.IVpc): ec2.SecurityGroup {
     const group = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
       vpc,
-      description: 'pgroute PostgreSQL nodes: 5432 from this group and the optional test runner only; no SSH',
+      description:
+        'pgroute PostgreSQL nodes: their ports from this group and the optional test runner only; no SSH',
       allowAllOutbound: false,
     })
-    const postgres = ec2.Port.tcp(postgresPort)
+    const postgres = ec2.Port.tcpRange(nodePort(0), nodePort(this.options.replicas))
     group.addIngressRule(group, postgres, 'PostgreSQL and streaming replication between cluster nodes')
     group.addEgressRule(group, postgres, 'Streaming replication to the primary')
     group.addEgressRule(
@@ -169,8 +232,8 @@ export class PgrouteClusterStack extends Stack {
     const role = new iam.Role(this, id, {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'pgroute cluster node: SSM Session Manager, its secrets, its CloudFormation signal',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
     })
+    role.addToPolicy(sessionManagerStatement())
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
@@ -229,38 +292,43 @@ export class PgrouteClusterStack extends Stack {
   }
 
   private createOutputs(): void {
-    const endpoint = (host: string) => `${host}:${postgresPort}`
+    const endpoint = (host: string, index: number) => `${host}:${nodePort(index)}`
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description })
     output(
       clusterOutputs.primaryEndpoint,
-      endpoint(this.primary.instancePrivateDnsName),
+      endpoint(this.primary.instancePrivateDnsName, 0),
       'Primary (private DNS:port, inside the VPC)',
     )
     output(
       clusterOutputs.replicaEndpoints,
       Fn.join(
         ',',
-        this.replicas.map((replica) => endpoint(replica.instancePrivateDnsName)),
+        this.replicas.map((replica, index) => endpoint(replica.instancePrivateDnsName, index + 1)),
       ),
       'Replicas (private DNS:port, comma-separated)',
     )
     if (this.options.testRunnerCidr !== undefined) {
       output(
         clusterOutputs.primaryPublicEndpoint,
-        endpoint(this.primary.instancePublicDnsName),
+        endpoint(this.primary.instancePublicDnsName, 0),
         `Primary (public DNS:port, open to ${this.options.testRunnerCidr} only)`,
       )
       output(
         clusterOutputs.replicaPublicEndpoints,
         Fn.join(
           ',',
-          this.replicas.map((replica) => endpoint(replica.instancePublicDnsName)),
+          this.replicas.map((replica, index) => endpoint(replica.instancePublicDnsName, index + 1)),
         ),
         `Replicas (public DNS:port, open to ${this.options.testRunnerCidr} only)`,
       )
     }
     output(clusterOutputs.databaseName, this.options.databaseName, 'Application database')
+    output(
+      clusterOutputs.securityGroupId,
+      this.securityGroup.securityGroupId,
+      'Security group of the nodes; a test runner inside the VPC joins it to reach 5432',
+    )
     output(
       clusterOutputs.appSecretArn,
       this.appSecret.secretArn,

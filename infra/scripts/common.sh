@@ -10,12 +10,16 @@
 #   PGROUTE_MAX_WAL_SENDERS, PGROUTE_MAX_REPLICATION_SLOTS, PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
 # Passwords are read from Secrets Manager with the instance role and never printed.
 
-# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_ROOT and PGROUTE_PORT exist so
-# that test/bootstrap-scripts.int.test.ts can run two nodes on one machine.
+# Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_PORT is the node's own port (the
+# CDK app gives each node one: 5432 for the primary, 5432 + i for replica i). PGROUTE_ROOT,
+# PGROUTE_LISTEN_ADDRESSES and PGROUTE_SYSTEMD_DIR exist so that test/bootstrap-scripts.int.test.ts and
+# scripts/local-cluster.sh can run several nodes on one machine, on loopback only.
 readonly PGROUTE_MOUNT=${PGROUTE_ROOT:-/var/lib/pgsql}
 readonly PGDATA=$PGROUTE_MOUNT/data
 readonly PGROUTE_TLS_DIR=$PGROUTE_MOUNT/tls
 readonly PGROUTE_PORT=${PGROUTE_PORT:-5432}
+readonly PGROUTE_LISTEN_ADDRESSES=${PGROUTE_LISTEN_ADDRESSES:-*}
+readonly PGROUTE_SYSTEMD_DIR=${PGROUTE_SYSTEMD_DIR:-/etc/systemd/system}
 
 log() { printf '%s pgroute: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
@@ -94,6 +98,17 @@ secret_password() {
   printf '%s' "$password"
 }
 
+# require_data_mount: PostgreSQL must never start on the root volume's empty directory. The fstab entry has
+# `nofail` (a missing volume must not stop the instance from booting, or SSM could not reach it), so a drop-in
+# makes postgresql.service require the mount and start after it: without the volume, PostgreSQL stays down.
+require_data_mount() {
+  local dropin_dir=$PGROUTE_SYSTEMD_DIR/postgresql.service.d
+  mkdir -p "$dropin_dir"
+  printf '# Managed by the pgroute bootstrap (common.sh).\n[Unit]\nRequiresMountsFor=%s\n' "$PGROUTE_MOUNT" \
+    >"$dropin_dir/pgroute-data-volume.conf"
+  systemctl daemon-reload
+}
+
 # mount_data_volume: formats the data volume on first boot only and mounts it where PostgreSQL keeps its data.
 mount_data_volume() {
   local device=$PGROUTE_DATA_DEVICE waited=0 uuid
@@ -106,6 +121,7 @@ mount_data_volume() {
     waited=$((waited + 2))
   done
   device=$(readlink -f "$device")
+  require_data_mount
   if mountpoint -q "$PGROUTE_MOUNT"; then
     return 0
   fi
@@ -166,7 +182,7 @@ write_server_config() {
   ensure_tls_cert
   cat >"$PGDATA/pgroute.conf" <<EOF
 # Managed by /opt/pgroute bootstrap; rewritten on every run.
-listen_addresses = '*'
+listen_addresses = '$PGROUTE_LISTEN_ADDRESSES'
 port = $PGROUTE_PORT
 password_encryption = 'scram-sha-256'
 ssl = on

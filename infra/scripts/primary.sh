@@ -37,6 +37,8 @@ start_postgres
 app_password=$(secret_password "$PGROUTE_APP_SECRET_ARN")
 replication_password=$(secret_password "$PGROUTE_REPLICATION_SECRET_ARN")
 
+# The application role is what the integration suites log in as: CREATEDB gives each suite a database of its own
+# (@pgroute/cluster/testing), pg_monitor lets the router read replication state.
 # Passwords travel on stdin (never argv) and the session stops the server from logging failed statements, so
 # they reach neither `ps` nor the server log. Identifiers and slot names are validated by the CDK app.
 log "creating roles, database '$PGROUTE_DATABASE' and slots: $PGROUTE_REPLICA_SLOTS"
@@ -51,7 +53,7 @@ SET log_statement = none;
 \set slots '$PGROUTE_REPLICA_SLOTS'
 SELECT format('CREATE ROLE %I', :'app_user')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \gexec
-ALTER ROLE :"app_user" WITH LOGIN NOSUPERUSER NOREPLICATION PASSWORD :'app_password';
+ALTER ROLE :"app_user" WITH LOGIN NOSUPERUSER NOREPLICATION CREATEDB PASSWORD :'app_password';
 GRANT pg_monitor TO :"app_user";
 SELECT format('CREATE ROLE %I', :'replication_user')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'replication_user') \gexec

@@ -131,6 +131,7 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
       PGROUTE_MAX_REPLICATION_SLOTS: '10',
       PGROUTE_MAX_SLOT_WAL_KEEP_SIZE: '1GB',
       PGROUTE_PORT: String(port),
+      PGROUTE_SYSTEMD_DIR: join(base, `${logicalId}-systemd`),
     }
   }
 
@@ -227,6 +228,13 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
     const result = await runUserData('primary', 'primary', primaryEnv('PrimaryTEST', 'app'))
     expect(result.status, result.output).toBe(0)
     expect(signals()).toEqual(['PrimaryTEST SUCCESS'])
+    // postgresql.service needs the data volume mounted: after a reboot without it, PostgreSQL stays down rather
+    // than starting on the empty directory under the mount point.
+    expect(
+      readFileSync(join(base, 'PrimaryTEST-systemd/postgresql.service.d/pgroute-data-volume.conf'), 'utf8'),
+    ).toBe(
+      `# Managed by the pgroute bootstrap (common.sh).\n[Unit]\nRequiresMountsFor=${join(base, 'primary')}\n`,
+    )
     expect(superuserQuery(primaryPort, 'SHOW wal_level')).toBe('replica')
     expect(superuserQuery(primaryPort, 'SHOW ssl')).toBe('on')
     expect(
@@ -235,6 +243,10 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
     expect(
       superuserQuery(primaryPort, "SELECT rolreplication FROM pg_roles WHERE rolname = 'replicator'"),
     ).toBe('t')
+    // The suites give each test file a database of its own (@pgroute/cluster/testing); nothing more.
+    expect(
+      superuserQuery(primaryPort, "SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'pgroute_app'"),
+    ).toBe('t|f')
     expect(
       superuserQuery(
         primaryPort,

@@ -76,6 +76,15 @@ describe('clusterOptionsFromContext', () => {
     })
   })
 
+  it('reads availabilityZones as a comma-separated list and ttlHours as a number', () => {
+    const context: Record<string, unknown> = { availabilityZones: 'us-east-1a, us-east-1c', ttlHours: '12' }
+    expect(clusterOptionsFromContext((key) => context[key])).toEqual({
+      availabilityZones: ['us-east-1a', 'us-east-1c'],
+      ttlHours: 12,
+    })
+    expect(() => resolveClusterOptions({ ttlHours: 0 })).toThrow(/ttlHours.*1 to 720/)
+  })
+
   it('names the context key that is not a number', () => {
     expect(
       errorOf(() => clusterOptionsFromContext((key) => (key === 'postgresVersion' ? 'latest' : undefined))),

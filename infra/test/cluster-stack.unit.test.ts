@@ -4,6 +4,7 @@ import { userDataLimitBytes } from '../lib/bootstrap-user-data.js'
 import { clusterOutputs } from '../lib/cluster-outputs.js'
 import { appUser, PgrouteClusterStack, postgresPort, replicationUser } from '../lib/cluster-stack.js'
 import { isInfraError } from '../lib/infra-error.js'
+import { sessionManagerActions } from '../lib/session-manager-policy.js'
 import {
   bootstrapEnv,
   ingressRules,
@@ -81,7 +82,7 @@ describe('PgrouteClusterStack', () => {
     ])
   })
 
-  it('opens 5432 only to the cluster security group, never SSH, never the internet', () => {
+  it("opens the nodes' ports only to the cluster security group, never SSH, never the internet", () => {
     for (const cluster of [defaults, threeReplicas]) {
       const rules = ingressRules(cluster)
       expect(rules.length).toBeGreaterThan(0)
@@ -89,7 +90,11 @@ describe('PgrouteClusterStack', () => {
         expect(rule.CidrIp).not.toBe('0.0.0.0/0')
         expect(rule.CidrIpv6).toBeUndefined()
         expect(rule.IpProtocol).toBe('tcp')
-        expect([rule.FromPort, rule.ToPort]).toEqual([postgresPort, postgresPort])
+        // One port per node: the primary's, then one per replica.
+        expect([rule.FromPort, rule.ToPort]).toEqual([
+          postgresPort,
+          postgresPort + cluster.stack.options.replicas,
+        ])
       }
     }
     const [only] = ingressRules(defaults)
@@ -102,10 +107,10 @@ describe('PgrouteClusterStack', () => {
     defaults.template.resourceCountIs('AWS::EC2::KeyPair', 0)
   })
 
-  it('adds exactly one 5432 ingress rule for the test-runner CIDR and puts it in pg_hba', () => {
+  it('adds exactly one PostgreSQL ingress rule for the test-runner CIDR and puts it in pg_hba', () => {
     const added = ingressRules(threeReplicas).filter((rule) => rule.CidrIp !== undefined)
     expect(ingressRules(threeReplicas)).toHaveLength(ingressRules(defaults).length + 1)
-    expect(added).toEqual([expect.objectContaining({ CidrIp: testRunnerCidr, FromPort: 5432, ToPort: 5432 })])
+    expect(added).toEqual([expect.objectContaining({ CidrIp: testRunnerCidr, FromPort: 5432, ToPort: 5435 })])
     for (const instance of Object.values(instances(threeReplicas))) {
       expect(bootstrapEnv(renderUserData(instance)).PGROUTE_TEST_RUNNER_CIDR).toBe(testRunnerCidr)
     }
@@ -161,20 +166,19 @@ describe('PgrouteClusterStack', () => {
     }
   })
 
-  it('grants each node role SSM core, GetSecretValue on its secrets only and SignalResource on this stack', () => {
+  it('grants each node role Session Manager, GetSecretValue on its secrets only and SignalResource on this stack', () => {
     const ids = secretIds(defaults)
     const [primaryId, ...replicaIds] = nodeIds(defaults)
     const expectRole = (roleId: string, secretRefs: string[]) => {
       const role = resourcesOfType(defaults, 'AWS::IAM::Role')[roleId]!
-      expect(JSON.stringify(role.Properties!.ManagedPolicyArns)).toContain(
-        'policy/AmazonSSMManagedInstanceCore',
-      )
-      expect(role.Properties!.ManagedPolicyArns).toHaveLength(1)
+      // No managed policy: AmazonSSMManagedInstanceCore would allow ssm:GetParameter(s) on every parameter.
+      expect(role.Properties!.ManagedPolicyArns).toBeUndefined()
       expect(role.Properties!.AssumeRolePolicyDocument.Statement).toEqual([
         expect.objectContaining({ Principal: { Service: 'ec2.amazonaws.com' } }),
       ])
       const statements = statementsOfRole(defaults, roleId)
       expect(statements).toEqual([
+        { Effect: 'Allow', Action: [...sessionManagerActions], Resource: '*' },
         {
           Effect: 'Allow',
           Action: 'secretsmanager:GetSecretValue',
@@ -183,7 +187,12 @@ describe('PgrouteClusterStack', () => {
         },
         { Effect: 'Allow', Action: 'cloudformation:SignalResource', Resource: { Ref: 'AWS::StackId' } },
       ])
-      expect(JSON.stringify(statements)).not.toContain('*')
+      // No wildcard action anywhere; `Resource: *` only for the Session Manager actions, which AWS does not
+      // scope by resource.
+      expect(JSON.stringify(statements.map((statement) => statement.Action))).not.toContain('*')
+      expect(JSON.stringify(statements.slice(1))).not.toContain('*')
+      expect(sessionManagerActions.every((action) => /^(ssm|ssmmessages):[A-Za-z]+$/.test(action))).toBe(true)
+      expect(JSON.stringify(statements)).not.toMatch(/GetParameter/)
     }
     expectRole(roleOfInstance(defaults, primaryId!), [ids.app, ids.replication])
     for (const replicaId of replicaIds) expectRole(roleOfInstance(defaults, replicaId), [ids.replication])
@@ -205,6 +214,7 @@ describe('PgrouteClusterStack', () => {
     const envOf = (id: string) => bootstrapEnv(renderUserData(instances(threeReplicas)[id]!))
     expect(renderUserData(instances(threeReplicas)[primaryId!]!)).toContain('exec /opt/pgroute/primary.sh')
     expect(envOf(primaryId!).PGROUTE_REPLICA_SLOTS).toBe('replica_1 replica_2 replica_3')
+    expect(envOf(primaryId!).PGROUTE_PORT).toBe('5432')
     replicaIds.forEach((id, index) => {
       expect(renderUserData(instances(threeReplicas)[id]!)).toContain('exec /opt/pgroute/replica.sh')
       expect(envOf(id)).toMatchObject({
@@ -212,6 +222,7 @@ describe('PgrouteClusterStack', () => {
         PGROUTE_SLOT: `replica_${index + 1}`,
       })
       expect(envOf(id).PGROUTE_MAX_WAL_SENDERS).toBe(envOf(primaryId!).PGROUTE_MAX_WAL_SENDERS)
+      expect(envOf(id)).toMatchObject({ PGROUTE_PORT: String(5433 + index), PGROUTE_PRIMARY_PORT: '5432' })
     })
   })
 
@@ -231,8 +242,13 @@ describe('PgrouteClusterStack', () => {
         clusterOutputs.replicaEndpoints,
         clusterOutputs.databaseName,
         clusterOutputs.appSecretArn,
+        clusterOutputs.securityGroupId,
       ].sort(),
     )
+    // Private network mode: a runner inside the VPC joins this group to reach 5432.
+    expect(outputs(defaults)[clusterOutputs.securityGroupId]!.Value).toEqual({
+      'Fn::GetAtt': [logicalIdOf(defaults, defaults.stack.securityGroup), 'GroupId'],
+    })
     expect(outputs(defaults)[clusterOutputs.appSecretArn]!.Value).toEqual({ Ref: ids.app })
     expect(outputs(defaults)[clusterOutputs.databaseName]!.Value).toBe('pgroute')
     const [primaryId, ...replicaIds] = nodeIds(threeReplicas)
@@ -242,7 +258,9 @@ describe('PgrouteClusterStack', () => {
     expect(outputs(threeReplicas)[clusterOutputs.replicaPublicEndpoints]!.Value).toEqual({
       'Fn::Join': [
         ',',
-        replicaIds.map((id) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'PublicDnsName'] }, ':5432']] })),
+        replicaIds.map((id, index) => ({
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'PublicDnsName'] }, `:${5433 + index}`]],
+        })),
       ],
     })
     expect(outputs(threeReplicas)[clusterOutputs.primaryPublicEndpoint]).toBeDefined()

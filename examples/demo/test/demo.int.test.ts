@@ -1,7 +1,9 @@
+import { requireControl } from '@pgroute/cluster/testing'
 import { expect, it } from 'vitest'
 import { runDemo } from '../src/run-demo.js'
 
-it('runs the drizzle app for 5 s through a replica kill with no stale read and no failed request', async () => {
+it('runs the drizzle app for 5 s through a replica kill with no stale read and no failed request', async (context) => {
+  requireControl(context, 'kills a replica')
   const summary = await runDemo({ app: 'drizzle', duration: 5, killReplica: true, output: false })
   expect(summary).toMatchObject({
     staleReads: 0,
@@ -17,7 +19,8 @@ it('runs the drizzle app for 5 s through a replica kill with no stale read and n
   expect(summary.writesByNode.primary).toBeGreaterThan(0)
 })
 
-it('finds stale reads when the authors do not send their tokens back (the check can fail)', async () => {
+it('finds stale reads when the authors do not send their tokens back (the check can fail)', async (context) => {
+  requireControl(context, 'a replica that replays WAL 2 s late')
   const summary = await runDemo({ app: 'kysely', duration: 5, tokens: false, output: false })
   expect(summary.staleReads).toBeGreaterThan(0)
   expect(summary.errors).toBe(0)

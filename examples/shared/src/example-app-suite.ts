@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, routerOptions, startTestCluster } from '@pgroute/cluster/testing'
 import { createRouter, type Router } from '@pgroute/core'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { healthRoute } from './health-route.js'
 import { TOKEN_HEADER } from './read-your-writes.js'
 import { NODE_HEADER } from './served-by.js'
 import type { BuildApp } from './service-builder.js'
@@ -35,9 +37,10 @@ async function createPost(app: FastifyInstance, title: string, token?: string) {
 }
 
 /**
- * The integration suite every example app must pass, against a real cluster (one replica 2 s late) through
+ * The integration suite every example app must pass, against a real cluster (one replica 2 s late; or the external
+ * cluster of `PGROUTE_PRIMARY_URL`, where the tests that need the late replica are skipped) through
  * `app.inject()`: read-your-writes across requests with the token, a control showing reads without it do miss,
- * comments, listing, 404s, malformed tokens (400, nothing written) and the `/status` shape.
+ * comments, listing, 404s, malformed tokens (400, nothing written), the `/status` shape and `/health`.
  *
  * @example
  * ```ts
@@ -52,11 +55,8 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
 
     beforeAll(async () => {
       // The second replica replays WAL 2 s late: a read routed to it right after a write would miss the write.
-      cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
-      router = createRouter({
-        primary: cluster.primary.url,
-        replicas: cluster.replicas.map((node) => ({ name: node.name, connectionString: node.url })),
-      })
+      cluster = await startTestCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
+      router = createRouter(routerOptions(cluster))
       await router.ready()
       app = await options.buildApp({ router })
     })
@@ -68,7 +68,8 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
     })
 
     describe('read-your-writes across requests', () => {
-      it('finds every post right after creating it when the token is sent back', async () => {
+      it('finds every post right after creating it when the token is sent back', async (context) => {
+        requireControl(context, 'a replica that replays WAL 2 s late')
         const iterations = 300
         const servedBy = new Map<number | undefined, number>()
         let token: string | undefined
@@ -96,7 +97,8 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
         expect([...servedBy.keys()].every((port) => port !== undefined)).toBe(true)
       })
 
-      it('misses fresh posts without the token (control: the late replica serves reads)', async () => {
+      it('misses fresh posts without the token (control: the late replica serves reads)', async (context) => {
+        requireControl(context, 'a replica that replays WAL 2 s late')
         // Until the router sees the late replica past the schema, the app's own token keeps every read off it.
         await cluster.waitForReplication({ replicas: [cluster.replicas[1]!] })
         let misses = 0
@@ -131,6 +133,8 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
       })
 
       it('lists the newest posts, including the one just created', async () => {
+        // Enough posts of its own, whether or not the tests above ran (they need the late replica).
+        for (let i = 0; i < 4; i++) await createPost(app, `older ${i}`)
         const post = await createPost(app, 'newest')
         const list = await app.inject({ url: '/posts?limit=5', headers: { [TOKEN_HEADER]: post.token } })
         expect(list.statusCode).toBe(200)
@@ -204,6 +208,35 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
         }
         expect(nodes[0].served).toBeGreaterThan(0)
         expect(response.body).not.toContain(cluster.primary.connectionConfig.password)
+      })
+    })
+
+    describe('GET /health', () => {
+      it('answers 200 with ok and no problems while every node is up', async () => {
+        const response = await app.inject({ url: '/health' })
+        expect(response.statusCode).toBe(200)
+        expect(response.json()).toMatchObject({ ok: true, problems: [], primary: { role: 'primary' } })
+        expect(response.json().replicas).toHaveLength(2)
+      })
+
+      it('answers 503 naming the primary when it refuses the login, without the password', async () => {
+        const secret = 'wrong-password-for-health'
+        const url = new URL(cluster.primary.url)
+        url.password = secret
+        const broken = createRouter({ primary: url.toString(), replicas: [cluster.replicas[0]!.url] })
+        const probe = Fastify()
+        healthRoute(probe, broken)
+        try {
+          await broken.ready().catch(() => {})
+          const response = await probe.inject({ url: '/health' })
+          expect(response.statusCode).toBe(503)
+          expect(response.json().ok).toBe(false)
+          expect(response.json().problems[0]).toMatch(/^primary .* is down: password authentication failed/)
+          expect(response.body).not.toContain(secret)
+        } finally {
+          await probe.close()
+          await broken.end()
+        }
       })
     })
   })

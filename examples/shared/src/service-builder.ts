@@ -1,5 +1,6 @@
 import type { Router } from '@pgroute/core'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { healthRoute } from './health-route.js'
 import { readYourWrites } from './read-your-writes.js'
 import { statusRoute } from './status-route.js'
 
@@ -24,8 +25,8 @@ export interface BuildServiceOptions extends BuildAppOptions {
 
 /**
  * The part of every example app that does not depend on its ORM: runs `migrate` in a session whose token becomes
- * the floor of every request, then returns a Fastify instance with read-your-writes, the app's routes and
- * `GET /status`.
+ * the floor of every request, then returns a Fastify instance with read-your-writes, the app's routes,
+ * `GET /status` and `GET /health`.
  *
  * @example
  * ```ts
@@ -47,5 +48,6 @@ export async function buildService(options: BuildServiceOptions): Promise<Fastif
   readYourWrites(app, { router, baseline })
   routes(app)
   statusRoute(app, router)
+  healthRoute(app, router)
   return app
 }

@@ -21,6 +21,8 @@ export type ClusterErrorCode =
   | 'PGROUTE_CLUSTER_NOT_SUPPORTED'
   /** The operation does not fit the node's current state (e.g. promoting the primary, pausing a stopped node). */
   | 'PGROUTE_CLUSTER_INVALID_STATE'
+  /** A server of an external cluster does not answer (wrong address, port or credentials, or it is down). */
+  | 'PGROUTE_CLUSTER_UNREACHABLE'
   /** The Docker backend cannot run: testcontainers is not installed or no container engine is reachable. */
   | 'PGROUTE_CLUSTER_DOCKER_UNAVAILABLE'
 

@@ -154,7 +154,7 @@ export interface ClusterStatus {
 
 /**
  * A running primary/replica cluster, from {@link startCluster}, {@link connectCluster} or
- * {@link startTestCluster}.
+ * `startTestCluster` (`@pgroute/cluster/testing`).
  */
 export interface Cluster {
   /** `embedded`, `docker`, or `external` for {@link connectCluster}. */

@@ -35,4 +35,3 @@ export type { OccupiedConnections, OccupyConnectionsOptions } from './connection
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
 export { startCluster } from './start-cluster.js'
-export { startTestCluster } from './test-cluster.js'

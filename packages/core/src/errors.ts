@@ -22,7 +22,8 @@ export type PgRouteErrorCode =
   | 'PGROUTE_ABORTED'
   /**
    * A write could not start: the primary is known down or fenced and no other node leads yet (or none did within
-   * `failover.waitMs`). Nothing reached a server: it is safe to retry.
+   * `failover.waitMs`). Nothing reached a server: it is safe to retry. Also from `router.ready()`: the primary cannot
+   * take writes (unreachable, refused the login, or in recovery).
    */
   | 'PGROUTE_PRIMARY_UNAVAILABLE'
 

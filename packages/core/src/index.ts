@@ -22,6 +22,7 @@ export type {
   ClassificationReason,
   Classifier,
   ClassifierOptions,
+  LearnedReason,
   RouteTarget,
 } from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
@@ -39,6 +40,7 @@ export type {
   RetryOptions,
   RouterOptions,
 } from './config/router-options.js'
+export type { RejectedStatement } from './core/rejection-log.js'
 export type {
   NodeStateEvent,
   PrimaryChangedEvent,
@@ -57,5 +59,6 @@ export {
   type SessionOptions,
   type TransactionOptions,
 } from './router/router.js'
+export type { RouterHealth } from './router/router-health.js'
 export type { NodeStatus } from './router/router-status.js'
 export { isToken } from './session/causal-session.js'

@@ -110,7 +110,7 @@ describe('SqlScanner', () => {
       scanner.reset(sql)
       scanner.next()
       expect(scanner.hash).toBe(hashName('nextval'))
-      expect(hashToken(sql, 0, sql.length, false)).toBe(hashName('nextval'))
+      expect(hashToken({ text: sql, start: 0, end: sql.length, quoted: false })).toBe(hashName('nextval'))
     }
   })
 
@@ -120,6 +120,6 @@ describe('SqlScanner', () => {
     ['""""', '"'],
     ['"x.y"', 'x.y'],
   ])('hashes the quoted identifier %s like the name %s', (sql, name) => {
-    expect(hashToken(sql, 0, sql.length, true)).toBe(hashName(name))
+    expect(hashToken({ text: sql, start: 0, end: sql.length, quoted: true })).toBe(hashName(name))
   })
 })

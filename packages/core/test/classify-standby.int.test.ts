@@ -1,6 +1,7 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClassifier } from '../src/classify/index.js'
 import {
   CORPUS_SCHEMA,
@@ -8,6 +9,8 @@ import {
   type CorpusEntry,
   STANDBY_CORPUS,
 } from './fixtures/classify-standby-corpus.js'
+import { loadClassifyCorpus } from './helpers/classify-corpus.js'
+import { judge, loadOracle } from './helpers/parse-tree-oracle.js'
 
 /*
  * Ground truth for the classifier is a real hot standby: whatever it refuses as a write must go to the primary,
@@ -52,7 +55,7 @@ const classifier = createClassifier({ writeFunctions: CORPUS_WRITE_FUNCTIONS })
 const report: string[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 1 })
+  cluster = await startTestCluster({ replicas: 1 })
   for (const sql of CORPUS_SCHEMA) await cluster.primary.query(sql)
   await cluster.waitForReplication()
 })
@@ -63,6 +66,12 @@ afterAll(async () => {
 })
 
 describe('classifier against a hot standby', () => {
+  beforeEach((context) =>
+    requireControl(
+      context,
+      'a superuser on PostgreSQL 16+ (superuser-only functions, EXPLAIN (GENERIC_PLAN))',
+    ),
+  )
   it('has a corpus of more than 100 statements of every kind', () => {
     expect(STANDBY_CORPUS.length).toBeGreaterThan(100)
     for (const kind of ['read', 'write', 'primary'] as const) {
@@ -104,4 +113,66 @@ describe('classifier against a hot standby', () => {
     expect(createClassifier().classify(sql).target).toBe('replica')
     expect(classifier.classify(sql).target).toBe('primary')
   })
+})
+
+/** Tables and sequences the torture and ORM statements of the differential corpus name. */
+const DIFFERENTIAL_SCHEMA: readonly string[] = [
+  'CREATE TABLE t (id int, x int, a int, b int, "UPDATE" int)',
+  'CREATE SEQUENCE s',
+  'CREATE TABLE person (id serial PRIMARY KEY, first_name text, last_name text, age int, created_at timestamptz)',
+  'CREATE TABLE pet (id serial PRIMARY KEY, owner_id int, name text, species text)',
+  'CREATE TABLE users (id serial PRIMARY KEY, name text, email text, age int, created_at timestamp)',
+  'CREATE TABLE posts (id serial PRIMARY KEY, author_id int, title text)',
+  'CREATE TABLE "User" (id serial PRIMARY KEY, email text, name text, "createdAt" timestamptz)',
+  'CREATE TABLE "Post" (id serial PRIMARY KEY, title text, published boolean, "authorId" int)',
+  'CREATE TABLE job (id serial PRIMARY KEY, queue text, payload jsonb, run_at timestamptz, locked_by text)',
+]
+
+/**
+ * A sample of the differential corpus: all of its torture and ORM statements, and every 25th regression
+ * statement, that the oracle calls reads.
+ */
+function oracleReads(): string[] {
+  const { sources } = loadClassifyCorpus()
+  const sample = Object.entries(sources).flatMap(([source, texts]) =>
+    source.endsWith('-regress') ? texts.filter((_, index) => index % 25 === 0) : texts,
+  )
+  return sample.filter((sql) => judge(sql).kind === 'read')
+}
+
+describe('the differential oracle against a hot standby', () => {
+  it('has the standby run every sampled statement the oracle calls a read', async () => {
+    for (const sql of DIFFERENTIAL_SCHEMA) await cluster.primary.query(sql)
+    await cluster.waitForReplication()
+    await loadOracle()
+    const reads = oracleReads()
+    expect(reads.length).toBeGreaterThan(1000)
+    const refused: string[] = []
+    let client: pg.Client | undefined
+    for (const sql of reads) {
+      if (client === undefined) {
+        client = new pg.Client(cluster.replicas[0]!.connectionConfig)
+        client.on('error', () => {})
+        await client.connect()
+        await client.query("SET statement_timeout = '2s'")
+      }
+      const outcome: Outcome = await client.query(sql).then(
+        () => ({ ok: true }),
+        (error: Error) => ({ ok: false, error }),
+      )
+      if (isHotStandbyRejection(outcome)) refused.push(`${describeOutcome(outcome)} | ${sql}`)
+      // A statement may leave a transaction open or end the connection: start the next one clean.
+      const reset = await client.query('ROLLBACK; RESET ALL').then(
+        () => true,
+        () => false,
+      )
+      if (!reset) {
+        await client.end().catch(() => {})
+        client = undefined
+      }
+    }
+    await client?.end()
+    report.push(`oracle reads run on the standby: ${reads.length}, refused: ${refused.length}`)
+    expect(refused).toEqual([])
+  }, 180_000)
 })

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { resolveOptions } from '../src/config/resolve-options.js'
@@ -43,6 +44,7 @@ describe('defaults', () => {
       classifierCacheSize: 1000,
       routeEvents: false,
       failover: { waitMs: 0 },
+      learnRouting: true,
     })
     expect(resolved.nodes[0]!).toMatchObject({
       name: 'db-a.internal:5433/shop',
@@ -198,6 +200,7 @@ describe('validation: a ConfigError naming the option', () => {
     ['classifierCacheSize', { primary: URL_A, classifierCacheSize: -1 }],
     ['classifierCacheSize', { primary: URL_A, classifierCacheSize: 10.5 }],
     ['routeEvents', { primary: URL_A, routeEvents: 1 }],
+    ['learnRouting', { primary: URL_A, learnRouting: 'no' }],
     ['replica', { primary: URL_A, replica: [URL_B] }],
     ['healthcheck', { primary: URL_A, healthcheck: { intervalMs: 100 } }],
   ]
@@ -236,7 +239,7 @@ describe('passwords never show', () => {
     }
   })
 
-  it('not in status() nor node-state events of nodes that cannot be reached', async () => {
+  it('not in status(), health(), ready() errors nor node-state events of nodes that cannot be reached', async () => {
     // Port 1 on loopback: connection refused at once.
     const router = createRouter({
       primary: `postgres://app:${SECRET}@127.0.0.1:1/shop`,
@@ -248,7 +251,10 @@ describe('passwords never show', () => {
     routers.push(router)
     const events: NodeStateEvent[] = []
     router.on('node-state', (event) => events.push(event))
-    await router.ready()
+    const refused = await router.ready().catch((error: unknown) => error)
+    expect(refused).toMatchObject({ code: 'PGROUTE_PRIMARY_UNAVAILABLE' })
+    expect(inspect(refused, { depth: 5 })).not.toContain(SECRET)
+    expect(JSON.stringify(router.health())).not.toContain(SECRET)
     const status = router.status()
     expect(status.map((row) => [row.name, row.state, row.healthy])).toEqual([
       ['127.0.0.1:1/shop', 'down', false],

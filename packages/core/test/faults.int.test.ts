@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type NodeStateEvent, type RoutedClient, type Router } from '../src/index.js'
 import { isConnectionError } from '../src/pg-errors.js'
@@ -10,7 +11,7 @@ let cluster: Cluster
 const routers: Router[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 2 })
+  cluster = await startTestCluster({ replicas: 2 })
   await cluster.primary.query(
     `CREATE TABLE events (id bigserial PRIMARY KEY, worker int, at timestamptz DEFAULT now());
      CREATE TABLE accounts (id int PRIMARY KEY, balance int);
@@ -61,7 +62,8 @@ function load(concurrency: number, worker: (w: number, i: number) => Promise<voi
 }
 
 describe('a replica killed under load', () => {
-  it('fails no read: it is marked down by the first failed statement and back after start()', async () => {
+  it('fails no read: it is marked down by the first failed statement and back after start()', async (context) => {
+    requireControl(context, 'kills a replica and starts it again')
     const victim = cluster.replicas[0]!
     // Probes are rare here, so only failing statements can mark the replica down quickly, and only the
     // back-off re-probe can bring it back.
@@ -109,7 +111,8 @@ describe('a replica killed under load', () => {
 })
 
 describe('a replica-pinned client outside a transaction', () => {
-  it('moves to another node when its replica dies', async () => {
+  it('moves to another node when its replica dies', async (context) => {
+    requireControl(context, 'kills a replica')
     const victim = cluster.replicas[0]!
     const router = routerFor(cluster)
     track(router)
@@ -138,7 +141,8 @@ describe('a replica-pinned client outside a transaction', () => {
 })
 
 describe('no leaked connections', () => {
-  it('after thousands of mixed statements with a replica killed mid-run, every connection is idle again', async () => {
+  it('after thousands of mixed statements with a replica killed mid-run, every connection is idle again', async (context) => {
+    requireControl(context, 'kills a replica mid-run')
     const victim = cluster.replicas[1]!
     const router = routerFor(cluster, { pool: { max: 6 } })
     track(router)
@@ -214,7 +218,8 @@ describe('no leaked connections', () => {
     await waitForState(watcher, victim.name, 'up', 15_000)
   })
 
-  it('a process that ends its router exits by itself, even after a replica died under it', async () => {
+  it('a process that ends its router exits by itself, even after a replica died under it', async (context) => {
+    requireControl(context, 'kills a replica')
     const victim = cluster.replicas[0]!
     await waitFor(() => victim.running, 5000, 'victim running')
     const fixture = fileURLToPath(new URL('./fixtures/exit-after-end.ts', import.meta.url))
@@ -254,7 +259,8 @@ describe('no leaked connections', () => {
 })
 
 describe('fallback when no replica is eligible', () => {
-  it("'error' refuses reads with PGROUTE_NO_ELIGIBLE_NODE; 'primary' serves them from the primary", async () => {
+  it("'error' refuses reads with PGROUTE_NO_ELIGIBLE_NODE; 'primary' serves them from the primary", async (context) => {
+    requireControl(context, 'stops every replica')
     const strict = routerFor(cluster, { fallback: 'error' })
     const lenient = routerFor(cluster, { fallback: 'primary' })
     track(strict)
@@ -291,7 +297,8 @@ describe('fallback when no replica is eligible', () => {
 })
 
 describe('a replica promoted beside a running primary', () => {
-  it('becomes the primary (newest timeline); the old primary and the replica following it are fenced', async () => {
+  it('becomes the primary (newest timeline); the old primary and the replica following it are fenced', async (context) => {
+    requireControl(context, 'promotes a replica')
     const router = routerFor(cluster)
     const events = track(router)
     await router.ready()

@@ -1,4 +1,5 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeStateEvent, Router } from '../src/index.js'
 import {
@@ -17,7 +18,7 @@ let cluster: Cluster
 const routers: Router[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
+  cluster = await startTestCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
   await createHeartbeat(cluster)
   await cluster.primary.query('CREATE TABLE bulk (id bigserial PRIMARY KEY, payload text)')
   await cluster.waitForReplication({ replicas: cluster.replicas, timeoutMs: 10_000 })
@@ -45,7 +46,8 @@ async function readPorts(router: Router, count: number): Promise<number[]> {
 }
 
 describe('replication lag', () => {
-  it('a replica applying WAL 2 s late gets no reads while writes flow (lag.maxSeconds 1), then comes back', async () => {
+  it('a replica applying WAL 2 s late gets no reads while writes flow (lag.maxSeconds 1), then comes back', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const delayed = cluster.replicas[1]!
     const router = routerFor(cluster, { lag: { maxSeconds: 1 } })
     const events = track(router)
@@ -74,7 +76,8 @@ describe('replication lag', () => {
     expect(ports.filter((port) => port === delayed.port).length).toBeGreaterThan(0)
   })
 
-  it('a replica whose replay is paused is excluded within about one probe interval, and back after resume', async () => {
+  it('a replica whose replay is paused is excluded within about one probe interval, and back after resume', async (context) => {
+    requireControl(context, 'pauses replay')
     const paused = cluster.replicas[0]!
     const router = routerFor(cluster, { lag: { maxBytes: 256 * 1024, maxSeconds: 60 } })
     const events = track(router)
@@ -103,7 +106,8 @@ describe('replication lag', () => {
     expect(ports.filter((port) => port === paused.port).length).toBeGreaterThan(0)
   })
 
-  it('counts lag seconds from the first write the replica has not replayed, not from its last replayed commit', async () => {
+  it('counts lag seconds from the first write the replica has not replayed, not from its last replayed commit', async (context) => {
+    requireControl(context, 'pauses replay')
     // After an idle spell, a replica that just fell behind is only as late as the write it misses. Measuring from
     // its last replayed commit would call it seconds late the moment any write arrives.
     const replica = cluster.replicas[0]!
@@ -130,7 +134,8 @@ describe('replication lag', () => {
     await waitForState(router, replica.name, 'up', 5000)
   })
 
-  it('status() reports lag figures and no password while a replica lags', async () => {
+  it('status() reports lag figures and no password while a replica lags', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const router = routerFor(cluster, { lag: { maxSeconds: 1 } })
     track(router)
     await router.ready()

@@ -1,4 +1,5 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isToken, type Router } from '../src/index.js'
@@ -12,7 +13,7 @@ let delayedPort: number
 const WORKERS = 8
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
+  cluster = await startTestCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
   delayedPort = cluster.replicas[1]!.port
   await cluster.primary.query(
     `CREATE TABLE counters (id int PRIMARY KEY, v bigint NOT NULL);
@@ -90,7 +91,8 @@ const readers: Reader[] = [
 ]
 
 describe('read-your-writes', () => {
-  it('control: outside a session, reads right after a write are stale on the delayed replica', async () => {
+  it('control: outside a session, reads right after a write are stale on the delayed replica', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const result = tally()
     await workers(40, async (id) => {
       const written = await write(id)

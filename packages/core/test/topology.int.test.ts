@@ -1,4 +1,5 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   createRouter,
@@ -18,7 +19,7 @@ afterEach(async () => {
 })
 
 async function cluster(): Promise<Cluster> {
-  const started = await startCluster({ replicas: 2 })
+  const started = await startTestCluster({ replicas: 2 })
   clusters.push(started)
   await started.primary.query('CREATE TABLE items (id bigserial PRIMARY KEY, note text)')
   await started.waitForReplication()
@@ -101,7 +102,8 @@ function mixedLoad(router: Router) {
 }
 
 describe('failover', () => {
-  it('is followed under mixed load with the plain config: writes on the new primary within 3 s, no stale session', async () => {
+  it('is followed under mixed load with the plain config: writes on the new primary within 3 s, no stale session', async (context) => {
+    requireControl(context, 'promotes a replica')
     const c = await cluster()
     const router = plainRouter(c)
     const changes: PrimaryChangedEvent[] = []
@@ -144,7 +146,8 @@ describe('failover', () => {
     expect(await readsBack(router, after)).toBe(true)
   }, 90_000)
 
-  it('with failover.waitMs, writes wait for the new primary instead of failing', async () => {
+  it('with failover.waitMs, writes wait for the new primary instead of failing', async (context) => {
+    requireControl(context, 'promotes a replica')
     const c = await cluster()
     const router = plainRouter(c, { failover: { waitMs: 15_000 }, healthCheck: FAST_HEALTH })
     await router.ready()
@@ -163,7 +166,8 @@ describe('failover', () => {
 })
 
 describe('split brain', () => {
-  it('fences the old primary restarted read-write and the replica still following it; a rejoin brings it back', async () => {
+  it('fences the old primary restarted read-write and the replica still following it; a rejoin brings it back', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
     const c = await cluster()
     const router = plainRouter(c)
     await router.ready()

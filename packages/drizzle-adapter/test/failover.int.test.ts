@@ -1,3 +1,4 @@
+import { requireControl } from '@pgroute/cluster/testing'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { users } from './fixtures/schema.js'
@@ -16,7 +17,8 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('a failover under a Drizzle load', () => {
-  it('is followed: inserts, selects and transactions carry on on the new primary, no restart', async () => {
+  it('is followed: inserts, selects and transactions carry on on the new primary, no restart', async (context) => {
+    requireControl(context, 'promotes a replica')
     const { db, router, cluster } = c
     const promoted = cluster.replicas[1]!
     let stopped = false

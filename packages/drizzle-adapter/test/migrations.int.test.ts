@@ -1,3 +1,4 @@
+import { requireControl } from '@pgroute/cluster/testing'
 import { DrizzleQueryError } from 'drizzle-orm'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -23,7 +24,8 @@ afterAll(async () => {
 })
 
 describe('migrate(db.$primary, { migrationsFolder })', () => {
-  it('runs on the primary even while no replica has replayed anything', async () => {
+  it('runs on the primary even while no replica has replayed anything', async (context) => {
+    requireControl(context, 'pauses replay')
     // With replay paused, a replica has neither the schema nor the migrations table: any part of the migration
     // that reached one would fail.
     await Promise.all(c.cluster.replicas.map((replica) => replica.pauseReplay()))
@@ -40,7 +42,8 @@ describe('migrate(db.$primary, { migrationsFolder })', () => {
     }
   })
 
-  it('reaches the replicas by replication', async () => {
+  it('reaches the replicas by replication', async (context) => {
+    requireControl(context, 'pauses replay (checks the migration of the first test, run with replay paused)')
     await c.cluster.waitForReplication()
     for (const replica of c.cluster.replicas) {
       const tables = await replica.query<{ names: string }>(TABLES)
@@ -48,14 +51,16 @@ describe('migrate(db.$primary, { migrationsFolder })', () => {
     }
   })
 
-  it('applies nothing twice', async () => {
+  it('applies nothing twice', async (context) => {
+    requireControl(context, 'pauses replay (re-runs the migration of the first test, run with replay paused)')
     const { routes } = await withRoutes(c.router, () => migrate(c.db.$primary, { migrationsFolder }))
     expect(new Set(routes.map((route) => route.role))).toEqual(new Set(['primary']))
     const applied = await c.cluster.primary.query<{ applied: number }>(APPLIED)
     expect(applied.rows[0]?.applied).toBe(2)
   })
 
-  it('is needed: on the routed database, the migrator reads its bookkeeping from a replica', async () => {
+  it('is needed: on the routed database, the migrator reads its bookkeeping from a replica', async (context) => {
+    requireControl(context, 'pauses replay')
     await Promise.all(c.cluster.replicas.map((replica) => replica.pauseReplay()))
     try {
       // The migrator creates its table on the primary, then reads it back outside any transaction: a routed read.

@@ -1,3 +1,4 @@
+import { requireControl } from '@pgroute/cluster/testing'
 import { and, eq, gte, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { withReplicas } from 'drizzle-orm/pg-core'
@@ -116,7 +117,8 @@ afterAll(async () => {
 })
 
 describe('a session never reads stale data after its own writes', () => {
-  it(`${ITERATIONS} write-then-read sessions through pgrouteDrizzle: zero stale reads`, async () => {
+  it(`${ITERATIONS} write-then-read sessions through pgrouteDrizzle: zero stale reads`, async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const report = await runStaleReadWorkload({
       iterations: ITERATIONS,
       workers: WORKERS,
@@ -132,7 +134,8 @@ describe('a session never reads stale data after its own writes', () => {
     expect(report.byPort.get(c.replicaPorts[1]!) ?? 0).toBe(0)
   })
 
-  it('the same workload outside a session does read stale data (the check can fail)', async () => {
+  it('the same workload outside a session does read stale data (the check can fail)', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const report = await runStaleReadWorkload({
       iterations: CONTRAST_ITERATIONS,
       workers: WORKERS,
@@ -145,7 +148,8 @@ describe('a session never reads stale data after its own writes', () => {
     expect(report.staleByPort.get(c.replicaPorts[1]!) ?? 0).toBeGreaterThan(0)
   })
 
-  it("the same workload through drizzle's withReplicas reads stale data", async () => {
+  it("the same workload through drizzle's withReplicas reads stale data", async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const pools = [c.cluster.primary, ...c.cluster.replicas].map((node) => plainPool(node.url))
     try {
       const [primary, first, ...rest] = pools.map((client) => drizzle({ client, schema }))
@@ -180,7 +184,8 @@ describe('a session never reads stale data after its own writes', () => {
     expect(report.stale).toBe(0)
   })
 
-  it('a write straight on router.primary is seen by the session too', async () => {
+  it('a write straight on router.primary is seen by the session too', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const bare = drizzle({ client: c.router.primary, schema })
     const report = await runStaleReadWorkload({
       iterations: CONTRAST_ITERATIONS,

@@ -1,3 +1,4 @@
+import { requireControl } from '@pgroute/cluster/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Harness, serverPort, startHarness } from './helpers/harness.js'
@@ -15,7 +16,8 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('a failover under a Kysely load', () => {
-  it('is followed: builder writes, reads and transactions carry on on the new primary, no restart', async () => {
+  it('is followed: builder writes, reads and transactions carry on on the new primary, no restart', async (context) => {
+    requireControl(context, 'promotes a replica')
     const { db, router, cluster } = h
     const promoted = cluster.replicas[0]!
     let stopped = false

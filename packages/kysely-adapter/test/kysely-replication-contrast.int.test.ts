@@ -1,3 +1,4 @@
+import { plainPool } from '@pgroute/cluster/testing'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import { KyselyReplicationDialect } from 'kysely-replication'
 import { RoundRobinReplicaStrategy } from 'kysely-replication/strategy/round-robin'
@@ -19,7 +20,7 @@ beforeAll(async () => {
   h = await startHarness({ replicaOptions: [{}] })
   pgroute = h.db
   const pool = (url: string) => {
-    const created = new pg.Pool({ connectionString: url, max: 4 })
+    const created = plainPool(url, { max: 4 })
     pools.push(created)
     return created
   }

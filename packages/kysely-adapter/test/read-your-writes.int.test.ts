@@ -1,3 +1,4 @@
+import { requireControl, waitFor } from '@pgroute/cluster/testing'
 import { isToken } from '@pgroute/core'
 import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -21,23 +22,22 @@ beforeAll(async () => {
   const ids = [...Array.from({ length: WORKERS }, (_, i) => i + 1), TOKEN_ROW, CONTROL_ROW]
   await h.cluster.primary.query(`INSERT INTO counter (id, v) SELECT unnest($1::int[]), 0`, [ids])
   // Start once even the delayed replica has the rows, so a stale read shows an old value, not a missing row.
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    const replayed = await h.cluster.replicas[1]!.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM counter WHERE id = ANY($1)',
-      [ids],
-    ).then(
-      ({ rows }) => rows[0]?.n === ids.length,
-      // 42P01: not even the table has been replayed yet.
-      (error: { code?: string }) => {
-        if (error.code === '42P01') return false
-        throw error
-      },
-    )
-    if (replayed) break
-    if (Date.now() > deadline) throw new Error('the delayed replica did not replay the seed rows')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  await waitFor(
+    () =>
+      h.cluster.replicas[1]!.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM counter WHERE id = ANY($1)',
+        [ids],
+      ).then(
+        ({ rows }) => rows[0]?.n === ids.length,
+        // 42P01: not even the table has been replayed yet.
+        (error: { code?: string }) => {
+          if (error.code === '42P01') return false
+          throw error
+        },
+      ),
+    20_000,
+    'the delayed replica to replay the seed rows',
+  )
 })
 
 afterAll(async () => {
@@ -79,7 +79,8 @@ async function readCounter(id: number, way: number): Promise<{ v: number; port: 
 }
 
 describe('read-your-writes with a replica applying WAL 2 s late', () => {
-  it('control: outside a session, reads right after a write are stale on the delayed replica', async () => {
+  it('control: outside a session, reads right after a write are stale on the delayed replica', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     let stale = 0
     let onDelayed = 0
     for (let i = 1; i <= 100; i++) {
@@ -92,7 +93,8 @@ describe('read-your-writes with a replica applying WAL 2 s late', () => {
     expect(stale).toBeGreaterThan(0)
   })
 
-  it(`inside router.session(): zero stale reads over ${WORKERS * ITERATIONS} write-then-read iterations`, async () => {
+  it(`inside router.session(): zero stale reads over ${WORKERS * ITERATIONS} write-then-read iterations`, async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     const ports = new Map<number, number>()
     const stale: string[] = []
     await Promise.all(

@@ -1,3 +1,4 @@
+import { requireServerVersion } from '@pgroute/cluster/testing'
 import { isPgRouteError } from '@pgroute/core'
 import { CamelCasePlugin, type Kysely, type Migration, Migrator, sql } from 'kysely'
 import pg from 'pg'
@@ -110,7 +111,8 @@ describe('data changes', () => {
     expect(deleted.numDeletedRows).toBe(1n)
   })
 
-  it('MERGE runs on the primary', async () => {
+  it('MERGE runs on the primary', async (context) => {
+    await requireServerVersion(context, h.cluster, 17, 'MERGE ... RETURNING')
     await db.insertInto('counter').values({ id: 1, v: 1 }).execute()
     const rows = await db
       .mergeInto('counter')

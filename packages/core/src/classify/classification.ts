@@ -3,7 +3,8 @@ export type RouteTarget = 'primary' | 'replica'
 
 /**
  * Why the classifier chose a target; see `docs/routing-rules.md`. `volatile-function:<name>` names the
- * write function the text calls (schema-qualified when it was written so).
+ * write function the text calls (schema-qualified when it was written so). The `learned:` reasons come only
+ * from a router's `classify()`, for a text a replica refused (`learnRouting`): `learned:<LearnedReason>`.
  */
 export type ClassificationReason =
   | 'read'
@@ -26,6 +27,9 @@ export type ClassificationReason =
   | 'empty'
   | 'unknown'
   | 'unparseable'
+  | 'learned:read-only'
+  | 'learned:unlogged'
+  | 'learned:recovery'
 
 /**
  * What the classifier decided about one SQL text (possibly several `;`-separated statements).
@@ -39,7 +43,7 @@ export interface Classification {
   /**
    * Transaction control in the text, if any, so a lazily-connected client can pin its node: `begin` for
    * BEGIN / START TRANSACTION, `begin-read-only` when its modes end up READ ONLY, `end` for
-   * COMMIT / END / ROLLBACK / ABORT (not ROLLBACK TO SAVEPOINT, PREPARE TRANSACTION or COMMIT AND CHAIN).
+   * COMMIT / END / ROLLBACK / ABORT and PREPARE TRANSACTION (not ROLLBACK TO SAVEPOINT or COMMIT AND CHAIN).
    * With several statements it is the state the last of them leaves the session in.
    */
   readonly transaction?: 'begin' | 'begin-read-only' | 'end'

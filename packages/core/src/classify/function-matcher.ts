@@ -1,5 +1,5 @@
 import type { ClassificationReason } from './classification.js'
-import { foldName, hashName, hashToken, sameName } from './name-hash.js'
+import { foldName, hashName, hashToken, type NameToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
 export interface QualifiedName {
@@ -73,27 +73,15 @@ export class FunctionMatcher {
   }
 
   /**
-   * The reason for a call of the name token `text[start, end)`, qualified by the
-   * token `text[qualifierStart, qualifierEnd)` when `qualifierStart >= 0`; undefined when it is no write.
+   * The reason for a call of the function `name`, qualified by `qualifier` when given; undefined when it is
+   * no write.
    */
-  match(
-    text: string,
-    start: number,
-    end: number,
-    quoted: boolean,
-    qualifierStart: number,
-    qualifierEnd: number,
-    qualifierQuoted: boolean,
-  ): ClassificationReason | undefined {
-    const entries = this.#byHash.get(hashToken(text, start, end, quoted))
+  match(name: NameToken, qualifier: NameToken | undefined): ClassificationReason | undefined {
+    const entries = this.#byHash.get(hashToken(name))
     if (entries === undefined) return undefined
     for (const entry of entries) {
-      if (!sameName(text, start, end, quoted, entry.name)) continue
-      if (
-        entry.schema === undefined ||
-        qualifierStart < 0 ||
-        sameName(text, qualifierStart, qualifierEnd, qualifierQuoted, entry.schema)
-      ) {
+      if (!sameName(name, entry.name)) continue
+      if (entry.schema === undefined || qualifier === undefined || sameName(qualifier, entry.schema)) {
         return entry.reason
       }
     }

@@ -6,5 +6,12 @@ export type {
   RouteTarget,
 } from './classification.js'
 export { classify, createClassifier } from './classifier.js'
+export {
+  DEFAULT_LEARNED_ROUTES,
+  type LearnedReason,
+  type LearnedRoute,
+  LearnedRoutes,
+  learnedReason,
+} from './learned-routes.js'
 export { leavesReplica } from './pinning-rule.js'
 export { DEFAULT_WRITE_FUNCTIONS } from './write-functions.js'

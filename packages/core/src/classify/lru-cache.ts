@@ -41,6 +41,11 @@ export class LruCache<V> {
     return entry.value
   }
 
+  /** The cached entries, least recently used first (approximately: see the class comment). */
+  *entries(): IterableIterator<[key: string, value: V]> {
+    for (const [key, entry] of this.#entries) yield [key, entry.value]
+  }
+
   /** Caches `value` as the most recently used entry, evicting the least recently used one when full. */
   set(key: string, value: V): void {
     const entries = this.#entries

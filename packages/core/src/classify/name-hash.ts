@@ -30,10 +30,12 @@ export function hashName(name: string): number {
 }
 
 /**
- * Hash of the name token `text[start, end)`, equal to {@link hashName} of the name it spells: a quoted
- * identifier (`quoted`) is hashed by its content, with `""` read as one `"`.
+ * Hash of the name token, equal to {@link hashName} of the name it spells: a quoted identifier is hashed by its
+ * content, with `""` read as one `"`.
  */
-export function hashToken(text: string, start: number, end: number, quoted: boolean): number {
+export function hashToken(token: NameToken): number {
+  const { text, quoted } = token
+  let { start, end } = token
   let hash = HASH_SEED
   if (quoted) {
     start++
@@ -55,17 +57,32 @@ export function foldName(name: string): string {
 }
 
 /**
- * True when `text[start, end)` spells the folded `name`, ignoring ASCII case. A quoted identifier token
- * (`quoted`) is compared by its content, with `""` read as one `"`.
+ * A name token: `text[start, end)`, whose name is its content when `quoted` ("…", with `""` for `"`). A
+ * decoded U&"…" name is passed as a quoted identifier text of its own.
  */
-export function sameName(text: string, start: number, end: number, quoted: boolean, name: string): boolean {
-  if (!quoted) {
-    if (end - start !== name.length) return false
-    for (let i = 0; i < name.length; i++) {
-      if (foldCase(text.charCodeAt(start + i)) !== name.charCodeAt(i)) return false
-    }
-    return true
+export interface NameToken {
+  text: string
+  start: number
+  end: number
+  quoted: boolean
+}
+
+/** True when the unquoted word `text[start, end)` spells the folded `name`, ignoring ASCII case. */
+export function sameWord(text: string, start: number, end: number, name: string): boolean {
+  if (end - start !== name.length) return false
+  for (let i = 0; i < name.length; i++) {
+    if (foldCase(text.charCodeAt(start + i)) !== name.charCodeAt(i)) return false
   }
+  return true
+}
+
+/**
+ * True when `token` spells the folded `name`, ignoring ASCII case. A quoted identifier token is compared by its
+ * content, with `""` read as one `"`.
+ */
+export function sameName(token: NameToken, name: string): boolean {
+  const { text, start, end } = token
+  if (!token.quoted) return sameWord(text, start, end, name)
   let i = 0
   for (let pos = start + 1; pos < end - 1; pos++, i++) {
     const code = text.charCodeAt(pos)

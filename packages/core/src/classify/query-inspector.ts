@@ -1,5 +1,7 @@
 import type { ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
+import { identifierText } from './identifier-text.js'
+import type { NameToken } from './name-hash.js'
 import * as K from './sql-keywords.js'
 import {
   type SqlScanner,
@@ -28,72 +30,77 @@ function continuesDml(dml: number, code: number): boolean {
   )
 }
 
+/** Where a statement's token stream stands: the codes of the two previous tokens and the parenthesis depth. */
+export interface TokenWindow {
+  /** Keyword code or TOKEN_* kind of the previous token (0 at the start of a statement). */
+  readonly p1: number
+  /** The same, of the token before it. */
+  readonly p2: number
+  /** Parenthesis depth of the current token. */
+  readonly depth: number
+}
+
 /**
  * Finds what sends a query (SELECT, WITH, VALUES, TABLE) to the primary although it starts like a read: row
  * locks, data-modifying CTEs or a data-modifying main statement after WITH, SELECT INTO, and calls of write
- * functions, at any depth. Fed one token at a time with the two previous token codes and the depth.
+ * functions, at any depth. Fed one token at a time; reads the two previous token codes and the depth from its {@link TokenWindow}.
  */
 export class QueryInspector {
-  private readonly scanner: SqlScanner
-  private readonly functions: FunctionMatcher
-  private text = ''
-  private baseDepth = 0
-  private withQuery = false
+  readonly #scanner: SqlScanner
+  readonly #functions: FunctionMatcher
+  readonly #window: TokenWindow
+  #baseDepth = 0
+  #withQuery = false
   /** The main SELECT / VALUES / TABLE was seen (a WITH query starts with its CTE list instead). */
-  private mainSeen = false
+  #mainSeen = false
   /** INSERT / UPDATE / DELETE / MERGE in a place where a data-modifying statement may start; 0 for none. */
-  private pendingDml = 0
-  private pendingDmlDepth = 0
-  // The last name token and the one before a dot, for function calls.
-  private nameStart = 0
-  private nameEnd = 0
-  private nameQuoted = false
-  private qualifierStart = -1
-  private qualifierEnd = 0
-  private qualifierQuoted = false
+  #pendingDml = 0
+  #pendingDmlDepth = 0
+  // The last name token and the one before it, for function calls: `schema.func(`.
+  #name: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  #previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  #qualified = false
 
-  constructor(scanner: SqlScanner, functions: FunctionMatcher) {
-    this.scanner = scanner
-    this.functions = functions
+  constructor(scanner: SqlScanner, functions: FunctionMatcher, window: TokenWindow) {
+    this.#scanner = scanner
+    this.#functions = functions
+    this.#window = window
   }
 
-  /** Starts on a query of `text` that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
-  begin(text: string, withQuery: boolean, baseDepth: number): void {
-    this.text = text
-    this.baseDepth = baseDepth
-    this.withQuery = withQuery
-    this.mainSeen = !withQuery
-    this.pendingDml = 0
-    this.qualifierStart = -1
+  /** Starts on a query of the scanned text that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
+  begin(withQuery: boolean, baseDepth: number): void {
+    this.#baseDepth = baseDepth
+    this.#withQuery = withQuery
+    this.#mainSeen = !withQuery
+    this.#pendingDml = 0
+    this.#qualified = false
+    // The keyword that starts the query is no name: `SELECT (` calls nothing.
+    this.#name.text = ''
+    this.#name.start = this.#name.end = 0
   }
 
   /**
-   * Looks at the scanner's current token (TOKEN_* `kind`, keyword or kind `code`) after tokens `p1` and `p2`,
-   * at parser `depth`. Returns the reason the query needs the primary, or undefined while it may be a read.
+   * Looks at the scanner's current token (TOKEN_* `kind`, keyword or kind `code`). Returns the reason the query
+   * needs the primary, or undefined while it may be a read.
    */
-  inspect(
-    kind: number,
-    code: number,
-    p1: number,
-    p2: number,
-    depth: number,
-  ): ClassificationReason | undefined {
-    const dml = this.pendingDml
+  inspect(kind: number, code: number): ClassificationReason | undefined {
+    const { p1, p2, depth } = this.#window
+    const dml = this.#pendingDml
     if (dml !== 0) {
-      this.pendingDml = 0
+      this.#pendingDml = 0
       if (continuesDml(dml, code)) {
-        return this.withQuery && this.pendingDmlDepth === this.baseDepth ? 'write' : 'writable-cte'
+        return this.#withQuery && this.#pendingDmlDepth === this.#baseDepth ? 'write' : 'writable-cte'
       }
     }
-    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.trackName(kind, p1, p2)
+    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.#trackName(kind, p1, p2)
     switch (code) {
       case TOKEN_LPAREN:
         // `AS name (` is a column alias list, not a call.
-        return isName(p1) && p2 !== K.KW_AS ? this.call() : undefined
+        return isName(p1) && p2 !== K.KW_AS ? this.#call() : undefined
       case K.KW_SELECT:
       case K.KW_VALUES:
       case K.KW_TABLE:
-        if (depth === this.baseDepth) this.mainSeen = true
+        if (depth === this.#baseDepth) this.#mainSeen = true
         return undefined
       case K.KW_SHARE:
         return p1 === K.KW_FOR || p1 === K.KW_KEY ? 'locking-read' : undefined
@@ -102,12 +109,12 @@ export class QueryInspector {
         return 'select-into'
       case K.KW_UPDATE:
         if (p1 === K.KW_FOR || p1 === K.KW_KEY) return 'locking-read'
-        this.dml(code, p1, depth)
+        this.#dml(code, p1, depth)
         return undefined
       case K.KW_INSERT:
       case K.KW_DELETE:
       case K.KW_MERGE:
-        this.dml(code, p1, depth)
+        this.#dml(code, p1, depth)
         return undefined
     }
     return undefined
@@ -118,38 +125,38 @@ export class QueryInspector {
    * SEARCH / CYCLE clause as the main statement of WITH. Elsewhere these words are column names or aliases.
    * The next token decides (INSERT INTO, DELETE FROM, MERGE INTO, UPDATE table).
    */
-  private dml(code: number, p1: number, depth: number): void {
+  #dml(code: number, p1: number, depth: number): void {
     if (
       p1 === TOKEN_LPAREN ||
       p1 === TOKEN_RPAREN ||
-      (this.withQuery && !this.mainSeen && depth === this.baseDepth)
+      (this.#withQuery && !this.#mainSeen && depth === this.#baseDepth)
     ) {
-      this.pendingDml = code
-      this.pendingDmlDepth = depth
+      this.#pendingDml = code
+      this.#pendingDmlDepth = depth
     }
   }
 
   /** Remembers the last name and the name before a dot: `schema.func(`. */
-  private trackName(kind: number, p1: number, p2: number): void {
-    if (p1 === TOKEN_DOT && isName(p2)) {
-      this.qualifierStart = this.nameStart
-      this.qualifierEnd = this.nameEnd
-      this.qualifierQuoted = this.nameQuoted
-    } else this.qualifierStart = -1
-    this.nameStart = this.scanner.start
-    this.nameEnd = this.scanner.end
-    this.nameQuoted = kind === TOKEN_QUOTED_IDENT
+  #trackName(kind: number, p1: number, p2: number): void {
+    this.#qualified = p1 === TOKEN_DOT && isName(p2)
+    const name = this.#previous
+    this.#previous = this.#name
+    this.#name = name
+    const scanner = this.#scanner
+    if (scanner.escape < 0) {
+      name.text = scanner.text
+      name.start = scanner.start
+      name.end = scanner.end
+    } else {
+      // A U&"…" name: its escapes hide the letters, so it is matched by the name it decodes to.
+      name.text = `"${identifierText(scanner.text, scanner.start, scanner.escape).replaceAll('"', '""')}"`
+      name.start = 0
+      name.end = name.text.length
+    }
+    name.quoted = kind === TOKEN_QUOTED_IDENT
   }
 
-  private call(): ClassificationReason | undefined {
-    return this.functions.match(
-      this.text,
-      this.nameStart,
-      this.nameEnd,
-      this.nameQuoted,
-      this.qualifierStart,
-      this.qualifierEnd,
-      this.qualifierQuoted,
-    )
+  #call(): ClassificationReason | undefined {
+    return this.#functions.match(this.#name, this.#qualified ? this.#previous : undefined)
   }
 }

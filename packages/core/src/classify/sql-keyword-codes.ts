@@ -68,6 +68,7 @@ export const KW_UPDATE = 156
 export const KW_VACUUM = 157
 export const KW_VALUES = 158
 export const KW_WRITE = 159
+export const KW_STDIN = 160
 
 /** Codes from here up are reserved words. */
 export const KW_RESERVED_MIN = 200

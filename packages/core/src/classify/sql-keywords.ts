@@ -1,4 +1,4 @@
-import { hashName, sameName } from './name-hash.js'
+import { hashName, sameWord } from './name-hash.js'
 import * as codes from './sql-keyword-codes.js'
 import { KW_RESERVED } from './sql-keyword-codes.js'
 
@@ -118,18 +118,21 @@ for (const [word, code] of KEYWORDS) {
   tableWords[slot] = word
 }
 
-/** The keyword code of the unquoted word `text[start, end)` with the given hash, or `notKeyword`. */
-export function keywordCode(
-  text: string,
-  start: number,
-  end: number,
-  hash: number,
-  notKeyword: number,
-): number {
+/** An unquoted word `text[start, end)` and its case-folded hash (the scanner's current word is one). */
+export interface ScannedWord {
+  readonly text: string
+  readonly start: number
+  readonly end: number
+  readonly hash: number
+}
+
+/** The keyword code of `word`, or `notKeyword`. */
+export function keywordCode(word: ScannedWord, notKeyword: number): number {
+  const hash = word.hash
   let slot = hash & (TABLE_SIZE - 1)
   for (let code = tableCodes[slot]!; code !== 0; code = tableCodes[slot]!) {
     if (tableHashes[slot] === hash)
-      return sameName(text, start, end, false, tableWords[slot]!) ? code : notKeyword
+      return sameWord(word.text, word.start, word.end, tableWords[slot]!) ? code : notKeyword
     slot = (slot + 1) & (TABLE_SIZE - 1)
   }
   return notKeyword

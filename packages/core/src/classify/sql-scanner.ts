@@ -11,7 +11,7 @@ import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
 export const TOKEN_END = 0
 /** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
 export const TOKEN_WORD = 1
-/** A "quoted identifier" (also U&"…"). */
+/** A "quoted identifier", or a U&"…" one with its UESCAPE clause (see {@link SqlScanner.escape}). */
 export const TOKEN_QUOTED_IDENT = 2
 /** Any string literal: '…', E'…', B'…', X'…', N'…', U&'…', $$…$$, $tag$…$tag$. */
 export const TOKEN_STRING = 3
@@ -62,14 +62,20 @@ export class SqlScanner {
   hints = 0
   /** True once a literal, quoted identifier or comment ran to the end of the text unclosed. */
   unterminated = false
+  /**
+   * For a U&"…" identifier token: the code of its escape character (`\` unless a UESCAPE clause, which the
+   * token then includes, names another); -1 for every other token.
+   */
+  escape = -1
+  /** The text being scanned (set by {@link reset}). */
+  text = ''
 
-  private text = ''
-  private pos = 0
+  #pos = 0
 
   /** Starts scanning `text` from its beginning. */
   reset(text: string): void {
     this.text = text
-    this.pos = 0
+    this.#pos = 0
     this.start = 0
     this.end = 0
     this.hints = 0
@@ -80,26 +86,28 @@ export class SqlScanner {
   next(): number {
     const text = this.text
     const length = text.length
-    let pos = this.pos
+    let pos = this.#pos
     let code = 0
+    // skipBlanks(), inlined by hand: this loop runs once per token, and the call costs measurably here.
     for (;;) {
       if (pos >= length) {
-        this.start = this.end = this.pos = length
+        this.start = this.end = this.#pos = length
         return TOKEN_END
       }
       code = text.charCodeAt(pos)
       if (code === 32 || (code >= 9 && code <= 13)) pos++
-      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.lineComment(pos + 2)
-      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.blockComment(pos + 2)
+      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.#lineComment(pos + 2)
+      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.#blockComment(pos + 2)
       else break
     }
     this.start = pos
+    this.escape = -1
     let kind: number
-    if (isIdentStart(code)) kind = this.word(pos, code)
-    else if (code === 39) kind = this.plainString(pos + 1)
-    else if (code === 34) kind = this.quotedIdent(pos + 1)
-    else if (isDigit(code) || (code === 46 && isDigit(text.charCodeAt(pos + 1)))) kind = this.number(pos + 1)
-    else if (code === 36) kind = this.dollar(pos)
+    if (isIdentStart(code)) kind = this.#word(pos, code)
+    else if (code === 39) kind = this.#plainString(pos + 1)
+    else if (code === 34) kind = this.#quotedIdent(pos + 1)
+    else if (isDigit(code) || (code === 46 && isDigit(text.charCodeAt(pos + 1)))) kind = this.#number(pos + 1)
+    else if (code === 36) kind = this.#dollar(pos)
     else {
       this.end = pos + 1
       if (code === 40) kind = TOKEN_LPAREN
@@ -109,22 +117,26 @@ export class SqlScanner {
       else if (code === 46) kind = TOKEN_DOT
       else kind = TOKEN_OTHER
     }
-    this.pos = this.end
+    this.#pos = this.end
     return kind
   }
 
-  private word(pos: number, first: number): number {
+  #word(pos: number, first: number): number {
     const text = this.text
     const second = text.charCodeAt(pos + 1)
     const lower = first | 32
     if (second === 39) {
       // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B, X and N do not.
-      if (lower === 101) return this.escapeString(pos + 2)
-      if (lower === 98 || lower === 120 || lower === 110) return this.plainString(pos + 2)
+      if (lower === 101) return this.#escapeString(pos + 2)
+      if (lower === 98 || lower === 120 || lower === 110) return this.#plainString(pos + 2)
     } else if (second === 38 && lower === 117) {
       const quote = text.charCodeAt(pos + 2)
-      if (quote === 39) return this.plainString(pos + 3)
-      if (quote === 34) return this.quotedIdent(pos + 3)
+      if (quote === 39) return this.#plainString(pos + 3)
+      if (quote === 34) {
+        const kind = this.#quotedIdent(pos + 3)
+        this.escape = this.#uescape()
+        return kind
+      }
     }
     const length = text.length
     let hash = HASH_SEED
@@ -140,11 +152,11 @@ export class SqlScanner {
   }
 
   /** A literal whose only escape is a doubled quote; `pos` is just past the opening quote. */
-  private plainString(pos: number): number {
+  #plainString(pos: number): number {
     const text = this.text
     for (;;) {
       const close = text.indexOf("'", pos)
-      if (close < 0) return this.unclosed(TOKEN_STRING)
+      if (close < 0) return this.#unclosed(TOKEN_STRING)
       if (text.charCodeAt(close + 1) !== 39) {
         this.end = close + 1
         return TOKEN_STRING
@@ -154,7 +166,7 @@ export class SqlScanner {
   }
 
   /** An E'…' literal: backslash escapes the next character, and a doubled quote is a quote. */
-  private escapeString(pos: number): number {
+  #escapeString(pos: number): number {
     const text = this.text
     const length = text.length
     while (pos < length) {
@@ -167,15 +179,15 @@ export class SqlScanner {
         return TOKEN_STRING
       }
     }
-    return this.unclosed(TOKEN_STRING)
+    return this.#unclosed(TOKEN_STRING)
   }
 
   /** A "quoted identifier"; `pos` is just past the opening quote. */
-  private quotedIdent(pos: number): number {
+  #quotedIdent(pos: number): number {
     const text = this.text
     for (;;) {
       const close = text.indexOf('"', pos)
-      if (close < 0) return this.unclosed(TOKEN_QUOTED_IDENT)
+      if (close < 0) return this.#unclosed(TOKEN_QUOTED_IDENT)
       if (text.charCodeAt(close + 1) !== 34) {
         this.end = close + 1
         return TOKEN_QUOTED_IDENT
@@ -184,8 +196,35 @@ export class SqlScanner {
     }
   }
 
+  /**
+   * Reads the `UESCAPE 'c'` clause that may follow a U&"…" token (blanks and comments between its parts) into
+   * the token, and returns the escape character's code (`\` without the clause).
+   */
+  #uescape(): number {
+    const text = this.text
+    let pos = this.#skipBlanks(this.end)
+    if (!this.#matches(pos, 'uescape') || isIdentChar(text.charCodeAt(pos + 7))) return 92
+    pos = this.#skipBlanks(pos + 7)
+    // One character between quotes; anything else is a syntax error, left for the server to report.
+    if (text.charCodeAt(pos) !== 39 || text.charCodeAt(pos + 2) !== 39) return 92
+    this.end = pos + 3
+    return text.charCodeAt(pos + 1)
+  }
+
+  /** The position of the first character at or after `pos` that is no blank and in no comment. */
+  #skipBlanks(pos: number): number {
+    const text = this.text
+    for (;;) {
+      const code = text.charCodeAt(pos)
+      if (code === 32 || (code >= 9 && code <= 13)) pos++
+      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.#lineComment(pos + 2)
+      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.#blockComment(pos + 2)
+      else return pos
+    }
+  }
+
   /** Digits, decimal points, exponents, 0x/0o/0b prefixes and `_` separators, read loosely as one token. */
-  private number(pos: number): number {
+  #number(pos: number): number {
     const text = this.text
     const length = text.length
     while (pos < length) {
@@ -198,7 +237,7 @@ export class SqlScanner {
   }
 
   /** `$1`, a dollar-quoted literal, or a lone `$`. */
-  private dollar(pos: number): number {
+  #dollar(pos: number): number {
     const text = this.text
     const second = text.charCodeAt(pos + 1)
     let tagEnd = pos + 1
@@ -225,22 +264,22 @@ export class SqlScanner {
     }
     const delimiter = text.slice(pos, tagEnd + 1)
     const close = text.indexOf(delimiter, tagEnd + 1)
-    if (close < 0) return this.unclosed(TOKEN_STRING)
+    if (close < 0) return this.#unclosed(TOKEN_STRING)
     this.end = close + delimiter.length
     return TOKEN_STRING
   }
 
-  private unclosed(kind: number): number {
+  #unclosed(kind: number): number {
     this.unterminated = true
     this.end = this.text.length
     return kind
   }
 
   /** Skips a `--` comment; `pos` is just past the dashes. */
-  private lineComment(pos: number): number {
+  #lineComment(pos: number): number {
     const text = this.text
     const length = text.length
-    this.readHint(pos, true)
+    this.#readHint(pos, true)
     while (pos < length) {
       const code = text.charCodeAt(pos)
       if (code === 10 || code === 13) return pos + 1
@@ -250,11 +289,11 @@ export class SqlScanner {
   }
 
   /** Skips a block comment, which nests in PostgreSQL; `pos` is just past the opening `/*`. */
-  private blockComment(pos: number): number {
+  #blockComment(pos: number): number {
     const text = this.text
     const length = text.length
     let depth = 1
-    this.readHint(pos, false)
+    this.#readHint(pos, false)
     while (pos < length) {
       const code = text.charCodeAt(pos)
       if (code === 42 && text.charCodeAt(pos + 1) === 47) {
@@ -263,7 +302,7 @@ export class SqlScanner {
       } else if (code === 47 && text.charCodeAt(pos + 1) === 42) {
         pos += 2
         depth++
-        this.readHint(pos, false)
+        this.#readHint(pos, false)
       } else pos++
     }
     this.unterminated = true
@@ -274,21 +313,21 @@ export class SqlScanner {
    * Notes a comment that starts (after blanks) with `pgroute:primary` or `pgroute:replica`. A line comment
    * (`inLine`) ends at a line break, so its blanks do not include one.
    */
-  private readHint(pos: number, inLine: boolean): void {
+  #readHint(pos: number, inLine: boolean): void {
     const text = this.text
     let code = text.charCodeAt(pos)
     while (code === 32 || code === 9 || (!inLine && (code === 10 || code === 13)))
       code = text.charCodeAt(++pos)
-    if (!this.matches(pos, 'pgroute:')) return
+    if (!this.#matches(pos, 'pgroute:')) return
     pos += 8
     let hint = 0
-    if (this.matches(pos, 'primary')) hint = HINT_PRIMARY
-    else if (this.matches(pos, 'replica')) hint = HINT_REPLICA
+    if (this.#matches(pos, 'primary')) hint = HINT_PRIMARY
+    else if (this.#matches(pos, 'replica')) hint = HINT_REPLICA
     if (hint !== 0 && !isIdentChar(text.charCodeAt(pos + 7))) this.hints |= hint
   }
 
   /** True when the text at `pos` spells the lower-case `word`, ignoring ASCII case. */
-  private matches(pos: number, word: string): boolean {
+  #matches(pos: number, word: string): boolean {
     const text = this.text
     for (let i = 0; i < word.length; i++) {
       if (foldCase(text.charCodeAt(pos + i)) !== word.charCodeAt(i)) return false

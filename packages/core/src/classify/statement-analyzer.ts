@@ -1,18 +1,13 @@
 import type { ClassificationReason } from './classification.js'
+import { ExplainOptionList } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { QueryInspector } from './query-inspector.js'
+import { QueryInspector, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
-import {
-  type SqlScanner,
-  TOKEN_COMMA,
-  TOKEN_DOT,
-  TOKEN_LPAREN,
-  TOKEN_NUMBER,
-  TOKEN_RPAREN,
-  TOKEN_STRING,
-  TOKEN_WORD,
-} from './sql-scanner.js'
-import { STATEMENT_KINDS } from './statement-kinds.js'
+import { type SqlScanner, TOKEN_DOT, TOKEN_LPAREN, TOKEN_RPAREN, TOKEN_WORD } from './sql-scanner.js'
+import { nestedStatementReason, STATEMENT_KINDS } from './statement-kinds.js'
+import type { StatementOutcome } from './statement-outcome.js'
+import { TXN_BEGIN, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
+import { TransactionModes } from './transaction-modes.js'
 
 /*
  * The state machine one statement runs through, fed one token at a time by TextAnalyzer. Its phase reacts to
@@ -43,32 +38,12 @@ const PHASE_CREATE_BODY = 10
 /** Decided: only parentheses and the statement end matter. */
 const PHASE_REST = 11
 
-/** Values of {@link StatementAnalyzer.transaction}. */
-export const TXN_NONE = 0
-export const TXN_BEGIN = 1
-export const TXN_BEGIN_READ_ONLY = 2
-export const TXN_END = 3
-
 const EXPLAIN_NONE = 0
 const EXPLAIN_PLAIN = 1
 const EXPLAIN_ANALYZE = 2
 
-function isDml(code: number): boolean {
-  return code === K.KW_INSERT || code === K.KW_UPDATE || code === K.KW_DELETE || code === K.KW_MERGE
-}
-
-/** What one statement needs. */
-export interface StatementOutcome {
-  primary: boolean
-  reason: ClassificationReason
-  /** TXN_* effect on the session's transaction. */
-  transaction: number
-  /** SAVEPOINT, RELEASE, ROLLBACK TO, COMMIT AND CHAIN: fine inside a read-only transaction on a replica. */
-  readOnlyCompatible: boolean
-}
-
 /** Classifies one statement at a time; {@link StatementAnalyzer.finish} publishes the outcome. Not reentrant. */
-export class StatementAnalyzer {
+export class StatementAnalyzer implements TokenWindow {
   /** The outcome of the last finished statement. */
   readonly outcome: StatementOutcome = {
     primary: true,
@@ -82,41 +57,38 @@ export class StatementAnalyzer {
   depth = 0
   /** Depth of BEGIN ATOMIC … END blocks, whose semicolons do not end a statement. */
   blockDepth = 0
+  /** Keyword code or TOKEN_* kind of the previous token of the statement (0 before its first). */
+  p1 = 0
+  /** The same, of the token before it. */
+  p2 = 0
 
-  private readonly scanner: SqlScanner
-  private readonly query: QueryInspector
-  private text = ''
-  private tokens = 0
-  private primary = true
-  private reason: ClassificationReason = 'unknown'
-  private transaction = TXN_NONE
-  private readOnlyCompatible = false
-  private phase = PHASE_START
+  readonly #scanner: SqlScanner
+  readonly #query: QueryInspector
+  #tokens = 0
+  #primary = true
+  #reason: ClassificationReason = 'unknown'
+  #transaction = TXN_NONE
+  #readOnlyCompatible = false
+  #phase = PHASE_START
   /** Parser depth the (inner) statement starts at: 1 inside COPY (…). */
-  private baseDepth = 0
+  #baseDepth = 0
   /** Classifying the statement inside EXPLAIN or COPY (…). */
-  private nested = false
-  private explain = EXPLAIN_NONE
-  private optionDepth = 0
-  private expectOptionName = false
-  private optionIsAnalyze = false
-  private readOnly = false
-  private serializable = false
-  private temporary = false
-  private p1 = 0
-  private p2 = 0
+  #nested = false
+  #explain = EXPLAIN_NONE
+  readonly #explainOptions = new ExplainOptionList()
+  readonly #modes = new TransactionModes()
+  #temporary = false
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher) {
-    this.scanner = scanner
-    this.query = new QueryInspector(scanner, functions)
+    this.#scanner = scanner
+    this.#query = new QueryInspector(scanner, functions, this)
   }
 
-  /** Starts on a new text. */
-  begin(text: string): void {
-    this.text = text
+  /** Starts on a new text (the scanner's, just reset). */
+  begin(): void {
     this.depth = 0
     this.unbalanced = false
-    this.reset()
+    this.#reset()
   }
 
   /** Takes the scanner's current token, of TOKEN_* `kind`. */
@@ -124,61 +96,64 @@ export class StatementAnalyzer {
     let code = kind
     if (kind === TOKEN_WORD) {
       // After `.` or AS a keyword is just a name (t.update, AS update).
-      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) {
-        const scanner = this.scanner
-        code = K.keywordCode(this.text, scanner.start, scanner.end, scanner.hash, TOKEN_WORD)
-      }
+      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) code = K.keywordCode(this.#scanner, TOKEN_WORD)
     } else if (kind === TOKEN_LPAREN) this.depth++
     else if (kind === TOKEN_RPAREN && --this.depth < 0) {
       this.unbalanced = true
       this.depth = 0
     }
-    this.tokens++
-    this.onToken(kind, code)
+    this.#tokens++
+    this.#onToken(kind, code)
     this.p2 = this.p1
     this.p1 = code
   }
 
-  private onToken(kind: number, code: number): void {
-    switch (this.phase) {
+  #onToken(kind: number, code: number): void {
+    switch (this.#phase) {
       case PHASE_START:
-        this.onStart(code)
+        this.#onStart(code)
         break
       case PHASE_QUERY:
-        this.onQuery(kind, code)
+        this.#onQuery(kind, code)
         break
       case PHASE_EXPLAIN:
-        this.onExplain(code)
+        this.#onExplain(code)
         break
       case PHASE_EXPLAIN_OPTIONS:
-        this.onExplainOption(kind, code)
+        if (!this.#explainOptions.push(this.#scanner, kind, code, this.depth)) {
+          this.#explain = this.#explainOptions.analyze ? EXPLAIN_ANALYZE : EXPLAIN_PLAIN
+          this.#phase = PHASE_START
+        }
         break
       case PHASE_COPY:
-        this.onCopy(code)
+        this.#onCopy(code)
         break
       case PHASE_COPY_TO:
-        if (code === K.KW_STDOUT) this.phase = PHASE_REST
-        else this.settle(true, 'copy-to-file')
+        // The grammar takes STDIN after TO too, and then copies to the client just the same.
+        if (code === K.KW_STDOUT || code === K.KW_STDIN) this.#phase = PHASE_REST
+        else this.#settle(true, 'copy-to-file')
         break
       case PHASE_BEGIN:
-        if (code === K.KW_ONLY && this.p1 === K.KW_READ) this.readOnly = true
-        else if (code === K.KW_WRITE && this.p1 === K.KW_READ) this.readOnly = false
-        else if (code === K.KW_SERIALIZABLE) this.serializable = true
+        this.#modes.push(code, this.p1)
         break
       case PHASE_END:
         // ROLLBACK TO SAVEPOINT and COMMIT AND CHAIN leave a transaction open; COMMIT PREPARED is two-phase.
         if (code === K.KW_TO || (code === K.KW_CHAIN && this.p1 === K.KW_AND) || code === K.KW_PREPARED) {
-          this.transaction = TXN_NONE
-          this.readOnlyCompatible = code !== K.KW_PREPARED
-          this.reason = 'transaction-control'
+          this.#transaction = TXN_NONE
+          this.#readOnlyCompatible = code !== K.KW_PREPARED
+          this.#reason = 'transaction-control'
         }
         break
       case PHASE_PREPARE:
-        if (code === K.KW_TRANSACTION) this.reason = 'transaction-control'
-        this.phase = PHASE_REST
+        if (code === K.KW_TRANSACTION) {
+          // The session's transaction is handed over to two-phase commit: the session has none after it.
+          this.#reason = 'transaction-control'
+          this.#transaction = TXN_END
+        }
+        this.#phase = PHASE_REST
         break
       case PHASE_CREATE:
-        this.onCreate(code)
+        this.#onCreate(code)
         break
       case PHASE_CREATE_BODY:
         if (code === K.KW_ATOMIC && this.p1 === K.KW_BEGIN) this.blockDepth++
@@ -188,141 +163,111 @@ export class StatementAnalyzer {
     }
   }
 
-  private onStart(code: number): void {
+  #onStart(code: number): void {
     switch (code) {
       case TOKEN_LPAREN:
         return // a parenthesised query: (SELECT …) UNION (SELECT …)
       case K.KW_SELECT:
       case K.KW_VALUES:
       case K.KW_TABLE:
-        this.beginQuery(false)
+        this.#beginQuery(false)
         return
       case K.KW_WITH:
-        this.beginQuery(true)
+        this.#beginQuery(true)
         return
     }
-    if (this.nested) {
-      // The statement inside EXPLAIN or COPY (…).
-      if (code === K.KW_EXECUTE) this.settle(true, 'session-state')
-      else this.settle(true, isDml(code) || code === K.KW_CREATE ? 'write' : 'unknown')
+    if (this.#nested) {
+      this.#settle(true, nestedStatementReason(code))
       return
     }
     switch (code) {
       case K.KW_EXPLAIN:
-        this.explain = EXPLAIN_PLAIN
-        this.nested = true
-        this.phase = PHASE_EXPLAIN
+        this.#explain = EXPLAIN_PLAIN
+        this.#nested = true
+        this.#phase = PHASE_EXPLAIN
         return
       case K.KW_COPY:
-        this.primary = false
-        this.reason = 'read'
-        this.phase = PHASE_COPY
+        this.#primary = false
+        this.#reason = 'read'
+        this.#phase = PHASE_COPY
         return
       case K.KW_BEGIN:
       case K.KW_START:
-        this.transaction = TXN_BEGIN
-        this.reason = 'transaction-begin'
-        this.phase = PHASE_BEGIN
+        this.#transaction = TXN_BEGIN
+        this.#reason = 'transaction-begin'
+        this.#modes.reset()
+        this.#phase = PHASE_BEGIN
         return
       case K.KW_COMMIT:
       case K.KW_END:
       case K.KW_ROLLBACK:
       case K.KW_ABORT:
-        this.transaction = TXN_END
-        this.readOnlyCompatible = true
-        this.reason = 'transaction-end'
-        this.phase = PHASE_END
+        this.#transaction = TXN_END
+        this.#readOnlyCompatible = true
+        this.#reason = 'transaction-end'
+        this.#phase = PHASE_END
         return
       case K.KW_SAVEPOINT:
       case K.KW_RELEASE:
-        this.readOnlyCompatible = true
-        this.settle(true, 'transaction-control')
+        this.#readOnlyCompatible = true
+        this.#settle(true, 'transaction-control')
         return
       case K.KW_PREPARE:
-        this.reason = 'session-state'
-        this.phase = PHASE_PREPARE
+        this.#reason = 'session-state'
+        this.#phase = PHASE_PREPARE
         return
       case K.KW_CREATE:
-        this.reason = 'write'
-        this.phase = PHASE_CREATE
+        this.#reason = 'write'
+        this.#phase = PHASE_CREATE
         return
     }
     const kind = STATEMENT_KINDS.get(code)
-    if (kind !== undefined) this.settle(kind.primary, kind.reason)
-    else this.settle(true, 'unknown')
+    if (kind !== undefined) this.#settle(kind.primary, kind.reason)
+    else this.#settle(true, 'unknown')
   }
 
-  private beginQuery(withQuery: boolean): void {
-    this.primary = false
-    this.reason = 'read'
-    this.query.begin(this.text, withQuery, this.baseDepth)
-    this.phase = PHASE_QUERY
+  #beginQuery(withQuery: boolean): void {
+    this.#primary = false
+    this.#reason = 'read'
+    this.#query.begin(withQuery, this.#baseDepth)
+    this.#phase = PHASE_QUERY
   }
 
-  private onQuery(kind: number, code: number): void {
-    if (kind === TOKEN_RPAREN && this.depth < this.baseDepth) {
+  #onQuery(kind: number, code: number): void {
+    if (kind === TOKEN_RPAREN && this.depth < this.#baseDepth) {
       // Only COPY (…) starts a query below depth 0: its closing parenthesis hands back to COPY.
-      this.baseDepth = 0
-      this.phase = PHASE_COPY
+      this.#baseDepth = 0
+      this.#phase = PHASE_COPY
       return
     }
-    const reason = this.query.inspect(kind, code, this.p1, this.p2, this.depth)
-    if (reason !== undefined) this.settle(true, reason)
+    const reason = this.#query.inspect(kind, code)
+    if (reason !== undefined) this.#settle(true, reason)
   }
 
-  private onExplain(code: number): void {
+  #onExplain(code: number): void {
     if (code === TOKEN_LPAREN && this.p1 === K.KW_EXPLAIN) {
-      this.phase = PHASE_EXPLAIN_OPTIONS
-      this.optionDepth = this.depth
-      this.expectOptionName = true
-    } else if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) this.explain = EXPLAIN_ANALYZE
+      this.#phase = PHASE_EXPLAIN_OPTIONS
+      this.#explainOptions.open(this.depth)
+    } else if (code === K.KW_ANALYZE || code === K.KW_ANALYSE) this.#explain = EXPLAIN_ANALYZE
     else if (code !== K.KW_VERBOSE) {
-      this.phase = PHASE_START
-      this.onStart(code)
+      this.#phase = PHASE_START
+      this.#onStart(code)
     }
   }
 
-  private onExplainOption(kind: number, code: number): void {
-    if (this.depth < this.optionDepth) {
-      this.phase = PHASE_START
-      return
-    }
-    if (this.depth !== this.optionDepth) return
-    if (code === TOKEN_COMMA) {
-      this.expectOptionName = true
-      this.optionIsAnalyze = false
-    } else if (this.expectOptionName) {
-      this.expectOptionName = false
-      this.optionIsAnalyze = code === K.KW_ANALYZE || code === K.KW_ANALYSE
-      if (this.optionIsAnalyze) this.explain = EXPLAIN_ANALYZE
-    } else if (this.optionIsAnalyze) {
-      this.explain = this.isFalse(kind, code) ? EXPLAIN_PLAIN : EXPLAIN_ANALYZE
-    }
-  }
-
-  /** A boolean option value meaning false: FALSE, OFF, 0, 'false', 'off'. */
-  private isFalse(kind: number, code: number): boolean {
-    if (code === K.KW_FALSE || code === K.KW_OFF) return true
-    const { start, end } = this.scanner
-    if (kind === TOKEN_NUMBER) return end - start === 1 && this.text.charCodeAt(start) === 48
-    if (kind !== TOKEN_STRING || this.text.charCodeAt(start) !== 39) return false
-    const value = this.text.slice(start + 1, end - 1).toLowerCase()
-    return value === 'false' || value === 'off'
-  }
-
-  private onCopy(code: number): void {
+  #onCopy(code: number): void {
     if (code === TOKEN_LPAREN && this.p1 === K.KW_COPY) {
-      this.nested = true
-      this.baseDepth = this.depth
-      this.phase = PHASE_START
+      this.#nested = true
+      this.#baseDepth = this.depth
+      this.#phase = PHASE_START
     } else if (this.depth === 0) {
       // Other parentheses hold a column list or options.
-      if (code === K.KW_FROM) this.settle(true, 'write')
-      else if (code === K.KW_TO) this.phase = PHASE_COPY_TO
+      if (code === K.KW_FROM) this.#settle(true, 'write')
+      else if (code === K.KW_TO) this.#phase = PHASE_COPY_TO
     }
   }
 
-  private onCreate(code: number): void {
+  #onCreate(code: number): void {
     switch (code) {
       case K.KW_OR:
       case K.KW_REPLACE:
@@ -331,26 +276,26 @@ export class StatementAnalyzer {
         return
       case K.KW_TEMP:
       case K.KW_TEMPORARY:
-        this.temporary = true
+        this.#temporary = true
         return
     }
-    if (this.temporary) this.reason = 'session-state'
-    this.phase = PHASE_CREATE_BODY
+    if (this.#temporary) this.#reason = 'session-state'
+    this.#phase = PHASE_CREATE_BODY
   }
 
-  private settle(primary: boolean, reason: ClassificationReason): void {
-    this.primary = primary
-    this.reason = reason
-    this.phase = PHASE_REST
+  #settle(primary: boolean, reason: ClassificationReason): void {
+    this.#primary = primary
+    this.#reason = reason
+    this.#phase = PHASE_REST
   }
 
   /** Ends the current statement and publishes its {@link outcome}. False for an empty statement. */
   finish(): boolean {
-    if (this.tokens === 0) return false
-    let primary = this.primary
-    let reason = this.reason
-    let transaction = this.transaction
-    switch (this.phase) {
+    if (this.#tokens === 0) return false
+    let primary = this.#primary
+    let reason = this.#reason
+    let transaction = this.#transaction
+    switch (this.#phase) {
       case PHASE_START:
       case PHASE_EXPLAIN:
       case PHASE_EXPLAIN_OPTIONS:
@@ -361,22 +306,18 @@ export class StatementAnalyzer {
         reason = 'unknown'
         break
       case PHASE_BEGIN:
-        if (this.readOnly) {
-          // A hot standby refuses SERIALIZABLE, even read-only.
-          if (this.serializable) reason = 'serializable'
-          else {
-            transaction = TXN_BEGIN_READ_ONLY
-            primary = false
-            reason = 'transaction-begin-read-only'
-          }
+        reason = this.#modes.reason()
+        if (reason === 'transaction-begin-read-only') {
+          transaction = TXN_BEGIN_READ_ONLY
+          primary = false
         }
         break
       default:
-        if (this.explain === EXPLAIN_PLAIN && reason !== 'session-state') {
+        if (this.#explain === EXPLAIN_PLAIN && reason !== 'session-state') {
           // Plain EXPLAIN only plans; it needs the primary only for a statement prepared there.
           primary = false
           reason = 'read'
-        } else if (this.explain === EXPLAIN_ANALYZE && primary && reason !== 'session-state') {
+        } else if (this.#explain === EXPLAIN_ANALYZE && primary && reason !== 'session-state') {
           reason = 'explain-analyze-write'
         }
     }
@@ -384,24 +325,22 @@ export class StatementAnalyzer {
     outcome.primary = primary
     outcome.reason = reason
     outcome.transaction = transaction
-    outcome.readOnlyCompatible = this.readOnlyCompatible
-    this.reset()
+    outcome.readOnlyCompatible = this.#readOnlyCompatible
+    this.#reset()
     return true
   }
 
-  private reset(): void {
-    this.tokens = 0
-    this.phase = PHASE_START
-    this.primary = true
-    this.reason = 'unknown'
-    this.transaction = TXN_NONE
-    this.readOnlyCompatible = false
-    this.baseDepth = 0
-    this.nested = false
-    this.explain = EXPLAIN_NONE
-    this.readOnly = false
-    this.serializable = false
-    this.temporary = false
+  #reset(): void {
+    this.#tokens = 0
+    this.#phase = PHASE_START
+    this.#primary = true
+    this.#reason = 'unknown'
+    this.#transaction = TXN_NONE
+    this.#readOnlyCompatible = false
+    this.#baseDepth = 0
+    this.#nested = false
+    this.#explain = EXPLAIN_NONE
+    this.#temporary = false
     this.blockDepth = 0
     this.p1 = 0
     this.p2 = 0

@@ -61,3 +61,18 @@ export const STATEMENT_KINDS: ReadonlyMap<number, StatementKind> = new Map([
     K.KW_CLOSE,
   ].map((code) => [code, sessionState] as const),
 ])
+
+/**
+ * Why a statement inside EXPLAIN or COPY (…) that is not a query needs the primary: `write` for INSERT, UPDATE,
+ * DELETE, MERGE and CREATE TABLE AS, `session-state` for EXECUTE (of a statement prepared there), `unknown` else.
+ */
+export function nestedStatementReason(code: number): ClassificationReason {
+  if (code === K.KW_EXECUTE) return 'session-state'
+  const write =
+    code === K.KW_INSERT ||
+    code === K.KW_UPDATE ||
+    code === K.KW_DELETE ||
+    code === K.KW_MERGE ||
+    code === K.KW_CREATE
+  return write ? 'write' : 'unknown'
+}

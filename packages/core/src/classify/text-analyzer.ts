@@ -1,7 +1,8 @@
 import type { Classification, ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END, TOKEN_SEMICOLON } from './sql-scanner.js'
-import { StatementAnalyzer, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-analyzer.js'
+import { StatementAnalyzer } from './statement-analyzer.js'
+import { TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
 
 const TRANSACTIONS = [undefined, 'begin', 'begin-read-only', 'end'] as const
 
@@ -11,77 +12,89 @@ const TRANSACTIONS = [undefined, 'begin', 'begin-read-only', 'end'] as const
  * (see docs/routing-rules.md). Holds per-text state, so one instance serves one caller at a time.
  */
 export class TextAnalyzer {
-  private readonly scanner = new SqlScanner()
-  private readonly statement: StatementAnalyzer
-  private statements = 0
-  private firstPrimary = false
-  private firstReason: ClassificationReason = 'unknown'
-  private anyPrimary = false
-  private transaction = TXN_NONE
+  readonly #scanner = new SqlScanner()
+  readonly #statement: StatementAnalyzer
+  #statements = 0
+  #firstPrimary = false
+  #firstReason: ClassificationReason = 'unknown'
+  #anyPrimary = false
+  #transaction = TXN_NONE
   /** A READ ONLY transaction begun earlier in the text is open: its COMMIT and savepoints may follow it. */
-  private readOnlyOpen = false
+  #readOnlyOpen = false
+  /** HINT_* bits of the whole text. */
+  #hints = 0
 
   constructor(functions: FunctionMatcher) {
-    this.statement = new StatementAnalyzer(this.scanner, functions)
+    this.#statement = new StatementAnalyzer(this.#scanner, functions)
   }
 
   /** Classifies `text`; the result is frozen. */
   analyze(text: string): Classification {
-    const { scanner, statement } = this
+    const scanner = this.#scanner
+    const statement = this.#statement
     scanner.reset(text)
-    statement.begin(text)
-    this.statements = 0
-    this.anyPrimary = false
-    this.transaction = TXN_NONE
-    this.readOnlyOpen = false
+    statement.begin()
+    this.#statements = 0
+    this.#anyPrimary = false
+    this.#transaction = TXN_NONE
+    this.#readOnlyOpen = false
+    this.#hints = 0
     for (let kind = scanner.next(); kind !== TOKEN_END; kind = scanner.next()) {
-      if (kind === TOKEN_SEMICOLON && statement.depth === 0 && statement.blockDepth === 0) this.endStatement()
+      if (kind === TOKEN_SEMICOLON && statement.depth === 0 && statement.blockDepth === 0)
+        this.#endStatement()
       else statement.push(kind)
     }
-    this.endStatement()
-    return this.result()
+    this.#endStatement()
+    return this.#result()
   }
 
-  private endStatement(): void {
-    if (!this.statement.finish()) return
-    const { transaction, readOnlyCompatible } = this.statement.outcome
-    let primary = this.statement.outcome.primary
+  #endStatement(): void {
+    // Hints seen since the last statement ended belong to this one (a comment after `;` starts the next).
+    const hints = this.#scanner.hints
+    this.#scanner.hints = 0
+    this.#hints |= hints
+    if (!this.#statement.finish()) return
+    const { transaction, readOnlyCompatible } = this.#statement.outcome
+    let primary = this.#statement.outcome.primary
+    if (hints & HINT_REPLICA) primary = false
     if (transaction === TXN_END) {
-      if (this.readOnlyOpen) primary = false
-      this.readOnlyOpen = false
-    } else if (transaction !== TXN_NONE) this.readOnlyOpen = transaction === TXN_BEGIN_READ_ONLY
-    else if (readOnlyCompatible && this.readOnlyOpen) primary = false
-    if (transaction !== TXN_NONE) this.transaction = transaction
-    if (++this.statements === 1) {
-      this.firstPrimary = primary
-      this.firstReason = this.statement.outcome.reason
+      if (this.#readOnlyOpen && readOnlyCompatible) primary = false
+      this.#readOnlyOpen = false
+    } else if (transaction !== TXN_NONE) this.#readOnlyOpen = transaction === TXN_BEGIN_READ_ONLY
+    else if (readOnlyCompatible && this.#readOnlyOpen) primary = false
+    if (transaction !== TXN_NONE) this.#transaction = transaction
+    if (++this.#statements === 1) {
+      this.#firstPrimary = primary
+      this.#firstReason = this.#statement.outcome.reason
     }
-    if (primary) this.anyPrimary = true
+    if (primary) this.#anyPrimary = true
   }
 
-  private result(): Classification {
+  #result(): Classification {
     let primary: boolean
     let reason: ClassificationReason
-    let transaction = this.transaction
-    if (this.scanner.unterminated || this.statement.unbalanced || this.statement.depth !== 0) {
+    let transaction = this.#transaction
+    if (this.#scanner.unterminated || this.#statement.unbalanced || this.#statement.depth !== 0) {
       primary = true
       reason = 'unparseable'
       transaction = TXN_NONE
-    } else if (this.statements === 0) {
+    } else if (this.#statements === 0) {
       primary = true
       reason = 'empty'
-    } else if (this.statements === 1) {
-      primary = this.firstPrimary
-      reason = this.firstReason
+    } else if (this.#statements === 1) {
+      primary = this.#firstPrimary
+      reason = this.#firstReason
     } else {
-      primary = this.anyPrimary
+      primary = this.#anyPrimary
       reason = primary ? 'multi-statement-write' : 'read'
     }
-    const hints = this.scanner.hints
+    // A replica hint covers the statement it is written in (with one statement, the whole text): a hinted
+    // statement may run on a replica, the others of the text still decide for themselves.
+    const hints = this.#hints
     if (hints & HINT_PRIMARY) {
       primary = true
       reason = 'hint:primary'
-    } else if (hints & HINT_REPLICA) {
+    } else if (hints & HINT_REPLICA && (this.#statements <= 1 || !primary)) {
       primary = false
       reason = 'hint:replica'
     }

@@ -81,6 +81,8 @@ export const DEFAULT_WRITE_FUNCTIONS: readonly string[] = Object.freeze([
   'pg_replication_origin_session_setup',
   'pg_replication_origin_session_reset',
   'pg_replication_origin_xact_setup',
+  'pg_replication_origin_xact_reset',
+  'pg_replication_origin_session_progress',
   // Statistics resets.
   'pg_stat_reset',
   'pg_stat_reset_shared',
@@ -89,6 +91,22 @@ export const DEFAULT_WRITE_FUNCTIONS: readonly string[] = Object.freeze([
   'pg_stat_reset_slru',
   'pg_stat_reset_replication_slot',
   'pg_stat_reset_subscription_stats',
+  'pg_stat_reset_backend_stats',
+  // Planner statistics (PostgreSQL 18): written into the catalogs.
+  'pg_restore_relation_stats',
+  'pg_restore_attribute_stats',
+  'pg_clear_relation_stats',
+  'pg_clear_attribute_stats',
+  // Index maintenance and catalog changes: a standby refuses them.
+  'brin_summarize_range',
+  'brin_summarize_new_values',
+  'brin_desummarize_range',
+  'gin_clean_pending_list',
+  'pg_import_system_collations',
+  'pg_log_standby_snapshot',
+  // Session state: the random seed of later random() calls, and a snapshot other sessions import by name.
+  'setseed',
+  'pg_export_snapshot',
   // dblink: remote writes and named connections held by the session.
   'dblink_exec',
   'dblink_connect',

@@ -144,3 +144,20 @@ export function expandHosts(
     ...(typeof name === 'string' ? { name: `${name}-${i + 1}` } : {}),
   }))
 }
+
+/**
+ * The spec of a node added at runtime (`router.addNode`): pool settings as the first node's pool has them, named
+ * `node-<n>` when the input names none (`count`: the nodes there are already).
+ */
+export function addedNodeSpec(
+  input: ReplicaInput,
+  firstPool: pg.Pool,
+  count: number,
+): NodeSpec & { readonly password: string | undefined } {
+  const defaults = {
+    max: firstPool.options.max ?? 10,
+    idleTimeoutMillis: firstPool.options.idleTimeoutMillis ?? 10_000,
+    connectionTimeoutMillis: firstPool.options.connectionTimeoutMillis ?? 5000,
+  }
+  return toNodeSpec(input, { role: 'replica', option: 'node', fallbackName: `node-${count + 1}` }, defaults)
+}

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { createClassifier } from '../classify/index.js'
 import { ConfigError } from '../errors.js'
+import { resolveLogger } from '../observability/router-logger.js'
 import { expandHosts, toNodeSpec } from './node-spec.js'
 import type { ResolvedOptions } from './resolved-options.js'
 import type { NodeInput, ReplicaInput } from './router-options.js'
@@ -36,6 +37,10 @@ const KNOWN_OPTIONS = {
   pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
   classifierCacheSize: true,
   routeEvents: true,
+  learnRouting: true,
+  // A logger is checked for its four methods, not for unknown keys: a real one has many more.
+  logger: ['debug', 'info', 'warn', 'error'],
+  openTelemetry: true,
 } as const satisfies Sections
 
 type Section = {
@@ -180,6 +185,9 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
     classifierCacheSize: number(options.classifierCacheSize, 'classifierCacheSize', 1000, { integer: true }),
     routeEvents: boolean(options.routeEvents, 'routeEvents', false),
+    learnRouting: boolean(options.learnRouting, 'learnRouting', true),
+    logger: resolveLogger(options.logger),
+    openTelemetry: boolean(options.openTelemetry, 'openTelemetry', true),
   } as const
 
   // The classifier parses writeFunctions (throwing a ConfigError naming the entry): before any pool exists too.

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Classifier } from '../classify/index.js'
+import type { Logger } from '../observability/router-logger.js'
 import type { BalanceFunction, BalanceStrategy } from './router-options.js'
 
 /** One node as the router uses it: a pool plus what the router needs to know about it. */
@@ -35,6 +36,9 @@ export interface ResolvedOptions {
   /** The classifier built from `writeFunctions` and `classifierCacheSize`. */
   readonly classifier: Classifier
   readonly routeEvents: boolean
+  readonly learnRouting: boolean
+  readonly logger: Logger | undefined
+  readonly openTelemetry: boolean
   /** Every password the router knows, so diagnostics can be scrubbed of them. */
   readonly secrets: readonly string[]
 }

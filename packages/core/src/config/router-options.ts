@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { Logger } from '../observability/router-logger.js'
 import type { ReplicaInfo } from './replica-info.js'
 
 /**
@@ -134,4 +135,20 @@ export interface RouterOptions {
   readonly classifierCacheSize?: number
   /** Emit a `route` event for every routed statement (costs a little per query). Default false. */
   readonly routeEvents?: boolean
+  /**
+   * Remember statement texts a replica refused (SQLSTATE 25006, 0A000, 55000: a user function that writes, a
+   * read of an unlogged table) and send them straight to the primary from then on. Default true.
+   */
+  readonly learnRouting?: boolean
+  /**
+   * A pino-compatible logger (`debug`, `info`, `warn`, `error`; pino itself, a child of it, or `console`) for node
+   * state changes, reads re-run elsewhere and reads that fell back to the primary. Never given a password.
+   */
+  readonly logger?: Logger
+  /**
+   * Report metrics and span attributes through `@opentelemetry/api` when the application has it installed (an
+   * optional peer dependency; without it nothing is loaded or hooked). Register the `MeterProvider` before
+   * creating the router. Default true.
+   */
+  readonly openTelemetry?: boolean
 }

@@ -1,21 +1,37 @@
+import type { Classification, LearnedReason } from '../classify/index.js'
+import { LearnedRoutes, learnedReason } from '../classify/index.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { RerouteEvent } from './router-events.js'
 
 const MAX_REROUTED_STATEMENTS = 100
 
+/** One statement of `router.reroutedStatements()`: a text replicas refused as a write. */
+export interface RejectedStatement {
+  /** The statement text (the first 200 characters). */
+  readonly statement: string
+  /** How many times a replica refused it. */
+  readonly count: number
+  /** Set while the text is sent straight to the primary (`learnRouting`): why the replica refused it. */
+  readonly learned?: LearnedReason
+}
+
 /**
  * Statements replicas refused as writes, with counts (the newest {@link MAX_REROUTED_STATEMENTS}): the functions
- * they call are candidates for the `writeFunctions` option.
+ * they call are candidates for the `writeFunctions` option. With `learnRouting`, the refused texts are also
+ * learned ({@link LearnedRoutes}), so that they go straight to the primary from then on.
  */
 export class RejectionLog {
   readonly #counts = new Map<string, number>()
   readonly #onReroute: (event: RerouteEvent) => void
+  readonly #learned: LearnedRoutes | undefined
 
-  constructor(onReroute: (event: RerouteEvent) => void) {
+  /** @param learn Whether refused texts are learned (`learnRouting`). */
+  constructor(onReroute: (event: RerouteEvent) => void, learn: boolean) {
     this.#onReroute = onReroute
+    this.#learned = learn ? new LearnedRoutes() : undefined
   }
 
-  /** Counts a statement `node` refused as a write (it is then re-run on the primary). */
+  /** Counts a statement `node` refused as a write (it is then re-run on the primary), and learns it. */
   record(node: RouterNode, statement: string, error: unknown): void {
     node.rerouted++
     const key = statement.slice(0, 200)
@@ -23,11 +39,22 @@ export class RejectionLog {
       this.#counts.delete(this.#counts.keys().next().value as string)
     }
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1)
+    const reason = learnedReason(error)
+    if (reason !== undefined) this.#learned?.learn(statement, reason)
     this.#onReroute({ from: node.name, reason: 'read-only-rejection', statement: key, error })
   }
 
+  /** The route for `text`: the primary when a replica refused it before, else `classification`. */
+  route(text: string, classification: Classification): Classification {
+    return this.#learned === undefined ? classification : this.#learned.route(text, classification)
+  }
+
   /** The counts, oldest first. */
-  entries(): Array<{ statement: string; count: number }> {
-    return [...this.#counts].map(([statement, count]) => ({ statement, count }))
+  entries(): RejectedStatement[] {
+    const learned = new Map(this.#learned?.entries().map((route) => [route.statement, route.reason]))
+    return [...this.#counts].map(([statement, count]) => {
+      const reason = learned.get(statement)
+      return reason === undefined ? { statement, count } : { statement, count, learned: reason }
+    })
   }
 }

@@ -4,15 +4,16 @@ import type { Classification, ClassificationReason, Classifier, RouteTarget } fr
 import type { NodeSpec, ResolvedOptions } from '../config/resolved-options.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
-import { isConnectionError, traceToCaller } from '../pg-errors.js'
+import { traceToCaller } from '../pg-errors.js'
 import { NodeSet, type PrimaryListener } from '../replicas/node-set.js'
 import { ReplicaSet } from '../replicas/replica-set.js'
 import { RouterNode, type StateListener } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
+import { PrimaryPath } from './primary-path.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import type { RerouteEvent, RouteEvent } from './router-events.js'
+import type { RerouteEvent } from './router-events.js'
 import {
   type Lease,
   type Outcome,
@@ -23,12 +24,19 @@ import {
 
 export type { Lease, Outcome, Statement } from './statement-runner.js'
 
+/** Watches a statement through {@link RouterCore.route} (telemetry); must hand back its outcome or error. */
+export type StatementObserver = <T>(routed: Promise<Outcome<T>>, routing: Routing) => Promise<Outcome<T>>
+
 /** How the core reports to the router's events. */
 export interface CoreHooks {
   readonly onStateChange: StateListener
   readonly onPrimaryChange: PrimaryListener
-  readonly onRoute: ((event: RouteEvent) => void) | undefined
+  readonly onRoute: ((node: RouterNode, reason: string) => void) | undefined
   readonly onReroute: (event: RerouteEvent) => void
+  /** Set only when something observes statements: without it, `route` adds nothing to a statement's path. */
+  readonly observe?: StatementObserver | undefined
+  /** Runs the health monitor's work (probes, re-probes) with tracing suppressed. */
+  readonly untraced?: (<T>(fn: () => T) => T) | undefined
 }
 
 /** Options of {@link RouterCore.route}. */
@@ -55,8 +63,6 @@ export const READ_ONLY_REJECTION: Routing = Object.freeze({
 })
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
-/** Pause between connection attempts to a primary while a write waits (`failover.waitMs`). */
-const RETRY_PAUSE_MS = 50
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -77,10 +83,13 @@ export class RouterCore {
   readonly #classifier: Classifier
   readonly #runner: StatementRunner
   readonly #reads: ReadPath
+  readonly #primaryPath: PrimaryPath
   readonly #replicaSet: ReplicaSet
   readonly #onStateChange: StateListener
   /** Passwords of every node, added to as nodes join: removed from every diagnostic text. */
   readonly #secrets: string[]
+  readonly #observe: StatementObserver | undefined
+  readonly #untraced: <T>(fn: () => T) => T
   #closing: Promise<void> | undefined
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
@@ -96,13 +105,24 @@ export class RouterCore {
     replicaSet.refresh()
     this.#replicaSet = replicaSet
     this.#classifier = options.classifier
-    const { onRoute } = hooks
+    this.#observe = hooks.observe
+    const untraced = hooks.untraced ?? ((fn) => fn())
+    this.#untraced = untraced
     this.#runner = new StatementRunner(nodes, {
-      onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
-      onRoute: onRoute && ((node, reason) => onRoute({ node: node.name, role: node.role, reason })),
+      // The re-probes this schedules keep the context they start in: not the failed statement's trace.
+      onConnectionFailure: (node, error) => untraced(() => this.monitor.reportConnectionFailure(node, error)),
+      onRoute: hooks.onRoute,
     })
-    this.monitor = new HealthMonitor(this.nodes, options, (text) => this.scrub(text))
-    this.rejections = new RejectionLog(hooks.onReroute)
+    // The monitor starts probing here; its timers keep this context, so no probe makes a span.
+    this.monitor = untraced(() => new HealthMonitor(this.nodes, options, (text) => this.scrub(text)))
+    this.rejections = new RejectionLog(hooks.onReroute, options.learnRouting)
+    this.#primaryPath = new PrimaryPath({
+      nodes: this.nodes,
+      runner: this.#runner,
+      options,
+      scrub: (text) => this.scrub(text),
+      closed: () => this.closed,
+    })
     this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
     this.#reads = new ReadPath({
       runner: this.#runner,
@@ -137,7 +157,8 @@ export class RouterCore {
     const node = new RouterNode(spec, this.#onStateChange)
     this.#runner.watch(node)
     this.nodes.add(node)
-    await this.monitor.add(node)
+    // The new node's probes run outside the caller's trace, as every other node's.
+    await this.#untraced(() => this.monitor.add(node))
   }
 
   /**
@@ -154,7 +175,7 @@ export class RouterCore {
       )
     }
     this.nodes.remove(node)
-    await this.monitor.remove(node)
+    await this.#untraced(() => this.monitor.remove(node))
     if (node.spec.ownsPool) await node.pool.end()
     else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
     this.#runner.detach(node)
@@ -171,9 +192,12 @@ export class RouterCore {
       throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
   }
 
-  /** Classifies `sql` with the router's classifier (its `writeFunctions`, its cache). */
+  /**
+   * Classifies `sql` with the router's classifier (its `writeFunctions`, its cache), then sends a text a replica
+   * refused before to the primary (`learnRouting`).
+   */
   classify(sql: string): Classification {
-    return this.#classifier.classify(sql)
+    return this.rejections.route(sql, this.#classifier.classify(sql))
   }
 
   /** Removes every known password from a diagnostic text. */
@@ -209,6 +233,15 @@ export class RouterCore {
     statement: Statement,
     options: RouteOptions = NO_OPTIONS,
   ): Promise<Result<R>> {
+    const routed = this.#dispatch<R>(classification, statement, options)
+    return this.#observe === undefined ? routed : this.#observe(routed, classification)
+  }
+
+  #dispatch<R extends pg.QueryResultRow>(
+    classification: Routing,
+    statement: Statement,
+    options: RouteOptions,
+  ): Promise<Result<R>> {
     const { lease, keep = false } = options
     if (lease !== undefined) return this.#onLease<R>(lease, classification, statement)
     if (classification.target === 'replica' && this.replicas.length > 0 && options.primary !== true) {
@@ -219,7 +252,7 @@ export class RouterCore {
 
   /** A connection to pin before any statement: a replica as a read of the current session would get, or the primary. */
   lease(target: RouteTarget, reason: string): Promise<Lease> {
-    return target === 'replica' ? this.#reads.lease() : this.#leasePrimary(reason)
+    return target === 'replica' ? this.#reads.lease() : this.#primaryPath.lease(reason)
   }
 
   /** Runs a caller's function (a transaction's body) on a leased connection. */
@@ -254,7 +287,7 @@ export class RouterCore {
   ): Promise<Result<R>> {
     let node = this.primary
     try {
-      const lease = await this.#leasePrimary(classification.reason)
+      const lease = await this.#primaryPath.lease(classification.reason)
       node = lease.node
       return await this.#runner.execute<R>(lease, statement, mode)
     } catch (error) {
@@ -305,46 +338,5 @@ export class RouterCore {
   ): Promise<Result<R>> {
     this.rejections.record(node, read.statement.text, error)
     return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
-  }
-
-  /**
-   * A connection to the primary. While the primary is known down or fenced, fails fast with
-   * `PGROUTE_PRIMARY_UNAVAILABLE`, or with `failover.waitMs` waits that long for a primary (the same node back, or
-   * a new one after a failover). A connection error leaves the primary marked down: the next attempt waits or
-   * fails the same way. Nothing was sent yet, so no write runs twice.
-   */
-  async #leasePrimary(reason: string): Promise<Lease> {
-    const { waitMs } = this.options.failover
-    const deadline = Date.now() + waitMs
-    let failure: unknown
-    for (;;) {
-      const primary =
-        this.nodes.writable ??
-        (waitMs > 0 ? await this.nodes.waitForWritable(deadline - Date.now()) : undefined)
-      if (primary === undefined) throw this.#primaryUnavailable(failure)
-      try {
-        return await this.#runner.acquire(primary, reason)
-      } catch (error) {
-        if (!isConnectionError(error) || this.closed) throw error
-        failure = error
-        const remaining = deadline - Date.now()
-        if (remaining <= 0) throw this.#primaryUnavailable(failure)
-        // Until the re-probe confirms the outage the primary stays writable: pace the attempts meanwhile.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_PAUSE_MS, remaining)).unref())
-      }
-    }
-  }
-
-  #primaryUnavailable(cause: unknown): PgRouteError {
-    const { primary } = this.nodes
-    const why = primary.role === 'primary' ? `is ${primary.state}` : 'is no longer primary'
-    const detail = primary.reason === undefined ? '' : ` (${this.scrub(primary.reason)})`
-    const waited =
-      this.options.failover.waitMs > 0 ? ` within failover.waitMs ${this.options.failover.waitMs}` : ''
-    return new PgRouteError(
-      'PGROUTE_PRIMARY_UNAVAILABLE',
-      `No primary can take writes${waited}: ${primary.name} ${why}${detail}`,
-      { cause },
-    )
   }
 }

@@ -228,6 +228,7 @@ export class HealthMonitor {
     node.failures++
     node.errors++
     node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
+    node.lastFailure = error
     node.setState('down', node.lastError)
     this.#nodes.changed()
     // A failed probe already dropped its connection. A statement's failure leaves it be: cutting a probe in

@@ -11,25 +11,17 @@ import {
 import { PgRouteError } from '../errors.js'
 import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
 import { settle } from './pg-pool-callbacks.js'
-
-/** A query object pg runs itself (a cursor, a query stream): it has `submit` and carries its own text. */
-interface Submittable {
-  readonly text?: string
-  submit: (...args: never[]) => void
-}
+import { isSubmittable, type QueryInput, type Submittable, textOf } from './submittable.js'
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
-type QueryInput = string | pg.QueryConfig | Submittable
 
 const KEEP = Object.freeze({ keep: true })
 
-function isSubmittable(value: unknown): value is Submittable {
-  return typeof (value as Submittable | null)?.submit === 'function'
-}
-
-function textOf(query: QueryInput): string {
-  return typeof query === 'string' ? query : (query.text ?? '')
-}
+/**
+ * Events of the pinned connection a client passes on to its own listeners (`error` has its own forwarder: it is
+ * emitted only when someone listens, so an unhandled connection error does not crash the process twice).
+ */
+const RELAYED_EVENTS = ['notification', 'notice', 'end', 'drain'] as const
 
 /**
  * A `pg.PoolClient` look-alike that picks its node at its first statement and then stays pinned to it until
@@ -40,6 +32,10 @@ function textOf(query: QueryInput): string {
  * A client pinned to a replica moves to the primary when, outside a transaction, it is given a write or a
  * read-write `BEGIN` (or the replica refuses a statement as a write). A client on the primary never moves. This is the client ORMs'
  * transactions run on, via `router.pool.connect()`.
+ *
+ * Events: those of the pinned connection, as `pg.Client` emits them: `notification` (after `LISTEN`, which pins
+ * the primary), `notice`, `end`, `drain`, and `error` (passed on only when this client has `error` listeners).
+ * Listeners added before the first statement hear the connection pinned later.
  *
  * @example
  * ```ts
@@ -62,6 +58,8 @@ export class RoutedClient extends EventEmitter {
   #tail: Promise<unknown> = Promise.resolve()
   /** Passes the pinned connection's errors on to this client's own `error` listeners, if it has any. */
   readonly #forward = this.#forwarder()
+  /** Listeners passing {@link RELAYED_EVENTS} on, made at the first pin. */
+  #relays: Array<[event: (typeof RELAYED_EVENTS)[number], listener: (...args: unknown[]) => void]> | undefined
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
 
@@ -137,7 +135,7 @@ export class RoutedClient extends EventEmitter {
     const lease = this.#lease
     this.#lease = undefined
     if (!lease) return
-    lease.client.removeListener('error', this.#forward)
+    this.#detach(lease)
     lease.client.release(error)
   }
 
@@ -226,9 +224,13 @@ export class RoutedClient extends EventEmitter {
   }
 
   async #execute(statement: Statement, classification: Classification): Promise<pg.QueryResult> {
-    if (!this.#lease || this.#shouldMoveToPrimary(classification))
-      return this.#first(statement, classification)
-    const lease = this.#lease
+    if (!this.#lease || this.#shouldMoveToPrimary(classification)) {
+      // Notices of the statement that pins arrive while it runs: listeners must be on the connection first.
+      if (this.listenerCount('notice') + this.listenerCount('notification') === 0)
+        return this.#first(statement, classification)
+      await this.#route(classification)
+    }
+    const lease = this.#lease!
     const idleBefore = !this.#inTransaction
     try {
       return (await this.#core.route(classification, statement, { lease })).value
@@ -300,6 +302,14 @@ export class RoutedClient extends EventEmitter {
     }
     this.#lease = lease
     lease.client.on('error', this.#forward)
+    this.#relays ??= RELAYED_EVENTS.map((event) => [event, (...args) => this.emit(event, ...args)])
+    for (const [event, listener] of this.#relays) lease.client.on(event, listener)
+  }
+
+  /** Stops passing on the events of a connection this client no longer holds. */
+  #detach(lease: Lease): void {
+    lease.client.removeListener('error', this.#forward)
+    for (const [event, listener] of this.#relays ?? []) lease.client.removeListener(event, listener)
   }
 
   /** Returns the pinned connection to its pool (destroyed if `error` says it may be broken). */
@@ -307,7 +317,7 @@ export class RoutedClient extends EventEmitter {
     const lease = this.#lease
     if (!lease) return
     this.#lease = undefined
-    lease.client.removeListener('error', this.#forward)
+    this.#detach(lease)
     this.#core.release(lease, error)
   }
 }

@@ -45,6 +45,8 @@ export class RouterNode {
   lastProbeAt: number | undefined
   /** Message of the last failure, scrubbed of secrets. */
   lastError: string | undefined
+  /** The last failure itself (the driver's error), for `router.ready()` to attach as a cause. */
+  lastFailure: unknown
   /** Consecutive probe or connection failures; drives the re-probe back-off. */
   failures = 0
   /** Timeline the node is on (primary) or streams (replica), at the last probe that could tell. */

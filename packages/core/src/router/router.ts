@@ -1,18 +1,25 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
-import { toNodeSpec } from '../config/node-spec.js'
+import { addedNodeSpec } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
+import type { RejectedStatement } from '../core/rejection-log.js'
 import { RouterCore, type Statement } from '../core/router-core.js'
 import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
-import { formatLsn, type WalPosition } from '../health/lsn.js'
+import type { WalPosition } from '../health/lsn.js'
+import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
+import { RouterLog } from '../observability/router-logger.js'
+import { RouterTelemetry } from '../observability/router-telemetry.js'
 import { PrimaryPool } from '../pool/primary-pool.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
-import type { NodeStatus } from './router-status.js'
+import { coreHooks } from './core-hooks.js'
+import { isLastingFailure, nextProbe, takesWrites, untilAborted } from './primary-readiness.js'
+import { healthOf, type RouterHealth, writerProblemOf } from './router-health.js'
+import { type NodeStatus, statusOf } from './router-status.js'
 
 /** Options of {@link Router.transaction}. */
 export interface TransactionOptions {
@@ -82,13 +89,22 @@ export class Router extends EventEmitter<RouterEvents> {
   readonly primary: pg.Pool
 
   readonly #core: RouterCore
+  /** The reason of each node's last state change, by node name, for `health()` and `ready()`. */
+  readonly #reasons = new Map<string, string>()
+  readonly #telemetry: RouterTelemetry | undefined
 
   constructor(options: RouterOptions) {
     super()
     const resolved = resolveOptions(options)
-    this.#core = new RouterCore(resolved, {
-      onStateChange: (node, from, reason) =>
-        this.emit('node-state', { node: node.name, role: node.role, from, to: node.state, reason }),
+    const api = resolved.openTelemetry ? loadOpenTelemetry() : undefined
+    const telemetry = api && new RouterTelemetry(api, () => this.#core.nodes.all)
+    const log = resolved.logger && new RouterLog(resolved.logger, (text) => this.#core.scrub(text))
+    const hooks = coreHooks({
+      events: this,
+      routeEvents: resolved.routeEvents,
+      telemetry,
+      log,
+      onState: (name, reason) => this.#reasons.set(name, reason),
       onPrimaryChange: (from, to, reason) => {
         ;(this.primary as PrimaryPool).followPrimary()
         this.emit('primary-changed', {
@@ -98,29 +114,57 @@ export class Router extends EventEmitter<RouterEvents> {
           reason: `${to.name} ${reason}`,
         })
       },
-      onRoute: resolved.routeEvents ? (event) => this.emit('route', event) : undefined,
-      onReroute: (event) => this.emit('reroute', event),
     })
+    this.#core = new RouterCore(resolved, hooks)
+    this.#telemetry = telemetry
     this.primary = new PrimaryPool(this.#core)
     this.pool = new RoutedPool(this.#core)
   }
 
-  /** Resolves once every node has been probed once, so replicas can take reads. */
+  /**
+   * Resolves once every node has been probed once (so replicas can take reads) and the primary can take writes.
+   * Rejects with a `PgRouteError` of code `PGROUTE_PRIMARY_UNAVAILABLE` when it cannot: unreachable, login
+   * refused (the driver's error is the `cause`), or in recovery (a standby). After a probe that timed out or
+   * could not connect, it waits for the primary's re-probe (within `healthCheck.maxBackoffMs`) before deciding.
+   * Replicas that are down do not make it reject: see {@link health}. Called again later, it answers for the
+   * primary's state then.
+   */
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options
-    if (!signal) return this.#core.monitor.ready()
-    signal.throwIfAborted()
-    let onAbort: (() => void) | undefined
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () =>
-        reject(new PgRouteError('PGROUTE_ABORTED', 'router.ready() was aborted', { cause: signal.reason }))
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-    try {
-      await Promise.race([this.#core.monitor.ready(), aborted])
-    } finally {
-      signal.removeEventListener('abort', onAbort!)
+    if (!signal) await this.#core.monitor.ready()
+    else await untilAborted(this.#core.monitor.ready(), signal)
+    const primary = this.#core.primary
+    if (takesWrites(primary)) return
+    if (primary.lastFailure !== undefined && !isLastingFailure(primary.lastFailure)) {
+      // A probe that timed out or was refused may be a blip (a loaded machine, a server still starting): the
+      // primary is re-probed within the back-off; its answer decides.
+      const { timeoutMs, maxBackoffMs } = this.#core.options.healthCheck
+      await nextProbe(primary, maxBackoffMs + timeoutMs, signal)
+      signal?.throwIfAborted()
+      if (takesWrites(primary)) return
     }
+    const reason = this.#reasons.get(primary.name)
+    const problem = writerProblemOf(this.status()[0]!, reason)
+    throw new PgRouteError('PGROUTE_PRIMARY_UNAVAILABLE', `The primary cannot be used: ${problem}`, {
+      // The driver's error says more (its SQLSTATE), when it is what made the primary unusable.
+      cause: reason !== undefined && reason === primary.lastError ? primary.lastFailure : undefined,
+    })
+  }
+
+  /**
+   * The router's health for a readiness endpoint: `ok` when the primary is up and reads have somewhere to go,
+   * every node's row as in {@link status}, and one line per node that is not up. Never contains credentials.
+   *
+   * @example
+   * ```ts
+   * app.get('/health', (req, res) => {
+   *   const health = router.health()
+   *   res.status(health.ok ? 200 : 503).json(health)
+   * })
+   * ```
+   */
+  health(): RouterHealth {
+    return healthOf(this.status(), this.#reasons, this.#core.options.fallback)
   }
 
   /**
@@ -242,14 +286,9 @@ export class Router extends EventEmitter<RouterEvents> {
    */
   async addNode(node: ReplicaInput): Promise<void> {
     this.#core.assertOpen()
-    const { pool } = this.#core.options.nodes[0]!
-    const defaults = {
-      max: pool.options.max ?? 10,
-      idleTimeoutMillis: pool.options.idleTimeoutMillis ?? 10_000,
-      connectionTimeoutMillis: pool.options.connectionTimeoutMillis ?? 5000,
-    }
-    const fallbackName = `node-${this.#core.nodes.all.length + 1}`
-    await this.#core.addNode(toNodeSpec(node, { role: 'replica', option: 'node', fallbackName }, defaults))
+    await this.#core.addNode(
+      addedNodeSpec(node, this.#core.options.nodes[0]!.pool, this.#core.nodes.all.length),
+    )
   }
 
   /**
@@ -263,32 +302,15 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /** One row per node, primary first: state, lag, WAL position and traffic. Never contains credentials. */
   status(): NodeStatus[] {
-    const { primary, all } = this.#core.nodes
-    return [primary, ...all.filter((node) => node !== primary)].map((node) => ({
-      name: node.name,
-      role: node.role,
-      state: node.state,
-      reason: node.reason ?? null,
-      timeline: node.timeline ?? null,
-      healthy: node.state === 'up',
-      lagBytes: node.lagBytes,
-      lagSeconds: node.lagSeconds,
-      lsn: node.lsn === undefined ? null : formatLsn(node.lsn),
-      receiveLsn: node.receiveLsn === undefined ? null : formatLsn(node.receiveLsn),
-      inFlight: node.inFlight,
-      served: node.served,
-      errors: node.errors,
-      rerouted: node.rerouted,
-      lastProbeAt: node.lastProbeAt === undefined ? null : new Date(node.lastProbeAt).toISOString(),
-      lastError: node.lastError ?? null,
-    }))
+    return statusOf(this.#core.nodes)
   }
 
   /**
    * Statements that replicas refused as writes (and that were re-run on the primary), with counts, newest
-   * last: the functions they call are candidates for the `writeFunctions` option.
+   * last: the functions they call are candidates for the `writeFunctions` option. `learned` is set while the
+   * router sends the text straight to the primary (`learnRouting`), with the replica's reason.
    */
-  reroutedStatements(): Array<{ statement: string; count: number }> {
+  reroutedStatements(): RejectedStatement[] {
     return this.#core.rejections.entries()
   }
 
@@ -297,6 +319,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * them). Waits for checked-out connections to be released. Idempotent.
    */
   end(): Promise<void> {
+    this.#telemetry?.close()
     return this.#core.close()
   }
 }

@@ -1,38 +1,13 @@
-import type { Cluster, ClusterNode } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { routerOptions, waitFor } from '@pgroute/cluster/testing'
 import type { NodeState, Router, RouterOptions } from '../../src/index.js'
 import { createRouter } from '../../src/index.js'
 
-/** Probe often so state changes show up within a fraction of a second. */
-export const FAST_HEALTH = { intervalMs: 100, timeoutMs: 1000, maxBackoffMs: 500 } as const
+export { FAST_HEALTH, portNames, portOf, WHO, waitFor } from '@pgroute/cluster/testing'
 
 /** A router over every node of `cluster`, replicas named after the cluster's nodes, probing fast. */
 export function routerFor(cluster: Cluster, options: Partial<RouterOptions> = {}): Router {
-  return createRouter({
-    primary: cluster.primary.url,
-    replicas: cluster.replicas.map((replica) => ({ name: replica.name, connectionString: replica.url })),
-    healthCheck: FAST_HEALTH,
-    ...options,
-  })
-}
-
-/** The port of the server that answered `SELECT inet_server_port() AS port`. */
-export function portOf(result: { rows: Array<{ port?: unknown }> }): number {
-  return Number(result.rows[0]?.port)
-}
-
-export const WHO = 'SELECT inet_server_port() AS port'
-
-/** Polls `check` every 20 ms until it returns true, failing with `message` after `timeoutMs`. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  message: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms: ${message}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  return createRouter(routerOptions(cluster, options))
 }
 
 /** The state `router` has for the node named `name`. */
@@ -77,9 +52,4 @@ export async function createHeartbeat(cluster: Cluster): Promise<void> {
   await cluster.primary.query(
     'CREATE TABLE IF NOT EXISTS heartbeat (id bigserial PRIMARY KEY, at timestamptz)',
   )
-}
-
-/** Maps each node's port to its name, to name the server that answered. */
-export function portNames(cluster: Cluster): Map<number, string> {
-  return new Map<number, string>(cluster.nodes.map((node: ClusterNode) => [node.port, node.name]))
 }

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url'
-import { type Cluster, type ReplicaOptions, startCluster } from '@pgroute/cluster'
+import type { Cluster, ReplicaOptions } from '@pgroute/cluster'
+import { routerOptions, startTestCluster, waitFor } from '@pgroute/cluster/testing'
 import { createRouter, parseLsn, type RouteEvent, type Router, type RouterOptions } from '@pgroute/core'
 import { sql } from 'drizzle-orm'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
-import pg from 'pg'
 import { type PgRouteDrizzleDatabase, pgrouteDrizzle } from '../../src/index.js'
 import * as schema from '../fixtures/schema.js'
 
@@ -30,19 +30,15 @@ export interface DrizzleClusterOptions {
   readonly migrate?: boolean
 }
 
+export { plainPool } from '@pgroute/cluster/testing'
+
+/** Starts a cluster (the external one of `PGROUTE_PRIMARY_URL` when set), a router over it and the database. */
 export async function startDrizzleCluster(options: DrizzleClusterOptions = {}): Promise<DrizzleCluster> {
   const replicaOptions = options.replicaOptions ?? [{}, {}]
-  const cluster = await startCluster({ replicas: replicaOptions.length, replicaOptions })
+  const cluster = await startTestCluster({ replicas: replicaOptions.length, replicaOptions })
   let router: Router | undefined
   try {
-    router = createRouter({
-      primary: cluster.primary.url,
-      replicas: cluster.replicas.map((replica) => ({ name: replica.name, connectionString: replica.url })),
-      // A probe timeout of 1 s (not the default, the interval): a loaded host must not look down.
-      healthCheck: { intervalMs: 100, timeoutMs: 1000 },
-      routeEvents: true,
-      ...options.router,
-    })
+    router = createRouter(routerOptions(cluster, { routeEvents: true, ...options.router }))
     const db = pgrouteDrizzle(router, { schema })
     if (options.migrate !== false) await migrate(db.$primary, { migrationsFolder })
     await cluster.waitForReplication()
@@ -93,26 +89,15 @@ export async function waitForRouterCatchUp(
 ): Promise<void> {
   const { cluster, router } = drizzleCluster
   await cluster.waitForReplication()
-  const deadline = Date.now() + timeoutMs
   const { rows } = await router.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
   const target = parseLsn(rows[0]!.lsn)!
-  for (;;) {
-    const replicas = router.status().filter((node) => node.role === 'replica')
-    if (replicas.every((node) => node.state === 'up' && node.lsn !== null && parseLsn(node.lsn)! >= target))
-      return
-    if (Date.now() > deadline) throw new Error(`Replicas did not catch up in ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-/**
- * A plain `pg.Pool` on one node, for comparisons. `pool.end()` resolves before its connections have closed, so one
- * may still get the server's goodbye (57P01) when the cluster stops right after: expected then, and ignored.
- */
-export function plainPool(url: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url })
-  pool.on('error', (error) => {
-    if ((error as { code?: string }).code !== '57P01') throw error
-  })
-  return pool
+  await waitFor(
+    () =>
+      router
+        .status()
+        .filter((node) => node.role === 'replica')
+        .every((node) => node.state === 'up' && node.lsn !== null && parseLsn(node.lsn)! >= target),
+    timeoutMs,
+    'replicas to catch up with the primary',
+  )
 }

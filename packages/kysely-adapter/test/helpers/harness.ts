@@ -1,4 +1,5 @@
-import { type Cluster, type ReplicaOptions, startCluster } from '@pgroute/cluster'
+import type { Cluster, ReplicaOptions } from '@pgroute/cluster'
+import { routerOptions, startTestCluster } from '@pgroute/cluster/testing'
 import { createRouter, type RouteEvent, type Router, type RouterOptions } from '@pgroute/core'
 import { type Generated, Kysely, type RawBuilder, sql } from 'kysely'
 import { PgRouteDialect, type PgRouteDialectConfig } from '../../src/index.js'
@@ -16,9 +17,6 @@ export const SCHEMA = `
   CREATE SEQUENCE ticket;
   INSERT INTO item (name, qty) SELECT 'seed-' || n, n FROM generate_series(1, 1000) AS n;
 `
-
-/** Probe often so lag and state changes show up within a fraction of a second. */
-export const FAST_HEALTH = { intervalMs: 100, timeoutMs: 1000, maxBackoffMs: 500 } as const
 
 /** `inet_server_port()`: which server answered (each node of the cluster has its own port). */
 export function serverPort(): RawBuilder<number> {
@@ -44,21 +42,18 @@ export interface HarnessOptions {
   readonly dialect?: Omit<PgRouteDialectConfig, 'router'>
 }
 
-/** Starts a cluster, creates {@link SCHEMA}, and waits until the router can send reads to every replica. */
+/**
+ * Starts a cluster (the external one of `PGROUTE_PRIMARY_URL` when set), creates {@link SCHEMA}, and waits until
+ * the router can send reads to every replica.
+ */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const replicaOptions = options.replicaOptions ?? [{}, {}]
-  const cluster = await startCluster({ replicas: replicaOptions.length, replicaOptions })
+  const cluster = await startTestCluster({ replicas: replicaOptions.length, replicaOptions })
   try {
     await cluster.primary.query(SCHEMA)
     // Delayed replicas are left out by default: the tests wait for the data only where it is due at once.
     await cluster.waitForReplication()
-    const router = createRouter({
-      primary: cluster.primary.url,
-      replicas: cluster.replicas.map((replica) => ({ name: replica.name, connectionString: replica.url })),
-      healthCheck: FAST_HEALTH,
-      routeEvents: true,
-      ...options.router,
-    })
+    const router = createRouter(routerOptions(cluster, { routeEvents: true, ...options.router }))
     const routes: RouteEvent[] = []
     router.on('route', (event) => routes.push(event))
     await router.ready()

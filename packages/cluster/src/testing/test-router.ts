@@ -1,0 +1,36 @@
+import type { Cluster } from '../cluster-node.js'
+
+/** Health-check settings that make state changes show up within a fraction of a second. */
+export const FAST_HEALTH = { intervalMs: 100, timeoutMs: 1000, maxBackoffMs: 500 } as const
+
+/** The node options of a router over every node of a cluster (the shape `@pgroute/core` accepts). */
+export interface ClusterRouterOptions {
+  /** URL of the primary. */
+  readonly primary: string
+  /** One entry per replica, named after the cluster's node. */
+  readonly replicas: ReadonlyArray<{ readonly name: string; readonly connectionString: string }>
+  /** {@link FAST_HEALTH}. */
+  readonly healthCheck: typeof FAST_HEALTH
+}
+
+/**
+ * Options for `createRouter` from `@pgroute/core` over every node of `cluster`: replicas named after the
+ * cluster's nodes, probing with {@link FAST_HEALTH}. `overrides` win (this package does not depend on the router,
+ * so the merge is typed by the caller).
+ *
+ * @example
+ * ```ts
+ * const router = createRouter(routerOptions(cluster, { lag: { maxSeconds: 1 } }))
+ * ```
+ */
+export function routerOptions<T extends object = object>(
+  cluster: Cluster,
+  overrides?: T,
+): ClusterRouterOptions & T {
+  return {
+    primary: cluster.primary.url,
+    replicas: cluster.replicas.map((replica) => ({ name: replica.name, connectionString: replica.url })),
+    healthCheck: FAST_HEALTH,
+    ...(overrides as T),
+  }
+}

@@ -1,0 +1,178 @@
+import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
+import type { Outcome, Routing } from '../core/router-core.js'
+import type { RerouteEvent } from '../core/router-events.js'
+import type { NodeState, RouterNode } from '../replicas/router-node.js'
+import type { OpenTelemetryApi } from './open-telemetry-loader.js'
+
+/** Names of the metrics pgroute reports (documented in the package README). */
+export const METRICS = {
+  statements: 'pgroute.statements',
+  statementErrors: 'pgroute.statement.errors',
+  reroutes: 'pgroute.reroutes',
+  fallbacks: 'pgroute.read.fallbacks',
+  nodeState: 'pgroute.node.state',
+  lagBytes: 'pgroute.replica.lag.bytes',
+  lagSeconds: 'pgroute.replica.lag.seconds',
+  poolInUse: 'pgroute.pool.connections.in_use',
+  poolWaiting: 'pgroute.pool.waiting',
+} as const
+
+const STATES: readonly NodeState[] = ['unknown', 'up', 'lagging', 'down', 'fenced']
+
+/**
+ * `@opentelemetry/core`'s `suppressTracing` key. The API names context keys with `Symbol.for`, so the same
+ * description gives the same key: instrumentations (e.g. of `pg`) honour it without pgroute depending on the SDK.
+ */
+const SUPPRESS_TRACING = 'OpenTelemetry SDK Context Key SUPPRESS_TRACING'
+
+/** The nodes' pools, as pg-pool counts them. */
+interface PoolCounts {
+  readonly totalCount: number
+  readonly idleCount: number
+  readonly waitingCount: number
+}
+
+/**
+ * pgroute's OpenTelemetry signals: counters fed by the router's hooks, gauges read from the nodes when the SDK
+ * collects, and `pgroute.node` / `pgroute.reason` on the caller's active span. Metrics go to the global
+ * `MeterProvider` as registered when the router is created.
+ */
+export class RouterTelemetry {
+  readonly #api: OpenTelemetryApi
+  readonly #nodes: () => readonly RouterNode[]
+  readonly #meter: Meter
+  readonly #statements: Counter
+  readonly #statementErrors: Counter
+  readonly #reroutes: Counter
+  readonly #fallbacks: Counter
+  readonly #gauges: ObservableGauge[]
+  readonly #observe = (result: BatchObservableResult) => this.#collect(result)
+  readonly #attributes = new WeakMap<RouterNode, Map<string, Attributes>>()
+
+  constructor(api: OpenTelemetryApi, nodes: () => readonly RouterNode[]) {
+    this.#api = api
+    this.#nodes = nodes
+    const meter = api.metrics.getMeter('@pgroute/core')
+    this.#meter = meter
+    this.#statements = meter.createCounter(METRICS.statements, {
+      description: 'Statements run, by the node that ran them, its role and the routing reason',
+      unit: '{statement}',
+    })
+    this.#statementErrors = meter.createCounter(METRICS.statementErrors, {
+      description: 'Statements that failed, by routing reason',
+      unit: '{statement}',
+    })
+    this.#reroutes = meter.createCounter(METRICS.reroutes, {
+      description: 'Reads run again elsewhere: retried after a failure, or refused as a write by a replica',
+      unit: '{statement}',
+    })
+    this.#fallbacks = meter.createCounter(METRICS.fallbacks, {
+      description: 'Reads sent to the primary: no replica eligible, or none had replayed the session',
+      unit: '{statement}',
+    })
+    this.#gauges = [
+      meter.createObservableGauge(METRICS.nodeState, {
+        description: '1 for the state a node is in, 0 for the others',
+      }),
+      meter.createObservableGauge(METRICS.lagBytes, {
+        description: 'WAL a replica has not replayed',
+        unit: 'By',
+      }),
+      meter.createObservableGauge(METRICS.lagSeconds, {
+        description: 'Age of the oldest WAL a replica has not replayed',
+        unit: 's',
+      }),
+      meter.createObservableGauge(METRICS.poolInUse, {
+        description: 'Connections of the node pool checked out',
+        unit: '{connection}',
+      }),
+      meter.createObservableGauge(METRICS.poolWaiting, {
+        description: 'Requests waiting for a connection of the node pool',
+        unit: '{request}',
+      }),
+    ]
+    meter.addBatchObservableCallback(this.#observe, this.#gauges)
+  }
+
+  /** Runs `fn` with tracing suppressed: the health probes' connections and statements make no spans. */
+  untraced<T>(fn: () => T): T {
+    const { context, createContextKey } = this.#api
+    return context.with(context.active().setValue(createContextKey(SUPPRESS_TRACING), true), fn)
+  }
+
+  /**
+   * Watches one routed statement: counts it by where it ran and tags the caller's active span. The span is taken
+   * now, in the caller's context, not when the statement ends.
+   */
+  async statement<T>(routed: Promise<Outcome<T>>, routing: Routing): Promise<Outcome<T>> {
+    const span = this.#api.trace.getActiveSpan()
+    let outcome: Outcome<T>
+    try {
+      outcome = await routed
+    } catch (error) {
+      this.#statementErrors.add(1, { 'pgroute.reason': routing.reason })
+      throw error
+    }
+    const attributes = this.#attributesOf(outcome.lease.node, routing.reason)
+    this.#statements.add(1, attributes)
+    if (span?.isRecording()) span.setAttributes(attributes)
+    return outcome
+  }
+
+  /** One frozen attribute set per node and reason, made once: no allocation per statement. */
+  #attributesOf(node: RouterNode, reason: string): Attributes {
+    let byReason = this.#attributes.get(node)
+    if (byReason === undefined) {
+      byReason = new Map()
+      this.#attributes.set(node, byReason)
+    }
+    let attributes = byReason.get(reason)
+    if (attributes === undefined) {
+      attributes = Object.freeze({
+        'pgroute.node': node.name,
+        'pgroute.role': node.role,
+        'pgroute.reason': reason,
+      })
+      byReason.set(reason, attributes)
+    }
+    return attributes
+  }
+
+  /** A read went to the primary: no replica was eligible (`fallback`), or none had replayed the session. */
+  fellBack(node: RouterNode, reason: string): void {
+    this.#fallbacks.add(1, { 'pgroute.node': node.name, 'pgroute.reason': reason })
+  }
+
+  /** A read was re-run on another node. */
+  rerouted(event: RerouteEvent): void {
+    this.#reroutes.add(1, { 'pgroute.node': event.from, 'pgroute.reason': event.reason })
+  }
+
+  /** Stops reporting the gauges (the router ended). */
+  close(): void {
+    this.#meter.removeBatchObservableCallback(this.#observe, this.#gauges)
+  }
+
+  #collect(result: BatchObservableResult): void {
+    const [state, lagBytes, lagSeconds, inUse, waiting] = this.#gauges as [
+      ObservableGauge,
+      ObservableGauge,
+      ObservableGauge,
+      ObservableGauge,
+      ObservableGauge,
+    ]
+    for (const node of this.#nodes()) {
+      const attributes: Attributes = { 'pgroute.node': node.name, 'pgroute.role': node.role }
+      for (const each of STATES) {
+        result.observe(state, node.state === each ? 1 : 0, { ...attributes, 'pgroute.state': each })
+      }
+      if (node.role === 'replica') {
+        result.observe(lagBytes, node.lagBytes, attributes)
+        result.observe(lagSeconds, node.lagSeconds, attributes)
+      }
+      const pool = node.pool as unknown as PoolCounts
+      result.observe(inUse, pool.totalCount - pool.idleCount, attributes)
+      result.observe(waiting, pool.waitingCount, attributes)
+    }
+  }
+}
