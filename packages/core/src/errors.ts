@@ -20,6 +20,21 @@ export type PgRouteErrorCode =
   | 'PGROUTE_PINNED'
   /** The operation was aborted through its `AbortSignal`. */
   | 'PGROUTE_ABORTED'
+  /**
+   * A statement ran past `timeouts.readMs` / `timeouts.writeMs`: it was cancelled on the server and its
+   * connection discarded. A read gets it only when no other node could run it in time; a write is never re-run.
+   */
+  | 'PGROUTE_TIMEOUT'
+  /**
+   * A statement was cancelled because its node was marked down while it ran (reads are re-run elsewhere first;
+   * a read gets this only when no other node could take it).
+   */
+  | 'PGROUTE_NODE_DOWN'
+  /**
+   * A write could not run because the primary is down, or the primary failed under it (the write's outcome is
+   * then unknown). `cause` is the last connection error.
+   */
+  | 'PGROUTE_PRIMARY_UNAVAILABLE'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

@@ -20,6 +20,8 @@ export interface ReadContext {
   readonly causal: ReadYourWrites
   readonly sessions: AsyncLocalStorage<CausalSession>
   readonly retry: RetryOptions
+  /** `timeouts.readMs`: the time limit of each attempt (0: none). */
+  readonly readMs: number
   /** A replica refused `statement` as a write (it changed nothing): record it and re-run it on the primary. */
   rerun<R extends pg.QueryResultRow>(
     read: ReadRequest<R>,
@@ -42,6 +44,8 @@ export class ReadRequest<R extends pg.QueryResultRow>
   readonly statement: Statement
   readonly keep: boolean
   readonly session: CausalSession | undefined
+  /** Time limit of each attempt (`timeouts.readMs`). */
+  readonly limitMs: number
   /** The node of the attempt in flight. */
   node: RouterNode | undefined = undefined
   readonly #path: ReadPath
@@ -54,6 +58,7 @@ export class ReadRequest<R extends pg.QueryResultRow>
     this.statement = statement
     this.keep = keep
     this.session = session
+    this.limitMs = path.readMs
   }
 
   /** Starts the first attempt on `node`, settling through `resolve` / `reject`. */
@@ -96,6 +101,11 @@ export class ReadPath {
   /** Where reads lease connections and run. */
   get runner(): StatementRunner {
     return this.#context.runner
+  }
+
+  /** `timeouts.readMs`. */
+  get readMs(): number {
+    return this.#context.readMs
   }
 
   /** The replicas reads choose from. */
@@ -160,11 +170,11 @@ export class ReadPath {
       const reason = replicas.reason(node, request)
       running = runner
         .acquire(node, reason)
-        .then((lease) => runner.execute<R>(lease, request.statement, mode))
+        .then((lease) => runner.execute<R>(lease, request.statement, mode, request.limitMs))
     } else {
       const lease = await this.#lease(request.session, request)
       request.node = lease.node
-      running = runner.execute<R>(lease, request.statement, mode)
+      running = runner.execute<R>(lease, request.statement, mode, request.limitMs)
     }
     try {
       return await running

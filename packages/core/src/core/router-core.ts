@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import pRetry from 'p-retry'
 import type pg from 'pg'
 import type { Classification, ClassificationReason, Classifier, RouteTarget } from '../classify/index.js'
 import type { ResolvedOptions } from '../config/resolved-options.js'
@@ -12,8 +11,8 @@ import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import { retryPolicy } from './retry-policy.js'
 import type { RerouteEvent, RouteEvent } from './router-events.js'
+import { primaryUnavailable } from './unavailable-error.js'
 import {
   type Lease,
   type Outcome,
@@ -55,8 +54,6 @@ export const READ_ONLY_REJECTION: Routing = Object.freeze({
 })
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
-/** A refused connection is likely refused again at once: the shortest wait between connection retries. */
-const CONNECT_RETRY_FLOOR_MS = 50
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -83,6 +80,7 @@ export class RouterCore {
     this.options = options
     const onStateChange: StateListener = (node, from, reason) => {
       replicaSet.refresh()
+      if (node.state === 'down') this.#runner.abandon(node)
       hooks.onStateChange(node, from, reason)
     }
     this.primary = new RouterNode(options.primary, onStateChange)
@@ -93,6 +91,7 @@ export class RouterCore {
     this.#runner = new StatementRunner([this.primary, ...this.replicas], {
       onConnectionFailure: (node, error) => this.monitor.reportConnectionFailure(node, error),
       onRoute: onRoute && ((node, reason) => onRoute({ node: node.name, role: node.role, reason })),
+      sweepEveryMs: sweepInterval(options.timeouts),
     })
     this.monitor = new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text))
     this.rejections = new RejectionLog(hooks.onReroute)
@@ -103,6 +102,7 @@ export class RouterCore {
       causal: this.causal,
       sessions: this.sessions,
       retry: options.retry,
+      readMs: options.timeouts.readMs,
       rerun: (read, node, error) => this.#rerun(read, node, error),
       rerouted: (node, statement, error) =>
         hooks.onReroute({ from: node.name, reason: 'retry', statement: statement.text.slice(0, 200), error }),
@@ -188,6 +188,7 @@ export class RouterCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.monitor.stop()
+      this.#runner.stop()
       const owned = [this.primary, ...this.replicas].filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
       this.#runner.detachPools()
@@ -203,7 +204,7 @@ export class RouterCore {
   ): Promise<Result<R>> {
     try {
       const lease = await this.#leasePrimary(classification.reason)
-      return await this.#runner.execute<R>(lease, statement, mode)
+      return await this.#runner.execute<R>(lease, statement, mode, this.options.timeouts.writeMs)
     } catch (error) {
       traceToCaller(error)
       throw error
@@ -217,7 +218,9 @@ export class RouterCore {
     classification: Routing,
     statement: Statement,
   ): Promise<Result<R>> {
-    const running = this.#runner.execute<R>(lease, statement, 'borrowed')
+    const { readMs, writeMs } = this.options.timeouts
+    const limitMs = classification.target === 'replica' ? readMs : writeMs
+    const running = this.#runner.execute<R>(lease, statement, 'borrowed', limitMs)
     // A statement that cannot have written needs no bookkeeping after it: no promise of ours around pg's.
     return this.#writes(lease.node, classification)
       ? this.#marking(running, lease.node, classification)
@@ -254,17 +257,21 @@ export class RouterCore {
     return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
   }
 
-  /** A connection to the primary, retried on connection errors (nothing was sent yet, so no write runs twice). */
-  async #leasePrimary(reason: string): Promise<Lease> {
-    try {
-      return await this.#runner.acquire(this.primary, reason)
-    } catch (error) {
-      if (this.options.retry.retries === 0 || !isConnectionError(error)) throw error
+  /**
+   * A connection to the primary. While the primary is marked down, or when connecting fails because it is
+   * (refused, reset, timed out), this fails at once with `PGROUTE_PRIMARY_UNAVAILABLE` (the last connection error
+   * as `cause`) rather than waiting out connect retries: nothing was sent, and the monitor brings it back.
+   */
+  #leasePrimary(reason: string): Promise<Lease> {
+    if (this.primary.state === 'down') {
+      return Promise.reject(primaryUnavailable(this.primary, undefined))
     }
-    const minTimeoutMs = Math.max(this.options.retry.minTimeoutMs, CONNECT_RETRY_FLOOR_MS)
-    return pRetry(
-      () => this.#runner.acquire(this.primary, reason),
-      retryPolicy(this.options.retry, { shouldRetry: isConnectionError, minTimeoutMs }),
-    )
+    return this.#runner.acquire(this.primary, reason)
   }
+}
+
+/** The period of the shared timer that checks statements' time limits: a quarter of the shortest limit. */
+function sweepInterval({ readMs, writeMs }: ResolvedOptions['timeouts']): number {
+  const limits = [readMs, writeMs].filter((ms) => ms > 0)
+  return limits.length === 0 ? 0 : Math.min(Math.max(Math.min(...limits) / 4, 10), 1000)
 }

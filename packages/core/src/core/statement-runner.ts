@@ -1,7 +1,10 @@
 import type pg from 'pg'
-import { isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
+import { PgRouteError } from '../errors.js'
+import { cancelledByRouter, isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import { CancelRequests } from './cancel-request.js'
+import { nodeDownError, primaryUnavailable } from './unavailable-error.js'
 
 export type { Lease } from '../replicas/lease.js'
 
@@ -32,6 +35,8 @@ export interface LeaseWaiter {
 
 /** Waits for the outcome of {@link StatementRunner.send}. */
 export interface OutcomeWaiter<R extends pg.QueryResultRow> {
+  /** Time limit of the statement in ms (0 or absent: none), from `timeouts.readMs` / `timeouts.writeMs`. */
+  readonly limitMs?: number
   done(outcome: Outcome<pg.QueryResult<R>>): void
   failed(error: unknown): void
 }
@@ -51,6 +56,8 @@ export interface RunnerHooks {
   readonly onConnectionFailure: (node: RouterNode, error: unknown) => void
   /** A connection was leased for a statement (only set when `route` events are on). */
   readonly onRoute: ((node: RouterNode, reason: string) => void) | undefined
+  /** How often running statements are checked against their time limits, in ms (0: never). */
+  readonly sweepEveryMs: number
 }
 
 /**
@@ -69,10 +76,27 @@ export class StatementRunner {
   readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
   /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
   readonly #watched = new WeakSet<pg.PoolClient>()
+  /** Statements running, by node: their connection and deadline (epoch ms; Infinity: no limit). */
+  readonly #running = new Map<RouterNode, Map<pg.PoolClient, number>>()
+  /** Checkouts waiting for a connection, by node, so that a node marked down fails them at once. */
+  readonly #checkouts = new Map<RouterNode, Set<LeaseWaiter>>()
+  /** Connections the router cancelled and closed: the error their statement fails with instead of pg's. */
+  readonly #cancelled = new Map<pg.PoolClient, PgRouteError>()
+  /** Connections closed by the router: their `error` event is no news about the node. */
+  readonly #discarded = new WeakSet<pg.PoolClient>()
+  readonly #cancels = new CancelRequests()
+  readonly #sweeper: NodeJS.Timeout | undefined
 
   constructor(nodes: readonly RouterNode[], hooks: RunnerHooks) {
     this.#hooks = hooks
+    if (hooks.sweepEveryMs > 0) {
+      // One shared timer rather than one per statement: the path every statement takes stays timer-free.
+      this.#sweeper = setInterval(() => this.#sweep(), hooks.sweepEveryMs)
+      this.#sweeper.unref()
+    }
     for (const node of nodes) {
+      this.#running.set(node, new Map())
+      this.#checkouts.set(node, new Set())
       // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
       // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
       const listener = (error: Error, client?: pg.PoolClient) => {
@@ -97,19 +121,48 @@ export class StatementRunner {
     }
   }
 
+  /** Stops the time-limit checks and closes cancel requests still in flight. */
+  stop(): void {
+    clearInterval(this.#sweeper)
+    this.#cancels.closeAll()
+  }
+
+  /**
+   * `node` was marked down: statements running on it are cancelled (their connections closed) and checkouts
+   * waiting for one of its connections fail, all with `PGROUTE_NODE_DOWN`, so that nobody waits out a hung node.
+   */
+  abandon(node: RouterNode): void {
+    for (const client of this.#running.get(node)?.keys() ?? []) this.#cancel(client, nodeDownError(node))
+    const waiting = this.#checkouts.get(node)
+    if (!waiting || waiting.size === 0) return
+    const waiters = [...waiting]
+    waiting.clear()
+    for (const waiter of waiters) waiter.failed(this.#failure(node, nodeDownError(node)))
+  }
+
   /** Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once. */
   checkout(node: RouterNode, reason: string, waiter: LeaseWaiter): void {
+    const waiting = this.#checkouts.get(node)!
+    waiting.add(waiter)
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
+      if (!waiting.delete(waiter)) {
+        // Already failed by abandon(): a connection that came after all goes back to its pool.
+        if (error) this.#noteFailure(node, error)
+        client?.release()
+        return
+      }
       if (error || !client) {
         this.#noteFailure(node, error)
-        waiter.failed(error ?? new Error('pg-pool returned no connection'))
+        waiter.failed(this.#failure(node, error ?? new Error('pg-pool returned no connection')))
         return
       }
       // pg-pool watches a connection for errors only while it is idle; a checked-out connection that loses its
-      // server would crash the process with no listener. Each connection gets the node's listener once, for good.
+      // server would crash the process with no listener. Each connection gets a listener once, for good.
       if (!this.#watched.has(client)) {
         this.#watched.add(client)
-        client.on('error', this.#listeners.get(node)!)
+        client.on('error', (clientError) => {
+          if (!this.#discarded.has(client)) this.#noteFailure(node, clientError)
+        })
       }
       this.#hooks.onRoute?.(node, reason)
       waiter.leased({ node, client })
@@ -141,6 +194,8 @@ export class StatementRunner {
     waiter: OutcomeWaiter<R>,
   ): void {
     lease.node.inFlight++
+    const limitMs = waiter.limitMs
+    this.#running.get(lease.node)!.set(lease.client, limitMs ? Date.now() + limitMs : Infinity)
     try {
       ;(lease.client as unknown as CallbackClient).query(
         statement.query,
@@ -161,10 +216,11 @@ export class StatementRunner {
     lease: Lease,
     statement: Statement,
     mode: ReleaseMode,
+    limitMs = 0,
   ): Promise<Outcome<pg.QueryResult<R>>> {
     try {
       return await new Promise((resolve, reject) =>
-        this.send<R>(lease, statement, mode, { done: resolve, failed: reject }),
+        this.send<R>(lease, statement, mode, { done: resolve, failed: reject, limitMs }),
       )
     } catch (error) {
       traceToCaller(error)
@@ -195,6 +251,7 @@ export class StatementRunner {
     result: pg.QueryResult<R>,
   ): void {
     lease.node.inFlight--
+    this.#running.get(lease.node)!.delete(lease.client)
     lease.node.served++
     if (mode === 'release') this.release(lease)
     waiter.done({ value: result, lease })
@@ -206,13 +263,48 @@ export class StatementRunner {
     waiter: OutcomeWaiter<R>,
     error: unknown,
   ): void {
-    lease.node.inFlight--
-    this.#noteFailure(lease.node, error)
-    if (mode !== 'borrowed') this.release(lease, error)
-    waiter.failed(error)
+    const { node, client } = lease
+    node.inFlight--
+    this.#running.get(node)!.delete(client)
+    const cancelled = this.#cancelled.get(client)
+    if (cancelled) this.#cancelled.delete(client)
+    else this.#noteFailure(node, error)
+    const failure = this.#failure(node, cancelled ?? error)
+    if (mode !== 'borrowed') this.release(lease, failure)
+    waiter.failed(failure)
+  }
+
+  /** What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`. */
+  #failure(node: RouterNode, error: unknown): unknown {
+    return node.role === 'primary' ? primaryUnavailable(node, error) : error
   }
 
   #noteFailure(node: RouterNode, error: unknown): void {
     if (isConnectionError(error)) this.#hooks.onConnectionFailure(node, error)
+  }
+
+  /** Cancels the statement running on `client` on the server and closes the connection; it fails with `reason`. */
+  #cancel(client: pg.PoolClient, reason: PgRouteError): void {
+    if (this.#discarded.has(client)) return
+    this.#discarded.add(client)
+    this.#cancelled.set(client, cancelledByRouter(reason))
+    this.#cancels.cancelAndClose(client)
+  }
+
+  /** Cancels every statement past its deadline. */
+  #sweep(): void {
+    const now = Date.now()
+    for (const [node, running] of this.#running) {
+      for (const [client, deadline] of running) {
+        if (deadline > now) continue
+        this.#cancel(
+          client,
+          new PgRouteError(
+            'PGROUTE_TIMEOUT',
+            `The statement ran on ${node.name} past its time limit (timeouts.readMs / timeouts.writeMs) and was cancelled`,
+          ),
+        )
+      }
+    }
   }
 }

@@ -177,6 +177,7 @@ export class HealthMonitor {
   #fail(node: RouterNode, error: unknown): void {
     node.failures++
     node.errors++
+    node.lastFailure = error
     node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
     node.setState('down', node.lastError)
     this.#probes.get(node)?.reset()

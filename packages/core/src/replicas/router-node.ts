@@ -36,6 +36,8 @@ export class RouterNode {
   lastProbeAt: number | undefined
   /** Message of the last failure, scrubbed of secrets. */
   lastError: string | undefined
+  /** The last failure itself (the `cause` of errors raised because the node is down). */
+  lastFailure: unknown
   /** Consecutive probe or connection failures; drives the re-probe back-off. */
   failures = 0
 
