@@ -56,13 +56,17 @@ function fromServer(error: unknown): boolean {
 
 /**
  * The node or the connection failed: socket errors, refused, reset or timed-out connects, a connection that
- * ended under a statement, and the server's own shutdown codes (57P01–57P03). Such a failure marks the node
+ * ended under a statement, the server's own shutdown codes (57P01–57P03) and connection exceptions (08xxx but
+ * 08P01). Such a failure marks the node
  * down. An error the server returned about a statement never does, whatever its message says (it may quote a
  * bind value); message text is read only for errors without a SQLSTATE.
  */
 export function isConnectionError(error: unknown): boolean {
   const code = codeOf(error)
-  if (fromServer(error)) return code !== undefined && SERVER_GONE_CODES.has(code)
+  if (fromServer(error)) {
+    // 08P01 (protocol violation) answers a malformed statement, such as a NUL byte in its text: not the node.
+    return code !== undefined && (SERVER_GONE_CODES.has(code) || (code.startsWith('08') && code !== '08P01'))
+  }
   if (code !== undefined && SOCKET_CODES.has(code)) return true
   if (code !== undefined) return false
   const message = messageOf(error)

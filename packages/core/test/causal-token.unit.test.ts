@@ -40,13 +40,25 @@ describe('CausalSession', () => {
     expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBeUndefined()
   })
 
-  it('starts from a token floor without fetching', () => {
+  it('holds a token as a claim until it is verified, then takes the lower of claim and limit', () => {
     const session = new CausalSession(100n)
+    expect(session.claim).toBe(100n)
+    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBeUndefined()
+    session.settleClaim(100n, 5000n)
+    expect(session.claim).toBeUndefined()
     expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(100n)
+    session.observe(0xffffffffffffffffn)
+    session.settleClaim(0xffffffffffffffffn, 300n) // a forged token: clamped to what the primary reached
+    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(300n)
     session.observe(50n)
-    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(100n)
-    session.observe(200n)
-    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(200n)
+    session.settleClaim(50n, 5000n) // never lowers the floor
+    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(300n)
+  })
+
+  it('rejects tokens that are not strings with PGROUTE_INVALID_TOKEN', () => {
+    for (const token of [Object.create(null), 42, {}, null, ['0/1'], Symbol('t')]) {
+      expect(() => parseToken(token as string)).toThrow(expect.objectContaining({ code: 'PGROUTE_INVALID_TOKEN' }))
+    }
   })
 
   it('fetches the primary position once per burst of writes', async () => {
@@ -68,6 +80,7 @@ describe('CausalSession', () => {
 
   it('never lowers the floor', async () => {
     const session = new CausalSession(5000n)
+    session.settleClaim(5000n, 6000n)
     session.markWrite()
     expect(await session.required(async () => 10n)).toBe(5000n)
   })

@@ -63,7 +63,7 @@ describe('defaults', () => {
       retry: { minTimeoutMs: 3000 },
       pool: { max: 3 },
     })
-    expect(resolved.healthCheck.timeoutMs).toBe(200) // never longer than the interval by default
+    expect(resolved.healthCheck.timeoutMs).toBe(100) // at most half the interval by default
     expect(resolved.retry.maxTimeoutMs).toBe(3000) // never below minTimeoutMs
     expect(resolved.primary.pool.options.max).toBe(3)
   })
@@ -239,7 +239,7 @@ describe('passwords never show', () => {
       replicas: [
         { name: 'replica-a', host: '127.0.0.1', port: 1, user: 'app', password: SECRET, database: 'shop' },
       ],
-      healthCheck: { intervalMs: 50, timeoutMs: 500 },
+      healthCheck: { intervalMs: 600, timeoutMs: 500 },
     })
     routers.push(router)
     const events: NodeStateEvent[] = []

@@ -189,6 +189,7 @@ export class RouterCore {
     this.#closing ??= (async () => {
       await this.monitor.stop()
       this.#runner.stop()
+      await this.causal.close()
       const owned = [this.primary, ...this.replicas].filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
       this.#runner.detachPools()

@@ -8,8 +8,13 @@ import { formatLsn, parseLsn } from '../health/lsn.js'
  * (or `token()`) needs it, so a burst of writes costs one round trip, not one per write.
  */
 export class CausalSession {
-  /** WAL position every read of this session must see (the last one fetched or carried in by a token). */
+  /** WAL position every read of this session must see (the last one fetched, or a token's once verified). */
   #floor: bigint | undefined
+  /**
+   * A position carried in by a token and not verified yet. Tokens are untrusted input: one ahead of the primary
+   * would pin every read of the session to the primary, so it is clamped to the primary's position first.
+   */
+  #claim: bigint | undefined
   /** Bumped on every write; a fetch only settles the writes made before it started. */
   #writes = 0
   #settledWrites = 0
@@ -17,8 +22,21 @@ export class CausalSession {
   /** Writes the in-flight fetch covers: a write completed after it started needs a newer position. */
   #fetchingWrites = 0
 
-  constructor(floor?: bigint) {
-    this.#floor = floor
+  /** `claim`: the position of the token the session continues from (verified before any read uses it). */
+  constructor(claim?: bigint) {
+    this.#claim = claim
+  }
+
+  /** A token's position not verified yet, if any. */
+  get claim(): bigint | undefined {
+    return this.#claim
+  }
+
+  /** Verifies `claim` against `limit` (a position the primary is known to have reached): the floor takes the lower. */
+  settleClaim(claim: bigint, limit: bigint): void {
+    const lsn = claim < limit ? claim : limit
+    if (this.#floor === undefined || lsn > this.#floor) this.#floor = lsn
+    if (this.#claim === claim) this.#claim = undefined
   }
 
   /** Records that a statement ran on the primary and may have written. */
@@ -55,9 +73,9 @@ export class CausalSession {
     return fetching
   }
 
-  /** Raises the floor to a position learned elsewhere (a token). */
+  /** Records a position carried in by a token (a claim, verified before a read relies on it). */
   observe(lsn: bigint): void {
-    if (this.#floor === undefined || lsn > this.#floor) this.#floor = lsn
+    if (this.#claim === undefined || lsn > this.#claim) this.#claim = lsn
   }
 }
 
@@ -68,11 +86,18 @@ export function formatToken(lsn: bigint): string {
 
 /** Parses a causal token, throwing `PgRouteError` (`PGROUTE_INVALID_TOKEN`) on anything else. */
 export function parseToken(token: string): bigint {
-  const lsn = typeof token === 'string' ? parseLsn(token.trim()) : undefined
+  if (typeof token !== 'string') {
+    const kind = token === null ? 'null' : Array.isArray(token) ? 'an array' : typeof token
+    throw new PgRouteError(
+      'PGROUTE_INVALID_TOKEN',
+      `Invalid pgroute token: expected a string like '0/16B3748', got ${kind}`,
+    )
+  }
+  const lsn = parseLsn(token.trim())
   if (lsn === undefined) {
     throw new PgRouteError(
       'PGROUTE_INVALID_TOKEN',
-      `Invalid pgroute token ${JSON.stringify(String(token).slice(0, 40))}: expected a WAL position like '0/16B3748'`,
+      `Invalid pgroute token ${JSON.stringify(token.slice(0, 40))}: expected a WAL position like '0/16B3748'`,
     )
   }
   return lsn

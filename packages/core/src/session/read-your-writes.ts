@@ -1,29 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import { ControlConnection } from '../core/control-connection.js'
+import { SharedFetch } from '../core/shared-fetch.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import { parseLsn } from '../health/lsn.js'
-import { isConnectionError } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from './causal-session.js'
 
-/** Where {@link ReadYourWrites} gets connections. */
+/** Where {@link ReadYourWrites} gets connections for the reads it places. */
 export interface Connections {
   acquire(node: RouterNode, reason: string): Promise<Lease>
-  release(lease: Lease, error?: unknown): void
 }
+
+/** The router's own statements need a bound even when probes are fast: at least this many ms. */
+const CONTROL_TIMEOUT_FLOOR_MS = 2000
 
 /**
  * The read-your-writes rule: the primary's WAL position a session's reads must see, and a connection to a node
  * that has replayed it (a caught-up replica, one that catches up within `readYourWrites.maxWaitMs`, else the
- * primary).
+ * primary). WAL positions are read on the router's own connection to each node ({@link ControlConnection}),
+ * never on a connection of the application's pools, and concurrent callers share each lookup.
  */
 export class ReadYourWrites {
   readonly #replicas: ReplicaSet
   readonly #connections: Connections
   readonly #monitor: HealthMonitor
   readonly #options: ResolvedOptions['readYourWrites']
+  readonly #controls = new Map<RouterNode, ControlConnection>()
+  readonly #positions = new Map<RouterNode, SharedFetch<bigint | undefined>>()
 
   constructor(
     replicas: ReplicaSet,
@@ -35,26 +41,41 @@ export class ReadYourWrites {
     this.#connections = connections
     this.#monitor = monitor
     this.#options = options.readYourWrites
+    const timeoutMs = Math.max(options.healthCheck.timeoutMs, CONTROL_TIMEOUT_FLOOR_MS)
+    for (const node of [replicas.primary, ...replicas.all]) {
+      const control = new ControlConnection(node.spec, timeoutMs)
+      this.#controls.set(node, control)
+      const sql =
+        node.role === 'primary'
+          ? 'SELECT pg_current_wal_insert_lsn()::text AS lsn'
+          : 'SELECT pg_last_wal_replay_lsn()::text AS lsn'
+      this.#positions.set(
+        node,
+        new SharedFetch(async () => {
+          const [row] = await control.query<{ lsn: string | null }>(sql)
+          return row?.lsn ? parseLsn(row.lsn) : undefined
+        }),
+      )
+    }
   }
 
   /** The primary's WAL insert position: everything committed before this call is at or before it. */
   readonly primaryPosition = async (): Promise<bigint> => {
-    const { rows } = await this.#replicas.primary.pool.query<{ lsn: string }>(
-      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
-    )
-    const lsn = rows[0] ? parseLsn(rows[0].lsn) : undefined
+    const lsn = await this.#positions.get(this.#replicas.primary)!.get()
     if (lsn === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
     return lsn
   }
 
   /** The WAL position `session`'s reads must see (fetched when a write happened since), or `undefined`. */
   required(session: CausalSession): Promise<bigint | undefined> | bigint | undefined {
+    if (session.claim !== undefined) return this.#verifyClaim(session, session.claim)
     return session.required(this.primaryPosition)
   }
 
   /**
    * A connection for a read that must see `required`: a replica whose replay position has reached it, else the
-   * primary. Replicas it goes to are excluded from `read`'s later attempts.
+   * primary. Replicas it goes to are excluded from `read`'s later attempts. Waiting for a replica to replay holds
+   * none of its connections.
    */
   async lease(required: bigint, read: Exclusions): Promise<Lease> {
     const candidates = this.#replicas.candidates(read)
@@ -69,31 +90,43 @@ export class ReadYourWrites {
       // The probe data may be up to one interval old: ask the most advanced candidate itself.
       const best = candidates.reduce((a, b) => ((b.lsn ?? 0n) > (a.lsn ?? 0n) ? b : a))
       read.exclude(best)
-      const lease = await this.#connections.acquire(best, 'read-your-writes')
-      let caughtUpNow: boolean
-      try {
-        caughtUpNow = await this.#waitForReplay(lease, required)
-      } catch (error) {
-        this.#connections.release(lease, error)
-        if (isConnectionError(error)) this.#monitor.reportConnectionFailure(best, error)
-        throw error
-      }
-      if (caughtUpNow) return lease
-      this.#connections.release(lease)
+      if (await this.#replayed(best, required)) return this.#connections.acquire(best, 'read-your-writes')
     }
     return this.#connections.acquire(this.#replicas.primary, 'read-your-writes')
   }
 
-  /** Polls the replica's replay position on the leased connection until it reaches `required` or time is up. */
-  async #waitForReplay(lease: Lease, required: bigint): Promise<boolean> {
+  /** Closes the router's own connections. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#controls.values()].map((control) => control.close()))
+  }
+
+  /**
+   * A token's position is believed up to what the primary is known to have reached (its last probe, or a
+   * replica that received that far); beyond it, the primary is asked, and the token is clamped to its answer:
+   * a forged token cannot pin a session to the primary.
+   */
+  async #verifyClaim(session: CausalSession, claim: bigint): Promise<bigint | undefined> {
+    let known = this.#monitor.primaryLsn ?? 0n
+    for (const replica of this.#replicas.all) {
+      if (replica.receiveLsn !== undefined && replica.receiveLsn > known) known = replica.receiveLsn
+    }
+    session.settleClaim(claim, claim <= known ? claim : await this.primaryPosition())
+    return session.required(this.primaryPosition)
+  }
+
+  /** Polls `node`'s replay position until it reaches `required` (true) or `maxWaitMs` is over (false). */
+  async #replayed(node: RouterNode, required: bigint): Promise<boolean> {
     const deadline = Date.now() + this.#options.maxWaitMs
     for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
-      const { rows } = await lease.client.query<{ lsn: string | null }>(
-        'SELECT pg_last_wal_replay_lsn()::text AS lsn',
-      )
-      const lsn = rows[0]?.lsn ? parseLsn(rows[0].lsn) : undefined
+      let lsn: bigint | undefined
+      try {
+        lsn = await this.#positions.get(node)!.get()
+      } catch {
+        // The replica could not say: the read goes elsewhere (the monitor judges the node).
+        return false
+      }
       if (lsn !== undefined) {
-        this.#monitor.observeReplay(lease.node, lsn)
+        this.#monitor.observeReplay(node, lsn)
         if (lsn >= required) return true
       }
       const remaining = deadline - Date.now()
