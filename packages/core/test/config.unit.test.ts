@@ -63,7 +63,7 @@ describe('defaults', () => {
       retry: { minTimeoutMs: 3000 },
       pool: { max: 3 },
     })
-    expect(resolved.healthCheck.timeoutMs).toBe(100) // at most half the interval by default
+    expect(resolved.healthCheck.timeoutMs).toBe(199) // below the interval by default
     expect(resolved.retry.maxTimeoutMs).toBe(3000) // never below minTimeoutMs
     expect(resolved.primary.pool.options.max).toBe(3)
   })

@@ -139,7 +139,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
 
   const intervalMs = number(health.intervalMs, 'healthCheck.intervalMs', 1000, { min: 10, integer: true })
   // A probe must end before the next round is due, or a hung node's probes pile up.
-  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs >> 1), {
+  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs - 1), {
     min: 1,
     integer: true,
   })

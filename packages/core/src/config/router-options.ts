@@ -47,7 +47,7 @@ export interface LagOptions {
 export interface HealthCheckOptions {
   /** Milliseconds between probe rounds. Default 1000. */
   readonly intervalMs?: number
-  /** A probe slower than this counts as a failure; must be below `intervalMs`. Default 500 (at most half the interval). */
+  /** A probe slower than this counts as a failure; must be below `intervalMs`. Default 500 (below the interval). */
   readonly timeoutMs?: number
   /** Upper bound of the back-off between re-probes of a node marked down. Default 5000. */
   readonly maxBackoffMs?: number

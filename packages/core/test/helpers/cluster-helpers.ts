@@ -3,7 +3,7 @@ import type { NodeState, Router, RouterOptions } from '../../src/index.js'
 import { createRouter } from '../../src/index.js'
 
 /** Probe often so state changes show up within a fraction of a second. */
-export const FAST_HEALTH = { intervalMs: 100, timeoutMs: 1000, maxBackoffMs: 500 } as const
+export const FAST_HEALTH = { intervalMs: 200, timeoutMs: 150, maxBackoffMs: 500 } as const
 
 /** A router over every node of `cluster`, replicas named after the cluster's nodes, probing fast. */
 export function routerFor(cluster: Cluster, options: Partial<RouterOptions> = {}): Router {
