@@ -137,7 +137,7 @@ export class StatementRunner {
     if (!waiting || waiting.size === 0) return
     const waiters = [...waiting]
     waiting.clear()
-    for (const waiter of waiters) waiter.failed(this.#failure(node, nodeDownError(node)))
+    for (const waiter of waiters) waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
   }
 
   /** Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once. */

@@ -14,8 +14,11 @@ export interface Connections {
   acquire(node: RouterNode, reason: string): Promise<Lease>
 }
 
-/** The router's own statements need a bound even when probes are fast: at least this many ms. */
-const CONTROL_TIMEOUT_FLOOR_MS = 2000
+/**
+ * Bound of the router's own statements when reads have no time limit. A session read that needs the primary's
+ * position has no safe answer without it, so it waits as long as a read may.
+ */
+const CONTROL_TIMEOUT_MS = 30_000
 
 /**
  * The read-your-writes rule: the primary's WAL position a session's reads must see, and a connection to a node
@@ -28,6 +31,8 @@ export class ReadYourWrites {
   readonly #connections: Connections
   readonly #monitor: HealthMonitor
   readonly #options: ResolvedOptions['readYourWrites']
+  /** How long a replica's replay position is awaited before the read goes elsewhere. */
+  readonly #replayCheckMs: number
   readonly #controls = new Map<RouterNode, ControlConnection>()
   readonly #positions = new Map<RouterNode, SharedFetch<bigint | undefined>>()
 
@@ -41,7 +46,8 @@ export class ReadYourWrites {
     this.#connections = connections
     this.#monitor = monitor
     this.#options = options.readYourWrites
-    const timeoutMs = Math.max(options.healthCheck.timeoutMs, CONTROL_TIMEOUT_FLOOR_MS)
+    this.#replayCheckMs = options.healthCheck.timeoutMs
+    const timeoutMs = options.timeouts.readMs || CONTROL_TIMEOUT_MS
     for (const node of [replicas.primary, ...replicas.all]) {
       const control = new ControlConnection(node.spec, timeoutMs)
       this.#controls.set(node, control)
@@ -102,15 +108,19 @@ export class ReadYourWrites {
 
   /**
    * A token's position is believed up to what the primary is known to have reached (its last probe, or a
-   * replica that received that far); beyond it, the primary is asked, and the token is clamped to its answer:
-   * a forged token cannot pin a session to the primary.
+   * replica that received that far); beyond it, the primary is asked. A position the primary has not reached
+   * cannot come from a real token: it is clamped to the furthest position a replica has replayed (a position the
+   * primary did reach), so a forged token can neither pin a session to the primary nor hold reads waiting.
    */
   async #verifyClaim(session: CausalSession, claim: bigint): Promise<bigint | undefined> {
     let known = this.#monitor.primaryLsn ?? 0n
+    let replayed = 0n
     for (const replica of this.#replicas.all) {
       if (replica.receiveLsn !== undefined && replica.receiveLsn > known) known = replica.receiveLsn
+      if (replica.lsn !== undefined && replica.lsn > replayed) replayed = replica.lsn
     }
-    session.settleClaim(claim, claim <= known ? claim : await this.primaryPosition())
+    const real = claim <= known || claim <= (await this.primaryPosition())
+    session.settleClaim(claim, real ? claim : replayed)
     return session.required(this.primaryPosition)
   }
 
@@ -120,9 +130,9 @@ export class ReadYourWrites {
     for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
       let lsn: bigint | undefined
       try {
-        lsn = await this.#positions.get(node)!.get()
+        lsn = await within(this.#positions.get(node)!.get(), this.#replayCheckMs)
       } catch {
-        // The replica could not say: the read goes elsewhere (the monitor judges the node).
+        // The replica could not say in time: the read goes elsewhere (the monitor judges the node).
         return false
       }
       if (lsn !== undefined) {
@@ -134,4 +144,14 @@ export class ReadYourWrites {
       await sleep(Math.min(pause, remaining), undefined, { ref: false })
     }
   }
+}
+
+/** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
