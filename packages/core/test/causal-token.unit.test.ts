@@ -57,7 +57,9 @@ describe('CausalSession', () => {
 
   it('rejects tokens that are not strings with PGROUTE_INVALID_TOKEN', () => {
     for (const token of [Object.create(null), 42, {}, null, ['0/1'], Symbol('t')]) {
-      expect(() => parseToken(token as string)).toThrow(expect.objectContaining({ code: 'PGROUTE_INVALID_TOKEN' }))
+      expect(() => parseToken(token as string)).toThrow(
+        expect.objectContaining({ code: 'PGROUTE_INVALID_TOKEN' }),
+      )
     }
   })
 

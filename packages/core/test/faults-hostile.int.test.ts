@@ -41,7 +41,9 @@ describe('errors about a statement never mark a node down', () => {
     const { router, downs } = tracked({ fallback: 'error' })
     await router.ready()
     const texts = ['Connection terminated', 'Connection terminated unexpectedly', 'timeout expired']
-    const hostile = texts.flatMap((text) => Array.from({ length: 5 }, () => failure(router.query('SELECT $1::int', [text]))))
+    const hostile = texts.flatMap((text) =>
+      Array.from({ length: 5 }, () => failure(router.query('SELECT $1::int', [text]))),
+    )
     const honest = Array.from({ length: 40 }, () => router.query(WHO))
     const errors = await Promise.all(hostile)
     for (const error of errors) expect(error).toMatchObject({ code: '22P02', severity: 'ERROR' })
@@ -116,7 +118,9 @@ describe('tokens are untrusted input', () => {
     )
     expect(inRecovery).toBe(true)
     expect(token).not.toBe(forged)
-    const primary = await cluster.primary.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')
+    const primary = await cluster.primary.query<{ lsn: string }>(
+      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+    )
     expect(token).toBeDefined()
     const [hi, lo] = token!.split('/').map((half) => BigInt(`0x${half}`))
     const [phi, plo] = primary.rows[0]!.lsn.split('/').map((half) => BigInt(`0x${half}`))

@@ -65,9 +65,7 @@ describe('time limits', () => {
     const routed = router({ timeouts: { writeMs: 300 } })
     await routed.ready()
     const started = Date.now()
-    const error = await failure(
-      routed.query("INSERT INTO marks (tag) SELECT 'write-limit' FROM pg_sleep(3)"),
-    )
+    const error = await failure(routed.query("INSERT INTO marks (tag) SELECT 'write-limit' FROM pg_sleep(3)"))
     expect(error).toMatchObject({ code: 'PGROUTE_TIMEOUT' })
     expect(Date.now() - started).toBeLessThan(2000)
     await new Promise((resolve) => setTimeout(resolve, 3500))

@@ -47,7 +47,9 @@ export class CancelRequests {
     packet.writeInt32BE(processID, 8)
     packet.writeInt32BE(secretKey, 12)
     const socket =
-      host?.startsWith('/') === true ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host ?? 'localhost')
+      host?.startsWith('/') === true
+        ? connect(`${host}/.s.PGSQL.${port}`)
+        : connect(port, host ?? 'localhost')
     this.#sockets.add(socket)
     const timer = setTimeout(() => socket.destroy(), CANCEL_SOCKET_MS)
     timer.unref()

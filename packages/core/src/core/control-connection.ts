@@ -46,7 +46,9 @@ export class ControlConnection {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.#drop((client ?? opening)!)
-        reject(new Error(`the router's own statement on ${this.#spec.name} timed out after ${this.#timeoutMs} ms`))
+        reject(
+          new Error(`the router's own statement on ${this.#spec.name} timed out after ${this.#timeoutMs} ms`),
+        )
       }, this.#timeoutMs)
       timer.unref()
     })

@@ -4,7 +4,7 @@ import type { Classification, ClassificationReason, Classifier, RouteTarget } fr
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
-import { isConnectionError, traceToCaller } from '../pg-errors.js'
+import { traceToCaller } from '../pg-errors.js'
 import { ReplicaSet } from '../replicas/replica-set.js'
 import { RouterNode, type StateListener } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
@@ -12,7 +12,6 @@ import { ReadYourWrites } from '../session/read-your-writes.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
 import type { RerouteEvent, RouteEvent } from './router-events.js'
-import { primaryUnavailable } from './unavailable-error.js'
 import {
   type Lease,
   type Outcome,
@@ -20,6 +19,7 @@ import {
   type Statement,
   StatementRunner,
 } from './statement-runner.js'
+import { primaryUnavailable } from './unavailable-error.js'
 
 export type { Lease, Outcome, Statement } from './statement-runner.js'
 

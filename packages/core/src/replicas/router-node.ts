@@ -38,6 +38,11 @@ export class RouterNode {
   lastError: string | undefined
   /** The last failure itself (the `cause` of errors raised because the node is down). */
   lastFailure: unknown
+  /**
+   * Until when (epoch ms) reads avoid this node because it had no connection slot free (busy, not down); 0: not
+   * cooling off. Set by the read path, cleared by the first read that finds it over.
+   */
+  coolUntil = 0
   /** Consecutive probe or connection failures; drives the re-probe back-off. */
   failures = 0
 
