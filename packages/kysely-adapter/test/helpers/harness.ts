@@ -18,7 +18,7 @@ export const SCHEMA = `
 `
 
 /** Probe often so lag and state changes show up within a fraction of a second. */
-export const FAST_HEALTH = { intervalMs: 100, timeoutMs: 1000, maxBackoffMs: 500 } as const
+export const FAST_HEALTH = { intervalMs: 200, timeoutMs: 150, maxBackoffMs: 500 } as const
 
 /** `inet_server_port()`: which server answered (each node of the cluster has its own port). */
 export function serverPort(): RawBuilder<number> {
