@@ -1,5 +1,7 @@
 import { type Cluster, startCluster } from '@pgroute/cluster'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { resolveOptions } from '../src/config/resolve-options.js'
+import { NodeProbe } from '../src/health/node-probe.js'
 import { isPgRouteError, type NodeStateEvent, type Router } from '../src/index.js'
 import { portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
 
@@ -133,5 +135,28 @@ describe('tokens are untrusted input', () => {
       const error = await failure(router.session(async () => {}, { token: token as string }))
       expect(error).toMatchObject({ code: 'PGROUTE_INVALID_TOKEN' })
     }
+  })
+})
+
+describe('probes', () => {
+  it('overlapping probes of one node share one statement (never two at once on its connection)', async () => {
+    const spec = resolveOptions({ primary: cluster.primary.url }).primary
+    const probe = new NodeProbe(spec, 2000)
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(warning.message)
+    process.on('warning', onWarning)
+    try {
+      const first = probe.read()
+      const second = probe.read()
+      expect(second).toBe(first)
+      expect((await first).inRecovery).toBe(false)
+      const [third, fourth] = await Promise.all([probe.read(), probe.read()])
+      expect(third).toBe(fourth)
+    } finally {
+      process.off('warning', onWarning)
+      await probe.close()
+      await spec.pool.end()
+    }
+    expect(warnings.filter((message) => message.includes('already executing'))).toEqual([])
   })
 })

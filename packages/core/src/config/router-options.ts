@@ -79,7 +79,7 @@ export interface ReadYourWritesOptions {
  * Time limits of statements the router runs (0: none). A statement past its limit is cancelled on the server (a
  * cancel request) and its connection discarded; a read is then re-run on another node, a write fails with
  * `PgRouteError` `PGROUTE_TIMEOUT` and is never re-run. Checked by one shared timer, so a statement is cancelled
- * between its limit and a quarter of it later.
+ * up to two timer periods (a quarter of the shortest limit, at most 1 s) after its limit.
  */
 export interface TimeoutOptions {
   /** Limit of a read in ms. Default 30000. */

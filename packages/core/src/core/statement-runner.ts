@@ -76,10 +76,10 @@ export class StatementRunner {
   readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
   /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
   readonly #watched = new WeakSet<pg.PoolClient>()
-  /** Statements running, by node: their connection and deadline (epoch ms; Infinity: no limit). */
-  readonly #running = new Map<RouterNode, Map<pg.PoolClient, number>>()
-  /** Checkouts waiting for a connection, by node, so that a node marked down fails them at once. */
-  readonly #checkouts = new Map<RouterNode, Set<LeaseWaiter>>()
+  readonly #nodes: readonly RouterNode[]
+  /** Ticks of the time-limit timer so far: deadlines count in ticks, so the path of a statement reads no clock. */
+  #ticks = 0
+  readonly #tickMs: number
   /** Connections the router cancelled and closed: the error their statement fails with instead of pg's. */
   readonly #cancelled = new Map<pg.PoolClient, PgRouteError>()
   /** Connections closed by the router: their `error` event is no news about the node. */
@@ -89,14 +89,14 @@ export class StatementRunner {
 
   constructor(nodes: readonly RouterNode[], hooks: RunnerHooks) {
     this.#hooks = hooks
+    this.#nodes = nodes
+    this.#tickMs = hooks.sweepEveryMs
     if (hooks.sweepEveryMs > 0) {
       // One shared timer rather than one per statement: the path every statement takes stays timer-free.
       this.#sweeper = setInterval(() => this.#sweep(), hooks.sweepEveryMs)
       this.#sweeper.unref()
     }
     for (const node of nodes) {
-      this.#running.set(node, new Map())
-      this.#checkouts.set(node, new Set())
       // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
       // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
       const listener = (error: Error, client?: pg.PoolClient) => {
@@ -132,17 +132,16 @@ export class StatementRunner {
    * waiting for one of its connections fail, all with `PGROUTE_NODE_DOWN`, so that nobody waits out a hung node.
    */
   abandon(node: RouterNode): void {
-    for (const client of this.#running.get(node)?.keys() ?? []) this.#cancel(client, nodeDownError(node))
-    const waiting = this.#checkouts.get(node)
-    if (!waiting || waiting.size === 0) return
-    const waiters = [...waiting]
-    waiting.clear()
+    for (const client of node.running.keys()) this.#cancel(client, nodeDownError(node))
+    if (node.waiting.size === 0) return
+    const waiters = [...node.waiting] as LeaseWaiter[]
+    node.waiting.clear()
     for (const waiter of waiters) waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
   }
 
   /** Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once. */
   checkout(node: RouterNode, reason: string, waiter: LeaseWaiter): void {
-    const waiting = this.#checkouts.get(node)!
+    const { waiting } = node
     waiting.add(waiter)
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
       if (!waiting.delete(waiter)) {
@@ -195,7 +194,11 @@ export class StatementRunner {
   ): void {
     lease.node.inFlight++
     const limitMs = waiter.limitMs
-    this.#running.get(lease.node)!.set(lease.client, limitMs ? Date.now() + limitMs : Infinity)
+    // Cancelled after `limitMs` plus up to two ticks (a tick is a quarter of the shortest limit).
+    lease.node.running.set(
+      lease.client,
+      limitMs ? this.#ticks + 1 + Math.ceil(limitMs / this.#tickMs) : Infinity,
+    )
     try {
       ;(lease.client as unknown as CallbackClient).query(
         statement.query,
@@ -251,7 +254,7 @@ export class StatementRunner {
     result: pg.QueryResult<R>,
   ): void {
     lease.node.inFlight--
-    this.#running.get(lease.node)!.delete(lease.client)
+    lease.node.running.delete(lease.client)
     lease.node.served++
     if (mode === 'release') this.release(lease)
     waiter.done({ value: result, lease })
@@ -265,7 +268,7 @@ export class StatementRunner {
   ): void {
     const { node, client } = lease
     node.inFlight--
-    this.#running.get(node)!.delete(client)
+    node.running.delete(client)
     const cancelled = this.#cancelled.get(client)
     if (cancelled) this.#cancelled.delete(client)
     else this.#noteFailure(node, error)
@@ -293,9 +296,9 @@ export class StatementRunner {
 
   /** Cancels every statement past its deadline. */
   #sweep(): void {
-    const now = Date.now()
-    for (const [node, running] of this.#running) {
-      for (const [client, deadline] of running) {
+    const now = ++this.#ticks
+    for (const node of this.#nodes) {
+      for (const [client, deadline] of node.running) {
         if (deadline > now) continue
         this.#cancel(
           client,

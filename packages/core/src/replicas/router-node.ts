@@ -46,6 +46,14 @@ export class RouterNode {
   /** Consecutive probe or connection failures; drives the re-probe back-off. */
   failures = 0
 
+  /**
+   * Statements running on the node's connections, with their deadline (in ticks of the statement runner's
+   * time-limit timer; Infinity: none), so that they can be cancelled when it runs out or the node goes down.
+   */
+  readonly running = new Map<pg.PoolClient, number>()
+  /** Checkouts waiting for one of the node's connections (failed at once when the node goes down). */
+  readonly waiting = new Set<object>()
+
   inFlight = 0
   served = 0
   errors = 0
