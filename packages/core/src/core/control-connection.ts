@@ -30,8 +30,9 @@ export class ControlConnection {
     return run
   }
 
-  /** Closes the connection for good; statements queued later fail. */
+  /** Closes the connection for good once the statements queued so far have settled; later ones fail. */
   async close(): Promise<void> {
+    await this.#tail
     this.#closed = true
     const client = this.#client
     this.#client = undefined

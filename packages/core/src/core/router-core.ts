@@ -188,10 +188,11 @@ export class RouterCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.monitor.stop()
-      this.#runner.stop()
-      await this.causal.close()
       const owned = [this.primary, ...this.replicas].filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
+      // After the pools: calls already running may still look up WAL positions (each is bounded).
+      await this.causal.close()
+      this.#runner.stop()
       this.#runner.detachPools()
     })()
     return this.#closing
