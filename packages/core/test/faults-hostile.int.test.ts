@@ -106,6 +106,29 @@ describe('the router never borrows the application pool for its own queries', ()
   })
 })
 
+describe('waiting for a replica to replay', () => {
+  it('holds none of its connections: other reads get them meanwhile', async () => {
+    const { router } = tracked({ pool: { max: 1 }, readYourWrites: { maxWaitMs: 1500 } })
+    await router.ready()
+    await Promise.all(cluster.replicas.map((replica) => replica.pauseReplay()))
+    try {
+      const waiting = router.session(async () => {
+        await router.query("INSERT INTO notes (body) VALUES ('unreplayed')")
+        const { rows } = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')
+        return rows[0]?.r
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200)) // the session read is polling the replicas now
+      const started = Date.now()
+      const others = await Promise.all(Array.from({ length: 6 }, () => router.query(WHO)))
+      expect(Date.now() - started).toBeLessThan(1000) // pools of one connection per replica, not held
+      for (const result of others) expect(cluster.replicas.map((r) => r.port)).toContain(portOf(result))
+      expect(await waiting).toBe(false) // no replica caught up in time: the primary served it
+    } finally {
+      await Promise.all(cluster.replicas.map((replica) => replica.resumeReplay()))
+    }
+  })
+})
+
 describe('tokens are untrusted input', () => {
   it('a forged token ahead of the primary is clamped: reads go to replicas, token() does not hand it back', async () => {
     const { router } = tracked()
