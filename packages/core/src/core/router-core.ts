@@ -54,6 +54,11 @@ export const READ_ONLY_REJECTION: Routing = Object.freeze({
 })
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
+/**
+ * How long a write may take, connecting included, while the primary is marked down: it may be back (a probe
+ * that timed out under load), so the write is tried, but a caller never waits longer than this for the answer.
+ */
+const PRIMARY_DOWN_BUDGET_MS = 800
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -205,13 +210,35 @@ export class RouterCore {
     mode: ReleaseMode,
   ): Promise<Result<R>> {
     try {
+      const started = this.primary.state === 'down' ? Date.now() : 0
       const lease = await this.#leasePrimary(classification.reason)
-      return await this.#runner.execute<R>(lease, statement, mode, this.options.timeouts.writeMs)
+      if (started === 0)
+        return await this.#runner.execute<R>(lease, statement, mode, this.options.timeouts.writeMs)
+      return await this.#onPrimaryDown<R>(lease, statement, mode, started)
     } catch (error) {
       traceToCaller(error)
       throw error
     } finally {
       this.#completed(this.primary, classification)
+    }
+  }
+
+  /** A statement on a primary marked down: cancelled (`PGROUTE_PRIMARY_UNAVAILABLE`) once its budget is spent. */
+  async #onPrimaryDown<R extends pg.QueryResultRow>(
+    lease: Lease,
+    statement: Statement,
+    mode: ReleaseMode,
+    started: number,
+  ): Promise<Result<R>> {
+    const timer = setTimeout(
+      () => this.#runner.cancel(lease, primaryUnavailable(this.primary, undefined) as PgRouteError),
+      Math.max(started + PRIMARY_DOWN_BUDGET_MS - Date.now(), 0),
+    )
+    timer.unref()
+    try {
+      return await this.#runner.execute<R>(lease, statement, mode, this.options.timeouts.writeMs)
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -260,13 +287,14 @@ export class RouterCore {
   }
 
   /**
-   * A connection to the primary. While the primary is marked down, or when connecting fails because it is
-   * (refused, reset, timed out), this fails at once with `PGROUTE_PRIMARY_UNAVAILABLE` (the last connection error
-   * as `cause`) rather than waiting out connect retries: nothing was sent, and the monitor brings it back.
+   * A connection to the primary. While the primary is marked down, connecting is given up after
+   * {@link PRIMARY_DOWN_BUDGET_MS} with `PGROUTE_PRIMARY_UNAVAILABLE` (the last connection error as `cause`);
+   * a connect that fails because the node failed (refused, reset) fails the same way at once. Connects are never
+   * retried: nothing was sent, and the monitor brings the primary back.
    */
   #leasePrimary(reason: string): Promise<Lease> {
     if (this.primary.state === 'down') {
-      return Promise.reject(primaryUnavailable(this.primary, undefined))
+      return this.#runner.acquireWithin(this.primary, reason, PRIMARY_DOWN_BUDGET_MS)
     }
     return this.#runner.acquire(this.primary, reason)
   }

@@ -174,6 +174,35 @@ export class StatementRunner {
   }
 
   /**
+   * {@link acquire}, given up after `ms` (a connection that comes later goes back to its pool): for a node marked
+   * down, where a connect may hang. On the primary it then fails with `PGROUTE_PRIMARY_UNAVAILABLE`.
+   */
+  acquireWithin(node: RouterNode, reason: string, ms: number): Promise<Lease> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (node.waiting.delete(waiter)) reject(this.#failure(node, undefined))
+      }, ms)
+      timer.unref()
+      const waiter: LeaseWaiter = {
+        leased: (lease) => {
+          clearTimeout(timer)
+          resolve(lease)
+        },
+        failed: (error) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      }
+      this.checkout(node, reason, waiter)
+    })
+  }
+
+  /** Cancels the statement running on `lease`, if one still is: it fails with `reason`. */
+  cancel(lease: Lease, reason: PgRouteError): void {
+    if (lease.node.running.has(lease.client)) this.#cancel(lease.client, reason)
+  }
+
+  /**
    * Returns a connection to its pool. After a failure other than an ordinary statement error (the server said
    * no, the connection is fine) the connection is destroyed: it may be broken or still busy.
    */
