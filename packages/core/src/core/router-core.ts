@@ -85,7 +85,9 @@ export class RouterCore {
     this.options = options
     const onStateChange: StateListener = (node, from, reason) => {
       replicaSet.refresh()
-      if (node.state === 'down') this.#runner.abandon(node)
+      // Reads are re-run elsewhere at once; writes get the primary's budget (it may have been a slow probe).
+      if (node.state === 'down')
+        this.#runner.abandon(node, node.role === 'primary' ? PRIMARY_DOWN_BUDGET_MS : 0)
       hooks.onStateChange(node, from, reason)
     }
     this.primary = new RouterNode(options.primary, onStateChange)

@@ -128,10 +128,15 @@ export class StatementRunner {
   }
 
   /**
-   * `node` was marked down: statements running on it are cancelled (their connections closed) and checkouts
-   * waiting for one of its connections fail, all with `PGROUTE_NODE_DOWN`, so that nobody waits out a hung node.
+   * `node` was marked down: after `graceMs` (if it is still down), statements running on it are cancelled (their
+   * connections closed) and checkouts waiting for one of its connections fail, all with `PGROUTE_NODE_DOWN`, so
+   * that nobody waits out a hung node.
    */
-  abandon(node: RouterNode): void {
+  abandon(node: RouterNode, graceMs = 0): void {
+    if (graceMs > 0) {
+      setTimeout(() => node.state === 'down' && this.abandon(node), graceMs).unref()
+      return
+    }
     for (const client of node.running.keys()) this.#cancel(client, nodeDownError(node))
     if (node.waiting.size === 0) return
     const waiters = [...node.waiting] as LeaseWaiter[]
@@ -260,7 +265,10 @@ export class StatementRunner {
     }
   }
 
-  /** Runs a caller's function that runs its own statements (a transaction's body) on a leased connection. */
+  /**
+   * Runs a caller's function that runs its own statements (a transaction's body) on a leased connection. A
+   * failure of the primary under it is reported as `PGROUTE_PRIMARY_UNAVAILABLE` (the error as `cause`).
+   */
   async within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const { node } = lease
     node.inFlight++
@@ -270,7 +278,7 @@ export class StatementRunner {
       return value
     } catch (error) {
       this.#noteFailure(node, error)
-      throw error
+      throw this.#failure(node, error)
     } finally {
       node.inFlight--
     }
