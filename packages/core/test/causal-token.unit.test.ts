@@ -74,23 +74,47 @@ describe('CausalSession', () => {
     expect(session.required(NO_FETCH)).toBeUndefined()
   })
 
-  it('starts from a token floor without fetching, raised on the same timeline only by later positions', () => {
+  it('holds a token as a claim until it is verified; settled claims raise the floor on one timeline only', () => {
     const session = new CausalSession(at(100n))
+    expect(session.claim).toEqual(at(100n))
+    expect(session.required(NO_FETCH)).toBeUndefined()
+    session.settleClaim(session.claim!, at(100n))
+    expect(session.claim).toBeUndefined()
     expect(session.required(NO_FETCH)).toEqual(at(100n))
+    session.observe(at(0xffffffffffffffffn))
+    session.settleClaim(session.claim!, at(300n)) // a forged token: clamped to what the primary reached
+    expect(session.claim).toBeUndefined()
+    expect(session.required(NO_FETCH)).toEqual(at(300n))
     session.observe(at(50n))
-    expect(session.required(NO_FETCH)).toEqual(at(100n))
-    session.observe(at(200n))
-    expect(session.required(NO_FETCH)).toEqual(at(200n))
+    session.settleClaim(session.claim!, at(50n)) // never lowers the floor
+    expect(session.required(NO_FETCH)).toEqual(at(300n))
   })
 
   it('a newer timeline wins whatever its position; an unknown timeline wins (it cannot be compared)', () => {
+    const session = new CausalSession()
+    session.settleClaim(at(5000n, 1), at(5000n, 1))
+    session.settleClaim(at(10n, 2), at(10n, 2))
+    expect(session.required(NO_FETCH)).toEqual(at(10n, 2))
+    session.settleClaim(at(9000n, 1), at(9000n, 1))
+    expect(session.required(NO_FETCH)).toEqual(at(10n, 2))
+    session.settleClaim(unknown(1n), unknown(1n))
+    expect(session.required(NO_FETCH)).toEqual(unknown(1n))
+  })
+
+  it('claims carried in by several tokens combine like floors', () => {
     const session = new CausalSession(at(5000n, 1))
     session.observe(at(10n, 2))
-    expect(session.required(NO_FETCH)).toEqual(at(10n, 2))
+    expect(session.claim).toEqual(at(10n, 2))
     session.observe(at(9000n, 1))
-    expect(session.required(NO_FETCH)).toEqual(at(10n, 2))
-    session.observe(unknown(1n))
-    expect(session.required(NO_FETCH)).toEqual(unknown(1n))
+    expect(session.claim).toEqual(at(10n, 2))
+  })
+
+  it('rejects tokens that are not strings with PGROUTE_INVALID_TOKEN', () => {
+    for (const token of [Object.create(null), 42, {}, null, ['0/1'], Symbol('t')]) {
+      expect(() => parseToken(token as string)).toThrow(
+        expect.objectContaining({ code: 'PGROUTE_INVALID_TOKEN' }),
+      )
+    }
   })
 
   it('fetches the primary position once per burst of writes', async () => {
@@ -111,13 +135,15 @@ describe('CausalSession', () => {
   })
 
   it('never lowers the floor on one timeline', async () => {
-    const session = new CausalSession(at(5000n))
+    const session = new CausalSession()
+    session.settleClaim(at(5000n), at(5000n))
     session.markWrite()
     expect(await session.required(async () => at(10n))).toEqual(at(5000n))
   })
 
   it("takes the primary's position after a write when the floor is on another or an unknown timeline", async () => {
-    const session = new CausalSession(unknown(5000n))
+    const session = new CausalSession()
+    session.settleClaim(unknown(5000n), unknown(5000n))
     session.markWrite()
     expect(await session.required(async () => at(10n, 2))).toEqual(at(10n, 2))
   })

@@ -65,9 +65,20 @@ describe('defaults', () => {
       retry: { minTimeoutMs: 3000 },
       pool: { max: 3 },
     })
-    expect(resolved.healthCheck.timeoutMs).toBe(200) // never longer than the interval by default
+    expect(resolved.healthCheck.timeoutMs).toBe(199) // below the interval by default
     expect(resolved.retry.maxTimeoutMs).toBe(3000) // never below minTimeoutMs
     expect(resolved.nodes[0]!.pool.options.max).toBe(3)
+  })
+
+  it('limits reads to 30 s and leaves writes unlimited; connectionTimeoutMillis 0 only without limits', () => {
+    expect(resolve({ primary: URL_A }).timeouts).toEqual({ readMs: 30_000, writeMs: 0 })
+    const unlimited = resolve({
+      primary: URL_A,
+      timeouts: { readMs: 0, writeMs: 0 },
+      pool: { connectionTimeoutMillis: 0 },
+    })
+    expect(unlimited.timeouts).toEqual({ readMs: 0, writeMs: 0 })
+    expect(resolve({ primary: URL_A, retry: { retries: 10 } }).retry.retries).toBe(10)
   })
 
   it('lets a node config override the pool defaults', () => {
@@ -186,6 +197,21 @@ describe('validation: a ConfigError naming the option', () => {
     ['retry.retries', { primary: URL_A, retry: { retries: Number.POSITIVE_INFINITY } }],
     ['retry.minTimeoutMs', { primary: URL_A, retry: { minTimeoutMs: -5 } }],
     ['retry.maxTimeoutMs', { primary: URL_A, retry: { minTimeoutMs: 500, maxTimeoutMs: 100 } }],
+    ['retry.retries', { primary: URL_A, retry: { retries: 1e9 } }],
+    ['retry.retries', { primary: URL_A, retry: { retries: 11 } }],
+    ['retry.maxTimeoutMs', { primary: URL_A, retry: { maxTimeoutMs: 3_600_000 } }],
+    ['healthCheck.timeoutMs', { primary: URL_A, healthCheck: { intervalMs: 1000, timeoutMs: 1000 } }],
+    ['healthCheck.timeoutMs', { primary: URL_A, healthCheck: { intervalMs: 100, timeoutMs: 1000 } }],
+    ['timeouts', { primary: URL_A, timeouts: 5000 }],
+    ['timeouts.readMs', { primary: URL_A, timeouts: { readMs: -1 } }],
+    ['timeouts.writeMs', { primary: URL_A, timeouts: { writeMs: '5s' } }],
+    ['timeouts.statementMs', { primary: URL_A, timeouts: { statementMs: 5 } }],
+    ['pool.connectionTimeoutMillis', { primary: URL_A, pool: { connectionTimeoutMillis: 0 } }],
+    [
+      'pool.connectionTimeoutMillis',
+      { primary: URL_A, pool: { connectionTimeoutMillis: 0 }, timeouts: { readMs: 0, writeMs: 1000 } },
+    ],
+    ['readYourWrites.maxWaitMs', { primary: URL_A, readYourWrites: { maxWaitMs: 86_400_000 } }],
     ['readYourWrites', { primary: URL_A, readYourWrites: 'on' }],
     ['readYourWrites.maxWaitMs', { primary: URL_A, readYourWrites: { maxWaitMs: -1 } }],
     ['readYourWrites.directCheck', { primary: URL_A, readYourWrites: { directCheck: 'yes' } }],
@@ -246,7 +272,7 @@ describe('passwords never show', () => {
       replicas: [
         { name: 'replica-a', host: '127.0.0.1', port: 1, user: 'app', password: SECRET, database: 'shop' },
       ],
-      healthCheck: { intervalMs: 50, timeoutMs: 500 },
+      healthCheck: { intervalMs: 600, timeoutMs: 500 },
     })
     routers.push(router)
     const events: NodeStateEvent[] = []

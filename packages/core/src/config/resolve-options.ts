@@ -32,6 +32,7 @@ const KNOWN_OPTIONS = {
   balance: true,
   fallback: true,
   retry: ['retries', 'minTimeoutMs', 'maxTimeoutMs'],
+  timeouts: ['readMs', 'writeMs'],
   readYourWrites: ['maxWaitMs', 'directCheck'],
   writeFunctions: true,
   pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
@@ -79,19 +80,22 @@ function number(
   fallback: number,
   {
     min = 0,
+    max = Number.POSITIVE_INFINITY,
     integer = false,
     infinite = false,
-  }: { min?: number; integer?: boolean; infinite?: boolean } = {},
+  }: { min?: number; max?: number; integer?: boolean; infinite?: boolean } = {},
 ): number {
   if (value === undefined) return fallback
   const ok =
     typeof value === 'number' &&
     !Number.isNaN(value) &&
     value >= min &&
+    value <= max &&
     (infinite ? true : Number.isFinite(value)) &&
     (!integer || !Number.isFinite(value) || Number.isInteger(value))
   if (!ok) {
-    const expected = `${integer ? 'an integer' : 'a number'} >= ${min}${infinite ? ' (or Infinity)' : ''}`
+    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `from ${min} to ${max}`
+    const expected = `${integer ? 'an integer' : 'a number'} ${range}${infinite ? ' (or Infinity)' : ''}`
     throw new ConfigError(option, `expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`)
   }
   return value as number
@@ -113,6 +117,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   const lag = section(options.lag, 'lag')
   const health = section(options.healthCheck, 'healthCheck')
   const retry = section(options.retry, 'retry')
+  const timeouts = section(options.timeouts, 'timeouts')
   const ryw = section(options.readYourWrites, 'readYourWrites')
   const poolDefaults = section(options.pool, 'pool')
   const failover = section(options.failover, 'failover')
@@ -137,10 +142,14 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   }
 
   const intervalMs = number(health.intervalMs, 'healthCheck.intervalMs', 1000, { min: 10, integer: true })
-  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs), {
+  // A probe must end before the next round is due, or a hung node's probes pile up.
+  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs - 1), {
     min: 1,
     integer: true,
   })
+  if (timeoutMs >= intervalMs) {
+    throw new ConfigError('healthCheck.timeoutMs', `must be below healthCheck.intervalMs (${intervalMs})`)
+  }
   const resolvedPool = {
     max: number(poolDefaults.max, 'pool.max', 10, { min: 1, integer: true }),
     idleTimeoutMillis: number(poolDefaults.idleTimeoutMillis, 'pool.idleTimeoutMillis', 10_000, {
@@ -155,7 +164,17 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
       },
     ),
   }
-  const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true })
+  const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true, max: 60_000 })
+  const limits = {
+    readMs: number(timeouts.readMs, 'timeouts.readMs', 30_000, { integer: true }),
+    writeMs: number(timeouts.writeMs, 'timeouts.writeMs', 0, { integer: true }),
+  }
+  if (resolvedPool.connectionTimeoutMillis === 0 && (limits.readMs > 0 || limits.writeMs > 0)) {
+    throw new ConfigError(
+      'pool.connectionTimeoutMillis',
+      '0 (wait forever for a connection) cannot hold timeouts.readMs / timeouts.writeMs: set a limit, or both timeouts to 0',
+    )
+  }
 
   const resolved = {
     failover: { waitMs: number(failover.waitMs, 'failover.waitMs', 0, { integer: true }) },
@@ -171,15 +190,17 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     balance,
     fallback,
     retry: {
-      retries: number(retry.retries, 'retry.retries', 2, { integer: true }),
+      retries: number(retry.retries, 'retry.retries', 2, { integer: true, max: 10 }),
       minTimeoutMs,
       maxTimeoutMs: number(retry.maxTimeoutMs, 'retry.maxTimeoutMs', Math.max(1000, minTimeoutMs), {
         min: minTimeoutMs,
+        max: 60_000,
         integer: true,
       }),
     },
+    timeouts: limits,
     readYourWrites: {
-      maxWaitMs: number(ryw.maxWaitMs, 'readYourWrites.maxWaitMs', 0, { integer: true }),
+      maxWaitMs: number(ryw.maxWaitMs, 'readYourWrites.maxWaitMs', 0, { integer: true, max: 60_000 }),
       directCheck: boolean(ryw.directCheck, 'readYourWrites.directCheck', true),
     },
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),

@@ -30,6 +30,7 @@ export interface ResolvedOptions {
   readonly balance: BalanceStrategy | BalanceFunction
   readonly fallback: 'primary' | 'error'
   readonly retry: { readonly retries: number; readonly minTimeoutMs: number; readonly maxTimeoutMs: number }
+  readonly timeouts: { readonly readMs: number; readonly writeMs: number }
   readonly readYourWrites: { readonly maxWaitMs: number; readonly directCheck: boolean }
   readonly writeFunctions: readonly string[]
   readonly classifierCacheSize: number

@@ -1,19 +1,25 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type pg from 'pg'
-import type { Classification, ClassificationReason, Classifier, RouteTarget } from '../classify/index.js'
+import type { Classification, Classifier, RouteTarget } from '../classify/index.js'
 import type { NodeSpec, ResolvedOptions } from '../config/resolved-options.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
 import { traceToCaller } from '../pg-errors.js'
-import { NodeSet, type PrimaryListener } from '../replicas/node-set.js'
+import { NodeSet } from '../replicas/node-set.js'
 import { ReplicaSet } from '../replicas/replica-set.js'
 import { RouterNode, type StateListener } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
-import { PrimaryPath } from './primary-path.js'
+import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import type { RerouteEvent } from './router-events.js'
+import {
+  type CoreHooks,
+  READ_ONLY_REJECTION,
+  type RouteOptions,
+  type Routing,
+  type StatementObserver,
+} from './route-types.js'
 import {
   type Lease,
   type Outcome,
@@ -22,45 +28,14 @@ import {
   StatementRunner,
 } from './statement-runner.js'
 
+export {
+  type CoreHooks,
+  READ_ONLY_REJECTION,
+  type RouteOptions,
+  type Routing,
+  type StatementObserver,
+} from './route-types.js'
 export type { Lease, Outcome, Statement } from './statement-runner.js'
-
-/** Watches a statement through {@link RouterCore.route} (telemetry); must hand back its outcome or error. */
-export type StatementObserver = <T>(routed: Promise<Outcome<T>>, routing: Routing) => Promise<Outcome<T>>
-
-/** How the core reports to the router's events. */
-export interface CoreHooks {
-  readonly onStateChange: StateListener
-  readonly onPrimaryChange: PrimaryListener
-  readonly onRoute: ((node: RouterNode, reason: string) => void) | undefined
-  readonly onReroute: (event: RerouteEvent) => void
-  /** Set only when something observes statements: without it, `route` adds nothing to a statement's path. */
-  readonly observe?: StatementObserver | undefined
-  /** Runs the health monitor's work (probes, re-probes) with tracing suppressed. */
-  readonly untraced?: (<T>(fn: () => T) => T) | undefined
-}
-
-/** Options of {@link RouterCore.route}. */
-export interface RouteOptions {
-  /** Keep the connection checked out and return it in the outcome, for a client to pin. */
-  readonly keep?: boolean
-  /** Run on this connection (a pinned client's, a transaction's) instead of choosing a node. */
-  readonly lease?: Lease
-  /** Run on the primary whatever the classification allows (`router.primary`). */
-  readonly primary?: boolean
-}
-
-/** Where a statement goes and why: the classifier's decision, or the router's own (a refused write re-run). */
-export interface Routing {
-  readonly target: RouteTarget
-  readonly reason: ClassificationReason | 'read-only-rejection'
-  readonly transaction?: Classification['transaction']
-}
-
-/** A statement a replica refused as a write, run again on the primary. */
-export const READ_ONLY_REJECTION: Routing = Object.freeze({
-  target: 'primary',
-  reason: 'read-only-rejection',
-})
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
 
@@ -97,6 +72,9 @@ export class RouterCore {
     this.#secrets = [...options.secrets]
     this.#onStateChange = (node, from, reason) => {
       replicaSet.refresh()
+      // Reads are re-run elsewhere at once; writes get the primary's budget (it may have been a slow probe).
+      if (node.state === 'down')
+        this.#runner.abandon(node, node.role === 'primary' ? PRIMARY_DOWN_BUDGET_MS : 0)
       hooks.onStateChange(node, from, reason)
     }
     const nodes = options.nodes.map((spec) => new RouterNode(spec, this.#onStateChange))
@@ -112,6 +90,7 @@ export class RouterCore {
       // The re-probes this schedules keep the context they start in: not the failed statement's trace.
       onConnectionFailure: (node, error) => untraced(() => this.monitor.reportConnectionFailure(node, error)),
       onRoute: hooks.onRoute,
+      sweepEveryMs: sweepInterval(options.timeouts),
     })
     // The monitor starts probing here; its timers keep this context, so no probe makes a span.
     this.monitor = untraced(() => new HealthMonitor(this.nodes, options, (text) => this.scrub(text)))
@@ -130,6 +109,7 @@ export class RouterCore {
       causal: this.causal,
       sessions: this.sessions,
       retry: options.retry,
+      readMs: options.timeouts.readMs,
       rerun: (read, node, error) => this.#rerun(read, node, error),
       rerouted: (node, statement, error) =>
         hooks.onReroute({ from: node.name, reason: 'retry', statement: statement.text.slice(0, 200), error }),
@@ -176,6 +156,7 @@ export class RouterCore {
     }
     this.nodes.remove(node)
     await this.#untraced(() => this.monitor.remove(node))
+    await this.causal.forget(node)
     if (node.spec.ownsPool) await node.pool.end()
     else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
     this.#runner.detach(node)
@@ -274,6 +255,9 @@ export class RouterCore {
       await this.monitor.stop()
       const owned = this.nodes.all.filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
+      // After the pools: calls already running may still look up WAL positions (each is bounded).
+      await this.causal.close()
+      this.#runner.stop()
       this.#runner.detachPools()
     })()
     return this.#closing
@@ -287,9 +271,10 @@ export class RouterCore {
   ): Promise<Result<R>> {
     let node = this.primary
     try {
+      const started = this.#primaryPath.downSince()
       const lease = await this.#primaryPath.lease(classification.reason)
       node = lease.node
-      return await this.#runner.execute<R>(lease, statement, mode)
+      return await this.#primaryPath.execute<R>(lease, statement, mode, started)
     } catch (error) {
       traceToCaller(error)
       throw error
@@ -303,7 +288,9 @@ export class RouterCore {
     classification: Routing,
     statement: Statement,
   ): Promise<Result<R>> {
-    const running = this.#runner.execute<R>(lease, statement, 'borrowed')
+    const { readMs, writeMs } = this.options.timeouts
+    const limitMs = classification.target === 'replica' ? readMs : writeMs
+    const running = this.#runner.execute<R>(lease, statement, 'borrowed', limitMs)
     // A statement that cannot have written needs no bookkeeping after it: no promise of ours around pg's.
     return this.#writes(lease.node, classification)
       ? this.#marking(running, lease.node, classification)
@@ -339,4 +326,10 @@ export class RouterCore {
     this.rejections.record(node, read.statement.text, error)
     return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
   }
+}
+
+/** The period of the shared timer that checks statements' time limits: a quarter of the shortest limit. */
+function sweepInterval({ readMs, writeMs }: ResolvedOptions['timeouts']): number {
+  const limits = [readMs, writeMs].filter((ms) => ms > 0)
+  return limits.length === 0 ? 0 : Math.min(Math.max(Math.min(...limits) / 4, 10), 1000)
 }

@@ -57,14 +57,23 @@ export class NodeProbe {
   #connection: ProbeConnection | undefined
   #connecting: Promise<ProbeConnection> | undefined
   #closed = false
+  /** The probe in flight: a probe connection runs one statement at a time, so overlapping callers share it. */
+  #reading: Promise<ProbeReading> | undefined
 
   constructor(spec: NodeSpec, timeoutMs: number) {
     this.#spec = spec
     this.#timeoutMs = timeoutMs
   }
 
-  /** Reads the node's recovery state and WAL positions, failing after `timeoutMs`. */
-  async read(): Promise<ProbeReading> {
+  /** Reads the node's recovery state and WAL positions, failing after `timeoutMs` (shares a probe in flight). */
+  read(): Promise<ProbeReading> {
+    this.#reading ??= this.#timedRead().finally(() => {
+      this.#reading = undefined
+    })
+    return this.#reading
+  }
+
+  async #timedRead(): Promise<ProbeReading> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -45,8 +45,13 @@ export class RouterNode {
   lastProbeAt: number | undefined
   /** Message of the last failure, scrubbed of secrets. */
   lastError: string | undefined
-  /** The last failure itself (the driver's error), for `router.ready()` to attach as a cause. */
+  /** The last failure itself (the `cause` of errors raised because the node is down). */
   lastFailure: unknown
+  /**
+   * Until when (epoch ms) reads avoid this node because it had no connection slot free (busy, not down); 0: not
+   * cooling off. Set by the read path, cleared by the first read that finds it over.
+   */
+  coolUntil = 0
   /** Consecutive probe or connection failures; drives the re-probe back-off. */
   failures = 0
   /** Timeline the node is on (primary) or streams (replica), at the last probe that could tell. */
@@ -62,6 +67,14 @@ export class RouterNode {
   downBy: 'probe' | 'statement' | undefined
   /** Set once the node was removed from the router: it takes no new statements. */
   removed = false
+
+  /**
+   * Statements running on the node's connections, with their deadline (in ticks of the statement runner's
+   * time-limit timer; Infinity: none), so that they can be cancelled when it runs out or the node goes down.
+   */
+  readonly running: Map<pg.PoolClient, number> = new Map()
+  /** Checkouts waiting for one of the node's connections (failed at once when the node goes down). */
+  readonly waiting = new Set<object>()
 
   inFlight = 0
   served = 0

@@ -23,8 +23,13 @@ function combine(a: WalPosition | undefined, b: WalPosition): WalPosition {
  * (or `token()`) needs it, so a burst of writes costs one round trip, not one per write.
  */
 export class CausalSession {
-  /** WAL position every read of this session must see (the last one fetched or carried in by a token). */
+  /** WAL position every read of this session must see (the last one fetched, or a token's once verified). */
   #floor: WalPosition | undefined
+  /**
+   * A position carried in by a token and not verified yet. Tokens are untrusted input: one ahead of the primary
+   * would pin every read of the session to the primary, so it is clamped to the primary's position first.
+   */
+  #claim: WalPosition | undefined
   /** Bumped on every write; a fetch only settles the writes made before it started. */
   #writes = 0
   #settledWrites = 0
@@ -32,8 +37,23 @@ export class CausalSession {
   /** Writes the in-flight fetch covers: a write completed after it started needs a newer position. */
   #fetchingWrites = 0
 
-  constructor(floor?: WalPosition) {
-    this.#floor = floor
+  /** `claim`: the position of the token the session continues from (verified before any read uses it). */
+  constructor(claim?: WalPosition) {
+    this.#claim = claim
+  }
+
+  /** A token's position not verified yet, if any. */
+  get claim(): WalPosition | undefined {
+    return this.#claim
+  }
+
+  /**
+   * Settles `claim` as `settled`: the claim itself when it is real (or cannot be compared), else what it was
+   * clamped to. The floor only rises (see {@link combine}).
+   */
+  settleClaim(claim: WalPosition, settled: WalPosition): void {
+    this.#floor = combine(this.#floor, settled)
+    if (this.#claim === claim) this.#claim = undefined
   }
 
   /** Records that a statement ran on the primary and may have written. */
@@ -77,9 +97,9 @@ export class CausalSession {
     return fetching
   }
 
-  /** Raises the floor to a position learned elsewhere (a token). */
+  /** Records a position carried in by a token (a claim, verified before a read relies on it). */
   observe(position: WalPosition): void {
-    this.#floor = combine(this.#floor, position)
+    this.#claim = combine(this.#claim, position)
   }
 }
 
@@ -104,11 +124,18 @@ export function formatToken(position: WalPosition): string {
 
 /** Parses a causal token, throwing `PgRouteError` (`PGROUTE_INVALID_TOKEN`) on anything else. */
 export function parseToken(token: string): WalPosition {
+  if (typeof token !== 'string') {
+    const kind = token === null ? 'null' : Array.isArray(token) ? 'an array' : typeof token
+    throw new PgRouteError(
+      'PGROUTE_INVALID_TOKEN',
+      `Invalid pgroute token: expected a string like '0/16B3748@1', got ${kind}`,
+    )
+  }
   const position = readToken(token)
   if (position === undefined) {
     throw new PgRouteError(
       'PGROUTE_INVALID_TOKEN',
-      `Invalid pgroute token ${typeof token === 'string' ? JSON.stringify(token.slice(0, 40)) : `(a ${typeof token})`}: expected a WAL position like '0/16B3748@1'`,
+      `Invalid pgroute token ${JSON.stringify(token.slice(0, 40))}: expected a WAL position like '0/16B3748@1'`,
     )
   }
   return position
