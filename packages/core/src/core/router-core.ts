@@ -28,13 +28,6 @@ import {
   StatementRunner,
 } from './statement-runner.js'
 
-export {
-  type CoreHooks,
-  READ_ONLY_REJECTION,
-  type RouteOptions,
-  type Routing,
-  type StatementObserver,
-} from './route-types.js'
 export type { Lease, Outcome, Statement } from './statement-runner.js'
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})

@@ -1,5 +1,6 @@
 import pg from 'pg'
-import type { RouteOptions, RouterCore } from '../core/router-core.js'
+import type { RouteOptions } from '../core/route-types.js'
+import type { RouterCore } from '../core/router-core.js'
 import { type ConnectCallback, poolConnect, poolQuery, settle } from './pg-pool-callbacks.js'
 import { RoutedClient } from './routed-client.js'
 

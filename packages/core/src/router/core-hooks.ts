@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events'
-import type { CoreHooks } from '../core/router-core.js'
+import type { CoreHooks } from '../core/route-types.js'
 import type { RouterEvents } from '../core/router-events.js'
 import type { RouterLog } from '../observability/router-logger.js'
 import type { RouterTelemetry } from '../observability/router-telemetry.js'
