@@ -185,6 +185,7 @@ describe('validation: a ConfigError naming the option', () => {
     ['healthCheck.maxBackoffMs', { primary: URL_A, healthCheck: { maxBackoffMs: 0 } }],
     ['failover.waitMs', { primary: URL_A, failover: { waitMs: -1 } }],
     ['failover.waitMs', { primary: URL_A, failover: { waitMs: 1.5 } }],
+    ['failover.waitMs', { primary: URL_A, failover: { waitMs: 86_400_000 } }],
     ['failover.waitMz', { primary: URL_A, failover: { waitMz: 1 } }],
     ['nodes', { nodes: 'postgres://a/app' }],
     ['healthCheck.interval', { primary: URL_A, healthCheck: { interval: 100 } }],

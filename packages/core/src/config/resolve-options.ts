@@ -177,7 +177,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   }
 
   const resolved = {
-    failover: { waitMs: number(failover.waitMs, 'failover.waitMs', 0, { integer: true }) },
+    failover: { waitMs: number(failover.waitMs, 'failover.waitMs', 0, { integer: true, max: 60_000 }) },
     lag: {
       maxBytes: number(lag.maxBytes, 'lag.maxBytes', 16 * 1024 * 1024, { infinite: true }),
       maxSeconds: number(lag.maxSeconds, 'lag.maxSeconds', 10, { infinite: true }),

@@ -110,7 +110,7 @@ export interface PoolDefaults {
 export interface FailoverOptions {
   /**
    * How long a write that has not reached any server waits for a primary that may take it (the same one back, or
-   * a new one after a failover) before failing with `PGROUTE_PRIMARY_UNAVAILABLE`. Default 0: fail at once.
+   * a new one after a failover) before failing with `PGROUTE_PRIMARY_UNAVAILABLE`. Default 0: fail at once; at most 60000.
    */
   readonly waitMs?: number
 }
