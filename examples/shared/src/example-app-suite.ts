@@ -183,10 +183,10 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
         expect(after.rows[0]!.n).toBe(before.rows[0]!.n)
       })
 
-      it('accepts a well-formed token ahead of every node (the primary answers)', async () => {
+      it('clamps a well-formed token ahead of the primary (it cannot pin the read to the primary)', async () => {
         const response = await app.inject({ url: '/posts?limit=1', headers: { [TOKEN_HEADER]: 'FF/0' } })
         expect(response.statusCode).toBe(200)
-        expect(nodePort(response.headers)).toBe(cluster.primary.port)
+        expect(cluster.replicas.map((replica) => replica.port)).toContain(nodePort(response.headers))
       })
     })
 

@@ -1,7 +1,7 @@
-import { isToken, parseLsn, type Router } from '@pgroute/core'
+import { isToken, type Router } from '@pgroute/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 
-/** Request and response header carrying the read-your-writes token (a WAL position such as `0/3000060`). */
+/** Request and response header carrying the read-your-writes token (a WAL position and its timeline, such as `0/3000060@1`). */
 export const TOKEN_HEADER = 'x-pgroute-token'
 
 /** Options of {@link readYourWrites}. */
@@ -29,24 +29,23 @@ export function readYourWrites(app: FastifyInstance, options: ReadYourWritesOpti
         return {
           statusCode: 400,
           error: 'Bad Request',
-          message: `Invalid ${TOKEN_HEADER} header: expected a token from an earlier response, like '0/3000060'`,
+          message: `Invalid ${TOKEN_HEADER} header: expected a token from an earlier response, like '0/3000060@1'`,
         }
       }
+      // The inner scope joins the outer one: the session must see both the baseline and the client's token.
       return router.session(
-        async () => {
-          const result = await handler.call(this, request, reply)
-          const token = await router.token()
-          if (token !== undefined) reply.header(TOKEN_HEADER, token)
-          return result
-        },
-        { token: later(sent, baseline) },
+        () =>
+          router.session(
+            async () => {
+              const result = await handler.call(this, request, reply)
+              const token = await router.token()
+              if (token !== undefined) reply.header(TOKEN_HEADER, token)
+              return result
+            },
+            { token: sent },
+          ),
+        { token: baseline },
       )
     }
   })
-}
-
-/** The later of two tokens (the one whose WAL position is further ahead). */
-function later(a: string | undefined, b: string | undefined): string | undefined {
-  if (a === undefined || b === undefined) return a ?? b
-  return parseLsn(a.trim())! > parseLsn(b.trim())! ? a : b
 }

@@ -20,7 +20,22 @@ export type PgRouteErrorCode =
   | 'PGROUTE_PINNED'
   /** The operation was aborted through its `AbortSignal`. */
   | 'PGROUTE_ABORTED'
-  /** `router.ready()`: the primary cannot take writes (unreachable, refused the login, or in recovery). */
+  /**
+   * A statement ran past `timeouts.readMs` / `timeouts.writeMs`: it was cancelled on the server and its
+   * connection discarded. A read gets it only when no other node could run it in time; a write is never re-run.
+   */
+  | 'PGROUTE_TIMEOUT'
+  /**
+   * A statement was cancelled because its node was marked down while it ran (reads are re-run elsewhere first;
+   * a read gets this only when no other node could take it).
+   */
+  | 'PGROUTE_NODE_DOWN'
+  /**
+   * A write could not run: no node takes writes (the primary is known down or fenced and no other node leads
+   * yet, or none did within `failover.waitMs`), or the primary failed under it (the write's outcome is then
+   * unknown). `cause` is the last connection error. Also from `router.ready()`: the primary cannot take writes
+   * (unreachable, refused the login, or in recovery).
+   */
   | 'PGROUTE_PRIMARY_UNAVAILABLE'
 
 /**

@@ -30,6 +30,7 @@ export type { ReplicaInfo } from './config/replica-info.js'
 export type {
   BalanceFunction,
   BalanceStrategy,
+  FailoverOptions,
   HealthCheckOptions,
   LagOptions,
   NodeInput,
@@ -40,12 +41,18 @@ export type {
   RouterOptions,
 } from './config/router-options.js'
 export type { RejectedStatement } from './core/rejection-log.js'
-export type { NodeStateEvent, RerouteEvent, RouteEvent, RouterEvents } from './core/router-events.js'
+export type {
+  NodeStateEvent,
+  PrimaryChangedEvent,
+  RerouteEvent,
+  RouteEvent,
+  RouterEvents,
+} from './core/router-events.js'
 export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
 export { formatLsn, parseLsn } from './health/lsn.js'
 export type { RoutedClient } from './pool/routed-client.js'
 export type { RoutedPool } from './pool/routed-pool.js'
-export type { NodeState } from './replicas/router-node.js'
+export type { NodeRole, NodeState } from './replicas/router-node.js'
 export {
   createRouter,
   Router,

@@ -6,6 +6,7 @@
 interface ErrorLike {
   readonly code?: unknown
   readonly message?: unknown
+  readonly severity?: unknown
 }
 
 /** Socket-level codes of a node that cannot be reached or dropped the connection. */
@@ -21,17 +22,21 @@ const SOCKET_CODES = new Set([
 
 /**
  * SQLSTATEs of a server going away: 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
- * (starting up, shutting down, or in recovery without hot standby), 08xxx connection exceptions.
+ * (starting up, shutting down, or in recovery without hot standby).
  */
 const SERVER_GONE_CODES = new Set(['57P01', '57P02', '57P03'])
 
-/** Messages `pg` raises without a code when the socket closes under it, or a pool cannot connect in time. */
+/** SQLSTATEs of a server refusing a new connection for want of a slot: busy, not broken. */
+const NO_SLOT_CODES = new Set(['53300', '53400'])
+
+/**
+ * Messages `pg` and `pg-pool` raise without a code when the socket closes under them or a connect times out.
+ * Consulted only for errors that carry no SQLSTATE: a server error's message may quote caller input.
+ */
 const CONNECTION_MESSAGES = [
   'Connection terminated',
-  'connection terminated',
   'Client has encountered a connection error',
-  'Connection terminated due to connection timeout',
-  'the database system is',
+  'Client was closed and is not queryable',
 ]
 
 function codeOf(error: unknown): string | undefined {
@@ -44,17 +49,44 @@ function messageOf(error: unknown): string {
   return typeof message === 'string' ? message : ''
 }
 
-/** The node is unreachable or dropped the connection: mark it down and try elsewhere. */
+/** An error the server sent (pg's `DatabaseError`): it carries a severity and a SQLSTATE. */
+function fromServer(error: unknown): boolean {
+  return typeof (error as ErrorLike | null)?.severity === 'string'
+}
+
+/**
+ * The node or the connection failed: socket errors, refused, reset or timed-out connects, a connection that
+ * ended under a statement, the server's own shutdown codes (57P01–57P03) and connection exceptions (08xxx but
+ * 08P01). Such a failure marks the node
+ * down. An error the server returned about a statement never does, whatever its message says (it may quote a
+ * bind value); message text is read only for errors without a SQLSTATE.
+ */
 export function isConnectionError(error: unknown): boolean {
   const code = codeOf(error)
-  if (
-    code !== undefined &&
-    (SOCKET_CODES.has(code) || SERVER_GONE_CODES.has(code) || code.startsWith('08'))
-  ) {
-    return true
+  if (fromServer(error)) {
+    // 08P01 (protocol violation) answers a malformed statement, such as a NUL byte in its text: not the node.
+    return code !== undefined && (SERVER_GONE_CODES.has(code) || (code.startsWith('08') && code !== '08P01'))
   }
+  if (code !== undefined && SOCKET_CODES.has(code)) return true
+  if (code !== undefined) return false
   const message = messageOf(error)
   return CONNECTION_MESSAGES.some((text) => message.includes(text))
+}
+
+/**
+ * The server has no connection slot left (53300 too_many_connections, 53400 configuration_limit_exceeded), or
+ * pg-pool waited `connectionTimeoutMillis` for one of its own: the node is busy, not broken. Nothing was sent, so
+ * a read goes elsewhere; the node is not marked down.
+ */
+export function isBusy(error: unknown): boolean {
+  const code = codeOf(error)
+  if (code !== undefined) return NO_SLOT_CODES.has(code) && fromServer(error)
+  return isPoolTimeout(error)
+}
+
+/** pg's own `query_timeout` fired: the connection is still busy with the statement (it is destroyed). */
+export function isQueryTimeout(error: unknown): boolean {
+  return codeOf(error) === undefined && messageOf(error) === 'Query read timeout'
 }
 
 /**
@@ -73,7 +105,10 @@ export function isStandbyConflict(error: unknown): boolean {
  * "recovery is in progress", "cannot use serializable mode in a hot standby"). Either way it changed nothing.
  */
 export function isReadOnlyRejection(error: unknown): boolean {
-  if (codeOf(error) === '25006') return true
+  const code = codeOf(error)
+  if (code === '25006') return true
+  // Only the codes these messages come with: another error's message may quote caller input.
+  if (code !== '55000' && code !== 'XX000' && code !== '0A000') return false
   const message = messageOf(error)
   return (
     message.includes('during recovery') ||
@@ -88,7 +123,7 @@ export function isReadOnlyRejection(error: unknown): boolean {
  * the node is not marked down, but a read may still be tried elsewhere.
  */
 export function isPoolTimeout(error: unknown): boolean {
-  return messageOf(error).includes('timeout exceeded when trying to connect')
+  return codeOf(error) === undefined && messageOf(error).includes('timeout exceeded when trying to connect')
 }
 
 /**
@@ -97,12 +132,40 @@ export function isPoolTimeout(error: unknown): boolean {
  * leave it mid-statement, so the connection is destroyed rather than returned to its pool.
  */
 export function isStatementError(error: unknown): boolean {
-  return typeof (error as { severity?: unknown } | null)?.severity === 'string' && !isConnectionError(error)
+  if (!fromServer(error) || isConnectionError(error)) return false
+  // 08xxx from the server (e.g. 08P01 for a NUL byte in a statement) fails the statement, not the node, but
+  // the protocol state of the connection is not worth trusting afterwards.
+  return !codeOf(error)?.startsWith('08')
 }
 
-/** A read that failed this way changed nothing and may be retried on another node. */
+/**
+ * A read that failed this way may be run again on another node: the node failed or was busy, WAL replay
+ * cancelled it, or the router cancelled it (its time limit, its node marked down).
+ */
 export function isRetryableRead(error: unknown): boolean {
-  return isConnectionError(error) || isStandbyConflict(error) || isPoolTimeout(error)
+  return (
+    isConnectionError(error) ||
+    isStandbyConflict(error) ||
+    isBusy(error) ||
+    isQueryTimeout(error) ||
+    isCancelledByRouter(error) ||
+    // A read that fell back to the primary, which failed under it: a replica may take it now.
+    codeOf(error) === 'PGROUTE_PRIMARY_UNAVAILABLE'
+  )
+}
+
+/** Marks errors the router raised when it cancelled a statement itself (see {@link cancelledByRouter}). */
+const cancelledBrand = Symbol.for('pgroute.cancelled')
+
+/** Brands `error` as raised by the router cancelling a read (a time limit, a node marked down). */
+export function cancelledByRouter<E extends object>(error: E): E {
+  Object.defineProperty(error, cancelledBrand, { value: true })
+  return error
+}
+
+/** Whether the router cancelled the statement that failed with `error` (so nothing is known about the node). */
+export function isCancelledByRouter(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && cancelledBrand in error
 }
 
 /**

@@ -1,20 +1,53 @@
 import { describe, expect, it } from 'vitest'
 import { isPgRouteError } from '../src/errors.js'
+import type { WalPosition } from '../src/health/lsn.js'
 import { CausalSession, formatToken, isToken, parseToken } from '../src/session/causal-session.js'
 
+/** A position on timeline 1 unless told. */
+function at(lsn: bigint, timeline = 1): WalPosition {
+  return { lsn, timeline }
+}
+
+/** A position of an unknown timeline (a token of the format without one). */
+function unknown(lsn: bigint): WalPosition {
+  return { lsn, timeline: undefined }
+}
+
+const NO_FETCH = () => Promise.reject(new Error('must not fetch'))
+
 describe('tokens', () => {
-  it('formats a WAL position and parses it back', () => {
-    const token = formatToken(0x16b3748n)
-    expect(token).toBe('0/16B3748')
-    expect(parseToken(token)).toBe(0x16b3748n)
-    expect(parseToken('  0/16B3748\n')).toBe(0x16b3748n)
+  it('formats a WAL position with its timeline and parses it back', () => {
+    const token = formatToken(at(0x16b3748n, 2))
+    expect(token).toBe('0/16B3748@2')
+    expect(parseToken(token)).toEqual(at(0x16b3748n, 2))
+    expect(parseToken('  0/16B3748@2\n')).toEqual(at(0x16b3748n, 2))
   })
 
-  it('isToken accepts LSNs and nothing else', () => {
+  it('accepts the format without a timeline, as of an unknown timeline', () => {
+    expect(parseToken('0/16B3748')).toEqual(unknown(0x16b3748n))
+    expect(formatToken(unknown(0x16b3748n))).toBe('0/16B3748')
+  })
+
+  it('isToken accepts LSNs with or without a timeline and nothing else', () => {
     expect(isToken('0/16B3748')).toBe(true)
-    expect(isToken('AB/0')).toBe(true)
-    for (const value of ['', 'abc', '0/', '0/16B3748; DROP TABLE x', 42, null, undefined, {}, ['0/1']]) {
-      expect(isToken(value), String(value)).toBe(false)
+    expect(isToken('AB/0@7')).toBe(true)
+    for (const value of [
+      '',
+      'abc',
+      '0/',
+      '0/1@0',
+      '0/1@',
+      '0/1@x',
+      '0/1@99999999999',
+      '0/16B3748; DROP TABLE x',
+      42,
+      null,
+      undefined,
+      {},
+      ['0/1'],
+      Object.create(null),
+    ]) {
+      expect(isToken(value), String(typeof value)).toBe(false)
     }
   })
 
@@ -30,6 +63,7 @@ describe('tokens', () => {
     expect(error).toMatchObject({ code: 'PGROUTE_INVALID_TOKEN' })
     expect((error as Error).message).not.toContain('y'.repeat(41))
     expect(() => parseToken(42 as unknown as string)).toThrow(/Invalid pgroute token/)
+    expect(() => parseToken(Object.create(null))).toThrow(/Invalid pgroute token/)
   })
 })
 
@@ -37,16 +71,50 @@ describe('CausalSession', () => {
   it('needs nothing until something is written', () => {
     const session = new CausalSession()
     expect(session.dirty).toBe(false)
-    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBeUndefined()
+    expect(session.required(NO_FETCH)).toBeUndefined()
   })
 
-  it('starts from a token floor without fetching', () => {
-    const session = new CausalSession(100n)
-    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(100n)
-    session.observe(50n)
-    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(100n)
-    session.observe(200n)
-    expect(session.required(() => Promise.reject(new Error('must not fetch')))).toBe(200n)
+  it('holds a token as a claim until it is verified; settled claims raise the floor on one timeline only', () => {
+    const session = new CausalSession(at(100n))
+    expect(session.claim).toEqual(at(100n))
+    expect(session.required(NO_FETCH)).toBeUndefined()
+    session.settleClaim(session.claim!, at(100n))
+    expect(session.claim).toBeUndefined()
+    expect(session.required(NO_FETCH)).toEqual(at(100n))
+    session.observe(at(0xffffffffffffffffn))
+    session.settleClaim(session.claim!, at(300n)) // a forged token: clamped to what the primary reached
+    expect(session.claim).toBeUndefined()
+    expect(session.required(NO_FETCH)).toEqual(at(300n))
+    session.observe(at(50n))
+    session.settleClaim(session.claim!, at(50n)) // never lowers the floor
+    expect(session.required(NO_FETCH)).toEqual(at(300n))
+  })
+
+  it('a newer timeline wins whatever its position; an unknown timeline wins (it cannot be compared)', () => {
+    const session = new CausalSession()
+    session.settleClaim(at(5000n, 1), at(5000n, 1))
+    session.settleClaim(at(10n, 2), at(10n, 2))
+    expect(session.required(NO_FETCH)).toEqual(at(10n, 2))
+    session.settleClaim(at(9000n, 1), at(9000n, 1))
+    expect(session.required(NO_FETCH)).toEqual(at(10n, 2))
+    session.settleClaim(unknown(1n), unknown(1n))
+    expect(session.required(NO_FETCH)).toEqual(unknown(1n))
+  })
+
+  it('claims carried in by several tokens combine like floors', () => {
+    const session = new CausalSession(at(5000n, 1))
+    session.observe(at(10n, 2))
+    expect(session.claim).toEqual(at(10n, 2))
+    session.observe(at(9000n, 1))
+    expect(session.claim).toEqual(at(10n, 2))
+  })
+
+  it('rejects tokens that are not strings with PGROUTE_INVALID_TOKEN', () => {
+    for (const token of [Object.create(null), 42, {}, null, ['0/1'], Symbol('t')]) {
+      expect(() => parseToken(token as string)).toThrow(
+        expect.objectContaining({ code: 'PGROUTE_INVALID_TOKEN' }),
+      )
+    }
   })
 
   it('fetches the primary position once per burst of writes', async () => {
@@ -54,40 +122,48 @@ describe('CausalSession', () => {
     let fetches = 0
     const fetch = async () => {
       fetches++
-      return 1000n * BigInt(fetches)
+      return at(1000n * BigInt(fetches))
     }
     session.markWrite()
     session.markWrite()
     expect(session.dirty).toBe(true)
     const [a, b] = await Promise.all([session.required(fetch), session.required(fetch)])
-    expect([a, b, fetches]).toEqual([1000n, 1000n, 1])
+    expect([a, b, fetches]).toEqual([at(1000n), at(1000n), 1])
     expect(session.dirty).toBe(false)
-    expect(await session.required(fetch)).toBe(1000n)
+    expect(await session.required(fetch)).toEqual(at(1000n))
     expect(fetches).toBe(1)
   })
 
-  it('never lowers the floor', async () => {
-    const session = new CausalSession(5000n)
+  it('never lowers the floor on one timeline', async () => {
+    const session = new CausalSession()
+    session.settleClaim(at(5000n), at(5000n))
     session.markWrite()
-    expect(await session.required(async () => 10n)).toBe(5000n)
+    expect(await session.required(async () => at(10n))).toEqual(at(5000n))
+  })
+
+  it("takes the primary's position after a write when the floor is on another or an unknown timeline", async () => {
+    const session = new CausalSession()
+    session.settleClaim(unknown(5000n), unknown(5000n))
+    session.markWrite()
+    expect(await session.required(async () => at(10n, 2))).toEqual(at(10n, 2))
   })
 
   it('a write completed while a fetch is in flight is not covered by that fetch', async () => {
     const session = new CausalSession()
-    let release!: (lsn: bigint) => void
-    const slow = () => new Promise<bigint>((resolve) => (release = resolve))
+    let release!: (position: WalPosition) => void
+    const slow = () => new Promise<WalPosition>((resolve) => (release = resolve))
     session.markWrite()
     const first = session.required(slow) // fetch started: covers the first write only
     session.markWrite() // a second write completes before the fetch answers
     let secondFetches = 0
     const second = session.required(async () => {
       secondFetches++
-      return 2000n
+      return at(2000n)
     })
-    release(1000n)
-    expect(await first).toBeGreaterThanOrEqual(1000n)
+    release(at(1000n))
+    expect((await first)!.lsn).toBeGreaterThanOrEqual(1000n)
     // The read after the second write must wait for a position fetched after that write.
-    expect(await second).toBe(2000n)
+    expect(await second).toEqual(at(2000n))
     expect(secondFetches).toBe(1)
     expect(session.dirty).toBe(false)
   })
@@ -99,6 +175,6 @@ describe('CausalSession', () => {
       'primary gone',
     )
     expect(session.dirty).toBe(true)
-    expect(await session.required(async () => 7n)).toBe(7n)
+    expect(await session.required(async () => at(7n))).toEqual(at(7n))
   })
 })

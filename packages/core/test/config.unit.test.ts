@@ -43,15 +43,15 @@ describe('defaults', () => {
       writeFunctions: [],
       classifierCacheSize: 1000,
       routeEvents: false,
+      failover: { waitMs: 0 },
       learnRouting: true,
-      replicas: [],
     })
-    expect(resolved.primary).toMatchObject({
+    expect(resolved.nodes[0]!).toMatchObject({
       name: 'db-a.internal:5433/shop',
       role: 'primary',
       ownsPool: true,
     })
-    expect(resolved.primary.pool.options).toMatchObject({
+    expect(resolved.nodes[0]!.pool.options).toMatchObject({
       max: 10,
       idleTimeoutMillis: 10_000,
       connectionTimeoutMillis: 5000,
@@ -65,14 +65,25 @@ describe('defaults', () => {
       retry: { minTimeoutMs: 3000 },
       pool: { max: 3 },
     })
-    expect(resolved.healthCheck.timeoutMs).toBe(200) // never longer than the interval by default
+    expect(resolved.healthCheck.timeoutMs).toBe(199) // below the interval by default
     expect(resolved.retry.maxTimeoutMs).toBe(3000) // never below minTimeoutMs
-    expect(resolved.primary.pool.options.max).toBe(3)
+    expect(resolved.nodes[0]!.pool.options.max).toBe(3)
+  })
+
+  it('limits reads to 30 s and leaves writes unlimited; connectionTimeoutMillis 0 only without limits', () => {
+    expect(resolve({ primary: URL_A }).timeouts).toEqual({ readMs: 30_000, writeMs: 0 })
+    const unlimited = resolve({
+      primary: URL_A,
+      timeouts: { readMs: 0, writeMs: 0 },
+      pool: { connectionTimeoutMillis: 0 },
+    })
+    expect(unlimited.timeouts).toEqual({ readMs: 0, writeMs: 0 })
+    expect(resolve({ primary: URL_A, retry: { retries: 10 } }).retry.retries).toBe(10)
   })
 
   it('lets a node config override the pool defaults', () => {
     const resolved = resolve({ primary: { connectionString: URL_A, max: 4 }, pool: { max: 3 } })
-    expect(resolved.primary.pool.options.max).toBe(4)
+    expect(resolved.nodes[0]!.pool.options.max).toBe(4)
   })
 
   it('accepts Infinity for the lag bounds, and a balance function', () => {
@@ -100,8 +111,8 @@ describe('nodes', () => {
       primary: { host: 'db-p.internal', database: 'shop', password: SECRET },
       replicas: [URL_A, URL_B, { name: 'analytics', connectionString: URL_A, weight: 3 }],
     })
-    expect(resolved.primary.name).toBe('db-p.internal:5432/shop')
-    expect(resolved.replicas.map((r) => [r.name, r.role, r.weight])).toEqual([
+    expect(resolved.nodes[0]!.name).toBe('db-p.internal:5432/shop')
+    expect(resolved.nodes.slice(1).map((r) => [r.name, r.role, r.weight])).toEqual([
       ['db-a.internal:5433/shop', 'replica', 1],
       ['db-b.internal:5432/shop', 'replica', 1],
       ['analytics', 'replica', 3],
@@ -111,15 +122,15 @@ describe('nodes', () => {
   it('uses a given pool without owning it, naming it from its options', () => {
     const given = new pg.Pool({ host: 'db-r.internal', port: 6000, database: 'shop', password: SECRET })
     const resolved = resolve({ primary: URL_B, replicas: [given, { name: 'named', pool: given, weight: 2 }] })
-    expect(resolved.replicas[0]).toMatchObject({
+    expect(resolved.nodes[0 + 1]).toMatchObject({
       name: 'db-r.internal:6000/shop',
       ownsPool: false,
       weight: 1,
     })
-    expect(resolved.replicas[0]!.pool).toBe(given)
-    expect(resolved.replicas[1]).toMatchObject({ name: 'named', ownsPool: false, weight: 2 })
+    expect(resolved.nodes[0 + 1]!.pool).toBe(given)
+    expect(resolved.nodes[1 + 1]).toMatchObject({ name: 'named', ownsPool: false, weight: 2 })
     // The probe connection needs the password pg-pool keeps non-enumerable.
-    expect(resolved.replicas[0]!.connection.password).toBe(SECRET)
+    expect(resolved.nodes[0 + 1]!.connection.password).toBe(SECRET)
   })
 
   it('collects every password (config field, URL, given pool) so diagnostics can be scrubbed', () => {
@@ -172,6 +183,11 @@ describe('validation: a ConfigError naming the option', () => {
     ['healthCheck.intervalMs', { primary: URL_A, healthCheck: { intervalMs: Number.POSITIVE_INFINITY } }],
     ['healthCheck.timeoutMs', { primary: URL_A, healthCheck: { timeoutMs: 0 } }],
     ['healthCheck.maxBackoffMs', { primary: URL_A, healthCheck: { maxBackoffMs: 0 } }],
+    ['failover.waitMs', { primary: URL_A, failover: { waitMs: -1 } }],
+    ['failover.waitMs', { primary: URL_A, failover: { waitMs: 1.5 } }],
+    ['failover.waitMs', { primary: URL_A, failover: { waitMs: 86_400_000 } }],
+    ['failover.waitMz', { primary: URL_A, failover: { waitMz: 1 } }],
+    ['nodes', { nodes: 'postgres://a/app' }],
     ['healthCheck.interval', { primary: URL_A, healthCheck: { interval: 100 } }],
     ['balance', { primary: URL_A, balance: 'fastest' }],
     ['balance', { primary: URL_A, balance: 3 }],
@@ -182,6 +198,21 @@ describe('validation: a ConfigError naming the option', () => {
     ['retry.retries', { primary: URL_A, retry: { retries: Number.POSITIVE_INFINITY } }],
     ['retry.minTimeoutMs', { primary: URL_A, retry: { minTimeoutMs: -5 } }],
     ['retry.maxTimeoutMs', { primary: URL_A, retry: { minTimeoutMs: 500, maxTimeoutMs: 100 } }],
+    ['retry.retries', { primary: URL_A, retry: { retries: 1e9 } }],
+    ['retry.retries', { primary: URL_A, retry: { retries: 11 } }],
+    ['retry.maxTimeoutMs', { primary: URL_A, retry: { maxTimeoutMs: 3_600_000 } }],
+    ['healthCheck.timeoutMs', { primary: URL_A, healthCheck: { intervalMs: 1000, timeoutMs: 1000 } }],
+    ['healthCheck.timeoutMs', { primary: URL_A, healthCheck: { intervalMs: 100, timeoutMs: 1000 } }],
+    ['timeouts', { primary: URL_A, timeouts: 5000 }],
+    ['timeouts.readMs', { primary: URL_A, timeouts: { readMs: -1 } }],
+    ['timeouts.writeMs', { primary: URL_A, timeouts: { writeMs: '5s' } }],
+    ['timeouts.statementMs', { primary: URL_A, timeouts: { statementMs: 5 } }],
+    ['pool.connectionTimeoutMillis', { primary: URL_A, pool: { connectionTimeoutMillis: 0 } }],
+    [
+      'pool.connectionTimeoutMillis',
+      { primary: URL_A, pool: { connectionTimeoutMillis: 0 }, timeouts: { readMs: 0, writeMs: 1000 } },
+    ],
+    ['readYourWrites.maxWaitMs', { primary: URL_A, readYourWrites: { maxWaitMs: 86_400_000 } }],
     ['readYourWrites', { primary: URL_A, readYourWrites: 'on' }],
     ['readYourWrites.maxWaitMs', { primary: URL_A, readYourWrites: { maxWaitMs: -1 } }],
     ['readYourWrites.directCheck', { primary: URL_A, readYourWrites: { directCheck: 'yes' } }],
@@ -242,7 +273,7 @@ describe('passwords never show', () => {
       replicas: [
         { name: 'replica-a', host: '127.0.0.1', port: 1, user: 'app', password: SECRET, database: 'shop' },
       ],
-      healthCheck: { intervalMs: 50, timeoutMs: 500 },
+      healthCheck: { intervalMs: 600, timeoutMs: 500 },
     })
     routers.push(router)
     const events: NodeStateEvent[] = []

@@ -5,7 +5,7 @@ import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type NodeStateEvent, type RoutedClient, type Router } from '../src/index.js'
 import { isConnectionError } from '../src/pg-errors.js'
-import { portOf, routerFor, stateOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []
@@ -149,12 +149,16 @@ describe('no leaked connections', () => {
     await router.ready()
     const unexpected: unknown[] = []
     let pinnedFailures = 0
-    /** A read-only transaction pinned to the replica as it dies fails: it cannot move mid-transaction. */
+    /**
+     * A read-only transaction pinned to the replica as it dies fails (with the connection error, or
+     * PGROUTE_NODE_DOWN when the replica was marked down first): it cannot move mid-transaction.
+     */
     const pinned = async (run: () => Promise<unknown>) => {
       try {
         await run()
       } catch (error) {
-        if (!isConnectionError(error)) throw error
+        const nodeDown = isPgRouteError(error) && error.code === 'PGROUTE_NODE_DOWN'
+        if (!isConnectionError(error) && !nodeDown) throw error
         pinnedFailures++
       }
     }
@@ -296,24 +300,27 @@ describe('fallback when no replica is eligible', () => {
   })
 })
 
-describe('a promoted replica', () => {
-  it('stops getting reads (state promoted)', async (context) => {
+describe('a replica promoted beside a running primary', () => {
+  it('becomes the primary (newest timeline); the old primary and the replica following it are fenced', async (context) => {
     requireControl(context, 'promotes a replica')
     const router = routerFor(cluster)
     const events = track(router)
     await router.ready()
+    const oldPrimary = router.status()[0]!.name
     const promoted = cluster.replicas[1]!
     const other = cluster.replicas[0]!
     await waitForState(router, promoted.name, 'up', 10_000)
     await cluster.promote(promoted, { stopOldPrimary: false, follow: false })
-    await waitForState(router, promoted.name, 'promoted', 5000)
-    const event = events.find((e) => e.node === promoted.name && e.to === 'promoted')
-    expect(event?.reason).toMatch(/promoted/)
+    await waitFor(() => router.status()[0]?.name === promoted.name, 5000, 'the promoted replica to lead')
+    await waitForState(router, oldPrimary, 'fenced', 5000)
+    await waitForState(router, other.name, 'fenced', 5000)
+    const event = events.find((e) => e.node === oldPrimary && e.to === 'fenced')
+    expect(event?.reason).toMatch(/older than the cluster's timeline 2/)
     const ports: number[] = []
-    for (let i = 0; i < 50; i++) ports.push(portOf(await router.query(WHO)))
-    expect(ports).not.toContain(promoted.port)
-    expect(ports).toContain(other.port)
-    expect(stateOf(router, promoted.name)).toBe('promoted')
-    expect(router.status().find((row) => row.name === promoted.name)?.healthy).toBe(false)
+    for (let i = 0; i < 20; i++) ports.push(portOf(await router.query(WHO)))
+    // No replica follows the new timeline: reads fall back to the new primary.
+    expect(new Set(ports)).toEqual(new Set([promoted.port]))
+    expect(portOf(await router.primary.query(WHO))).toBe(promoted.port)
+    expect(router.status().find((row) => row.name === oldPrimary)?.healthy).toBe(false)
   })
 })

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import {
+  isBusy,
   isConnectionError,
   isPoolTimeout,
   isReadOnlyRejection,
@@ -45,6 +46,14 @@ const examples = {
   deadlock: serverError('40P01', 'deadlock detected'),
   syntax: serverError('42601', 'syntax error at or near "SELEC"'),
   queryCanceled: serverError('57014', 'canceling statement due to statement timeout'),
+  // Server errors quoting caller input: the message says nothing about the node.
+  quotesTerminated: serverError('22P02', 'invalid input syntax for type integer: "Connection terminated"'),
+  quotesTimeout: serverError('22P02', 'invalid input syntax for type integer: "timeout expired"'),
+  quotesRecovery: serverError('22P02', 'invalid input syntax for type integer: "recovery is in progress"'),
+  nulByte: serverError('08P01', 'invalid message format'),
+  tooManyClients: serverError('53300', 'sorry, too many clients already'),
+  roleLimit: serverError('53400', 'too many connections for role "app"'),
+  pgQueryTimeout: new Error('Query read timeout'),
   plain: new Error('something else'),
 }
 type Example = keyof typeof examples
@@ -69,6 +78,10 @@ describe('error classification', () => {
     ])
   })
 
+  it('busy nodes: no connection slot on the server, or none in the pool in time', () => {
+    expect(matching(isBusy)).toEqual(['poolTimeout', 'tooManyClients', 'roleLimit'])
+  })
+
   it('standby conflicts: only recovery conflicts, not ordinary serialization failures or deadlocks', () => {
     expect(matching(isStandbyConflict)).toEqual(['recoveryConflict', 'recoveryDeadlock', 'databaseDropped'])
   })
@@ -89,8 +102,15 @@ describe('error classification', () => {
       'recoveryDeadlock',
       'databaseDropped',
       'poolTimeout',
+      'tooManyClients',
+      'roleLimit',
+      'pgQueryTimeout',
     ])
     for (const name of [
+      'quotesTerminated',
+      'quotesTimeout',
+      'quotesRecovery',
+      'nulByte',
       'uniqueViolation',
       'undefinedTable',
       'serialization',

@@ -1,7 +1,7 @@
 import type { Cluster } from '../cluster-node.js'
 
 /** Health-check settings that make state changes show up within a fraction of a second. */
-export const FAST_HEALTH = { intervalMs: 100, timeoutMs: 1000, maxBackoffMs: 500 } as const
+export const FAST_HEALTH = { intervalMs: 200, timeoutMs: 150, maxBackoffMs: 500 } as const
 
 /** The node options of a router over every node of a cluster (the shape `@pgroute/core` accepts). */
 export interface ClusterRouterOptions {

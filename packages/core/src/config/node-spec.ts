@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { ConfigError } from '../errors.js'
+import { splitHosts } from './multi-host.js'
 import type { NodeSpec } from './resolved-options.js'
 import type { NodeInput, PoolDefaults, ReplicaInput } from './router-options.js'
 
@@ -92,7 +93,7 @@ export function toNodeSpec(
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
     throw new ConfigError(`${option}.weight`, `expected a positive finite number, got ${String(weight)}`)
   }
-  if (role === 'primary' && config.weight !== undefined) {
+  if (option === 'primary' && config.weight !== undefined) {
     throw new ConfigError(`${option}.weight`, 'weights apply to replicas only')
   }
   if (pool !== undefined) {
@@ -119,4 +120,44 @@ export function toNodeSpec(
     password: passwordOf(merged),
   }
   return spec
+}
+
+/**
+ * One node input per host: a multi-host connection string (as a string, or as the `connectionString` of a
+ * config) becomes one input per host, sharing everything else; any other input is returned as it is. Names given
+ * in a config are suffixed `-1`, `-2`, … per host.
+ */
+export function expandHosts(
+  input: NodeInput | ReplicaInput,
+  option: string,
+): Array<NodeInput | ReplicaInput> {
+  if (typeof input === 'string') return splitHosts(input, option) ?? [input]
+  if (typeof input !== 'object' || input === null || isPool(input)) return [input]
+  const config = input as pg.PoolConfig & { name?: unknown; pool?: unknown }
+  if (typeof config.connectionString !== 'string' || config.pool !== undefined) return [input]
+  const urls = splitHosts(config.connectionString, `${option}.connectionString`)
+  if (urls === undefined) return [input]
+  const { name } = config
+  return urls.map((connectionString, i) => ({
+    ...config,
+    connectionString,
+    ...(typeof name === 'string' ? { name: `${name}-${i + 1}` } : {}),
+  }))
+}
+
+/**
+ * The spec of a node added at runtime (`router.addNode`): pool settings as the first node's pool has them, named
+ * `node-<n>` when the input names none (`count`: the nodes there are already).
+ */
+export function addedNodeSpec(
+  input: ReplicaInput,
+  firstPool: pg.Pool,
+  count: number,
+): NodeSpec & { readonly password: string | undefined } {
+  const defaults = {
+    max: firstPool.options.max ?? 10,
+    idleTimeoutMillis: firstPool.options.idleTimeoutMillis ?? 10_000,
+    connectionTimeoutMillis: firstPool.options.connectionTimeoutMillis ?? 5000,
+  }
+  return toNodeSpec(input, { role: 'replica', option: 'node', fallbackName: `node-${count + 1}` }, defaults)
 }

@@ -2,8 +2,9 @@ import type pg from 'pg'
 import { createClassifier } from '../classify/index.js'
 import { ConfigError } from '../errors.js'
 import { resolveLogger } from '../observability/router-logger.js'
-import { toNodeSpec } from './node-spec.js'
+import { expandHosts, toNodeSpec } from './node-spec.js'
 import type { ResolvedOptions } from './resolved-options.js'
+import type { NodeInput, ReplicaInput } from './router-options.js'
 import { BALANCE_STRATEGIES, type RouterOptions } from './router-options.js'
 
 type Sections = {
@@ -24,11 +25,14 @@ type Sections = {
 const KNOWN_OPTIONS = {
   primary: true,
   replicas: true,
+  nodes: true,
+  failover: ['waitMs'],
   lag: ['maxBytes', 'maxSeconds'],
   healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
   balance: true,
   fallback: true,
   retry: ['retries', 'minTimeoutMs', 'maxTimeoutMs'],
+  timeouts: ['readMs', 'writeMs'],
   readYourWrites: ['maxWaitMs', 'directCheck'],
   writeFunctions: true,
   pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
@@ -76,19 +80,22 @@ function number(
   fallback: number,
   {
     min = 0,
+    max = Number.POSITIVE_INFINITY,
     integer = false,
     infinite = false,
-  }: { min?: number; integer?: boolean; infinite?: boolean } = {},
+  }: { min?: number; max?: number; integer?: boolean; infinite?: boolean } = {},
 ): number {
   if (value === undefined) return fallback
   const ok =
     typeof value === 'number' &&
     !Number.isNaN(value) &&
     value >= min &&
+    value <= max &&
     (infinite ? true : Number.isFinite(value)) &&
     (!integer || !Number.isFinite(value) || Number.isInteger(value))
   if (!ok) {
-    const expected = `${integer ? 'an integer' : 'a number'} >= ${min}${infinite ? ' (or Infinity)' : ''}`
+    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `from ${min} to ${max}`
+    const expected = `${integer ? 'an integer' : 'a number'} ${range}${infinite ? ' (or Infinity)' : ''}`
     throw new ConfigError(option, `expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`)
   }
   return value as number
@@ -106,17 +113,14 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     throw new ConfigError('options', 'expected an options object with at least `primary`')
   }
   rejectUnknown(options, '')
-  if (options.primary === undefined || options.primary === null) {
-    throw new ConfigError('primary', 'is required (a connection string, pg.PoolConfig or pg.Pool)')
-  }
-  const replicasInput = options.replicas ?? []
-  if (!Array.isArray(replicasInput)) throw new ConfigError('replicas', 'expected an array')
-
+  const slots = nodeSlots(options)
   const lag = section(options.lag, 'lag')
   const health = section(options.healthCheck, 'healthCheck')
   const retry = section(options.retry, 'retry')
+  const timeouts = section(options.timeouts, 'timeouts')
   const ryw = section(options.readYourWrites, 'readYourWrites')
   const poolDefaults = section(options.pool, 'pool')
+  const failover = section(options.failover, 'failover')
 
   const balance = options.balance ?? 'round-robin'
   if (typeof balance !== 'function' && !BALANCE_STRATEGIES.includes(balance as never)) {
@@ -138,10 +142,14 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   }
 
   const intervalMs = number(health.intervalMs, 'healthCheck.intervalMs', 1000, { min: 10, integer: true })
-  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs), {
+  // A probe must end before the next round is due, or a hung node's probes pile up.
+  const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs - 1), {
     min: 1,
     integer: true,
   })
+  if (timeoutMs >= intervalMs) {
+    throw new ConfigError('healthCheck.timeoutMs', `must be below healthCheck.intervalMs (${intervalMs})`)
+  }
   const resolvedPool = {
     max: number(poolDefaults.max, 'pool.max', 10, { min: 1, integer: true }),
     idleTimeoutMillis: number(poolDefaults.idleTimeoutMillis, 'pool.idleTimeoutMillis', 10_000, {
@@ -156,9 +164,20 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
       },
     ),
   }
-  const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true })
+  const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true, max: 60_000 })
+  const limits = {
+    readMs: number(timeouts.readMs, 'timeouts.readMs', 30_000, { integer: true }),
+    writeMs: number(timeouts.writeMs, 'timeouts.writeMs', 0, { integer: true }),
+  }
+  if (resolvedPool.connectionTimeoutMillis === 0 && (limits.readMs > 0 || limits.writeMs > 0)) {
+    throw new ConfigError(
+      'pool.connectionTimeoutMillis',
+      '0 (wait forever for a connection) cannot hold timeouts.readMs / timeouts.writeMs: set a limit, or both timeouts to 0',
+    )
+  }
 
   const resolved = {
+    failover: { waitMs: number(failover.waitMs, 'failover.waitMs', 0, { integer: true, max: 60_000 }) },
     lag: {
       maxBytes: number(lag.maxBytes, 'lag.maxBytes', 16 * 1024 * 1024, { infinite: true }),
       maxSeconds: number(lag.maxSeconds, 'lag.maxSeconds', 10, { infinite: true }),
@@ -171,15 +190,17 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     balance,
     fallback,
     retry: {
-      retries: number(retry.retries, 'retry.retries', 2, { integer: true }),
+      retries: number(retry.retries, 'retry.retries', 2, { integer: true, max: 10 }),
       minTimeoutMs,
       maxTimeoutMs: number(retry.maxTimeoutMs, 'retry.maxTimeoutMs', Math.max(1000, minTimeoutMs), {
         min: minTimeoutMs,
+        max: 60_000,
         integer: true,
       }),
     },
+    timeouts: limits,
     readYourWrites: {
-      maxWaitMs: number(ryw.maxWaitMs, 'readYourWrites.maxWaitMs', 0, { integer: true }),
+      maxWaitMs: number(ryw.maxWaitMs, 'readYourWrites.maxWaitMs', 0, { integer: true, max: 60_000 }),
       directCheck: boolean(ryw.directCheck, 'readYourWrites.directCheck', true),
     },
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
@@ -197,28 +218,78 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   })
 
   // Nodes last: everything above is validated before any pool exists.
-  const primary = toNodeSpec(
-    options.primary,
-    { role: 'primary', option: 'primary', fallbackName: 'primary' },
-    resolvedPool,
-  )
-  const replicas = replicasInput.map((input, i) =>
-    toNodeSpec(
-      input,
-      { role: 'replica', option: `replicas[${i}]`, fallbackName: `replica-${i + 1}` },
-      resolvedPool,
-    ),
-  )
   const seen = new Set<string>()
-  for (const [i, node] of [primary, ...replicas].entries()) {
-    if (seen.has(node.name)) {
+  for (const [i, slot] of slots.entries()) {
+    const name = nameOf(slot.input)
+    if (name === undefined) continue
+    if (seen.has(name)) throw new ConfigError(`${slots[i]!.option}.name`, `duplicate node name '${name}'`)
+    seen.add(name)
+  }
+  const nodes: Array<ReturnType<typeof toNodeSpec>> = []
+  try {
+    for (const slot of slots) {
+      const spec = toNodeSpec(slot.input, slot, resolvedPool)
+      if (nodes.some((node) => node.name === spec.name)) {
+        throw new ConfigError(`${slot.option}.name`, `duplicate node name '${spec.name}'`)
+      }
+      nodes.push(spec)
+    }
+  } catch (error) {
+    // Pools made for the nodes before the bad one must not be left open.
+    for (const node of nodes) if (node.ownsPool) void node.pool.end()
+    throw error
+  }
+  const secrets = nodes.flatMap((n) => (n.password ? [n.password] : []))
+  return { ...resolved, classifier, nodes, secrets }
+}
+
+interface InputSlot {
+  readonly input: NodeInput | ReplicaInput
+  readonly role: 'primary' | 'replica'
+  readonly option: string
+  readonly fallbackName: string
+}
+
+/** The name a config input gives its node, if any (checked for duplicates before any pool exists). */
+function nameOf(input: NodeInput | ReplicaInput): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined
+  const name = (input as { name?: unknown }).name
+  return typeof name === 'string' ? name : undefined
+}
+
+/** Every node input, one per host, from `primary` + `replicas` or from `nodes`; the first is the primary's guess. */
+function nodeSlots(options: RouterOptions): InputSlot[] {
+  const { primary, replicas, nodes } = options
+  const listed: Array<{ input: NodeInput | ReplicaInput; option: string; fallback: string }> = []
+  if (nodes !== undefined) {
+    if (primary !== undefined || replicas !== undefined) {
+      throw new ConfigError('nodes', 'give either `nodes` or `primary` (with `replicas`), not both')
+    }
+    if (!Array.isArray(nodes) || nodes.length === 0)
+      throw new ConfigError('nodes', 'expected a non-empty array')
+    for (const [i, input] of nodes.entries())
+      listed.push({ input, option: `nodes[${i}]`, fallback: `node-${i + 1}` })
+  } else {
+    if (primary === undefined || primary === null) {
       throw new ConfigError(
-        i === 0 ? 'primary' : `replicas[${i - 1}].name`,
-        `duplicate node name '${node.name}'`,
+        'primary',
+        'is required (a connection string, pg.PoolConfig or pg.Pool), or give `nodes`',
       )
     }
-    seen.add(node.name)
+    const replicaInputs = replicas ?? []
+    if (!Array.isArray(replicaInputs)) throw new ConfigError('replicas', 'expected an array')
+    listed.push({ input: primary, option: 'primary', fallback: 'primary' })
+    for (const [i, input] of replicaInputs.entries()) {
+      listed.push({ input, option: `replicas[${i}]`, fallback: `replica-${i + 1}` })
+    }
   }
-  const secrets = [primary, ...replicas].flatMap((n) => (n.password ? [n.password] : []))
-  return { ...resolved, classifier, primary, replicas, secrets }
+  return listed.flatMap(({ input, option, fallback }, i) => {
+    const inputs = expandHosts(input, option)
+    return inputs.map((part, j) => ({
+      input: part,
+      option,
+      role: i === 0 && j === 0 ? ('primary' as const) : ('replica' as const),
+      fallbackName: inputs.length > 1 ? `${fallback}-${j + 1}` : fallback,
+    }))
+  })
 }

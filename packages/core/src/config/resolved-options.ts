@@ -18,8 +18,9 @@ export interface NodeSpec {
 
 /** {@link RouterOptions} after validation, with every default applied. */
 export interface ResolvedOptions {
-  readonly primary: NodeSpec
-  readonly replicas: readonly NodeSpec[]
+  /** Every node; the first guess of the primary has `role: 'primary'` (the probes decide). */
+  readonly nodes: readonly NodeSpec[]
+  readonly failover: { readonly waitMs: number }
   readonly lag: { readonly maxBytes: number; readonly maxSeconds: number }
   readonly healthCheck: {
     readonly intervalMs: number
@@ -29,6 +30,7 @@ export interface ResolvedOptions {
   readonly balance: BalanceStrategy | BalanceFunction
   readonly fallback: 'primary' | 'error'
   readonly retry: { readonly retries: number; readonly minTimeoutMs: number; readonly maxTimeoutMs: number }
+  readonly timeouts: { readonly readMs: number; readonly writeMs: number }
   readonly readYourWrites: { readonly maxWaitMs: number; readonly directCheck: boolean }
   readonly writeFunctions: readonly string[]
   readonly classifierCacheSize: number

@@ -48,7 +48,7 @@ export interface LagOptions {
 export interface HealthCheckOptions {
   /** Milliseconds between probe rounds. Default 1000. */
   readonly intervalMs?: number
-  /** A probe slower than this counts as a failure. Default 500. */
+  /** A probe slower than this counts as a failure; must be below `intervalMs`. Default 500 (below the interval). */
   readonly timeoutMs?: number
   /** Upper bound of the back-off between re-probes of a node marked down. Default 5000. */
   readonly maxBackoffMs?: number
@@ -56,7 +56,7 @@ export interface HealthCheckOptions {
 
 /** Retries of reads that failed for connection or hot-standby reasons. Writes are never retried. */
 export interface RetryOptions {
-  /** Further attempts after the first, each on another node (replicas first, then the primary). Default 2. */
+  /** Further attempts after the first, each on another node (replicas first, then the primary). Default 2, at most 10. */
   readonly retries?: number
   /** Milliseconds before the first retry (doubling after). Default 0: another node is tried at once. */
   readonly minTimeoutMs?: number
@@ -76,24 +76,65 @@ export interface ReadYourWritesOptions {
   readonly directCheck?: boolean
 }
 
+/**
+ * Time limits of statements the router runs (0: none). A statement past its limit is cancelled on the server (a
+ * cancel request) and its connection discarded; a read is then re-run on another node, a write fails with
+ * `PgRouteError` `PGROUTE_TIMEOUT` and is never re-run. Checked by one shared timer, so a statement is cancelled
+ * up to two timer periods (a quarter of the shortest limit, at most 1 s) after its limit.
+ */
+export interface TimeoutOptions {
+  /** Limit of a read in ms. Default 30000. */
+  readonly readMs?: number
+  /**
+   * Limit of a write (any statement sent to the primary as such) in ms. Default 0: none, because a cancelled
+   * write's outcome is unknown to its caller and long writes (migrations, batches) are legitimate; a write on a
+   * primary marked down fails at once either way.
+   */
+  readonly writeMs?: number
+}
+
 /** Sizes and timeouts of the `pg.Pool` the router creates for each node it is given as a string or config. */
 export interface PoolDefaults {
   /** Max connections per node. Default 10. */
   readonly max?: number
   /** Idle connection lifetime in ms. Default 10000. */
   readonly idleTimeoutMillis?: number
-  /** Max wait for a new connection in ms (0: no limit). Default 5000. */
+  /**
+   * Max wait for a new connection in ms. Default 5000. 0 (no limit) is accepted only with `timeouts.readMs` and
+   * `timeouts.writeMs` both 0: a statement's time limit cannot hold while its connection may be awaited forever.
+   */
   readonly connectionTimeoutMillis?: number
+}
+
+/** What writes do while the primary is down or fenced, before a new one leads. */
+export interface FailoverOptions {
+  /**
+   * How long a write that has not reached any server waits for a primary that may take it (the same one back, or
+   * a new one after a failover) before failing with `PGROUTE_PRIMARY_UNAVAILABLE`. Default 0: fail at once; at most 60000.
+   */
+  readonly waitMs?: number
 }
 
 /**
  * Options of {@link createRouter}. Validated once, up front: a bad value throws a `ConfigError` naming it.
  */
 export interface RouterOptions {
-  /** The primary (the only node that takes writes). */
-  readonly primary: NodeInput
-  /** Hot-standby replicas that serve reads. Default none: everything goes to the primary. */
+  /**
+   * The primary (the only node that takes writes): the first guess. The probes observe which node is primary
+   * (not in recovery, on the newest timeline), so writes follow a failover. A multi-host connection string
+   * (`postgres://u:p@h1:5432,h2:5432/app`) adds one node per host, the first one the first guess.
+   * Either `primary` (with `replicas`) or `nodes` is required.
+   */
+  readonly primary?: NodeInput
+  /** Hot-standby replicas that serve reads (their roles observed too). Default none. */
   readonly replicas?: readonly ReplicaInput[]
+  /**
+   * Every node, instead of `primary` and `replicas`: the probes tell which one is primary (the first one is the
+   * guess until the first probe). Multi-host connection strings add one node per host.
+   */
+  readonly nodes?: readonly ReplicaInput[]
+  /** Writes while the primary is down or fenced. */
+  readonly failover?: FailoverOptions
   /** Replication-lag bounds for replica eligibility. */
   readonly lag?: LagOptions
   /** Health and lag probing. */
@@ -104,6 +145,8 @@ export interface RouterOptions {
   readonly fallback?: 'primary' | 'error'
   /** Read retries on connection errors and hot-standby conflicts. */
   readonly retry?: RetryOptions
+  /** Time limits of reads and writes. */
+  readonly timeouts?: TimeoutOptions
   /** Read-your-writes tuning. */
   readonly readYourWrites?: ReadYourWritesOptions
   /** Functions (besides the built-in list) whose calls make a statement a write, e.g. `['audit.log_access']`. */

@@ -2,9 +2,9 @@ import type { AsyncLocalStorage } from 'node:async_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pRetry from 'p-retry'
 import type pg from 'pg'
-import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
+import { isBusy, isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
-import { type ReplicaSet, TriedReplicas } from '../replicas/replica-set.js'
+import { type Exclusions, type ReplicaSet, TriedReplicas } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import type { ReadYourWrites } from '../session/read-your-writes.js'
@@ -13,6 +13,9 @@ import type { LeaseWaiter, Outcome, OutcomeWaiter, Statement, StatementRunner } 
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
+/** How long reads avoid a replica that had no connection slot free: briefly, it is busy, not broken. */
+const BUSY_COOL_OFF_MS = 500
+
 /** What the read path needs from the rest of the core. */
 export interface ReadContext {
   readonly runner: StatementRunner
@@ -20,6 +23,8 @@ export interface ReadContext {
   readonly causal: ReadYourWrites
   readonly sessions: AsyncLocalStorage<CausalSession>
   readonly retry: RetryOptions
+  /** `timeouts.readMs`: the time limit of each attempt (0: none). */
+  readonly readMs: number
   /** A replica refused `statement` as a write (it changed nothing): record it and re-run it on the primary. */
   rerun<R extends pg.QueryResultRow>(
     read: ReadRequest<R>,
@@ -42,6 +47,8 @@ export class ReadRequest<R extends pg.QueryResultRow>
   readonly statement: Statement
   readonly keep: boolean
   readonly session: CausalSession | undefined
+  /** Time limit of each attempt (`timeouts.readMs`). */
+  readonly limitMs: number
   /** The node of the attempt in flight. */
   node: RouterNode | undefined = undefined
   readonly #path: ReadPath
@@ -54,6 +61,7 @@ export class ReadRequest<R extends pg.QueryResultRow>
     this.statement = statement
     this.keep = keep
     this.session = session
+    this.limitMs = path.readMs
   }
 
   /** Starts the first attempt on `node`, settling through `resolve` / `reject`. */
@@ -98,6 +106,11 @@ export class ReadPath {
     return this.#context.runner
   }
 
+  /** `timeouts.readMs`. */
+  get readMs(): number {
+    return this.#context.readMs
+  }
+
   /** The replicas reads choose from. */
   get replicas(): ReplicaSet {
     return this.#context.replicas
@@ -110,7 +123,7 @@ export class ReadPath {
     // The common case, in one promise: lease and run in one go; a failure takes the slow path.
     let node: RouterNode
     try {
-      node = this.#context.replicas.pick(request)
+      node = this.#pick(request)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -126,6 +139,21 @@ export class ReadPath {
   recover<R extends pg.QueryResultRow>(request: ReadRequest<R>, error: unknown): Promise<Result<R>> {
     request.exclude(request.node!)
     return this.#afterFailure(request, error) ?? this.#retry(request, error)
+  }
+
+  /** {@link ReplicaSet.pick}, passing over replicas that are cooling off after running out of connection slots. */
+  #pick(read: Exclusions): RouterNode {
+    const { replicas } = this.#context
+    let node = replicas.pick(read)
+    while (node.coolUntil !== 0 && node.role === 'replica') {
+      if (Date.now() >= node.coolUntil) {
+        node.coolUntil = 0
+        break
+      }
+      read.exclude(node)
+      node = replicas.pick(read)
+    }
+    return node
   }
 
   async #withRetries<R extends pg.QueryResultRow>(request: ReadRequest<R>): Promise<Result<R>> {
@@ -154,17 +182,17 @@ export class ReadPath {
     const mode = request.keep ? 'keep' : 'release'
     let running: Promise<Result<R>>
     if (request.session === undefined) {
-      const node = replicas.pick(request)
+      const node = this.#pick(request)
       request.node = node
       request.exclude(node)
       const reason = replicas.reason(node, request)
       running = runner
         .acquire(node, reason)
-        .then((lease) => runner.execute<R>(lease, request.statement, mode))
+        .then((lease) => runner.execute<R>(lease, request.statement, mode, request.limitMs))
     } else {
       const lease = await this.#lease(request.session, request)
       request.node = lease.node
-      running = runner.execute<R>(lease, request.statement, mode)
+      running = runner.execute<R>(lease, request.statement, mode, request.limitMs)
     }
     try {
       return await running
@@ -181,7 +209,7 @@ export class ReadPath {
     const { causal, replicas, runner } = this.#context
     const required = session === undefined ? undefined : await causal.required(session)
     if (required !== undefined) return causal.lease(required, read)
-    const node = replicas.pick(read)
+    const node = this.#pick(read)
     const reason = replicas.reason(node, read)
     read.exclude(node)
     return runner.acquire(node, reason)
@@ -199,6 +227,7 @@ export class ReadPath {
     if (node.role === 'replica' && isReadOnlyRejection(error))
       return this.#context.rerun(request, node, error)
     if (isRetryableRead(error)) this.#context.rerouted(node, request.statement, error)
+    if (node.role === 'replica' && isBusy(error)) node.coolUntil = Date.now() + BUSY_COOL_OFF_MS
     return undefined
   }
 }

@@ -1,19 +1,25 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import pRetry from 'p-retry'
 import type pg from 'pg'
-import type { Classification, ClassificationReason, Classifier, RouteTarget } from '../classify/index.js'
-import type { ResolvedOptions } from '../config/resolved-options.js'
-import { PgRouteError } from '../errors.js'
+import type { Classification, Classifier, RouteTarget } from '../classify/index.js'
+import type { NodeSpec, ResolvedOptions } from '../config/resolved-options.js'
+import { ConfigError, PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
-import { isConnectionError, traceToCaller } from '../pg-errors.js'
+import { traceToCaller } from '../pg-errors.js'
+import { NodeSet } from '../replicas/node-set.js'
 import { ReplicaSet } from '../replicas/replica-set.js'
 import { RouterNode, type StateListener } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
+import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath, type ReadRequest } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import { retryPolicy } from './retry-policy.js'
-import type { RerouteEvent } from './router-events.js'
+import {
+  type CoreHooks,
+  READ_ONLY_REJECTION,
+  type RouteOptions,
+  type Routing,
+  type StatementObserver,
+} from './route-types.js'
 import {
   type Lease,
   type Outcome,
@@ -24,46 +30,7 @@ import {
 
 export type { Lease, Outcome, Statement } from './statement-runner.js'
 
-/** Watches a statement through {@link RouterCore.route} (telemetry); must hand back its outcome or error. */
-export type StatementObserver = <T>(routed: Promise<Outcome<T>>, routing: Routing) => Promise<Outcome<T>>
-
-/** How the core reports to the router's events. */
-export interface CoreHooks {
-  readonly onStateChange: StateListener
-  readonly onRoute: ((node: RouterNode, reason: string) => void) | undefined
-  readonly onReroute: (event: RerouteEvent) => void
-  /** Set only when something observes statements: without it, `route` adds nothing to a statement's path. */
-  readonly observe?: StatementObserver | undefined
-  /** Runs the health monitor's work (probes, re-probes) with tracing suppressed. */
-  readonly untraced?: (<T>(fn: () => T) => T) | undefined
-}
-
-/** Options of {@link RouterCore.route}. */
-export interface RouteOptions {
-  /** Keep the connection checked out and return it in the outcome, for a client to pin. */
-  readonly keep?: boolean
-  /** Run on this connection (a pinned client's, a transaction's) instead of choosing a node. */
-  readonly lease?: Lease
-  /** Run on the primary whatever the classification allows (`router.primary`). */
-  readonly primary?: boolean
-}
-
-/** Where a statement goes and why: the classifier's decision, or the router's own (a refused write re-run). */
-export interface Routing {
-  readonly target: RouteTarget
-  readonly reason: ClassificationReason | 'read-only-rejection'
-  readonly transaction?: Classification['transaction']
-}
-
-/** A statement a replica refused as a write, run again on the primary. */
-export const READ_ONLY_REJECTION: Routing = Object.freeze({
-  target: 'primary',
-  reason: 'read-only-rejection',
-})
-
 const NO_OPTIONS: RouteOptions = Object.freeze({})
-/** A refused connection is likely refused again at once: the shortest wait between connection retries. */
-const CONNECT_RETRY_FLOOR_MS = 50
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -74,8 +41,8 @@ type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
  */
 export class RouterCore {
   readonly options: ResolvedOptions
-  readonly primary: RouterNode
-  readonly replicas: readonly RouterNode[]
+  /** Every node and which one is the primary now. */
+  readonly nodes: NodeSet
   readonly monitor: HealthMonitor
   readonly sessions = new AsyncLocalStorage<CausalSession>()
   readonly rejections: RejectionLog
@@ -84,31 +51,50 @@ export class RouterCore {
   readonly #classifier: Classifier
   readonly #runner: StatementRunner
   readonly #reads: ReadPath
+  readonly #primaryPath: PrimaryPath
+  readonly #replicaSet: ReplicaSet
+  readonly #onStateChange: StateListener
+  /** Passwords of every node, added to as nodes join: removed from every diagnostic text. */
+  readonly #secrets: string[]
   readonly #observe: StatementObserver | undefined
+  readonly #untraced: <T>(fn: () => T) => T
   #closing: Promise<void> | undefined
 
   constructor(options: ResolvedOptions, hooks: CoreHooks) {
     this.options = options
-    const onStateChange: StateListener = (node, from, reason) => {
+    this.#secrets = [...options.secrets]
+    this.#onStateChange = (node, from, reason) => {
       replicaSet.refresh()
+      // Reads are re-run elsewhere at once; writes get the primary's budget (it may have been a slow probe).
+      if (node.state === 'down')
+        this.#runner.abandon(node, node.role === 'primary' ? PRIMARY_DOWN_BUDGET_MS : 0)
       hooks.onStateChange(node, from, reason)
     }
-    this.primary = new RouterNode(options.primary, onStateChange)
-    this.replicas = options.replicas.map((spec) => new RouterNode(spec, onStateChange))
-    const replicaSet = new ReplicaSet(this.primary, this.replicas, options)
+    const nodes = options.nodes.map((spec) => new RouterNode(spec, this.#onStateChange))
+    this.nodes = new NodeSet(nodes, hooks.onPrimaryChange, () => replicaSet.refresh())
+    const replicaSet = new ReplicaSet(this.nodes, options)
+    replicaSet.refresh()
+    this.#replicaSet = replicaSet
     this.#classifier = options.classifier
     this.#observe = hooks.observe
     const untraced = hooks.untraced ?? ((fn) => fn())
-    this.#runner = new StatementRunner([this.primary, ...this.replicas], {
+    this.#untraced = untraced
+    this.#runner = new StatementRunner(nodes, {
       // The re-probes this schedules keep the context they start in: not the failed statement's trace.
       onConnectionFailure: (node, error) => untraced(() => this.monitor.reportConnectionFailure(node, error)),
       onRoute: hooks.onRoute,
+      sweepEveryMs: sweepInterval(options.timeouts),
     })
     // The monitor starts probing here; its timers keep this context, so no probe makes a span.
-    this.monitor = untraced(
-      () => new HealthMonitor(this.primary, this.replicas, options, (text) => this.scrub(text)),
-    )
+    this.monitor = untraced(() => new HealthMonitor(this.nodes, options, (text) => this.scrub(text)))
     this.rejections = new RejectionLog(hooks.onReroute, options.learnRouting)
+    this.#primaryPath = new PrimaryPath({
+      nodes: this.nodes,
+      runner: this.#runner,
+      options,
+      scrub: (text) => this.scrub(text),
+      closed: () => this.closed,
+    })
     this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
     this.#reads = new ReadPath({
       runner: this.#runner,
@@ -116,10 +102,57 @@ export class RouterCore {
       causal: this.causal,
       sessions: this.sessions,
       retry: options.retry,
+      readMs: options.timeouts.readMs,
       rerun: (read, node, error) => this.#rerun(read, node, error),
       rerouted: (node, statement, error) =>
         hooks.onReroute({ from: node.name, reason: 'retry', statement: statement.text.slice(0, 200), error }),
     })
+  }
+
+  /** The node writes go to now (it changes when the probes see a failover). */
+  get primary(): RouterNode {
+    return this.nodes.primary
+  }
+
+  /** Every other node now: replicas, and nodes fenced or down. */
+  get replicas(): readonly RouterNode[] {
+    return this.#replicaSet.all
+  }
+
+  /** Adds a node at runtime; resolves once its first probe was judged (it then takes reads if it may). */
+  async addNode(spec: NodeSpec & { readonly password: string | undefined }): Promise<void> {
+    this.assertOpen()
+    if (this.nodes.byName(spec.name)) {
+      if (spec.ownsPool) await spec.pool.end()
+      throw new ConfigError('node', `duplicate node name '${spec.name}'`)
+    }
+    if (spec.password) this.#secrets.push(spec.password)
+    const node = new RouterNode(spec, this.#onStateChange)
+    this.#runner.watch(node)
+    this.nodes.add(node)
+    // The new node's probes run outside the caller's trace, as every other node's.
+    await this.#untraced(() => this.monitor.add(node))
+  }
+
+  /**
+   * Removes a node at runtime: it takes no new statement at once; resolves once the statements and clients
+   * using it have finished and (if the router created it) its pool has ended.
+   */
+  async removeNode(name: string): Promise<void> {
+    const node = this.nodes.byName(name)
+    if (!node) throw new ConfigError('name', `no node named ${JSON.stringify(String(name).slice(0, 100))}`)
+    if (node === this.nodes.primary) {
+      throw new PgRouteError(
+        'PGROUTE_NO_ELIGIBLE_NODE',
+        `${node.name} is the primary: it can be removed once another node leads`,
+      )
+    }
+    this.nodes.remove(node)
+    await this.#untraced(() => this.monitor.remove(node))
+    await this.causal.forget(node)
+    if (node.spec.ownsPool) await node.pool.end()
+    else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
+    this.#runner.detach(node)
   }
 
   /** Whether {@link close} was called. */
@@ -144,7 +177,7 @@ export class RouterCore {
   /** Removes every known password from a diagnostic text. */
   scrub(text: string): string {
     let scrubbed = text
-    for (const secret of this.options.secrets) scrubbed = scrubbed.split(secret).join('****')
+    for (const secret of this.#secrets) scrubbed = scrubbed.split(secret).join('****')
     return scrubbed
   }
 
@@ -193,7 +226,7 @@ export class RouterCore {
 
   /** A connection to pin before any statement: a replica as a read of the current session would get, or the primary. */
   lease(target: RouteTarget, reason: string): Promise<Lease> {
-    return target === 'replica' ? this.#reads.lease() : this.#leasePrimary(reason)
+    return target === 'replica' ? this.#reads.lease() : this.#primaryPath.lease(reason)
   }
 
   /** Runs a caller's function (a transaction's body) on a leased connection. */
@@ -213,8 +246,11 @@ export class RouterCore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.monitor.stop()
-      const owned = [this.primary, ...this.replicas].filter((node) => node.spec.ownsPool)
+      const owned = this.nodes.all.filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
+      // After the pools: calls already running may still look up WAL positions (each is bounded).
+      await this.causal.close()
+      this.#runner.stop()
       this.#runner.detachPools()
     })()
     return this.#closing
@@ -226,14 +262,17 @@ export class RouterCore {
     statement: Statement,
     mode: ReleaseMode,
   ): Promise<Result<R>> {
+    let node = this.primary
     try {
-      const lease = await this.#leasePrimary(classification.reason)
-      return await this.#runner.execute<R>(lease, statement, mode)
+      const started = this.#primaryPath.downSince()
+      const lease = await this.#primaryPath.lease(classification.reason)
+      node = lease.node
+      return await this.#primaryPath.execute<R>(lease, statement, mode, started)
     } catch (error) {
       traceToCaller(error)
       throw error
     } finally {
-      this.#completed(this.primary, classification)
+      this.#completed(node, classification)
     }
   }
 
@@ -242,7 +281,9 @@ export class RouterCore {
     classification: Routing,
     statement: Statement,
   ): Promise<Result<R>> {
-    const running = this.#runner.execute<R>(lease, statement, 'borrowed')
+    const { readMs, writeMs } = this.options.timeouts
+    const limitMs = classification.target === 'replica' ? readMs : writeMs
+    const running = this.#runner.execute<R>(lease, statement, 'borrowed', limitMs)
     // A statement that cannot have written needs no bookkeeping after it: no promise of ours around pg's.
     return this.#writes(lease.node, classification)
       ? this.#marking(running, lease.node, classification)
@@ -278,18 +319,10 @@ export class RouterCore {
     this.rejections.record(node, read.statement.text, error)
     return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
   }
+}
 
-  /** A connection to the primary, retried on connection errors (nothing was sent yet, so no write runs twice). */
-  async #leasePrimary(reason: string): Promise<Lease> {
-    try {
-      return await this.#runner.acquire(this.primary, reason)
-    } catch (error) {
-      if (this.options.retry.retries === 0 || !isConnectionError(error)) throw error
-    }
-    const minTimeoutMs = Math.max(this.options.retry.minTimeoutMs, CONNECT_RETRY_FLOOR_MS)
-    return pRetry(
-      () => this.#runner.acquire(this.primary, reason),
-      retryPolicy(this.options.retry, { shouldRetry: isConnectionError, minTimeoutMs }),
-    )
-  }
+/** The period of the shared timer that checks statements' time limits: a quarter of the shortest limit. */
+function sweepInterval({ readMs, writeMs }: ResolvedOptions['timeouts']): number {
+  const limits = [readMs, writeMs].filter((ms) => ms > 0)
+  return limits.length === 0 ? 0 : Math.min(Math.max(Math.min(...limits) / 4, 10), 1000)
 }

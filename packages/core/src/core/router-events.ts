@@ -11,6 +11,18 @@ export interface NodeStateEvent {
   readonly reason: string
 }
 
+/** Payload of the `primary-changed` event: writes now go to another node (a failover was followed). */
+export interface PrimaryChangedEvent {
+  /** The node that was primary. */
+  readonly from: string
+  /** The node writes go to from now on. */
+  readonly to: string
+  /** The cluster's timeline the new primary leads. */
+  readonly timeline: number
+  /** Why, in words fit for logs. */
+  readonly reason: string
+}
+
 /** Payload of the `route` event (only with `routeEvents: true`): where one statement or client went. */
 export interface RouteEvent {
   readonly node: string
@@ -36,8 +48,10 @@ export interface RerouteEvent {
  * `node-state` changes to `down`.
  */
 export interface RouterEvents {
-  /** A node went up, down, lagging, promoted, or caught up. */
+  /** A node went up, down, lagging, fenced, or caught up. */
   'node-state': [event: NodeStateEvent]
+  /** The probes found another node leading the newest timeline: writes go there from now on. */
+  'primary-changed': [event: PrimaryChangedEvent]
   /** A statement or client was routed (opt-in: `routeEvents: true`). */
   route: [event: RouteEvent]
   /** A read was re-run on another node. */

@@ -1,7 +1,10 @@
 import type pg from 'pg'
-import { isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
+import { PgRouteError } from '../errors.js'
+import { cancelledByRouter, isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import { CancelRequests } from './cancel-request.js'
+import { nodeDownError, primaryUnavailable } from './unavailable-error.js'
 
 export type { Lease } from '../replicas/lease.js'
 
@@ -32,6 +35,8 @@ export interface LeaseWaiter {
 
 /** Waits for the outcome of {@link StatementRunner.send}. */
 export interface OutcomeWaiter<R extends pg.QueryResultRow> {
+  /** Time limit of the statement in ms (0 or absent: none), from `timeouts.readMs` / `timeouts.writeMs`. */
+  readonly limitMs?: number
   done(outcome: Outcome<pg.QueryResult<R>>): void
   failed(error: unknown): void
 }
@@ -51,6 +56,8 @@ export interface RunnerHooks {
   readonly onConnectionFailure: (node: RouterNode, error: unknown) => void
   /** A connection was leased for a statement (only set when `route` events are on). */
   readonly onRoute: ((node: RouterNode, reason: string) => void) | undefined
+  /** How often running statements are checked against their time limits, in ms (0: never). */
+  readonly sweepEveryMs: number
 }
 
 /**
@@ -69,20 +76,44 @@ export class StatementRunner {
   readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
   /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
   readonly #watched = new WeakSet<pg.PoolClient>()
+  /** Nodes whose running statements the time-limit timer checks (see {@link watch}, {@link detach}). */
+  readonly #nodes = new Set<RouterNode>()
+  /** Ticks of the time-limit timer so far: deadlines count in ticks, so the path of a statement reads no clock. */
+  #ticks = 0
+  readonly #tickMs: number
+  /** Connections the router cancelled and closed: the error their statement fails with instead of pg's. */
+  readonly #cancelled = new Map<pg.PoolClient, PgRouteError>()
+  /** Connections closed by the router: their `error` event is no news about the node. */
+  readonly #discarded = new WeakSet<pg.PoolClient>()
+  readonly #cancels = new CancelRequests()
+  readonly #sweeper: NodeJS.Timeout | undefined
 
   constructor(nodes: readonly RouterNode[], hooks: RunnerHooks) {
     this.#hooks = hooks
-    for (const node of nodes) {
-      // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
-      // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
-      const listener = (error: Error, client?: pg.PoolClient) => {
-        // The pool repeats what a watched connection already reported through its own listener.
-        if (client && this.#watched.has(client)) return
-        this.#noteFailure(node, error)
-      }
-      node.pool.on('error', listener)
-      this.#listeners.set(node, listener)
+    this.#tickMs = hooks.sweepEveryMs
+    if (hooks.sweepEveryMs > 0) {
+      // One shared timer rather than one per statement: the path every statement takes stays timer-free.
+      this.#sweeper = setInterval(() => this.#sweep(), hooks.sweepEveryMs)
+      this.#sweeper.unref()
     }
+    for (const node of nodes) this.watch(node)
+  }
+
+  /**
+   * Takes a node in (every node, including those added at runtime): its statements are checked against their
+   * time limits, and its pool is listened to.
+   */
+  watch(node: RouterNode): void {
+    this.#nodes.add(node)
+    // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
+    // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
+    const listener = (error: Error, client?: pg.PoolClient) => {
+      // The pool repeats what a watched connection already reported through its own listener.
+      if (client && this.#watched.has(client)) return
+      this.#noteFailure(node, error)
+    }
+    node.pool.on('error', listener)
+    this.#listeners.set(node, listener)
   }
 
   /**
@@ -92,24 +123,62 @@ export class StatementRunner {
    * given pool keep their listener, which does nothing once the router has ended.)
    */
   detachPools(): void {
-    for (const [node, listener] of this.#listeners) {
-      if (!node.spec.ownsPool) node.pool.removeListener('error', listener)
+    for (const node of this.#listeners.keys()) this.detach(node)
+  }
+
+  /** Takes the `error` listener off one node's pool when the router was given it (see {@link detachPools}). */
+  detach(node: RouterNode): void {
+    this.#nodes.delete(node)
+    const listener = this.#listeners.get(node)
+    if (listener && !node.spec.ownsPool) node.pool.removeListener('error', listener)
+  }
+
+  /** Stops the time-limit checks and closes cancel requests still in flight. */
+  stop(): void {
+    clearInterval(this.#sweeper)
+    this.#cancels.closeAll()
+  }
+
+  /**
+   * `node` was marked down: after `graceMs` (if it is still down), statements running on it are cancelled (their
+   * connections closed) and checkouts waiting for one of its connections fail, all with `PGROUTE_NODE_DOWN`, so
+   * that nobody waits out a hung node.
+   */
+  abandon(node: RouterNode, graceMs = 0): void {
+    if (graceMs > 0) {
+      setTimeout(() => node.state === 'down' && this.abandon(node), graceMs).unref()
+      return
     }
+    for (const client of node.running.keys()) this.#cancel(client, nodeDownError(node))
+    if (node.waiting.size === 0) return
+    const waiters = [...node.waiting] as LeaseWaiter[]
+    node.waiting.clear()
+    for (const waiter of waiters) waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
   }
 
   /** Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once. */
   checkout(node: RouterNode, reason: string, waiter: LeaseWaiter): void {
+    const { waiting } = node
+    waiting.add(waiter)
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
+      if (!waiting.delete(waiter)) {
+        // Already failed by abandon(): a connection that came after all goes back to its pool.
+        if (error) this.#noteFailure(node, error)
+        client?.release()
+        return
+      }
       if (error || !client) {
         this.#noteFailure(node, error)
-        waiter.failed(error ?? new Error('pg-pool returned no connection'))
+        waiter.failed(this.#failure(node, error ?? new Error('pg-pool returned no connection')))
         return
       }
       // pg-pool watches a connection for errors only while it is idle; a checked-out connection that loses its
-      // server would crash the process with no listener. Each connection gets the node's listener once, for good.
+      // server would crash the process with no listener. Each connection gets a listener once, for good.
       if (!this.#watched.has(client)) {
         this.#watched.add(client)
-        client.on('error', this.#listeners.get(node)!)
+        client.on('error', (clientError) => {
+          if (!this.#discarded.has(client)) this.#noteFailure(node, clientError)
+        })
       }
       this.#hooks.onRoute?.(node, reason)
       waiter.leased({ node, client })
@@ -119,6 +188,11 @@ export class StatementRunner {
   /** {@link checkout} as a promise. */
   acquire(node: RouterNode, reason: string): Promise<Lease> {
     return new Promise((resolve, reject) => this.checkout(node, reason, { leased: resolve, failed: reject }))
+  }
+
+  /** Cancels the statement running on `lease`, if one still is: it fails with `reason`. */
+  cancel(lease: Lease, reason: PgRouteError): void {
+    if (lease.node.running.has(lease.client)) this.#cancel(lease.client, reason)
   }
 
   /**
@@ -141,6 +215,12 @@ export class StatementRunner {
     waiter: OutcomeWaiter<R>,
   ): void {
     lease.node.inFlight++
+    const limitMs = waiter.limitMs
+    // Cancelled after `limitMs` plus up to two ticks (a tick is a quarter of the shortest limit).
+    lease.node.running.set(
+      lease.client,
+      limitMs ? this.#ticks + 1 + Math.ceil(limitMs / this.#tickMs) : Infinity,
+    )
     try {
       ;(lease.client as unknown as CallbackClient).query(
         statement.query,
@@ -161,10 +241,11 @@ export class StatementRunner {
     lease: Lease,
     statement: Statement,
     mode: ReleaseMode,
+    limitMs = 0,
   ): Promise<Outcome<pg.QueryResult<R>>> {
     try {
       return await new Promise((resolve, reject) =>
-        this.send<R>(lease, statement, mode, { done: resolve, failed: reject }),
+        this.send<R>(lease, statement, mode, { done: resolve, failed: reject, limitMs }),
       )
     } catch (error) {
       traceToCaller(error)
@@ -172,7 +253,10 @@ export class StatementRunner {
     }
   }
 
-  /** Runs a caller's function that runs its own statements (a transaction's body) on a leased connection. */
+  /**
+   * Runs a caller's function that runs its own statements (a transaction's body) on a leased connection. A
+   * failure of the primary under it is reported as `PGROUTE_PRIMARY_UNAVAILABLE` (the error as `cause`).
+   */
   async within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const { node } = lease
     node.inFlight++
@@ -182,7 +266,7 @@ export class StatementRunner {
       return value
     } catch (error) {
       this.#noteFailure(node, error)
-      throw error
+      throw this.#failure(node, error)
     } finally {
       node.inFlight--
     }
@@ -195,6 +279,7 @@ export class StatementRunner {
     result: pg.QueryResult<R>,
   ): void {
     lease.node.inFlight--
+    lease.node.running.delete(lease.client)
     lease.node.served++
     if (mode === 'release') this.release(lease)
     waiter.done({ value: result, lease })
@@ -206,13 +291,48 @@ export class StatementRunner {
     waiter: OutcomeWaiter<R>,
     error: unknown,
   ): void {
-    lease.node.inFlight--
-    this.#noteFailure(lease.node, error)
-    if (mode !== 'borrowed') this.release(lease, error)
-    waiter.failed(error)
+    const { node, client } = lease
+    node.inFlight--
+    node.running.delete(client)
+    const cancelled = this.#cancelled.get(client)
+    if (cancelled) this.#cancelled.delete(client)
+    else this.#noteFailure(node, error)
+    const failure = this.#failure(node, cancelled ?? error)
+    if (mode !== 'borrowed') this.release(lease, failure)
+    waiter.failed(failure)
+  }
+
+  /** What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`. */
+  #failure(node: RouterNode, error: unknown): unknown {
+    return node.role === 'primary' ? primaryUnavailable(node, error) : error
   }
 
   #noteFailure(node: RouterNode, error: unknown): void {
     if (isConnectionError(error)) this.#hooks.onConnectionFailure(node, error)
+  }
+
+  /** Cancels the statement running on `client` on the server and closes the connection; it fails with `reason`. */
+  #cancel(client: pg.PoolClient, reason: PgRouteError): void {
+    if (this.#discarded.has(client)) return
+    this.#discarded.add(client)
+    this.#cancelled.set(client, cancelledByRouter(reason))
+    this.#cancels.cancelAndClose(client)
+  }
+
+  /** Cancels every statement past its deadline. */
+  #sweep(): void {
+    const now = ++this.#ticks
+    for (const node of this.#nodes) {
+      for (const [client, deadline] of node.running) {
+        if (deadline > now) continue
+        this.#cancel(
+          client,
+          new PgRouteError(
+            'PGROUTE_TIMEOUT',
+            `The statement ran on ${node.name} past its time limit (timeouts.readMs / timeouts.writeMs) and was cancelled`,
+          ),
+        )
+      }
+    }
   }
 }

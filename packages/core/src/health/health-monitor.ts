@@ -1,46 +1,44 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import { lsnDistance } from './lsn.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
+import { resolveRoles, type Verdict } from './role-resolver.js'
 import { WalHistory } from './wal-history.js'
 
 type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
 
 /**
- * Probes every node each `healthCheck.intervalMs` and keeps each node's state, lag and WAL position current.
+ * Probes every node each `healthCheck.intervalMs`, observes the roles (see {@link resolveRoles}) and keeps each
+ * node's state, lag and WAL position current. A probe is one statement per node per round.
  *
- * A round probes the primary and all replicas at once, then computes each replica's lag against the primary's
- * WAL position of the same round. Byte lag is `primary LSN − replay LSN`; time lag is how long ago a probe first
- * saw the primary past the replica's replay position (see {@link WalHistory}), capped by the age of the last
- * replayed commit, and 0 while the replica is not behind at all. A node that fails (a probe, or a statement with a connection error) is marked
+ * When the probes show another node leading the newest timeline, it becomes the primary ({@link NodeSet.elect}):
+ * a failover is followed within one round. Replicas are judged against the primary's WAL position of the same
+ * round. Byte lag is `primary LSN − replay LSN`; time lag is how long ago a probe first saw the primary past the
+ * replica's replay position (see {@link WalHistory}), capped by the age of the last replayed commit, and 0 while
+ * the replica is not behind at all. A node that fails (a probe, or a statement with a connection error) is marked
  * down at once and re-probed with exponential back-off until it answers again.
  */
 export class HealthMonitor {
-  readonly #primary: RouterNode
-  readonly #replicas: readonly RouterNode[]
+  readonly #nodes: NodeSet
   readonly #options: MonitorOptions
   readonly #scrub: (text: string) => string
   readonly #probes = new Map<RouterNode, NodeProbe>()
+  /** Each node's latest probe; `undefined` after a failure. */
+  readonly #readings = new Map<RouterNode, ProbeReading | undefined>()
   readonly #reprobes = new Map<RouterNode, NodeJS.Timeout>()
   #roundTimer: NodeJS.Timeout | undefined
   #primaryLsn: bigint | undefined
-  readonly #history = new WalHistory()
+  #history = new WalHistory()
   #stopped = false
   readonly #firstRound: Promise<void>
 
-  constructor(
-    primary: RouterNode,
-    replicas: readonly RouterNode[],
-    options: MonitorOptions,
-    scrub: (text: string) => string,
-  ) {
-    this.#primary = primary
-    this.#replicas = replicas
+  constructor(nodes: NodeSet, options: MonitorOptions, scrub: (text: string) => string) {
+    this.#nodes = nodes
     this.#options = options
     this.#scrub = scrub
-    for (const node of [primary, ...replicas]) {
+    for (const node of nodes.all)
       this.#probes.set(node, new NodeProbe(node.spec, options.healthCheck.timeoutMs))
-    }
     this.#firstRound = this.#round()
   }
 
@@ -54,13 +52,30 @@ export class HealthMonitor {
     return this.#primaryLsn
   }
 
+  /** Starts probing a node added at runtime; resolves once its first probe was judged. */
+  async add(node: RouterNode): Promise<void> {
+    this.#probes.set(node, new NodeProbe(node.spec, this.#options.healthCheck.timeoutMs))
+    await this.#probe(node)
+    this.#judge()
+  }
+
+  /** Stops probing a removed node. */
+  async remove(node: RouterNode): Promise<void> {
+    clearTimeout(this.#reprobes.get(node))
+    this.#reprobes.delete(node)
+    this.#readings.delete(node)
+    const probe = this.#probes.get(node)
+    this.#probes.delete(node)
+    await probe?.close()
+  }
+
   /**
    * Marks a node down after a statement failed on it with a connection error, and schedules a re-probe: the
    * circuit breaker. Reads stop going there now, not at the next round.
    */
   reportConnectionFailure(node: RouterNode, error: unknown): void {
-    if (this.#stopped) return
-    this.#fail(node, error)
+    if (this.#stopped || node.removed) return
+    this.#fail(node, error, 'statement')
   }
 
   /** Records a replay position learned outside a probe (a direct read-your-writes check). */
@@ -78,58 +93,90 @@ export class HealthMonitor {
   }
 
   async #round(): Promise<void> {
-    // Replicas are judged against the primary's position of this same round.
-    await Promise.allSettled([this.#probePrimary(), ...this.#replicas.map((node) => this.#read(node))]).then(
-      (results) => {
-        results.slice(1).forEach((result, i) => {
-          const node = this.#replicas[i]!
-          if (result.status === 'fulfilled' && result.value) this.#judgeReplica(node, result.value)
-        })
-      },
-    )
-    this.#forgetReplayedHistory()
+    await Promise.all(this.#nodes.all.map((node) => this.#probe(node)))
     if (this.#stopped) return
+    this.#judge()
+    this.#forgetReplayedHistory()
     this.#roundTimer = setTimeout(() => void this.#round(), this.#options.healthCheck.intervalMs)
     this.#roundTimer.unref()
   }
 
-  async #probePrimary(): Promise<void> {
-    const reading = await this.#read(this.#primary)
-    if (!reading) return
-    if (reading.lsn !== undefined && !reading.inRecovery) {
+  /** Probes one node and keeps its reading; on failure marks it down. */
+  async #probe(node: RouterNode): Promise<void> {
+    const probe = this.#probes.get(node)
+    if (!probe) return
+    try {
+      const reading = await probe.read()
+      node.lastProbeAt = Date.now()
+      node.failures = 0
+      if (reading.systemId !== undefined) node.systemId = reading.systemId
+      // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
+      const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
+      if (this.#probes.has(node)) this.#readings.set(node, { ...reading, timeline })
+    } catch (error) {
+      node.lastProbeAt = Date.now()
+      this.#readings.set(node, undefined)
+      if (!this.#stopped && !node.removed) this.#fail(node, error, 'probe')
+    }
+  }
+
+  /** Decides every node's role and state from the latest readings. */
+  #judge(): void {
+    const nodes = this.#nodes
+    const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
+    const resolution = resolveRoles(observations, nodes.primary, nodes)
+    nodes.systemId = resolution.systemId
+    nodes.timeline = resolution.timeline
+    const elected = resolution.primary
+    if (elected !== undefined && elected !== nodes.primary) {
+      // Another node's WAL: positions of the old primary say nothing of the new one's lag clock.
+      this.#history = new WalHistory()
+      this.#primaryLsn = undefined
+      nodes.elect(elected, `leads timeline ${resolution.timeline}`)
+    } else if (elected !== undefined && elected.role !== 'primary') {
+      nodes.elect(elected, 'out of recovery again')
+    }
+    const verdict = (node: RouterNode) => resolution.verdicts.get(node)
+    if (elected !== undefined) this.#applyPrimary(elected, this.#readings.get(elected)!)
+    for (const node of nodes.all) {
+      const reading = this.#readings.get(node)
+      const judged = verdict(node)
+      if (reading === undefined || judged === undefined || node === elected) continue
+      this.#apply(node, reading, judged)
+    }
+  }
+
+  #applyPrimary(node: RouterNode, reading: ProbeReading): void {
+    node.timeline = reading.timeline
+    node.lsn = reading.lsn
+    node.lagBytes = 0
+    node.lagSeconds = 0
+    if (reading.lsn !== undefined) {
       this.#primaryLsn = reading.lsn
       this.#history.record(reading.lsn, Date.now())
     }
-    this.#primary.lsn = reading.lsn
-    this.#primary.setState(
-      reading.inRecovery ? 'down' : 'up',
-      reading.inRecovery ? 'the primary is in recovery (a standby)' : 'reachable',
-    )
+    node.setState('up', 'reachable')
   }
 
-  /** Probes one node; on failure marks it down and returns undefined. */
-  async #read(node: RouterNode): Promise<ProbeReading | undefined> {
-    try {
-      const reading = await this.#probes.get(node)!.read()
-      node.lastProbeAt = Date.now()
-      node.failures = 0
-      return reading
-    } catch (error) {
-      node.lastProbeAt = Date.now()
-      if (!this.#stopped) this.#fail(node, error)
-      return undefined
+  #apply(node: RouterNode, reading: ProbeReading, verdict: Verdict): void {
+    node.timeline = reading.timeline
+    if (verdict.role === 'replica' && node.role === 'primary') {
+      // The primary went back into recovery and no other node leads yet: it may serve reads, not writes.
+      node.role = 'replica'
     }
+    if (verdict.role === 'fenced') {
+      node.lsn = reading.lsn
+      node.setState('fenced', verdict.reason)
+      this.#nodes.changed()
+      return
+    }
+    this.#judgeReplica(node, reading)
+    this.#nodes.changed()
   }
 
   #judgeReplica(node: RouterNode, reading: ProbeReading): void {
     node.lsn = reading.lsn
     node.receiveLsn = reading.receiveLsn
-    if (!reading.inRecovery) {
-      node.lagBytes = 0
-      node.lagSeconds = 0
-      node.setState('promoted', 'no longer in recovery (promoted): not following the primary')
-      return
-    }
     const primaryLsn = this.#primaryLsn
     const behind = primaryLsn !== undefined && reading.lsn !== undefined && reading.lsn < primaryLsn
     node.lagBytes =
@@ -143,7 +190,8 @@ export class HealthMonitor {
     } else if (node.lagSeconds > maxSeconds) {
       node.setState('lagging', `${node.lagSeconds.toFixed(1)} s behind (lag.maxSeconds ${maxSeconds})`)
     } else {
-      node.setState('up', node.state === 'lagging' ? 'caught up' : 'reachable and within lag bounds')
+      const caughtUp = node.state === 'lagging' || node.state === 'fenced'
+      node.setState('up', caughtUp ? 'caught up' : 'reachable and within lag bounds')
     }
   }
 
@@ -167,20 +215,24 @@ export class HealthMonitor {
   /** Keeps the history only as far back as the replica furthest behind needs it. */
   #forgetReplayedHistory(): void {
     let oldest: bigint | undefined
-    for (const node of this.#replicas) {
-      if (node.state === 'promoted' || node.lsn === undefined) continue
+    for (const node of this.#nodes.all) {
+      if (node.role !== 'replica' || node.state === 'fenced' || node.lsn === undefined) continue
       if (oldest === undefined || node.lsn < oldest) oldest = node.lsn
     }
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
-  #fail(node: RouterNode, error: unknown): void {
+  #fail(node: RouterNode, error: unknown, by: 'probe' | 'statement'): void {
+    // A statement's failure does not clear a probe's confirmation of the same outage.
+    if (node.state !== 'down' || by === 'probe') node.downBy = by
     node.failures++
     node.errors++
     node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
     node.lastFailure = error
     node.setState('down', node.lastError)
-    this.#probes.get(node)?.reset()
+    this.#nodes.changed()
+    // A failed probe already dropped its connection. A statement's failure leaves it be: cutting a probe in
+    // flight would turn a suspicion into a confirmed outage.
     this.#scheduleReprobe(node)
   }
 
@@ -190,12 +242,8 @@ export class HealthMonitor {
     const delay = Math.min(this.#options.healthCheck.maxBackoffMs, 100 * 2 ** Math.min(node.failures - 1, 16))
     const timer = setTimeout(async () => {
       this.#reprobes.delete(node)
-      if (node === this.#primary) {
-        await this.#probePrimary()
-        return
-      }
-      const [, reading] = await Promise.all([this.#probePrimary(), this.#read(node)])
-      if (reading && !this.#stopped) this.#judgeReplica(node, reading)
+      await this.#probe(node)
+      if (!this.#stopped && this.#readings.get(node) !== undefined) this.#judge()
     }, delay)
     timer.unref()
     this.#reprobes.set(node, timer)

@@ -21,3 +21,20 @@ export function formatLsn(position: bigint): string {
 export function lsnDistance(from: bigint, to: bigint): number {
   return to > from ? Number(to - from) : 0
 }
+
+/**
+ * A WAL position on a timeline. Positions compare only on the same timeline: after a promotion the new timeline
+ * forks from the old one, and the same byte position on each names different WAL.
+ */
+export interface WalPosition {
+  readonly lsn: bigint
+  /** Timeline id, `undefined` when unknown (a token of the format without one). */
+  readonly timeline: number | undefined
+}
+
+/** Parses a timeline id given as the 8 hex digits that start a WAL file name, or `undefined`. */
+export function parseTimeline(text: string | null | undefined): number | undefined {
+  if (!text || !/^[0-9A-Fa-f]{1,8}$/.test(text)) return undefined
+  const timeline = Number.parseInt(text, 16)
+  return timeline > 0 ? timeline : undefined
+}

@@ -1,6 +1,6 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
-import { parseLsn } from './lsn.js'
+import { parseLsn, parseTimeline } from './lsn.js'
 
 /** What one probe of a node reads. */
 export interface ProbeReading {
@@ -12,19 +12,39 @@ export interface ProbeReading {
   readonly receiveLsn: bigint | undefined
   /** Replica: seconds since the last replayed transaction committed on the primary (`null` before any). */
   readonly replayAgeSeconds: number | undefined
+  /**
+   * Primary: its current timeline (from the name of its current WAL file). Replica: the timeline its WAL
+   * receiver streams (`pg_stat_wal_receiver.received_tli`); `undefined` while it streams nothing, or when the
+   * probing role may not see it (it needs `pg_read_all_stats`).
+   */
+  readonly timeline: number | undefined
+  /** `pg_control_system().system_identifier`, read once per probe connection; `undefined` if not permitted. */
+  readonly systemId: string | undefined
 }
 
 /** One statement reads everything, so a probe is one round trip. */
 const PROBE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
   pg_last_wal_receive_lsn()::text AS receive_lsn,
-  EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8 AS replay_age`
+  EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8 AS replay_age,
+  CASE WHEN pg_is_in_recovery() THEN (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver)
+    ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS timeline`
+
+/** Cannot change while a connection lasts: read once per probe connection, not per probe. */
+const SYSTEM_ID_SQL = 'SELECT system_identifier::text AS system_id FROM pg_control_system()'
 
 interface ProbeRow {
   in_recovery: boolean
   lsn: string | null
   receive_lsn: string | null
   replay_age: number | null
+  timeline: string | null
+}
+
+/** A probe connection and what it read once. */
+interface ProbeConnection {
+  readonly client: pg.Client
+  readonly systemId: string | undefined
 }
 
 /**
@@ -34,17 +54,26 @@ interface ProbeRow {
 export class NodeProbe {
   readonly #spec: NodeSpec
   readonly #timeoutMs: number
-  #client: pg.Client | undefined
-  #connecting: Promise<pg.Client> | undefined
+  #connection: ProbeConnection | undefined
+  #connecting: Promise<ProbeConnection> | undefined
   #closed = false
+  /** The probe in flight: a probe connection runs one statement at a time, so overlapping callers share it. */
+  #reading: Promise<ProbeReading> | undefined
 
   constructor(spec: NodeSpec, timeoutMs: number) {
     this.#spec = spec
     this.#timeoutMs = timeoutMs
   }
 
-  /** Reads the node's recovery state and WAL positions, failing after `timeoutMs`. */
-  async read(): Promise<ProbeReading> {
+  /** Reads the node's recovery state and WAL positions, failing after `timeoutMs` (shares a probe in flight). */
+  read(): Promise<ProbeReading> {
+    this.#reading ??= this.#timedRead().finally(() => {
+      this.#reading = undefined
+    })
+    return this.#reading
+  }
+
+  async #timedRead(): Promise<ProbeReading> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -64,7 +93,7 @@ export class NodeProbe {
   }
 
   async #read(): Promise<ProbeReading> {
-    const client = await this.#connect()
+    const { client, systemId } = await this.#connect()
     const { rows } = await client.query<ProbeRow>(PROBE_SQL)
     const row = rows[0]
     if (!row) throw new Error('health probe returned no row')
@@ -73,31 +102,35 @@ export class NodeProbe {
       lsn: row.lsn ? parseLsn(row.lsn) : undefined,
       receiveLsn: row.receive_lsn ? parseLsn(row.receive_lsn) : undefined,
       replayAgeSeconds: row.replay_age ?? undefined,
+      timeline: parseTimeline(row.timeline),
+      systemId,
     }
   }
 
-  #connect(): Promise<pg.Client> {
-    if (this.#client) return Promise.resolve(this.#client)
+  #connect(): Promise<ProbeConnection> {
+    if (this.#connection) return Promise.resolve(this.#connection)
     // A probe still running when the monitor stops must not open a connection nobody will close.
     if (this.#closed) return Promise.reject(new Error('health probe closed'))
     this.#connecting ??= (async () => {
+      // No `statement_timeout` startup parameter: PgBouncer refuses unknown ones by default. It is SET instead.
       const client = new pg.Client({
         ...this.#spec.connection,
         application_name: 'pgroute-monitor',
         connectionTimeoutMillis: this.#timeoutMs,
-        statement_timeout: this.#timeoutMs,
         keepAlive: true,
       })
       // A dropped probe connection is expected when a node dies; the next probe reconnects.
       client.on('error', () => this.reset(client))
       try {
         await client.connect()
+        await client.query(`SET statement_timeout = ${Math.ceil(this.#timeoutMs)}`)
       } catch (error) {
         client.end().catch(() => {})
         throw error
       }
-      this.#client = client
-      return client
+      const connection = { client, systemId: await readSystemId(client) }
+      this.#connection = connection
+      return connection
     })().finally(() => {
       this.#connecting = undefined
     })
@@ -105,9 +138,9 @@ export class NodeProbe {
   }
 
   /** Drops the probe connection (the next probe opens a new one). */
-  reset(client: pg.Client | undefined = this.#client): void {
+  reset(client: pg.Client | undefined = this.#connection?.client): void {
     if (!client) return
-    if (client === this.#client) this.#client = undefined
+    if (client === this.#connection?.client) this.#connection = undefined
     client.end().catch(() => {})
   }
 
@@ -115,8 +148,18 @@ export class NodeProbe {
   async close(): Promise<void> {
     this.#closed = true
     const connecting = this.#connecting
-    const client = this.#client
-    this.#client = undefined
-    await Promise.allSettled([client?.end(), connecting?.then((c) => c.end())])
+    const client = this.#connection?.client
+    this.#connection = undefined
+    await Promise.allSettled([client?.end(), connecting?.then((c) => c.client.end())])
+  }
+}
+
+/** The node's system identifier, or `undefined` where the role may not call `pg_control_system()`. */
+async function readSystemId(client: pg.Client): Promise<string | undefined> {
+  try {
+    const { rows } = await client.query<{ system_id: string }>(SYSTEM_ID_SQL)
+    return rows[0]?.system_id
+  } catch {
+    return undefined
   }
 }

@@ -7,7 +7,7 @@ export type LogMethod = (fields: Record<string, unknown>, message: string) => vo
 /**
  * What the `logger` option takes: a pino-compatible logger (pino, or anything with these four methods, e.g. a
  * pino child, `console`). pgroute logs node state changes (`info` when a node comes up, `warn` when it lags or is
- * promoted, `error` when it goes down), reads re-run elsewhere (`warn`) and reads that fell back to the primary
+ * fenced, `error` when it goes down), reads re-run elsewhere (`warn`) and reads that fell back to the primary
  * (`debug`). Fields never contain a password.
  */
 export interface Logger {

@@ -1,5 +1,6 @@
 import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
-import type { Outcome, Routing } from '../core/router-core.js'
+import type { Routing } from '../core/route-types.js'
+import type { Outcome } from '../core/router-core.js'
 import type { RerouteEvent } from '../core/router-events.js'
 import type { NodeState, RouterNode } from '../replicas/router-node.js'
 import type { OpenTelemetryApi } from './open-telemetry-loader.js'
@@ -17,7 +18,7 @@ export const METRICS = {
   poolWaiting: 'pgroute.pool.waiting',
 } as const
 
-const STATES: readonly NodeState[] = ['unknown', 'up', 'lagging', 'down', 'promoted']
+const STATES: readonly NodeState[] = ['unknown', 'up', 'lagging', 'down', 'fenced']
 
 /**
  * `@opentelemetry/core`'s `suppressTracing` key. The API names context keys with `Symbol.for`, so the same

@@ -1,13 +1,8 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import { type Classification, leavesReplica } from '../classify/index.js'
-import {
-  type Lease,
-  READ_ONLY_REJECTION,
-  type RouterCore,
-  type Routing,
-  type Statement,
-} from '../core/router-core.js'
+import { READ_ONLY_REJECTION, type Routing } from '../core/route-types.js'
+import type { Lease, RouterCore, Statement } from '../core/router-core.js'
 import { PgRouteError } from '../errors.js'
 import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
 import { settle } from './pg-pool-callbacks.js'

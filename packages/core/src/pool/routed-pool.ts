@@ -1,5 +1,6 @@
 import pg from 'pg'
-import type { RouteOptions, RouterCore } from '../core/router-core.js'
+import type { RouteOptions } from '../core/route-types.js'
+import type { RouterCore } from '../core/router-core.js'
 import { type ConnectCallback, poolConnect, poolQuery, settle } from './pg-pool-callbacks.js'
 import { RoutedClient } from './routed-client.js'
 
@@ -37,10 +38,10 @@ export class RoutedPool extends pg.Pool {
    */
   constructor(core: RouterCore, scope: 'routed' | 'primary' = 'routed') {
     // The base pool never connects; its own options only matter to code that reads `pool.options`.
-    super({ max: core.options.primary.pool.options.max })
+    super({ max: core.primary.pool.options.max })
     this.#core = core
     this.#routing = scope === 'primary' ? ON_PRIMARY : undefined
-    const nodes = () => (scope === 'primary' ? [core.primary] : [core.primary, ...core.replicas])
+    const nodes = () => (scope === 'primary' ? [core.primary] : core.nodes.all)
     const sum = (pick: (pool: pg.Pool) => number) =>
       nodes().reduce((total, node) => total + pick(node.pool), 0)
     // @types/pg declares these as properties of the base class, so they are defined here, not as accessors.

@@ -1,5 +1,6 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
+import type { NodeSet } from './node-set.js'
 import { createReplicaSelector, type ReplicaSelector } from './replica-selector.js'
 import type { RouterNode } from './router-node.js'
 
@@ -29,23 +30,39 @@ export class TriedReplicas implements Exclusions {
  * Candidate lists are rebuilt on state changes rather than filtered on every read.
  */
 export class ReplicaSet {
-  readonly primary: RouterNode
-  readonly all: readonly RouterNode[]
+  readonly #nodes: NodeSet
   readonly #select: ReplicaSelector
   readonly #fallback: ResolvedOptions['fallback']
+  /** Every node that is a replica now (fenced ones included), rebuilt by {@link refresh}. */
+  #all: readonly RouterNode[] = []
   /** Replicas whose state is `up`, rebuilt by {@link refresh} rather than filtered on every read. */
   #usable: readonly RouterNode[] = []
 
-  constructor(primary: RouterNode, replicas: readonly RouterNode[], options: ResolvedOptions) {
-    this.primary = primary
-    this.all = replicas
+  constructor(nodes: NodeSet, options: ResolvedOptions) {
+    this.#nodes = nodes
     this.#select = createReplicaSelector(options.balance)
     this.#fallback = options.fallback
   }
 
-  /** Call on every node state change. */
+  /** The primary now (it changes after a failover). */
+  get primary(): RouterNode {
+    return this.#nodes.primary
+  }
+
+  /** Every node that is not the primary now. */
+  get all(): readonly RouterNode[] {
+    return this.#all
+  }
+
+  /** The newest timeline of the cluster (0 before any probe could tell). */
+  get timeline(): number {
+    return this.#nodes.timeline
+  }
+
+  /** Call on every node state or role change. */
   refresh(): void {
-    this.#usable = this.all.filter((replica) => replica.usable)
+    this.#all = this.#nodes.all.filter((node) => node.role === 'replica')
+    this.#usable = this.#all.filter((replica) => replica.usable)
   }
 
   /** Usable replicas the read has not tried yet. */
@@ -74,7 +91,20 @@ export class ReplicaSet {
         `No replica can serve this read (${this.all.map((r) => `${r.name}: ${r.state}`).join(', ')}) and fallback is 'error'`,
       )
     }
-    return this.primary
+    return this.readFallback()
+  }
+
+  /**
+   * The primary, as the node of a read no replica may serve; never a fenced one (its data is not the cluster's:
+   * an old primary on an older timeline while the new one cannot be reached). Throws `PGROUTE_NO_ELIGIBLE_NODE`.
+   */
+  readFallback(): RouterNode {
+    const { primary } = this
+    if (primary.state !== 'fenced') return primary
+    throw new PgRouteError(
+      'PGROUTE_NO_ELIGIBLE_NODE',
+      `No node can serve this read: no replica is eligible and the primary ${primary.name} is fenced (${primary.reason})`,
+    )
   }
 
   /** Why a read went to `node`, for `route` events. */

@@ -1,8 +1,9 @@
 import type { EventEmitter } from 'node:events'
-import type { CoreHooks } from '../core/router-core.js'
+import type { CoreHooks } from '../core/route-types.js'
 import type { RouterEvents } from '../core/router-events.js'
 import type { RouterLog } from '../observability/router-logger.js'
 import type { RouterTelemetry } from '../observability/router-telemetry.js'
+import type { PrimaryListener } from '../replicas/node-set.js'
 
 /** Who hears the core: the router's events, and the logger and telemetry when configured. */
 export interface HookTargets {
@@ -13,6 +14,8 @@ export interface HookTargets {
   readonly log: RouterLog | undefined
   /** Called on every state change before the event, with its reason. */
   readonly onState: (name: string, reason: string) => void
+  /** Called when another node becomes the primary (the router follows it and emits `primary-changed`). */
+  readonly onPrimaryChange: PrimaryListener
 }
 
 /** Reads that land on the primary for these reasons are fallbacks. */
@@ -25,8 +28,9 @@ function isFallback(role: string, reason: string): boolean {
  * `route` events, logger or OpenTelemetry adds nothing to a statement's path.
  */
 export function coreHooks(targets: HookTargets): CoreHooks {
-  const { events, routeEvents, telemetry, log, onState } = targets
+  const { events, routeEvents, telemetry, log, onState, onPrimaryChange } = targets
   return {
+    onPrimaryChange,
     onStateChange: (node, from, reason) => {
       onState(node.name, reason)
       const event = { node: node.name, role: node.role, from, to: node.state, reason }

@@ -1,3 +1,4 @@
+import { PgRouteError } from '../errors.js'
 import type { RouterNode } from '../replicas/router-node.js'
 
 /** How often {@link nextProbe} looks whether the primary has been probed again. */
@@ -23,4 +24,25 @@ export async function nextProbe(node: RouterNode, limitMs: number, signal?: Abor
     // Not unref'd: a caller awaiting `ready()` is waiting on this; the process must not exit under it.
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
+}
+
+/** Resolves with `work`, or rejects with `PGROUTE_ABORTED` once `signal` aborts (for `router.ready({ signal })`). */
+export async function untilAborted(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(new PgRouteError('PGROUTE_ABORTED', 'router.ready() was aborted', { cause: signal.reason }))
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+  }
+}
+
+/** Whether `node` takes writes now: observed out of recovery (roles are observed) and up. */
+export function takesWrites(node: RouterNode): boolean {
+  return node.role === 'primary' && node.usable
 }

@@ -21,6 +21,17 @@ export function problemOf(row: NodeStatus, reason: string | undefined): string |
 }
 
 /**
+ * The problem of the node writes would go to (the first row of `router.status()`): as {@link problemOf}, and also
+ * when it is up but in recovery, so that no node takes writes (roles are observed: no node is out of recovery).
+ */
+export function writerProblemOf(row: NodeStatus, reason: string | undefined): string | undefined {
+  if (row.role !== 'primary' && (row.state === 'up' || row.state === 'lagging')) {
+    return `primary ${row.name} is in recovery: no node takes writes`
+  }
+  return problemOf(row, reason)
+}
+
+/**
  * Builds {@link RouterHealth} from `router.status()` rows (primary first) and the reason of each node's last state
  * change, keyed by node name.
  */
@@ -32,10 +43,15 @@ export function healthOf(
   const [primary, ...replicas] = rows as [NodeStatus, ...NodeStatus[]]
   const problems: string[] = []
   for (const row of rows) {
-    const problem = problemOf(row, reasons.get(row.name))
+    const problem = (row === primary ? writerProblemOf : problemOf)(row, reasons.get(row.name))
     if (problem !== undefined) problems.push(problem)
   }
   const readsServed =
     replicas.length === 0 || fallback === 'primary' || replicas.some((row) => row.state === 'up')
-  return { ok: primary.state === 'up' && readsServed, primary, replicas, problems }
+  return {
+    ok: primary.state === 'up' && primary.role === 'primary' && readsServed,
+    primary,
+    replicas,
+    problems,
+  }
 }

@@ -1,11 +1,18 @@
+import { formatLsn } from '../health/lsn.js'
+import type { NodeSet } from '../replicas/node-set.js'
 import type { NodeState } from '../replicas/router-node.js'
 
 /** One row of `router.status()`: a node's health, lag and traffic. Never contains credentials. */
 export interface NodeStatus {
   /** Node name (`host:port/database` unless configured). */
   readonly name: string
+  /** Observed: `primary` for the node writes go to now, `replica` for every other (fenced ones included). */
   readonly role: 'primary' | 'replica'
   readonly state: NodeState
+  /** Why the node is in its state (for `fenced`: what fences it), or `null` before any change. */
+  readonly reason: string | null
+  /** Timeline the node is on (primary) or streams (replica), or `null` when unknown. */
+  readonly timeline: number | null
   /** `state === 'up'`: the node takes statements of its role. */
   readonly healthy: boolean
   /** Replicas: bytes of WAL behind the primary at the last probe (0 for the primary). */
@@ -28,4 +35,27 @@ export interface NodeStatus {
   readonly lastProbeAt: string | null
   /** The last failure's message, scrubbed of secrets, or `null`. */
   readonly lastError: string | null
+}
+
+/** One {@link NodeStatus} row per node of `nodes`, the primary first. */
+export function statusOf(nodes: NodeSet): NodeStatus[] {
+  const { primary, all } = nodes
+  return [primary, ...all.filter((node) => node !== primary)].map((node) => ({
+    name: node.name,
+    role: node.role,
+    state: node.state,
+    reason: node.reason ?? null,
+    timeline: node.timeline ?? null,
+    healthy: node.state === 'up',
+    lagBytes: node.lagBytes,
+    lagSeconds: node.lagSeconds,
+    lsn: node.lsn === undefined ? null : formatLsn(node.lsn),
+    receiveLsn: node.receiveLsn === undefined ? null : formatLsn(node.receiveLsn),
+    inFlight: node.inFlight,
+    served: node.served,
+    errors: node.errors,
+    rerouted: node.rerouted,
+    lastProbeAt: node.lastProbeAt === undefined ? null : new Date(node.lastProbeAt).toISOString(),
+    lastError: node.lastError ?? null,
+  }))
 }

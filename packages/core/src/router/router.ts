@@ -1,13 +1,14 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
+import { addedNodeSpec } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
-import type { RouterOptions } from '../config/router-options.js'
+import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
 import type { RejectedStatement } from '../core/rejection-log.js'
 import { RouterCore, type Statement } from '../core/router-core.js'
 import type { RouterEvents } from '../core/router-events.js'
 import { ConfigError, PgRouteError } from '../errors.js'
-import { formatLsn } from '../health/lsn.js'
+import type { WalPosition } from '../health/lsn.js'
 import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
 import { RouterLog } from '../observability/router-logger.js'
 import { RouterTelemetry } from '../observability/router-telemetry.js'
@@ -16,9 +17,9 @@ import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
 import { coreHooks } from './core-hooks.js'
-import { isLastingFailure, nextProbe } from './primary-readiness.js'
-import { healthOf, problemOf, type RouterHealth } from './router-health.js'
-import type { NodeStatus } from './router-status.js'
+import { isLastingFailure, nextProbe, takesWrites, untilAborted } from './primary-readiness.js'
+import { healthOf, type RouterHealth, writerProblemOf } from './router-health.js'
+import { type NodeStatus, statusOf } from './router-status.js'
 
 /** Options of {@link Router.transaction}. */
 export interface TransactionOptions {
@@ -70,7 +71,8 @@ const END_READ_ONLY: Classification = Object.freeze({
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
- * Events (see {@link RouterEvents}): `node-state`, `route` (opt-in), `reroute`. The router never emits `error`.
+ * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `route` (opt-in), `reroute`. The router
+ * never emits `error`.
  */
 export class Router extends EventEmitter<RouterEvents> {
   /**
@@ -95,7 +97,7 @@ export class Router extends EventEmitter<RouterEvents> {
     super()
     const resolved = resolveOptions(options)
     const api = resolved.openTelemetry ? loadOpenTelemetry() : undefined
-    const telemetry = api && new RouterTelemetry(api, () => [this.#core.primary, ...this.#core.replicas])
+    const telemetry = api && new RouterTelemetry(api, () => this.#core.nodes.all)
     const log = resolved.logger && new RouterLog(resolved.logger, (text) => this.#core.scrub(text))
     const hooks = coreHooks({
       events: this,
@@ -103,6 +105,15 @@ export class Router extends EventEmitter<RouterEvents> {
       telemetry,
       log,
       onState: (name, reason) => this.#reasons.set(name, reason),
+      onPrimaryChange: (from, to, reason) => {
+        ;(this.primary as PrimaryPool).followPrimary()
+        this.emit('primary-changed', {
+          from: from.name,
+          to: to.name,
+          timeline: this.#core.nodes.timeline,
+          reason: `${to.name} ${reason}`,
+        })
+      },
     })
     this.#core = new RouterCore(resolved, hooks)
     this.#telemetry = telemetry
@@ -121,38 +132,23 @@ export class Router extends EventEmitter<RouterEvents> {
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options
     if (!signal) await this.#core.monitor.ready()
-    else await this.#firstRound(signal)
+    else await untilAborted(this.#core.monitor.ready(), signal)
     const primary = this.#core.primary
-    if (primary.usable) return
+    if (takesWrites(primary)) return
     if (primary.lastFailure !== undefined && !isLastingFailure(primary.lastFailure)) {
       // A probe that timed out or was refused may be a blip (a loaded machine, a server still starting): the
       // primary is re-probed within the back-off; its answer decides.
       const { timeoutMs, maxBackoffMs } = this.#core.options.healthCheck
       await nextProbe(primary, maxBackoffMs + timeoutMs, signal)
       signal?.throwIfAborted()
-      if (primary.usable) return
+      if (takesWrites(primary)) return
     }
     const reason = this.#reasons.get(primary.name)
-    const problem = problemOf(this.status()[0]!, reason)
+    const problem = writerProblemOf(this.status()[0]!, reason)
     throw new PgRouteError('PGROUTE_PRIMARY_UNAVAILABLE', `The primary cannot be used: ${problem}`, {
       // The driver's error says more (its SQLSTATE), when it is what made the primary unusable.
       cause: reason !== undefined && reason === primary.lastError ? primary.lastFailure : undefined,
     })
-  }
-
-  async #firstRound(signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted()
-    let onAbort: (() => void) | undefined
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () =>
-        reject(new PgRouteError('PGROUTE_ABORTED', 'router.ready() was aborted', { cause: signal.reason }))
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-    try {
-      await Promise.race([this.#core.monitor.ready(), aborted])
-    } finally {
-      signal.removeEventListener('abort', onAbort!)
-    }
   }
 
   /**
@@ -253,7 +249,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   session<T>(fn: () => T | Promise<T>, options: SessionOptions = {}): Promise<T> {
-    let floor: bigint | undefined
+    let floor: WalPosition | undefined
     try {
       floor = options.token === undefined ? undefined : parseToken(options.token)
     } catch (error) {
@@ -275,8 +271,8 @@ export class Router extends EventEmitter<RouterEvents> {
   async token(): Promise<string | undefined> {
     const session = this.#core.sessions.getStore()
     if (!session) return undefined
-    const lsn = await this.#core.causal.required(session)
-    return lsn === undefined ? undefined : formatToken(lsn)
+    const position = await this.#core.causal.required(session)
+    return position === undefined ? undefined : formatToken(position)
   }
 
   /** Classifies `sql` with this router's settings (`writeFunctions`). */
@@ -284,24 +280,29 @@ export class Router extends EventEmitter<RouterEvents> {
     return this.#core.classify(sql)
   }
 
+  /**
+   * Adds a node at runtime (from a service registry, say): its role is observed like every other's. Resolves once
+   * its first probe was judged. Throws a `ConfigError` for a bad input or a name already in use.
+   */
+  async addNode(node: ReplicaInput): Promise<void> {
+    this.#core.assertOpen()
+    await this.#core.addNode(
+      addedNodeSpec(node, this.#core.options.nodes[0]!.pool, this.#core.nodes.all.length),
+    )
+  }
+
+  /**
+   * Removes the node named `name` (as in `status()`) at runtime. It takes no new statement from the call on;
+   * statements and clients already on it finish. Resolves once they have, and its pool (if the router created
+   * it) has ended. The primary cannot be removed while it leads.
+   */
+  removeNode(name: string): Promise<void> {
+    return this.#core.removeNode(name)
+  }
+
   /** One row per node, primary first: state, lag, WAL position and traffic. Never contains credentials. */
   status(): NodeStatus[] {
-    return [this.#core.primary, ...this.#core.replicas].map((node) => ({
-      name: node.name,
-      role: node.role,
-      state: node.state,
-      healthy: node.state === 'up',
-      lagBytes: node.lagBytes,
-      lagSeconds: node.lagSeconds,
-      lsn: node.lsn === undefined ? null : formatLsn(node.lsn),
-      receiveLsn: node.receiveLsn === undefined ? null : formatLsn(node.receiveLsn),
-      inFlight: node.inFlight,
-      served: node.served,
-      errors: node.errors,
-      rerouted: node.rerouted,
-      lastProbeAt: node.lastProbeAt === undefined ? null : new Date(node.lastProbeAt).toISOString(),
-      lastError: node.lastError ?? null,
-    }))
+    return statusOf(this.#core.nodes)
   }
 
   /**

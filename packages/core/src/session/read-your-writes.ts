@@ -1,29 +1,57 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import { ControlConnection } from '../core/control-connection.js'
+import { SharedFetch } from '../core/shared-fetch.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
-import { parseLsn } from '../health/lsn.js'
-import { isConnectionError } from '../pg-errors.js'
+import { parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
 import type { Lease } from '../replicas/lease.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from './causal-session.js'
 
-/** Where {@link ReadYourWrites} gets connections. */
+/** Where {@link ReadYourWrites} gets connections for the reads it places. */
 export interface Connections {
   acquire(node: RouterNode, reason: string): Promise<Lease>
-  release(lease: Lease, error?: unknown): void
 }
 
 /**
- * The read-your-writes rule: the primary's WAL position a session's reads must see, and a connection to a node
- * that has replayed it (a caught-up replica, one that catches up within `readYourWrites.maxWaitMs`, else the
- * primary).
+ * Bound of the router's own statements when reads have no time limit. A session read that needs the primary's
+ * position has no safe answer without it, so it waits as long as a read may.
+ */
+const CONTROL_TIMEOUT_MS = 30_000
+
+const PRIMARY_POSITION_SQL = `SELECT pg_current_wal_insert_lsn()::text AS lsn,
+  substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) AS timeline`
+const REPLAY_POSITION_SQL = `SELECT pg_last_wal_replay_lsn()::text AS lsn,
+  (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver) AS timeline`
+
+type PositionRow = { lsn: string | null; timeline: string | null }
+
+/** One node's lookups: its own connection, and each kind of position shared by concurrent callers. */
+interface NodeLookups {
+  readonly control: ControlConnection
+  readonly written: SharedFetch<WalPosition | undefined>
+  readonly replayed: SharedFetch<WalPosition | undefined>
+}
+
+/**
+ * The read-your-writes rule: the primary's WAL position (on its timeline) a session's reads must see, and a
+ * connection to a node that has replayed it (a caught-up replica on that timeline, one that catches up within
+ * `readYourWrites.maxWaitMs`, else the primary). WAL positions are read on the router's own connection to each
+ * node ({@link ControlConnection}), never on a connection of the application's pools, and concurrent callers
+ * share each lookup. Positions are compared only on the same timeline.
  */
 export class ReadYourWrites {
   readonly #replicas: ReplicaSet
   readonly #connections: Connections
   readonly #monitor: HealthMonitor
   readonly #options: ResolvedOptions['readYourWrites']
+  /** How long a replica's replay position is awaited before the read goes elsewhere. */
+  readonly #replayCheckMs: number
+  readonly #controlTimeoutMs: number
+  /** Made on first use: nodes change roles and join at runtime. */
+  readonly #lookups = new Map<RouterNode, NodeLookups>()
+  #closed = false
 
   constructor(
     replicas: ReplicaSet,
@@ -35,31 +63,37 @@ export class ReadYourWrites {
     this.#connections = connections
     this.#monitor = monitor
     this.#options = options.readYourWrites
+    this.#replayCheckMs = options.healthCheck.timeoutMs
+    this.#controlTimeoutMs = options.timeouts.readMs || CONTROL_TIMEOUT_MS
   }
 
-  /** The primary's WAL insert position: everything committed before this call is at or before it. */
-  readonly primaryPosition = async (): Promise<bigint> => {
-    const { rows } = await this.#replicas.primary.pool.query<{ lsn: string }>(
-      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
-    )
-    const lsn = rows[0] ? parseLsn(rows[0].lsn) : undefined
-    if (lsn === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
-    return lsn
+  /** The primary's WAL insert position and timeline: everything committed before this call is at or before it. */
+  readonly primaryPosition = async (): Promise<WalPosition> => {
+    const position = await this.#lookupsOf(this.#replicas.primary).written.get()
+    if (position === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
+    return position
   }
 
   /** The WAL position `session`'s reads must see (fetched when a write happened since), or `undefined`. */
-  required(session: CausalSession): Promise<bigint | undefined> | bigint | undefined {
+  required(session: CausalSession): Promise<WalPosition | undefined> | WalPosition | undefined {
+    if (session.claim !== undefined) return this.#verifyClaim(session, session.claim)
     return session.required(this.primaryPosition)
   }
 
   /**
    * A connection for a read that must see `required`: a replica whose replay position has reached it, else the
-   * primary. Replicas it goes to are excluded from `read`'s later attempts.
+   * primary. Replicas it goes to are excluded from `read`'s later attempts. Positions are compared only on the
+   * same timeline: a position of another timeline, or of an unknown one, is read on the primary. Waiting for a
+   * replica to replay holds none of its connections.
    */
-  async lease(required: bigint, read: Exclusions): Promise<Lease> {
-    const candidates = this.#replicas.candidates(read)
+  async lease(required: WalPosition, read: Exclusions): Promise<Lease> {
+    const { timeline, lsn } = required
+    const candidates =
+      timeline === undefined || timeline !== this.#replicas.timeline
+        ? []
+        : this.#replicas.candidates(read).filter((replica) => replica.timeline === timeline)
     const node = this.#replicas.choose(
-      candidates.filter((replica) => replica.lsn !== undefined && replica.lsn >= required),
+      candidates.filter((replica) => replica.lsn !== undefined && replica.lsn >= lsn),
     )
     if (node) {
       read.exclude(node)
@@ -69,36 +103,103 @@ export class ReadYourWrites {
       // The probe data may be up to one interval old: ask the most advanced candidate itself.
       const best = candidates.reduce((a, b) => ((b.lsn ?? 0n) > (a.lsn ?? 0n) ? b : a))
       read.exclude(best)
-      const lease = await this.#connections.acquire(best, 'read-your-writes')
-      let caughtUpNow: boolean
-      try {
-        caughtUpNow = await this.#waitForReplay(lease, required)
-      } catch (error) {
-        this.#connections.release(lease, error)
-        if (isConnectionError(error)) this.#monitor.reportConnectionFailure(best, error)
-        throw error
-      }
-      if (caughtUpNow) return lease
-      this.#connections.release(lease)
+      if (await this.#replayed(best, required)) return this.#connections.acquire(best, 'read-your-writes')
     }
-    return this.#connections.acquire(this.#replicas.primary, 'read-your-writes')
+    return this.#connections.acquire(this.#replicas.readFallback(), 'read-your-writes')
   }
 
-  /** Polls the replica's replay position on the leased connection until it reaches `required` or time is up. */
-  async #waitForReplay(lease: Lease, required: bigint): Promise<boolean> {
+  /** Closes the router's own connection to `node` (a node removed at runtime). */
+  async forget(node: RouterNode): Promise<void> {
+    const lookups = this.#lookups.get(node)
+    this.#lookups.delete(node)
+    await lookups?.control.close()
+  }
+
+  /** Closes the router's own connections. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.allSettled([...this.#lookups.values()].map((lookups) => lookups.control.close()))
+  }
+
+  #lookupsOf(node: RouterNode): NodeLookups {
+    let lookups = this.#lookups.get(node)
+    if (lookups === undefined) {
+      const control = new ControlConnection(node.spec, this.#controlTimeoutMs)
+      // After close(), a lookup fails on the closed connection rather than opening a new one.
+      if (this.#closed) void control.close()
+      const fetch = (sql: string) => async () => {
+        const [row] = await control.query<PositionRow>(sql)
+        const lsn = row?.lsn ? parseLsn(row.lsn) : undefined
+        return lsn === undefined
+          ? undefined
+          : { lsn, timeline: parseTimeline(row?.timeline) ?? node.timeline }
+      }
+      lookups = {
+        control,
+        written: new SharedFetch(fetch(PRIMARY_POSITION_SQL)),
+        replayed: new SharedFetch(fetch(REPLAY_POSITION_SQL)),
+      }
+      this.#lookups.set(node, lookups)
+    }
+    return lookups
+  }
+
+  /**
+   * A token's position is believed up to what the primary is known to have reached on its timeline (its last
+   * probe, or a replica that received that far); beyond it, the primary is asked. A position the primary has not
+   * reached cannot come from a real token: it is clamped to the furthest position a replica of the primary's
+   * timeline has replayed (a position the primary did reach), so a forged token can neither pin a session to the
+   * primary nor hold reads waiting. A position of an older or unknown timeline that the primary has reached cannot
+   * be compared: it stands, and its reads go to the primary.
+   */
+  async #verifyClaim(session: CausalSession, claim: WalPosition): Promise<WalPosition | undefined> {
+    const timeline = this.#replicas.timeline
+    let known = this.#monitor.primaryLsn ?? 0n
+    let replayed = 0n
+    for (const replica of this.#replicas.all) {
+      if (replica.timeline !== timeline) continue
+      if (replica.receiveLsn !== undefined && replica.receiveLsn > known) known = replica.receiveLsn
+      if (replica.lsn !== undefined && replica.lsn > replayed) replayed = replica.lsn
+    }
+    let real = claim.lsn <= known && (claim.timeline === undefined || claim.timeline <= timeline)
+    if (!real) {
+      const primary = await this.primaryPosition()
+      const older = claim.timeline === undefined || (primary.timeline ?? 0) > claim.timeline
+      real = claim.lsn <= primary.lsn && (older || claim.timeline === primary.timeline)
+    }
+    session.settleClaim(claim, real ? claim : { lsn: replayed, timeline: timeline || claim.timeline })
+    return session.required(this.primaryPosition)
+  }
+
+  /** Polls `node`'s replay position until it reaches `required` (true) or `maxWaitMs` is over (false). */
+  async #replayed(node: RouterNode, required: WalPosition): Promise<boolean> {
     const deadline = Date.now() + this.#options.maxWaitMs
     for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
-      const { rows } = await lease.client.query<{ lsn: string | null }>(
-        'SELECT pg_last_wal_replay_lsn()::text AS lsn',
-      )
-      const lsn = rows[0]?.lsn ? parseLsn(rows[0].lsn) : undefined
-      if (lsn !== undefined) {
-        this.#monitor.observeReplay(lease.node, lsn)
-        if (lsn >= required) return true
+      let position: WalPosition | undefined
+      try {
+        position = await within(this.#lookupsOf(node).replayed.get(), this.#replayCheckMs)
+      } catch {
+        // The replica could not say in time: the read goes elsewhere (the monitor judges the node).
+        return false
+      }
+      // A replica that moved to another timeline meanwhile is not caught up.
+      if (position !== undefined && position.timeline === required.timeline) {
+        this.#monitor.observeReplay(node, position.lsn)
+        if (position.lsn >= required.lsn) return true
       }
       const remaining = deadline - Date.now()
       if (remaining <= 0) return false
       await sleep(Math.min(pause, remaining), undefined, { ref: false })
     }
   }
+}
+
+/** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }

@@ -1,0 +1,143 @@
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isPgRouteError, type Router } from '../src/index.js'
+import { portOf, routerFor, WHO, waitForState } from './helpers/cluster-helpers.js'
+
+let cluster: Cluster
+const routers: Router[] = []
+
+beforeAll(async () => {
+  cluster = await startTestCluster({ replicas: 2 })
+  await cluster.primary.query('CREATE TABLE marks (id bigserial PRIMARY KEY, tag text)')
+  await cluster.waitForReplication()
+})
+
+afterAll(async () => {
+  await Promise.all(routers.map((router) => router.end()))
+  await cluster?.stop()
+})
+
+function router(options: Parameters<typeof routerFor>[1] = {}): Router {
+  const created = routerFor(cluster, options)
+  routers.push(created)
+  return created
+}
+
+async function failure(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the call to fail')
+}
+
+async function sleepers(tag: string): Promise<number> {
+  const { rows } = await cluster.primary.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%${tag}%' AND pid <> pg_backend_pid()`,
+  )
+  let total = rows[0]!.n
+  for (const replica of cluster.replicas) {
+    const result = await replica.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%${tag}%' AND pid <> pg_backend_pid()`,
+    )
+    total += result.rows[0]!.n
+  }
+  return total
+}
+
+describe('time limits', () => {
+  it('a read past timeouts.readMs is cancelled on the server and re-run elsewhere, then fails typed', async () => {
+    const routed = router({ timeouts: { readMs: 300 }, retry: { retries: 2 } })
+    await routed.ready()
+    const started = Date.now()
+    const error = await failure(routed.query("SELECT pg_sleep(5), 'read-limit' AS tag"))
+    const took = Date.now() - started
+    expect(error).toMatchObject({ code: 'PGROUTE_TIMEOUT' })
+    // Three attempts of 300 ms, each checked by a timer of a quarter of that.
+    expect(took).toBeLessThan(3000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await sleepers('read-limit')).toBe(0) // cancelled on the servers, not left running
+    expect((await routed.query(WHO)).rows).toHaveLength(1)
+  })
+
+  it('a write past timeouts.writeMs is cancelled, fails PGROUTE_TIMEOUT and is never re-run', async () => {
+    const routed = router({ timeouts: { writeMs: 300 } })
+    await routed.ready()
+    const started = Date.now()
+    const error = await failure(routed.query("INSERT INTO marks (tag) SELECT 'write-limit' FROM pg_sleep(3)"))
+    expect(error).toMatchObject({ code: 'PGROUTE_TIMEOUT' })
+    expect(Date.now() - started).toBeLessThan(2000)
+    await new Promise((resolve) => setTimeout(resolve, 3500))
+    const { rows } = await cluster.primary.query("SELECT 1 FROM marks WHERE tag = 'write-limit'")
+    expect(rows).toHaveLength(0)
+  })
+})
+
+describe('a hung replica', () => {
+  it('reads running on it when it is marked down are re-run elsewhere at once', async (context) => {
+    requireControl(context, 'hangs a replica')
+    const victim = cluster.replicas[0]!
+    const routed = router({ timeouts: { readMs: 0 }, pool: { max: 4 } })
+    await routed.ready()
+    await victim.hang()
+    try {
+      const started = Date.now()
+      const reads = await Promise.all(Array.from({ length: 12 }, () => routed.query(WHO)))
+      const took = Date.now() - started
+      for (const result of reads) expect(portOf(result)).not.toBe(victim.port)
+      // One probe interval and timeout to notice; nothing waits for the hang to end.
+      expect(took).toBeLessThan(2500)
+    } finally {
+      await victim.resume()
+    }
+    await waitForState(routed, victim.name, 'up')
+  })
+})
+
+describe('a primary that is down', () => {
+  it('hung: writes fail within 1 s with PGROUTE_PRIMARY_UNAVAILABLE, and succeed once it answers again', async (context) => {
+    requireControl(context, 'hangs the primary')
+    const routed = router()
+    await routed.ready()
+    const name = routed.status()[0]!.name
+    await cluster.primary.hang()
+    try {
+      await waitForState(routed, name, 'down', 5000)
+      const started = Date.now()
+      const error = await failure(routed.query("INSERT INTO marks (tag) VALUES ('while-hung')"))
+      expect(Date.now() - started).toBeLessThan(1000)
+      expect(isPgRouteError(error)).toBe(true)
+      expect(error).toMatchObject({ code: 'PGROUTE_PRIMARY_UNAVAILABLE' })
+      expect((error as Error).cause).toBeDefined()
+      expect((await routed.query(WHO)).rows).toHaveLength(1) // reads still served by the replicas
+    } finally {
+      await cluster.primary.resume()
+    }
+    await waitForState(routed, name, 'up')
+    await routed.query("INSERT INTO marks (tag) VALUES ('after-hang')")
+  })
+
+  it('killed: writes fail at once with PGROUTE_PRIMARY_UNAVAILABLE (cause: the connection error)', async (context) => {
+    requireControl(context, 'kills the primary')
+    const routed = router()
+    await routed.ready()
+    const name = routed.status()[0]!.name
+    await cluster.primary.kill()
+    try {
+      const started = Date.now()
+      const error = await failure(routed.query("INSERT INTO marks (tag) VALUES ('while-dead')"))
+      expect(Date.now() - started).toBeLessThan(1000)
+      expect(error).toMatchObject({ code: 'PGROUTE_PRIMARY_UNAVAILABLE' })
+      expect((error as Error).cause).toBeInstanceOf(Error)
+      await waitForState(routed, name, 'down')
+      const again = await failure(routed.query("INSERT INTO marks (tag) VALUES ('while-dead')"))
+      expect(again).toMatchObject({ code: 'PGROUTE_PRIMARY_UNAVAILABLE' })
+    } finally {
+      await cluster.primary.start()
+    }
+    await waitForState(routed, name, 'up', 20_000)
+    await routed.query("INSERT INTO marks (tag) VALUES ('after-restart')")
+  })
+})
