@@ -1,4 +1,5 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { startTestCluster } from '@pgroute/cluster/testing'
 import { type Runner, run, runMigrations } from 'graphile-worker'
 import type pg from 'pg'
 import QueryStream from 'pg-query-stream'
@@ -12,7 +13,7 @@ let router: Router
 let replicaPorts: number[]
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 1 })
+  cluster = await startTestCluster({ replicas: 1 })
   replicaPorts = cluster.replicas.map((replica) => replica.port)
   router = routerFor(cluster)
   await router.ready()

@@ -1,4 +1,5 @@
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RoutedClient, Router } from '../src/index.js'
 import { portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
@@ -12,7 +13,7 @@ let cluster: Cluster
 let primaryPort: number
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 1 })
+  cluster = await startTestCluster({ replicas: 1 })
   primaryPort = cluster.primary.port
   await cluster.primary.query(`
     CREATE TABLE jobs (id bigserial PRIMARY KEY, task text);

@@ -7,7 +7,8 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Router } from '../src/index.js'
@@ -46,7 +47,7 @@ beforeAll(async () => {
   metrics.setGlobalMeterProvider(meterProvider)
   trace.setGlobalTracerProvider(tracerProvider)
   context.setGlobalContextManager(contextManager)
-  cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
+  cluster = await startTestCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }] })
   await cluster.primary.query(`
     CREATE TABLE calls (id bigserial PRIMARY KEY);
     CREATE FUNCTION record_call() RETURNS bigint LANGUAGE sql VOLATILE AS
@@ -158,7 +159,8 @@ describe('OpenTelemetry metrics and spans', () => {
     expect(line?.fields).toMatchObject({ from: 'replica-1', code: '25006' })
   })
 
-  it('counts and logs session reads that fall back to the primary', async () => {
+  it('counts and logs session reads that fall back to the primary', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     // The only replica replays 2 s late: a read right after a write cannot go there.
     const late = routerFor(cluster, {
       replicas: [{ name: 'late-replica', connectionString: cluster.replicas[1]!.url }],

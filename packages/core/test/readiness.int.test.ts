@@ -1,5 +1,6 @@
 import { inspect } from 'node:util'
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import type { Cluster } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, isPgRouteError, type Router } from '../src/index.js'
 import { FAST_HEALTH, routerFor, waitForState } from './helpers/cluster-helpers.js'
@@ -8,7 +9,7 @@ let cluster: Cluster
 const routers: Router[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({ replicas: 1 })
+  cluster = await startTestCluster({ replicas: 1 })
 })
 
 afterAll(async () => {
@@ -82,7 +83,8 @@ describe('router.ready()', () => {
     expect(router.health().problems.join('\n')).toMatch(/primary .* is in recovery: no node takes writes/)
   })
 
-  it('waits for the re-probe after a probe that timed out: a primary stalled for a moment is ready', async () => {
+  it('waits for the re-probe after a probe that timed out: a primary stalled for a moment is ready', async (context) => {
+    requireControl(context, 'hangs the primary')
     await cluster.primary.hang()
     const router = track(
       createRouter({
@@ -99,7 +101,8 @@ describe('router.ready()', () => {
     expect(router.status()[0]!.errors).toBeGreaterThanOrEqual(1)
   })
 
-  it('health() names a replica that is down, and stays ok while reads fall back to the primary', async () => {
+  it('health() names a replica that is down, and stays ok while reads fall back to the primary', async (context) => {
+    requireControl(context, 'stops a replica')
     const lenient = track(routerFor(cluster, { fallback: 'primary' }))
     const strict = track(routerFor(cluster, { fallback: 'error' }))
     await Promise.all([lenient.ready(), strict.ready()])
