@@ -13,7 +13,6 @@
  * Run alone: `node --conditions=pgroute-source --import tsx bench/src/core-throughput.ts`
  */
 import type { Router } from '@pgroute/core'
-import type pg from 'pg'
 import { type BenchRow, isMain } from './bench-module.js'
 import type { Load } from './load-child-process.js'
 import {
@@ -21,36 +20,20 @@ import {
   benchRouter,
   type ClientMap,
   clientLoader,
-  ITEM_ROWS,
-  plainPool,
+  type PointQuery,
+  plainPoolLoad,
+  pointSelect,
   runThroughputBench,
   type ThroughputConfig,
 } from './throughput-bench.js'
 
 export const name = 'core-throughput'
 
-const SELECT = 'SELECT id, label FROM bench_items WHERE id = $1'
-
-type Query = (text: string, values: unknown[]) => Promise<pg.QueryResult>
-
-function pointSelect(query: Query): (call: number) => Promise<void> {
-  return async (call) => {
-    const id = (call % ITEM_ROWS) + 1
-    const { rows } = await query(SELECT, [id])
-    if (rows.length !== 1) throw new Error(`expected one row for id ${id}`)
-  }
-}
-
-async function plainPoolLoad(config: ThroughputConfig): Promise<Load> {
-  const pool = plainPool(config)
-  return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
-}
-
 /** A router-backed client named `client`, querying through what `pick` returns. */
 async function routerLoad(
   client: string,
   config: ThroughputConfig,
-  pick: (router: Router) => Query,
+  pick: (router: Router) => PointQuery,
 ): Promise<Load> {
   const router = await benchRouter(config)
   return {

@@ -14,7 +14,6 @@
  */
 import Module, { createRequire } from 'node:module'
 import type { Router } from '@pgroute/core'
-import type pg from 'pg'
 import { type BenchRow, isMain } from './bench-module.js'
 import type { Load } from './load-child-process.js'
 import {
@@ -22,36 +21,23 @@ import {
   benchRouter,
   type ClientMap,
   clientLoader,
-  ITEM_ROWS,
-  plainPool,
+  type PointQuery,
+  plainPoolLoad,
+  pointSelect,
   runThroughputBench,
   type ThroughputConfig,
 } from './throughput-bench.js'
 
 export const name = 'otel-overhead'
 
-const SELECT = 'SELECT id, label FROM bench_items WHERE id = $1'
 const BASELINE = 'pg.Pool'
 
-type Query = (text: string, values: unknown[]) => Promise<pg.QueryResult>
 type Wrap = <T>(call: () => Promise<T>) => Promise<T>
 
-function pointSelect(query: Query, wrap: Wrap = (call) => call()): (call: number) => Promise<void> {
-  return async (call) => {
-    const id = (call % ITEM_ROWS) + 1
-    const { rows } = await wrap(() => query(SELECT, [id]))
-    if (rows.length !== 1) throw new Error(`expected one row for id ${id}`)
-  }
-}
-
-async function plainPoolLoad(config: ThroughputConfig): Promise<Load> {
-  const pool = plainPool(config)
-  return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
-}
-
 function routerLoad(client: string, config: ThroughputConfig, router: Router, wrap?: Wrap): Load {
+  const query: PointQuery = (text, values) => router.pool.query(text, values)
   return {
-    op: pointSelect((text, values) => router.pool.query(text, values), wrap),
+    op: pointSelect(wrap ? (text, values) => wrap(() => query(text, values)) : query),
     close: async () => {
       assertServedBy(client, router, config)
       await router.end()

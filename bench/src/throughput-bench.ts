@@ -48,6 +48,27 @@ export function clientLoader(
 const POOL_SETTINGS = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 
 /** The baseline's plain pool on `config.node`, with the router's pool settings. */
+/** The statement every core throughput client runs: a point select by primary key. */
+const POINT_SELECT = 'SELECT id, label FROM bench_items WHERE id = $1'
+
+/** A `pg`-style query function (a pool's, a router's, or one wrapped in a span). */
+export type PointQuery = (text: string, values: unknown[]) => Promise<pg.QueryResult>
+
+/** One operation of a closed loop: the point select of row `call`, checked to return exactly that row. */
+export function pointSelect(query: PointQuery): (call: number) => Promise<void> {
+  return async (call) => {
+    const id = (call % ITEM_ROWS) + 1
+    const { rows } = await query(POINT_SELECT, [id])
+    if (rows.length !== 1) throw new Error(`expected one row for id ${id}`)
+  }
+}
+
+/** The baseline client: point selects on a plain `pg.Pool` with the router's pool settings. */
+export async function plainPoolLoad(config: ThroughputConfig): Promise<Load> {
+  const pool = plainPool(config)
+  return { op: pointSelect((text, values) => pool.query(text, values)), close: () => pool.end() }
+}
+
 export function plainPool(config: ThroughputConfig): pg.Pool {
   const pool = new pg.Pool({ connectionString: config.node, ...POOL_SETTINGS })
   // pool.end() resolves before its connections close; the server's goodbye as the cluster stops is expected.
