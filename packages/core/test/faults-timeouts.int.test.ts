@@ -141,3 +141,62 @@ describe('a primary that is down', () => {
     await routed.query("INSERT INTO marks (tag) VALUES ('after-restart')")
   })
 })
+
+describe('a transaction whose node hangs under its body', () => {
+  it('read-write: fails PGROUTE_PRIMARY_UNAVAILABLE soon after the primary is marked down; nothing is committed', async (context) => {
+    requireControl(context, 'hangs the primary')
+    const routed = router()
+    await routed.ready()
+    const name = routed.status()[0]!.name
+    let hungAt = 0
+    const transaction = failure(
+      routed.transaction(async (client) => {
+        await client.query("INSERT INTO marks (tag) VALUES ('tx-hung')")
+        await cluster.primary.hang()
+        hungAt = Date.now()
+        await client.query('SELECT 1')
+      }),
+    )
+    try {
+      const error = await transaction
+      // Noticed by a probe (interval 200 ms, timeout 150 ms), then the primary's 800 ms budget.
+      expect(Date.now() - hungAt).toBeLessThan(3000)
+      expect(error).toMatchObject({ code: 'PGROUTE_PRIMARY_UNAVAILABLE' })
+    } finally {
+      await cluster.primary.resume()
+    }
+    await waitForState(routed, name, 'up')
+    const { rows } = await cluster.primary.query("SELECT 1 FROM marks WHERE tag = 'tx-hung'")
+    expect(rows).toHaveLength(0)
+    expect(await routed.transaction((client) => client.query(WHO).then(portOf))).toBe(cluster.primary.port)
+  })
+
+  it('read-only: fails PGROUTE_NODE_DOWN as soon as its replica is marked down', async (context) => {
+    requireControl(context, 'hangs a replica')
+    const routed = router()
+    await routed.ready()
+    let hungAt = 0
+    let victim: Cluster['replicas'][number] | undefined
+    const transaction = failure(
+      routed.transaction(
+        async (client) => {
+          const port = portOf(await client.query(WHO))
+          victim = cluster.replicas.find((replica) => replica.port === port)
+          await victim!.hang()
+          hungAt = Date.now()
+          await client.query('SELECT 1')
+        },
+        { readOnly: true },
+      ),
+    )
+    try {
+      const error = await transaction
+      expect(Date.now() - hungAt).toBeLessThan(2500)
+      expect(error).toMatchObject({ code: 'PGROUTE_NODE_DOWN' })
+      expect((await routed.query(WHO)).rows).toHaveLength(1) // the other replica serves reads meanwhile
+    } finally {
+      await victim?.resume()
+    }
+    await waitForState(routed, victim!.name, 'up')
+  })
+})

@@ -116,9 +116,10 @@ export class PrimaryPath {
    * its pool).
    */
   #acquireWithin(node: RouterNode, reason: string): Promise<Lease> {
+    const { runner } = this.#deps
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (node.waiting.delete(waiter)) reject(this.unavailable(undefined))
+        if (runner.withdraw(node, checkout)) reject(this.unavailable(undefined))
       }, PRIMARY_DOWN_BUDGET_MS)
       timer.unref()
       const waiter: LeaseWaiter = {
@@ -131,7 +132,7 @@ export class PrimaryPath {
           reject(error)
         },
       }
-      this.#deps.runner.checkout(node, reason, waiter)
+      const checkout = runner.checkout(node, reason, waiter)
     })
   }
 

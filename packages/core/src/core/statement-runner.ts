@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { PgRouteError } from '../errors.js'
 import { cancelledByRouter, isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
-import type { RouterNode } from '../replicas/router-node.js'
+import type { RouterNode, RunningStatement, WaitingCheckout } from '../replicas/router-node.js'
 import { CancelRequests } from './cancel-request.js'
 import { nodeDownError, primaryUnavailable } from './unavailable-error.js'
 
@@ -149,19 +149,21 @@ export class StatementRunner {
       setTimeout(() => node.state === 'down' && this.abandon(node), graceMs).unref()
       return
     }
-    for (const client of node.running.keys()) this.#cancel(client, nodeDownError(node))
+    for (const { client } of node.running.snapshot()) this.#cancel(client, nodeDownError(node))
     if (node.waiting.size === 0) return
-    const waiters = [...node.waiting] as LeaseWaiter[]
-    node.waiting.clear()
-    for (const waiter of waiters) waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
+    for (const { waiter } of node.waiting.takeAll())
+      waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
   }
 
-  /** Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once. */
-  checkout(node: RouterNode, reason: string, waiter: LeaseWaiter): void {
-    const { waiting } = node
-    waiting.add(waiter)
+  /**
+   * Leases a connection of `node` and hands it to `waiter`; a connection failure marks the node down at once.
+   * Returns the waiting checkout, for {@link withdraw}.
+   */
+  checkout(node: RouterNode, reason: string, waiter: LeaseWaiter): WaitingCheckout {
+    const waiting: WaitingCheckout = { slot: -1, waiter }
+    node.waiting.add(waiting)
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
-      if (!waiting.delete(waiter)) {
+      if (!node.waiting.remove(waiting)) {
         // Already failed by abandon(): a connection that came after all goes back to its pool.
         if (error) this.#noteFailure(node, error)
         client?.release()
@@ -183,6 +185,15 @@ export class StatementRunner {
       this.#hooks.onRoute?.(node, reason)
       waiter.leased({ node, client })
     })
+    return waiting
+  }
+
+  /**
+   * Gives up a checkout still waiting for a connection: its waiter is not called, a connection that comes later
+   * goes back to its pool. False if it was no longer waiting.
+   */
+  withdraw(node: RouterNode, checkout: WaitingCheckout): boolean {
+    return node.waiting.remove(checkout)
   }
 
   /** {@link checkout} as a promise. */
@@ -192,7 +203,8 @@ export class StatementRunner {
 
   /** Cancels the statement running on `lease`, if one still is: it fails with `reason`. */
   cancel(lease: Lease, reason: PgRouteError): void {
-    if (lease.node.running.has(lease.client)) this.#cancel(lease.client, reason)
+    if (lease.node.running.snapshot().some(({ client }) => client === lease.client))
+      this.#cancel(lease.client, reason)
   }
 
   /**
@@ -216,23 +228,25 @@ export class StatementRunner {
   ): void {
     lease.node.inFlight++
     const limitMs = waiter.limitMs
-    // Cancelled after `limitMs` plus up to two ticks (a tick is a quarter of the shortest limit).
-    lease.node.running.set(
-      lease.client,
-      limitMs ? this.#ticks + 1 + Math.ceil(limitMs / this.#tickMs) : Infinity,
-    )
+    const running: RunningStatement = {
+      slot: -1,
+      client: lease.client,
+      // Cancelled after `limitMs` plus up to two ticks (a tick is a quarter of the shortest limit).
+      deadline: limitMs ? this.#ticks + 1 + Math.ceil(limitMs / this.#tickMs) : 0,
+    }
+    lease.node.running.add(running)
     try {
       ;(lease.client as unknown as CallbackClient).query(
         statement.query,
         statement.values,
         (error, result) =>
           error
-            ? this.#failed(lease, mode, waiter, error)
-            : this.#done(lease, mode, waiter, result as pg.QueryResult<R>),
+            ? this.#failed(lease, running, mode, waiter, error)
+            : this.#done(lease, running, mode, waiter, result as pg.QueryResult<R>),
       )
     } catch (error) {
       // pg throws synchronously for a missing statement; nothing was sent.
-      this.#failed(lease, mode, waiter, error)
+      this.#failed(lease, running, mode, waiter, error)
     }
   }
 
@@ -256,30 +270,40 @@ export class StatementRunner {
   /**
    * Runs a caller's function that runs its own statements (a transaction's body) on a leased connection. A
    * failure of the primary under it is reported as `PGROUTE_PRIMARY_UNAVAILABLE` (the error as `cause`).
+   *
+   * The body's statements do not pass through {@link send}: its connection counts as running for the whole body,
+   * so that it is cancelled (and the body fails with `PGROUTE_NODE_DOWN`, or the primary's error) when the node is
+   * marked down. It has no time limit: a transaction may rightly outlast any one statement's limit.
    */
   async within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const { node } = lease
+    const { node, client } = lease
+    const running: RunningStatement = { slot: -1, client, deadline: 0 }
     node.inFlight++
+    node.running.add(running)
     try {
-      const value = await use(lease.client)
+      const value = await use(client)
       node.served++
       return value
     } catch (error) {
-      this.#noteFailure(node, error)
-      throw this.#failure(node, error)
+      const cancelled = this.#cancelled.get(client)
+      if (cancelled === undefined) this.#noteFailure(node, error)
+      throw this.#failure(node, cancelled ?? error)
     } finally {
       node.inFlight--
+      node.running.remove(running)
+      this.#cancelled.delete(client)
     }
   }
 
   #done<R extends pg.QueryResultRow>(
     lease: Lease,
+    running: RunningStatement,
     mode: ReleaseMode,
     waiter: OutcomeWaiter<R>,
     result: pg.QueryResult<R>,
   ): void {
     lease.node.inFlight--
-    lease.node.running.delete(lease.client)
+    lease.node.running.remove(running)
     lease.node.served++
     if (mode === 'release') this.release(lease)
     waiter.done({ value: result, lease })
@@ -287,13 +311,14 @@ export class StatementRunner {
 
   #failed<R extends pg.QueryResultRow>(
     lease: Lease,
+    running: RunningStatement,
     mode: ReleaseMode,
     waiter: OutcomeWaiter<R>,
     error: unknown,
   ): void {
     const { node, client } = lease
     node.inFlight--
-    node.running.delete(client)
+    node.running.remove(running)
     const cancelled = this.#cancelled.get(client)
     if (cancelled) this.#cancelled.delete(client)
     else this.#noteFailure(node, error)
@@ -323,8 +348,8 @@ export class StatementRunner {
   #sweep(): void {
     const now = ++this.#ticks
     for (const node of this.#nodes) {
-      for (const [client, deadline] of node.running) {
-        if (deadline > now) continue
+      for (const { client, deadline } of node.running.snapshot()) {
+        if (deadline === 0 || deadline > now) continue
         this.#cancel(
           client,
           new PgRouteError(

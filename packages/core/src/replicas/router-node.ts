@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { SlotBag, type Slotted } from './slot-bag.js'
 
 /**
  * Health of a node as the router sees it:
@@ -16,6 +17,18 @@ export type NodeState = 'unknown' | 'up' | 'lagging' | 'down' | 'fenced'
 
 /** The role of a node, as observed: the primary, or any other node (a replica, or a fenced node). */
 export type NodeRole = 'primary' | 'replica'
+
+/** A statement running on one of a node's connections. */
+export interface RunningStatement extends Slotted {
+  readonly client: pg.PoolClient
+  /** When it runs out of time, in ticks of the statement runner's time-limit timer; 0: no limit. */
+  readonly deadline: number
+}
+
+/** A checkout waiting for one of a node's connections, and who waits for it. */
+export interface WaitingCheckout extends Slotted {
+  readonly waiter: { failed(error: unknown): void }
+}
 
 /** Called on every state change, with a reason fit for logs (no secrets). */
 export type StateListener = (node: RouterNode, from: NodeState, reason: string) => void
@@ -68,13 +81,10 @@ export class RouterNode {
   /** Set once the node was removed from the router: it takes no new statements. */
   removed = false
 
-  /**
-   * Statements running on the node's connections, with their deadline (in ticks of the statement runner's
-   * time-limit timer; Infinity: none), so that they can be cancelled when it runs out or the node goes down.
-   */
-  readonly running: Map<pg.PoolClient, number> = new Map()
+  /** Statements running on the node's connections, so that they can be cancelled (time limit, node down). */
+  readonly running = new SlotBag<RunningStatement>()
   /** Checkouts waiting for one of the node's connections (failed at once when the node goes down). */
-  readonly waiting = new Set<object>()
+  readonly waiting = new SlotBag<WaitingCheckout>()
 
   inFlight = 0
   served = 0
