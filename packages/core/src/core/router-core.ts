@@ -20,17 +20,12 @@ import {
   type Routing,
   type StatementObserver,
 } from './route-types.js'
-import {
-  type Lease,
-  type Outcome,
-  type ReleaseMode,
-  type Statement,
-  StatementRunner,
-} from './statement-runner.js'
+import { type Lease, type Outcome, type Statement, StatementRunner } from './statement-runner.js'
 
 export type { Lease, Outcome, Statement } from './statement-runner.js'
 
 const NO_OPTIONS: RouteOptions = Object.freeze({})
+const KEEP: RouteOptions = Object.freeze({ keep: true })
 
 type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
 
@@ -94,6 +89,7 @@ export class RouterCore {
       options,
       scrub: (text) => this.scrub(text),
       closed: () => this.closed,
+      completed: (node, routing, session) => this.#completed(node, routing, session),
     })
     this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
     this.#reads = new ReadPath({
@@ -221,7 +217,22 @@ export class RouterCore {
     if (classification.target === 'replica' && this.replicas.length > 0 && options.primary !== true) {
       return this.#reads.read<R>(statement, keep)
     }
-    return this.#onPrimary<R>(classification, statement, keep ? 'keep' : 'release')
+    return this.#primaryPath.run<R>(
+      classification,
+      statement,
+      keep ? 'keep' : 'release',
+      this.sessions.getStore(),
+    )
+  }
+
+  /** Runs a transaction's `BEGIN` as `classification` says, keeping its connection for the transaction. */
+  async begin(classification: Routing, statement: Statement): Promise<Lease> {
+    try {
+      return (await this.route(classification, statement, KEEP)).lease
+    } catch (error) {
+      traceToCaller(error)
+      throw error
+    }
   }
 
   /** A connection to pin before any statement: a replica as a read of the current session would get, or the primary. */
@@ -256,26 +267,6 @@ export class RouterCore {
     return this.#closing
   }
 
-  /** A statement on the primary; only connecting is retried, never a statement that may have run. */
-  async #onPrimary<R extends pg.QueryResultRow>(
-    classification: Routing,
-    statement: Statement,
-    mode: ReleaseMode,
-  ): Promise<Result<R>> {
-    let node = this.primary
-    try {
-      const started = this.#primaryPath.downSince()
-      const lease = await this.#primaryPath.lease(classification.reason)
-      node = lease.node
-      return await this.#primaryPath.execute<R>(lease, statement, mode, started)
-    } catch (error) {
-      traceToCaller(error)
-      throw error
-    } finally {
-      this.#completed(node, classification)
-    }
-  }
-
   #onLease<R extends pg.QueryResultRow>(
     lease: Lease,
     classification: Routing,
@@ -294,7 +285,7 @@ export class RouterCore {
     try {
       return await running
     } finally {
-      this.#completed(node, classification)
+      this.#completed(node, classification, this.sessions.getStore())
     }
   }
 
@@ -307,8 +298,8 @@ export class RouterCore {
    * A statement ended on `node`: one the classifier sent to the primary may have written, and the session (if
    * any) learns of it. After completion, never before: a read fetching the WAL position in between would miss it.
    */
-  #completed(node: RouterNode, classification: Routing): void {
-    if (this.#writes(node, classification)) this.sessions.getStore()?.markWrite()
+  #completed(node: RouterNode, classification: Routing, session: CausalSession | undefined): void {
+    if (this.#writes(node, classification)) session?.markWrite()
   }
 
   #rerun<R extends pg.QueryResultRow>(
@@ -317,7 +308,9 @@ export class RouterCore {
     error: unknown,
   ): Promise<Result<R>> {
     this.rejections.record(node, read.statement.text, error)
-    return this.#onPrimary<R>(READ_ONLY_REJECTION, read.statement, read.keep ? 'keep' : 'release')
+    // The read's own session: this may run in a callback of pg's, where the current one is another's.
+    const mode = read.keep ? 'keep' : 'release'
+    return this.#primaryPath.run<R>(READ_ONLY_REJECTION, read.statement, mode, read.session)
   }
 }
 

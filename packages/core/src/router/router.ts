@@ -43,7 +43,6 @@ function statementOf(text: string): Statement {
   return { text, query: text, values: undefined }
 }
 
-const KEEP = Object.freeze({ keep: true })
 const COMMIT = statementOf('COMMIT')
 const ROLLBACK = statementOf('ROLLBACK')
 // A transaction's own statements are routed by its options, not by their text.
@@ -220,7 +219,7 @@ export class Router extends EventEmitter<RouterEvents> {
       .filter(Boolean)
       .join(' ')
     // Only BEGIN is retried elsewhere on a connection failure: `fn` runs once.
-    const { lease } = await core.route(readOnly ? BEGIN_READ_ONLY : BEGIN, statementOf(begin), KEEP)
+    const lease = await core.begin(readOnly ? BEGIN_READ_ONLY : BEGIN, statementOf(begin))
     const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
