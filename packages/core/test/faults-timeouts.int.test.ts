@@ -142,6 +142,30 @@ describe('a primary that is down', () => {
   })
 })
 
+describe("a session read that needs the primary's WAL position", () => {
+  it("waits while the primary restarts, then reads the session's write", async (context) => {
+    requireControl(context, 'kills the primary')
+    const routed = router()
+    await routed.ready()
+    const name = routed.status()[0]!.name
+    await routed.session(async () => {
+      await routed.query("INSERT INTO marks (tag) VALUES ('before-restart')")
+      // The position is fetched lazily, by the next read: the primary is gone by then.
+      await cluster.primary.kill()
+      const restarted = new Promise((resolve) => setTimeout(resolve, 1000)).then(() =>
+        cluster.primary.start(),
+      )
+      try {
+        const { rows } = await routed.query("SELECT tag FROM marks WHERE tag = 'before-restart'")
+        expect(rows).toHaveLength(1)
+      } finally {
+        await restarted
+      }
+    })
+    await waitForState(routed, name, 'up', 20_000)
+  })
+})
+
 describe('a transaction whose node hangs under its body', () => {
   it('read-write: fails PGROUTE_PRIMARY_UNAVAILABLE soon after the primary is marked down; nothing is committed', async (context) => {
     requireControl(context, 'hangs the primary')

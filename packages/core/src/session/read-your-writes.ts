@@ -2,8 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { ControlConnection } from '../core/control-connection.js'
 import { SharedFetch } from '../core/shared-fetch.js'
+import { primaryUnavailable } from '../core/unavailable-error.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import { parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
+import { isConnectionError } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
@@ -19,6 +21,10 @@ export interface Connections {
  * position has no safe answer without it, so it waits as long as a read may.
  */
 const CONTROL_TIMEOUT_MS = 30_000
+
+/** Pauses between lookups of the primary's position while it fails (doubling). */
+const PRIMARY_RETRY_MIN_MS = 25
+const PRIMARY_RETRY_MAX_MS = 200
 
 const PRIMARY_POSITION_SQL = `SELECT pg_current_wal_insert_lsn()::text AS lsn,
   substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) AS timeline`
@@ -67,11 +73,27 @@ export class ReadYourWrites {
     this.#controlTimeoutMs = options.timeouts.readMs || CONTROL_TIMEOUT_MS
   }
 
-  /** The primary's WAL insert position and timeline: everything committed before this call is at or before it. */
+  /**
+   * The primary's WAL insert position and timeline: everything committed before this call is at or before it.
+   * When the primary fails under the lookup (it may be going down in a failover, or restarting), the primary the
+   * router follows next is asked, for as long as a read may take: without the position, a session's read has no
+   * safe node. Then it fails with `PGROUTE_PRIMARY_UNAVAILABLE`, the last failure as `cause`.
+   */
   readonly primaryPosition = async (): Promise<WalPosition> => {
-    const position = await this.#lookupsOf(this.#replicas.primary).written.get()
-    if (position === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
-    return position
+    const deadline = Date.now() + this.#controlTimeoutMs
+    for (let pause = PRIMARY_RETRY_MIN_MS; ; pause = Math.min(pause * 2, PRIMARY_RETRY_MAX_MS)) {
+      const primary = this.#replicas.primary
+      try {
+        const position = await this.#lookupsOf(primary).written.get()
+        if (position === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
+        return position
+      } catch (error) {
+        const remaining = deadline - Date.now()
+        if (!isConnectionError(error) || this.#closed) throw error
+        if (remaining <= 0) throw primaryUnavailable(primary, error)
+        await sleep(Math.min(pause, remaining), undefined, { ref: false })
+      }
+    }
   }
 
   /** The WAL position `session`'s reads must see (fetched when a write happened since), or `undefined`. */
