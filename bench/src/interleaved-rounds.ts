@@ -1,6 +1,7 @@
 /**
  * Closed-loop timing of one client, and interleaved rounds that compare several clients on a drifting machine.
  */
+import { PerformanceObserver } from 'node:perf_hooks'
 
 /** The median of `values` (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
@@ -16,6 +17,27 @@ export interface LoopFigures {
   readonly opsPerSecond: number
   /** CPU time this process spent per call (user + system), in microseconds: the client side's cost. */
   readonly cpuMicrosPerOp: number
+  /**
+   * Time this process spent collecting garbage per call, in microseconds (part of the CPU time). Objects that
+   * outlive a call where they should not (promoted to the old generation) show here first.
+   */
+  readonly gcMicrosPerOp: number
+}
+
+/** Starts adding up this process's garbage collection pauses; `stop()` returns their total in milliseconds. */
+function gcTime(): { stop(): number } {
+  let total = 0
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) total += entry.duration
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  return {
+    stop() {
+      for (const entry of observer.takeRecords()) total += entry.duration
+      observer.disconnect()
+      return total
+    },
+  }
 }
 
 /**
@@ -27,6 +49,7 @@ export async function closedLoop(
   ms: number,
   op: (call: number) => Promise<unknown>,
 ): Promise<LoopFigures> {
+  const gc = gcTime()
   const cpu = process.cpuUsage()
   const started = performance.now()
   const deadline = started + ms
@@ -40,9 +63,11 @@ export async function closedLoop(
     }),
   )
   const used = process.cpuUsage(cpu)
+  const gcMs = gc.stop()
   return {
     opsPerSecond: done / ((performance.now() - started) / 1000),
     cpuMicrosPerOp: (used.user + used.system) / done,
+    gcMicrosPerOp: (gcMs * 1000) / done,
   }
 }
 
@@ -56,6 +81,8 @@ export interface InterleavedResult {
   readonly cpuMicrosPerOp: ReadonlyMap<string, number>
   /** Median over rounds of (baseline / client) CPU per call: like `ratios`, below 1 means the client costs more. */
   readonly cpuRatios: ReadonlyMap<string, number>
+  /** Median garbage collection microseconds per call of each client, by name. */
+  readonly gcMicrosPerOp: ReadonlyMap<string, number>
 }
 
 /**
@@ -74,6 +101,7 @@ export async function measureRounds(
   const ratios = series()
   const cpu = series()
   const cpuRatios = series()
+  const gc = series()
   for (let round = 0; round < options.rounds; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!)
     const measured = new Map<string, LoopFigures>()
@@ -85,6 +113,7 @@ export async function measureRounds(
       ratios.get(name)!.push(figures.opsPerSecond / base.opsPerSecond)
       cpu.get(name)!.push(figures.cpuMicrosPerOp)
       cpuRatios.get(name)!.push(base.cpuMicrosPerOp / figures.cpuMicrosPerOp)
+      gc.get(name)!.push(figures.gcMicrosPerOp)
     }
   }
   const medians = (values: Map<string, number[]>) =>
@@ -94,5 +123,6 @@ export async function measureRounds(
     ratios: medians(ratios),
     cpuMicrosPerOp: medians(cpu),
     cpuRatios: medians(cpuRatios),
+    gcMicrosPerOp: medians(gc),
   }
 }

@@ -107,8 +107,8 @@ export function assertServedBy(client: string, router: Router, config: Throughpu
 
 /**
  * Compares `clients` against `baseline` with {@link interleavedInChildren} (16 callers, the `BENCH_ROUNDS` and
- * `BENCH_ROUND_MS` settings) and returns one row per client: throughput, its ratio, client CPU per call, and
- * the CPU ratio.
+ * `BENCH_ROUND_MS` settings) and returns one row per client: throughput, its ratio, client CPU per call, the
+ * CPU ratio, and the part of the CPU spent collecting garbage.
  */
 async function compareClients(options: {
   /** The bench's name, for the rows. */
@@ -142,6 +142,7 @@ async function compareClients(options: {
       'throughput ratio': isBaseline ? '(baseline)' : Number(result.ratios.get(client)!.toFixed(3)),
       'client CPU µs/op': Number(result.cpuMicrosPerOp.get(client)!.toFixed(1)),
       'CPU ratio': isBaseline ? '(baseline)' : Number(result.cpuRatios.get(client)!.toFixed(3)),
+      'GC µs/op': Number(result.gcMicrosPerOp.get(client)!.toFixed(2)),
     }
   })
 }
