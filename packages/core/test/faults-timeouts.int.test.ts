@@ -2,7 +2,7 @@ import type { Cluster } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type Router } from '../src/index.js'
-import { portOf, routerFor, WHO, waitForState } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []
@@ -195,7 +195,34 @@ describe('a transaction whose node hangs under its body', () => {
     expect(await routed.transaction((client) => client.query(WHO).then(portOf))).toBe(cluster.primary.port)
   })
 
-  it('read-only: fails PGROUTE_NODE_DOWN as soon as its replica is marked down', async (context) => {
+  it('read-only: goes on when its replica was only suspected (one connection lost, the re-probe clears it)', async (context) => {
+    requireControl(context, 'terminates a backend')
+    const routed = router()
+    await routed.ready()
+    await Promise.all(Array.from({ length: 8 }, () => routed.query(WHO))) // idle pool connections on both replicas
+    const downs: string[] = []
+    routed.on('node-state', (event) => event.to === 'down' && downs.push(event.node))
+    let replica: Cluster['replicas'][number] | undefined
+    const value = await routed.transaction(
+      async (client) => {
+        const port = portOf(await client.query(WHO))
+        replica = cluster.replicas.find((node) => node.port === port)
+        // An idle pool connection of the same replica loses its server: the replica is marked down at once.
+        await replica!.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend'
+             AND state = 'idle' AND pid <> pg_backend_pid() AND application_name NOT LIKE 'pgroute-%'`,
+        )
+        await waitFor(() => downs.includes(replica!.name), 2000, 'the replica marked down')
+        const { rows } = await client.query('SELECT 1 AS one FROM pg_sleep(1.2)')
+        return rows[0].one as number
+      },
+      { readOnly: true },
+    )
+    expect(value).toBe(1)
+    await waitForState(routed, replica!.name, 'up')
+  })
+
+  it('read-only: fails PGROUTE_NODE_DOWN once its replica stays marked down (hung)', async (context) => {
     requireControl(context, 'hangs a replica')
     const routed = router()
     await routed.ready()

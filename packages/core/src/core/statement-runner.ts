@@ -1,9 +1,9 @@
 import type pg from 'pg'
-import { PgRouteError } from '../errors.js'
+import type { PgRouteError } from '../errors.js'
 import { cancelledByRouter, isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { RouterNode, RunningStatement, WaitingCheckout } from '../replicas/router-node.js'
-import { CancelRequests } from './cancel-request.js'
+import { StatementCanceller } from './statement-canceller.js'
 import { nodeDownError, primaryUnavailable } from './unavailable-error.js'
 
 export type { Lease } from '../replicas/lease.js'
@@ -76,26 +76,12 @@ export class StatementRunner {
   readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
   /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
   readonly #watched = new WeakSet<pg.PoolClient>()
-  /** Nodes whose running statements the time-limit timer checks (see {@link watch}, {@link detach}). */
-  readonly #nodes = new Set<RouterNode>()
-  /** Ticks of the time-limit timer so far: deadlines count in ticks, so the path of a statement reads no clock. */
-  #ticks = 0
-  readonly #tickMs: number
-  /** Connections the router cancelled and closed: the error their statement fails with instead of pg's. */
-  readonly #cancelled = new Map<pg.PoolClient, PgRouteError>()
-  /** Connections closed by the router: their `error` event is no news about the node. */
-  readonly #discarded = new WeakSet<pg.PoolClient>()
-  readonly #cancels = new CancelRequests()
-  readonly #sweeper: NodeJS.Timeout | undefined
+  /** Time limits and cancel-on-down of what runs on the nodes' connections. */
+  readonly #canceller: StatementCanceller
 
   constructor(nodes: readonly RouterNode[], hooks: RunnerHooks) {
     this.#hooks = hooks
-    this.#tickMs = hooks.sweepEveryMs
-    if (hooks.sweepEveryMs > 0) {
-      // One shared timer rather than one per statement: the path every statement takes stays timer-free.
-      this.#sweeper = setInterval(() => this.#sweep(), hooks.sweepEveryMs)
-      this.#sweeper.unref()
-    }
+    this.#canceller = new StatementCanceller(hooks.sweepEveryMs)
     for (const node of nodes) this.watch(node)
   }
 
@@ -104,7 +90,7 @@ export class StatementRunner {
    * time limits, and its pool is listened to.
    */
   watch(node: RouterNode): void {
-    this.#nodes.add(node)
+    this.#canceller.track(node)
     // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
     // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
     const listener = (error: Error, client?: pg.PoolClient) => {
@@ -128,31 +114,29 @@ export class StatementRunner {
 
   /** Takes the `error` listener off one node's pool when the router was given it (see {@link detachPools}). */
   detach(node: RouterNode): void {
-    this.#nodes.delete(node)
+    this.#canceller.untrack(node)
     const listener = this.#listeners.get(node)
     if (listener && !node.spec.ownsPool) node.pool.removeListener('error', listener)
   }
 
   /** Stops the time-limit checks and closes cancel requests still in flight. */
   stop(): void {
-    clearInterval(this.#sweeper)
-    this.#cancels.closeAll()
+    this.#canceller.stop()
   }
 
   /**
    * `node` was marked down: after `graceMs` (if it is still down), statements running on it are cancelled (their
    * connections closed) and checkouts waiting for one of its connections fail, all with `PGROUTE_NODE_DOWN`, so
-   * that nobody waits out a hung node.
+   * that nobody waits out a hung node. Transaction bodies get a longer grace (see {@link StatementCanceller.abandon}).
    */
   abandon(node: RouterNode, graceMs = 0): void {
-    if (graceMs > 0) {
-      setTimeout(() => node.state === 'down' && this.abandon(node), graceMs).unref()
-      return
+    this.#canceller.abandon(node, graceMs)
+    const failWaiting = () => {
+      for (const { waiter } of node.waiting.takeAll())
+        waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
     }
-    for (const { client } of node.running.snapshot()) this.#cancel(client, nodeDownError(node))
-    if (node.waiting.size === 0) return
-    for (const { waiter } of node.waiting.takeAll())
-      waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
+    if (graceMs === 0) failWaiting()
+    else setTimeout(() => node.state === 'down' && failWaiting(), graceMs).unref()
   }
 
   /**
@@ -179,7 +163,7 @@ export class StatementRunner {
       if (!this.#watched.has(client)) {
         this.#watched.add(client)
         client.on('error', (clientError) => {
-          if (!this.#discarded.has(client)) this.#noteFailure(node, clientError)
+          if (!this.#canceller.discarded(client)) this.#noteFailure(node, clientError)
         })
       }
       this.#hooks.onRoute?.(node, reason)
@@ -204,7 +188,7 @@ export class StatementRunner {
   /** Cancels the statement running on `lease`, if one still is: it fails with `reason`. */
   cancel(lease: Lease, reason: PgRouteError): void {
     if (lease.node.running.snapshot().some(({ client }) => client === lease.client))
-      this.#cancel(lease.client, reason)
+      this.#canceller.cancel(lease.client, reason)
   }
 
   /**
@@ -227,12 +211,11 @@ export class StatementRunner {
     waiter: OutcomeWaiter<R>,
   ): void {
     lease.node.inFlight++
-    const limitMs = waiter.limitMs
     const running: RunningStatement = {
       slot: -1,
       client: lease.client,
-      // Cancelled after `limitMs` plus up to two ticks (a tick is a quarter of the shortest limit).
-      deadline: limitMs ? this.#ticks + 1 + Math.ceil(limitMs / this.#tickMs) : 0,
+      deadline: this.#canceller.deadline(waiter.limitMs),
+      body: false,
     }
     lease.node.running.add(running)
     try {
@@ -277,7 +260,7 @@ export class StatementRunner {
    */
   async within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const { node, client } = lease
-    const running: RunningStatement = { slot: -1, client, deadline: 0 }
+    const running: RunningStatement = { slot: -1, client, deadline: 0, body: true }
     node.inFlight++
     node.running.add(running)
     try {
@@ -285,13 +268,14 @@ export class StatementRunner {
       node.served++
       return value
     } catch (error) {
-      const cancelled = this.#cancelled.get(client)
+      const cancelled = this.#canceller.takeReason(client)
       if (cancelled === undefined) this.#noteFailure(node, error)
       throw this.#failure(node, cancelled ?? error)
     } finally {
       node.inFlight--
       node.running.remove(running)
-      this.#cancelled.delete(client)
+      // A body that swallowed the cancellation's error: forget the reason all the same.
+      this.#canceller.takeReason(client)
     }
   }
 
@@ -319,9 +303,8 @@ export class StatementRunner {
     const { node, client } = lease
     node.inFlight--
     node.running.remove(running)
-    const cancelled = this.#cancelled.get(client)
-    if (cancelled) this.#cancelled.delete(client)
-    else this.#noteFailure(node, error)
+    const cancelled = this.#canceller.takeReason(client)
+    if (cancelled === undefined) this.#noteFailure(node, error)
     const failure = this.#failure(node, cancelled ?? error)
     if (mode !== 'borrowed') this.release(lease, failure)
     waiter.failed(failure)
@@ -334,30 +317,5 @@ export class StatementRunner {
 
   #noteFailure(node: RouterNode, error: unknown): void {
     if (isConnectionError(error)) this.#hooks.onConnectionFailure(node, error)
-  }
-
-  /** Cancels the statement running on `client` on the server and closes the connection; it fails with `reason`. */
-  #cancel(client: pg.PoolClient, reason: PgRouteError): void {
-    if (this.#discarded.has(client)) return
-    this.#discarded.add(client)
-    this.#cancelled.set(client, cancelledByRouter(reason))
-    this.#cancels.cancelAndClose(client)
-  }
-
-  /** Cancels every statement past its deadline. */
-  #sweep(): void {
-    const now = ++this.#ticks
-    for (const node of this.#nodes) {
-      for (const { client, deadline } of node.running.snapshot()) {
-        if (deadline === 0 || deadline > now) continue
-        this.#cancel(
-          client,
-          new PgRouteError(
-            'PGROUTE_TIMEOUT',
-            `The statement ran on ${node.name} past its time limit (timeouts.readMs / timeouts.writeMs) and was cancelled`,
-          ),
-        )
-      }
-    }
   }
 }

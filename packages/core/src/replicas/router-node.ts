@@ -23,6 +23,8 @@ export interface RunningStatement extends Slotted {
   readonly client: pg.PoolClient
   /** When it runs out of time, in ticks of the statement runner's time-limit timer; 0: no limit. */
   readonly deadline: number
+  /** A transaction's body (its own statements on the connection), rather than one statement of the router's. */
+  readonly body: boolean
 }
 
 /** A checkout waiting for one of a node's connections, and who waits for it. */
