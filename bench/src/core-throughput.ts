@@ -16,13 +16,12 @@ import type { Router } from '@pgroute/core'
 import { type BenchRow, isMain } from './bench-module.js'
 import type { Load } from './load-child-process.js'
 import {
-  assertServedBy,
   benchRouter,
   type ClientMap,
   clientLoader,
   type PointQuery,
   plainPoolLoad,
-  pointSelect,
+  routerLoad,
   runThroughputBench,
   type ThroughputConfig,
 } from './throughput-bench.js'
@@ -30,19 +29,13 @@ import {
 export const name = 'core-throughput'
 
 /** A router-backed client named `client`, querying through what `pick` returns. */
-async function routerLoad(
+async function pickedLoad(
   client: string,
   config: ThroughputConfig,
   pick: (router: Router) => PointQuery,
 ): Promise<Load> {
   const router = await benchRouter(config)
-  return {
-    op: pointSelect(pick(router)),
-    close: async () => {
-      assertServedBy(client, router, config)
-      await router.end()
-    },
-  }
+  return routerLoad(client, config, router, pick(router))
 }
 
 const BASELINE = 'pg.Pool'
@@ -51,11 +44,11 @@ const BASELINE = 'pg.Pool'
 const CLIENTS: ClientMap = {
   'router.pool.query': {
     create: (config) =>
-      routerLoad('router.pool.query', config, (router) => (text, values) => router.pool.query(text, values)),
+      pickedLoad('router.pool.query', config, (router) => (text, values) => router.pool.query(text, values)),
   },
   'router.query': {
     create: (config) =>
-      routerLoad('router.query', config, (router) => (text, values) => router.query(text, values)),
+      pickedLoad('router.query', config, (router) => (text, values) => router.query(text, values)),
   },
   [BASELINE]: { create: plainPoolLoad },
   [`${BASELINE} (control)`]: { create: plainPoolLoad },

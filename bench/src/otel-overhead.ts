@@ -13,17 +13,14 @@
  * Run alone: `node --conditions=pgroute-source --import tsx bench/src/otel-overhead.ts`
  */
 import Module, { createRequire } from 'node:module'
-import type { Router } from '@pgroute/core'
 import { type BenchRow, isMain } from './bench-module.js'
 import type { Load } from './load-child-process.js'
 import {
-  assertServedBy,
   benchRouter,
   type ClientMap,
   clientLoader,
-  type PointQuery,
   plainPoolLoad,
-  pointSelect,
+  routerLoad,
   runThroughputBench,
   type ThroughputConfig,
 } from './throughput-bench.js'
@@ -33,17 +30,6 @@ export const name = 'otel-overhead'
 const BASELINE = 'pg.Pool'
 
 type Wrap = <T>(call: () => Promise<T>) => Promise<T>
-
-function routerLoad(client: string, config: ThroughputConfig, router: Router, wrap?: Wrap): Load {
-  const query: PointQuery = (text, values) => router.pool.query(text, values)
-  return {
-    op: pointSelect(wrap ? (text, values) => wrap(() => query(text, values)) : query),
-    close: async () => {
-      assertServedBy(client, router, config)
-      await router.end()
-    },
-  }
-}
 
 /** Makes `@opentelemetry/*` unresolvable in this process, as when the application has not installed it. */
 function uninstallOpenTelemetry(): void {
@@ -98,7 +84,8 @@ async function registerSdk(): Promise<Wrap> {
 
 async function withSdk(client: string, config: ThroughputConfig, openTelemetry: boolean): Promise<Load> {
   const wrap = await registerSdk()
-  return routerLoad(client, config, await benchRouter(config, { openTelemetry }), wrap)
+  const router = await benchRouter(config, { openTelemetry })
+  return routerLoad(client, config, router, (text, values) => wrap(() => router.pool.query(text, values)))
 }
 
 /** The compared clients, in the order of their rows. */

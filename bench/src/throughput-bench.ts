@@ -92,6 +92,25 @@ export async function benchRouter(
 }
 
 /**
+ * A client named `client` running point selects through `router` (`router.pool.query` unless `query` says
+ * otherwise); on close, checks it worked the node the set-up reads from, then ends the router.
+ */
+export function routerLoad(
+  client: string,
+  config: ThroughputConfig,
+  router: Router,
+  query: PointQuery = (text, values) => router.pool.query(text, values),
+): Load {
+  return {
+    op: pointSelect(query),
+    close: async () => {
+      assertServedBy(client, router, config)
+      await router.end()
+    },
+  }
+}
+
+/**
  * Both sides of a comparison must have worked the same server, or it means nothing: checks that `servers` nodes
  * (of the role the set-up reads from) served the client's statements, and no other node.
  */

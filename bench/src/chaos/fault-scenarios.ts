@@ -9,7 +9,7 @@ import {
   writesFailFast,
   writesRecovered,
 } from './pass-rules.js'
-import type { Scenario, ScenarioContext } from './scenario.js'
+import type { Scenario, ScenarioContext, ScenarioReport } from './scenario.js'
 
 /** The embedded cluster of a scenario that controls nodes. */
 export function clusterOf(context: ScenarioContext): Cluster {
@@ -24,18 +24,56 @@ const primaryDownMs = 3000
 /** One health interval (1 s by default) plus probe and scheduling slack on a loaded machine. */
 const graceMs = 3000
 
+/**
+ * The shape of every fault here: wait `afterMs`, mark `fault`, `apply` it, keep it `holdMs`, then always `undo`
+ * it and mark `healed`.
+ */
+async function faultFor(
+  context: ScenarioContext,
+  { afterMs, holdMs }: { readonly afterMs: number; readonly holdMs: number },
+  apply: () => Promise<unknown>,
+  undo: () => Promise<unknown>,
+): Promise<void> {
+  await context.wait(afterMs)
+  context.metrics.mark('fault')
+  await apply()
+  try {
+    await context.wait(holdMs)
+  } finally {
+    await undo()
+  }
+  context.metrics.mark('healed')
+}
+
+/**
+ * The rule of a primary out of service between the `fault` and `healed` marks: reads unaffected, writes fail fast
+ * and typed from `noticeMs` after the fault until {@link graceMs} after it healed, and all succeed from then on.
+ */
+function primaryOutage(noticeMs: number): (report: ScenarioReport) => string[] {
+  return (report) => {
+    const healed = markOf(report, 'healed')
+    return [
+      ...noErrors(report, 'read'),
+      ...noStaleReads(report),
+      ...writesFailFast(report, { from: markOf(report, 'fault') + noticeMs, to: healed + graceMs }),
+      ...writesRecovered(report, healed + graceMs),
+    ]
+  }
+}
+
 export const replicaKilled: Scenario = {
   name: 'replica-killed',
   summary: 'kill -9 replica-1 (postmaster and children) at 25 % of the run, restart it at 55 %',
   rule: '0 read errors, 0 write errors, 0 stale session reads',
   async inject(context) {
     const replica = clusterOf(context).node('replica-1')
-    await context.wait(context.durationMs * 0.25)
-    context.metrics.mark('fault')
-    await replica.kill()
-    await context.wait(context.durationMs * 0.3)
-    await replica.start()
-    context.metrics.mark('healed')
+    const { durationMs } = context
+    await faultFor(
+      context,
+      { afterMs: durationMs * 0.25, holdMs: durationMs * 0.3 },
+      () => replica.kill(),
+      () => replica.start(),
+    )
   },
   judge: unaffected,
 }
@@ -47,15 +85,12 @@ export const replicaHung: Scenario = {
   minDurationMs: hangMs + 6000,
   async inject(context) {
     const replica = clusterOf(context).node('replica-1')
-    await context.wait(3000)
-    context.metrics.mark('fault')
-    await replica.hang()
-    try {
-      await context.wait(hangMs)
-    } finally {
-      await replica.resume()
-    }
-    context.metrics.mark('healed')
+    await faultFor(
+      context,
+      { afterMs: 3000, holdMs: hangMs },
+      () => replica.hang(),
+      () => replica.resume(),
+    )
   },
   judge: (report) => [...unaffected(report), ...latencyBound(report, 'read', 3000)],
 }
@@ -66,23 +101,14 @@ export const primaryKilled: Scenario = {
   rule: `0 read errors, 0 stale; writes fail within 1 s as PGROUTE_PRIMARY_UNAVAILABLE while it is down; all succeed ${graceMs / 1000} s after the restart`,
   async inject(context) {
     const primary = clusterOf(context).primary
-    await context.wait(context.durationMs * 0.25)
-    context.metrics.mark('fault')
-    await primary.kill()
-    await context.wait(primaryDownMs)
-    await primary.start()
-    context.metrics.mark('healed')
+    await faultFor(
+      context,
+      { afterMs: context.durationMs * 0.25, holdMs: primaryDownMs },
+      () => primary.kill(),
+      () => primary.start(),
+    )
   },
-  judge(report) {
-    const from = markOf(report, 'fault')
-    const healed = markOf(report, 'healed')
-    return [
-      ...noErrors(report, 'read'),
-      ...noStaleReads(report),
-      ...writesFailFast(report, { from, to: healed + graceMs }),
-      ...writesRecovered(report, healed + graceMs),
-    ]
-  },
+  judge: primaryOutage(0),
 }
 
 export const primaryHung: Scenario = {
@@ -92,27 +118,15 @@ export const primaryHung: Scenario = {
   minDurationMs: hangMs + 3000 + 2 * graceMs,
   async inject(context) {
     const primary = clusterOf(context).primary
-    await context.wait(3000)
-    context.metrics.mark('fault')
-    await primary.hang()
-    try {
-      await context.wait(hangMs)
-    } finally {
-      await primary.resume()
-    }
-    context.metrics.mark('healed')
+    await faultFor(
+      context,
+      { afterMs: 3000, holdMs: hangMs },
+      () => primary.hang(),
+      () => primary.resume(),
+    )
   },
-  judge(report) {
-    // The first health interval after the hang cannot know yet: writes started in it may wait for the timeout.
-    const from = markOf(report, 'fault') + graceMs
-    const healed = markOf(report, 'healed')
-    return [
-      ...noErrors(report, 'read'),
-      ...noStaleReads(report),
-      ...writesFailFast(report, { from, to: healed + graceMs }),
-      ...writesRecovered(report, healed + graceMs),
-    ]
-  },
+  // The first health interval after the hang cannot know yet: writes started in it may wait for the timeout.
+  judge: primaryOutage(graceMs),
 }
 
 export const lagSpike: Scenario = {
@@ -122,15 +136,12 @@ export const lagSpike: Scenario = {
   minDurationMs: lagMs + 6000,
   async inject(context) {
     const replicas = clusterOf(context).replicas
-    await context.wait(3000)
-    context.metrics.mark('fault')
-    await Promise.all(replicas.map((replica) => replica.pauseReplay()))
-    try {
-      await context.wait(lagMs)
-    } finally {
-      await Promise.all(replicas.map((replica) => replica.resumeReplay()))
-    }
-    context.metrics.mark('healed')
+    await faultFor(
+      context,
+      { afterMs: 3000, holdMs: lagMs },
+      () => Promise.all(replicas.map((replica) => replica.pauseReplay())),
+      () => Promise.all(replicas.map((replica) => replica.resumeReplay())),
+    )
   },
   judge: unaffected,
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveOptions } from '../src/config/resolve-options.js'
 import { NodeProbe } from '../src/health/node-probe.js'
 import { isPgRouteError, type NodeStateEvent, type Router } from '../src/index.js'
-import { portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
+import { failure, portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []
@@ -28,15 +28,6 @@ function tracked(options: Parameters<typeof routerFor>[1] = {}): { router: Route
     if (event.to === 'down') downs.push(event)
   })
   return { router, downs }
-}
-
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the call to fail')
 }
 
 describe('errors about a statement never mark a node down', () => {

@@ -2,7 +2,7 @@ import type { Cluster } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type Router } from '../src/index.js'
-import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+import { failure, portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []
@@ -22,15 +22,6 @@ function router(options: Parameters<typeof routerFor>[1] = {}): Router {
   const created = routerFor(cluster, options)
   routers.push(created)
   return created
-}
-
-async function failure(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the call to fail')
 }
 
 async function sleepers(tag: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { requireControl } from '@pgroute/cluster/testing'
+import { failoverUnderLoad, requireControl } from '@pgroute/cluster/testing'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { users } from './fixtures/schema.js'
@@ -14,46 +14,15 @@ afterAll(async () => {
   await c?.stop()
 })
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 describe('a failover under a Drizzle load', () => {
   it('is followed: inserts, selects and transactions carry on on the new primary, no restart', async (context) => {
     requireControl(context, 'promotes a replica')
     const { db, router, cluster } = c
     const promoted = cluster.replicas[1]!
-    let stopped = false
-    const readErrors: unknown[] = []
-    const writes: Array<{ at: number; error?: unknown }> = []
-    const loops = [
-      (async () => {
-        while (!stopped) {
-          await db
-            .select({ n: sql<number>`count(*)` })
-            .from(users)
-            .catch((error: unknown) => readErrors.push(error))
-          await sleep(5)
-        }
-      })(),
-      (async () => {
-        while (!stopped) {
-          const at = Date.now()
-          await db
-            .insert(users)
-            .values({ name: 'load' })
-            .then(
-              () => writes.push({ at }),
-              (error: unknown) => writes.push({ at, error }),
-            )
-          await sleep(10)
-        }
-      })(),
-    ]
-    await sleep(500)
-    await cluster.promote(promoted)
-    const promotedAt = Date.now()
-    await sleep(4000)
-    stopped = true
-    await Promise.all(loops)
+    const { readErrors, writes, promotedAt } = await failoverUnderLoad(cluster, promoted, {
+      read: () => db.select({ n: sql<number>`count(*)` }).from(users),
+      write: () => db.insert(users).values({ name: 'load' }),
+    })
 
     expect(readErrors).toEqual([])
     const late = writes.filter((write) => write.at >= promotedAt + 3000)

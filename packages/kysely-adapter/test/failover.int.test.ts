@@ -1,4 +1,4 @@
-import { requireControl } from '@pgroute/cluster/testing'
+import { failoverUnderLoad, requireControl } from '@pgroute/cluster/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Harness, serverPort, startHarness } from './helpers/harness.js'
@@ -13,49 +13,20 @@ afterAll(async () => {
   await h?.stop()
 })
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 describe('a failover under a Kysely load', () => {
   it('is followed: builder writes, reads and transactions carry on on the new primary, no restart', async (context) => {
     requireControl(context, 'promotes a replica')
     const { db, router, cluster } = h
     const promoted = cluster.replicas[0]!
-    let stopped = false
-    const readErrors: unknown[] = []
-    const writes: Array<{ at: number; error?: unknown }> = []
     let n = 0
-    const loops = [
-      (async () => {
-        while (!stopped) {
-          await db
-            .selectFrom('item')
-            .select(sql<number>`count(*)`.as('n'))
-            .execute()
-            .catch((error: unknown) => readErrors.push(error))
-          await sleep(5)
-        }
-      })(),
-      (async () => {
-        while (!stopped) {
-          const at = Date.now()
-          await db
-            .insertInto('item')
-            .values({ name: `failover-${n++}`, qty: 1 })
-            .execute()
-            .then(
-              () => writes.push({ at }),
-              (error: unknown) => writes.push({ at, error }),
-            )
-          await sleep(10)
-        }
-      })(),
-    ]
-    await sleep(500)
-    await cluster.promote(promoted)
-    const promotedAt = Date.now()
-    await sleep(4000)
-    stopped = true
-    await Promise.all(loops)
+    const { readErrors, writes, promotedAt } = await failoverUnderLoad(cluster, promoted, {
+      read: () => db.selectFrom('item').select(sql<number>`count(*)`.as('n')).execute(),
+      write: () =>
+        db
+          .insertInto('item')
+          .values({ name: `failover-${n++}`, qty: 1 })
+          .execute(),
+    })
 
     expect(readErrors).toEqual([])
     const late = writes.filter((write) => write.at >= promotedAt + 3000)

@@ -10,6 +10,7 @@
 export { clusterEnvConfigured } from './cluster-env.js'
 export { requireControl, requireServerVersion, type SkippableContext } from './control.js'
 export { checkExternalCluster } from './external-check.js'
+export { type FailoverLoadResult, failoverUnderLoad, type TimedWrite } from './failover-load.js'
 export { plainPool } from './plain-pool.js'
 export { portNames, portOf, WHO } from './server-identity.js'
 export {

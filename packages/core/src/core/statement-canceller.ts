@@ -12,7 +12,7 @@ import { nodeDownError } from './unavailable-error.js'
 const BODY_GRACE_MS = 800
 
 /** Runs `fn` now (`ms` 0), or after `ms` if `node` is still down then. */
-function whileDown(node: RouterNode, ms: number, fn: () => void): void {
+export function whileDown(node: RouterNode, ms: number, fn: () => void): void {
   if (ms === 0) fn()
   else setTimeout(() => node.state === 'down' && fn(), ms).unref()
 }

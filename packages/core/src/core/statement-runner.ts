@@ -3,7 +3,7 @@ import type { PgRouteError } from '../errors.js'
 import { cancelledByRouter, isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { RouterNode, RunningStatement, WaitingCheckout } from '../replicas/router-node.js'
-import { StatementCanceller } from './statement-canceller.js'
+import { StatementCanceller, whileDown } from './statement-canceller.js'
 import { nodeDownError, primaryUnavailable } from './unavailable-error.js'
 
 export type { Lease } from '../replicas/lease.js'
@@ -131,12 +131,10 @@ export class StatementRunner {
    */
   abandon(node: RouterNode, graceMs = 0): void {
     this.#canceller.abandon(node, graceMs)
-    const failWaiting = () => {
+    whileDown(node, graceMs, () => {
       for (const { waiter } of node.waiting.takeAll())
         waiter.failed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
-    }
-    if (graceMs === 0) failWaiting()
-    else setTimeout(() => node.state === 'down' && failWaiting(), graceMs).unref()
+    })
   }
 
   /**

@@ -10,6 +10,16 @@ export function routerFor(cluster: Cluster, options: Partial<RouterOptions> = {}
   return createRouter(routerOptions(cluster, options))
 }
 
+/** The error `call` rejects with; throws when it resolves. */
+export async function failure(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the call to fail')
+}
+
 /** The state `router` has for the node named `name`. */
 export function stateOf(router: Router, name: string): NodeState | undefined {
   return router.status().find((row) => row.name === name)?.state
