@@ -11,6 +11,7 @@ import {
 import { type Duration, parseDuration } from './duration.js'
 import { pollUntil } from './poll.js'
 import { redactUrl } from './redact.js'
+import type { WalSource } from './replication-options.js'
 import { nodeStatus } from './replication-status.js'
 import { queryOnce } from './sql-client.js'
 
@@ -32,6 +33,10 @@ export abstract class BaseNode implements ClusterNode {
   upstream: BaseNode | undefined
   applyDelayMs = 0
   synchronous = false
+  /** Replicas: streaming from {@link upstream}, or restoring from the cluster's WAL archive only. */
+  walSource: WalSource = 'stream'
+  /** Replicas: `recovery_target_timeline`. */
+  recoveryTargetTimeline: 'latest' | 'current' = 'latest'
   replayPaused = false
   /** Set when the node's cluster was stopped: the node cannot be started again. */
   clusterStopped = false

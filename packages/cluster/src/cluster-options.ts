@@ -1,5 +1,6 @@
 import type { ClusterNode } from './cluster-node.js'
 import type { Duration } from './duration.js'
+import type { ReplicaTopologyOptions, ReplicationModeOptions } from './replication-options.js'
 
 /** How a server is shut down: PostgreSQL's `smart`, `fast` (default) or `immediate` (a crash, no checkpoint). */
 export type StopMode = 'smart' | 'fast' | 'immediate'
@@ -21,7 +22,7 @@ export interface ClusterLogEntry {
 export type ClusterLogger = (entry: ClusterLogEntry) => void
 
 /** Settings of one replica (see {@link StartClusterOptions.replicaOptions}). */
-export interface ReplicaOptions {
+export interface ReplicaOptions extends ReplicaTopologyOptions {
   /**
    * Node name, also used as the replica's `application_name` on the primary and (with `-` turned into `_`) as its
    * replication slot name. Letters, digits, `_` and `-`. Default `replica-<n>`.
@@ -37,7 +38,7 @@ export interface ReplicaOptions {
 }
 
 /** Options of {@link startCluster}. Every field is optional. */
-export interface StartClusterOptions {
+export interface StartClusterOptions extends ReplicationModeOptions {
   /** Number of replicas, an integer >= 0. Default: `replicaOptions.length`, or 1 when that is absent or empty. */
   readonly replicas?: number
   /** Per-replica settings, by position (`replicaOptions[0]` is `replica-1`). May be shorter than `replicas`. */
@@ -91,7 +92,11 @@ export interface PromoteOptions {
    * a replica that receives WAL it writes after the promotion can no longer follow the new primary.
    */
   readonly stopOldPrimary?: boolean
-  /** Re-point the remaining replicas to stream from the new primary (see `cluster.followPrimary()`). Default true. */
+  /**
+   * Re-point the replicas that streamed from the old primary to stream from the new one (see
+   * `cluster.followPrimary()`). Cascading replicas keep their upstream and archive-fed ones their archive; both
+   * follow the new timeline (unless `recoveryTargetTimeline` is `'current'`). Default true.
+   */
   readonly follow?: boolean
   /** Time limit for the promotion and for re-pointed replicas to stream again. Default 60000 ms. */
   readonly timeoutMs?: number
@@ -100,8 +105,10 @@ export interface PromoteOptions {
 /** Options of `cluster.waitForReplication()`. */
 export interface WaitForReplicationOptions {
   /**
-   * Replicas to wait for. Default: every running replica whose replay is neither paused nor delayed (on an external
-   * cluster: every replica).
+   * Replicas to wait for. Default: every running replica whose replay is neither paused nor delayed, streaming from
+   * the primary directly or through such replicas (on an external cluster: every replica). Archive-fed replicas are
+   * waited for only when named here; the primary's current WAL segment is then closed (`pg_switch_wal()`) so that
+   * it is archived.
    */
   readonly replicas?: readonly ClusterNode[]
   /** Time limit. Default 30000 ms. */

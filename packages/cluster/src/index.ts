@@ -34,4 +34,13 @@ export type {
 export type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
+export type {
+  ArchiveOptions,
+  ArchiveTool,
+  ReplicaTopologyOptions,
+  ReplicationModeOptions,
+  SynchronousCommit,
+  SynchronousMethod,
+  WalSource,
+} from './replication-options.js'
 export { startCluster } from './start-cluster.js'

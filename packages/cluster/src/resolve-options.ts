@@ -5,9 +5,15 @@ import { invalidOption } from './cluster-error.js'
 import type { ClusterBackend, ClusterLogEntry, StartClusterOptions } from './cluster-options.js'
 import { parseDuration } from './duration.js'
 import { createRedactor } from './redact.js'
+import {
+  type ResolvedReplication,
+  type ResolvedTopology,
+  resolveReplicaTopology,
+  resolveReplication,
+} from './resolve-replication.js'
 
 /** A replica's settings after defaults were applied. */
-export interface ResolvedReplica {
+export interface ResolvedReplica extends ResolvedTopology {
   readonly name: string
   /** Replication slot on the primary (the name with `-` turned into `_`). */
   readonly slot: string
@@ -31,6 +37,8 @@ export interface ResolvedClusterOptions {
   /** Logs with the password masked; a no-op when logging is off. */
   readonly log: (entry: ClusterLogEntry) => void
   readonly image: string
+  /** Synchronous standbys, `synchronous_commit` and WAL archiving. */
+  readonly replication: ResolvedReplication
 }
 
 const maxReplicas = 32
@@ -77,7 +85,12 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
     const synchronous = given.synchronous ?? false
     if (typeof synchronous !== 'boolean') throw invalidOption(`${at}.synchronous`, 'expected a boolean')
     const applyDelayMs = parseDuration(given.applyDelay ?? 0, `${at}.applyDelay`)
-    replicas.push({ name, slot: slotName(name), applyDelayMs, synchronous })
+    const topology = resolveReplicaTopology(
+      given,
+      at,
+      replicas.map((replica) => replica.name),
+    )
+    replicas.push({ name, slot: slotName(name), applyDelayMs, synchronous, ...topology })
   }
 
   const backend = options.backend ?? 'embedded'
@@ -102,6 +115,7 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
   if (logger !== false && typeof logger !== 'function')
     throw invalidOption('log', 'expected a function or false')
   const redact = createRedactor(password)
+  const postgresConfig = resolvePostgresConfig(options.postgresConfig)
 
   return {
     replicas,
@@ -112,11 +126,12 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
     database: identifier(options.database ?? 'postgres', 'database'),
     user: identifier(options.user ?? 'postgres', 'user'),
     password,
-    postgresConfig: resolvePostgresConfig(options.postgresConfig),
+    postgresConfig,
     startTimeoutMs,
     signal: options.signal,
     log: logger === false ? () => {} : (entry) => logger({ ...entry, message: redact(entry.message) }),
     image: nonEmptyString(options.image ?? 'postgres:18-alpine', 'image'),
+    replication: resolveReplication(options, replicas, backend, postgresConfig),
   }
 }
 
