@@ -32,6 +32,13 @@ export type {
   WaitForReplicationOptions,
 } from './cluster-options.js'
 export type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
+export {
+  type DelayDirection,
+  type DelayProxy,
+  type DelayProxyOptions,
+  type DelayProxyTarget,
+  startDelayProxy,
+} from './delay-proxy.js'
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
 export type {
