@@ -111,6 +111,7 @@ export class EmbeddedNode extends BaseNode {
       }
     }
     this.replayPaused = false // Pausing does not survive a restart.
+    if (this.#context.archive && this.role !== 'replica') await wakeCheckpointer(this)
   }
 
   override async stop(options: NodeStopOptions = {}): Promise<void> {
@@ -220,4 +221,14 @@ export class EmbeddedNode extends BaseNode {
     await writeSettings(this.dataDir, nodeConfFile, { ...settings, ...archiving }, user)
     this.#process?.reload()
   }
+}
+
+/**
+ * The checkpointer computes its first sleep while the server is still starting up (in recovery), when
+ * `archive_timeout` does not count: it then sleeps for up to `checkpoint_timeout` (5 min) before archive_timeout
+ * closes a segment for the first time (seen on PostgreSQL 15 and 18). A checkpoint request wakes it, and from then
+ * on it wakes every `archive_timeout`.
+ */
+async function wakeCheckpointer(node: EmbeddedNode): Promise<void> {
+  await node.query('CHECKPOINT')
 }

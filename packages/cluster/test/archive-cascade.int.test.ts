@@ -70,6 +70,28 @@ describe('WAL archiving with an archive-fed replica (log shipping)', () => {
     expect(receive.rows[0]).toEqual({ lsn: null, r: true })
   })
 
+  it('closes a segment every archive.timeout while WAL is written, from the start and after a promotion', async () => {
+    const cluster = await started({ replicaOptions: [{}, { source: 'archive' }], archive: { timeout: '1s' } })
+    const [candidate, shipped] = cluster.replicas as [ClusterNode, ClusterNode]
+    await cluster.waitForReplication({ replicas: cluster.replicas })
+    // No pg_switch_wal() here: only archive_timeout brings the rows to the archive-fed replica.
+    const reaches = async (id: number) => {
+      const deadline = Date.now() + 15_000
+      while (Date.now() < deadline) {
+        await cluster.primary.query('INSERT INTO items VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+          id,
+          'steady',
+        ])
+        if (await has(shipped, id)) return true
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      return false
+    }
+    expect(await reaches(1)).toBe(true)
+    await cluster.promote(candidate)
+    expect(await reaches(2)).toBe(true)
+  })
+
   it("follows a promotion through the archive onto the new timeline, unless recoveryTargetTimeline is 'current'", async () => {
     const cluster = await started({
       replicaOptions: [{}, { source: 'archive' }, { source: 'archive', recoveryTargetTimeline: 'current' }],
