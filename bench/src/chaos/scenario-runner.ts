@@ -78,6 +78,12 @@ async function measure(scenario: Scenario, env: ChaosEnvironment, duration: numb
   })
   router.on('route', (event) => metrics.routes.push({ node: nameOf(event.node), at: performance.now() }))
   router.on('node-state', (event) => {
+    metrics.stateEvents.push({
+      node: nameOf(event.node),
+      at: performance.now(),
+      to: event.to,
+      reason: event.reason,
+    })
     if (event.to === 'down') {
       metrics.downEvents.push({ node: nameOf(event.node), at: performance.now(), reason: event.reason })
     }

@@ -9,6 +9,7 @@ import {
 } from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
 import { patroniFailover } from './patroni-scenario.js'
+import { archiveStandby, syncFailover } from './replication-scenarios.js'
 import type { Scenario } from './scenario.js'
 import { failover, splitBrain } from './topology-scenarios.js'
 
@@ -23,5 +24,7 @@ export const scenarios: readonly Scenario[] = [
   endUnderLoad,
   failover,
   splitBrain,
+  syncFailover,
+  archiveStandby,
   patroniFailover,
 ]
