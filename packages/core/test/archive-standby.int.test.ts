@@ -20,6 +20,8 @@ import {
 } from './helpers/cluster-helpers.js'
 
 const local = !clusterEnvConfigured()
+/** Probes a heavily loaded 2-core machine does not time out (FAST_HEALTH's 150 ms is too tight there). */
+const health = { intervalMs: 500, timeoutMs: 400, maxBackoffMs: 1000 }
 const routers: Router[] = []
 
 function keep(router: Router): Router {
@@ -71,7 +73,7 @@ describe('an archive-fed standby (restore_command only)', () => {
   // lag.maxSeconds has passed (measured: 96 bytes behind, "lagging", for as long as the primary stays idle).
   it.fails('stays up on an idle primary when it has replayed every commit', async (context) => {
     requireControl(context, 'an archive-fed replica')
-    const router = keep(routerFor(cluster, { lag: { maxSeconds: 2 } }))
+    const router = keep(routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 2 } }))
     await router.ready()
     await waitForState(router, shipped.name, 'up')
     const states: string[] = []
@@ -90,7 +92,9 @@ describe('an archive-fed standby (restore_command only)', () => {
   it('is a replica within its lag bound while WAL flows: up, lag from replay position and time, gets reads', async (context) => {
     requireControl(context, 'an archive-fed replica')
     // A byte bound of four segments: a closed segment not restored yet counts as 16 MiB (see the test below).
-    const router = keep(routerFor(cluster, { lag: { maxSeconds: 5, maxBytes: 64 * 1024 * 1024 } }))
+    const router = keep(
+      routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 5, maxBytes: 64 * 1024 * 1024 } }),
+    )
     await router.ready()
     const stopWriting = keepWriting(cluster)
     try {
@@ -125,7 +129,7 @@ describe('an archive-fed standby (restore_command only)', () => {
   // flaps to lagging under steady writes.
   it.fails('stays up under steady writes with the default byte bound (segment padding is not lag)', async (context) => {
     requireControl(context, 'an archive-fed replica')
-    const router = keep(routerFor(cluster, { lag: { maxSeconds: 5 } }))
+    const router = keep(routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 5 } }))
     const events: NodeStateEvent[] = []
     router.on('node-state', (event) => events.push(event))
     await router.ready()
@@ -146,7 +150,7 @@ describe('an archive-fed standby (restore_command only)', () => {
 
   it('is left out beyond its lag bound (replay paused while writes go on) and comes back after', async (context) => {
     requireControl(context, 'an archive-fed replica')
-    const router = keep(routerFor(cluster, { lag: { maxSeconds: 2 } }))
+    const router = keep(routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 2 } }))
     const events: NodeStateEvent[] = []
     router.on('node-state', (event) => events.push(event))
     await router.ready()
@@ -175,7 +179,7 @@ describe('an archive-fed standby (restore_command only)', () => {
 
     beforeAll(async () => {
       if (!local) return
-      router = keep(routerFor(cluster, { lag: { maxSeconds: 5 } }))
+      router = keep(routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 5 } }))
       await router.ready()
       await cluster.promote(streaming)
       await cluster.primary.query('INSERT INTO heartbeat (at) VALUES (now())')
@@ -234,7 +238,7 @@ describe('an archive-fed standby that follows a fenced old primary through the a
     oldPrimary = cluster.primary
     await cluster.primary.query('CREATE TABLE items (id int PRIMARY KEY, origin text)')
     await cluster.waitForReplication({ replicas: cluster.replicas })
-    router = keep(routerFor(cluster, { routeEvents: true }))
+    router = keep(routerFor(cluster, { healthCheck: health, routeEvents: true }))
     router.on('route', (event) => routed.push({ node: event.node, at: Date.now() }))
     await router.ready()
     await waitForState(router, shipped.name, 'up')

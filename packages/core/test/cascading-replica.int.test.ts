@@ -18,6 +18,8 @@ import {
 } from './helpers/cluster-helpers.js'
 
 const local = !clusterEnvConfigured()
+/** Probes a heavily loaded 2-core machine does not time out (FAST_HEALTH's 150 ms is too tight there). */
+const health = { intervalMs: 500, timeoutMs: 400, maxBackoffMs: 1000 }
 
 async function readPorts(router: Router, count: number): Promise<number[]> {
   const ports: number[] = []
@@ -54,7 +56,7 @@ describe('cascading replicas in a split brain', () => {
     ;[r1, r2, r3, r4] = cluster.replicas as [ClusterNode, ClusterNode, ClusterNode, ClusterNode]
     await createHeartbeat(cluster)
     await cluster.waitForReplication()
-    router = routerFor(cluster, { lag: { maxSeconds: 5 } })
+    router = routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 5 } })
     router.on('node-state', (event) => events.push(event))
     await router.ready()
   })
@@ -131,7 +133,7 @@ describe('a cascade through a failover, before and after its upstream follows th
     ;[r1, r2, r3] = cluster.replicas as [ClusterNode, ClusterNode, ClusterNode]
     await createHeartbeat(cluster)
     await cluster.waitForReplication()
-    router = routerFor(cluster, { lag: { maxSeconds: 5 } })
+    router = routerFor(cluster, { healthCheck: health, lag: { maxSeconds: 5 } })
     router.on('node-state', (event) => events.push({ ...event, at: Date.now() }))
     await router.ready()
     await waitForState(router, r3.name, 'up')
