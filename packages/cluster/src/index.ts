@@ -34,4 +34,13 @@ export type {
 export type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
+export {
+  type PgBouncerFleet,
+  type PgBouncerOptions,
+  type PooledNode,
+  type PoolMode,
+  pgbouncerUnavailable,
+  startPgBouncer,
+} from './pgbouncer.js'
 export { startCluster } from './start-cluster.js'
+export { systemBinary, systemBinaryMissing } from './system-binary.js'
