@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+export type { AuthMethod } from './client-auth.js'
 export {
   ClusterError,
   type ClusterErrorCode,
@@ -44,3 +45,4 @@ export {
 } from './pgbouncer.js'
 export { startCluster } from './start-cluster.js'
 export { systemBinary, systemBinaryMissing } from './system-binary.js'
+export { tlsUnavailable } from './tls-certificates.js'

@@ -107,7 +107,9 @@ describe.each<PoolMode>(['transaction', 'session'])('through PgBouncer in %s poo
       await pinned.query('SELECT pg_advisory_lock(4711)')
       // The server connection freed last, the one holding the lock, goes to `other` in transaction pooling.
       await other.query('BEGIN')
-      const { rows } = await pinned.query<{ unlocked: boolean }>('SELECT pg_advisory_unlock(4711) AS unlocked')
+      const { rows } = await pinned.query<{ unlocked: boolean }>(
+        'SELECT pg_advisory_unlock(4711) AS unlocked',
+      )
       expect(rows[0]!.unlocked).toBe(!transactionPooling)
       if (transactionPooling) {
         // `other` now holds the lock: it can release it, its owner could not.
