@@ -36,6 +36,13 @@ export type { OccupiedConnections, OccupyConnectionsOptions } from './connection
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
 export {
+  type HaproxyListener,
+  type HaproxyOptions,
+  type HaproxyServer,
+  haproxyUnavailable,
+  startHaproxy,
+} from './haproxy.js'
+export {
   type PgBouncerFleet,
   type PgBouncerOptions,
   type PooledNode,
