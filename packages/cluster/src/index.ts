@@ -45,6 +45,7 @@ export {
 export {
   type PgBouncerFleet,
   type PgBouncerOptions,
+  type PgBouncerTarget,
   type PooledNode,
   type PoolMode,
   pgbouncerUnavailable,

@@ -30,12 +30,15 @@ export interface PgBouncerOptions {
   readonly log?: (entry: { readonly node: string; readonly message: string }) => void
 }
 
+/** A server PgBouncer can be put in front of: a node of a {@link Cluster}, or any server with a URL. */
+export type PgBouncerTarget = Pick<ClusterNode, 'name' | 'url' | 'connectionConfig'>
+
 /** A node of the cluster as reached through its PgBouncer. */
 export interface PooledNode {
   /** The name of the node behind it, e.g. `replica-1`. */
   readonly name: string
   /** The server behind it. */
-  readonly node: ClusterNode
+  readonly node: PgBouncerTarget
   readonly host: string
   /** PgBouncer's port. */
   readonly port: number
@@ -84,7 +87,7 @@ export function pgbouncerUnavailable(): string | undefined {
  * ```
  */
 export async function startPgBouncer(
-  cluster: Cluster,
+  cluster: { readonly nodes: readonly PgBouncerTarget[] },
   options: PgBouncerOptions = {},
 ): Promise<PgBouncerFleet> {
   const poolMode = options.poolMode ?? 'transaction'
@@ -136,7 +139,7 @@ export async function startPgBouncer(
       const ini = [
         '; Written by @pgroute/cluster',
         '[databases]',
-        `* = host=${node.host} port=${node.port}`,
+        `* = host=${node.connectionConfig.host} port=${node.connectionConfig.port}`,
         '[pgbouncer]',
         ...Object.entries(settings).map(([name, value]) => `${name} = ${value}`),
         '',
