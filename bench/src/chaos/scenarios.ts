@@ -8,6 +8,7 @@ import {
   slotsFull,
 } from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
+import { patroniHaproxyFailover } from './patroni-haproxy-scenario.js'
 import { patroniFailover } from './patroni-scenario.js'
 import type { Scenario } from './scenario.js'
 import { failover, splitBrain } from './topology-scenarios.js'
@@ -24,4 +25,5 @@ export const scenarios: readonly Scenario[] = [
   failover,
   splitBrain,
   patroniFailover,
+  patroniHaproxyFailover,
 ]
