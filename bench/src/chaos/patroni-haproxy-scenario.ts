@@ -94,6 +94,10 @@ export const patroniHaproxyFailover: Scenario = {
   rule: `writes succeed on the new leader ${writeRecoveryMs / 1000} s after patronictl returned; 0 read errors; 0 stale`,
   minDurationMs: 20_000,
   unavailable: () => patroniUnavailable() ?? haproxyUnavailable(),
+  unsupportedVia: {
+    'pgbouncer-transaction': 'the router is given HAProxy listeners here; PgBouncer in front of them is not built',
+    'pgbouncer-session': 'the router is given HAProxy listeners here; PgBouncer in front of them is not built',
+  },
   environment: patroniHaproxyEnvironment,
   async inject(context) {
     const env = context.env
