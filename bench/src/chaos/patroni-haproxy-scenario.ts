@@ -95,8 +95,10 @@ export const patroniHaproxyFailover: Scenario = {
   minDurationMs: 20_000,
   unavailable: () => patroniUnavailable() ?? haproxyUnavailable(),
   unsupportedVia: {
-    'pgbouncer-transaction': 'the router is given HAProxy listeners here; PgBouncer in front of them is not built',
-    'pgbouncer-session': 'the router is given HAProxy listeners here; PgBouncer in front of them is not built',
+    'pgbouncer-transaction':
+      'the router is given HAProxy listeners here; PgBouncer in front of them is not built',
+    'pgbouncer-session':
+      'the router is given HAProxy listeners here; PgBouncer in front of them is not built',
   },
   environment: patroniHaproxyEnvironment,
   async inject(context) {

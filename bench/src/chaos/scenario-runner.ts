@@ -121,7 +121,7 @@ async function measure(
   const endMs = ended ? performance.now() - endStarted : undefined
   // This process's sockets, to the servers and to the proxies, are counted first; the proxies' own server
   // connections outlive the router by design (that is pooling), so they close with the proxies before the count.
-  const sockets = clientSockets(new Set(ports.keys()))
+  const sockets = await settledClientSockets(new Set(ports.keys()))
   await front.stop()
   return {
     metrics,
@@ -131,6 +131,16 @@ async function measure(
     clientSockets: sockets,
     lostWrites: await lostWrites(env, metrics.acknowledged),
     loadEndedAt,
+  }
+}
+
+/** {@link clientSockets}, polled for up to 3 s until it reaches 0 (a socket closes a moment after `end()`). */
+async function settledClientSockets(ports: ReadonlySet<number>, settleMs = 3000): Promise<number> {
+  const deadline = performance.now() + settleMs
+  for (;;) {
+    const open = clientSockets(ports)
+    if (open === 0 || performance.now() > deadline) return open
+    await sleep(100)
   }
 }
 
