@@ -114,13 +114,7 @@ export async function startPgBouncer(
   try {
     for (const node of cluster.nodes) {
       const { user: role, password, database } = node.connectionConfig
-      if (new URL(node.url).search !== '') {
-        throw new ClusterError(
-          'PGROUTE_CLUSTER_NOT_SUPPORTED',
-          `startPgBouncer(): ${node.name}'s URL has parameters (TLS?); PgBouncer in front of it is not supported`,
-          { node: node.name },
-        )
-      }
+      const { serverTls, clientUrl } = splitTls(node)
       const port = await findFreePort()
       const files = {
         config: path.join(dir, `${node.name}.ini`),
@@ -134,6 +128,7 @@ export async function startPgBouncer(
         auth_type: password === '' ? 'trust' : 'scram-sha-256',
         auth_file: files.users,
         pool_mode: poolMode,
+        ...serverTls,
         ...options.settings,
       }
       const ini = [
@@ -155,7 +150,7 @@ export async function startPgBouncer(
         ...(options.log ? { log: (message: string) => options.log?.({ node: node.name, message }) } : {}),
       })
       processes.push(helper)
-      const url = new URL(node.url)
+      const url = clientUrl
       url.hostname = loopback
       url.port = String(port)
       const connectionConfig = { host: loopback, port, user: role, password, database }
@@ -185,6 +180,45 @@ export async function startPgBouncer(
     },
     stop,
   }
+}
+
+/** libpq's `sslmode` values as PgBouncer's `server_tls_sslmode` takes them (pg's `no-verify` is libpq's `require`). */
+const serverSslModes: Record<string, string> = {
+  disable: 'disable',
+  allow: 'allow',
+  prefer: 'prefer',
+  require: 'require',
+  'no-verify': 'require',
+  'verify-ca': 'verify-ca',
+  'verify-full': 'verify-full',
+}
+
+/**
+ * The TLS a node's URL asks for, as PgBouncer's settings for its connections to the server (`server_tls_sslmode`,
+ * `server_tls_ca_file`), and the URL clients use to reach PgBouncer: the same without the TLS parameters, since
+ * clients talk to PgBouncer over loopback without TLS. Client certificates are not passed on.
+ */
+function splitTls(node: PgBouncerTarget): { serverTls: Record<string, string>; clientUrl: URL } {
+  const clientUrl = new URL(node.url)
+  const parameters = clientUrl.searchParams
+  if (parameters.has('sslcert') || parameters.has('sslkey')) {
+    throw new ClusterError(
+      'PGROUTE_CLUSTER_NOT_SUPPORTED',
+      `startPgBouncer(): ${node.name} logs in with a client certificate; PgBouncer in front of it is not supported`,
+      { node: node.name },
+    )
+  }
+  const serverTls: Record<string, string> = {}
+  const mode = parameters.get('sslmode')
+  if (mode !== null) {
+    const serverMode = serverSslModes[mode]
+    if (!serverMode) throw invalidOption(`${node.name} sslmode`, `unknown sslmode ${JSON.stringify(mode)}`)
+    serverTls.server_tls_sslmode = serverMode
+  }
+  const rootCert = parameters.get('sslrootcert')
+  if (rootCert !== null) serverTls.server_tls_ca_file = rootCert
+  for (const name of ['sslmode', 'sslrootcert', 'uselibpqcompat']) parameters.delete(name)
+  return { serverTls, clientUrl }
 }
 
 /** A value of PgBouncer's auth file: double-quoted, inner double quotes doubled. */

@@ -9,13 +9,15 @@ import {
   type PgBouncerFleet,
   type PoolMode,
   pgbouncerUnavailable,
+  startCluster,
   startPgBouncer,
+  tlsUnavailable,
 } from '@pgroute/cluster'
-import { startTestCluster } from '@pgroute/cluster/testing'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { FAST_HEALTH } from './helpers/cluster-helpers.js'
+import { FAST_HEALTH, waitFor } from './helpers/cluster-helpers.js'
 
 const missing = pgbouncerUnavailable()
 let cluster: Cluster
@@ -191,3 +193,39 @@ describe.each<PoolMode>(['transaction', 'session'])(
     })
   },
 )
+
+describe('behind PgBouncer in front of a TLS cluster', () => {
+  it('PgBouncer verifies the servers (verify-full with the cluster CA) and the router routes through it', async (context) => {
+    if (missing) return context.skip(missing)
+    const noTls = tlsUnavailable()
+    if (noTls) return context.skip(noTls)
+    requireControl(context, 'starts a TLS cluster of its own')
+    const tlsCluster = await startCluster({ replicas: 1, tls: true })
+    const bouncers = await startPgBouncer(tlsCluster, { poolMode: 'transaction' })
+    const tlsRouter = createRouter({
+      primary: bouncers.node('primary').url,
+      replicas: [bouncers.node('replica-1').url],
+      healthCheck: FAST_HEALTH,
+    })
+    try {
+      expect(bouncers.node('primary').url).not.toContain('sslmode')
+      await tlsRouter.ready()
+      // A first probe may time out while PgBouncer opens its TLS connection on a busy machine: the re-probe follows.
+      await waitFor(() => tlsRouter.status().every((row) => row.state === 'up'), 10_000, 'every node up')
+      const { rows } = await tlsRouter.query<{ ssl: boolean; port: number }>(
+        'SELECT (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl, inet_server_port() AS port',
+      )
+      // PgBouncer's connection to the server is TLS (the server accepts nothing else).
+      expect(rows[0]).toEqual({ ssl: true, port: tlsCluster.replicas[0]!.port })
+      await tlsRouter.session(async () => {
+        await tlsRouter.query('CREATE TABLE IF NOT EXISTS tls_rows (v int)')
+        await tlsRouter.query('INSERT INTO tls_rows VALUES (1)')
+        expect((await tlsRouter.query('SELECT v FROM tls_rows')).rows).toEqual([{ v: 1 }])
+      })
+    } finally {
+      await tlsRouter.end()
+      await bouncers.stop()
+      await tlsCluster.stop()
+    }
+  })
+})
