@@ -165,7 +165,8 @@ describe.each<PoolMode>(['transaction', 'session'])(
       expect(tally.calls).toBeGreaterThan(100)
       // The replicas served reads: their probes worked all along (a replica marked down gets none).
       expect(tally.replicaReads).toBeGreaterThan(0)
-      expect(router.status().map((row) => row.state)).toEqual(['up', 'up', 'up'])
+      // A probe may time out now and then on a busy machine (150 ms); every node is up again at the next one.
+      await waitFor(() => router!.status().every((row) => row.state === 'up'), 10_000, 'every node up')
     })
 
     it('a 0.8 s statement succeeds on a replica and on the primary', async (context) => {
