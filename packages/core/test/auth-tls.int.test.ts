@@ -10,7 +10,10 @@ import { type AuthMethod, type Cluster, startCluster, tlsUnavailable } from '@pg
 import { requireControl } from '@pgroute/cluster/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRouter, isPgRouteError, type Router } from '../src/index.js'
-import { FAST_HEALTH, portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
+
+/** Probes with room for a TLS or PgBouncer login on a busy machine (FAST_HEALTH gives a probe 150 ms, login included). */
+const HEALTH = { intervalMs: 500, timeoutMs: 400, maxBackoffMs: 1000 } as const
 
 let cluster: Cluster | undefined
 let router: Router | undefined
@@ -55,7 +58,7 @@ describe.each<AuthMethod>(['scram-sha-256', 'md5', 'trust'])('%s authentication'
   it('the router connects, probes, routes and keeps sessions', async (context) => {
     requireControl(context, 'starts a cluster of its own with this authentication method')
     cluster = await startCluster({ replicas: 1, auth })
-    router = routerFor(cluster)
+    router = routerFor(cluster, { healthCheck: HEALTH })
     await expectRouting(cluster, router)
     const { login } = await loginOf(router)
     expect(login).toBe(auth === 'trust' ? null : `${auth}:postgres`)
@@ -70,7 +73,7 @@ describe('TLS', () => {
     if (missing) return context.skip(missing)
     cluster = await startCluster({ replicas: 1, tls: true })
     expect(cluster.primary.url).toContain('sslmode=verify-full')
-    router = routerFor(cluster)
+    router = routerFor(cluster, { healthCheck: HEALTH })
     await expectRouting(cluster, router)
     expect(await loginOf(router)).toEqual({ login: 'scram-sha-256:postgres', ssl: true })
     expect(await loginOf(router, '/* pgroute:primary */ ')).toEqual({
@@ -95,7 +98,7 @@ describe('TLS', () => {
     router = createRouter({
       primary: strip(cluster.primary.url),
       replicas: [strip(cluster.replicas[0]!.url)],
-      healthCheck: FAST_HEALTH,
+      healthCheck: HEALTH,
     })
     const error = await router.ready().then(
       () => undefined,
@@ -112,7 +115,7 @@ describe('TLS', () => {
     if (missing) return context.skip(missing)
     cluster = await startCluster({ replicas: 1, auth: 'cert' })
     expect(cluster.primary.url).toMatch(/^postgres:\/\/postgres@/)
-    router = routerFor(cluster)
+    router = routerFor(cluster, { healthCheck: HEALTH })
     await expectRouting(cluster, router)
     expect(await loginOf(router)).toEqual({ login: 'cert:CN=postgres', ssl: true })
   })
@@ -138,7 +141,7 @@ describe('TLS', () => {
     router = createRouter({
       primary: node(cluster.primary),
       replicas: [{ name: 'replica-1', ...node(cluster.replicas[0]!) }],
-      healthCheck: FAST_HEALTH,
+      healthCheck: HEALTH,
     })
     await expectRouting(cluster, router)
   })
@@ -164,7 +167,7 @@ describe('a password function (IAM tokens)', () => {
     router = createRouter({
       primary: node(cluster.primary),
       replicas: [{ name: 'replica-1', ...node(cluster.replicas[0]!) }],
-      healthCheck: FAST_HEALTH,
+      healthCheck: HEALTH,
     })
     await expectRouting(cluster, router)
     // Per node: one probe connection, one pool connection at least, and on the primary the control connection
@@ -189,7 +192,7 @@ describe('a password function (IAM tokens)', () => {
         throw new Error('token signer unavailable')
       },
     })
-    router = createRouter({ primary: node(cluster.primary), healthCheck: FAST_HEALTH })
+    router = createRouter({ primary: node(cluster.primary), healthCheck: HEALTH })
     const error = await router.ready().then(
       () => undefined,
       (rejection: unknown) => rejection,

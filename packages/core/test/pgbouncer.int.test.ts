@@ -17,7 +17,10 @@ import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, type Router } from '../src/index.js'
-import { FAST_HEALTH, waitFor } from './helpers/cluster-helpers.js'
+import { waitFor } from './helpers/cluster-helpers.js'
+
+/** Probes with room for a TLS or PgBouncer login on a busy machine (FAST_HEALTH gives a probe 150 ms, login included). */
+const HEALTH = { intervalMs: 500, timeoutMs: 400, maxBackoffMs: 1000 } as const
 
 const missing = pgbouncerUnavailable()
 let cluster: Cluster
@@ -42,7 +45,7 @@ function routerThrough(bouncers: PgBouncerFleet): Router {
       name: replica.name,
       connectionString: bouncers.node(replica.name).url,
     })),
-    healthCheck: FAST_HEALTH,
+    healthCheck: HEALTH,
     // Both replicas take reads, the late one too: only read-your-writes keeps sessions from stale rows.
     lag: { maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY },
   })
@@ -165,7 +168,7 @@ describe.each<PoolMode>(['transaction', 'session'])(
       expect(tally.calls).toBeGreaterThan(100)
       // The replicas served reads: their probes worked all along (a replica marked down gets none).
       expect(tally.replicaReads).toBeGreaterThan(0)
-      // A probe may time out now and then on a busy machine (150 ms); every node is up again at the next one.
+      // A probe may time out now and then on a busy machine; every node is up again at the next one.
       await waitFor(() => router!.status().every((row) => row.state === 'up'), 10_000, 'every node up')
     })
 
@@ -206,7 +209,7 @@ describe('behind PgBouncer in front of a TLS cluster', () => {
     const tlsRouter = createRouter({
       primary: bouncers.node('primary').url,
       replicas: [bouncers.node('replica-1').url],
-      healthCheck: FAST_HEALTH,
+      healthCheck: HEALTH,
     })
     try {
       expect(bouncers.node('primary').url).not.toContain('sslmode')
