@@ -1,9 +1,11 @@
+import { rmSync } from 'node:fs'
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { ClusterError, invalidOption } from './cluster-error.js'
 import { findFreePort, loopback } from './free-port.js'
 import { HelperProcess } from './helper-process.js'
+import { trackForCleanup } from './process-cleanup.js'
 import { serverUser } from './server-user.js'
 import { systemBinary, systemBinaryMissing } from './system-binary.js'
 
@@ -83,6 +85,15 @@ export async function startHaproxy(
   }
   const user = serverUser()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pgroute-haproxy-'))
+  let helper: HelperProcess | undefined
+  // HAProxy stops itself when this process exits (see HelperProcess); the directory goes with it.
+  const untrack = trackForCleanup({
+    stop: async () => {
+      await helper?.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+    stopSync: () => rmSync(dir, { recursive: true, force: true }),
+  })
   if (user) await chown(dir, user.uid, user.gid)
   const port = await findFreePort()
   const serverLines = servers.map((server) => {
@@ -118,7 +129,6 @@ export async function startHaproxy(
   const file = path.join(dir, 'haproxy.cfg')
   await writeFile(file, config, { mode: 0o600 })
   if (user) await chown(file, user.uid, user.gid)
-  let helper: HelperProcess
   try {
     helper = await HelperProcess.start({
       name: 'haproxy',
@@ -130,6 +140,7 @@ export async function startHaproxy(
     })
   } catch (error) {
     await rm(dir, { recursive: true, force: true })
+    untrack()
     throw error
   }
   return {
@@ -142,8 +153,9 @@ export async function startHaproxy(
       return parsed.toString()
     },
     async stop() {
-      await helper.stop()
+      await helper?.stop()
       await rm(dir, { recursive: true, force: true })
+      untrack()
     },
   }
 }

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -6,6 +7,7 @@ import { ClusterError, invalidOption } from './cluster-error.js'
 import type { Cluster, ClusterNode, NodeConnectionConfig } from './cluster-node.js'
 import { findFreePort, loopback } from './free-port.js'
 import { HelperProcess } from './helper-process.js'
+import { trackForCleanup } from './process-cleanup.js'
 import { serverUser } from './server-user.js'
 import { queryOnce } from './sql-client.js'
 import { systemBinary, systemBinaryMissing } from './system-binary.js'
@@ -110,7 +112,10 @@ export async function startPgBouncer(
   const stop = async () => {
     await Promise.all(processes.map((helper) => helper.stop()))
     await rm(dir, { recursive: true, force: true })
+    untrack()
   }
+  // The processes stop themselves when this process exits (see HelperProcess); the directory goes with them.
+  const untrack = trackForCleanup({ stop, stopSync: () => rmSync(dir, { recursive: true, force: true }) })
   try {
     for (const node of cluster.nodes) {
       const { user: role, password, database } = node.connectionConfig
