@@ -8,6 +8,7 @@ import {
   slotsFull,
 } from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
+import { patroniHaproxyFailover } from './patroni-haproxy-scenario.js'
 import { patroniFailover } from './patroni-scenario.js'
 import { archiveStandby, syncFailover } from './replication-scenarios.js'
 import type { Scenario } from './scenario.js'
@@ -27,4 +28,5 @@ export const scenarios: readonly Scenario[] = [
   syncFailover,
   archiveStandby,
   patroniFailover,
+  patroniHaproxyFailover,
 ]

@@ -1,3 +1,4 @@
+import type { AuthMethod } from './client-auth.js'
 import type { ClusterNode } from './cluster-node.js'
 import type { Duration } from './duration.js'
 import type { ReplicaTopologyOptions, ReplicationModeOptions } from './replication-options.js'
@@ -70,6 +71,17 @@ export interface StartClusterOptions extends ReplicationModeOptions {
   readonly log?: ClusterLogger | false
   /** Container image of the Docker backend. Default `postgres:18-alpine`. */
   readonly image?: string
+  /**
+   * How clients log in (embedded backend): `'scram-sha-256'` (default), `'md5'`, `'trust'` (the URLs carry no
+   * password) or `'cert'` (a client certificate of the cluster's CA; implies `tls`). See `AuthMethod`.
+   */
+  readonly auth?: AuthMethod
+  /**
+   * TLS (embedded backend; needs the system's `openssl`): a throw-away CA and server certificate in the cluster's
+   * directory, `pg_hba.conf` accepts TLS connections only, and the URLs say `sslmode=verify-full` with the CA as
+   * `sslrootcert`. Default false (true with `auth: 'cert'`).
+   */
+  readonly tls?: boolean
 }
 
 /** Options of `node.stop()`. */

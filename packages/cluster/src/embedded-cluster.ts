@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { BaseCluster } from './base-cluster.js'
 import { resolveBinaries } from './binaries-resolver.js'
+import { storedPassword, tlsSettings, tlsUrlParameters, usesPassword, writeHbaConf } from './client-auth.js'
 import type { ClusterStopOptions } from './cluster-options.js'
 import { EmbeddedNode, type EmbeddedNodeContext } from './embedded-node.js'
 import { findFreePort } from './free-port.js'
@@ -12,10 +13,10 @@ import { trackForCleanup } from './process-cleanup.js'
 import { createRedactor } from './redact.js'
 import { startReplicationTopology } from './replication-topology.js'
 import type { ResolvedClusterOptions } from './resolve-options.js'
-import { scramVerifier } from './scram-verifier.js'
 import { clusterSettings, writeSettings } from './server-config.js'
 import { assertReachable, serverUser } from './server-user.js'
 import { clusterConfFile, createDataDir } from './template-cache.js'
+import { createTlsFiles } from './tls-certificates.js'
 import { runTool } from './tool-runner.js'
 import { copyTree } from './tree-copy.js'
 import { WalArchive } from './wal-archive.js'
@@ -85,10 +86,16 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
 
   const redact = createRedactor(options.password)
   const nodes: EmbeddedNode[] = []
+  const tlsFiles = options.tls ? await createTlsFiles(path.join(root, 'tls'), options.user, user) : undefined
   const context: EmbeddedNodeContext = {
     binDir: binaries.binDir,
     user,
-    credentials: { user: options.user, password: options.password, database: options.database },
+    credentials: {
+      user: options.user,
+      password: usesPassword(options.auth) ? options.password : '',
+      database: options.database,
+      ...(tlsFiles ? { parameters: tlsUrlParameters(options.auth, tlsFiles) } : {}),
+    },
     root,
     id: path.basename(root).slice('pgroute-cluster-'.length),
     startTimeoutMs: options.startTimeoutMs,
@@ -136,7 +143,9 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
     })
     log({ source: 'cluster', message: `primary data directory created after ${Date.now() - started} ms` })
     const { synchronousCommit, archive } = options.replication
+    await writeHbaConf(primary.dataDir, options.auth, options.tls, user)
     const settings = clusterSettings(options.replicas.length, {
+      ...(tlsFiles ? tlsSettings(tlsFiles) : {}),
       ...(synchronousCommit ? { synchronous_commit: synchronousCommit } : {}),
       ...options.postgresConfig,
     })
@@ -187,9 +196,13 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
   }
 }
 
-/** Statements run in single-user mode (one per line). The password is set as a SCRAM verifier, never in clear. */
+/**
+ * Statements run in single-user mode (one per line). The password is set as a SCRAM verifier (an MD5 hash for `md5`
+ * authentication), never in clear.
+ */
 function setupSql(options: ResolvedClusterOptions): string {
-  const lines = [`ALTER ROLE "${options.user}" PASSWORD '${scramVerifier(options.password)}';`]
+  const stored = storedPassword(options.auth, options.user, options.password)
+  const lines = [`ALTER ROLE "${options.user}" PASSWORD '${stored}';`]
   if (options.database !== 'postgres') lines.push(`CREATE DATABASE "${options.database}";`)
   // Cascading replicas get their slot on their upstream, archive-fed ones none (an unused slot would hold WAL).
   for (const replica of options.replicas) {

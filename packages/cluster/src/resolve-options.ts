@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
+import { type AuthMethod, authMethods } from './client-auth.js'
 import { invalidOption } from './cluster-error.js'
 import type { ClusterBackend, ClusterLogEntry, StartClusterOptions } from './cluster-options.js'
 import { parseDuration } from './duration.js'
@@ -39,6 +40,8 @@ export interface ResolvedClusterOptions {
   readonly image: string
   /** Synchronous standbys, `synchronous_commit` and WAL archiving. */
   readonly replication: ResolvedReplication
+  readonly auth: AuthMethod
+  readonly tls: boolean
 }
 
 const maxReplicas = 32
@@ -115,6 +118,14 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
   if (logger !== false && typeof logger !== 'function')
     throw invalidOption('log', 'expected a function or false')
   const redact = createRedactor(password)
+  const auth = options.auth ?? 'scram-sha-256'
+  if (!authMethods.includes(auth)) {
+    throw invalidOption('auth', `expected one of ${authMethods.join(', ')}, got ${JSON.stringify(auth)}`)
+  }
+  const tls = booleanOption(options.tls, 'tls') || auth === 'cert'
+  if (backend === 'docker' && (auth !== 'scram-sha-256' || tls)) {
+    throw invalidOption(options.tls ? 'tls' : 'auth', 'is supported by the embedded backend only')
+  }
   const postgresConfig = resolvePostgresConfig(options.postgresConfig)
 
   return {
@@ -132,6 +143,8 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
     log: logger === false ? () => {} : (entry) => logger({ ...entry, message: redact(entry.message) }),
     image: nonEmptyString(options.image ?? 'postgres:18-alpine', 'image'),
     replication: resolveReplication(options, replicas, backend, postgresConfig),
+    auth,
+    tls,
   }
 }
 

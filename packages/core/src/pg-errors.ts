@@ -56,8 +56,8 @@ function fromServer(error: unknown): boolean {
 
 /**
  * The node or the connection failed: socket errors, refused, reset or timed-out connects, a connection that
- * ended under a statement, the server's own shutdown codes (57P01–57P03) and connection exceptions (08xxx but
- * 08P01). Such a failure marks the node
+ * ended under a statement, the server's own shutdown codes (57P01–57P03) and connection exceptions (08xxx; 08P01
+ * only with severity FATAL, as PgBouncer sends it when the server behind it fails). Such a failure marks the node
  * down. An error the server returned about a statement never does, whatever its message says (it may quote a
  * bind value); message text is read only for errors without a SQLSTATE.
  */
@@ -65,7 +65,10 @@ export function isConnectionError(error: unknown): boolean {
   const code = codeOf(error)
   if (fromServer(error)) {
     // 08P01 (protocol violation) answers a malformed statement, such as a NUL byte in its text: not the node.
-    return code !== undefined && (SERVER_GONE_CODES.has(code) || (code.startsWith('08') && code !== '08P01'))
+    // With severity FATAL the connection is being closed: PgBouncer sends that when the server behind it died
+    // ("server conn crashed?") or while it refuses logins to a server that failed (server_login_retry).
+    if (code === '08P01') return (error as ErrorLike).severity === 'FATAL'
+    return code !== undefined && (SERVER_GONE_CODES.has(code) || code.startsWith('08'))
   }
   if (code !== undefined && SOCKET_CODES.has(code)) return true
   if (code !== undefined) return false

@@ -8,7 +8,7 @@ import {
 } from '@opentelemetry/sdk-metrics'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { Cluster } from '@pgroute/cluster'
-import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
+import { requireControl, requirePassword, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Router } from '../src/index.js'
@@ -256,9 +256,9 @@ describe('OpenTelemetry metrics and spans', () => {
     ).toBe(true)
   })
 
-  it('logs state changes without passwords', async () => {
+  it('logs state changes without passwords', async (context) => {
     expect(lines.some((l) => l.level === 'info' && l.fields.to === 'up')).toBe(true)
-    const password = cluster.primary.connectionConfig.password as string
+    const password = requirePassword(context, cluster)
     expect(JSON.stringify(lines)).not.toContain(password)
   })
 

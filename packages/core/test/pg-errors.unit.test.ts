@@ -17,6 +17,13 @@ function serverError(code: string, message: string): pg.DatabaseError {
   return error
 }
 
+/** An error PgBouncer sends before it closes the client's connection: 08P01 with severity FATAL. */
+function poolerError(message: string): pg.DatabaseError {
+  const error = serverError('08P01', message)
+  error.severity = 'FATAL'
+  return error
+}
+
 function socketError(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, errno: -111, syscall: 'connect' })
 }
@@ -32,6 +39,9 @@ const examples = {
   crashShutdown: serverError('57P02', 'terminating connection because of crash of another server process'),
   startingUp: serverError('57P03', 'the database system is starting up'),
   connectionFailure: serverError('08006', 'connection failure'),
+  // PgBouncer, when the server behind it died under a statement, or while it refuses logins to a server that failed.
+  poolerServerCrashed: poolerError('server conn crashed?'),
+  poolerLoginRetry: poolerError('server login has been failing, try again later (server_login_retry)'),
   recoveryConflict: serverError('40001', 'canceling statement due to conflict with recovery'),
   recoveryDeadlock: serverError('40P01', 'canceling statement due to conflict with recovery'),
   databaseDropped: serverError('57P04', 'terminating connection due to conflict with recovery'),
@@ -75,6 +85,8 @@ describe('error classification', () => {
       'crashShutdown',
       'startingUp',
       'connectionFailure',
+      'poolerServerCrashed',
+      'poolerLoginRetry',
     ])
   })
 

@@ -76,7 +76,8 @@ export class ControlConnection {
       ...this.#spec.connection,
       application_name: 'pgroute-control',
       connectionTimeoutMillis: this.#timeoutMs,
-      statement_timeout: this.#timeoutMs,
+      // No `statement_timeout` startup parameter: PgBouncer refuses unknown ones (08P01), and a `SET` would stay
+      // on a server connection PgBouncer shares. The limit is enforced here: a late statement drops the connection.
       keepAlive: true,
     })
     // A dropped connection is expected when a node dies; the next statement reconnects.
