@@ -262,6 +262,21 @@ describe('OpenTelemetry metrics and spans', () => {
     expect(JSON.stringify(lines)).not.toContain(password)
   })
 
+  it('router.pool.end() and router.primary.end() end its telemetry too, as router.end() does', async () => {
+    for (const end of ['pool', 'primary'] as const) {
+      const name = `ended-by-${end}`
+      const local = routerFor(cluster, {
+        replicas: [{ name, connectionString: cluster.replicas[0]!.url }],
+      })
+      await local.ready()
+      const reported = async () =>
+        (await pointsOf(METRICS.nodeState)).some((p) => p.attributes['pgroute.node'] === name)
+      expect(await reported()).toBe(true)
+      await local[end].end()
+      expect(await reported()).toBe(false)
+    }
+  })
+
   it('a router with openTelemetry: false reports nothing', async () => {
     const quiet = routerFor(cluster, {
       primary: cluster.primary.url,
