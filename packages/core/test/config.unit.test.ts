@@ -34,7 +34,7 @@ describe('defaults', () => {
   it('fills in every option', () => {
     const resolved = resolve({ primary: URL_A })
     expect(resolved).toMatchObject({
-      lag: { maxBytes: 16 * 1024 * 1024, maxSeconds: 10 },
+      lag: { maxBytes: 16 * 1024 * 1024, maxMs: 10_000 },
       healthCheck: { intervalMs: 1000, timeoutMs: 500, maxBackoffMs: 5000 },
       balance: 'round-robin',
       fallback: 'primary',
@@ -93,7 +93,7 @@ describe('defaults', () => {
       lag: { maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY },
       balance: pick,
     })
-    expect(resolved.lag).toEqual({ maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY })
+    expect(resolved.lag).toEqual({ maxBytes: Number.POSITIVE_INFINITY, maxMs: Number.POSITIVE_INFINITY })
     expect(resolved.balance).toBe(pick)
   })
 

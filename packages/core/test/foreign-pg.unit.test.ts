@@ -21,7 +21,8 @@ function loadAnotherPg(): typeof pg {
     return require('pg') as typeof pg
   } finally {
     for (const key of Object.keys(require.cache))
-      if (folders.some((f) => key.startsWith(`${f}pg/`) || key.startsWith(`${f}pg-pool/`))) delete require.cache[key]
+      if (folders.some((f) => key.startsWith(`${f}pg/`) || key.startsWith(`${f}pg-pool/`)))
+        delete require.cache[key]
     for (const [key, module] of saved) require.cache[key] = module
   }
 }
