@@ -42,11 +42,6 @@ export type PgRouteErrorCode =
    * node's role changed, or the node was fenced, since the connection was checked out. Nothing was sent.
    */
   | 'PGROUTE_ROLE_CHANGED'
-  /**
-   * Two copies of `pg` are installed, and one of them was handed what belongs to the other: `router.pool` given
-   * to a library whose `pg` is not pgroute's (it takes the pool for a connection config). Install one copy of `pg`.
-   */
-  | 'PGROUTE_FOREIGN_PG'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

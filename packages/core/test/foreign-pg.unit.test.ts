@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import type pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createRouter, isPgRouteError, type Router } from '../src/index.js'
+import { createRouter, type Router } from '../src/index.js'
 
 const require = createRequire(import.meta.url)
 
@@ -63,17 +63,23 @@ describe('two copies of pg', () => {
     expect(warning?.message).toMatch(/dedupe/)
   })
 
-  it('router.pool handed to another copy of pg fails loudly instead of connecting to localhost', () => {
+  it('router.pool handed to another copy of pg fails loudly instead of connecting to localhost', async () => {
     const routed = router({ primary: 'postgres://app@127.0.0.1:1/app' })
     // What a library does when `instanceof pg.Pool` fails for its own copy: it takes the pool for a config.
-    const error = (() => {
-      try {
-        return new other.Pool(routed.pool as never)
-      } catch (caught) {
-        return caught
-      }
-    })()
-    expect(isPgRouteError(error) && error.code).toBe('PGROUTE_FOREIGN_PG')
-    expect((error as Error).message).toMatch(/router\.pool/)
+    const taken = new other.Pool(routed.pool as never)
+    try {
+      const error = (await taken.query('SELECT 1').catch((caught: unknown) => caught)) as Error
+      expect(error).toBeInstanceOf(Error)
+      expect(error.message).toMatch(/router\.pool is a pgroute pool, not a connection config/)
+      expect(error.message).toMatch(/two copies of pg/)
+    } finally {
+      await taken.end()
+    }
+  })
+
+  it('router.pool compares as any object does (deep equality reads its properties)', async () => {
+    const routed = router({ primary: 'postgres://app@127.0.0.1:1/app' })
+    expect(routed.pool).toEqual(routed.pool)
+    expect(routed.pool).not.toBe(routed.primary)
   })
 })

@@ -3,7 +3,6 @@ import pg from 'pg'
 import { ON_PRIMARY, ROUTE, type RouteOptions } from '../core/route-options.js'
 import type { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
-import { PgRouteError } from '../errors.js'
 import { type ConnectCallback, poolConnect, poolQuery, settle } from './pg-pool-callbacks.js'
 import { PoolEventRelay } from './pool-event-relay.js'
 import { RoutedClient } from './routed-client.js'
@@ -18,10 +17,12 @@ const POOL_EVENTS: ReadonlySet<string | symbol> = new Set([
 ])
 
 /**
- * A key no other property of a pool has: reading it (as `Object.assign` and object spread do when another copy of
- * pg takes `router.pool` for a connection config) fails loudly instead of opening a pool to localhost.
+ * The `host` of `router.pool` taken for a connection config: a library whose copy of pg does not recognise it as a
+ * `pg.Pool` copies its properties into a new pool (pg-pool does `Object.assign({}, config)`), which would connect
+ * to localhost. With this host, pg tries a socket directory that cannot exist, and the error names the cause.
  */
-const NOT_A_CONFIG = Symbol('pgroute: router.pool is a pool, not a connection config')
+const NOT_A_CONFIG_HOST =
+  '/router.pool is a pgroute pool, not a connection config: two copies of pg are installed, see npm ls pg'
 
 /**
  * A real `pg.Pool` subclass (so `instanceof pg.Pool` holds, which Drizzle checks before it uses `connect()` for
@@ -61,7 +62,7 @@ export class RoutedPool extends pg.Pool {
       idleCount: { get: () => sum((pool) => pool.idleCount), configurable: true },
       waitingCount: { get: () => sum((pool) => pool.waitingCount), configurable: true },
       expiredCount: { get: () => sum((pool) => pool.expiredCount ?? 0), configurable: true },
-      [NOT_A_CONFIG]: { get: () => foreignPg(), enumerable: true },
+      host: { value: NOT_A_CONFIG_HOST, enumerable: true },
     })
     // `router.primary` stands for the primary's own pool: it has ended when that pool has.
     if (scope === 'primary') {
@@ -174,13 +175,4 @@ async function pinned(client: RoutedClient): Promise<pg.PoolClient> {
     throw error
   }
   return client as unknown as pg.PoolClient
-}
-
-function foreignPg(): never {
-  throw new PgRouteError(
-    'PGROUTE_FOREIGN_PG',
-    'router.pool was read as a connection config (its properties copied into a new pool). A library does this ' +
-      'when `router.pool instanceof pg.Pool` is false for its own copy of pg: two copies of `pg` are installed, ' +
-      "and the library's is not pgroute's. Install one copy (`npm ls pg`; `npm dedupe`, or pnpm `overrides`).",
-  )
 }
