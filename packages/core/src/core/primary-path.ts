@@ -4,6 +4,7 @@ import { isConnectionError } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import type { NodeConnections } from './node-connections.js'
 
 /** Pause between connection attempts to a primary while a write waits (`failover.waitMs`). */
 const RETRY_PAUSE_MS = 50
@@ -38,12 +39,19 @@ export interface Connector {
  */
 export class PrimaryPath {
   readonly #nodes: NodeSet
+  readonly #connections: NodeConnections
   readonly #options: Pick<ResolvedOptions, 'failover'>
   readonly #scrub: (text: string) => string
   #closed = false
 
-  constructor(nodes: NodeSet, options: Pick<ResolvedOptions, 'failover'>, scrub: (text: string) => string) {
+  constructor(
+    nodes: NodeSet,
+    connections: NodeConnections,
+    options: Pick<ResolvedOptions, 'failover'>,
+    scrub: (text: string) => string,
+  ) {
     this.#nodes = nodes
+    this.#connections = connections
     this.#options = options
     this.#scrub = scrub
   }
@@ -84,11 +92,15 @@ export class PrimaryPath {
   }
 
   /**
-   * Whether a statement on `lease`, started at `startedAt` (0: on a primary that was up), runs against the
-   * {@link PRIMARY_DOWN_BUDGET_MS} budget: its primary was marked down when it started, or is now.
+   * Holds a statement on `lease`, started at `startedAt` (0: on a primary that was up), to the
+   * {@link PRIMARY_DOWN_BUDGET_MS} budget when its primary was marked down then or is now: past it, the statement
+   * is cancelled with `PGROUTE_PRIMARY_UNAVAILABLE`. Returns the timer to clear once the statement ended.
    */
-  budgeted(lease: Lease, startedAt: number): boolean {
-    return startedAt !== 0 || lease.node.state === 'down'
+  budget(lease: Lease, startedAt: number): NodeJS.Timeout | undefined {
+    if (startedAt === 0 && lease.node.state !== 'down') return undefined
+    const from = startedAt || Date.now()
+    const cancel = () => this.#connections.cancel(lease, this.unavailable(lease.node.lastFailure))
+    return setTimeout(cancel, Math.max(from + PRIMARY_DOWN_BUDGET_MS - Date.now(), 0)).unref()
   }
 
   /** The router is ending: a connection error ends a write's wait for the primary. */

@@ -1,3 +1,5 @@
+import type { RouterTracer } from '../observability/router-tracer.js'
+import { isBusy, isRetryableRead } from '../pg-errors.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
@@ -14,36 +16,20 @@ export interface ReadAttempt extends Exclusions {
 }
 
 /**
- * Where a read goes: a usable replica by the `balance` option (passing over replicas cooling off after running out
- * of connection slots), within the lag bounds and, in a session with writes, one that has replayed them
- * ({@link ReadYourWrites}); else the primary (`fallback`). It chooses nodes; the request runs the read there.
+ * Where an attempt of a read goes when it is not the plain first one (that one asks the {@link ReplicaSet} alone):
+ * in a session with writes, a node that has replayed them ({@link ReadYourWrites}); on a retry, a replica not
+ * tried yet, else the primary. It chooses nodes; the request runs the read there. It also tells of reads re-run
+ * elsewhere, and cools off a replica that ran out of connection slots.
  */
 export class ReadPath {
   readonly #replicas: ReplicaSet
   readonly #causal: ReadYourWrites
+  readonly #tracer: RouterTracer
 
-  constructor(replicas: ReplicaSet, causal: ReadYourWrites) {
+  constructor(replicas: ReplicaSet, causal: ReadYourWrites, tracer: RouterTracer) {
     this.#replicas = replicas
     this.#causal = causal
-  }
-
-  /** Whether reads have replicas to go to at all (nodes other than the primary, whatever their state). */
-  get open(): boolean {
-    return this.#replicas.all.length > 0
-  }
-
-  /**
-   * The node for a read that need not see any write: an eligible replica not tried yet, else the fallback. Throws
-   * `PGROUTE_NO_ELIGIBLE_NODE` when there is none and `fallback` is `'error'`.
-   */
-  pick(read: Exclusions): RouterNode {
-    const replicas = this.#replicas
-    let node = replicas.pick(read)
-    while (node.role === 'replica' && node.cooling(Date.now())) {
-      read.exclude(node)
-      node = replicas.pick(read)
-    }
-    return node
+    this.#tracer = tracer
   }
 
   /**
@@ -57,19 +43,19 @@ export class ReadPath {
       read.reason = 'read-your-writes'
       return this.#causal.nodeFor(required, read)
     }
-    const node = this.pick(read)
+    const node = this.#replicas.pick(read)
     read.reason = this.#replicas.reason(node, read)
     read.exclude(node)
     return node
   }
 
-  /** Why a read went to `node`, for `route` events: `read`, or `retry` / `fallback` on the primary. */
-  reason(node: RouterNode, read: Exclusions): string {
-    return this.#replicas.reason(node, read)
-  }
-
-  /** A replica had no connection slot free: reads avoid it briefly. */
-  coolOff(node: RouterNode): void {
-    if (node.role === 'replica') node.coolOff(Date.now() + BUSY_COOL_OFF_MS)
+  /**
+   * A read (`text`) failed on `node` in a way worth another node: a `reroute` event; a replica that had no
+   * connection slot free is avoided briefly (it is busy, not broken).
+   */
+  rerouted(node: RouterNode, text: string, error: unknown): void {
+    if (isRetryableRead(error))
+      this.#tracer.traceReroute?.({ from: node.name, reason: 'retry', statement: text.slice(0, 200), error })
+    if (node.role === 'replica' && isBusy(error)) node.coolOff(Date.now() + BUSY_COOL_OFF_MS)
   }
 }

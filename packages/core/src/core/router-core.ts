@@ -43,6 +43,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
   readonly sessions = new AsyncLocalStorage<CausalSession>()
   readonly causal: ReadYourWrites
   readonly rejections: RejectionLog
+  /** The replicas and the choice among them. */
+  readonly replicas: ReplicaSet
   readonly reads: ReadPath
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
@@ -50,7 +52,6 @@ export class RouterCore implements RequestContext, NodeSetListener {
   readonly tracer: RouterTracer
 
   readonly #classifier: Classifier
-  readonly #replicas: ReplicaSet
   /** Passwords of every node, added to as nodes join: removed from every diagnostic text. */
   readonly #secrets: string[]
   readonly #watchers: NodeWatcher[] = []
@@ -62,25 +63,20 @@ export class RouterCore implements RequestContext, NodeSetListener {
     this.#secrets = [...options.secrets]
     this.#classifier = options.classifier
     this.nodes = new NodeSet(options.nodes, this)
-    this.#replicas = new ReplicaSet(this.nodes, options)
+    this.replicas = new ReplicaSet(this.nodes, options)
     const scrub = (text: string) => this.scrub(text)
     // The monitor starts probing here; its timers keep this context, so no probe makes a span.
     this.monitor = this.#background(() => new HealthMonitor(this.nodes, options, scrub))
-    this.causal = new ReadYourWrites(this.#replicas, this.monitor, options)
-    this.reads = new ReadPath(this.#replicas, this.causal)
-    this.primaries = new PrimaryPath(this.nodes, options, scrub)
+    this.causal = new ReadYourWrites(this.replicas, this.monitor, options)
+    this.reads = new ReadPath(this.replicas, this.causal, tracer)
     this.connections = new NodeConnections(this.nodes, this.monitor, tracer, sweepInterval(options.timeouts))
+    this.primaries = new PrimaryPath(this.nodes, this.connections, options, scrub)
     this.rejections = new RejectionLog(tracer, options.learnRouting)
   }
 
   /** The node writes go to (it changes when the probes see a failover). */
   get primary(): RouterNode {
     return this.nodes.primary
-  }
-
-  /** Every other node now: replicas, and nodes fenced or down. */
-  get replicas(): readonly RouterNode[] {
-    return this.#replicas.all
   }
 
   /** Whether {@link close} was called. */

@@ -1,20 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
-import { isBusy, isCancelledByRouter, isReadOnlyRejection, isRetryableRead } from '../pg-errors.js'
+import { isCancelledByRouter } from '../pg-errors.js'
 import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.js'
+import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import type { NodeConnections } from './node-connections.js'
-import {
-  type Connector,
-  type FirstFailure,
-  PRIMARY_DOWN_BUDGET_MS,
-  type PrimaryPath,
-} from './primary-path.js'
+import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
 import type { ReadAttempt, ReadPath } from './read-path.js'
 import type { RejectionLog } from './rejection-log.js'
+import { decide, type FailedRequest, recover } from './request-recovery.js'
 import { type Pin, READ_ONLY_REJECTION, type RouteOptions, type Routing } from './route-options.js'
 import { isSubmittable, type Submittable, whenEnded } from './submittable.js'
 
@@ -26,6 +22,7 @@ export type ReleaseMode = 'release' | 'keep' | 'borrowed'
 
 /** The router's parts every request uses, held once by the router's core and shared by all requests. */
 export interface RequestContext {
+  readonly replicas: ReplicaSet
   readonly reads: ReadPath
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
@@ -35,30 +32,22 @@ export interface RequestContext {
 }
 
 /**
- * What the one failure rule makes of a failure: `fail` (the failure is the caller's), `retry` (a read that failed
- * in a way worth another node, within `retry.retries`), `rerun-on-primary` (a replica refused the statement as a
- * write: it changed nothing), `resume-on-primary` (connecting to the primary failed, nothing was sent: the primary
- * path's failover rules take over).
- */
-type Next = 'fail' | 'retry' | 'rerun-on-primary' | 'resume-on-primary'
-
-/**
  * One statement routed by the router, from `RouterCore.route` until it settles: the statement (its text, pg's
  * form of it, its values), where it goes and why, the caller's session, what becomes of its connection, its time
  * limit and its lease. It runs itself: it asks the read path or the primary path for a node, checks a
  * connection out of that node's pool, sends the statement, and settles. It tells the session of a write, and it
- * decides in one place (`#decide`) what a failure means.
+ * asks the one failure rule ({@link decide}, in `request-recovery.ts`) what a failure means.
  *
  * A read outside a session that succeeds at once, and a statement on a primary that is up, cost one promise: the
  * request is itself the waiter of its connection and of its result, and nothing else is allocated on that path.
- * Everything after a failure is the slow path, `async` code in {@link #recover}.
+ * Everything after a failure is the slow path, `async` code ({@link recover}).
  *
  * A request without a statement only checks a connection out: a client pinning its node before its first
  * statement. A submittable (pg-cursor, pg-query-stream) runs until it ends; a request for a pinned client settles
  * once it is submitted (pg's clients hand it back at once), one for `router.query` once it has ended.
  */
 export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
-  implements ReadAttempt, Connector
+  implements ReadAttempt, Connector, FailedRequest
 {
   /** The statement's text, for routing and diagnostics. */
   readonly text: string
@@ -129,13 +118,34 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.mode = pin === undefined ? 'release' : pin.lease === undefined ? 'keep' : 'borrowed'
     this.reason = routing.reason
     this.#routedFor = routing.reason
-    this.#toPrimary = routing.target === 'primary' || options.onPrimary === true || !context.reads.open
+    this.#toPrimary =
+      routing.target === 'primary' || options.onPrimary === true || context.replicas.all.length === 0
     if (query !== undefined) this.#traced = context.tracer.traceStatementStart?.(routing.reason)
   }
 
   /** `RunningStatement`: the connection the statement runs on. */
   get client(): pg.PoolClient {
     return this.lease!.client
+  }
+
+  /** The statement is a submittable (a cursor, a stream), which has state: it never runs twice. */
+  get submittable(): boolean {
+    return isSubmittable(this.query)
+  }
+
+  /** The statement was handed to pg in the attempt in flight: it may have run. */
+  get sent(): boolean {
+    return this.#sent
+  }
+
+  /** The request goes the primary's way (a write, `router.primary`, or a router without replicas). */
+  get toPrimary(): boolean {
+    return this.#toPrimary
+  }
+
+  /** The statement runs on its caller's held connection. */
+  get borrowed(): boolean {
+    return this.mode === 'borrowed'
   }
 
   /** Runs the request, settling `resolve` / `reject` (the promise `RouterCore.route` awaits). */
@@ -146,7 +156,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     if (held !== undefined) this.#onHeld(held)
     else if (this.#toPrimary) this.#toThePrimary()
     else if (this.session === undefined) this.#toAReplica()
-    else this.#slowly(this.#readElsewhere())
+    else this.#slowly(this.readElsewhere())
   }
 
   /** {@link ReadAttempt}: `node` (a replica) is not to be tried again by this request. */
@@ -176,23 +186,6 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#failed(error)
   }
 
-  /**
-   * The one failure rule. A submittable that was sent never runs again (it has state), nor does anything on a
-   * held connection its caller may not give up, nor a statement on the primary that may have run. A replica that
-   * refused a statement as a write changed nothing: it runs on the primary. A read, or a connection the caller
-   * lets go, that failed in a way another node may not (a connection error, a hot-standby conflict, a busy node,
-   * the router's own cancellation) goes elsewhere. A write whose connection to the primary failed sent nothing: the
-   * primary path's failover rules take over.
-   */
-  #decide(error: unknown): Next {
-    const node = this.node
-    if (this.#sent && isSubmittable(this.query)) return 'fail'
-    if (this.mode === 'borrowed' && !(this.movable && this.lease?.role === 'replica')) return 'fail'
-    if (this.#sent && node?.role === 'replica' && isReadOnlyRejection(error)) return 'rerun-on-primary'
-    if (this.#toPrimary) return this.#sent || node === undefined ? 'fail' : 'resume-on-primary'
-    return isRetryableRead(error) ? 'retry' : 'fail'
-  }
-
   // The fast path: choose a node, check out, send, settle.
 
   /**
@@ -202,24 +195,24 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
    */
   #onHeld(held: Lease): void {
     if (leaseIsCurrent(held)) this.#send(held)
-    else if (!this.movable || isSubmittable(this.query)) this.#finish(roleChangedError(held))
+    else if (!this.movable || this.submittable) this.#finish(roleChangedError(held))
     else {
-      this.#giveUpPin(undefined)
-      this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.#readElsewhere())
+      this.leavePin(undefined)
+      this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.readElsewhere())
     }
   }
 
   /** A read outside a session: an eligible replica (or the fallback), in one go. */
   #toAReplica(): void {
-    const reads = this.#context.reads
+    const replicas = this.#context.replicas
     let node: RouterNode
     try {
-      node = reads.pick(this)
+      node = replicas.pick(this)
     } catch (error) {
       this.#finish(error)
       return
     }
-    this.reason = reads.reason(node, this)
+    this.reason = replicas.reason(node, this)
     this.#checkout(node)
   }
 
@@ -343,8 +336,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     if (attempt !== undefined) {
       this.#attempt = undefined
       attempt.reject(error)
-    } else if (this.#decide(error) === 'fail') this.#finish(error)
-    else this.#slowly(this.#recover(error))
+    } else if (decide(this, error) === 'fail') this.#finish(error)
+    else this.#slowly(recover(this, error, this.#context.options.retry, this.#context.reads))
   }
 
   // The slow path: after a failure, a session's read, a write while the primary is not plainly up.
@@ -356,39 +349,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     )
   }
 
-  /** Goes on after `error` as `#decide` says, until the request succeeds or fails for good. */
-  async #recover(error: unknown): Promise<void> {
-    const { retries, minTimeoutMs, maxTimeoutMs } = this.#context.options.retry
-    for (let attempt = 1; ; attempt++) {
-      const next = this.#decide(error)
-      if (next === 'fail') throw error
-      // A refused statement left the connection fine; anything else may have broken it.
-      this.#giveUpPin(next === 'rerun-on-primary' ? undefined : error)
-      if (next === 'resume-on-primary')
-        return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error })
-      if (next === 'rerun-on-primary') {
-        this.#context.rejections.record(this.node!, this.text, error)
-        this.routing = READ_ONLY_REJECTION
-        this.#toPrimary = true
-        return this.#runOnPrimary(undefined)
-      }
-      this.#rerouted(error)
-      if (attempt > retries) throw error
-      const pauseMs = Math.min(minTimeoutMs * 2 ** (attempt - 1), maxTimeoutMs)
-      if (pauseMs > 0) await sleep(pauseMs, undefined, { ref: false })
-      try {
-        return await this.#readElsewhere()
-      } catch (next) {
-        error = next
-      }
-    }
-  }
-
-  /**
-   * The request leaves its caller's pinned connection (returned to its pool, destroyed after `error`): the pin is
-   * emptied, and the request keeps what it gets next for it.
-   */
-  #giveUpPin(error: unknown): void {
+  /** @internal {@link FailedRequest}: the request leaves its caller's held connection. */
+  leavePin(error: unknown): void {
     if (this.mode !== 'borrowed') return
     const pin = this.pin!
     const held = pin.lease!
@@ -397,11 +359,23 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#context.connections.release(held, error)
   }
 
-  /** One attempt of a read on a node chosen afresh (a replica not tried yet, or the fallback). */
-  async #readElsewhere(): Promise<void> {
+  /** @internal {@link FailedRequest}: on the primary by its failover rules, its first connection having failed. */
+  resumeOnPrimary(error: unknown): Promise<void> {
+    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error })
+  }
+
+  /** @internal {@link FailedRequest}: a replica refused the statement as a write; it runs on the primary. */
+  rerunOnPrimary(error: unknown): Promise<void> {
+    this.#context.rejections.record(this.node!, this.text, error)
+    this.routing = READ_ONLY_REJECTION
+    this.#toPrimary = true
+    return this.#runOnPrimary(undefined)
+  }
+
+  /** @internal {@link FailedRequest}: an attempt of a read on a node chosen afresh (a replica not tried yet, or the fallback). */
+  async readElsewhere(): Promise<void> {
     const node = await this.#context.reads.choose(this)
-    const lease = await this.checkout(node, this.reason)
-    await this.#run(lease, 0)
+    await this.#run(await this.checkout(node, this.reason))
   }
 
   /** The statement on the primary, by the primary path's rules; `first`: a connection attempt that failed. */
@@ -409,47 +383,21 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const primaries = this.#context.primaries
     const startedAt = first?.startedAt ?? primaries.downSince()
     const lease = await primaries.checkout(this, this.routing.reason, first)
-    await this.#run(lease, primaries.budgeted(lease, startedAt) ? startedAt || Date.now() : 0)
-  }
-
-  /**
-   * Sends the statement on `lease` and waits for it. With `budgetFrom` (a write on a primary marked down), it is
-   * cancelled with `PGROUTE_PRIMARY_UNAVAILABLE` once {@link PRIMARY_DOWN_BUDGET_MS} from then are spent.
-   */
-  async #run(lease: Lease, budgetFrom: number): Promise<void> {
-    const timer =
-      budgetFrom === 0
-        ? undefined
-        : setTimeout(
-            () =>
-              this.#context.connections.cancel(
-                lease,
-                this.#context.primaries.unavailable(lease.node.lastFailure),
-              ),
-            Math.max(budgetFrom + PRIMARY_DOWN_BUDGET_MS - Date.now(), 0),
-          ).unref()
+    // On a primary marked down, the statement runs within the budget of one.
+    const budget = primaries.budget(lease, startedAt)
     try {
-      await new Promise<Lease>((resolve, reject) => {
-        this.#attempt = { resolve, reject }
-        this.#send(lease)
-      })
+      await this.#run(lease)
     } finally {
-      clearTimeout(timer)
+      clearTimeout(budget)
     }
   }
 
-  /** A read failed in a way worth another node: a `reroute` event; a replica out of slots cools off. */
-  #rerouted(error: unknown): void {
-    const node = this.node
-    if (node === undefined) return
-    if (isRetryableRead(error))
-      this.#context.tracer.traceReroute?.({
-        from: node.name,
-        reason: 'retry',
-        statement: this.text.slice(0, 200),
-        error,
-      })
-    if (isBusy(error)) this.#context.reads.coolOff(node)
+  /** Sends the statement on `lease` and waits for it (an attempt of the slow path). */
+  #run(lease: Lease): Promise<unknown> {
+    return new Promise<Lease>((resolve, reject) => {
+      this.#attempt = { resolve, reject }
+      this.#send(lease)
+    })
   }
 
   /**

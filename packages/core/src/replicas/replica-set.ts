@@ -77,11 +77,16 @@ export class ReplicaSet {
   }
 
   /**
-   * The node for a read that need not see any write: an eligible replica not tried yet, else the fallback.
-   * Throws `PGROUTE_NO_ELIGIBLE_NODE` when there is none and `fallback` is `'error'`.
+   * The node for a read that need not see any write: an eligible replica not tried yet (passing over replicas
+   * cooling off after running out of connection slots), else the fallback. Throws `PGROUTE_NO_ELIGIBLE_NODE`
+   * when there is none and `fallback` is `'error'`.
    */
   pick(read: Exclusions): RouterNode {
-    const node = this.choose(this.candidates(read))
+    let node = this.choose(this.candidates(read))
+    while (node?.cooling(Date.now())) {
+      read.exclude(node)
+      node = this.choose(this.candidates(read))
+    }
     if (node) return node
     if (this.#fallback === 'error' && this.all.length > 0) {
       throw new PgRouteError(
