@@ -32,8 +32,6 @@ export interface Pin {
 
 /** Options of `RouterCore.route`. */
 export interface RouteOptions {
-  /** Route as this instead of by the statement's text (a transaction's own statements; a pin without a statement). */
-  readonly routing?: Routing
   /** Run on the connection this pin holds; an empty pin keeps the connection the statement ran on. */
   readonly pin?: Pin
   /** Run on the primary whatever the classification allows (`router.primary`). */

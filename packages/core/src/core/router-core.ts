@@ -16,7 +16,7 @@ import { NodeConnections } from './node-connections.js'
 import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import { type Pin, ROUTE, type RouteOptions } from './route-options.js'
+import { type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
 import { type RequestContext, StatementRequest } from './statement-request.js'
 import { type Submittable, textOf } from './submittable.js'
 
@@ -86,19 +86,21 @@ export class RouterCore implements RequestContext, NodeSetListener {
 
   /**
    * Routes one statement given as pg takes it (text, config object, or a submittable such as a cursor), or, with
-   * no `query`, only checks a connection out into `options.pin` (`options.routing` says where; it then resolves to
-   * no result). Resolves to pg's own result; errors are pg's own, or pgroute's. A submittable resolves once it has
-   * ended, or, on a pin, once it was handed its connection.
+   * no `query`, only checks a connection out into `options.pin` (it then resolves to no result). `routing` says
+   * where it goes when the caller knows already (it classified the text, or routes by other means: a transaction's
+   * own statements, a pin); else the text is classified here. Resolves to pg's own result; errors are pg's own, or
+   * pgroute's. A submittable resolves once it has ended, or, on a pin, once it was handed its connection.
    */
   async route<R extends pg.QueryResultRow = pg.QueryResultRow>(
     query: string | pg.QueryConfig | Submittable | undefined,
     values: unknown[] | undefined,
     options: RouteOptions = ROUTE,
+    routing?: Routing,
   ): Promise<pg.QueryResult<R>> {
     try {
       this.#assertOpen()
       const text = query === undefined ? '' : textOf(query)
-      const routing = options.routing ?? this.classify(text)
+      routing ??= this.classify(text)
       const session = this.sessions.getStore()
       const request = new StatementRequest<R>(this, text, query, values, routing, session, options)
       return await new Promise<pg.QueryResult<R>>((resolve, reject) => request.start(resolve, reject))

@@ -61,8 +61,6 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   mode: ReleaseMode
   /** The caller's pin: the statement runs on its lease, or (empty) fills it with the connection it ran on. */
   readonly pin: Pin | undefined
-  /** The pinned connection may be given up (see `Pin.movable`), as its holder said when the statement started. */
-  readonly movable: boolean
   /** The connection of the attempt in flight, then the one the statement ran on. */
   lease: Lease | undefined = undefined
   /** The node of the attempt in flight. */
@@ -77,8 +75,6 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   deadline = 0
   /** `RunningStatement` / `WaitingCheckout`: position in its node's bag. */
   slot = -1
-  /** `RunningStatement`: a statement of the router's, not a transaction's body. */
-  readonly body = false
 
   readonly #context: RequestContext
   /** The request goes the primary's way (a write, `router.primary`, or a router without replicas). */
@@ -114,7 +110,6 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.session = session
     const { pin } = options
     this.pin = pin
-    this.movable = pin?.movable === true
     this.mode = pin === undefined ? 'release' : pin.lease === undefined ? 'keep' : 'borrowed'
     this.reason = routing.reason
     this.#routedFor = routing.reason
@@ -126,6 +121,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   /** `RunningStatement`: the connection the statement runs on. */
   get client(): pg.PoolClient {
     return this.lease!.client
+  }
+
+  /** `RunningStatement`: a statement of the router's, not a transaction's body. */
+  get body(): false {
+    return false
+  }
+
+  /** The caller lets its pinned connection go (`Pin.movable`, set by its holder before each statement). */
+  get movable(): boolean {
+    return this.pin?.movable === true
   }
 
   /** The statement is a submittable (a cursor, a stream), which has state: it never runs twice. */
@@ -231,10 +236,14 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.node = node
     this.#sent = false
     node.waiting.add(this)
-    node.pool.connect(this.#connected)
+    // An anonymous callback made here, not a named one per request: toolchains that keep function names
+    // (esbuild's keepNames, which tsx uses) would rename a named one for every request.
+    node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) =>
+      this.#connected(error, client),
+    )
   }
 
-  readonly #connected = (error: Error | undefined, client: pg.PoolClient | undefined): void => {
+  #connected(error: Error | undefined, client: pg.PoolClient | undefined): void {
     const node = this.node!
     const connections = this.#context.connections
     if (!node.waiting.remove(this)) connections.late(node, error, client)
@@ -268,7 +277,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     if (isSubmittable(query)) this.#submit(lease, query)
     else {
       try {
-        ;(lease.client as unknown as CallbackClient).query(query, this.values, this.#answered)
+        ;(lease.client as unknown as CallbackClient).query(query, this.values, (error, result) =>
+          this.#answered(error, result),
+        )
       } catch (error) {
         // pg throws synchronously for a missing statement; nothing was sent.
         this.#answered(error as Error, undefined)
@@ -276,7 +287,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     }
   }
 
-  readonly #answered = (error: Error | null | undefined, result: pg.QueryResult | undefined): void => {
+  #answered(error: Error | null | undefined, result: pg.QueryResult | undefined): void {
     const lease = this.lease!
     const connections = this.#context.connections
     lease.node.ended(this, !error)

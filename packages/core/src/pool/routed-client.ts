@@ -185,14 +185,14 @@ export class RoutedClient extends EventEmitter {
       if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
       classification = this.#core.classify(textOf(query))
       if (pin.lease !== undefined && this.#movesToPrimary(classification)) this.#unpin()
-      if (pin.lease === undefined && this.listenerCount('notice') + this.listenerCount('notification') > 0) {
+      if (pin.lease === undefined && this.#hearsNotices) {
         // Notices of the statement that pins arrive while it runs: its connection is listened to first.
-        await this.#core.route(undefined, undefined, { routing: classification, pin })
+        await this.#core.route(undefined, undefined, this.#onPin, classification)
         this.#adopt()
       }
       // Outside a transaction a replica-pinned client holds no state worth keeping: its statement may move it.
       pin.movable = !this.#inTransaction && pin.lease?.role === 'replica'
-      const result = await this.#core.route(query, values, this.#onPin)
+      const result = await this.#core.route(query, values, this.#onPin, classification)
       this.#track(classification)
       return result
     } finally {
@@ -216,12 +216,22 @@ export class RoutedClient extends EventEmitter {
         }
         this.#unpin()
       }
-      const routing = target === 'primary' ? PIN_PRIMARY : PIN_REPLICA
-      await this.#core.route(undefined, undefined, { routing, pin: this.#pin })
+      await this.#core.route(
+        undefined,
+        undefined,
+        this.#onPin,
+        target === 'primary' ? PIN_PRIMARY : PIN_REPLICA,
+      )
     } finally {
       this.#pending--
       this.#adopt()
     }
+  }
+
+  /** Whether this client listens to the notices or notifications of its connection. */
+  get #hearsNotices(): boolean {
+    const relays = this.#relays
+    return relays !== undefined && (relays.has('notice') || relays.has('notification'))
   }
 
   /** A replica-pinned client outside a transaction leaves its replica for a write or a read-write `BEGIN`. */
@@ -260,7 +270,8 @@ export class RoutedClient extends EventEmitter {
       return
     }
     this.#attached = lease
-    for (const [event, relay] of this.#relays ?? []) lease.client.on(event, relay)
+    const relays = this.#relays
+    if (relays !== undefined) for (const [event, relay] of relays) lease.client.on(event, relay)
   }
 
   /** Stops passing on the events of the connection this client held. */
@@ -268,7 +279,8 @@ export class RoutedClient extends EventEmitter {
     const lease = this.#attached
     if (lease === undefined) return
     this.#attached = undefined
-    for (const [event, relay] of this.#relays ?? []) lease.client.removeListener(event, relay)
+    const relays = this.#relays
+    if (relays !== undefined) for (const [event, relay] of relays) lease.client.removeListener(event, relay)
   }
 
   /** Returns the pinned connection to its pool (destroyed if `error` says it may be broken). */

@@ -5,7 +5,7 @@ import { addedNodeSpec } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
 import type { RejectedStatement } from '../core/rejection-log.js'
-import type { Pin, Routing } from '../core/route-options.js'
+import type { Pin } from '../core/route-options.js'
 import { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
 import { ConfigError, PgRouteError } from '../errors.js'
@@ -162,8 +162,12 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 
   /** A client that pins its node at its first statement (see {@link RoutedClient}). Release it when done. */
-  async connect(): Promise<RoutedClient> {
-    return new RoutedClient(this.#core)
+  connect(): Promise<RoutedClient> {
+    try {
+      return Promise.resolve(new RoutedClient(this.#core))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
@@ -203,20 +207,18 @@ export class Router extends EventEmitter<RouterEvents> {
     // The transaction's connection: BEGIN leaves it in the pin. Only BEGIN is retried elsewhere on a connection
     // failure: `fn` runs once.
     const pin: Pin = { lease: undefined, movable: false }
-    await core.route(begin, undefined, { routing: readOnly ? BEGIN_READ_ONLY : BEGIN, pin })
+    const onPin = { pin }
+    await core.route(begin, undefined, onPin, readOnly ? BEGIN_READ_ONLY : BEGIN)
     const lease = pin.lease!
-    const end: { readonly routing: Routing; readonly pin: Pin } = {
-      routing: readOnly ? END_READ_ONLY : END,
-      pin,
-    }
+    const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
     try {
       const value = await core.within(lease, fn)
-      await core.route('COMMIT', undefined, end)
+      await core.route('COMMIT', undefined, onPin, end)
       return value
     } catch (error) {
-      await core.route('ROLLBACK', undefined, end).catch((rollbackError: unknown) => {
+      await core.route('ROLLBACK', undefined, onPin, end).catch((rollbackError: unknown) => {
         broken = rollbackError
       })
       throw error
