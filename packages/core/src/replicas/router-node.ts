@@ -7,7 +7,7 @@ import { SlotBag, type Slotted } from './slot-bag.js'
  * Health of a node as the router sees it:
  * - `unknown`: not probed yet (replicas get no reads until their first probe succeeds);
  * - `up`: reachable and, for a replica, in recovery on the cluster's timeline and within the lag bounds;
- * - `lagging`: a reachable replica beyond `lag.maxBytes` or `lag.maxSeconds`;
+ * - `lagging`: a reachable replica beyond `lag.maxBytes` or `lag.maxMs`;
  * - `down`: unreachable, or a probe or statement failed with a connection error (re-probed with back-off);
  * - `fenced`: reachable but not part of the cluster's current history, so it gets no statements: it claims to
  *   be primary on an older timeline (or beside the primary), follows an older timeline, or has another system

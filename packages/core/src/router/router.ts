@@ -326,7 +326,7 @@ export class Router extends EventEmitter<RouterEvents> {
  * const router = createRouter({
  *   primary: process.env.DATABASE_URL,
  *   replicas: [process.env.REPLICA_1_URL, { name: 'db-3', connectionString: process.env.REPLICA_2_URL, weight: 2 }],
- *   lag: { maxBytes: 16 * 1024 * 1024, maxSeconds: 10 },
+ *   lag: { maxBytes: 16 * 1024 * 1024, maxMs: 10_000 },
  * })
  * await router.ready()
  * const { rows } = await router.query('SELECT * FROM posts WHERE id = $1', [1]) // a replica
