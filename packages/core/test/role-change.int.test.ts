@@ -2,7 +2,7 @@ import type { Cluster } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type RoutedClient, type Router } from '../src/index.js'
-import { failure, routerFor, stateOf, WHO, waitFor } from './helpers/cluster-helpers.js'
+import { failure, routerFor, stateOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 /*
  * A connection held across statements (a transaction's, a pinned client's) remembers the role its node had when it
@@ -30,9 +30,11 @@ describe('a held connection whose node changed role', () => {
     requireControl(context, 'promotes a replica beside a running primary')
     const oldPrimary = cluster.primary
     const oldName = router.status()[0]!.name
+    for (const replica of cluster.replicas) await waitForState(router, replica.name, 'up')
     const pinned = (await router.connect()) as RoutedClient
     try {
       await pinned.query(WHO) // pins a replica, outside any transaction
+      expect(pinned.role).toBe('replica')
       let inserted = false
       const transaction = router.transaction(async (client) => {
         await client.query(`INSERT INTO ledger (note) VALUES ('in flight')`)

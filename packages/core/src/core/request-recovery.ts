@@ -28,6 +28,8 @@ export interface FailedRequest {
   readonly movable: boolean
   readonly node: RouterNode | undefined
   readonly lease: Lease | undefined
+  /** `node` (a replica) is not to be tried again. */
+  exclude(node: RouterNode): void
   /** The request leaves its caller's held connection (destroyed after `error`), and pins what it gets next. */
   leavePin(error: unknown): void
   /** Runs on the primary by its failover rules, after its first connection attempt failed with `error`. */
@@ -73,7 +75,11 @@ export async function recover(
     request.leavePin(next === 'rerun-on-primary' ? undefined : error)
     if (next === 'resume-on-primary') return request.resumeOnPrimary(error)
     if (next === 'rerun-on-primary') return request.rerunOnPrimary(error)
-    if (request.node !== undefined) reads.rerouted(request.node, request.text, error)
+    const { node } = request
+    if (node !== undefined) {
+      reads.rerouted(node, request.text, error)
+      request.exclude(node)
+    }
     if (attempt > retry.retries) throw error
     const pauseMs = Math.min(retry.minTimeoutMs * 2 ** (attempt - 1), retry.maxTimeoutMs)
     if (pauseMs > 0) await sleep(pauseMs, undefined, { ref: false })

@@ -83,6 +83,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #startedAt = 0
   /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
   #sent = false
+  /** Checkouts started so far: only the last one's answer is the request's. */
+  #checkouts = 0
   /** The reason the statement was routed for (kept for its trace when it is re-run elsewhere). */
   readonly #routedFor: string
   /** An attempt of the slow path waits on this request's connection or result. */
@@ -161,7 +163,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     if (held !== undefined) this.#onHeld(held)
     else if (this.#toPrimary) this.#toThePrimary()
     else if (this.session === undefined) this.#toAReplica()
-    else this.#slowly(this.readElsewhere())
+    else this.#slowly(this.#read())
   }
 
   /** {@link ReadAttempt}: `node` (a replica) is not to be tried again by this request. */
@@ -203,7 +205,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     else if (!this.movable || this.submittable) this.#finish(roleChangedError(held))
     else {
       this.leavePin(undefined)
-      this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.readElsewhere())
+      this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.#read())
     }
   }
 
@@ -235,18 +237,25 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #checkout(node: RouterNode): void {
     this.node = node
     this.#sent = false
+    const checkout = ++this.#checkouts
     node.waiting.add(this)
     // An anonymous callback made here, not a named one per request: toolchains that keep function names
-    // (esbuild's keepNames, which tsx uses) would rename a named one for every request.
+    // (esbuild's keepNames, which tsx uses) would rename a named one for every request. It carries its node and
+    // its number: a checkout given up (its node marked down, its budget spent) may still answer once the request
+    // has gone on to another one.
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) =>
-      this.#connected(error, client),
+      this.#connected(node, checkout, error, client),
     )
   }
 
-  #connected(error: Error | undefined, client: pg.PoolClient | undefined): void {
-    const node = this.node!
+  #connected(
+    node: RouterNode,
+    checkout: number,
+    error: Error | undefined,
+    client: pg.PoolClient | undefined,
+  ): void {
     const connections = this.#context.connections
-    if (!node.waiting.remove(this)) connections.late(node, error, client)
+    if (checkout !== this.#checkouts || !node.waiting.remove(this)) connections.late(node, error, client)
     else if (error !== undefined || client === undefined)
       this.#failed(connections.checkoutFailed(node, error))
     else {
@@ -278,17 +287,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     else {
       try {
         ;(lease.client as unknown as CallbackClient).query(query, this.values, (error, result) =>
-          this.#answered(error, result),
+          this.#answered(lease, error, result),
         )
       } catch (error) {
         // pg throws synchronously for a missing statement; nothing was sent.
-        this.#answered(error as Error, undefined)
+        this.#answered(lease, error as Error, undefined)
       }
     }
   }
 
-  #answered(error: Error | null | undefined, result: pg.QueryResult | undefined): void {
-    const lease = this.lease!
+  #answered(lease: Lease, error: Error | null | undefined, result: pg.QueryResult | undefined): void {
     const connections = this.#context.connections
     lease.node.ended(this, !error)
     if (error) {
@@ -358,6 +366,15 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
       () => this.#finish(undefined),
       (error: unknown) => this.#finish(error),
     )
+  }
+
+  /** A read that starts on the slow path (in a session, or moved off a pin), its failures decided as any read's. */
+  async #read(): Promise<void> {
+    try {
+      await this.readElsewhere()
+    } catch (error) {
+      await recover(this, error, this.#context.options.retry, this.#context.reads)
+    }
   }
 
   /** @internal {@link FailedRequest}: the request leaves its caller's held connection. */
