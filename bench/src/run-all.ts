@@ -19,6 +19,7 @@ const BENCHES = [
   'read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
+  'client-overhead',
   'otel-overhead',
 ] as const
 
@@ -35,6 +36,8 @@ Benches:
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
+  client-overhead     client CPU per query of Kysely's pinned path, router.pool clients and router.pool.query,
+                      each beside the same code on a plain pg.Pool, the server answered from memory
   otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
 
 Settings (environment variables):

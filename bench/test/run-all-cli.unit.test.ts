@@ -29,6 +29,7 @@ it('--help and -h print the usage, every bench and every setting, and exit 0', (
       'read-after-write',
       'kysely-throughput',
       'drizzle-throughput',
+      'client-overhead',
       'otel-overhead',
       'BENCH_ROUNDS',
       'BENCH_ROUND_MS',

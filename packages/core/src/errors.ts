@@ -37,6 +37,11 @@ export type PgRouteErrorCode =
    * (unreachable, refused the login, or in recovery).
    */
   | 'PGROUTE_PRIMARY_UNAVAILABLE'
+  /**
+   * A statement was not sent on a connection held across statements (a pinned client's, a transaction's): its
+   * node's role changed, or the node was fenced, since the connection was checked out. Nothing was sent.
+   */
+  | 'PGROUTE_ROLE_CHANGED'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

@@ -262,6 +262,40 @@ describe('OpenTelemetry metrics and spans', () => {
     expect(JSON.stringify(lines)).not.toContain(password)
   })
 
+  it('router.pool.end() and router.primary.end() end its telemetry too, as router.end() does', async () => {
+    // The gauges' callback a router registers with the SDK's meter, and whether it still is: with cumulative
+    // temporality the SDK goes on exporting the last values of a callback removed, so ask the meter itself.
+    const registered = new Set<unknown>()
+    const getMeter = meterProvider.getMeter.bind(meterProvider)
+    const spy = vi.spyOn(meterProvider, 'getMeter').mockImplementation((...args) => {
+      const meter = getMeter(...args)
+      const add = meter.addBatchObservableCallback.bind(meter)
+      const remove = meter.removeBatchObservableCallback.bind(meter)
+      meter.addBatchObservableCallback = (callback, observables) => {
+        registered.add(callback)
+        add(callback, observables)
+      }
+      meter.removeBatchObservableCallback = (callback, observables) => {
+        registered.delete(callback)
+        remove(callback, observables)
+      }
+      return meter
+    })
+    try {
+      for (const end of ['pool', 'primary'] as const) {
+        const local = routerFor(cluster, {
+          replicas: [{ name: `ended-by-${end}`, connectionString: cluster.replicas[0]!.url }],
+        })
+        await local.ready()
+        expect(registered.size).toBe(1)
+        await local[end].end()
+        expect(registered.size).toBe(0)
+      }
+    } finally {
+      spy.mockRestore()
+    }
+  })
+
   it('a router with openTelemetry: false reports nothing', async () => {
     const quiet = routerFor(cluster, {
       primary: cluster.primary.url,

@@ -78,11 +78,6 @@ export class HealthMonitor {
     this.#fail(node, error, 'statement')
   }
 
-  /** Records a replay position learned outside a probe (a direct read-your-writes check). */
-  observeReplay(node: RouterNode, lsn: bigint): void {
-    if (node.lsn === undefined || lsn > node.lsn) node.lsn = lsn
-  }
-
   /** Stops probing and closes every probe connection. */
   async stop(): Promise<void> {
     this.#stopped = true
@@ -107,16 +102,14 @@ export class HealthMonitor {
     if (!probe) return
     try {
       const reading = await probe.read()
-      node.lastProbeAt = Date.now()
-      node.failures = 0
-      if (reading.systemId !== undefined) node.systemId = reading.systemId
+      node.probed(Date.now(), reading.systemId)
       // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
       const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
       if (this.#probes.has(node)) this.#readings.set(node, { ...reading, timeline })
     } catch (error) {
-      node.lastProbeAt = Date.now()
+      const at = Date.now()
       this.#readings.set(node, undefined)
-      if (!this.#stopped && !node.removed) this.#fail(node, error, 'probe')
+      if (!this.#stopped && !node.removed) this.#fail(node, error, 'probe', at)
     }
   }
 
@@ -125,8 +118,7 @@ export class HealthMonitor {
     const nodes = this.#nodes
     const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
     const resolution = resolveRoles(observations, nodes.primary, nodes)
-    nodes.systemId = resolution.systemId
-    nodes.timeline = resolution.timeline
+    nodes.learnIdentity(resolution.systemId, resolution.timeline)
     const elected = resolution.primary
     if (elected !== undefined && elected !== nodes.primary) {
       // Another node's WAL: positions of the old primary say nothing of the new one's lag clock.
@@ -147,10 +139,7 @@ export class HealthMonitor {
   }
 
   #applyPrimary(node: RouterNode, reading: ProbeReading): void {
-    node.timeline = reading.timeline
-    node.lsn = reading.lsn
-    node.lagBytes = 0
-    node.lagSeconds = 0
+    node.observe({ timeline: reading.timeline, lsn: reading.lsn, lagBytes: 0, lagSeconds: 0 })
     if (reading.lsn !== undefined) {
       this.#primaryLsn = reading.lsn
       this.#history.record(reading.lsn, Date.now())
@@ -159,36 +148,36 @@ export class HealthMonitor {
   }
 
   #apply(node: RouterNode, reading: ProbeReading, verdict: Verdict): void {
-    node.timeline = reading.timeline
     if (verdict.role === 'replica' && node.role === 'primary') {
       // The primary went back into recovery and no other node leads yet: it may serve reads, not writes.
-      node.role = 'replica'
+      this.#nodes.demote(node)
     }
     if (verdict.role === 'fenced') {
-      node.lsn = reading.lsn
+      node.observe({ timeline: reading.timeline, lsn: reading.lsn })
       node.setState('fenced', verdict.reason)
-      this.#nodes.changed()
       return
     }
     this.#judgeReplica(node, reading)
-    this.#nodes.changed()
   }
 
   #judgeReplica(node: RouterNode, reading: ProbeReading): void {
-    node.lsn = reading.lsn
-    node.receiveLsn = reading.receiveLsn
     const primaryLsn = this.#primaryLsn
     const behind = primaryLsn !== undefined && reading.lsn !== undefined && reading.lsn < primaryLsn
-    node.lagBytes =
-      primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0
-    node.lagSeconds = behind ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0
-    const { maxBytes, maxSeconds } = this.#options.lag
+    node.observe({
+      timeline: reading.timeline,
+      lsn: reading.lsn,
+      receiveLsn: reading.receiveLsn,
+      lagBytes:
+        primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0,
+      lagSeconds: behind ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0,
+    })
+    const { maxBytes, maxMs } = this.#options.lag
     if (reading.lsn === undefined) {
       node.setState('lagging', 'has not replayed any WAL yet')
     } else if (node.lagBytes > maxBytes) {
       node.setState('lagging', `${node.lagBytes} bytes behind (lag.maxBytes ${maxBytes})`)
-    } else if (node.lagSeconds > maxSeconds) {
-      node.setState('lagging', `${node.lagSeconds.toFixed(1)} s behind (lag.maxSeconds ${maxSeconds})`)
+    } else if (node.lagSeconds * 1000 > maxMs) {
+      node.setState('lagging', `${node.lagSeconds.toFixed(1)} s behind (lag.maxMs ${maxMs})`)
     } else {
       const caughtUp = node.state === 'lagging' || node.state === 'fenced'
       node.setState('up', caughtUp ? 'caught up' : 'reachable and within lag bounds')
@@ -222,15 +211,8 @@ export class HealthMonitor {
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
-  #fail(node: RouterNode, error: unknown, by: 'probe' | 'statement'): void {
-    // A statement's failure does not clear a probe's confirmation of the same outage.
-    if (node.state !== 'down' || by === 'probe') node.downBy = by
-    node.failures++
-    node.errors++
-    node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
-    node.lastFailure = error
-    node.setState('down', node.lastError)
-    this.#nodes.changed()
+  #fail(node: RouterNode, error: unknown, by: 'probe' | 'statement', at?: number): void {
+    node.failed(error, this.#scrub(error instanceof Error ? error.message : String(error)), by, at)
     // A failed probe already dropped its connection. A statement's failure leaves it be: cutting a probe in
     // flight would turn a suspicion into a confirmed outage.
     this.#scheduleReprobe(node)

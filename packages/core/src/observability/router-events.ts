@@ -57,3 +57,8 @@ export interface RouterEvents {
   /** A read was re-run on another node. */
   reroute: [event: RerouteEvent]
 }
+
+/** Whether a read that went to `role` for `reason` fell back to the primary: no replica could take it. */
+export function isFallback(role: string, reason: string): boolean {
+  return role === 'primary' && (reason === 'fallback' || reason === 'read-your-writes')
+}

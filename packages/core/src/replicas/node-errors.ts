@@ -1,6 +1,6 @@
 import { isPgRouteError, PgRouteError } from '../errors.js'
 import { isConnectionError } from '../pg-errors.js'
-import type { RouterNode } from '../replicas/router-node.js'
+import type { RouterNode } from './router-node.js'
 
 /**
  * The error of a statement that could not run on the primary, or whose primary failed under it: the primary is
