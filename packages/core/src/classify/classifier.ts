@@ -32,7 +32,7 @@ function requireText(sql: unknown): string {
  */
 export function createClassifier(options?: ClassifierOptions): Classifier {
   const { writeFunctions, cacheSize, maxCachedLength } = resolveClassifierOptions(options)
-  const analyzer = new TextAnalyzer(new FunctionMatcher([...builtInFunctions, ...writeFunctions]))
+  const analyzer = new TextAnalyzer(new FunctionMatcher(writeFunctions, builtInFunctions))
   if (cacheSize === 0) return { classify: (sql) => analyzer.analyze(requireText(sql)) }
   const cache = new LruCache<Classification>(cacheSize)
   return {
