@@ -241,6 +241,8 @@ export class QueryInspector {
     const cteBody = p1 === TOKEN_LPAREN && (p2 === K.KW_AS || p2 === K.KW_MATERIALIZED)
     if (!cteBody && !this.#inWithList(depth)) return
     if (code === K.KW_UPDATE) {
+      // An UPDATE still being spelled out takes this one as its table name (`UPDATE update SET`).
+      if (this.#updateState !== 0) return
       this.#updateState = UPDATE_START
       this.#updateDepth = depth
     } else {
