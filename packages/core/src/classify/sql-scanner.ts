@@ -107,6 +107,17 @@ export class SqlScanner {
   text = ''
 
   #pos = 0
+  /**
+   * The next backslash of the text at or after where it was last looked for; -1 when there is none, -2 before the
+   * first look.
+   */
+  #backslash = -2
+
+  /** Notes whether the plain literal body `text[from, close)` holds a backslash. */
+  #noteBackslash(from: number, close: number): void {
+    if (this.#backslash < from) this.#backslash = this.text.indexOf('\\', from)
+    if (this.#backslash >= 0 && this.#backslash < close) this.backslashInPlain = true
+  }
 
   /**
    * Starts scanning `text` from its beginning; `escapeInPlain` reads plain literals as the server does with
@@ -116,6 +127,7 @@ export class SqlScanner {
     this.text = text
     this.escapeInPlain = escapeInPlain
     this.backslashInPlain = false
+    this.#backslash = -2
     this.#pos = 0
     this.start = 0
     this.end = 0
@@ -212,7 +224,7 @@ export class SqlScanner {
         pos = close + 2
         continue
       }
-      if (!this.backslashInPlain && text.lastIndexOf('\\', close) >= from) this.backslashInPlain = true
+      if (this.#backslash !== -1 && !this.backslashInPlain) this.#noteBackslash(from, close)
       const next = this.#continuation(close + 1)
       if (next < 0) {
         this.end = close + 1

@@ -250,36 +250,36 @@ function sqlTextArguments(): OracleEntry[] {
     "SELECT set_config('app.q', '1', false)",
     'SELECT * FROM lock_view',
   ]
-  const escape = (sql: string) => sql.replaceAll("'", "''")
+  const quote = (sql: string) => sql.replaceAll("'", "''")
   const out: OracleEntry[] = []
   for (const sql of inner) {
     const effect = sql !== 'SELECT 1' && sql !== 'SELECT * FROM items'
     const note = sql.includes('lock_view') ? ({ note: 'limit: an advisory lock in a view' } as const) : {}
     const planned = effect && !sql.includes('lock_view') && !sql.includes('FOR UPDATE')
     out.push(
-      { sql: `SELECT query_to_xml('${escape(sql)}', true, false, '')`, kind, ...note },
+      { sql: `SELECT query_to_xml('${quote(sql)}', true, false, '')`, kind, ...note },
       {
-        sql: `SELECT query_to_xmlschema('${escape(sql)}', true, false, '')`,
+        sql: `SELECT query_to_xmlschema('${quote(sql)}', true, false, '')`,
         kind,
         ...(planned
           ? { note: 'design: query_to_xmlschema only plans its query, read like query_to_xml' }
           : note),
       },
-      { sql: `SELECT query_to_xml_and_xmlschema('${escape(sql)}', true, false, '')`, kind, ...note },
+      { sql: `SELECT query_to_xml_and_xmlschema('${quote(sql)}', true, false, '')`, kind, ...note },
       { sql: `SELECT query_to_xml($q$${sql}$q$, true, false, '')`, kind, ...note },
       {
-        sql: `SELECT query_to_xml(E'${escape(sql).replaceAll('e', '\\x65')}', true, false, '')`,
+        sql: `SELECT query_to_xml(E'${quote(sql).replaceAll('e', '\\x65')}', true, false, '')`,
         kind,
         ...note,
       },
-      { sql: `SELECT query_to_xml('${escape(sql)}'::text, true, false, '')`, kind, ...note },
+      { sql: `SELECT query_to_xml('${quote(sql)}'::text, true, false, '')`, kind, ...note },
       {
-        sql: `SELECT query_to_xml('${escape(sql.slice(0, 7))}'\n'${escape(sql.slice(7))}', true, false, '')`,
+        sql: `SELECT query_to_xml('${quote(sql.slice(0, 7))}'\n'${quote(sql.slice(7))}', true, false, '')`,
         kind,
         ...note,
       },
       {
-        sql: `SELECT * FROM dblink('%DBLINK%', '${escape(sql.replace('SELECT ', 'SELECT 1, '))}') AS t(a int, b text) LIMIT 1`,
+        sql: `SELECT * FROM dblink('%DBLINK%', '${quote(sql.replace('SELECT ', 'SELECT 1, '))}') AS t(a int, b text) LIMIT 1`,
         kind,
         ...(planned ? { note: 'design: dblink runs its SQL in a session of its own, which it closes' } : {}),
       },
