@@ -48,6 +48,36 @@ const UPDATE_AFTER = 8
 const UPDATE_AS = 9
 const UPDATE_ALIAS = 10
 
+/** The token codes {@link QueryInspector.inspect} reacts to, as 1s in a table indexed by code. */
+const RELEVANT = new Uint8Array(K.KW_RESERVED + 1)
+for (const code of [
+  TOKEN_LPAREN,
+  K.KW_WITH,
+  K.KW_SELECT,
+  K.KW_VALUES,
+  K.KW_TABLE,
+  K.KW_FROM,
+  K.KW_WHERE,
+  K.KW_GROUP,
+  K.KW_HAVING,
+  K.KW_WINDOW,
+  K.KW_ORDER,
+  K.KW_LIMIT,
+  K.KW_OFFSET,
+  K.KW_FETCH,
+  K.KW_FOR,
+  K.KW_UNION,
+  K.KW_INTERSECT,
+  K.KW_EXCEPT,
+  K.KW_SHARE,
+  K.KW_INTO,
+  K.KW_UPDATE,
+  K.KW_INSERT,
+  K.KW_DELETE,
+  K.KW_MERGE,
+])
+  RELEVANT[code] = 1
+
 /** Bits of depth-indexed masks: deeper parentheses share the last bit, read conservatively. */
 function bit(depth: number): number {
   return 1 << (depth > 30 ? 31 : depth)
@@ -143,6 +173,8 @@ export class QueryInspector {
       if (reason !== undefined) return reason
     }
     if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.#trackName(kind, p1, p2)
+    // Most tokens are names, literals and operators: one array read passes them by.
+    if (RELEVANT[code] !== 1) return undefined
     switch (code) {
       case TOKEN_LPAREN:
         return this.#openParen(p1, p2, depth)
