@@ -8,7 +8,7 @@
  * For each server (the embedded package's PostgreSQL 18, and each `--pg-bin`), it starts a primary and a hot
  * standby, installs every contrib extension the server has, and reads pg_proc. Every function is then called on
  * the standby under the standby oracle of the tests (test/helpers/standby-oracle.ts) with arguments synthesized
- * from its argument types (up to three sets, until one runs): a call the standby refuses, or that leaves session
+ * from its argument types (a volatile one with up to five sets, until one runs): a call the standby refuses, or that leaves session
  * or server state, marks the function. What a call cannot show is decided by rule: a volatile function that no
  * argument set ran without an error has effects (its contract allows them); a stable or immutable one has none
  * (its contract forbids them) unless a call showed one. EFFECTS_NOT_OBSERVED names, with the reason from the
@@ -63,8 +63,6 @@ const EFFECTS_NOT_OBSERVED: Readonly<Record<string, string>> = {
   pg_stat_reset_slru: 'resets statistics of the node (pgstatfuncs.c)',
   pg_stat_reset_shared: 'resets statistics of the node (pgstatfuncs.c)',
   pg_stat_statements_reset: 'resets statistics of the node (pg_stat_statements.c)',
-  pg_stat_clear_snapshot: "discards the session's statistics snapshot (pgstatfuncs.c)",
-  pg_stat_force_next_flush: 'flushes the statistics of the session (pgstatfuncs.c)',
   pg_wal_replay_pause: 'pauses replay on the node (xlogfuncs.c)',
   pg_wal_replay_resume: 'resumes replay on the node (xlogfuncs.c)',
   pg_reload_conf: 'reloads the configuration of the node (genfile.c)',
@@ -93,7 +91,7 @@ const NOT_CALLABLE_RETURNS = new Set([
 const NOT_CALLABLE_ARGS = new Set(['internal'])
 
 /** How many argument sets are tried before a function that fails on all of them is judged by its contract. */
-const VARIANTS = 5
+const VARIANTS = 9
 
 /**
  * Sample values by argument type; variant `n` of VARIANTS (the first set that runs without an error decides).
@@ -109,9 +107,9 @@ function sample(type: string, name: string, variant: number, files: string): str
     case 'numeric':
     case 'real':
     case 'double precision':
-      return `${pick('1', '0', '100', '2')}::${type}`
+      return `${pick('1', '0', '0', '1', '0', '100', '2', '0')}::${type}`
     case 'oid':
-      return `${pick('4242', "'oracle_t'::regclass::oid", '100', '1', "'oracle_seq'::regclass::oid")}::oid`
+      return `${pick('4242', "'oracle_t'::regclass::oid", '100', '1', "'oracle_seq'::regclass::oid", '(SELECT min(oid) FROM pg_opclass)')}::oid`
     case 'regclass':
       return `${pick("'oracle_t'", "'oracle_seq'", "'oracle_brin'", "'oracle_gin'", "'oracle_t_pkey'")}::regclass`
     case 'text':
@@ -119,13 +117,18 @@ function sample(type: string, name: string, variant: number, files: string): str
     case 'name':
     case 'character':
     case '"char"':
-      return `${pick(`'${files}/oracle'`, "'PG_VERSION'", "'main'", "'postgres'", "'md5'")}::${type}`
+      return `${pick(`'${files}/oracle'`, "'PG_VERSION'", "'oracle_t'", "'oracle_t_pkey'", "'main'", "'md5'", "'.'", "''", "'relation'")}::${type}`
     case 'text[]':
       return "ARRAY['oracle']::text[]"
     case 'boolean':
       return pick('false', 'true')
     case 'bytea':
-      return pick("'\\x00'::bytea", "'oracle'::bytea")
+      return pick(
+        "'\\x00'::bytea",
+        "get_raw_page('oracle_t', 0)",
+        "get_raw_page('oracle_t_pkey', 1)",
+        "'oracle'::bytea",
+      )
     case 'timestamp with time zone':
     case 'timestamp without time zone':
     case 'date':
@@ -224,15 +227,16 @@ async function judgeFunction(
   if (NEVER_CALL.has(fn.name))
     return { ...base, verdict: fn.volatility === 'v' ? 'effect' : 'read', evidence: 'not called: waits' }
   if (NOT_CALLABLE_RETURNS.has(fn.returns) || fn.argTypes.some((type) => NOT_CALLABLE_ARGS.has(type))) {
-    // No statement calls it; a volatile one still counts by its contract.
-    const verdict = fn.volatility === 'v' ? 'effect' : 'read'
-    return { ...base, verdict, evidence: `not callable from a statement (${fn.returns})` }
+    // No statement can call it: its name in a text is never a call of it (`TABLESAMPLE system (10)`).
+    return { ...base, verdict: 'read', evidence: `not callable from a statement (${fn.returns})` }
   }
   const callee = `${JSON.stringify(fn.schema)}.${JSON.stringify(fn.name)}`
   let first: StandbyVerdict | undefined
   let clean = false
   let exercised = false
-  for (let variant = 0; variant < VARIANTS; variant++) {
+  // Only a volatile function may show an effect with other arguments that its first set did not show.
+  const variants = fn.volatility === 'v' ? VARIANTS : 1
+  for (let variant = 0; variant < variants; variant++) {
     const args = fn.argTypes.map((type, i) => sample(type, fn.argNames[i] ?? '', variant, files))
     const sql = `SELECT ${callee}(${args.join(', ')}) LIMIT 5`
     const verdict = await oracle.judge(sql, { inTransaction: fn.volatility === 'v' })
@@ -321,19 +325,57 @@ function nameOf(signature: string): string {
   return JSON.parse(signature.slice(dot + 1, open).replace(/^([^"].*)$/, '"$1"')) as string
 }
 
+/**
+ * The verdict on each name, over its overloads on every server: effects when a call showed one or the source says
+ * so; else a read when some overload ran cleanly (the others failed on their synthetic arguments only); else the
+ * verdict of its overloads by their contracts. Names of functions that run SQL text are left to their reader.
+ */
+function judgeNames(
+  servers: ReadonlyArray<{ readonly major: number; readonly functions: readonly FunctionVerdict[] }>,
+  readers: ReadonlySet<string>,
+): Record<string, { verdict: 'effect' | 'read'; evidence: string }> {
+  const overloads = new Map<string, string[]>()
+  const shown = new Map<string, string>()
+  const clean = new Map<string, string>()
+  const byContract = new Map<string, string>()
+  for (const server of servers) {
+    for (const fn of server.functions) {
+      const name = nameOf(fn.signature)
+      const evidence = `${fn.extension ?? 'built-in'}, ${server.major}: ${fn.evidence}`
+      overloads.set(name, [...(overloads.get(name) ?? []), evidence])
+      const observed =
+        fn.evidence.startsWith('standby:') ||
+        fn.evidence.startsWith('source:') ||
+        fn.evidence.startsWith('a procedure')
+      if (fn.verdict === 'effect' && observed && !shown.has(name)) shown.set(name, evidence)
+      if (fn.verdict === 'read' && fn.evidence === 'standby: ran clean' && !clean.has(name))
+        clean.set(name, evidence)
+      if (fn.verdict === 'effect' && !byContract.has(name)) byContract.set(name, evidence)
+    }
+  }
+  const out: Record<string, { verdict: 'effect' | 'read'; evidence: string }> = {}
+  for (const name of [...overloads.keys()].sort()) {
+    if (readers.has(name))
+      out[name] = { verdict: 'read', evidence: 'runs SQL text: sql-text-functions.ts reads it' }
+    else if (shown.has(name)) out[name] = { verdict: 'effect', evidence: shown.get(name)! }
+    else if (clean.has(name)) out[name] = { verdict: 'read', evidence: clean.get(name)! }
+    else if (byContract.has(name)) out[name] = { verdict: 'effect', evidence: byContract.get(name)! }
+    else out[name] = { verdict: 'read', evidence: overloads.get(name)![0]! }
+  }
+  return out
+}
+
 async function main(): Promise<void> {
   const servers: Array<Awaited<ReturnType<typeof judgeServer>>> = []
   for (const source of serverSources(process.argv.slice(2))) servers.push(await judgeServer(source.binDir))
   const readers = new Set([...SQL_TEXT_FUNCTIONS.values()].map(([name]) => name))
-  const effects = new Map<string, string>()
-  for (const server of servers) {
-    for (const fn of server.functions) {
-      const name = nameOf(fn.signature)
-      if (fn.verdict !== 'effect' || readers.has(name) || effects.has(name)) continue
-      effects.set(name, `${fn.extension ?? 'built-in'}, ${server.major}: ${fn.evidence}`)
-    }
-  }
-  const names = [...effects.keys()].sort()
+  const names = judgeNames(servers, readers)
+  const effects = new Map(
+    Object.entries(names)
+      .filter(([, name]) => name.verdict === 'effect')
+      .map(([name, { evidence }]) => [name, evidence]),
+  )
+  const listed = [...effects.keys()].sort()
   const majors = servers.map((server) => server.major).join(', ')
   const text = `/*
  * GENERATED by packages/core/scripts/generate-function-effects.ts: do not edit. The functions of PostgreSQL ${majors}
@@ -344,19 +386,22 @@ async function main(): Promise<void> {
 
 /** Names of functions with effects (see the file comment), in ASCII order. */
 export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
-${names.map((name) => `  ${JSON.stringify(name)}, // ${effects.get(name)!.replaceAll('\n', ' ').replaceAll('*/', '* /')}`).join('\n')}
+${listed.map((name) => `  ${JSON.stringify(name)}, // ${effects.get(name)!.replaceAll('\n', ' ').replaceAll('*/', '* /')}`).join('\n')}
 ]
 `
   writeFileSync(LIST, text)
-  const fixture = Object.fromEntries(
-    servers.map((server) => [server.major, { extensions: server.extensions, functions: server.functions }]),
-  )
+  const fixture = {
+    names,
+    ...Object.fromEntries(
+      servers.map((server) => [server.major, { extensions: server.extensions, functions: server.functions }]),
+    ),
+  }
   writeFileSync(FIXTURE, gzipSync(JSON.stringify(fixture), { level: 9 }))
   for (const server of servers) {
     const effect = server.functions.filter((fn) => fn.verdict === 'effect').length
     console.info(`PostgreSQL ${server.major}: ${server.functions.length} functions, ${effect} with effects`)
   }
-  console.info(`${names.length} names written to ${LIST.pathname}`)
+  console.info(`${listed.length} names written to ${LIST.pathname}`)
 }
 
 await main()
