@@ -151,6 +151,10 @@ function sample(type: string, name: string, variant: number, files: string): str
     case 'inet':
     case 'cidr':
       return `'127.0.0.1'::${type}`
+    case 'tid':
+      return "'(0,1)'::tid"
+    case 'int2vector':
+      return "'1'::int2vector"
     case 'pg_lsn':
       return "'0/0'::pg_lsn"
     case 'regproc':
@@ -299,7 +303,7 @@ async function judgeServer(
     for (const sql of FUNCTION_FIXTURE) await cluster.primary.query(sql)
     await cluster.waitForReplication()
     const { rows: functions } = await cluster.primary.query<CatalogFunction>(CATALOG_QUERY)
-    const oracle = new StandbyOracle(cluster, [filesDir], log)
+    const oracle = new StandbyOracle(cluster, [filesDir], log, [], ['oracle_t'])
     await oracle.start()
     const verdicts: FunctionVerdict[] = []
     const standby = cluster.replicas[0]!

@@ -7,23 +7,8 @@
 
 /** Names of functions with effects (see the file comment), in ASCII order. */
 export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
-  'RI_FKey_cascade_del', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_cascade_upd', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_check_ins', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_check_upd', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_noaction_del', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_noaction_upd', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_restrict_del', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_restrict_upd', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_setdefault_del', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_setdefault_upd', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_setnull_del', // built-in, 18: not callable from a statement (trigger)
-  'RI_FKey_setnull_upd', // built-in, 18: not callable from a statement (trigger)
-  'amvalidate', // built-in, 18: volatile, no clean call (invalid: XX000: cache lookup failed for operator class 4242)
-  'autoinc', // autoinc, 18: not callable from a statement (trigger)
-  'autoprewarm_dump_now', // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: undefined -> "15411@1796662470752.6882"
-  'autoprewarm_start_worker', // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: "15411@1796662470752.6882" -> "15411@1796662470887.1204"
-  'bernoulli', // built-in, 18: not callable from a statement (tsm_handler)
+  'autoprewarm_dump_now', // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: undefined -> "15427@1796664272966.8037"
+  'autoprewarm_start_worker', // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: "15427@1796664272966.8037" -> "15427@1796664273071.1614"
   'binary_upgrade_add_sub_rel_state', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
   'binary_upgrade_create_empty_extension', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
   'binary_upgrade_logical_slot_has_caught_up', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
@@ -43,7 +28,6 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'binary_upgrade_set_next_toast_pg_class_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
   'binary_upgrade_set_next_toast_relfilenode', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
   'binary_upgrade_set_record_init_privs', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  'blhandler', // bloom, 18: not callable from a statement (index_am_handler)
   'brin_desummarize_range', // built-in, 18: standby: refused: 55000: recovery is in progress
   'brin_metapage_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'brin_page_items', // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
@@ -51,15 +35,7 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'brin_revmap_data', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'brin_summarize_new_values', // built-in, 18: standby: refused: 55000: recovery is in progress
   'brin_summarize_range', // built-in, 18: standby: refused: 55000: recovery is in progress
-  'brinhandler', // built-in, 18: not callable from a statement (index_am_handler)
   'bt_index_parent_check', // amcheck, 18: standby: refused: 55000: cannot acquire lock mode ShareLock on database objects while recovery is in progress
-  'bt_metap', // pageinspect, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
-  'bt_multi_page_stats', // pageinspect, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
-  'bt_page_items', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  'bt_page_stats', // pageinspect, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
-  'bthandler', // built-in, 18: not callable from a statement (index_am_handler)
-  'check_foreign_key', // refint, 18: not callable from a statement (trigger)
-  'check_primary_key', // refint, 18: not callable from a statement (trigger)
   'currtid2', // built-in, 18: volatile, no clean call (ran clean)
   'currval', // built-in, 18: source: answers from the session's sequence state, set by nextval on the primary (sequence.c)
   'cursor_to_xml', // built-in, 18: source: fetches from a cursor of the session (xml.c)
@@ -67,66 +43,44 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'dblink_build_sql_delete', // dblink, 18: volatile, no clean call (ran clean)
   'dblink_build_sql_insert', // dblink, 18: volatile, no clean call (ran clean)
   'dblink_build_sql_update', // dblink, 18: volatile, no clean call (ran clean)
-  'dblink_cancel_query', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-Azyflf/oracle" not available)
+  'dblink_cancel_query', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-quCLpN/oracle" not available)
   'dblink_close', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
   'dblink_connect', // dblink, 18: volatile, no clean call (invalid: 08001: could not establish connection)
   'dblink_connect_u', // dblink, 18: volatile, no clean call (invalid: 08001: could not establish connection)
   'dblink_disconnect', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  'dblink_error_message', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-Azyflf/oracle" not available)
+  'dblink_error_message', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-quCLpN/oracle" not available)
   'dblink_exec', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
   'dblink_fdw_validator', // dblink, 18: volatile, no clean call (invalid: HV00J: invalid option "oracle")
   'dblink_fetch', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  'dblink_get_notify', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-Azyflf/oracle" not available)
-  'dblink_get_pkey', // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
-  'dblink_get_result', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-Azyflf/oracle" not available)
-  'dblink_is_busy', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-Azyflf/oracle" not available)
+  'dblink_get_result', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-quCLpN/oracle" not available)
+  'dblink_is_busy', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-quCLpN/oracle" not available)
   'dblink_open', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  'dblink_send_query', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-Azyflf/oracle" not available)
-  'dintdict_init', // dict_int, 18: not callable from a statement (internal)
-  'dintdict_lexize', // dict_int, 18: not callable from a statement (internal)
-  'dsnowball_init', // built-in, 18: not callable from a statement (internal)
-  'dsnowball_lexize', // built-in, 18: not callable from a statement (internal)
-  'dxsyn_init', // dict_xsyn, 18: not callable from a statement (internal)
-  'dxsyn_lexize', // dict_xsyn, 18: not callable from a statement (internal)
-  'file_fdw_handler', // file_fdw, 18: not callable from a statement (fdw_handler)
+  'dblink_send_query', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-quCLpN/oracle" not available)
   'file_fdw_validator', // file_fdw, 18: volatile, no clean call (invalid: HV00D: invalid option "oracle")
-  'fsm_page_contents', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  'gen_salt', // pgcrypto, 18: volatile, no clean call (invalid: 22023: gen_salt: Unknown salt algorithm)
-  'get_raw_page', // pageinspect, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
   'gin_clean_pending_list', // built-in, 18: standby: refused: 55000: recovery is in progress
   'gin_leafpage_items', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'gin_metapage_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'gin_page_opaque_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  'ginhandler', // built-in, 18: not callable from a statement (index_am_handler)
   'gist_page_items', // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
   'gist_page_items_bytea', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'gist_page_opaque_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  'gisthandler', // built-in, 18: not callable from a statement (index_am_handler)
   'hash_bitmap_info', // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not a hash index)
   'hash_metapage_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'hash_page_items', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'hash_page_stats', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'hash_page_type', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  'hashhandler', // built-in, 18: not callable from a statement (index_am_handler)
   'heap_force_freeze', // pg_surgery, 18: volatile, no clean call (ran clean)
   'heap_force_kill', // pg_surgery, 18: volatile, no clean call (ran clean)
-  'heap_page_item_attrs', // pageinspect, 18: volatile, no clean call (invalid: 22023: input page too small (1 bytes))
-  'heap_page_items', // pageinspect, 18: volatile, no clean call (invalid: 22023: input page too small (1 bytes))
-  'heap_tableam_handler', // built-in, 18: not callable from a statement (table_am_handler)
-  'insert_username', // insert_username, 18: not callable from a statement (trigger)
-  'int_agg_final_array', // intagg, 18: not callable from a statement (integer[])
-  'int_agg_state', // intagg, 18: not callable from a statement (internal)
   'isn_weak', // isn, 18: standby: left session: settings.isn.weak: undefined -> "off"
   'lastval', // built-in, 18: source: answers from the session's sequence state, set by nextval on the primary (sequence.c)
   'lo_close', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
   'lo_creat', // built-in, 18: standby: refused: 25006: cannot execute lo_creat() in a read-only transaction
   'lo_create', // built-in, 18: standby: refused: 25006: cannot execute lo_create() in a read-only transaction
-  'lo_export', // built-in, 18: standby: left server: files.oracle: undefined -> "6@1796662233335.115"
+  'lo_export', // built-in, 18: standby: left server: files.oracle: undefined -> "6@1796663972363.1545"
   'lo_from_bytea', // built-in, 18: standby: refused: 25006: cannot execute lo_from_bytea() in a read-only transaction
   'lo_import', // built-in, 18: standby: refused: 25006: cannot execute lo_import() in a read-only transaction
   'lo_lseek', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
   'lo_lseek64', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  'lo_manage', // lo, 18: not callable from a statement (trigger)
   'lo_open', // built-in, 18: volatile, no clean call (invalid: 22023: invalid flags for opening a large object: 1)
   'lo_put', // built-in, 18: standby: refused: 25006: cannot execute lo_put() in a read-only transaction
   'lo_tell', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
@@ -136,10 +90,7 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'lo_unlink', // built-in, 18: standby: refused: 25006: cannot execute lo_unlink() in a read-only transaction
   'loread', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
   'lowrite', // built-in, 18: standby: refused: 25006: cannot execute lowrite() in a read-only transaction
-  'moddatetime', // moddatetime, 18: not callable from a statement (trigger)
   'nextval', // built-in, 18: standby: refused: 25006: cannot execute nextval() in a read-only transaction
-  'page_checksum', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  'page_header', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
   'pg_advisory_lock', // built-in, 18: standby: left advisory locks: 1
   'pg_advisory_lock_shared', // built-in, 18: standby: left advisory locks: 1
   'pg_advisory_unlock', // built-in, 18: source: releases an advisory lock of the session, taken on the primary (lockfuncs.c)
@@ -149,30 +100,29 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'pg_advisory_xact_lock_shared', // built-in, 18: standby: left advisory locks: 1
   'pg_backup_start', // built-in, 18: source: starts an online backup of the node (xlogfuncs.c)
   'pg_backup_stop', // built-in, 18: source: ends an online backup of the node (xlogfuncs.c)
-  'pg_buffercache_evict', // pg_buffercache, 18: standby: left server: buffers evicted: 932 -> 931
-  'pg_buffercache_evict_all', // pg_buffercache, 18: standby: left server: buffers evicted: 931 -> 26
+  'pg_buffercache_evict', // pg_buffercache, 18: standby: left server: buffers evicted: 933 -> 932
+  'pg_buffercache_evict_all', // pg_buffercache, 18: standby: left server: buffers evicted: 932 -> 26
   'pg_buffercache_numa_pages', // pg_buffercache, 18: volatile, no clean call (invalid: XX000: libnuma initialization failed or NUMA is not supported on this platform)
   'pg_buffercache_pages', // pg_buffercache, 18: volatile, no clean call (invalid: XX000: return type must be a row type)
   'pg_cancel_backend', // built-in, 18: source: signals another backend (signalfuncs.c)
   'pg_clear_attribute_stats', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pg_clear_relation_stats', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pg_copy_logical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 55000: logical decoding requires "wal_level" >= "logical")
-  'pg_copy_physical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-Azyflf/oracle" does not exist)
+  'pg_copy_physical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-quCLpN/oracle" does not exist)
   'pg_create_logical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 55000: logical decoding requires "wal_level" >= "logical")
-  'pg_create_physical_replication_slot', // built-in, 18: standby: left server: replication slots.0: undefined -> "main"; server: files.pg_replslot/main/state: undefined -> "200@1796662283085.573"
+  'pg_create_physical_replication_slot', // built-in, 18: standby: left server: replication slots.0: undefined -> "oracle_t"; server: files.pg_replslot/oracle_t/state: undefined -> "200@1796664048719.1562"
   'pg_create_restore_point', // built-in, 18: standby: refused: 55000: recovery is in progress
-  'pg_current_logfile', // built-in, 18: volatile, no clean call (invalid: 22023: log format "/tmp/pgroute-functions-Azyflf/oracle" is not supported)
   'pg_current_wal_flush_lsn', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pg_current_wal_insert_lsn', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pg_current_wal_lsn', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pg_current_xact_id', // built-in, 18: standby: refused: 25006: cannot execute pg_current_xact_id() during recovery
-  'pg_drop_replication_slot', // built-in, 18: standby: left server: replication slots.0: "main" -> undefined; server: files.pg_replslot/main/state: "200@1796662283085.573" -> undefined
+  'pg_drop_replication_slot', // built-in, 18: standby: left server: replication slots.0: "oracle_t" -> undefined; server: files.pg_replslot/oracle_t/state: "200@1796664048719.1562" -> undefined
   'pg_export_snapshot', // built-in, 18: source: exports a snapshot other sessions import by name from the same server (snapmgr.c)
   'pg_extension_config_dump', // built-in, 18: volatile, no clean call (invalid: 0A000: pg_extension_config_dump() can only be called from an SQL script executed by CREATE EXTENSION)
-  'pg_file_unlink', // adminpack, 15: standby: left server: files.oracle: "6@1796662856747.1292" -> undefined
-  'pg_file_write', // adminpack, 15: standby: left server: files.oracle: undefined -> "36@1796662947014.7527"
-  'pg_get_logical_snapshot_info', // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-Azyflf/oracle")
-  'pg_get_logical_snapshot_meta', // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-Azyflf/oracle")
+  'pg_file_unlink', // adminpack, 15: standby: left server: files.oracle: "6@1796664715904.074" -> undefined
+  'pg_file_write', // adminpack, 15: standby: left server: files.oracle: undefined -> "36@1796664808374.6038"
+  'pg_get_logical_snapshot_info', // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-quCLpN/oracle")
+  'pg_get_logical_snapshot_meta', // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-quCLpN/oracle")
   'pg_get_multixact_members', // built-in, 18: volatile, no clean call (invalid: XX000: MultiXactId 1 has not been created yet -- apparent wraparound)
   'pg_get_shmem_allocations_numa', // built-in, 18: volatile, no clean call (invalid: XX000: libnuma initialization failed or NUMA is not supported on this platform)
   'pg_get_wal_block_info', // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
@@ -191,21 +141,18 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'pg_logical_slot_get_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_get_changes(name, pg_lsn, integer, text[]) does not exist)
   'pg_logical_slot_peek_binary_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_peek_binary_changes(name, pg_lsn, integer, text[]) does not exist)
   'pg_logical_slot_peek_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_peek_changes(name, pg_lsn, integer, text[]) does not exist)
-  'pg_ls_dir', // built-in, 18: volatile, no clean call (invalid: 42809: could not open directory "/tmp/pgroute-functions-Azyflf/oracle": Not a directory)
   'pg_ls_logdir', // built-in, 18: volatile, no clean call (invalid: 58P01: could not open directory "log": No such file or directory)
-  'pg_ls_replslotdir', // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-Azyflf/oracle" does not exist)
-  'pg_ls_tmpdir', // built-in, 18: volatile, no clean call (invalid: 42704: tablespace with OID 4242 does not exist)
+  'pg_ls_replslotdir', // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-quCLpN/oracle" does not exist)
   'pg_nextoid', // built-in, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
   'pg_notify', // built-in, 18: standby: refused: 25006: cannot execute NOTIFY during recovery
   'pg_prewarm', // pg_prewarm, 18: source: loads relation blocks into the buffers of the node it runs on (pg_prewarm.c)
   'pg_promote', // built-in, 18: source: ends recovery: promotes the standby (xlogfuncs.c)
-  'pg_reload_conf', // built-in, 18: standby: left server: configuration loaded: "2026-12-07T16:47:32.492776+00:00" -> "2026-12-07T16:51:58.175754+00:00"
-  'pg_relpages', // pgstattuple, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
+  'pg_reload_conf', // built-in, 18: standby: left server: configuration loaded: "2026-12-07T17:16:04.453167+00:00" -> "2026-12-07T17:21:44.762077+00:00"
   'pg_replication_origin_advance', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
   'pg_replication_origin_create', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
   'pg_replication_origin_drop', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
   'pg_replication_origin_oid', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  'pg_replication_origin_progress', // built-in, 18: volatile, no clean call (invalid: 42704: replication origin "/tmp/pgroute-functions-Azyflf/oracle" does not exist)
+  'pg_replication_origin_progress', // built-in, 18: volatile, no clean call (invalid: 42704: replication origin "/tmp/pgroute-functions-quCLpN/oracle" does not exist)
   'pg_replication_origin_session_is_setup', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
   'pg_replication_origin_session_progress', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
   'pg_replication_origin_session_reset', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
@@ -217,16 +164,13 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'pg_restore_relation_stats', // built-in, 18: volatile, no clean call (invalid: XX000: variadic arguments must be name/value pairs)
   'pg_rotate_logfile', // built-in, 18: source: rotates the log file of the node (syslogger.c)
   'pg_sleep_until', // built-in, 18: not called: waits
-  'pg_stat_clear_snapshot', // built-in, 18: source: discards the session's statistics snapshot (pgstatfuncs.c)
-  'pg_stat_force_next_flush', // built-in, 18: source: flushes the statistics of the session (pgstatfuncs.c)
-  'pg_stat_have_stats', // built-in, 18: volatile, no clean call (invalid: 22023: invalid statistics kind: "/tmp/pgroute-functions-Azyflf/oracle")
-  'pg_stat_reset', // built-in, 18: standby: left server: scans counted: 322261 -> 54512; server: statistics reset.pg_stat_database: null -> "2026-12-07T16:52:28.494924+00:00"
+  'pg_stat_reset', // built-in, 18: standby: left server: scans counted: 345130 -> 57270; server: statistics reset.pg_stat_database: null -> "2026-12-07T17:22:24.062699+00:00"
   'pg_stat_reset_backend_stats', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
   'pg_stat_reset_replication_slot', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
   'pg_stat_reset_shared', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
-  'pg_stat_reset_single_function_counters', // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T16:52:28.494924+00:00" -> "2026-12-07T16:52:30.627887+00:00"
-  'pg_stat_reset_single_table_counters', // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T16:52:30.627887+00:00" -> "2026-12-07T16:52:30.838367+00:00"
-  'pg_stat_reset_slru', // built-in, 18: standby: left server: statistics reset.pg_stat_slru: "2026-12-07T16:09:13.557551+00:00" -> "2026-12-07T16:52:31.015941+00:00"
+  'pg_stat_reset_single_function_counters', // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T17:22:24.062699+00:00" -> "2026-12-07T17:22:26.87864+00:00"
+  'pg_stat_reset_single_table_counters', // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T17:22:26.87864+00:00" -> "2026-12-07T17:22:27.075823+00:00"
+  'pg_stat_reset_slru', // built-in, 18: standby: left server: statistics reset.pg_stat_slru: "2026-12-07T16:09:13.557551+00:00" -> "2026-12-07T17:22:27.293364+00:00"
   'pg_stat_reset_subscription_stats', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
   'pg_stat_statements', // pg_stat_statements, 18: volatile, no clean call (invalid: 55000: pg_stat_statements must be loaded via "shared_preload_libraries")
   'pg_stat_statements_info', // pg_stat_statements, 18: volatile, no clean call (invalid: 55000: pg_stat_statements must be loaded via "shared_preload_libraries")
@@ -234,7 +178,6 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'pg_stop_making_pinned_objects', // built-in, 18: volatile, no clean call (invalid: XX000: cannot advance OID counter anymore)
   'pg_switch_wal', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pg_sync_replication_slots', // built-in, 18: volatile, no clean call (invalid: 22023: replication slot synchronization requires "wal_level" >= "logical")
-  'pg_tablespace_size', // built-in, 18: volatile, no clean call (invalid: 42704: tablespace "/tmp/pgroute-functions-Azyflf/oracle" does not exist)
   'pg_terminate_backend', // built-in, 18: source: signals another backend (signalfuncs.c)
   'pg_truncate_visibility_map', // pg_visibility, 18: standby: refused: 55000: cannot acquire lock mode AccessExclusiveLock on database objects while recovery is in progress
   'pg_try_advisory_lock', // built-in, 18: standby: left advisory locks: 1
@@ -248,36 +191,16 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'pg_walfile_name_offset', // built-in, 18: standby: refused: 55000: recovery is in progress
   'pgp_pub_encrypt', // pgcrypto, 18: volatile, no clean call (invalid: 39000: Wrong key or corrupt data)
   'pgp_pub_encrypt_bytea', // pgcrypto, 18: volatile, no clean call (invalid: 39000: Wrong key or corrupt data)
-  'pgp_sym_encrypt', // pgcrypto, 18: volatile, no clean call (invalid: 39000: Illegal argument to function)
-  'pgp_sym_encrypt_bytea', // pgcrypto, 18: volatile, no clean call (invalid: 39000: Illegal argument to function)
-  'pgrowlocks', // pgrowlocks, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
   'pgstathashindex', // pgstattuple, 18: volatile, no clean call (invalid: 42809: relation "oracle_t" is not a hash index)
-  'pgstatindex', // pgstattuple, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
-  'pgstattuple', // pgstattuple, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-azyflf/oracle" does not exist)
-  'plpgsql_call_handler', // plpgsql, 18: not callable from a statement (language_handler)
-  'plpgsql_inline_handler', // plpgsql, 18: not callable from a statement (void)
   'plpgsql_validator', // plpgsql, 18: volatile, no clean call (invalid: 42501: language validation function 13497 called for language 12 instead of 2246)
-  'pltcl_call_handler', // pltcl, 18: not callable from a statement (language_handler)
-  'postgres_fdw_disconnect', // postgres_fdw, 18: volatile, no clean call (invalid: 42704: server "/tmp/pgroute-functions-Azyflf/oracle" does not exist)
-  'postgres_fdw_handler', // postgres_fdw, 18: not callable from a statement (fdw_handler)
+  'postgres_fdw_disconnect', // postgres_fdw, 18: volatile, no clean call (invalid: 42704: server "/tmp/pgroute-functions-quCLpN/oracle" does not exist)
   'postgres_fdw_validator', // postgres_fdw, 18: volatile, no clean call (invalid: HV00D: invalid option "oracle")
-  'set_config', // built-in, 18: volatile, no clean call (invalid: 42704: unrecognized configuration parameter "/tmp/pgroute-functions-Azyflf/oracle")
+  'set_config', // built-in, 18: volatile, no clean call (invalid: 42704: unrecognized configuration parameter "/tmp/pgroute-functions-quCLpN/oracle")
   'set_limit', // pg_trgm, 18: standby: left session: settings.pg_trgm.similarity_threshold: undefined -> "1"
   'setseed', // built-in, 18: source: sets the seed of the session's later random() calls (pseudorandomfuncs.c)
   'setval', // built-in, 18: standby: refused: 25006: cannot execute setval() in a read-only transaction
-  'spghandler', // built-in, 18: not callable from a statement (index_am_handler)
-  'suppress_redundant_updates_trigger', // built-in, 18: not callable from a statement (trigger)
-  'system', // built-in, 18: not callable from a statement (tsm_handler)
-  'system_rows', // tsm_system_rows, 18: not callable from a statement (tsm_handler)
-  'system_time', // tsm_system_time, 18: not callable from a statement (tsm_handler)
-  'triggered_change_notification', // tcn, 18: not callable from a statement (trigger)
-  'tsvector_update_trigger', // built-in, 18: not callable from a statement (trigger)
-  'tsvector_update_trigger_column', // built-in, 18: not callable from a statement (trigger)
   'tuple_data_split', // pageinspect, 18: volatile, no clean call (invalid: XX001: unexpected length of t_bits string: 36, expected 8)
   'txid_current', // built-in, 18: standby: refused: 25006: cannot execute pg_current_xact_id() during recovery
-  'unaccent_init', // unaccent, 18: not callable from a statement (internal)
-  'unaccent_lexize', // unaccent, 18: not callable from a statement (internal)
-  'unique_key_recheck', // built-in, 18: not callable from a statement (trigger)
   'verify_heapam', // amcheck, 18: volatile, no clean call (invalid: 22023: invalid skip option)
   'xslt_process', // xml2, 18: volatile, no clean call (invalid: 2200M: error parsing XML document)
 ]

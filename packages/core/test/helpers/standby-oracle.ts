@@ -133,6 +133,7 @@ export class StandbyOracle {
   readonly #filesDirs: readonly string[]
   readonly #log: readonly ClusterLogEntry[] | undefined
   readonly #customSettings: readonly string[]
+  readonly #watched: readonly string[]
   #observer: pg.Client | undefined
   #serverSnapshot = ''
   #sessionSnapshot = ''
@@ -143,18 +144,22 @@ export class StandbyOracle {
    *   on an external cluster.
    * @param customSettings names of custom settings (`app.x`) statements may set: pg_settings does not list
    *   custom placeholders, so they are read by name.
+   * @param watched tables whose buffers on the standby are counted: fewer of them after a statement means it
+   *   evicted them (the count over all buffers moves with every session's catalog reads).
    */
   constructor(
     cluster: Cluster,
     filesDirs: readonly string[] = [],
     log?: readonly ClusterLogEntry[],
     customSettings: readonly string[] = [],
+    watched: readonly string[] = [],
   ) {
     this.#cluster = cluster
     this.#standby = cluster.replicas[0]!
     this.#filesDirs = filesDirs
     this.#log = log
     this.#customSettings = customSettings
+    this.#watched = watched
   }
 
   /** Connects the observer session and finds what the standby can report (views with `stats_reset`, extensions). */
@@ -169,8 +174,11 @@ export class StandbyOracle {
     )
     const installed = new Set(extensions.map((row) => row.extname))
     const resets = views.map(({ view }) => `'${view}', (SELECT max(stats_reset) FROM pg_catalog.${view})`)
+    const watched = this.#watched.map((name) => `'${name.replaceAll("'", "''")}'`).join(', ')
     const buffers = installed.has('pg_buffercache')
-      ? `, 'buffers evicted', (SELECT count(*) FROM pg_buffercache WHERE relfilenode IS NOT NULL)`
+      ? `, 'buffers evicted', (SELECT count(*) FROM pg_buffercache WHERE relfilenode IS NOT NULL),
+         'watched buffers evicted', (SELECT count(*) FROM pg_buffercache b JOIN pg_class c
+           ON b.relfilenode = pg_relation_filenode(c.oid) WHERE c.relname IN (${watched || "''"}))`
       : ''
     this.#serverSnapshot = `SELECT json_build_object(
       'replication slots', (SELECT coalesce(json_agg(slot_name ORDER BY slot_name), '[]') FROM pg_replication_slots),
@@ -302,7 +310,7 @@ export class StandbyOracle {
       if (this.#log !== undefined) await new Promise((resolve) => setTimeout(resolve, 20))
       const serverAfter = await this.#server()
       // Reads count scans and fill buffers: only a drop (a reset, an eviction) is an effect.
-      for (const key of ['scans counted', 'buffers evicted']) {
+      for (const key of ['scans counted', 'buffers evicted', 'watched buffers evicted']) {
         if (Number(serverAfter[key]) < Number(serverBefore[key])) {
           left.push(`server: ${key}: ${serverBefore[key]} -> ${serverAfter[key]}`)
         }
