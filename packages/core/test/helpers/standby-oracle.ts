@@ -145,7 +145,8 @@ export class StandbyOracle {
    * @param customSettings names of custom settings (`app.x`) statements may set: pg_settings does not list
    *   custom placeholders, so they are read by name.
    * @param watched tables whose buffers on the standby are counted: fewer of them after a statement means it
-   *   evicted them (the count over all buffers moves with every session's catalog reads).
+   *   evicted them (the count over all buffers moves with every session's catalog reads). They are read before
+   *   each statement, so that there is something to evict.
    */
   constructor(
     cluster: Cluster,
@@ -275,6 +276,8 @@ export class StandbyOracle {
     try {
       await session.query("SET statement_timeout = '10s'")
       const pid = (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+      // Read the watched tables first, so that a statement evicting their buffers has buffers to evict.
+      for (const table of this.#watched) await observer.query(`SELECT count(*) FROM ${JSON.stringify(table)}`)
       const sessionBefore = (await session.query<{ s: Snapshot }>(this.#sessionSnapshot)).rows[0]!.s
       const serverBefore = await this.#server()
       const logFrom = this.#log?.length ?? 0
