@@ -390,7 +390,7 @@ async function main(): Promise<void> {
 
 /** Names of functions with effects (see the file comment), in ASCII order. */
 export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
-${listed.map((name) => `  ${JSON.stringify(name)}, // ${effects.get(name)!.replaceAll('\n', ' ').replaceAll('*/', '* /')}`).join('\n')}
+${listed.map((name) => `  '${name}', // ${effects.get(name)!.replaceAll('\n', ' ').replaceAll('*/', '* /')}`).join('\n')}
 ]
 `
   writeFileSync(LIST, text)

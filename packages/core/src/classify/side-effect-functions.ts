@@ -7,200 +7,200 @@
 
 /** Names of functions with effects (see the file comment), in ASCII order. */
 export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
-  "autoprewarm_dump_now", // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: undefined -> "15427@1796666156745.8586"
-  "autoprewarm_start_worker", // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: "15427@1796666156745.8586" -> "15427@1796666156997.1223"
-  "binary_upgrade_add_sub_rel_state", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_create_empty_extension", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_logical_slot_has_caught_up", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_replorigin_advance", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_missing_value", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_array_pg_type_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_heap_pg_class_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_heap_relfilenode", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_index_pg_class_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_index_relfilenode", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_multirange_array_pg_type_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_multirange_pg_type_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_pg_authid_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_pg_enum_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_pg_tablespace_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_pg_type_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_toast_pg_class_oid", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_next_toast_relfilenode", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "binary_upgrade_set_record_init_privs", // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
-  "brin_desummarize_range", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "brin_metapage_info", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "brin_page_items", // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
-  "brin_page_type", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "brin_revmap_data", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "brin_summarize_new_values", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "brin_summarize_range", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "bt_index_parent_check", // amcheck, 18: standby: refused: 55000: cannot acquire lock mode ShareLock on database objects while recovery is in progress
-  "currval", // built-in, 18: source: answers from the session's sequence state, set by nextval on the primary (sequence.c)
-  "cursor_to_xml", // built-in, 18: source: fetches from a cursor of the session (xml.c)
-  "cursor_to_xmlschema", // built-in, 18: source: reads a cursor of the session (xml.c)
-  "dblink_build_sql_delete", // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-3baqfv/oracle" does not exist)
-  "dblink_build_sql_insert", // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-3baqfv/oracle" does not exist)
-  "dblink_build_sql_update", // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-3baqfv/oracle" does not exist)
-  "dblink_cancel_query", // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
-  "dblink_close", // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  "dblink_connect", // dblink, 18: volatile, no clean call (invalid: 08001: could not establish connection)
-  "dblink_connect_u", // dblink, 18: volatile, no clean call (invalid: 08001: could not establish connection)
-  "dblink_disconnect", // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  "dblink_error_message", // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
-  "dblink_exec", // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  "dblink_fdw_validator", // dblink, 18: volatile, no clean call (invalid: HV00J: invalid option "oracle")
-  "dblink_fetch", // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  "dblink_get_result", // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
-  "dblink_is_busy", // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
-  "dblink_open", // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
-  "dblink_send_query", // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
-  "file_fdw_validator", // file_fdw, 18: volatile, no clean call (invalid: HV00D: invalid option "oracle")
-  "gin_clean_pending_list", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "gin_leafpage_items", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "gin_metapage_info", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "gin_page_opaque_info", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "gist_page_items", // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
-  "gist_page_items_bytea", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "gist_page_opaque_info", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "hash_bitmap_info", // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not a hash index)
-  "hash_metapage_info", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "hash_page_items", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "hash_page_stats", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "hash_page_type", // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
-  "heap_force_freeze", // pg_surgery, 18: volatile, no clean call (ran clean)
-  "heap_force_kill", // pg_surgery, 18: volatile, no clean call (ran clean)
-  "isn_weak", // isn, 18: standby: left session: settings.isn.weak: undefined -> "off"
-  "lastval", // built-in, 18: source: answers from the session's sequence state, set by nextval on the primary (sequence.c)
-  "lo_close", // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  "lo_creat", // built-in, 18: standby: refused: 25006: cannot execute lo_creat() in a read-only transaction
-  "lo_create", // built-in, 18: standby: refused: 25006: cannot execute lo_create() in a read-only transaction
-  "lo_export", // built-in, 18: standby: left server: files.oracle: undefined -> "6@1796665698855.2397"
-  "lo_from_bytea", // built-in, 18: standby: refused: 25006: cannot execute lo_from_bytea() in a read-only transaction
-  "lo_import", // built-in, 18: standby: refused: 25006: cannot execute lo_import() in a read-only transaction
-  "lo_lseek", // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  "lo_lseek64", // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  "lo_open", // built-in, 18: volatile, no clean call (invalid: 22023: invalid flags for opening a large object: 1)
-  "lo_put", // built-in, 18: standby: refused: 25006: cannot execute lo_put() in a read-only transaction
-  "lo_tell", // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  "lo_tell64", // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  "lo_truncate", // built-in, 18: standby: refused: 25006: cannot execute lo_truncate() in a read-only transaction
-  "lo_truncate64", // built-in, 18: standby: refused: 25006: cannot execute lo_truncate64() in a read-only transaction
-  "lo_unlink", // built-in, 18: standby: refused: 25006: cannot execute lo_unlink() in a read-only transaction
-  "loread", // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
-  "lowrite", // built-in, 18: standby: refused: 25006: cannot execute lowrite() in a read-only transaction
-  "nextval", // built-in, 18: standby: refused: 25006: cannot execute nextval() in a read-only transaction
-  "pg_advisory_lock", // built-in, 18: standby: left advisory locks: 1
-  "pg_advisory_lock_shared", // built-in, 18: standby: left advisory locks: 1
-  "pg_advisory_unlock", // built-in, 18: source: releases an advisory lock of the session, taken on the primary (lockfuncs.c)
-  "pg_advisory_unlock_all", // built-in, 18: source: releases the advisory locks of the session, taken on the primary (lockfuncs.c)
-  "pg_advisory_unlock_shared", // built-in, 18: source: releases an advisory lock of the session, taken on the primary (lockfuncs.c)
-  "pg_advisory_xact_lock", // built-in, 18: standby: left advisory locks: 1
-  "pg_advisory_xact_lock_shared", // built-in, 18: standby: left advisory locks: 1
-  "pg_backup_start", // built-in, 18: source: starts an online backup of the node (xlogfuncs.c)
-  "pg_backup_stop", // built-in, 18: source: ends an online backup of the node (xlogfuncs.c)
-  "pg_buffercache_evict", // pg_buffercache, 18: standby: left server: buffers evicted: 933 -> 932
-  "pg_buffercache_evict_all", // pg_buffercache, 18: standby: left server: buffers evicted: 932 -> 26; server: watched buffers evicted: 4 -> 0
-  "pg_buffercache_evict_relation", // pg_buffercache, 18: standby: left server: watched buffers evicted: 1 -> 0
-  "pg_buffercache_numa_pages", // pg_buffercache, 18: volatile, no clean call (invalid: XX000: libnuma initialization failed or NUMA is not supported on this platform)
-  "pg_buffercache_pages", // pg_buffercache, 18: volatile, no clean call (invalid: XX000: return type must be a row type)
-  "pg_cancel_backend", // built-in, 18: source: signals another backend (signalfuncs.c)
-  "pg_clear_attribute_stats", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_clear_relation_stats", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_copy_logical_replication_slot", // built-in, 18: volatile, no clean call (invalid: 55000: logical decoding requires "wal_level" >= "logical")
-  "pg_copy_physical_replication_slot", // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
-  "pg_create_logical_replication_slot", // built-in, 18: volatile, no clean call (invalid: 55000: logical decoding requires "wal_level" >= "logical")
-  "pg_create_physical_replication_slot", // built-in, 18: standby: left server: replication slots.0: undefined -> "oracle_t"; server: files.pg_replslot/oracle_t/state: undefined -> "200@1796665881843.1982"
-  "pg_create_restore_point", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_current_wal_flush_lsn", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_current_wal_insert_lsn", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_current_wal_lsn", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_current_xact_id", // built-in, 18: standby: refused: 25006: cannot execute pg_current_xact_id() during recovery
-  "pg_drop_replication_slot", // built-in, 18: standby: left server: replication slots.0: "oracle_t" -> undefined; server: files.pg_replslot/oracle_t/state: "200@1796665881843.1982" -> undefined
-  "pg_export_snapshot", // built-in, 18: source: exports a snapshot other sessions import by name from the same server (snapmgr.c)
-  "pg_extension_config_dump", // built-in, 18: volatile, no clean call (invalid: 0A000: pg_extension_config_dump() can only be called from an SQL script executed by CREATE EXTENSION)
-  "pg_file_unlink", // adminpack, 15: standby: left server: files.oracle: "6@1796666550851.2136" -> undefined
-  "pg_file_write", // adminpack, 15: standby: left server: files.oracle: undefined -> "36@1796666624431.7258"
-  "pg_get_logical_snapshot_info", // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-3BAqFv/oracle")
-  "pg_get_logical_snapshot_meta", // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-3BAqFv/oracle")
-  "pg_get_multixact_members", // built-in, 18: volatile, no clean call (invalid: XX000: MultiXactId 1 has not been created yet -- apparent wraparound)
-  "pg_get_shmem_allocations_numa", // built-in, 18: volatile, no clean call (invalid: XX000: libnuma initialization failed or NUMA is not supported on this platform)
-  "pg_get_wal_block_info", // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
-  "pg_get_wal_record_info", // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
-  "pg_get_wal_records_info", // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
-  "pg_get_wal_records_info_till_end_of_wal", // pg_walinspect, 15: volatile, no clean call (invalid: XX000: could not read WAL at LSN 0/0)
-  "pg_get_wal_stats", // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
-  "pg_get_wal_stats_till_end_of_wal", // pg_walinspect, 15: volatile, no clean call (invalid: XX000: could not read WAL at LSN 0/0)
-  "pg_import_system_collations", // built-in, 18: standby: refused: 55000: cannot acquire lock mode ShareRowExclusiveLock on database objects while recovery is in progress
-  "pg_last_committed_xact", // built-in, 18: volatile, no clean call (invalid: 55000: could not get commit timestamp data)
-  "pg_log_backend_memory_contexts", // built-in, 18: source: signals a backend to write its memory contexts to the log of the node (mcxtfuncs.c)
-  "pg_log_standby_snapshot", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_logdir_ls", // adminpack, 15: volatile, no clean call (invalid: 58P01: could not open directory "log": No such file or directory)
-  "pg_logical_emit_message", // built-in, 18: standby: refused: XX000: cannot make new WAL entries during recovery
-  "pg_logical_slot_get_binary_changes", // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_get_binary_changes(name, pg_lsn, integer, text[]) does not exist)
-  "pg_logical_slot_get_changes", // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_get_changes(name, pg_lsn, integer, text[]) does not exist)
-  "pg_logical_slot_peek_binary_changes", // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_peek_binary_changes(name, pg_lsn, integer, text[]) does not exist)
-  "pg_logical_slot_peek_changes", // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_peek_changes(name, pg_lsn, integer, text[]) does not exist)
-  "pg_ls_logdir", // built-in, 18: volatile, no clean call (invalid: 58P01: could not open directory "log": No such file or directory)
-  "pg_ls_replslotdir", // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
-  "pg_nextoid", // built-in, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
-  "pg_notify", // built-in, 18: standby: refused: 25006: cannot execute NOTIFY during recovery
-  "pg_prewarm", // pg_prewarm, 18: source: loads relation blocks into the buffers of the node it runs on (pg_prewarm.c)
-  "pg_promote", // built-in, 18: source: ends recovery: promotes the standby (xlogfuncs.c)
-  "pg_reload_conf", // built-in, 18: standby: left server: configuration loaded: "2026-12-07T17:42:38.963036+00:00" -> "2026-12-07T17:52:54.936773+00:00"
-  "pg_replication_origin_advance", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_create", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_drop", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_oid", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_progress", // built-in, 18: volatile, no clean call (invalid: 42704: replication origin "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
-  "pg_replication_origin_session_is_setup", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_session_progress", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_session_reset", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_session_setup", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_xact_reset", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_origin_xact_setup", // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
-  "pg_replication_slot_advance", // built-in, 18: volatile, no clean call (invalid: 22023: invalid target WAL LSN)
-  "pg_restore_attribute_stats", // built-in, 18: volatile, no clean call (invalid: XX000: variadic arguments must be name/value pairs)
-  "pg_restore_relation_stats", // built-in, 18: volatile, no clean call (invalid: XX000: variadic arguments must be name/value pairs)
-  "pg_rotate_logfile", // built-in, 18: source: rotates the log file of the node (syslogger.c)
-  "pg_sleep_until", // built-in, 18: not called: waits
-  "pg_stat_reset", // built-in, 18: standby: left server: scans counted: 350333 -> 57286; server: statistics reset.pg_stat_database: null -> "2026-12-07T17:53:33.740917+00:00"
-  "pg_stat_reset_backend_stats", // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
-  "pg_stat_reset_replication_slot", // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
-  "pg_stat_reset_shared", // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
-  "pg_stat_reset_single_function_counters", // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T17:53:33.740917+00:00" -> "2026-12-07T17:53:36.15638+00:00"
-  "pg_stat_reset_single_table_counters", // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T17:53:36.15638+00:00" -> "2026-12-07T17:53:36.315813+00:00"
-  "pg_stat_reset_slru", // built-in, 18: standby: left server: statistics reset.pg_stat_slru: "2026-12-07T16:09:13.557551+00:00" -> "2026-12-07T17:53:36.527676+00:00"
-  "pg_stat_reset_subscription_stats", // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
-  "pg_stat_statements", // pg_stat_statements, 18: volatile, no clean call (invalid: 55000: pg_stat_statements must be loaded via "shared_preload_libraries")
-  "pg_stat_statements_info", // pg_stat_statements, 18: volatile, no clean call (invalid: 55000: pg_stat_statements must be loaded via "shared_preload_libraries")
-  "pg_stat_statements_reset", // pg_stat_statements, 18: source: resets statistics of the node (pg_stat_statements.c)
-  "pg_stop_making_pinned_objects", // built-in, 18: volatile, no clean call (invalid: XX000: cannot advance OID counter anymore)
-  "pg_switch_wal", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_sync_replication_slots", // built-in, 18: volatile, no clean call (invalid: 22023: replication slot synchronization requires "wal_level" >= "logical")
-  "pg_terminate_backend", // built-in, 18: source: signals another backend (signalfuncs.c)
-  "pg_truncate_visibility_map", // pg_visibility, 18: standby: refused: 55000: cannot acquire lock mode AccessExclusiveLock on database objects while recovery is in progress
-  "pg_try_advisory_lock", // built-in, 18: standby: left advisory locks: 1
-  "pg_try_advisory_lock_shared", // built-in, 18: standby: left advisory locks: 1
-  "pg_try_advisory_xact_lock", // built-in, 18: standby: left advisory locks: 1
-  "pg_try_advisory_xact_lock_shared", // built-in, 18: standby: left advisory locks: 1
-  "pg_wal_replay_pause", // built-in, 18: standby: left server: replay: "not paused" -> "paused"
-  "pg_wal_replay_resume", // built-in, 18: source: resumes replay on the node (xlogfuncs.c)
-  "pg_wal_summary_contents", // built-in, 18: volatile, no clean call (invalid: 58P01: could not open file "pg_wal/summaries/0000000100000000000000000000000000000000.summary": No such file or directory)
-  "pg_walfile_name", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pg_walfile_name_offset", // built-in, 18: standby: refused: 55000: recovery is in progress
-  "pgp_pub_encrypt", // pgcrypto, 18: volatile, no clean call (invalid: 39000: Wrong key or corrupt data)
-  "pgp_pub_encrypt_bytea", // pgcrypto, 18: volatile, no clean call (invalid: 39000: Wrong key or corrupt data)
-  "pgstathashindex", // pgstattuple, 18: volatile, no clean call (invalid: 42809: relation "oracle_t" is not a hash index)
-  "plpgsql_validator", // plpgsql, 18: volatile, no clean call (invalid: 42501: language validation function 13497 called for language 12 instead of 2246)
-  "postgres_fdw_disconnect", // postgres_fdw, 18: volatile, no clean call (invalid: 42704: server "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
-  "postgres_fdw_validator", // postgres_fdw, 18: volatile, no clean call (invalid: HV00D: invalid option "oracle")
-  "set_config", // built-in, 18: volatile, no clean call (invalid: 42704: unrecognized configuration parameter "/tmp/pgroute-functions-3BAqFv/oracle")
-  "set_limit", // pg_trgm, 18: standby: left session: settings.pg_trgm.similarity_threshold: undefined -> "1"
-  "setseed", // built-in, 18: source: sets the seed of the session's later random() calls (pseudorandomfuncs.c)
-  "setval", // built-in, 18: standby: refused: 25006: cannot execute setval() in a read-only transaction
-  "tuple_data_split", // pageinspect, 18: volatile, no clean call (invalid: XX001: unexpected length of t_bits string: 36, expected 8)
-  "txid_current", // built-in, 18: standby: refused: 25006: cannot execute pg_current_xact_id() during recovery
-  "verify_heapam", // amcheck, 18: volatile, no clean call (invalid: 22023: invalid skip option)
-  "xslt_process", // xml2, 18: volatile, no clean call (invalid: 2200M: error parsing XML document)
+  'autoprewarm_dump_now', // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: undefined -> "15427@1796666156745.8586"
+  'autoprewarm_start_worker', // pg_prewarm, 18: standby: left server: files.autoprewarm.blocks: "15427@1796666156745.8586" -> "15427@1796666156997.1223"
+  'binary_upgrade_add_sub_rel_state', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_create_empty_extension', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_logical_slot_has_caught_up', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_replorigin_advance', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_missing_value', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_array_pg_type_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_heap_pg_class_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_heap_relfilenode', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_index_pg_class_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_index_relfilenode', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_multirange_array_pg_type_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_multirange_pg_type_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_pg_authid_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_pg_enum_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_pg_tablespace_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_pg_type_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_toast_pg_class_oid', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_next_toast_relfilenode', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'binary_upgrade_set_record_init_privs', // built-in, 18: volatile, no clean call (invalid: 55P02: function can only be called when server is in binary upgrade mode)
+  'brin_desummarize_range', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'brin_metapage_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'brin_page_items', // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
+  'brin_page_type', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'brin_revmap_data', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'brin_summarize_new_values', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'brin_summarize_range', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'bt_index_parent_check', // amcheck, 18: standby: refused: 55000: cannot acquire lock mode ShareLock on database objects while recovery is in progress
+  'currval', // built-in, 18: source: answers from the session's sequence state, set by nextval on the primary (sequence.c)
+  'cursor_to_xml', // built-in, 18: source: fetches from a cursor of the session (xml.c)
+  'cursor_to_xmlschema', // built-in, 18: source: reads a cursor of the session (xml.c)
+  'dblink_build_sql_delete', // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-3baqfv/oracle" does not exist)
+  'dblink_build_sql_insert', // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-3baqfv/oracle" does not exist)
+  'dblink_build_sql_update', // dblink, 18: volatile, no clean call (invalid: 42P01: relation "/tmp/pgroute-functions-3baqfv/oracle" does not exist)
+  'dblink_cancel_query', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
+  'dblink_close', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
+  'dblink_connect', // dblink, 18: volatile, no clean call (invalid: 08001: could not establish connection)
+  'dblink_connect_u', // dblink, 18: volatile, no clean call (invalid: 08001: could not establish connection)
+  'dblink_disconnect', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
+  'dblink_error_message', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
+  'dblink_exec', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
+  'dblink_fdw_validator', // dblink, 18: volatile, no clean call (invalid: HV00J: invalid option "oracle")
+  'dblink_fetch', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
+  'dblink_get_result', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
+  'dblink_is_busy', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
+  'dblink_open', // dblink, 18: volatile, no clean call (invalid: 08003: connection not available)
+  'dblink_send_query', // dblink, 18: volatile, no clean call (invalid: 08003: connection "/tmp/pgroute-functions-3BAqFv/oracle" not available)
+  'file_fdw_validator', // file_fdw, 18: volatile, no clean call (invalid: HV00D: invalid option "oracle")
+  'gin_clean_pending_list', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'gin_leafpage_items', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'gin_metapage_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'gin_page_opaque_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'gist_page_items', // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
+  'gist_page_items_bytea', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'gist_page_opaque_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'hash_bitmap_info', // pageinspect, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not a hash index)
+  'hash_metapage_info', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'hash_page_items', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'hash_page_stats', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'hash_page_type', // pageinspect, 18: volatile, no clean call (invalid: 22023: invalid page size)
+  'heap_force_freeze', // pg_surgery, 18: volatile, no clean call (ran clean)
+  'heap_force_kill', // pg_surgery, 18: volatile, no clean call (ran clean)
+  'isn_weak', // isn, 18: standby: left session: settings.isn.weak: undefined -> "off"
+  'lastval', // built-in, 18: source: answers from the session's sequence state, set by nextval on the primary (sequence.c)
+  'lo_close', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
+  'lo_creat', // built-in, 18: standby: refused: 25006: cannot execute lo_creat() in a read-only transaction
+  'lo_create', // built-in, 18: standby: refused: 25006: cannot execute lo_create() in a read-only transaction
+  'lo_export', // built-in, 18: standby: left server: files.oracle: undefined -> "6@1796665698855.2397"
+  'lo_from_bytea', // built-in, 18: standby: refused: 25006: cannot execute lo_from_bytea() in a read-only transaction
+  'lo_import', // built-in, 18: standby: refused: 25006: cannot execute lo_import() in a read-only transaction
+  'lo_lseek', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
+  'lo_lseek64', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
+  'lo_open', // built-in, 18: volatile, no clean call (invalid: 22023: invalid flags for opening a large object: 1)
+  'lo_put', // built-in, 18: standby: refused: 25006: cannot execute lo_put() in a read-only transaction
+  'lo_tell', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
+  'lo_tell64', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
+  'lo_truncate', // built-in, 18: standby: refused: 25006: cannot execute lo_truncate() in a read-only transaction
+  'lo_truncate64', // built-in, 18: standby: refused: 25006: cannot execute lo_truncate64() in a read-only transaction
+  'lo_unlink', // built-in, 18: standby: refused: 25006: cannot execute lo_unlink() in a read-only transaction
+  'loread', // built-in, 18: volatile, no clean call (invalid: 42704: invalid large-object descriptor: 1)
+  'lowrite', // built-in, 18: standby: refused: 25006: cannot execute lowrite() in a read-only transaction
+  'nextval', // built-in, 18: standby: refused: 25006: cannot execute nextval() in a read-only transaction
+  'pg_advisory_lock', // built-in, 18: standby: left advisory locks: 1
+  'pg_advisory_lock_shared', // built-in, 18: standby: left advisory locks: 1
+  'pg_advisory_unlock', // built-in, 18: source: releases an advisory lock of the session, taken on the primary (lockfuncs.c)
+  'pg_advisory_unlock_all', // built-in, 18: source: releases the advisory locks of the session, taken on the primary (lockfuncs.c)
+  'pg_advisory_unlock_shared', // built-in, 18: source: releases an advisory lock of the session, taken on the primary (lockfuncs.c)
+  'pg_advisory_xact_lock', // built-in, 18: standby: left advisory locks: 1
+  'pg_advisory_xact_lock_shared', // built-in, 18: standby: left advisory locks: 1
+  'pg_backup_start', // built-in, 18: source: starts an online backup of the node (xlogfuncs.c)
+  'pg_backup_stop', // built-in, 18: source: ends an online backup of the node (xlogfuncs.c)
+  'pg_buffercache_evict', // pg_buffercache, 18: standby: left server: buffers evicted: 933 -> 932
+  'pg_buffercache_evict_all', // pg_buffercache, 18: standby: left server: buffers evicted: 932 -> 26; server: watched buffers evicted: 4 -> 0
+  'pg_buffercache_evict_relation', // pg_buffercache, 18: standby: left server: watched buffers evicted: 1 -> 0
+  'pg_buffercache_numa_pages', // pg_buffercache, 18: volatile, no clean call (invalid: XX000: libnuma initialization failed or NUMA is not supported on this platform)
+  'pg_buffercache_pages', // pg_buffercache, 18: volatile, no clean call (invalid: XX000: return type must be a row type)
+  'pg_cancel_backend', // built-in, 18: source: signals another backend (signalfuncs.c)
+  'pg_clear_attribute_stats', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_clear_relation_stats', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_copy_logical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 55000: logical decoding requires "wal_level" >= "logical")
+  'pg_copy_physical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
+  'pg_create_logical_replication_slot', // built-in, 18: volatile, no clean call (invalid: 55000: logical decoding requires "wal_level" >= "logical")
+  'pg_create_physical_replication_slot', // built-in, 18: standby: left server: replication slots.0: undefined -> "oracle_t"; server: files.pg_replslot/oracle_t/state: undefined -> "200@1796665881843.1982"
+  'pg_create_restore_point', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_current_wal_flush_lsn', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_current_wal_insert_lsn', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_current_wal_lsn', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_current_xact_id', // built-in, 18: standby: refused: 25006: cannot execute pg_current_xact_id() during recovery
+  'pg_drop_replication_slot', // built-in, 18: standby: left server: replication slots.0: "oracle_t" -> undefined; server: files.pg_replslot/oracle_t/state: "200@1796665881843.1982" -> undefined
+  'pg_export_snapshot', // built-in, 18: source: exports a snapshot other sessions import by name from the same server (snapmgr.c)
+  'pg_extension_config_dump', // built-in, 18: volatile, no clean call (invalid: 0A000: pg_extension_config_dump() can only be called from an SQL script executed by CREATE EXTENSION)
+  'pg_file_unlink', // adminpack, 15: standby: left server: files.oracle: "6@1796666550851.2136" -> undefined
+  'pg_file_write', // adminpack, 15: standby: left server: files.oracle: undefined -> "36@1796666624431.7258"
+  'pg_get_logical_snapshot_info', // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-3BAqFv/oracle")
+  'pg_get_logical_snapshot_meta', // pg_logicalinspect, 18: volatile, no clean call (invalid: XX000: invalid snapshot file name "/tmp/pgroute-functions-3BAqFv/oracle")
+  'pg_get_multixact_members', // built-in, 18: volatile, no clean call (invalid: XX000: MultiXactId 1 has not been created yet -- apparent wraparound)
+  'pg_get_shmem_allocations_numa', // built-in, 18: volatile, no clean call (invalid: XX000: libnuma initialization failed or NUMA is not supported on this platform)
+  'pg_get_wal_block_info', // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
+  'pg_get_wal_record_info', // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
+  'pg_get_wal_records_info', // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
+  'pg_get_wal_records_info_till_end_of_wal', // pg_walinspect, 15: volatile, no clean call (invalid: XX000: could not read WAL at LSN 0/0)
+  'pg_get_wal_stats', // pg_walinspect, 18: volatile, no clean call (invalid: 22023: could not read WAL at LSN 0/0)
+  'pg_get_wal_stats_till_end_of_wal', // pg_walinspect, 15: volatile, no clean call (invalid: XX000: could not read WAL at LSN 0/0)
+  'pg_import_system_collations', // built-in, 18: standby: refused: 55000: cannot acquire lock mode ShareRowExclusiveLock on database objects while recovery is in progress
+  'pg_last_committed_xact', // built-in, 18: volatile, no clean call (invalid: 55000: could not get commit timestamp data)
+  'pg_log_backend_memory_contexts', // built-in, 18: source: signals a backend to write its memory contexts to the log of the node (mcxtfuncs.c)
+  'pg_log_standby_snapshot', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_logdir_ls', // adminpack, 15: volatile, no clean call (invalid: 58P01: could not open directory "log": No such file or directory)
+  'pg_logical_emit_message', // built-in, 18: standby: refused: XX000: cannot make new WAL entries during recovery
+  'pg_logical_slot_get_binary_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_get_binary_changes(name, pg_lsn, integer, text[]) does not exist)
+  'pg_logical_slot_get_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_get_changes(name, pg_lsn, integer, text[]) does not exist)
+  'pg_logical_slot_peek_binary_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_peek_binary_changes(name, pg_lsn, integer, text[]) does not exist)
+  'pg_logical_slot_peek_changes', // built-in, 18: volatile, no clean call (invalid: 42883: function pg_catalog.pg_logical_slot_peek_changes(name, pg_lsn, integer, text[]) does not exist)
+  'pg_ls_logdir', // built-in, 18: volatile, no clean call (invalid: 58P01: could not open directory "log": No such file or directory)
+  'pg_ls_replslotdir', // built-in, 18: volatile, no clean call (invalid: 42704: replication slot "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
+  'pg_nextoid', // built-in, 18: volatile, no clean call (invalid: 42809: "oracle_t" is not an index)
+  'pg_notify', // built-in, 18: standby: refused: 25006: cannot execute NOTIFY during recovery
+  'pg_prewarm', // pg_prewarm, 18: source: loads relation blocks into the buffers of the node it runs on (pg_prewarm.c)
+  'pg_promote', // built-in, 18: source: ends recovery: promotes the standby (xlogfuncs.c)
+  'pg_reload_conf', // built-in, 18: standby: left server: configuration loaded: "2026-12-07T17:42:38.963036+00:00" -> "2026-12-07T17:52:54.936773+00:00"
+  'pg_replication_origin_advance', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_create', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_drop', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_oid', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_progress', // built-in, 18: volatile, no clean call (invalid: 42704: replication origin "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
+  'pg_replication_origin_session_is_setup', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_session_progress', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_session_reset', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_session_setup', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_xact_reset', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_origin_xact_setup', // built-in, 18: standby: refused: 25006: cannot manipulate replication origins during recovery
+  'pg_replication_slot_advance', // built-in, 18: volatile, no clean call (invalid: 22023: invalid target WAL LSN)
+  'pg_restore_attribute_stats', // built-in, 18: volatile, no clean call (invalid: XX000: variadic arguments must be name/value pairs)
+  'pg_restore_relation_stats', // built-in, 18: volatile, no clean call (invalid: XX000: variadic arguments must be name/value pairs)
+  'pg_rotate_logfile', // built-in, 18: source: rotates the log file of the node (syslogger.c)
+  'pg_sleep_until', // built-in, 18: not called: waits
+  'pg_stat_reset', // built-in, 18: standby: left server: scans counted: 350333 -> 57286; server: statistics reset.pg_stat_database: null -> "2026-12-07T17:53:33.740917+00:00"
+  'pg_stat_reset_backend_stats', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
+  'pg_stat_reset_replication_slot', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
+  'pg_stat_reset_shared', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
+  'pg_stat_reset_single_function_counters', // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T17:53:33.740917+00:00" -> "2026-12-07T17:53:36.15638+00:00"
+  'pg_stat_reset_single_table_counters', // built-in, 18: standby: left server: statistics reset.pg_stat_database: "2026-12-07T17:53:36.15638+00:00" -> "2026-12-07T17:53:36.315813+00:00"
+  'pg_stat_reset_slru', // built-in, 18: standby: left server: statistics reset.pg_stat_slru: "2026-12-07T16:09:13.557551+00:00" -> "2026-12-07T17:53:36.527676+00:00"
+  'pg_stat_reset_subscription_stats', // built-in, 18: source: resets statistics of the node (pgstatfuncs.c)
+  'pg_stat_statements', // pg_stat_statements, 18: volatile, no clean call (invalid: 55000: pg_stat_statements must be loaded via "shared_preload_libraries")
+  'pg_stat_statements_info', // pg_stat_statements, 18: volatile, no clean call (invalid: 55000: pg_stat_statements must be loaded via "shared_preload_libraries")
+  'pg_stat_statements_reset', // pg_stat_statements, 18: source: resets statistics of the node (pg_stat_statements.c)
+  'pg_stop_making_pinned_objects', // built-in, 18: volatile, no clean call (invalid: XX000: cannot advance OID counter anymore)
+  'pg_switch_wal', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_sync_replication_slots', // built-in, 18: volatile, no clean call (invalid: 22023: replication slot synchronization requires "wal_level" >= "logical")
+  'pg_terminate_backend', // built-in, 18: source: signals another backend (signalfuncs.c)
+  'pg_truncate_visibility_map', // pg_visibility, 18: standby: refused: 55000: cannot acquire lock mode AccessExclusiveLock on database objects while recovery is in progress
+  'pg_try_advisory_lock', // built-in, 18: standby: left advisory locks: 1
+  'pg_try_advisory_lock_shared', // built-in, 18: standby: left advisory locks: 1
+  'pg_try_advisory_xact_lock', // built-in, 18: standby: left advisory locks: 1
+  'pg_try_advisory_xact_lock_shared', // built-in, 18: standby: left advisory locks: 1
+  'pg_wal_replay_pause', // built-in, 18: standby: left server: replay: "not paused" -> "paused"
+  'pg_wal_replay_resume', // built-in, 18: source: resumes replay on the node (xlogfuncs.c)
+  'pg_wal_summary_contents', // built-in, 18: volatile, no clean call (invalid: 58P01: could not open file "pg_wal/summaries/0000000100000000000000000000000000000000.summary": No such file or directory)
+  'pg_walfile_name', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pg_walfile_name_offset', // built-in, 18: standby: refused: 55000: recovery is in progress
+  'pgp_pub_encrypt', // pgcrypto, 18: volatile, no clean call (invalid: 39000: Wrong key or corrupt data)
+  'pgp_pub_encrypt_bytea', // pgcrypto, 18: volatile, no clean call (invalid: 39000: Wrong key or corrupt data)
+  'pgstathashindex', // pgstattuple, 18: volatile, no clean call (invalid: 42809: relation "oracle_t" is not a hash index)
+  'plpgsql_validator', // plpgsql, 18: volatile, no clean call (invalid: 42501: language validation function 13497 called for language 12 instead of 2246)
+  'postgres_fdw_disconnect', // postgres_fdw, 18: volatile, no clean call (invalid: 42704: server "/tmp/pgroute-functions-3BAqFv/oracle" does not exist)
+  'postgres_fdw_validator', // postgres_fdw, 18: volatile, no clean call (invalid: HV00D: invalid option "oracle")
+  'set_config', // built-in, 18: volatile, no clean call (invalid: 42704: unrecognized configuration parameter "/tmp/pgroute-functions-3BAqFv/oracle")
+  'set_limit', // pg_trgm, 18: standby: left session: settings.pg_trgm.similarity_threshold: undefined -> "1"
+  'setseed', // built-in, 18: source: sets the seed of the session's later random() calls (pseudorandomfuncs.c)
+  'setval', // built-in, 18: standby: refused: 25006: cannot execute setval() in a read-only transaction
+  'tuple_data_split', // pageinspect, 18: volatile, no clean call (invalid: XX001: unexpected length of t_bits string: 36, expected 8)
+  'txid_current', // built-in, 18: standby: refused: 25006: cannot execute pg_current_xact_id() during recovery
+  'verify_heapam', // amcheck, 18: volatile, no clean call (invalid: 22023: invalid skip option)
+  'xslt_process', // xml2, 18: volatile, no clean call (invalid: 2200M: error parsing XML document)
 ]
