@@ -11,7 +11,7 @@
  *
  * @packageDocumentation
  */
-import type { FastifyPluginCallback, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
 import { isInvalidToken, openScope, type RequestScope } from './request-scope.js'
@@ -42,12 +42,23 @@ const plugin: FastifyPluginCallback<ReadYourWritesOptions> = (app, options, done
     )
   })
 
-  // The body is parsed in events of the socket's async context: the rest of the lifecycle (validation,
-  // preHandler hooks, the handler, serialization) re-enters the session here.
-  app.addHook('preValidation', (request, _reply, next) => {
+  // Each later stage re-enters the session, whatever async context the stage before it resumed from (a hook
+  // that calls done() from a shared queue or an event of another request would otherwise leave it).
+  const reenter = (request: FastifyRequest, _reply: unknown, next: () => void) => {
     const scope = scopes.get(request)
     if (scope === undefined) next()
     else scope.run(next)
+  }
+  app.addHook('preValidation', reenter)
+  app.addHook('preHandler', reenter)
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler
+    route.handler = function (this: FastifyInstance, request, reply) {
+      const scope = scopes.get(request)
+      return scope === undefined
+        ? handler.call(this, request, reply)
+        : scope.run(() => handler.call(this, request, reply))
+    }
   })
 
   // Runs before the answer is written, whether the handler returned it or called reply.send() itself.
