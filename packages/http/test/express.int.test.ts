@@ -25,7 +25,7 @@ function expressApp(express: Express, router: Router) {
   app.use(express.json())
   app.post('/notes', async (req, res) => {
     const { rows } = await router.query('INSERT INTO notes (body) VALUES ($1) RETURNING id', [req.body.body])
-    res.status(201).json({ id: rows[0].id })
+    res.status(201).json({ id: rows[0]!.id })
   })
   app.get('/notes/:id', async (req, res) => {
     const { rows } = await router.query('SELECT body, inet_server_port() AS port FROM notes WHERE id = $1', [

@@ -51,7 +51,7 @@ async function fastifyApp(router: Router) {
       request.body.body,
     ])
     reply.code(201)
-    return { id: rows[0].id }
+    return { id: rows[0]!.id }
   })
   app.get<{ Params: { id: string } }>('/notes/:id', async (request, reply) => {
     const { rows } = await router.query('SELECT body, inet_server_port() AS port FROM notes WHERE id = $1', [
