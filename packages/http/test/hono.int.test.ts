@@ -54,7 +54,8 @@ async function honoApp(router: Router) {
   app.get('/fails', () => {
     throw new Error('handler failed')
   })
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server
+  // With Node's own Response (the adapter's replacement has mutable headers even for Response.redirect()).
+  const server = createAdaptorServer({ fetch: app.fetch, overrideGlobalObjects: false }) as Server
   const base = await listen(server)
   return {
     base,

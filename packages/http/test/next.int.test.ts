@@ -59,6 +59,8 @@ function routeModules(router: Router): Array<[RegExp, Record<string, Handler>]> 
 async function nextApp(router: Router) {
   const routes = routeModules(router)
   const server = createAdaptorServer({
+    // Next.js uses Node's own Request and Response: keep the adapter from replacing them with its own.
+    overrideGlobalObjects: false,
     fetch: async (request: Request) => {
       const { pathname } = new URL(request.url)
       for (const [pattern, methods] of routes) {
