@@ -35,7 +35,7 @@ const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
-  return typeof value === 'string' ? JSON.stringify(value) : typeof value
+  return typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : typeof value
 }
 
 function warn(error: unknown): void {
