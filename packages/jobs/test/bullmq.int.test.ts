@@ -1,8 +1,8 @@
+import { type RedisServer, redisMissing, startRedis } from '@pgroute/cluster/testing'
 import { Queue, Worker } from 'bullmq'
 import { afterAll, beforeAll } from 'vitest'
 import { inSession } from '../src/bullmq.js'
 import { describeQueue, type Payload } from './helpers/queue-contract.js'
-import { type RedisServer, redisMissing, startRedis } from './helpers/redis-server.js'
 
 const missing = redisMissing()
 let redis: RedisServer | undefined
