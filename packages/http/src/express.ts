@@ -51,10 +51,10 @@ export type ReadYourWritesMiddleware = (
  */
 export function readYourWrites(options: ReadYourWritesOptions): ReadYourWritesMiddleware {
   const resolved = resolveOptions(options)
-  const { router, onTokenError } = resolved
+  const { onTokenError } = resolved
   return (request, response, next) => {
     const tokens = requestTokens(resolved, (name) => request.headers[name])
-    openScope(router, tokens).then(
+    openScope(resolved.router(), tokens).then(
       (scope) => {
         response.once('close', () => scope.close())
         emitInScope(request, scope)

@@ -23,12 +23,12 @@ export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writ
 
 const plugin: FastifyPluginCallback<ReadYourWritesOptions> = (app, options, done) => {
   const resolved = resolveOptions(options)
-  const { router, onTokenError } = resolved
+  const { onTokenError } = resolved
   const scopes = new WeakMap<FastifyRequest, RequestScope>()
 
   app.addHook('onRequest', (request, reply, next) => {
     const tokens = requestTokens(resolved, (name) => request.headers[name])
-    openScope(router, tokens).then(
+    openScope(resolved.router(), tokens).then(
       (scope) => {
         scopes.set(request, scope)
         reply.raw.once('close', () => scope.close())

@@ -37,9 +37,10 @@ export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writ
  */
 export function readYourWrites(options: ReadYourWritesOptions): MiddlewareHandler {
   const resolved = resolveOptions(options)
-  const { router, onTokenError } = resolved
+  const { onTokenError } = resolved
   return async (c, next) => {
     const tokens = requestTokens(resolved, (name) => c.req.header(name))
+    const router = resolved.router()
     let started = false
     try {
       await continueSession(router, tokens, async () => {

@@ -53,9 +53,10 @@ export type WithReadYourWrites = <Context, R extends Request = Request>(
  */
 export function readYourWrites(options: ReadYourWritesOptions): WithReadYourWrites {
   const resolved = resolveOptions(options)
-  const { router, onTokenError } = resolved
+  const { onTokenError } = resolved
   return (handler) => async (request, context) => {
     const tokens = requestTokens(resolved, (name) => request.headers.get(name) ?? undefined)
+    const router = resolved.router()
     let started = false
     try {
       return await continueSession(router, tokens, async () => {

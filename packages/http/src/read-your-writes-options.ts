@@ -45,8 +45,12 @@ export type TokenSource = (header: HeaderReader) => string | undefined
  * ```
  */
 export interface ReadYourWritesOptions {
-  /** The router whose sessions the requests run in (`createRouter()` of `@pgroute/core`). */
-  readonly router: SessionRouter
+  /**
+   * The router whose sessions the requests run in (`createRouter()` of `@pgroute/core`), or a function giving
+   * it, called per request: to create the router on first use (Next.js also loads route modules while building,
+   * where no database is configured).
+   */
+  readonly router: SessionRouter | (() => SessionRouter)
   /**
    * Request header the client sends its last token in, and response header the new token is answered in.
    * Default `x-pgroute-token`; `false`: no header (the cookie only).

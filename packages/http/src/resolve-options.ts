@@ -10,7 +10,8 @@ import type { SessionRouter } from './session-router.js'
 
 /** {@link ReadYourWritesOptions} checked, with defaults applied. */
 export interface ResolvedOptions {
-  readonly router: SessionRouter
+  /** The router (the option's function called, its result checked once). */
+  readonly router: () => SessionRouter
   /** Lower case; `undefined`: no header. */
   readonly header: string | undefined
   readonly cookie: ResolvedCookie | undefined
@@ -58,14 +59,7 @@ export function resolveOptions(options: ReadYourWritesOptions): ResolvedOptions 
     baseline,
     onTokenError = warn,
   } = options
-  // Duck-typed rather than `instanceof`, so a router from another copy of @pgroute/core is accepted.
-  const candidate = router as Partial<SessionRouter> | undefined
-  if (typeof candidate?.session !== 'function' || typeof candidate.token !== 'function') {
-    throw new ConfigError(
-      'router',
-      `expected a Router from createRouter() of @pgroute/core, got ${describe(router)}`,
-    )
-  }
+  if (typeof router !== 'function') checkRouter(router)
   if (header !== false && (typeof header !== 'string' || !NAME.test(header))) {
     throw new ConfigError('header', `expected a header name or false, got ${describe(header)}`)
   }
@@ -86,12 +80,36 @@ export function resolveOptions(options: ReadYourWritesOptions): ResolvedOptions 
     throw new ConfigError('onTokenError', `expected a function, got ${describe(onTokenError)}`)
   }
   return {
-    router: router as SessionRouter,
+    router: typeof router === 'function' ? checkedOnce(router) : () => router,
     header: header === false ? undefined : header.toLowerCase(),
     cookie: resolvedCookie,
     sources: [...sources],
     baseline: typeof baseline === 'string' ? () => baseline : baseline,
     onTokenError,
+  }
+}
+
+/** Duck-typed rather than `instanceof`, so a router from another copy of @pgroute/core is accepted. */
+function checkRouter(router: unknown): asserts router is SessionRouter {
+  const candidate = router as Partial<SessionRouter> | undefined
+  if (typeof candidate?.session !== 'function' || typeof candidate.token !== 'function') {
+    throw new ConfigError(
+      'router',
+      `expected a Router from createRouter() of @pgroute/core, got ${describe(router)}`,
+    )
+  }
+}
+
+/** `get`, whose result is checked the first time each router comes out of it. */
+function checkedOnce(get: () => SessionRouter): () => SessionRouter {
+  const checked = new WeakSet<object>()
+  return () => {
+    const router = get()
+    if (typeof router !== 'object' || router === null || !checked.has(router)) {
+      checkRouter(router)
+      checked.add(router)
+    }
+    return router
   }
 }
 
