@@ -24,7 +24,7 @@ export async function startWelcomeWorker(router: Router, boss: PgBoss, welcome: 
   await boss.createQueue('welcome')
   return boss.work<{ userId: number }>(
     'welcome',
-    { includeMetadata: true },
+    { includeMetadata: true, pollingIntervalSeconds: 0.5, batchSize: 10 },
     inSession(
       router,
       async (jobs) => {

@@ -41,5 +41,10 @@ export function report(label: string, result: ReadAfterWrite): void {
   console.log(`${label}: ${result.reads} reads, ${result.stale} stale, ${share} % served by replicas`)
 }
 
-/** Share of reads with no replica behind them that still went to replicas: what makes the integration cheap. */
-export const MIN_REPLICA_SHARE = 0.3
+/**
+ * The least share of reads replicas must serve in a run with the integration: a run whose reads all went to the
+ * primary fails. Reads right after a write find no replica that has replayed it (a BullMQ job runs within a
+ * millisecond or two of its request) and go to the primary, so the share depends on how soon the read follows the
+ * write; every run prints it.
+ */
+export const MIN_REPLICA_SHARE = 0.1
