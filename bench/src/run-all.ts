@@ -20,6 +20,7 @@ const BENCHES = [
   'kysely-throughput',
   'drizzle-throughput',
   'otel-overhead',
+  'http-overhead',
 ] as const
 
 const HELP = `Usage: pnpm bench [<bench>...]
@@ -36,6 +37,7 @@ Benches:
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
   otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
+  http-overhead       Express, Fastify, Hono: a request that touches no database, with and without readYourWrites
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
