@@ -3,7 +3,7 @@
  * `pnpm bench core-throughput read-after-write` (those named). The contract a bench module follows is in
  * bench/README.md.
  *
- * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about four
+ * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about five
  * minutes on a 2-core machine; a bench run on its own uses its longer defaults.
  */
 import { existsSync } from 'node:fs'
@@ -26,7 +26,7 @@ const BENCHES = [
 const HELP = `Usage: pnpm bench [<bench>...]
 
 Runs benchmarks against a real PostgreSQL cluster started on 127.0.0.1 and prints one table per bench.
-With no names, runs all of them (about 3.5 minutes on 2 cores); with names, only those.
+With no names, runs all of them (about 5 minutes on 2 cores); with names, only those.
 
 Benches:
   core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
