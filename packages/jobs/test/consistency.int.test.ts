@@ -1,4 +1,4 @@
-import { waitFor } from '@pgroute/cluster/testing'
+import { requireControl, type SkippableContext, waitFor } from '@pgroute/cluster/testing'
 import { isConfigError, isToken, parseLsn } from '@pgroute/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { carryToken, isReplicaLagError, runInJobSession, TOKEN_KEY, tokenOf } from '../src/index.js'
@@ -27,7 +27,8 @@ function request(email: string): Promise<{ id: number; pgrouteToken?: string }> 
 }
 
 /** Pauses WAL replay on both replicas, and waits until it has stopped: a write after this is on no replica. */
-async function pauseReplicas(): Promise<void> {
+async function pauseReplicas(context: SkippableContext): Promise<void> {
+  requireControl(context, 'pauses WAL replay on the replicas')
   await Promise.all(
     h.cluster.replicas.map(async (replica) => {
       await replica.pauseReplay()
@@ -72,8 +73,8 @@ describe('carryToken', () => {
 })
 
 describe('runInJobSession', () => {
-  it('sticky: reads what the request wrote, from a replica once one has replayed it', async () => {
-    await pauseReplicas()
+  it('sticky: reads what the request wrote, from a replica once one has replayed it', async (context) => {
+    await pauseReplicas(context)
     const payload = await request('sticky@example.com')
     const job = { token: tokenOf(payload), attempt: 1, attempts: 3 }
     // No replica has replayed the write yet: the primary.
@@ -127,8 +128,8 @@ describe('runInJobSession', () => {
     expect(read.found).toBe(true)
   })
 
-  it('delayed: waits for a replica to replay the token, then reads there', async () => {
-    await pauseReplicas()
+  it('delayed: waits for a replica to replay the token, then reads there', async (context) => {
+    await pauseReplicas(context)
     const payload = await request('delayed@example.com')
     const started = Date.now()
     setTimeout(() => void h.cluster.replicas[1]!.resumeReplay(), 500)
@@ -143,8 +144,8 @@ describe('runInJobSession', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(500)
   })
 
-  it('delayed: no replica in time, retries left: ReplicaLagError, and the job does not run', async () => {
-    await pauseReplicas()
+  it('delayed: no replica in time, retries left: ReplicaLagError, and the job does not run', async (context) => {
+    await pauseReplicas(context)
     const payload = await request('retry@example.com')
     let ran = false
     const attempt = runInJobSession(
@@ -162,29 +163,32 @@ describe('runInJobSession', () => {
     expect(ran).toBe(false)
   })
 
-  it.each([
+  it.for([
     ['on its last attempt', { attempt: 2, attempts: 2 }, {}],
     ["when the queue's attempts are unknown", { attempt: 1, attempts: undefined }, {}],
     ["with onLag: 'primary'", { attempt: 1, attempts: 5 }, { onLag: 'primary' as const }],
-  ])('delayed: no replica in time, %s: runs, reading on the primary', async (_when, counts, options) => {
-    await pauseReplicas()
-    const payload = await request('last@example.com')
-    const read = await runInJobSession(
-      h.router,
-      { token: tokenOf(payload), ...counts },
-      () => h.readSignup(payload.id),
-      {
-        consistency: 'delayed',
-        maxWaitMs: 100,
-        pollMs: 50,
-        ...options,
-      },
-    )
-    expect(read).toEqual({ found: true, role: 'primary' })
-  })
+  ] as const)(
+    'delayed: no replica in time, %s: runs, reading on the primary',
+    async ([, counts, options], context) => {
+      await pauseReplicas(context)
+      const payload = await request('last@example.com')
+      const read = await runInJobSession(
+        h.router,
+        { token: tokenOf(payload), ...counts },
+        () => h.readSignup(payload.id),
+        {
+          consistency: 'delayed',
+          maxWaitMs: 100,
+          pollMs: 50,
+          ...options,
+        },
+      )
+      expect(read).toEqual({ found: true, role: 'primary' })
+    },
+  )
 
-  it('delayed: a wait ends when the worker shuts down', async () => {
-    await pauseReplicas()
+  it('delayed: a wait ends when the worker shuts down', async (context) => {
+    await pauseReplicas(context)
     const payload = await request('abort@example.com')
     const controller = new AbortController()
     const attempt = runInJobSession(

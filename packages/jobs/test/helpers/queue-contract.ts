@@ -1,4 +1,4 @@
-import { waitFor } from '@pgroute/cluster/testing'
+import { requireControl, waitFor } from '@pgroute/cluster/testing'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { carryToken, isReplicaLagError, type JobSessionOptions } from '../../src/index.js'
 import { type Harness, startHarness } from './harness.js'
@@ -114,7 +114,8 @@ export function describeQueue(name: string, startWorker: StartWorker, skip?: str
       )
     })
 
-    it('delayed: the queue retries the job until a replica has replayed its token', async () => {
+    it('delayed: the queue retries the job until a replica has replayed its token', async (context) => {
+      requireControl(context, 'pauses WAL replay on the replicas')
       const errors: unknown[] = []
       const seen = new Map<number, Seen>()
       const worker = await startWorker(
