@@ -7,14 +7,20 @@ import { createRouter, type Router } from '@pgroute/core'
 import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, it } from 'vitest'
 import { expressApp, postRoutes as expressRoutes } from '../src/express-app.js'
 import { fastifyApp, postRoutes as fastifyRoutes } from '../src/fastify-app.js'
 import { honoApp, postRoutes as honoRoutes } from '../src/hono-app.js'
 import { migrate } from '../src/schema.js'
 import { createThenRead } from './http-client.js'
 import { buildNextApp, type NextServer, startNextApp } from './next-server.js'
-import { MIN_REPLICA_SHARE, type ReadAfterWrite, readAfterWrite, report } from './read-after-write.js'
+import {
+  expectNoStaleRead,
+  expectStaleReads,
+  type ReadAfterWrite,
+  readAfterWrite,
+} from './read-after-write.js'
+import { type Running, serve } from './server.js'
 
 const ITERATIONS = 200
 const LATE = 'a replica that replays WAL 2 s late'
@@ -37,24 +43,6 @@ afterAll(async () => {
   await router?.end()
   await cluster?.stop()
 })
-
-/** An app listening on a free loopback port. */
-interface Running {
-  readonly base: string
-  stop(): Promise<void>
-}
-
-async function serve(server: Server): Promise<Running> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections()
-        server.close((error) => (error ? reject(error) : resolve()))
-      }),
-  }
-}
 
 async function serveFastify(app: import('fastify').FastifyInstance): Promise<Running> {
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -94,18 +82,6 @@ const frameworks: ReadonlyArray<{
 
 async function measure(app: Running, carryToken: boolean, prefix = ''): Promise<ReadAfterWrite> {
   return readAfterWrite(ITERATIONS, replicaPorts, (i) => createThenRead(app.base, i, carryToken, prefix))
-}
-
-function expectNoStaleRead(label: string, result: ReadAfterWrite): void {
-  report(label, result)
-  expect(result.stale).toBe(0)
-  // Replicas still served most reads: the token does not send everything to the primary.
-  expect(result.replicaReads / result.reads).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
-}
-
-function expectStaleReads(label: string, result: ReadAfterWrite): void {
-  report(label, result)
-  expect(result.stale).toBeGreaterThan(0)
 }
 
 describe.each(frameworks.map((framework) => [framework.name, framework] as const))(

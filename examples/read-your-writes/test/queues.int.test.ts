@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import type { Cluster } from '@pgroute/cluster'
 import {
   type RedisServer,
@@ -14,13 +13,19 @@ import { Queue, Worker } from 'bullmq'
 import express from 'express'
 import { Logger, makeWorkerUtils, run } from 'graphile-worker'
 import PgBoss from 'pg-boss'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, it } from 'vitest'
 import * as bullmqJobs from '../src/bullmq-jobs.js'
 import * as graphileJobs from '../src/graphile-worker-jobs.js'
 import * as pgBossJobs from '../src/pg-boss-jobs.js'
 import { migrate } from '../src/schema.js'
 import { findUser, insertUser, type User, type Welcome } from '../src/users.js'
-import { MIN_REPLICA_SHARE, type ReadAfterWrite, readAfterWrite, report } from './read-after-write.js'
+import {
+  expectNoStaleRead,
+  expectStaleReads,
+  type ReadAfterWrite,
+  readAfterWrite,
+} from './read-after-write.js'
+import { serve } from './server.js'
 
 const ITERATIONS = 200
 /** Requests in flight at once: each waits for its job to run. */
@@ -80,9 +85,7 @@ class Welcomes {
 
 /** Signs up `ITERATIONS` users through `app` and reads what each one's welcome job saw. */
 async function signUps(app: express.Express, welcomes: Welcomes): Promise<ReadAfterWrite> {
-  const server: Server = createServer(app)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const { base, stop } = await serve(createServer(app))
   try {
     return await readAfterWrite(
       ITERATIONS,
@@ -102,8 +105,7 @@ async function signUps(app: express.Express, welcomes: Welcomes): Promise<ReadAf
       CONCURRENCY,
     )
   } finally {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
+    await stop()
   }
 }
 
@@ -116,17 +118,6 @@ function plainSignupApp(enqueue: (userId: number) => Promise<unknown>): express.
       await enqueue(userId)
       res.status(201).json({ id: userId })
     })
-}
-
-function expectNoStaleRead(label: string, result: ReadAfterWrite): void {
-  report(label, result)
-  expect(result.stale).toBe(0)
-  expect(result.replicaReads / result.reads).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
-}
-
-function expectStaleReads(label: string, result: ReadAfterWrite): void {
-  report(label, result)
-  expect(result.stale).toBeGreaterThan(0)
 }
 
 describe('pg-boss', () => {

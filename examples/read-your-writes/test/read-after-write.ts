@@ -1,3 +1,5 @@
+import { expect } from 'vitest'
+
 /** What a run of write-then-read iterations found. */
 export interface ReadAfterWrite {
   readonly reads: number
@@ -48,3 +50,16 @@ export function report(label: string, result: ReadAfterWrite): void {
  * write; every run prints it.
  */
 export const MIN_REPLICA_SHARE = 0.1
+
+/** Reports a run with the integration and checks it: no stale read, and replicas served a part of the reads. */
+export function expectNoStaleRead(label: string, result: ReadAfterWrite): void {
+  report(label, result)
+  expect(result.stale).toBe(0)
+  expect(result.replicaReads / result.reads).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
+}
+
+/** Reports a run without the integration and checks it missed writes: what the integration prevents. */
+export function expectStaleReads(label: string, result: ReadAfterWrite): void {
+  report(label, result)
+  expect(result.stale).toBeGreaterThan(0)
+}

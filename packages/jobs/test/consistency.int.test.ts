@@ -1,8 +1,8 @@
-import { requireControl, type SkippableContext, waitFor } from '@pgroute/cluster/testing'
+import { waitFor } from '@pgroute/cluster/testing'
 import { isConfigError, isToken, parseLsn } from '@pgroute/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { carryToken, isReplicaLagError, runInJobSession, TOKEN_KEY, tokenOf } from '../src/index.js'
-import { type Harness, startHarness } from './helpers/harness.js'
+import { type Harness, pauseReplicas, startHarness } from './helpers/harness.js'
 
 let h: Harness
 
@@ -24,26 +24,6 @@ afterAll(async () => {
 /** A request: signs up `email` in a session and returns the job payload it would enqueue. */
 function request(email: string): Promise<{ id: number; pgrouteToken?: string }> {
   return h.router.session(async () => carryToken(h.router, { id: await h.signUp(email) }))
-}
-
-/** Pauses WAL replay on both replicas, and waits until it has stopped: a write after this is on no replica. */
-async function pauseReplicas(context: SkippableContext): Promise<void> {
-  requireControl(context, 'pauses WAL replay on the replicas')
-  await Promise.all(
-    h.cluster.replicas.map(async (replica) => {
-      await replica.pauseReplay()
-      await waitFor(
-        async () => {
-          const { rows } = await replica.query<{ state: string }>(
-            'SELECT pg_get_wal_replay_pause_state() AS state',
-          )
-          return rows[0]?.state === 'paused'
-        },
-        10_000,
-        `${replica.name} to pause replay`,
-      )
-    }),
-  )
 }
 
 /** Waits until the router's probes show replica `name` has replayed `token`. */
@@ -74,7 +54,7 @@ describe('carryToken', () => {
 
 describe('runInJobSession', () => {
   it('sticky: reads what the request wrote, from a replica once one has replayed it', async (context) => {
-    await pauseReplicas(context)
+    await pauseReplicas(h, context)
     const payload = await request('sticky@example.com')
     const job = { token: tokenOf(payload), attempt: 1, attempts: 3 }
     // No replica has replayed the write yet: the primary.
@@ -129,7 +109,7 @@ describe('runInJobSession', () => {
   })
 
   it('delayed: waits for a replica to replay the token, then reads there', async (context) => {
-    await pauseReplicas(context)
+    await pauseReplicas(h, context)
     const payload = await request('delayed@example.com')
     const started = Date.now()
     setTimeout(() => void h.cluster.replicas[1]!.resumeReplay(), 500)
@@ -145,7 +125,7 @@ describe('runInJobSession', () => {
   })
 
   it('delayed: no replica in time, retries left: ReplicaLagError, and the job does not run', async (context) => {
-    await pauseReplicas(context)
+    await pauseReplicas(h, context)
     const payload = await request('retry@example.com')
     let ran = false
     const attempt = runInJobSession(
@@ -170,7 +150,7 @@ describe('runInJobSession', () => {
   ] as const)(
     'delayed: no replica in time, %s: runs, reading on the primary',
     async ([, counts, options], context) => {
-      await pauseReplicas(context)
+      await pauseReplicas(h, context)
       const payload = await request('last@example.com')
       const read = await runInJobSession(
         h.router,
@@ -188,7 +168,7 @@ describe('runInJobSession', () => {
   )
 
   it('delayed: a wait ends when the worker shuts down', async (context) => {
-    await pauseReplicas(context)
+    await pauseReplicas(h, context)
     const payload = await request('abort@example.com')
     const controller = new AbortController()
     const attempt = runInJobSession(

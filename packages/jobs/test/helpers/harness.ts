@@ -1,5 +1,11 @@
 import type { Cluster } from '@pgroute/cluster'
-import { routerOptions, startTestCluster } from '@pgroute/cluster/testing'
+import {
+  requireControl,
+  routerOptions,
+  type SkippableContext,
+  startTestCluster,
+  waitFor,
+} from '@pgroute/cluster/testing'
 import { createRouter, type Router } from '@pgroute/core'
 
 /** A cluster (primary + two replicas), a router over it and a `signups` table every node has. */
@@ -61,4 +67,27 @@ export async function startHarness(
       await cluster.stop()
     },
   }
+}
+
+/**
+ * Pauses WAL replay on every replica and waits until it has stopped: a write after this is on no replica. Skips
+ * the test, with the reason, on an external cluster.
+ */
+export async function pauseReplicas(h: Harness, context: SkippableContext): Promise<void> {
+  requireControl(context, 'pauses WAL replay on the replicas')
+  await Promise.all(
+    h.cluster.replicas.map(async (replica) => {
+      await replica.pauseReplay()
+      await waitFor(
+        async () => {
+          const { rows } = await replica.query<{ state: string }>(
+            'SELECT pg_get_wal_replay_pause_state() AS state',
+          )
+          return rows[0]?.state === 'paused'
+        },
+        10_000,
+        `${replica.name} to pause replay`,
+      )
+    }),
+  )
 }

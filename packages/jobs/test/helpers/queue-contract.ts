@@ -1,7 +1,7 @@
-import { requireControl, waitFor } from '@pgroute/cluster/testing'
+import { waitFor } from '@pgroute/cluster/testing'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { carryToken, isReplicaLagError, type JobSessionOptions } from '../../src/index.js'
-import { type Harness, startHarness } from './harness.js'
+import { type Harness, pauseReplicas, startHarness } from './harness.js'
 
 /** A job's payload in these tests: the signup to read, and the token `carryToken()` added. */
 export interface Payload {
@@ -115,7 +115,6 @@ export function describeQueue(name: string, startWorker: StartWorker, skip?: str
     })
 
     it('delayed: the queue retries the job until a replica has replayed its token', async (context) => {
-      requireControl(context, 'pauses WAL replay on the replicas')
       const errors: unknown[] = []
       const seen = new Map<number, Seen>()
       const worker = await startWorker(
@@ -130,7 +129,7 @@ export function describeQueue(name: string, startWorker: StartWorker, skip?: str
         },
       )
       workers.push(worker)
-      await pauseReplicas(h)
+      await pauseReplicas(h, context)
       const id = await request(worker, 'delayed@example.com')
       await waitFor(() => errors.length > 0, 60_000, 'a first attempt to fail')
       expect(seen.has(id)).toBe(false)
@@ -142,23 +141,4 @@ export function describeQueue(name: string, startWorker: StartWorker, skip?: str
       expect(errors.every(isReplicaLagError)).toBe(true)
     })
   })
-}
-
-/** Pauses WAL replay on every replica and waits until it has stopped: a write after this is on no replica. */
-export async function pauseReplicas(h: Harness): Promise<void> {
-  await Promise.all(
-    h.cluster.replicas.map(async (replica) => {
-      await replica.pauseReplay()
-      await waitFor(
-        async () => {
-          const { rows } = await replica.query<{ state: string }>(
-            'SELECT pg_get_wal_replay_pause_state() AS state',
-          )
-          return rows[0]?.state === 'paused'
-        },
-        10_000,
-        `${replica.name} to pause replay`,
-      )
-    }),
-  )
 }
