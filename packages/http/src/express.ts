@@ -11,13 +11,13 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { holdHeaders } from './held-response.js'
+import { holdHeaders, prepareHeldResponses } from './held-response.js'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
 import { isInvalidToken, openScope } from './request-scope.js'
 import { invalidTokenBody, requestTokens } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { answerHeaders } from './response-token.js'
-import { emitInScope } from './scoped-emitter.js'
+import { emitInScope, prepareScopedEmit } from './scoped-emitter.js'
 
 export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
 
@@ -52,11 +52,14 @@ export type ReadYourWritesMiddleware = (
 export function readYourWrites(options: ReadYourWritesOptions): ReadYourWritesMiddleware {
   const resolved = resolveOptions(options)
   const { onTokenError } = resolved
+  prepareHeldResponses()
+  prepareScopedEmit()
   return (request, response, next) => {
     const tokens = requestTokens(resolved, (name) => request.headers[name])
-    openScope(resolved.router(), tokens).then(
+    openScope(
+      resolved.router(),
+      tokens,
       (scope) => {
-        response.once('close', () => scope.close())
         emitInScope(request, scope)
         holdHeaders(response, () =>
           scope.token().then((token) => {
@@ -64,9 +67,9 @@ export function readYourWrites(options: ReadYourWritesOptions): ReadYourWritesMi
             for (const [name, value] of answerHeaders(resolved, token)) appendHeader(response, name, value)
           }, onTokenError),
         )
-        scope.run(next)
+        next()
       },
-      (error: unknown) => {
+      (error) => {
         const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
         if (body === undefined) return next(error)
         response.statusCode = 400

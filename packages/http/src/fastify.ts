@@ -28,13 +28,14 @@ const plugin: FastifyPluginCallback<ReadYourWritesOptions> = (app, options, done
 
   app.addHook('onRequest', (request, reply, next) => {
     const tokens = requestTokens(resolved, (name) => request.headers[name])
-    openScope(resolved.router(), tokens).then(
+    openScope(
+      resolved.router(),
+      tokens,
       (scope) => {
         scopes.set(request, scope)
-        reply.raw.once('close', () => scope.close())
-        scope.run(next)
+        next()
       },
-      (error: unknown) => {
+      (error) => {
         const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
         if (body === undefined) next(error as Error)
         else reply.code(400).send(body)

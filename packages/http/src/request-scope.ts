@@ -28,19 +28,20 @@ export function continueSession<T>(
 }
 
 /**
- * A request's session, held open until {@link close}: for frameworks that run a request's stages from
- * callbacks of their own (Express's `next()`, Fastify's hooks) rather than inside one function. Each stage
- * re-enters the session with {@link run}, whatever async context the framework called it from.
+ * A request's session, for frameworks that run a request's stages from callbacks of their own (Express's
+ * `next()`, Fastify's hooks) rather than inside one function: each stage re-enters the session with {@link run},
+ * whatever async context the framework called it from. As with `router.session(next)` (the core's own example),
+ * the session's function returns once the framework's next step has started; the steps after it run in the
+ * session's async context. The router keeps nothing per session but the session itself, so a request needs no
+ * `close` listener: its session goes with the request's objects.
  */
 export class RequestScope {
   readonly #router: SessionRouter
   readonly #resource: AsyncResource
-  readonly #close: () => void
 
-  constructor(router: SessionRouter, resource: AsyncResource, close: () => void) {
+  constructor(router: SessionRouter, resource: AsyncResource) {
     this.#router = router
     this.#resource = resource
-    this.#close = close
   }
 
   /** Runs `fn` inside the session. */
@@ -57,31 +58,26 @@ export class RequestScope {
   token(): Promise<string | undefined> {
     return this.#resource.runInAsyncScope(() => this.#router.token())
   }
-
-  /** Ends the session (the request is over). Idempotent. */
-  close(): void {
-    this.#close()
-  }
 }
 
 /**
- * Opens a session continuing from `tokens` and resolves once it is open. Rejects with the router's
- * `PGROUTE_INVALID_TOKEN` when a token is malformed.
+ * Opens a session continuing from `tokens` and calls `opened` with it, inside it (synchronously when the router
+ * starts the session at once, so the framework's next step runs in it with no detour), or `failed` with the
+ * router's `PGROUTE_INVALID_TOKEN` when a token is malformed.
  */
-export function openScope(router: SessionRouter, tokens: readonly SentToken[]): Promise<RequestScope> {
-  return new Promise((resolve, reject) => {
-    let opened = false
-    continueSession(
-      router,
-      tokens,
-      () =>
-        new Promise<void>((close) => {
-          opened = true
-          resolve(new RequestScope(router, new AsyncResource('pgroute.session'), close))
-        }),
-    ).catch((error: unknown) => {
-      // Once open, the session ends only through close().
-      if (!opened) reject(error)
-    })
+export function openScope(
+  router: SessionRouter,
+  tokens: readonly SentToken[],
+  opened: (scope: RequestScope) => void,
+  failed: (error: unknown) => void,
+): void {
+  let open = false
+  continueSession(router, tokens, async () => {
+    open = true
+    opened(new RequestScope(router, new AsyncResource('pgroute.session')))
+  }).catch((error: unknown) => {
+    if (!open) failed(error)
+    // An error `opened` threw: left unhandled, as if the framework had called it itself.
+    else throw error
   })
 }

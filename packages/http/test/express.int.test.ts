@@ -12,6 +12,17 @@ type Express = typeof express5
 /** The contract's routes and Express's own ways of answering, on Express `express`. */
 function expressApp(express: Express, router: Router) {
   const app = express()
+  // A middleware before this one wrapping the response's methods, as compression does.
+  app.use((_req, res, next) => {
+    const { write, end } = res
+    res.write = function (this: typeof res, ...args: unknown[]) {
+      return (write as (...a: unknown[]) => boolean).apply(this, args)
+    } as typeof res.write
+    res.end = function (this: typeof res, ...args: unknown[]) {
+      return (end as (...a: unknown[]) => typeof res).apply(this, args)
+    } as typeof res.end
+    next()
+  })
   app.use(readYourWrites({ router, cookie: true }))
   // Reads the body from the request's events before calling next(), as body parsers without async-context
   // support do (body-parser before 1.20, busboy through req.pipe()).
