@@ -31,6 +31,7 @@ it('--help and -h print the usage, every bench and every setting, and exit 0', (
       'drizzle-throughput',
       'client-overhead',
       'otel-overhead',
+      'http-overhead',
       'BENCH_ROUNDS',
       'BENCH_ROUND_MS',
       'BENCH_RAW_MS',
