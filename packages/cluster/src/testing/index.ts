@@ -12,6 +12,7 @@ export { requireControl, requireServerVersion, type SkippableContext } from './c
 export { checkExternalCluster } from './external-check.js'
 export { type FailoverLoadResult, failoverUnderLoad, type TimedWrite } from './failover-load.js'
 export { plainPool } from './plain-pool.js'
+export { MIN_REPLICA_SHARE, replicaShare } from './replica-share.js'
 export { portNames, portOf, WHO } from './server-identity.js'
 export {
   connectExternalCluster,
