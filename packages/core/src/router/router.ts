@@ -17,7 +17,13 @@ import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
 import { coreHooks } from './core-hooks.js'
-import { isLastingFailure, nextProbe, takesWrites, throwIfAborted, untilAborted } from './primary-readiness.js'
+import {
+  isLastingFailure,
+  nextProbe,
+  takesWrites,
+  throwIfAborted,
+  untilAborted,
+} from './primary-readiness.js'
 import { healthOf, type RouterHealth, writerProblemOf } from './router-health.js'
 import { type NodeStatus, statusOf } from './router-status.js'
 
