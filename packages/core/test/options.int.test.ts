@@ -206,6 +206,36 @@ describe('pool.idleTimeoutMillis', () => {
   })
 })
 
+describe('pool.connectionTimeoutMillis', () => {
+  it('fails a statement that waited that long for a connection: the shorter limit gives up first', async () => {
+    const patient = router({ pool: { max: 1, connectionTimeoutMillis: 3000 } })
+    const impatient = router({ pool: { max: 1, connectionTimeoutMillis: 300 } })
+    await Promise.all([patient.ready(), impatient.ready()])
+    // Each router's only primary connection is held by a transaction: the next write must wait for it.
+    const held = await Promise.all([patient.primary.connect(), impatient.primary.connect()])
+    try {
+      for (const client of held) await client.query('BEGIN')
+      const settled: string[] = []
+      const attempt = (name: string, routed: Router) =>
+        failure(routed.query("SELECT nextval('no_such_sequence')")).then((error) => {
+          settled.push(name)
+          return error
+        })
+      // The patient router's statement starts waiting first, yet gives up last.
+      const patientFailure = attempt('patient', patient)
+      const impatientFailure = attempt('impatient', impatient)
+      const errors = await Promise.all([patientFailure, impatientFailure])
+      expect(settled).toEqual(['impatient', 'patient'])
+      for (const error of errors) expect(String((error as Error).message)).toMatch(/timeout/i)
+    } finally {
+      for (const client of held) {
+        await client.query('ROLLBACK')
+        client.release()
+      }
+    }
+  })
+})
+
 describe('healthCheck.maxBackoffMs', () => {
   it('caps the back-off between re-probes of a node that is down', async (context) => {
     requireControl(context, 'stops a replica')
