@@ -13,6 +13,7 @@ readonly RUNS=${1:-3}
 readonly HOGS=${LOAD_HOGS:-$(nproc)}
 LOG_DIR=${LOAD_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/pgroute-test-under-load.XXXXXX")}
 readonly LOG_DIR
+mkdir -p "$LOG_DIR"
 hogs=()
 
 stop_hogs() {
