@@ -159,7 +159,7 @@ describe('readYourWrites.directCheck', () => {
 
   it('asks a replica whether it replayed the write (true, default) instead of reading on the primary (false)', async () => {
     // Probes every 5 s: right after a write, the probe data never shows a replica that has replayed it.
-    const healthCheck = { intervalMs: 5000, timeoutMs: 450 }
+    const healthCheck = { intervalMs: 5000, timeoutMs: FAST_HEALTH.timeoutMs }
     const asking = router({ healthCheck, readYourWrites: { directCheck: true } })
     const trusting = router({ healthCheck, readYourWrites: { directCheck: false } })
     await Promise.all([asking.ready(), trusting.ready()])
@@ -194,13 +194,16 @@ describe('pool.idleTimeoutMillis', () => {
     const brief = router({ replicas: replicasAs('idle-brief'), pool: { idleTimeoutMillis: 300 } })
     const lasting = router({ replicas: replicasAs('idle-lasting'), pool: { idleTimeoutMillis: 120_000 } })
     await Promise.all([brief.ready(), lasting.ready()])
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        await Promise.all([brief.query(WHO), lasting.query(WHO)])
-      }),
+    // Both open connections on the replicas (seen while their reads still run), then leave them idle.
+    const reads = [brief, lasting].flatMap((routed) =>
+      Array.from({ length: 4 }, () => routed.query('SELECT pg_sleep(1)')),
     )
-    expect(await connections('idle-brief')).toBeGreaterThan(0)
-    expect(await connections('idle-lasting')).toBeGreaterThan(0)
+    await waitFor(
+      async () => (await connections('idle-brief')) > 0 && (await connections('idle-lasting')) > 0,
+      10_000,
+      'connections of both routers on the replicas',
+    )
+    await Promise.all(reads)
     await waitFor(async () => (await connections('idle-brief')) === 0, 20_000, 'idle connections to close')
     expect(await connections('idle-lasting')).toBeGreaterThan(0)
   })
@@ -241,8 +244,9 @@ describe('healthCheck.maxBackoffMs', () => {
     requireControl(context, 'stops a replica')
     const victim = cluster.replicas[1]!
     // Rounds every 20 s: between them, a down node is probed again only by the back-off re-probes.
-    const often = router({ healthCheck: { intervalMs: 20_000, timeoutMs: 450, maxBackoffMs: 100 } })
-    const rarely = router({ healthCheck: { intervalMs: 20_000, timeoutMs: 450, maxBackoffMs: 20_000 } })
+    const { timeoutMs } = FAST_HEALTH
+    const often = router({ healthCheck: { intervalMs: 20_000, timeoutMs, maxBackoffMs: 100 } })
+    const rarely = router({ healthCheck: { intervalMs: 20_000, timeoutMs, maxBackoffMs: 20_000 } })
     await Promise.all([often.ready(), rarely.ready()])
     await victim.stop({ mode: 'fast' })
     try {
