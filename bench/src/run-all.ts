@@ -1,14 +1,16 @@
 /**
  * Runs every benchmark of bench/src in turn and prints each one's table: `pnpm bench` (all of them) or
- * `pnpm bench core-throughput read-after-write` (those named). The contract a bench module follows is in
- * bench/README.md.
+ * `pnpm bench core-throughput read-after-write` (those named). Each bench's rows are also written to
+ * `bench/results/<name>.json` with the date, machine and settings (`bench-results.ts`), which `pnpm figures`
+ * turns into the README's figures. The contract a bench module follows is in bench/README.md.
  *
  * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about four
  * minutes on a 2-core machine; a bench run on its own uses its longer defaults.
  */
 import { existsSync } from 'node:fs'
-import os from 'node:os'
+import path from 'node:path'
 import type { BenchModule } from './bench-module.js'
+import { benchSettings, currentMachine, saveResults } from './bench-results.js'
 
 /** Every bench, in the order they run. A file that does not exist (yet) is reported and skipped. */
 const BENCHES = [
@@ -25,7 +27,8 @@ const BENCHES = [
 const HELP = `Usage: pnpm bench [<bench>...]
 
 Runs benchmarks against a real PostgreSQL cluster started on 127.0.0.1 and prints one table per bench.
-With no names, runs all of them (about 3.5 minutes on 2 cores); with names, only those.
+With no names, runs all of them (about 3.5 minutes on 2 cores); with names, only those. Each bench's rows
+are written to bench/results/<bench>.json (with date, machine and settings); pnpm figures puts them in README.md.
 
 Benches:
   core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
@@ -76,13 +79,10 @@ if (unknown.length > 0) {
 process.env.BENCH_ROUNDS ??= '8'
 process.env.BENCH_ROUND_MS ??= '600'
 
-const cpus = os.cpus()
+const machine = currentMachine()
 console.log(
-  `pgroute benchmarks — ${new Date().toISOString()} — node ${process.version}, ${os.platform()} ${os.arch()}, ` +
-    `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, load average ${os
-      .loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' ')}`,
+  `pgroute benchmarks — ${new Date().toISOString()} — node ${machine.node}, ${machine.platform}, ` +
+    `${machine.cpus}, load average ${machine.loadAverage.map((load) => load.toFixed(2)).join(' ')}`,
 )
 console.log(`BENCH_ROUNDS=${process.env.BENCH_ROUNDS} BENCH_ROUND_MS=${process.env.BENCH_ROUND_MS}\n`)
 
@@ -95,11 +95,22 @@ for (const name of BENCHES) {
     continue
   }
   const benchStarted = performance.now()
+  const date = new Date().toISOString()
+  const machineThen = currentMachine()
   try {
     const bench = (await import(`./${name}.js`)) as BenchModule
     const rows = await bench.run()
     console.log(`== ${name} (${((performance.now() - benchStarted) / 1000).toFixed(1)} s)`)
     console.table(rows)
+    const file = saveResults({
+      bench: name,
+      command: `pnpm bench ${name}`,
+      date,
+      machine: machineThen,
+      settings: benchSettings(),
+      rows,
+    })
+    console.log(`rows written to ${path.relative(process.cwd(), file)}`)
     console.log()
   } catch (error) {
     failed = true
