@@ -22,6 +22,7 @@ const BENCHES = [
   'kysely-throughput',
   'drizzle-throughput',
   'otel-overhead',
+  'peers',
 ] as const
 
 const HELP = `Usage: pnpm bench [<bench>...]
@@ -39,6 +40,7 @@ Benches:
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
   otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
+  peers               pg.Pool, pgroute, pgpool-II and the AWS Advanced NodeJS Wrapper, read-only and 90/10 read/write
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
