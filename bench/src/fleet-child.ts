@@ -132,15 +132,7 @@ class Traffic {
 
 const config = JSON.parse(process.env.BENCH_FLEET_CHILD ?? '{}') as FleetChildConfig
 const base = memory()
-const routers = Array.from({ length: config.count }, () =>
-  createRouter({
-    primary: { connectionString: config.primary, application_name: APPLICATION_NAMES.app },
-    replicas: config.replicas.map((url) => ({
-      connectionString: url,
-      application_name: APPLICATION_NAMES.app,
-    })),
-  }),
-)
+const routers: Router[] = []
 let traffic: Traffic | undefined
 
 const closeAll = () => Promise.allSettled(routers.map((router) => router.end()))
@@ -177,8 +169,27 @@ process.on('message', async (request: FleetRequest) => {
 // The parent disconnects after `close`, or is gone (killed): either way, end the routers and leave.
 process.once('disconnect', () => void closeAll().then(() => process.exit()))
 
+/**
+ * Routers are started `START_BATCH` at a time, each batch once the one before is ready: a fleet's instances do not
+ * all start in the same millisecond, and a hundred SCRAM logins at once on a busy 2-core machine take longer
+ * than a first probe may (`healthCheck.timeoutMs`, 500 ms by default).
+ */
+const START_BATCH = 10
+
 try {
-  await Promise.all(routers.map((router) => router.ready()))
+  for (let started = 0; started < config.count; started += START_BATCH) {
+    const batch = Array.from({ length: Math.min(START_BATCH, config.count - started) }, () =>
+      createRouter({
+        primary: { connectionString: config.primary, application_name: APPLICATION_NAMES.app },
+        replicas: config.replicas.map((url) => ({
+          connectionString: url,
+          application_name: APPLICATION_NAMES.app,
+        })),
+      }),
+    )
+    routers.push(...batch)
+    await Promise.all(batch.map((router) => router.ready()))
+  }
   send({ type: 'ready', base })
 } catch (error) {
   send({ type: 'ready', base, error: error instanceof Error ? error.message : String(error) })

@@ -3,7 +3,8 @@
  * `BENCH_FLEET_PER_PROCESS` routers each, forked by this bench and always stopped) against one primary and one
  * replica, N = each of `BENCH_FLEET_ROUTERS` (`pnpm bench fleet --routers 1,10,100`). Measured on each server,
  * over a window of `BENCH_FLEET_WINDOW_MS`, first with the fleet idle (no statements), then under light traffic
- * (`BENCH_FLEET_RATE` operations a second per router, half of them a write and read-back in a session):
+ * (`BENCH_FLEET_RATE` operations a second per router, half of them a write and read-back in a session), then idle
+ * again:
  *
  * - connections held: client backends by `application_name` in pg_stat_activity at the end of the window
  *   (`pgroute-monitor`: health probes; `pgroute-control`: the router's own WAL-position lookups; the pools);
@@ -12,6 +13,9 @@
  *   the window and per probe; likewise for the control connections;
  * - the router's own memory: RSS and V8 heap of each fleet process after a full GC, minus the same process before
  *   it created its routers, per router.
+ *
+ * A third window, `idle after traffic`, starts once the pools have closed their idle connections
+ * (`pool.idleTimeoutMillis`, 10 s): what an instance that served sessions once keeps holding while idle.
  *
  * After each N the fleet is closed and every connection it opened must be gone from the servers.
  *
@@ -38,6 +42,9 @@ export function fleetSizes(text = process.env.BENCH_FLEET_ROUTERS || '1,10,100')
   }
   return sizes
 }
+
+/** The router's default `pool.idleTimeoutMillis`: after it, a pool has closed the connections it no longer uses. */
+const POOL_IDLE_TIMEOUT_MS = 10_000
 
 /** Connections a router may hold on one node: its probe, its control connection, and its pool in light traffic. */
 const CONNECTIONS_PER_ROUTER = 4
@@ -278,7 +285,7 @@ export function run(): Promise<BenchRow[]> {
               }),
             )
             await fleet.traffic(rate)
-            await sleep(1500) // pools and control connections open
+            await sleep(3000) // pools and control connections open before the window
             const light = await window(samplers, windowMs)
             const memory = await fleet.memoryPerRouter()
             const { failed } = await fleet.idle()
@@ -291,6 +298,20 @@ export function run(): Promise<BenchRow[]> {
                 costs: light,
                 memory,
                 failed,
+              }),
+            )
+            // Idle again, once the pools have closed their idle connections: what stays open for good.
+            await sleep(POOL_IDLE_TIMEOUT_MS + 1000)
+            const after = await window(samplers, windowMs)
+            rows.push(
+              ...phaseRows({
+                size,
+                processes,
+                traffic: 'idle after traffic',
+                samplers,
+                costs: after,
+                memory: await fleet.memoryPerRouter(),
+                failed: '-',
               }),
             )
           } finally {
