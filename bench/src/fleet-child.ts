@@ -3,12 +3,13 @@
  * application instances would, and on request runs light traffic through them, reports its memory, or closes them.
  * Not a bench itself.
  *
- * Light traffic: each router, `rate` times a second (spread over the second, each router at its own phase),
+ * Light traffic: each router, `rate` times a second (from a random moment within the ramp fleet.ts gives),
  * alternately reads its own row of `fleet_counters` and, in a `router.session()`, increments the row and reads it
  * back (a read-your-writes read, which uses the router's control connections). A read back that returns less
  * than was written counts as a failure, as does any error; a tick whose previous operation has not finished is
  * skipped.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createRouter, type Router } from '@pgroute/core'
 import { APPLICATION_NAMES } from './server-sampler.js'
 
@@ -24,7 +25,7 @@ export interface FleetChildConfig {
 /** What fleet.ts asks. */
 export type FleetAsk =
   | { readonly type: 'memory' }
-  | { readonly type: 'traffic'; readonly rate: number }
+  | { readonly type: 'traffic'; readonly rate: number; readonly rampMs: number }
   | { readonly type: 'idle' }
   | { readonly type: 'close' }
 
@@ -73,7 +74,8 @@ class Traffic {
   skipped = 0
   #firstFailure: unknown
 
-  constructor(routers: readonly Router[], first: number, rate: number) {
+  /** Each router starts at a random moment within `rampMs`, then runs `rate` operations a second. */
+  constructor(routers: readonly Router[], first: number, rate: number, rampMs: number) {
     const period = 1000 / rate
     routers.forEach((router, i) => {
       const id = first + i + 1
@@ -102,7 +104,7 @@ class Traffic {
       const start = setTimeout(() => {
         run()
         this.#timers.push(setInterval(run, period))
-      }, Math.random() * period)
+      }, Math.random() * rampMs)
       this.#timers.push(start)
     })
   }
@@ -143,7 +145,7 @@ process.on('message', async (request: FleetRequest) => {
       send({ id: request.id, type: 'memory', memory: memory() })
       return
     case 'traffic':
-      traffic = new Traffic(routers, config.first, request.rate)
+      traffic = new Traffic(routers, config.first, request.rate, request.rampMs)
       send({ id: request.id, type: 'traffic' })
       return
     case 'idle': {
@@ -169,6 +171,26 @@ process.on('message', async (request: FleetRequest) => {
 // The parent disconnects after `close`, or is gone (killed): either way, end the routers and leave.
 process.once('disconnect', () => void closeAll().then(() => process.exit()))
 
+/** How long a router whose first probe round failed may take to see every node up. */
+const SETTLE_TIMEOUT_MS = 60_000
+
+/**
+ * Resolves once `router` sees every node up. A first probe that times out on a busy machine (500 ms by default)
+ * rejects `ready()`, but the router goes on probing and comes up by itself: the fleet is measured once it has.
+ */
+async function settled(router: Router): Promise<void> {
+  try {
+    await router.ready()
+    return
+  } catch (error) {
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS
+    while (!router.status().every((node) => node.healthy)) {
+      if (Date.now() > deadline) throw error
+      await sleep(100)
+    }
+  }
+}
+
 /**
  * Routers are started `START_BATCH` at a time, each batch once the one before is ready: a fleet's instances do not
  * all start in the same millisecond, and a hundred SCRAM logins at once on a busy 2-core machine take longer
@@ -188,7 +210,7 @@ try {
       }),
     )
     routers.push(...batch)
-    await Promise.all(batch.map((router) => router.ready()))
+    await Promise.all(batch.map(settled))
   }
   send({ type: 'ready', base })
 } catch (error) {

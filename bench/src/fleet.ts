@@ -148,8 +148,8 @@ class Fleet {
     return { rss: rss / this.size, heapUsed: heapUsed / this.size }
   }
 
-  async traffic(rate: number): Promise<void> {
-    await Promise.all(this.processes.map((process) => process.request({ type: 'traffic', rate })))
+  async traffic(rate: number, rampMs: number): Promise<void> {
+    await Promise.all(this.processes.map((process) => process.request({ type: 'traffic', rate, rampMs })))
   }
 
   /** Stops the traffic; resolves to the operations done, failed and skipped. */
@@ -284,8 +284,12 @@ export function run(): Promise<BenchRow[]> {
                 failed: '-',
               }),
             )
-            await fleet.traffic(rate)
-            await sleep(3000) // pools and control connections open before the window
+            // Routers start their traffic over a ramp, as a fleet's instances would not all at once: 200 routers
+            // opening their pools' first connections (SCRAM logins) in the same half second overran this 2-core
+            // machine's servers (logins timed out, probes too, writes failed). The window starts 3 s after.
+            const rampMs = Math.max(1000, size * 10)
+            await fleet.traffic(rate, rampMs)
+            await sleep(rampMs + 3000)
             const light = await window(samplers, windowMs)
             const memory = await fleet.memoryPerRouter()
             const { failed } = await fleet.idle()
