@@ -7,7 +7,7 @@
  *   pnpm figures --check    exit 1 when README.md and bench/results disagree (CI runs this)
  *
  * To put a new bench's figure in the README, return its rows from the bench (one key naming each compared client)
- * and name the bench, row and column in {@link THROUGHPUT_CELLS}: e.g. a `peers-throughput` bench whose rows carry
+ * and name the bench, row and column in {@link THROUGHPUT_CELLS}: e.g. the `peers` bench whose rows carry
  * `client: 'pgpool-II'` and a `throughput ratio` fills the pgpool-II cell.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -32,8 +32,8 @@ export interface ThroughputCell {
   readonly note?: string
 }
 
-/** Bench of the peers' throughput (another engineer's): its rows name the peer in `client`. */
-const PEERS = 'peers-throughput'
+/** The peers bench (`pnpm bench peers`): its rows name the workload in `case` and the peer in `client`. */
+const PEERS = 'peers'
 const RATIO = 'throughput ratio'
 
 /** Where each cell of the "Throughput vs plain `pg.Pool`" row comes from, by column. */
@@ -48,12 +48,19 @@ export const THROUGHPUT_CELLS: readonly ThroughputCell[] = [
   { column: 'drizzle `withReplicas`', bench: PEERS, row: { client: 'drizzle withReplicas' }, field: RATIO },
   { column: '`kysely-replication`', bench: PEERS, row: { client: 'kysely-replication' }, field: RATIO },
   { column: 'Prisma read-replicas', bench: PEERS, row: { client: 'Prisma read-replicas' }, field: RATIO },
-  { column: 'pgpool-II', bench: PEERS, row: { client: 'pgpool-II' }, field: RATIO },
+  {
+    column: 'pgpool-II',
+    bench: PEERS,
+    row: { case: 'read-only', client: 'pgpool-II' },
+    field: RATIO,
+    note: 'read-only',
+  },
   {
     column: 'AWS Advanced NodeJS Wrapper',
     bench: PEERS,
-    row: { client: 'AWS Advanced NodeJS Wrapper' },
+    row: { case: 'read-only', client: 'AWS Advanced NodeJS Wrapper' },
     field: RATIO,
+    note: 'read-only',
   },
   { column: 'PgDog', bench: PEERS, row: { client: 'PgDog' }, field: RATIO },
 ]

@@ -89,12 +89,10 @@ describe('pnpm figures', () => {
   })
 
   it('fills a peer column once a bench records its rows (the format new benches add to)', () => {
-    const peers = record('peers-throughput', [{ client: 'pgpool-II', 'throughput ratio': 0.412 }])
-    const rendered = renderFigures(TEMPLATE, (bench) =>
-      bench === 'peers-throughput' ? peers : FIXTURES[bench],
-    )
-    expect(throughputRow(rendered)).toContain('| 0.41× |')
-    expect(rendered.replace(/\s+/g, ' ')).toContain('`pnpm bench peers-throughput` of 2026-12-01')
+    const peers = record('peers', [{ case: 'read-only', client: 'pgpool-II', 'throughput ratio': 0.412 }])
+    const rendered = renderFigures(TEMPLATE, (bench) => (bench === 'peers' ? peers : FIXTURES[bench]))
+    expect(throughputRow(rendered)).toContain('| 0.41× (read-only) |')
+    expect(rendered.replace(/\s+/g, ' ')).toContain('`pnpm bench peers` of 2026-12-01')
   })
 
   it('says "not measured" for everything without records', () => {
