@@ -134,7 +134,7 @@ describe('replication lag', () => {
       // It does become lagging once that write is older than the bound.
       await waitForState(router, replica.name, 'lagging', 10_000)
       expect(events.find((e) => e.node === replica.name && e.to === 'lagging')?.reason).toMatch(
-        /s behind \(lag\.maxSeconds 2\)/,
+        /s behind \(lag\.maxMs 2000\)/,
       )
     } finally {
       await replica.resumeReplay()
