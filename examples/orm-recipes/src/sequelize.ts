@@ -24,9 +24,10 @@ interface PostgresConnectionManager {
  * first statement (a read goes to a replica, a write or a transaction to the primary). The router's nodes parse
  * rows with Sequelize's parsers (`types`). `sequelize.close()` leaves the router open; end it with `router.end()`.
  *
- * Sequelize's `SET TIME ZONE` for each new connection does not happen: give the nodes the time zone of
- * Sequelize's `timezone` option (default UTC) in their own settings (`ALTER ROLE … SET timezone`, or
- * `options: '-c TimeZone=UTC'` in each node's config).
+ * Sequelize opens no connection of its own, so its `pool` options and the `SET TIME ZONE` it sends on each new
+ * connection (its `timezone` option, default UTC) do not apply: the router's `pool` options do, and statements run
+ * in the nodes' own time zone. Where SQL depends on it (`date_trunc`, `to_char`, `::date`), set it on the nodes
+ * (`ALTER ROLE … SET timezone = 'UTC'`, or `options: '-c TimeZone=UTC'` in each node's config).
  */
 export async function createSequelize(
   routerOptions: RouterOptions,
