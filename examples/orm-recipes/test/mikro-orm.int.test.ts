@@ -49,11 +49,13 @@ describe('MikroORM on router.pool (knex connectionPool, types: MikroORM parsers)
   })
 
   it('sends writes to the primary', async () => {
-    const em = orm.em.fork()
-    const note = em.create(MikroNoteSchema, { title: 'written' })
-    await em.flush()
-    // In a session: the read must see the write (a replica replaying late would miss it).
-    const stored = await router.session(() => orm.em.fork().findOneOrFail(MikroNoteSchema, note.id))
+    // In a session: the read after the write must see it (a replica replaying late would miss it).
+    const stored = await router.session(async () => {
+      const em = orm.em.fork()
+      const note = em.create(MikroNoteSchema, { title: 'written' })
+      await em.flush()
+      return orm.em.fork().findOneOrFail(MikroNoteSchema, note.id)
+    })
     expect(stored.writtenBy).toBe(cluster.primary.port)
   })
 
