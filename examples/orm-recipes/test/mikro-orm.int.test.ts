@@ -20,7 +20,13 @@ beforeAll(async () => {
   router = createMikroOrmRouter(routerOptions(cluster), config)
   await router.ready()
   orm = await initMikroOrm(router, config)
-  plain = await MikroORM.init({ ...config, clientUrl: cluster.primary.url })
+  // MikroORM's own connections (its knex pool, its pg) to the primary; `connectionString` keeps what MikroORM's
+  // `clientUrl` drops, such as `sslmode` (an external cluster's URLs have it).
+  plain = await MikroORM.init({
+    ...config,
+    clientUrl: cluster.primary.url,
+    driverOptions: { connection: { connectionString: cluster.primary.url } },
+  })
 })
 
 afterAll(async () => {
