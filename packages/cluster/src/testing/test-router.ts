@@ -26,7 +26,7 @@ export interface ClusterRouterOptions {
  *
  * @example
  * ```ts
- * const router = createRouter(routerOptions(cluster, { lag: { maxSeconds: 1 } }))
+ * const router = createRouter(routerOptions(cluster, { lag: { maxMs: 1000 } }))
  * ```
  */
 export function routerOptions<T extends object = object>(
