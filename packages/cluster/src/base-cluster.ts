@@ -1,13 +1,8 @@
 import { inspect } from 'node:util'
 import type { BaseNode } from './base-node.js'
 import { ClusterError, invalidOption } from './cluster-error.js'
-import type { Cluster, ClusterNode, ClusterStatus } from './cluster-node.js'
-import type {
-  ClusterBackend,
-  ClusterStopOptions,
-  PromoteOptions,
-  WaitForReplicationOptions,
-} from './cluster-options.js'
+import type { Cluster, ClusterNode, ClusterStatus, WaitForReplicationOptions } from './cluster-node.js'
+import type { ClusterBackend, ClusterStopOptions, PromoteOptions } from './cluster-options.js'
 import { nodesStatus, waitForReplay, waitForStreaming } from './replication-status.js'
 import { streamsLiveFrom } from './replication-topology.js'
 

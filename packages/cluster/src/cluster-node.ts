@@ -4,10 +4,10 @@ import type {
   ClusterStopOptions,
   NodeStopOptions,
   PromoteOptions,
-  WaitForReplicationOptions,
 } from './cluster-options.js'
 import type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 import type { Duration } from './duration.js'
+import type { NodeConnectionConfig } from './node-connection-config.js'
 import type { WalSource } from './replication-options.js'
 
 /**
@@ -18,21 +18,7 @@ import type { WalSource } from './replication-options.js'
  */
 export type NodeRole = 'primary' | 'replica' | 'former-primary' | 'standalone'
 
-/** Connection settings of a node, shaped like `pg.ClientConfig` (pass it to `new pg.Client()` or `new pg.Pool()`). */
-export interface NodeConnectionConfig {
-  /** Host name or address. */
-  readonly host: string
-  /** TCP port. */
-  readonly port: number
-  /** Role to log in as (the cluster's superuser for local clusters). */
-  readonly user: string
-  /** Password of {@link user}. */
-  readonly password: string
-  /** Database name. */
-  readonly database: string
-  /** Set for external nodes, whose URL may carry further parameters (e.g. `sslmode`). */
-  readonly connectionString?: string
-}
+export type { NodeConnectionConfig } from './node-connection-config.js'
 
 /** Replication state of one node, as reported by `cluster.status()` (and printed by `pgroute-cluster status`). */
 export interface NodeStatus {
@@ -225,4 +211,19 @@ export interface Cluster {
    * call more than once. On an external cluster it only marks the handle as stopped.
    */
   stop(options?: ClusterStopOptions): Promise<void>
+}
+
+/** Options of `cluster.waitForReplication()`. */
+export interface WaitForReplicationOptions {
+  /**
+   * Replicas to wait for. Default: every running replica whose replay is neither paused nor delayed, streaming from
+   * the primary directly or through such replicas (on an external cluster: every replica). Archive-fed replicas are
+   * waited for only when named here; the primary's current WAL segment is then closed (`pg_switch_wal()`) so that
+   * it is archived.
+   */
+  readonly replicas?: readonly ClusterNode[]
+  /** Time limit. Default 30000 ms. */
+  readonly timeoutMs?: number
+  /** Aborts the wait. */
+  readonly signal?: AbortSignal
 }

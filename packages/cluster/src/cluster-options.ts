@@ -1,5 +1,4 @@
 import type { AuthMethod } from './client-auth.js'
-import type { ClusterNode } from './cluster-node.js'
 import type { Duration } from './duration.js'
 import type { ReplicaTopologyOptions, ReplicationModeOptions } from './replication-options.js'
 
@@ -112,19 +111,4 @@ export interface PromoteOptions {
   readonly follow?: boolean
   /** Time limit for the promotion and for re-pointed replicas to stream again. Default 60000 ms. */
   readonly timeoutMs?: number
-}
-
-/** Options of `cluster.waitForReplication()`. */
-export interface WaitForReplicationOptions {
-  /**
-   * Replicas to wait for. Default: every running replica whose replay is neither paused nor delayed, streaming from
-   * the primary directly or through such replicas (on an external cluster: every replica). Archive-fed replicas are
-   * waited for only when named here; the primary's current WAL segment is then closed (`pg_switch_wal()`) so that
-   * it is archived.
-   */
-  readonly replicas?: readonly ClusterNode[]
-  /** Time limit. Default 30000 ms. */
-  readonly timeoutMs?: number
-  /** Aborts the wait. */
-  readonly signal?: AbortSignal
 }

@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { ClusterError, invalidOption } from './cluster-error.js'
-import type { NodeConnectionConfig } from './cluster-node.js'
+import type { NodeConnectionConfig } from './node-connection-config.js'
 
 /** Options of `node.occupyConnections()`. */
 export interface OccupyConnectionsOptions {

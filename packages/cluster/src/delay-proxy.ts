@@ -1,8 +1,8 @@
 import net from 'node:net'
 import { ClusterError, invalidOption } from './cluster-error.js'
-import type { NodeConnectionConfig } from './cluster-node.js'
 import { type Duration, parseDuration } from './duration.js'
 import { loopback } from './free-port.js'
+import type { NodeConnectionConfig } from './node-connection-config.js'
 
 /** Which direction of a connection carries the added delay. */
 export type DelayDirection = 'reply' | 'both'

@@ -19,6 +19,7 @@ export type {
   NodeConnectionConfig,
   NodeRole,
   NodeStatus,
+  WaitForReplicationOptions,
 } from './cluster-node.js'
 export type {
   ClusterBackend,
@@ -30,7 +31,6 @@ export type {
   ReplicaOptions,
   StartClusterOptions,
   StopMode,
-  WaitForReplicationOptions,
 } from './cluster-options.js'
 export type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 export {

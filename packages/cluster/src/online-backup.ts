@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { NodeConnectionConfig } from './cluster-node.js'
+import type { NodeConnectionConfig } from './node-connection-config.js'
 import type { ServerUser } from './server-user.js'
 import { withClient } from './sql-client.js'
 import { copyTree } from './tree-copy.js'
