@@ -25,6 +25,22 @@ const nodeNames = ['node1', 'node2', 'node3'] as const
 const startLimitMs = 90_000
 
 /** Why a Patroni cluster cannot run here, or undefined when it can. */
+/** Runs one statement on a connection of its own to `config`, closed after. */
+export async function queryOnce(
+  config: pg.ClientConfig,
+  sql: string,
+  params?: unknown[],
+): Promise<pg.QueryResult> {
+  const client = new pg.Client({ ...config, connectionTimeoutMillis: 5000 })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    return await client.query(sql, params)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
 export function patroniUnavailable(): string | undefined {
   const missing = ['patroni', 'patronictl', 'etcd'].filter((command) => !onPath(command))
   if (missing.length > 0) {
@@ -180,16 +196,7 @@ async function patroniNode(name: string, dir: string, password: string): Promise
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     connectionConfig,
     running: true,
-    async query(sql: string, params?: unknown[]) {
-      const client = new pg.Client({ ...connectionConfig, connectionTimeoutMillis: 5000 })
-      client.on('error', () => {})
-      await client.connect()
-      try {
-        return await client.query(sql, params)
-      } finally {
-        await client.end().catch(() => {})
-      }
-    },
+    query: (sql: string, params?: unknown[]) => queryOnce(connectionConfig, sql, params),
   } as PatroniNode
 }
 

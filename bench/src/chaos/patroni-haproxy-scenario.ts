@@ -5,7 +5,6 @@
  * replicas). Skipped where Patroni or HAProxy is not installed.
  */
 import { type HaproxyListener, haproxyUnavailable, startHaproxy } from '@pgroute/cluster'
-import pg from 'pg'
 import type { ChaosNode } from './chaos-environment.js'
 import { markOf, noErrors, noStaleReads, writesRecovered } from './pass-rules.js'
 import {
@@ -13,6 +12,7 @@ import {
   type PatroniEnvironment,
   patroniEnvironment,
   patroniUnavailable,
+  queryOnce,
 } from './patroni-environment.js'
 import type { Scenario } from './scenario.js'
 
@@ -31,16 +31,7 @@ function through(listener: HaproxyListener, name: string, member: Member): Chaos
     url: listener.urlFor(member.url),
     connectionConfig,
     running: true,
-    async query(sql: string, params?: unknown[]) {
-      const client = new pg.Client({ ...connectionConfig, connectionTimeoutMillis: 5000 })
-      client.on('error', () => {})
-      await client.connect()
-      try {
-        return await client.query(sql, params)
-      } finally {
-        await client.end().catch(() => {})
-      }
-    },
+    query: (sql: string, params?: unknown[]) => queryOnce(connectionConfig, sql, params),
   } as ChaosNode
 }
 
