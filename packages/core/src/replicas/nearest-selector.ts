@@ -90,10 +90,14 @@ export class NearestSelector {
     return this.#choice
   }
 
-  /** Chooses one of `candidates` (`undefined` only for none). */
-  choose(candidates: readonly RouterNode[]): RouterNode | undefined {
+  /**
+   * Chooses one of `candidates` (`undefined` only for none). Round trips are near within {@link nearBound} of
+   * `nearestMs`: the nearest replica's that could take reads now (a replica behind the lag bounds or not caught up
+   * with a session stays the reference, so a read it cannot take goes `far`); by default the nearest candidate's.
+   */
+  choose(candidates: readonly RouterNode[], nearestMs = nearestRtt(candidates)): RouterNode | undefined {
     const zone = this.#zone
-    const bound = nearBound(nearestRtt(candidates))
+    const bound = nearBound(nearestMs)
     let near: RouterNode | undefined
     let nearLoad = 0
     let queue: RouterNode | undefined

@@ -1,6 +1,6 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
-import { type Distance, isNear, NearestSelector, nearBound, nearestRtt } from './nearest-selector.js'
+import { type Distance, isNear, NearestSelector, nearBound } from './nearest-selector.js'
 import type { NodeSet } from './node-set.js'
 import { createReplicaSelector, type ReplicaSelector } from './replica-selector.js'
 import type { RouterNode } from './router-node.js'
@@ -51,7 +51,7 @@ export class ReplicaSet {
     if (balance === 'nearest') {
       const nearest = new NearestSelector(options.zone)
       this.#nearest = nearest
-      this.#select = (candidates) => nearest.choose(candidates)
+      this.#select = (candidates) => nearest.choose(candidates, this.#nearestReachable())
     } else {
       this.#select = createReplicaSelector(balance)
     }
@@ -147,6 +147,21 @@ export class ReplicaSet {
     if (this.#version !== this.#nodes.version) this.#refresh()
     const zoned = this.#zone !== undefined && node.zone !== undefined
     if (!zoned && node.rttMs === undefined) return null
-    return isNear(node, this.#zone, nearBound(nearestRtt(this.#usable))) ? 'near' : 'far'
+    return isNear(node, this.#zone, nearBound(this.#nearestReachable())) ? 'near' : 'far'
+  }
+
+  /**
+   * The shortest round trip of the replicas that answer their probes (up, or beyond the lag bounds): what "near"
+   * is measured against, so that a read the nearest replica cannot take (lagging, not caught up with a session)
+   * goes `far`, not `nearest`. Down, fenced and unprobed replicas' figures are stale or absent.
+   */
+  #nearestReachable(): number {
+    if (this.#version !== this.#nodes.version) this.#refresh()
+    let nearest = Number.POSITIVE_INFINITY
+    for (const node of this.#all) {
+      const { rttMs, state } = node
+      if ((state === 'up' || state === 'lagging') && rttMs !== undefined && rttMs < nearest) nearest = rttMs
+    }
+    return nearest
   }
 }

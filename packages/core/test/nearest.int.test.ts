@@ -1,0 +1,222 @@
+/**
+ * `balance: 'nearest'` on a real cluster, one replica near (on loopback) and one far (behind a delay proxy adding
+ * 3 ms to every round trip): reads go to the near one while it has free connections, spill to the far one when its
+ * pool is full of slow reads, follow zones over round trips, respect the lag bounds, keep sessions' reads exact,
+ * and follow a distance that changes at run time. The rule on its own is in nearest-selector.unit.test.ts.
+ */
+import { type Cluster, type DelayProxy, startDelayProxy } from '@pgroute/cluster'
+import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { NodeStatus, RouteEvent, Router, RouterOptions } from '../src/index.js'
+import { createRouter } from '../src/index.js'
+import { FAST_HEALTH, portOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+
+let cluster: Cluster
+let proxy: DelayProxy
+const routers: Router[] = []
+
+beforeAll(async () => {
+  cluster = await startTestCluster({ replicas: 2 })
+  await cluster.primary.query('CREATE TABLE notes (id bigserial PRIMARY KEY, body text)')
+  await cluster.waitForReplication()
+  proxy = await startDelayProxy(cluster.replicas[1]!, { delay: '3ms' })
+})
+
+afterAll(async () => {
+  await Promise.all(routers.map((router) => router.end()))
+  await proxy?.close()
+  await cluster?.stop()
+})
+
+const nearPort = () => cluster.replicas[0]!.port
+const farPort = () => cluster.replicas[1]!.port
+
+/** A router over the primary, `near` (on loopback) and `far` (behind the proxy), balancing `'nearest'`. */
+async function router(
+  options: Partial<RouterOptions> & { nearZone?: string; farZone?: string; max?: number } = {},
+): Promise<{ router: Router; routes: RouteEvent[] }> {
+  const { nearZone, farZone, max = 10, ...rest } = options
+  const created = createRouter({
+    primary: cluster.primary.url,
+    replicas: [
+      { name: 'near', connectionString: cluster.replicas[0]!.url, zone: nearZone, max },
+      { name: 'far', connectionString: proxy.url!, zone: farZone, max },
+    ],
+    healthCheck: FAST_HEALTH,
+    balance: 'nearest',
+    routeEvents: true,
+    ...rest,
+  })
+  routers.push(created)
+  const routes: RouteEvent[] = []
+  created.on('route', (event) => routes.push(event))
+  await created.ready()
+  return { router: created, routes }
+}
+
+function rowOf(routed: Router, name: string): NodeStatus {
+  return routed.status().find((row) => row.name === name)!
+}
+
+/** Waits until `routed` ranks `name` as `distance`. */
+function waitForDistance(routed: Router, name: string, distance: 'near' | 'far', timeoutMs = 20_000) {
+  return waitFor(
+    () => rowOf(routed, name).distance === distance,
+    timeoutMs,
+    `${name} to be ${distance} (rtt ${rowOf(routed, name).rttMs} ms, near's ${rowOf(routed, 'near').rttMs} ms)`,
+  )
+}
+
+/** Ports of `count` reads, `concurrency` at a time. */
+async function readPorts(routed: Router, count: number, concurrency: number): Promise<number[]> {
+  const ports: number[] = []
+  for (let i = 0; i < count; i += concurrency) {
+    const batch = await Promise.all(Array.from({ length: concurrency }, () => routed.query(WHO)))
+    ports.push(...batch.map(portOf))
+  }
+  return ports
+}
+
+const SLOW = 'SELECT inet_server_port() AS port FROM pg_sleep(1.5)'
+
+describe("balance: 'nearest' by round trip (no zones)", () => {
+  it('sends every read to the near replica while it has free connections; status shows both distances', async () => {
+    const { router: routed, routes } = await router()
+    await waitForDistance(routed, 'far', 'far')
+    const far = rowOf(routed, 'far')
+    const near = rowOf(routed, 'near')
+    // The proxy never delivers early: the far replica's estimate is at least its added 3 ms.
+    expect(far.rttMs!).toBeGreaterThanOrEqual(3)
+    expect(near).toMatchObject({ distance: 'near', zone: null })
+    expect(near.rttMs!).toBeLessThan(far.rttMs!)
+    routes.length = 0
+    // Four at a time: the near replica (10 connections) always has room.
+    const ports = await readPorts(routed, 80, 4)
+    expect(new Set(ports)).toEqual(new Set([nearPort()]))
+    expect(new Set(routes.map((event) => `${event.node}:${event.reason}`))).toEqual(new Set(['near:nearest']))
+    // The primary has a distance too (informational: it takes reads only as the fallback).
+    expect(routed.status()[0]!.rttMs).not.toBeNull()
+  })
+
+  it('spills over to the far replica while the near one has every connection taken by slow reads, then comes back', async () => {
+    const { router: routed, routes } = await router({ max: 2 })
+    await waitForDistance(routed, 'far', 'far')
+    routes.length = 0
+    const slowNear = [routed.query(SLOW), routed.query(SLOW)]
+    await waitFor(() => rowOf(routed, 'near').inFlight === 2, 10_000, 'two slow reads on near')
+    // Near is saturated: the next read goes far, as a spill-over.
+    expect(portOf(await routed.query(WHO))).toBe(farPort())
+    expect(routes.at(-1)).toMatchObject({ node: 'far', reason: 'spill-over' })
+    // Both saturated: the next read queues on the near one (it frees first, and queueing near is no slower).
+    const slowFar = [routed.query(SLOW), routed.query(SLOW)]
+    await waitFor(() => rowOf(routed, 'far').inFlight === 2, 10_000, 'two slow reads on far')
+    const queued = routed.query(WHO)
+    // Its route event comes at its checkout, once a slow read gave a connection back.
+    expect(portOf(await queued)).toBe(nearPort())
+    expect(routes.at(-1)).toMatchObject({ node: 'near', reason: 'nearest' })
+    expect((await Promise.all(slowNear)).map(portOf)).toEqual([nearPort(), nearPort()])
+    expect((await Promise.all(slowFar)).map(portOf)).toEqual([farPort(), farPort()])
+    // Free again: near.
+    routes.length = 0
+    expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort()]))
+    expect(routes.every((event) => event.reason === 'nearest')).toBe(true)
+  })
+
+  it('follows a distance that changes at run time: a far replica brought near shares the reads, and back', async () => {
+    // Probing every 300 ms: the estimate absorbs a step in about ten probes.
+    const { router: routed } = await router({ healthCheck: { intervalMs: 300, timeoutMs: 290 } })
+    try {
+      await waitForDistance(routed, 'far', 'far')
+      proxy.setDelay(0)
+      await waitForDistance(routed, 'far', 'near')
+      expect(rowOf(routed, 'far').rttMs!).toBeLessThan(3)
+      // Both near and idle: in turns.
+      expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort(), farPort()]))
+      proxy.setDelay('3ms')
+      await waitForDistance(routed, 'far', 'far')
+      expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort()]))
+    } finally {
+      proxy.setDelay('3ms')
+    }
+  })
+})
+
+describe("balance: 'nearest' with zones", () => {
+  it("prefers the router's zone over a shorter round trip, and spills to the other zone when it is full", async () => {
+    // The far replica (3 ms) shares the router's zone; the near one is in another zone.
+    const { router: routed, routes } = await router({
+      zone: 'use1-az2',
+      nearZone: 'use1-az1',
+      farZone: 'use1-az2',
+      max: 2,
+    })
+    expect(rowOf(routed, 'far')).toMatchObject({ zone: 'use1-az2', distance: 'near' })
+    expect(rowOf(routed, 'near')).toMatchObject({ zone: 'use1-az1', distance: 'far' })
+    routes.length = 0
+    expect(new Set(await readPorts(routed, 20, 1))).toEqual(new Set([farPort()]))
+    expect(routes.every((event) => event.node === 'far' && event.reason === 'nearest')).toBe(true)
+    const slow = [routed.query(SLOW), routed.query(SLOW)]
+    await waitFor(() => rowOf(routed, 'far').inFlight === 2, 10_000, 'two slow reads on far')
+    expect(portOf(await routed.query(WHO))).toBe(nearPort())
+    expect(routes.at(-1)).toMatchObject({ node: 'near', reason: 'spill-over' })
+    expect((await Promise.all(slow)).map(portOf)).toEqual([farPort(), farPort()])
+  })
+})
+
+describe("balance: 'nearest' keeps the lag bounds and read-your-writes exact", () => {
+  it('sends no read to a near replica past the lag bound: the far one takes them (`far`), until it catches up', async (context) => {
+    requireControl(context, 'pauses replay on the near replica')
+    const { router: routed, routes } = await router({ lag: { maxBytes: 64 * 1024 } })
+    await waitForDistance(routed, 'far', 'far')
+    const near = cluster.replicas[0]!
+    await near.pauseReplay()
+    try {
+      await cluster.primary.query(
+        `INSERT INTO notes (body) SELECT repeat('x', 200) FROM generate_series(1, 5000)`,
+      )
+      await waitForState(routed, 'near', 'lagging')
+      await waitForState(routed, 'far', 'up')
+      routes.length = 0
+      expect(new Set(await readPorts(routed, 20, 2))).toEqual(new Set([farPort()]))
+      expect(new Set(routes.map((event) => `${event.node}:${event.reason}`))).toEqual(new Set(['far:far']))
+    } finally {
+      await near.resumeReplay()
+    }
+    await waitForState(routed, 'near', 'up')
+    expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort()]))
+  })
+
+  it('session reads see their writes (0 stale), and never land on a near replica that has not replayed them', async (context) => {
+    requireControl(context, 'pauses replay on the near replica')
+    // No lag bound: the paused near replica stays a candidate, only read-your-writes keeps sessions off it.
+    const lag = { maxBytes: Number.POSITIVE_INFINITY, maxMs: Number.POSITIVE_INFINITY }
+    const { router: routed } = await router({ lag, readYourWrites: { maxWaitMs: 200 } })
+    await waitForDistance(routed, 'far', 'far')
+    const cycle = (paused: boolean) =>
+      routed.session(async () => {
+        const { rows } = await routed.query<{ id: string }>(
+          "INSERT INTO notes (body) VALUES ('mine') RETURNING id",
+        )
+        const read = await routed.query<{ port: number; n: string }>(
+          'SELECT inet_server_port() AS port, count(*) AS n FROM notes WHERE id = $1',
+          [rows[0]!.id],
+        )
+        return { stale: read.rows[0]!.n !== '1', port: read.rows[0]!.port, paused }
+      })
+    const results = []
+    // Caught up, 4 sessions at a time.
+    for (let i = 0; i < 10; i++) results.push(...(await Promise.all([1, 2, 3, 4].map(() => cycle(false)))))
+    const near = cluster.replicas[0]!
+    await near.pauseReplay()
+    try {
+      for (let i = 0; i < 10; i++) results.push(...(await Promise.all([1, 2, 3, 4].map(() => cycle(true)))))
+      // Plain reads still go near meanwhile (no lag bound): only the session's check kept its reads off it.
+      expect(portOf(await routed.query(WHO))).toBe(nearPort())
+    } finally {
+      await near.resumeReplay()
+    }
+    expect(results).toHaveLength(80)
+    expect(results.filter((result) => result.stale)).toEqual([])
+    expect(results.filter((result) => result.paused && result.port === nearPort())).toEqual([])
+  })
+})
