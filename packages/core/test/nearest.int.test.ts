@@ -4,18 +4,34 @@
  * pool is full of slow reads, follow zones over round trips, respect the lag bounds, keep sessions' reads exact,
  * and follow a distance that changes at run time. The rule on its own is in nearest-selector.unit.test.ts.
  */
+import { metrics } from '@opentelemetry/api'
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics'
 import { type Cluster, type DelayProxy, startDelayProxy } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { NodeStatus, RouteEvent, Router, RouterOptions } from '../src/index.js'
 import { createRouter } from '../src/index.js'
+import { METRICS } from '../src/observability/router-telemetry.js'
 import { FAST_HEALTH, portOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 let proxy: DelayProxy
 const routers: Router[] = []
+const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+const reader = new PeriodicExportingMetricReader({
+  exporter: metricExporter,
+  exportIntervalMillis: 3_600_000,
+})
+const meterProvider = new MeterProvider({ readers: [reader] })
 
 beforeAll(async () => {
+  // Registered before any router exists: each binds its instruments when created.
+  metrics.setGlobalMeterProvider(meterProvider)
   cluster = await startTestCluster({ replicas: 2 })
   await cluster.primary.query('CREATE TABLE notes (id bigserial PRIMARY KEY, body text)')
   await cluster.waitForReplication()
@@ -26,7 +42,26 @@ afterAll(async () => {
   await Promise.all(routers.map((router) => router.end()))
   await proxy?.close()
   await cluster?.stop()
+  await meterProvider.shutdown()
+  metrics.disable()
 })
+
+/** Collects now; the data points of metric `name` as `node:attribute` → value, `attribute` naming the series. */
+async function pointsOf(name: string, attribute: string): Promise<Map<string, number>> {
+  metricExporter.reset()
+  await reader.forceFlush()
+  const found = metricExporter
+    .getMetrics()
+    .flatMap((resource) => resource.scopeMetrics)
+    .flatMap((scope) => scope.metrics)
+    .find((metric) => metric.descriptor.name === name)
+  const points = new Map<string, number>()
+  for (const point of found?.dataPoints ?? []) {
+    const key = `${point.attributes['pgroute.node']}:${point.attributes[attribute] ?? ''}`
+    points.set(key, (points.get(key) ?? 0) + (point.value as number))
+  }
+  return points
+}
 
 const nearPort = () => cluster.replicas[0]!.port
 const farPort = () => cluster.replicas[1]!.port
@@ -102,6 +137,10 @@ describe("balance: 'nearest' by round trip (no zones)", () => {
     const { router: routed, routes } = await router({ max: 2 })
     await waitForDistance(routed, 'far', 'far')
     routes.length = 0
+    const choicesBefore = await pointsOf(METRICS.choices, 'pgroute.choice')
+    const counted = (points: Map<string, number>, key: string) =>
+      (points.get(key) ?? 0) - (choicesBefore.get(key) ?? 0)
+    const statusBefore = { near: rowOf(routed, 'near').choices!, far: rowOf(routed, 'far').choices! }
     const slowNear = [routed.query(SLOW), routed.query(SLOW)]
     await waitFor(() => rowOf(routed, 'near').inFlight === 2, 10_000, 'two slow reads on near')
     // Near is saturated: the next read goes far, as a spill-over.
@@ -120,6 +159,23 @@ describe("balance: 'nearest' by round trip (no zones)", () => {
     routes.length = 0
     expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort()]))
     expect(routes.every((event) => event.reason === 'nearest')).toBe(true)
+    // status() and the metrics count the same choices: 2 slow + 1 queued + 10 on near, 1 spill-over + 2 slow on far.
+    const near = rowOf(routed, 'near').choices!
+    const far = rowOf(routed, 'far').choices!
+    expect({
+      near: near.nearest - statusBefore.near.nearest,
+      spill: far.spillOver - statusBefore.far.spillOver,
+    }).toEqual({
+      near: 13,
+      spill: 3,
+    })
+    expect(far.far - statusBefore.far.far).toBe(0)
+    const choices = await pointsOf(METRICS.choices, 'pgroute.choice')
+    expect(counted(choices, 'near:nearest')).toBe(13)
+    expect(counted(choices, 'far:spill-over')).toBe(3)
+    const rtt = await pointsOf(METRICS.rtt, 'pgroute.role')
+    expect(rtt.get('far:replica')!).toBeGreaterThanOrEqual(3)
+    expect(rtt.get('near:replica')!).toBeLessThan(rtt.get('far:replica')!)
   })
 
   it('follows a distance that changes at run time: a far replica brought near shares the reads, and back', async () => {

@@ -58,6 +58,11 @@ export class ReplicaSet {
     this.#fallback = options.fallback
   }
 
+  /** Whether the `balance` is `'nearest'` (reads chosen by distance; see {@link reason}). */
+  get byDistance(): boolean {
+    return this.#nearest !== undefined
+  }
+
   /** The primary now (it changes after a failover). */
   get primary(): RouterNode {
     return this.#nodes.primary

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { type DistanceChoice, isDistanceChoice } from './nearest-selector.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
 /**
@@ -115,6 +116,8 @@ export class RouterNode {
   readonly #counted: boolean
   /** When a selector last chose the node (its own counter), to break ties between equally busy replicas. */
   #pickedAt = 0
+  /** Reads `balance: 'nearest'` sent here, by why (see {@link choices}). */
+  readonly #choices: Record<DistanceChoice, number> = { nearest: 0, 'spill-over': 0, far: 0 }
 
   constructor(spec: NodeSpec, owner: NodeOwner) {
     this.spec = spec
@@ -282,6 +285,16 @@ export class RouterNode {
   /** Every connection the pool may open is taken: the next checkout would wait for one. */
   get saturated(): boolean {
     return this.busy >= this.poolMax
+  }
+
+  /** Reads `balance: 'nearest'` sent to the node since the router started, by why it chose the node. */
+  get choices(): Readonly<Record<DistanceChoice, number>> {
+    return this.#choices
+  }
+
+  /** A connection of the node was checked out for `reason`: a `balance: 'nearest'` choice is counted. */
+  leasedFor(reason: string): void {
+    if (isDistanceChoice(reason)) this.#choices[reason]++
   }
 
   /** When a selector last chose the node, by its own count of choices (0: never). */

@@ -49,6 +49,12 @@ export interface NodeStatus {
    * round trip within half of the nearest usable replica's, or 0.5 ms of it), `far`, or `null` when neither is known.
    */
   readonly distance: Distance | null
+  /**
+   * With `balance: 'nearest'`: the reads it sent to the node since the router started, by why — `nearest` (a near
+   * replica), `spillOver` (farther, every near one saturated), `far` (no near replica could take them). `null` with
+   * another `balance`.
+   */
+  readonly choices: { readonly nearest: number; readonly spillOver: number; readonly far: number } | null
 }
 
 /** One {@link NodeStatus} row per node of `nodes`, the primary first; distances as `replicas` ranks them. */
@@ -74,5 +80,8 @@ export function statusOf(nodes: NodeSet, replicas: ReplicaSet): NodeStatus[] {
     zone: node.zone ?? null,
     rttMs: node.rttMs === undefined ? null : Math.round(node.rttMs * 100) / 100,
     distance: replicas.distanceOf(node),
+    choices: replicas.byDistance
+      ? { nearest: node.choices.nearest, spillOver: node.choices['spill-over'], far: node.choices.far }
+      : null,
   }))
 }
