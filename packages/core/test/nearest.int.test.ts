@@ -1,8 +1,8 @@
 /**
  * `balance: 'nearest'` on a real cluster, one replica near (on loopback) and one far (behind a delay proxy adding
- * FAR_MS (10 ms) to every round trip): reads go to the near one while it has free connections, spill to the far one when its
- * pool is full of slow reads, follow zones over round trips, respect the lag bounds, keep sessions' reads exact,
- * and follow a distance that changes at run time. The rule on its own is in nearest-selector.unit.test.ts.
+ * `FAR_MS` to every round trip): reads go to the near one while it has free connections, spill to the far one when
+ * its pool is full of slow reads, follow zones over round trips, respect the lag bounds, keep sessions' reads
+ * exact, and follow a distance that changes at run time. The rule on its own is in nearest-selector.unit.test.ts.
  */
 import { metrics } from '@opentelemetry/api'
 import {
