@@ -160,7 +160,16 @@ describe('balance: a function', () => {
 
   it('a choice that is not one of the candidates fails the read with a ConfigError naming balance', async () => {
     const routed = await router({
-      balance: () => ({ name: 'nowhere', weight: 1, lagBytes: 0, lagSeconds: 0, inFlight: 0, served: 0 }),
+      balance: () => ({
+        name: 'nowhere',
+        weight: 1,
+        lagBytes: 0,
+        lagSeconds: 0,
+        inFlight: 0,
+        served: 0,
+        zone: undefined,
+        rttMs: undefined,
+      }),
     })
     expect(await failure(routed.query(WHO))).toMatchObject({
       code: 'PGROUTE_INVALID_OPTION',

@@ -180,6 +180,24 @@ describe('nodes', () => {
     expect(resolved.nodes[0 + 1]!.connection.password).toBe(SECRET)
   })
 
+  it("takes the router's zone and each node's (trimmed), the given pool's too; none by default", () => {
+    const given = new pg.Pool({ host: 'db-r.internal' })
+    const resolved = resolve({
+      zone: ' use1-az1 ',
+      balance: 'nearest',
+      primary: { connectionString: URL_A, zone: 'use1-az1' },
+      replicas: [
+        URL_B,
+        { name: 'far', connectionString: URL_B, zone: 'use1-az2' },
+        { pool: given, zone: 'use1-az3' },
+      ],
+    })
+    expect(resolved.zone).toBe('use1-az1')
+    expect(resolved.balance).toBe('nearest')
+    expect(resolved.nodes.map((node) => node.zone)).toEqual(['use1-az1', undefined, 'use1-az2', 'use1-az3'])
+    expect(resolve({ primary: URL_A }).zone).toBeUndefined()
+  })
+
   it('collects every password (config field, URL, given pool) so diagnostics can be scrubbed', () => {
     const given = new pg.Pool({ host: 'h', password: 'pool-pw' })
     const resolved = resolve({
@@ -277,6 +295,17 @@ describe('validation: a ConfigError naming the option', () => {
     ['learnRouting', { primary: URL_A, learnRouting: 'no' }],
     ['replica', { primary: URL_A, replica: [URL_B] }],
     ['healthcheck', { primary: URL_A, healthcheck: { intervalMs: 100 } }],
+    ['zone', { primary: URL_A, zone: '' }],
+    ['zone', { primary: URL_A, zone: '  ' }],
+    ['zone', { primary: URL_A, zone: 1 }],
+    ['primary.zone', { primary: { connectionString: URL_A, zone: null } }],
+    ['replicas[0].zone', { primary: URL_A, replicas: [{ connectionString: URL_B, zone: '' }] }],
+    ['replicas[0].zone', { primary: URL_A, replicas: [{ pool: new pg.Pool(), zone: ['az1'] }] }],
+    ['nodes[1].zone', { nodes: [URL_A, { connectionString: URL_B, zone: 42 }] }],
+    [
+      'replicas[0].zone',
+      { primary: URL_A, replicas: [{ connectionString: 'postgres://u@h1:5432,h2:5432/app', zone: 'az1' }] },
+    ],
   ]
 
   it.each(cases)('%s: %j', (option, options) => {

@@ -72,4 +72,29 @@ describe('SlotBag', () => {
     }
     expect(names(bag)).toEqual([...model].map((e) => e.name).sort())
   })
+
+  it("keeps each entry's stamp through removals that move other entries, past its first capacity", () => {
+    const bag = new SlotBag<Entry>()
+    const pool = Array.from({ length: 40 }, (_, i) => entry(String(i)))
+    const model = new Map<Entry, number>()
+    let seed = 11
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed
+    }
+    for (let step = 0; step < 3000; step++) {
+      const e = pool[next() % pool.length]!
+      if (model.has(e)) {
+        expect(bag.stampOf(e)).toBe(model.get(e))
+        bag.remove(e)
+        model.delete(e)
+        expect(bag.stampOf(e)).toBeNaN()
+      } else {
+        const stamp = step + 0.5
+        bag.add(e, stamp)
+        model.set(e, stamp)
+      }
+    }
+    for (const [e, stamp] of model) expect(bag.stampOf(e)).toBe(stamp)
+  })
 })

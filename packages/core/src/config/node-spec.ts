@@ -70,6 +70,18 @@ function passwordOf(config: pg.PoolConfig): string | undefined {
   return undefined
 }
 
+/** Validates a `zone` (the router's or a node's): `undefined`, or a non-empty string (trimmed). */
+export function zoneOf(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ConfigError(
+      option,
+      `expected a non-empty string (an availability zone, e.g. 'use1-az1'), got ${JSON.stringify(value) ?? String(value)}`,
+    )
+  }
+  return value.trim()
+}
+
 /** Which node an input describes: its role, the option it came from, the name it gets when none is given. */
 export interface NodeSlot {
   readonly role: 'primary' | 'replica'
@@ -100,7 +112,7 @@ export function toNodeSpec(
       password: passwordOf(options),
     }
   }
-  let config: pg.PoolConfig & { name?: unknown; weight?: unknown; pool?: unknown }
+  let config: pg.PoolConfig & { name?: unknown; weight?: unknown; zone?: unknown; pool?: unknown }
   if (typeof input === 'string') {
     if (input.trim() === '') throw new ConfigError(option, 'expected a non-empty connection string')
     config = { connectionString: input }
@@ -112,7 +124,8 @@ export function toNodeSpec(
       `expected a connection string, a pg.PoolConfig or a pg.Pool, got ${typeof input}`,
     )
   }
-  const { name, weight = 1, pool, ...poolConfig } = config
+  const { name, weight = 1, zone: zoneInput, pool, ...poolConfig } = config
+  const zone = zoneOf(zoneInput, `${option}.zone`)
   if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
     throw new ConfigError(`${option}.name`, 'expected a non-empty string')
   }
@@ -125,7 +138,7 @@ export function toNodeSpec(
   if (pool !== undefined) {
     if (!isPool(pool)) throw new ConfigError(`${option}.pool`, 'expected a pg.Pool')
     const base = toNodeSpec(pool, { ...slot, option: `${option}.pool` }, poolDefaults, types)
-    return { ...base, name: (name as string | undefined) ?? base.name, weight }
+    return { ...base, name: (name as string | undefined) ?? base.name, weight, zone }
   }
   if (config.connectionString !== undefined && typeof config.connectionString !== 'string') {
     throw new ConfigError(`${option}.connectionString`, 'expected a string')
@@ -143,6 +156,7 @@ export function toNodeSpec(
     name: (name as string | undefined) ?? displayName(merged, fallbackName),
     role,
     weight,
+    zone,
     connection,
     pool: new pg.Pool(merged),
     ownsPool: true,
@@ -162,10 +176,17 @@ export function expandHosts(
 ): Array<NodeInput | ReplicaInput> {
   if (typeof input === 'string') return splitHosts(input, option) ?? [input]
   if (typeof input !== 'object' || input === null || isPool(input)) return [input]
-  const config = input as pg.PoolConfig & { name?: unknown; pool?: unknown }
+  const config = input as pg.PoolConfig & { name?: unknown; zone?: unknown; pool?: unknown }
   if (typeof config.connectionString !== 'string' || config.pool !== undefined) return [input]
   const urls = splitHosts(config.connectionString, `${option}.connectionString`)
   if (urls === undefined) return [input]
+  if (config.zone !== undefined) {
+    // The hosts of one string are usually spread over zones on purpose: one zone for all of them would be wrong.
+    throw new ConfigError(
+      `${option}.zone`,
+      'a multi-host connection string names several servers, each in its own zone: give each host its own entry with its zone',
+    )
+  }
   const { name } = config
   return urls.map((connectionString, i) => ({
     ...config,

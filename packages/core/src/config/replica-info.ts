@@ -15,4 +15,11 @@ export interface ReplicaInfo {
   readonly inFlight: number
   /** Statements the node has served since the router started. */
   readonly served: number
+  /** The node's `zone`, as configured. */
+  readonly zone: string | undefined
+  /**
+   * Measured round-trip time to the node in milliseconds (a moving average of the health probes' round trips and
+   * of the fastest statement between two probes), or `undefined` before its first probe.
+   */
+  readonly rttMs: number | undefined
 }

@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { createClassifier } from '../classify/index.js'
 import { ConfigError } from '../errors.js'
 import { resolveLogger } from './logger.js'
-import { expandHosts, toNodeSpec } from './node-spec.js'
+import { expandHosts, toNodeSpec, zoneOf } from './node-spec.js'
 import type { ResolvedOptions } from './resolved-options.js'
 import type { NodeInput, ReplicaInput } from './router-options.js'
 import { BALANCE_STRATEGIES, type RouterOptions } from './router-options.js'
@@ -30,6 +30,7 @@ const KNOWN_OPTIONS = {
   lag: ['maxBytes', 'maxMs', 'maxSeconds'],
   healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
   balance: true,
+  zone: true,
   fallback: true,
   retry: ['retries', 'minTimeoutMs', 'maxTimeoutMs'],
   timeouts: ['readMs', 'writeMs'],
@@ -165,6 +166,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
       `expected one of ${BALANCE_STRATEGIES.map((s) => `'${s}'`).join(', ')} or a function, got ${JSON.stringify(balance)}`,
     )
   }
+  const zone = zoneOf(options.zone, 'zone')
   const fallback = options.fallback ?? 'primary'
   if (fallback !== 'primary' && fallback !== 'error') {
     throw new ConfigError('fallback', `expected 'primary' or 'error', got ${JSON.stringify(fallback)}`)
@@ -232,6 +234,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
       maxBackoffMs: number(health.maxBackoffMs, 'healthCheck.maxBackoffMs', 5000, { min: 1, integer: true }),
     },
     balance,
+    zone,
     fallback,
     retry: {
       retries: number(retry.retries, 'retry.retries', 2, { integer: true, max: 10 }),

@@ -8,6 +8,8 @@ export interface NodeSpec {
   readonly name: string
   readonly role: 'primary' | 'replica'
   readonly weight: number
+  /** The zone the node runs in, as configured (`undefined`: not given). */
+  readonly zone?: string | undefined
   /** Connection settings for the router's own probe connection (password included, never printed). */
   readonly connection: pg.ClientConfig
   /** The pool user statements run on. */
@@ -28,6 +30,8 @@ export interface ResolvedOptions {
     readonly maxBackoffMs: number
   }
   readonly balance: BalanceStrategy | BalanceFunction
+  /** The zone this router runs in (`undefined`: not given). */
+  readonly zone: string | undefined
   readonly fallback: 'primary' | 'error'
   readonly retry: { readonly retries: number; readonly minTimeoutMs: number; readonly maxTimeoutMs: number }
   readonly timeouts: { readonly readMs: number; readonly writeMs: number }

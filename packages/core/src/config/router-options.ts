@@ -8,16 +8,27 @@ import type { ReplicaInfo } from './replica-info.js'
  */
 export type NodeInput = string | pg.PoolConfig | pg.Pool
 
-/** A replica: a {@link NodeInput}, or a config object with a display name and a balancing weight. */
+/** A node given as a config object: pg's pool settings, plus what the router itself reads from it. */
+export interface NodeConfig extends pg.PoolConfig {
+  /** Name shown in `status()` and events. Default: `host:port/database` (never the password). */
+  readonly name?: string
+  /**
+   * The availability zone (or rack, or data centre) the server runs in, an opaque string compared with the
+   * router's own {@link RouterOptions.zone} for equality only: `balance: 'nearest'` prefers replicas of the
+   * router's zone. Use the same spelling on both sides (on AWS the zone ID, `use1-az1`, not the name). Not with
+   * a multi-host connection string: give each host its own entry.
+   */
+  readonly zone?: string
+  /** Use this existing pool instead of creating one from the other fields. */
+  readonly pool?: pg.Pool
+}
+
+/** A replica: a {@link NodeInput}, or a {@link NodeConfig} with a balancing weight. */
 export type ReplicaInput =
   | NodeInput
-  | (pg.PoolConfig & {
-      /** Name shown in `status()` and events. Default: `host:port/database` (never the password). */
-      readonly name?: string
+  | (NodeConfig & {
       /** Relative share of reads for weighted strategies. Default 1. */
       readonly weight?: number
-      /** Use this existing pool instead of creating one from the other fields. */
-      readonly pool?: pg.Pool
     })
 
 /**
@@ -27,7 +38,7 @@ export type ReplicaInput =
 export type BalanceFunction = (candidates: readonly ReplicaInfo[]) => ReplicaInfo | undefined
 
 /** Names of the built-in balancing strategies. */
-export const BALANCE_STRATEGIES = ['round-robin', 'random', 'least-lag', 'least-busy'] as const
+export const BALANCE_STRATEGIES = ['round-robin', 'random', 'least-lag', 'least-busy', 'nearest'] as const
 
 /** Built-in balancing strategies. */
 export type BalanceStrategy = (typeof BALANCE_STRATEGIES)[number]
@@ -134,7 +145,7 @@ export interface RouterOptions {
    * (`postgres://u:p@h1:5432,h2:5432/app`) adds one node per host, the first one the first guess.
    * Either `primary` (with `replicas`) or `nodes` is required.
    */
-  readonly primary?: NodeInput
+  readonly primary?: NodeInput | NodeConfig
   /** Hot-standby replicas that serve reads (their roles observed too). Default none. */
   readonly replicas?: readonly ReplicaInput[]
   /**
@@ -148,8 +159,21 @@ export interface RouterOptions {
   readonly lag?: LagOptions
   /** Health and lag probing. */
   readonly healthCheck?: HealthCheckOptions
-  /** How to pick among eligible replicas. Default `'round-robin'` (weighted). */
+  /**
+   * How to pick among eligible replicas. Default `'round-robin'` (weighted).
+   * - `'round-robin'`: in turn, by weight; `'random'`: at random, by weight;
+   * - `'least-lag'`: the replica least behind; `'least-busy'`: the one running the fewest statements per weight;
+   * - `'nearest'`: the near replicas (of the router's {@link zone} when zones are given, else those whose measured
+   *   round-trip time is within half of the nearest one's, or 0.5 ms of it), the least busy of them; the farther
+   *   ones only while every near one has all its pool's connections busy (spill-over), nearest first.
+   */
   readonly balance?: BalanceStrategy | BalanceFunction
+  /**
+   * The availability zone this application instance runs in (compared with each node's `zone`, for equality
+   * only): with `balance: 'nearest'`, replicas of this zone take the reads while they have free connections.
+   * Without zones, `'nearest'` goes by measured round-trip time alone. See the README, "Zones".
+   */
+  readonly zone?: string
   /** Where reads go when no replica is eligible: the primary (default) or a `PgRouteError`. */
   readonly fallback?: 'primary' | 'error'
   /** Read retries on connection errors and hot-standby conflicts. */

@@ -100,6 +100,7 @@ export class NodeConnections {
         if (!this.#canceller.discarded(client)) this.#noteFailure(node, clientError)
       })
     }
+    node.leasedFor(reason)
     this.#tracer.traceCheckout?.(node, reason)
     return { node, client, role: node.role, epoch: this.#nodes.epoch }
   }

@@ -103,6 +103,7 @@ export class HealthMonitor {
     try {
       const reading = await probe.read()
       node.probed(Date.now(), reading.systemId)
+      node.observeRtt(reading.roundTripMs)
       // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
       const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
       if (this.#probes.has(node)) this.#readings.set(node, { ...reading, timeline })

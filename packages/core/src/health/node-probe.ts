@@ -20,6 +20,8 @@ export interface ProbeReading {
   readonly timeline: number | undefined
   /** `pg_control_system().system_identifier`, read once per probe connection; `undefined` if not permitted. */
   readonly systemId: string | undefined
+  /** Milliseconds from sending the probe statement to its result (the connect excluded): one round trip. */
+  readonly roundTripMs?: number
 }
 
 /** One statement reads everything, so a probe is one round trip. */
@@ -94,14 +96,17 @@ export class NodeProbe {
 
   async #read(): Promise<ProbeReading> {
     const { client, systemId } = await this.#connect()
+    const sent = performance.now()
     // One simple query, one round trip: the limit is set for the probe's own transaction only (`SET LOCAL`), so
     // nothing stays on a server connection that a pooler (PgBouncer in transaction mode) hands to other clients.
     const results = (await client.query(
       `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(this.#timeoutMs)}; ${PROBE_SQL}; COMMIT`,
     )) as unknown as pg.QueryResult<ProbeRow>[]
+    const roundTripMs = performance.now() - sent
     const row = results[2]?.rows[0]
     if (!row) throw new Error('health probe returned no row')
     return {
+      roundTripMs,
       inRecovery: row.in_recovery,
       lsn: row.lsn ? parseLsn(row.lsn) : undefined,
       receiveLsn: row.receive_lsn ? parseLsn(row.receive_lsn) : undefined,

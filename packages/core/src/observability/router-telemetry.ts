@@ -1,4 +1,5 @@
 import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
+import { isDistanceChoice } from '../replicas/nearest-selector.js'
 import type { NodeState, RouterNode } from '../replicas/router-node.js'
 import type { OpenTelemetryApi } from './open-telemetry-loader.js'
 import type { RerouteEvent } from './router-events.js'
@@ -17,11 +18,13 @@ export const METRICS = {
   statementErrors: 'pgroute.statement.errors',
   reroutes: 'pgroute.reroutes',
   fallbacks: 'pgroute.read.fallbacks',
+  choices: 'pgroute.read.choices',
   nodeState: 'pgroute.node.state',
   lagBytes: 'pgroute.replica.lag.bytes',
   lagSeconds: 'pgroute.replica.lag.seconds',
   poolInUse: 'pgroute.pool.connections.in_use',
   poolWaiting: 'pgroute.pool.waiting',
+  rtt: 'pgroute.node.rtt',
 } as const
 
 const STATES: readonly NodeState[] = ['unknown', 'up', 'lagging', 'down', 'fenced']
@@ -54,9 +57,11 @@ export class RouterTelemetry
   readonly #statementErrors: Counter
   readonly #reroutes: Counter
   readonly #fallbacks: Counter
+  readonly #choices: Counter
   readonly #gauges: ObservableGauge[]
   readonly #observe = (result: BatchObservableResult) => this.#collect(result)
   readonly #attributes = new WeakMap<RouterNode, Map<string, Attributes>>()
+  readonly #choiceAttributes = new WeakMap<RouterNode, Map<string, Attributes>>()
 
   constructor(api: OpenTelemetryApi, nodes: () => readonly RouterNode[]) {
     this.#api = api
@@ -79,6 +84,11 @@ export class RouterTelemetry
       description: 'Reads sent to the primary: no replica eligible, or none had replayed the session',
       unit: '{statement}',
     })
+    this.#choices = meter.createCounter(METRICS.choices, {
+      description:
+        "Replica reads by balance: 'nearest''s choice: nearest, spill-over (near replicas saturated) or far (none near)",
+      unit: '{statement}',
+    })
     this.#gauges = [
       meter.createObservableGauge(METRICS.nodeState, {
         description: '1 for the state a node is in, 0 for the others',
@@ -98,6 +108,10 @@ export class RouterTelemetry
       meter.createObservableGauge(METRICS.poolWaiting, {
         description: 'Requests waiting for a connection of the node pool',
         unit: '{request}',
+      }),
+      meter.createObservableGauge(METRICS.rtt, {
+        description: 'Measured round-trip time to the node (moving average of probes and fastest statements)',
+        unit: 'ms',
       }),
     ]
     meter.addBatchObservableCallback(this.#observe, this.#gauges)
@@ -128,26 +142,30 @@ export class RouterTelemetry
 
   /** One frozen attribute set per node and reason, made once: no allocation per statement. */
   #attributesOf(node: RouterNode, reason: string): Attributes {
-    let byReason = this.#attributes.get(node)
-    if (byReason === undefined) {
-      byReason = new Map()
-      this.#attributes.set(node, byReason)
-    }
-    let attributes = byReason.get(reason)
-    if (attributes === undefined) {
-      attributes = Object.freeze({
+    return (
+      this.#attributes.get(node)?.get(reason) ??
+      remember(this.#attributes, node, reason, {
         'pgroute.node': node.name,
         'pgroute.role': node.role,
         'pgroute.reason': reason,
       })
-      byReason.set(reason, attributes)
-    }
-    return attributes
+    )
   }
 
-  /** Counts reads that went to the primary: no replica was eligible (`fallback`), or none had replayed the session. */
+  /**
+   * Counts reads that went to the primary: no replica was eligible (`fallback`), or none had replayed the session;
+   * and, with `balance: 'nearest'`, each replica read by its choice (`nearest`, `spill-over`, `far`).
+   */
   traceCheckout(node: RouterNode, reason: string): void {
-    if (isFallback(node.role, reason))
+    if (isDistanceChoice(reason)) {
+      const attributes =
+        this.#choiceAttributes.get(node)?.get(reason) ??
+        remember(this.#choiceAttributes, node, reason, {
+          'pgroute.node': node.name,
+          'pgroute.choice': reason,
+        })
+      this.#choices.add(1, attributes)
+    } else if (isFallback(node.role, reason))
       this.#fallbacks.add(1, { 'pgroute.node': node.name, 'pgroute.reason': reason })
   }
 
@@ -162,7 +180,8 @@ export class RouterTelemetry
   }
 
   #collect(result: BatchObservableResult): void {
-    const [state, lagBytes, lagSeconds, inUse, waiting] = this.#gauges as [
+    const [state, lagBytes, lagSeconds, inUse, waiting, rtt] = this.#gauges as [
+      ObservableGauge,
       ObservableGauge,
       ObservableGauge,
       ObservableGauge,
@@ -181,6 +200,27 @@ export class RouterTelemetry
       const pool = node.pool as unknown as PoolCounts
       result.observe(inUse, pool.totalCount - pool.idleCount, attributes)
       result.observe(waiting, pool.waitingCount, attributes)
+      if (node.rttMs !== undefined) result.observe(rtt, node.rttMs, attributes)
     }
   }
+}
+
+/**
+ * Keeps `attributes` (frozen) as the set of `node` and `key` in `cache`, and returns them: attribute sets are made
+ * once per node and reason, so that counting a statement allocates nothing.
+ */
+function remember(
+  cache: WeakMap<RouterNode, Map<string, Attributes>>,
+  node: RouterNode,
+  key: string,
+  attributes: Attributes,
+): Attributes {
+  let byKey = cache.get(node)
+  if (byKey === undefined) {
+    byKey = new Map()
+    cache.set(node, byKey)
+  }
+  const frozen = Object.freeze(attributes)
+  byKey.set(key, frozen)
+  return frozen
 }

@@ -80,7 +80,7 @@ function custom(pick: BalanceFunction): ReplicaSelector {
   }
 }
 
-const STRATEGIES: Record<BalanceStrategy, () => ReplicaSelector> = {
+const STRATEGIES: Record<Exclude<BalanceStrategy, 'nearest'>, () => ReplicaSelector> = {
   'round-robin': roundRobin,
   random,
   // Bytes first (exact); seconds separate equal byte lags only coarsely, so they come second.
@@ -88,7 +88,12 @@ const STRATEGIES: Record<BalanceStrategy, () => ReplicaSelector> = {
   'least-busy': () => minimumBy((node) => node.inFlight / node.weight),
 }
 
-/** Builds the selector for the `balance` option. */
-export function createReplicaSelector(balance: BalanceStrategy | BalanceFunction): ReplicaSelector {
+/**
+ * Builds the selector for the `balance` option, but `'nearest'`: the `ReplicaSet` makes that one itself
+ * (`nearest-selector.ts`), as it also tells why it chose.
+ */
+export function createReplicaSelector(
+  balance: Exclude<BalanceStrategy, 'nearest'> | BalanceFunction,
+): ReplicaSelector {
   return typeof balance === 'function' ? custom(balance) : STRATEGIES[balance]()
 }

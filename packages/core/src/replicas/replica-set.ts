@@ -1,5 +1,6 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
+import { type Distance, isNear, NearestSelector, nearBound } from './nearest-selector.js'
 import type { NodeSet } from './node-set.js'
 import { createReplicaSelector, type ReplicaSelector } from './replica-selector.js'
 import type { RouterNode } from './router-node.js'
@@ -33,6 +34,9 @@ export class TriedReplicas implements Exclusions {
 export class ReplicaSet {
   readonly #nodes: NodeSet
   readonly #select: ReplicaSelector
+  /** `balance: 'nearest'`, which also says why it chose (see {@link reason}). */
+  readonly #nearest: NearestSelector | undefined
+  readonly #zone: string | undefined
   readonly #fallback: ResolvedOptions['fallback']
   /** Every node that is a replica now (fenced ones included), as of {@link NodeSet.version} `#version`. */
   #all: readonly RouterNode[] = []
@@ -42,8 +46,21 @@ export class ReplicaSet {
 
   constructor(nodes: NodeSet, options: ResolvedOptions) {
     this.#nodes = nodes
-    this.#select = createReplicaSelector(options.balance)
+    this.#zone = options.zone
+    const { balance } = options
+    if (balance === 'nearest') {
+      const nearest = new NearestSelector(options.zone)
+      this.#nearest = nearest
+      this.#select = (candidates) => nearest.choose(candidates, this.#nearestReachable())
+    } else {
+      this.#select = createReplicaSelector(balance)
+    }
     this.#fallback = options.fallback
+  }
+
+  /** Whether the `balance` is `'nearest'` (reads chosen by distance; see {@link reason}). */
+  get byDistance(): boolean {
+    return this.#nearest !== undefined
   }
 
   /** The primary now (it changes after a failover). */
@@ -116,9 +133,40 @@ export class ReplicaSet {
     this.#usable = this.#all.filter((replica) => replica.usable)
   }
 
-  /** Why a read went to `node`, for `route` events. */
+  /**
+   * Why a read went to `node` (just chosen by {@link pick}), for `route` events and metrics: `read` (with
+   * `balance: 'nearest'`, why that replica: `nearest`, `spill-over`, `far`), or for the primary `retry` /
+   * `fallback`.
+   */
   reason(node: RouterNode, read: Exclusions): string {
-    if (node.role === 'replica') return 'read'
+    if (node.role === 'replica') return this.#nearest?.choice ?? 'read'
     return read.tried !== undefined && read.tried.size > 0 ? 'retry' : 'fallback'
+  }
+
+  /**
+   * How far `node` is from the router, as `balance: 'nearest'` ranks it now against the usable replicas: `near`
+   * (the router's zone, or a round trip close to the nearest replica's), `far`, or `null` when neither zones nor
+   * a measured round trip tell (whatever the `balance`, for `status()`).
+   */
+  distanceOf(node: RouterNode): Distance | null {
+    if (this.#version !== this.#nodes.version) this.#refresh()
+    const zoned = this.#zone !== undefined && node.zone !== undefined
+    if (!zoned && node.rttMs === undefined) return null
+    return isNear(node, this.#zone, nearBound(this.#nearestReachable())) ? 'near' : 'far'
+  }
+
+  /**
+   * The shortest round trip of the replicas that answer their probes (up, or beyond the lag bounds): what "near"
+   * is measured against, so that a read the nearest replica cannot take (lagging, not caught up with a session)
+   * goes `far`, not `nearest`. Down, fenced and unprobed replicas' figures are stale or absent.
+   */
+  #nearestReachable(): number {
+    if (this.#version !== this.#nodes.version) this.#refresh()
+    let nearest = Number.POSITIVE_INFINITY
+    for (const node of this.#all) {
+      const { rttMs, state } = node
+      if ((state === 'up' || state === 'lagging') && rttMs !== undefined && rttMs < nearest) nearest = rttMs
+    }
+    return nearest
   }
 }

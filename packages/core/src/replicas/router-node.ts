@@ -1,7 +1,21 @@
 import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { type DistanceChoice, isDistanceChoice } from './nearest-selector.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
+
+/**
+ * Weight of a new round-trip sample in the node's moving average: a step change is 90 % absorbed after ten
+ * samples (ten probes, ten seconds at the default interval), and one odd sample moves it a fifth of the way.
+ */
+const RTT_WEIGHT = 0.2
+
+/** The parts of pg-pool's `Pool` that tell how many of its connections are taken (a look-alike may lack them). */
+interface PoolCounts {
+  readonly totalCount: number
+  readonly idleCount: number
+  readonly waitingCount: number
+}
 
 /**
  * Health of a node as the router sees it:
@@ -61,6 +75,10 @@ export class RouterNode {
   readonly weight: number
   readonly pool: pg.Pool
   readonly spec: NodeSpec
+  /** The zone the node runs in, as configured (`undefined`: not given). */
+  readonly zone: string | undefined
+  /** The most connections the node's pool opens (pg-pool's `max`): it is saturated with that many taken. */
+  readonly poolMax: number
   /** A read-only view handed to balancing strategies, allocated once. */
   readonly info: ReplicaInfo
   /** What runs on the node's connections, so that it can be cancelled (time limit, node down). */
@@ -90,6 +108,16 @@ export class RouterNode {
   #served = 0
   #errors = 0
   #rerouted = 0
+  /** The moving average of round trips, in ms (`undefined` before the first sample). */
+  #rttMs: number | undefined
+  /** The fastest statement since the last probe, in ms: it bounds the round trip from above, as the probe does. */
+  #fastestMs = Number.POSITIVE_INFINITY
+  /** Whether the pool counts its connections (pg-pool does); else the router's own counts stand in. */
+  readonly #counted: boolean
+  /** When a selector last chose the node (its own counter), to break ties between equally busy replicas. */
+  #pickedAt = 0
+  /** Reads `balance: 'nearest'` sent here, by why (see {@link choices}). */
+  readonly #choices: Record<DistanceChoice, number> = { nearest: 0, 'spill-over': 0, far: 0 }
 
   constructor(spec: NodeSpec, owner: NodeOwner) {
     this.spec = spec
@@ -97,11 +125,18 @@ export class RouterNode {
     this.#role = spec.role
     this.weight = spec.weight
     this.pool = spec.pool
+    this.zone = spec.zone
+    this.poolMax = (spec.pool as { options?: pg.PoolConfig }).options?.max ?? 10
+    this.#counted = typeof (spec.pool as unknown as Partial<PoolCounts>).totalCount === 'number'
     this.#owner = owner
     const node = this
     this.info = Object.freeze({
       name: spec.name,
       weight: spec.weight,
+      zone: spec.zone,
+      get rttMs() {
+        return node.#rttMs
+      },
       get lagBytes() {
         return node.#lagBytes
       },
@@ -227,6 +262,46 @@ export class RouterNode {
     return this.#rerouted
   }
 
+  /**
+   * Measured round-trip time to the node, in ms: a moving average ({@link RTT_WEIGHT}) with one sample per probe,
+   * the faster of the probe's round trip and the fastest statement since the previous probe. `undefined` before the
+   * first probe answered.
+   */
+  get rttMs(): number | undefined {
+    return this.#rttMs
+  }
+
+  /**
+   * Connections of the node's pool taken now, plus checkouts queued for one: what the next checkout competes with.
+   * pg-pool's own counts (they include clients pinned by the application); for a pool that does not count, the
+   * router's statements and checkouts.
+   */
+  get busy(): number {
+    if (!this.#counted) return this.#inFlight + this.waiting.size
+    const pool = this.pool as unknown as PoolCounts
+    return pool.totalCount - pool.idleCount + pool.waitingCount
+  }
+
+  /** Every connection the pool may open is taken: the next checkout would wait for one. */
+  get saturated(): boolean {
+    return this.busy >= this.poolMax
+  }
+
+  /** Reads `balance: 'nearest'` sent to the node since the router started, by why it chose the node. */
+  get choices(): Readonly<Record<DistanceChoice, number>> {
+    return this.#choices
+  }
+
+  /** A connection of the node was checked out for `reason`: a `balance: 'nearest'` choice is counted. */
+  leasedFor(reason: string): void {
+    if (isDistanceChoice(reason)) this.#choices[reason]++
+  }
+
+  /** When a selector last chose the node, by its own count of choices (0: never). */
+  get pickedAt(): number {
+    return this.#pickedAt
+  }
+
   /** Moves to `state`, telling the node's owner only on an actual change. */
   setState(state: NodeState, reason: string): void {
     const from = this.#state
@@ -240,6 +315,25 @@ export class RouterNode {
     // Fenced or back in line: leases granted before no longer speak for the node.
     if (from === 'fenced' || state === 'fenced') this.#roleEpoch = this.#owner.nodeRoleChanged(this)
     this.#owner.nodeStateChanged(this, from, reason)
+  }
+
+  /**
+   * A probe's round trip took `ms` (the statement alone, not the connect): one sample of the round-trip time, the
+   * faster of it and the fastest statement since the previous probe. Both only bound the network's round trip from
+   * above (a probe waits for the server and the router's event loop too; a statement for its own work as well), so
+   * the faster of the two is the better estimate, and a node that serves only slow statements keeps its probe's.
+   */
+  observeRtt(ms: number | undefined): void {
+    if (ms === undefined) return
+    const sample = Math.min(ms, this.#fastestMs)
+    this.#fastestMs = Number.POSITIVE_INFINITY
+    if (!Number.isFinite(sample) || sample < 0) return
+    this.#rttMs = this.#rttMs === undefined ? sample : this.#rttMs + RTT_WEIGHT * (sample - this.#rttMs)
+  }
+
+  /** A selector chose the node, as its `turn`th choice. */
+  picked(turn: number): void {
+    this.#pickedAt = turn
   }
 
   /** A probe answered at `at`: the failure streak ends. */
@@ -293,12 +387,20 @@ export class RouterNode {
   /** A statement, or a transaction's body, started on one of the node's connections. */
   began(running: RunningStatement): void {
     this.#inFlight++
-    this.running.add(running)
+    this.running.add(running, performance.now())
   }
 
-  /** What {@link began} ended; `served` when it succeeded. */
+  /**
+   * What {@link began} ended; `served` when it succeeded. A statement that succeeded is a round-trip sample (the
+   * fastest since the last probe counts, see {@link observeRtt}); a transaction's body is not (it may have sent
+   * nothing).
+   */
   ended(running: RunningStatement, served: boolean): void {
     this.#inFlight--
+    if (served && !running.body) {
+      const ms = performance.now() - this.running.stampOf(running)
+      if (ms < this.#fastestMs) this.#fastestMs = ms
+    }
     this.running.remove(running)
     if (served) this.#served++
   }

@@ -15,16 +15,31 @@ export interface Slotted {
  */
 export class SlotBag<E extends Slotted> {
   readonly #entries: E[] = []
+  /** Each entry's stamp (when it was added, say), by slot: numbers in a typed array, not objects. */
+  #stamps = new Float64Array(8)
 
   /** How many entries the bag holds. */
   get size(): number {
     return this.#entries.length
   }
 
-  /** Puts `entry` in (it must be in no bag). */
-  add(entry: E): void {
-    entry.slot = this.#entries.length
+  /** Puts `entry` in (it must be in no bag), with a `stamp` that {@link stampOf} gives back (default 0). */
+  add(entry: E, stamp = 0): void {
+    const slot = this.#entries.length
+    if (slot === this.#stamps.length) {
+      const grown = new Float64Array(slot * 2)
+      grown.set(this.#stamps)
+      this.#stamps = grown
+    }
+    this.#stamps[slot] = stamp
+    entry.slot = slot
     this.#entries.push(entry)
+  }
+
+  /** The stamp `entry` was added with; `NaN` when it is not in the bag. */
+  stampOf(entry: E): number {
+    const { slot } = entry
+    return slot >= 0 && this.#entries[slot] === entry ? this.#stamps[slot]! : Number.NaN
   }
 
   /** Takes `entry` out; false if it was not in (never added, or taken out already). */
@@ -35,6 +50,7 @@ export class SlotBag<E extends Slotted> {
     const last = this.#entries.pop()!
     if (last !== entry) {
       this.#entries[slot] = last
+      this.#stamps[slot] = this.#stamps[last.slot]!
       last.slot = slot
     }
     entry.slot = -1

@@ -1,5 +1,7 @@
 import { formatLsn } from '../health/lsn.js'
+import type { Distance } from '../replicas/nearest-selector.js'
 import type { NodeSet } from '../replicas/node-set.js'
+import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { NodeState } from '../replicas/router-node.js'
 
 /** One row of `router.status()`: a node's health, lag and traffic. Never contains credentials. */
@@ -35,10 +37,28 @@ export interface NodeStatus {
   readonly lastProbeAt: string | null
   /** The last failure's message, scrubbed of secrets, or `null`. */
   readonly lastError: string | null
+  /** The zone the node runs in, as configured, or `null`. */
+  readonly zone: string | null
+  /**
+   * Measured round-trip time to the node in ms (a moving average of the probes' round trips and of the fastest
+   * statement between two probes, two decimals), or `null` before its first probe.
+   */
+  readonly rttMs: number | null
+  /**
+   * How far the node is as `balance: 'nearest'` ranks it now: `near` (the router's zone when both have one, else a
+   * round trip within half of the nearest usable replica's, or 0.5 ms of it), `far`, or `null` when neither is known.
+   */
+  readonly distance: Distance | null
+  /**
+   * With `balance: 'nearest'`: the reads it sent to the node since the router started, by why — `nearest` (a near
+   * replica), `spillOver` (farther, every near one saturated), `far` (no near replica could take them). `null` with
+   * another `balance`.
+   */
+  readonly choices: { readonly nearest: number; readonly spillOver: number; readonly far: number } | null
 }
 
-/** One {@link NodeStatus} row per node of `nodes`, the primary first. */
-export function statusOf(nodes: NodeSet): NodeStatus[] {
+/** One {@link NodeStatus} row per node of `nodes`, the primary first; distances as `replicas` ranks them. */
+export function statusOf(nodes: NodeSet, replicas: ReplicaSet): NodeStatus[] {
   const { primary, all } = nodes
   return [primary, ...all.filter((node) => node !== primary)].map((node) => ({
     name: node.name,
@@ -57,5 +77,11 @@ export function statusOf(nodes: NodeSet): NodeStatus[] {
     rerouted: node.rerouted,
     lastProbeAt: node.lastProbeAt === undefined ? null : new Date(node.lastProbeAt).toISOString(),
     lastError: node.lastError ?? null,
+    zone: node.zone ?? null,
+    rttMs: node.rttMs === undefined ? null : Math.round(node.rttMs * 100) / 100,
+    distance: replicas.distanceOf(node),
+    choices: replicas.byDistance
+      ? { nearest: node.choices.nearest, spillOver: node.choices['spill-over'], far: node.choices.far }
+      : null,
   }))
 }

@@ -302,7 +302,7 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /** One row per node, primary first: state, lag, WAL position and traffic. Never contains credentials. */
   status(): NodeStatus[] {
-    return statusOf(this.#core.nodes)
+    return statusOf(this.#core.nodes, this.#core.replicas)
   }
 
   /**

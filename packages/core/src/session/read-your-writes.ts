@@ -109,8 +109,14 @@ export class ReadYourWrites {
       return node
     }
     if (this.#options.directCheck && candidates.length > 0) {
-      // The probe data may be up to one interval old: ask the most advanced candidate itself.
-      const best = candidates.reduce((a, b) => ((b.lsn ?? 0n) > (a.lsn ?? 0n) ? b : a))
+      // The probe data may be up to one interval old: ask the most advanced candidate itself (of several equally
+      // advanced ones, the one the balance picks: with 'nearest', the nearest).
+      const furthest = candidates.reduce(
+        (lsn, replica) => ((replica.lsn ?? 0n) > lsn ? (replica.lsn ?? 0n) : lsn),
+        0n,
+      )
+      const advanced = candidates.filter((replica) => (replica.lsn ?? 0n) === furthest)
+      const best = this.#replicas.choose(advanced) ?? advanced[0]!
       read.exclude(best)
       if (await this.#replayed(best, required)) return best
     }
