@@ -1,0 +1,175 @@
+/**
+ * Issue #20, item 1: a connection handed out before a role change (a transaction, a pinned client, a
+ * `router.primary` client) is never used past it. Its next statement, COMMIT included, fails with
+ * `PGROUTE_ROLE_CHANGED`; nothing lands on a fenced node; the client is never moved to another node silently.
+ */
+import { requireControl } from '@pgroute/cluster/testing'
+import { afterEach, describe, expect, it } from 'vitest'
+import { isPgRouteError, type Router } from '../src/index.js'
+import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+import { notesOn, refusal, TestResources } from './helpers/failover-helpers.js'
+
+const resources = new TestResources()
+afterEach(() => resources.release())
+
+/** The typed error of a lease used past a role change: it says the transaction did not commit. */
+function expectRoleChanged(error: unknown): void {
+  expect(isPgRouteError(error), `not a PgRouteError: ${String(error)}`).toBe(true)
+  expect(error).toMatchObject({ code: 'PGROUTE_ROLE_CHANGED' })
+  expect((error as Error).message).toMatch(/not committed|did not commit/)
+  expect((error as Error).message).toMatch(/session state/)
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { readonly opened: Promise<void>; open(): void } {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { opened, open }
+}
+
+/** The name the router gives the primary it was configured with. */
+function primaryName(router: Router): string {
+  return router.status()[0]!.name
+}
+
+describe('split brain: promotion beside a running primary', () => {
+  it('a router.transaction() body open on the old primary: its COMMIT is refused typed, nothing lands on the fenced node', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const inBody = gate()
+    const goOn = gate()
+    const transaction = refusal(
+      router.transaction(async (client) => {
+        await client.query("INSERT INTO items (note) VALUES ('tx-1')")
+        inBody.open()
+        await goOn.opened
+        await client.query("INSERT INTO items (note) VALUES ('tx-2')")
+      }),
+    )
+    await inBody.opened
+    await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+    await waitForState(router, oldName, 'fenced')
+    goOn.open()
+    expectRoleChanged(await transaction)
+    expect(await notesOn(old)).toEqual([])
+    expect(await notesOn(c.primary)).toEqual([])
+  })
+
+  it('a pinned client in BEGIN … INSERT (how ORMs run transactions on router.pool): the next statement and COMMIT are refused typed', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const client = await router.pool.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query("INSERT INTO items (note) VALUES ('pinned-1')")
+      await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+      await waitForState(router, oldName, 'fenced')
+      expectRoleChanged(await refusal(client.query("INSERT INTO items (note) VALUES ('pinned-2')")))
+      expectRoleChanged(await refusal(client.query('COMMIT')))
+    } finally {
+      client.release()
+    }
+    expect(await notesOn(old)).toEqual([])
+    // Re-acquired, a client gets the new primary.
+    const again = await router.pool.connect()
+    try {
+      const { rows } = await again.query<{ port: number }>(
+        "INSERT INTO items (note) VALUES ('again') RETURNING inet_server_port() AS port",
+      )
+      expect(rows[0]!.port).toBe(c.primary.port)
+    } finally {
+      again.release()
+    }
+  })
+
+  it('a router.primary.connect() client does not go on reading from the fenced old primary', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const client = await router.primary.connect()
+    try {
+      expect(portOf(await client.query(WHO))).toBe(old.port)
+      await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+      await waitForState(router, oldName, 'fenced')
+      expectRoleChanged(await refusal(client.query(WHO)))
+    } finally {
+      client.release()
+    }
+    const fresh = await router.primary.connect()
+    try {
+      expect(portOf(await fresh.query(WHO))).toBe(c.primary.port)
+    } finally {
+      fresh.release()
+    }
+  })
+})
+
+describe('clean failover (old primary stopped first)', () => {
+  it('a pinned client with SET ROLE / search_path: its next INSERT is refused typed, never run elsewhere as another role in another schema', async (context) => {
+    requireControl(context, 'promotes a replica')
+    const c = await resources.cluster({ replicas: 2 })
+    await c.primary.query(`
+      CREATE ROLE app_limited;
+      CREATE SCHEMA tenant_a;
+      CREATE TABLE tenant_a.items (id bigserial PRIMARY KEY, note text);
+      GRANT USAGE ON SCHEMA tenant_a TO app_limited;
+      GRANT INSERT, SELECT ON tenant_a.items TO app_limited;
+      GRANT USAGE ON SEQUENCE tenant_a.items_id_seq TO app_limited;`)
+    await c.waitForReplication()
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const client = await router.pool.connect()
+    try {
+      await client.query('SET ROLE app_limited')
+      await client.query('SET search_path TO tenant_a')
+      await client.query("INSERT INTO items (note) VALUES ('as-app-limited')")
+      const changed = new Promise((resolve) => router.once('primary-changed', resolve))
+      await c.promote(c.replicas[0]!)
+      await changed
+      expectRoleChanged(await refusal(client.query("INSERT INTO items (note) VALUES ('after-failover')")))
+    } finally {
+      client.release()
+    }
+    expect(await notesOn(c.primary, 'public.items')).toEqual([])
+    expect(await notesOn(c.primary, 'tenant_a.items')).toEqual(['as-app-limited'])
+  })
+
+  it('a router.primary.connect() client is not moved to a replica: its next statement is refused typed', async (context) => {
+    requireControl(context, 'promotes a replica')
+    const c = await resources.cluster({ replicas: 2 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const client = await router.primary.connect()
+    try {
+      expect(portOf(await client.query(WHO))).toBe(c.primary.port)
+      const changed = new Promise((resolve) => router.once('primary-changed', resolve))
+      await c.promote(c.replicas[0]!)
+      await changed
+      // replica-2 follows the new primary and takes reads again: a moved client would land there.
+      await waitForState(router, 'replica-2', 'up')
+      expectRoleChanged(await refusal(client.query(WHO)))
+    } finally {
+      client.release()
+    }
+    await waitFor(async () => portOf(await router.primary.query(WHO)) === c.primary.port, 5000, 'new primary')
+    const fresh = await router.primary.connect()
+    try {
+      expect(portOf(await fresh.query(WHO))).toBe(c.primary.port)
+    } finally {
+      fresh.release()
+    }
+  })
+})
