@@ -132,7 +132,8 @@ describe('a type parser that throws an error quoting "Connection terminated"', (
         sleep(100),
       ])
     }
-    for (const error of hostileErrors) expect((error as Error).message).toMatch(/^Connection terminated: cannot/)
+    for (const error of hostileErrors)
+      expect((error as Error).message).toMatch(/^Connection terminated: cannot/)
     expect(writeErrors).toEqual([])
     expect(downs.map((event) => `${event.node}: ${event.reason}`)).toEqual([])
   })

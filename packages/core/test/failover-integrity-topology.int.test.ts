@@ -64,7 +64,9 @@ describe('a cluster replaced behind the same addresses', () => {
     await green.primary.query(`CREATE ROLE postgres SUPERUSER LOGIN PASSWORD '${password}'`)
     await green.waitForReplication()
     expect(await systemIdOf(green.primary)).not.toBe(await systemIdOf(blue.primary))
-    const proxies = await Promise.all([blue.primary.port, blue.replicas[0]!.port].map((p) => TcpProxy.start(p)))
+    const proxies = await Promise.all(
+      [blue.primary.port, blue.replicas[0]!.port].map((p) => TcpProxy.start(p)),
+    )
     resources.onCleanup(() => Promise.all(proxies.map((proxy) => proxy.close())))
     const [primaryProxy, replicaProxy] = proxies as [TcpProxy, TcpProxy]
     const router = resources.router(

@@ -141,5 +141,7 @@ export async function refusal(call: Promise<unknown>): Promise<unknown> {
     return error
   }
   const rows = (value as { rows?: unknown } | undefined)?.rows
-  throw new Error(`expected a refusal, but the call succeeded: ${JSON.stringify(rows ?? value) ?? 'undefined'}`)
+  throw new Error(
+    `expected a refusal, but the call succeeded: ${JSON.stringify(rows ?? value) ?? 'undefined'}`,
+  )
 }
