@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { attributeError } from '../pg-errors.js'
 
 /**
  * The router's own connection to one node, for its own statements (the primary's WAL position, a replica's
@@ -64,6 +65,8 @@ export class ControlConnection {
       const result = await Promise.race([client!.query<T>(sql), timeout])
       return result.rows
     } catch (error) {
+      // Connecting, or the statement on the connection: where the error came from tells what it means.
+      attributeError(error, this.#client === undefined ? 'connect' : client!)
       this.#drop((client ?? opening)!)
       throw error
     } finally {

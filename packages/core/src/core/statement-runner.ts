@@ -1,6 +1,12 @@
 import type pg from 'pg'
 import type { PgRouteError } from '../errors.js'
-import { cancelledByRouter, isConnectionError, isStatementError, traceToCaller } from '../pg-errors.js'
+import {
+  cancelledByRouter,
+  type ErrorOrigin,
+  isConnectionError,
+  isStatementError,
+  traceToCaller,
+} from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { RouterNode, RunningStatement, WaitingCheckout } from '../replicas/router-node.js'
 import { StatementCanceller, whileDown } from './statement-canceller.js'
@@ -96,7 +102,7 @@ export class StatementRunner {
     const listener = (error: Error, client?: pg.PoolClient) => {
       // The pool repeats what a watched connection already reported through its own listener.
       if (client && this.#watched.has(client)) return
-      this.#noteFailure(node, error)
+      this.#noteFailure(node, error, client)
     }
     node.pool.on('error', listener)
     this.#listeners.set(node, listener)
@@ -147,12 +153,12 @@ export class StatementRunner {
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) => {
       if (!node.waiting.remove(waiting)) {
         // Already failed by abandon(): a connection that came after all goes back to its pool.
-        if (error) this.#noteFailure(node, error)
+        if (error) this.#noteFailure(node, error, 'connect')
         client?.release()
         return
       }
       if (error || !client) {
-        this.#noteFailure(node, error)
+        this.#noteFailure(node, error, 'connect')
         waiter.failed(this.#failure(node, error ?? new Error('pg-pool returned no connection')))
         return
       }
@@ -161,7 +167,7 @@ export class StatementRunner {
       if (!this.#watched.has(client)) {
         this.#watched.add(client)
         client.on('error', (clientError) => {
-          if (!this.#canceller.discarded(client)) this.#noteFailure(node, clientError)
+          if (!this.#canceller.discarded(client)) this.#noteFailure(node, clientError, client)
         })
       }
       this.#hooks.onRoute?.(node, reason)
@@ -267,7 +273,7 @@ export class StatementRunner {
       return value
     } catch (error) {
       const cancelled = this.#canceller.takeReason(client)
-      if (cancelled === undefined) this.#noteFailure(node, error)
+      if (cancelled === undefined) this.#noteFailure(node, error, client)
       throw this.#failure(node, cancelled ?? error)
     } finally {
       node.inFlight--
@@ -302,7 +308,7 @@ export class StatementRunner {
     node.inFlight--
     node.running.remove(running)
     const cancelled = this.#canceller.takeReason(client)
-    if (cancelled === undefined) this.#noteFailure(node, error)
+    if (cancelled === undefined) this.#noteFailure(node, error, client)
     const failure = this.#failure(node, cancelled ?? error)
     if (mode !== 'borrowed') this.release(lease, failure)
     waiter.failed(failure)
@@ -313,7 +319,8 @@ export class StatementRunner {
     return node.role === 'primary' ? primaryUnavailable(node, error) : error
   }
 
-  #noteFailure(node: RouterNode, error: unknown): void {
-    if (isConnectionError(error)) this.#hooks.onConnectionFailure(node, error)
+  /** Reports a failure with the node's signature; `origin` tells whether the driver raised it (see ErrorOrigin). */
+  #noteFailure(node: RouterNode, error: unknown, origin: ErrorOrigin | undefined): void {
+    if (isConnectionError(error, origin)) this.#hooks.onConnectionFailure(node, error)
   }
 }
