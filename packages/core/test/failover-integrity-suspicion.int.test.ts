@@ -6,7 +6,7 @@
 import type { ClusterNode } from '@pgroute/cluster'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { NodeStateEvent, RerouteEvent, Router } from '../src/index.js'
-import { portOf, routerFor } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, waitForState } from './helpers/cluster-helpers.js'
 import { sleep, TestResources } from './helpers/failover-helpers.js'
 
 const resources = new TestResources()
@@ -42,9 +42,12 @@ describe('pg_terminate_backend of one idle pooled connection', () => {
     const c = await resources.cluster({ replicas: 1 })
     const router = resources.router(routerFor(c))
     await router.ready()
+    await waitForState(router, 'replica-1', 'up')
     const { downs, reroutes } = watched(router)
     // Two connections in the replica's pool.
-    await Promise.all([router.query('SELECT pg_sleep(0.2)'), router.query('SELECT pg_sleep(0.2)')])
+    const warm = 'SELECT inet_server_port() AS port, pg_sleep(0.2)'
+    const warmed = await Promise.all([router.query(warm), router.query(warm)])
+    expect(warmed.map(portOf)).toEqual([c.replicas[0]!.port, c.replicas[0]!.port])
     const slow = router.query<{ port: number }>('SELECT inet_server_port() AS port, pg_sleep(1.5)')
     await sleep(300)
     await terminateOneIdle(c.replicas[0]!)

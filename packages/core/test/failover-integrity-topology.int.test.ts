@@ -40,7 +40,7 @@ describe('a writable rival on the same timeline', () => {
     await c.primary.hang()
     await sleep(400)
     await c.primary.resume()
-    await waitForState(router, primary, 'up')
+    await waitFor(() => stateOf(router, primary) !== 'down', 10_000, 'the primary to answer again')
     // A few rounds after the stall: the rival must not have been elected in between, nor be now.
     await sleep(1000)
     expect(changes).toEqual([])

@@ -16,8 +16,13 @@ type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
  * a failover is followed within one round. Replicas are judged against the primary's WAL position of the same
  * round. Byte lag is `primary LSN − replay LSN`; time lag is how long ago a probe first saw the primary past the
  * replica's replay position (see {@link WalHistory}), capped by the age of the last replayed commit, and 0 while
- * the replica is not behind at all. A node that fails (a probe, or a statement with a connection error) is marked
- * down at once and re-probed with exponential back-off until it answers again.
+ * the replica is not behind at all. A node whose probe fails is marked down at once and re-probed with exponential
+ * back-off until it answers again.
+ *
+ * A statement that fails with a connection error only makes its node suspect ({@link reportConnectionFailure}):
+ * one lost connection is what a DBA's `pg_terminate_backend`, `idle_session_timeout` or a load balancer's reset
+ * does to a healthy server. The node is probed at once; only a failed probe marks it down (and so cancels what
+ * runs there, or refuses writes). Meanwhile new reads avoid a suspect replica.
  */
 export class HealthMonitor {
   readonly #nodes: NodeSet
@@ -27,6 +32,8 @@ export class HealthMonitor {
   /** Each node's latest probe; `undefined` after a failure. */
   readonly #readings = new Map<RouterNode, ProbeReading | undefined>()
   readonly #reprobes = new Map<RouterNode, NodeJS.Timeout>()
+  /** Nodes a statement's connection failure made suspect, while the probe that settles it runs. */
+  readonly #suspects = new Set<RouterNode>()
   #roundTimer: NodeJS.Timeout | undefined
   #primaryLsn: bigint | undefined
   #history = new WalHistory()
@@ -70,12 +77,26 @@ export class HealthMonitor {
   }
 
   /**
-   * Marks a node down after a statement failed on it with a connection error, and schedules a re-probe: the
-   * circuit breaker. Reads stop going there now, not at the next round.
+   * A statement (or an idle pooled connection) of `node` failed with a connection error: the node is suspect, and
+   * probed now. A failed probe marks it down; an answer clears the suspicion. Until the probe settles, new reads
+   * avoid a suspect replica (as one that is out of connection slots); nothing running is cancelled and no write is
+   * refused on the strength of one lost connection.
    */
   reportConnectionFailure(node: RouterNode, error: unknown): void {
     if (this.#stopped || node.removed) return
-    this.#fail(node, error, 'statement')
+    node.errors++
+    node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
+    if (node.state === 'down' || this.#suspects.has(node)) return
+    this.#suspects.add(node)
+    const settleBy = Date.now() + this.#options.healthCheck.timeoutMs
+    if (node.role === 'replica' && node.coolUntil < settleBy) node.coolUntil = settleBy
+    void this.#probe(node).then(() => {
+      this.#suspects.delete(node)
+      if (this.#stopped || this.#readings.get(node) === undefined) return
+      // Cleared: reads may go there again at once.
+      if (node.coolUntil === settleBy) node.coolUntil = 0
+      this.#judge()
+    })
   }
 
   /** Records a replay position learned outside a probe (a direct read-your-writes check). */
@@ -116,7 +137,7 @@ export class HealthMonitor {
     } catch (error) {
       node.lastProbeAt = Date.now()
       this.#readings.set(node, undefined)
-      if (!this.#stopped && !node.removed) this.#fail(node, error, 'probe')
+      if (!this.#stopped && !node.removed) this.#fail(node, error)
     }
   }
 
@@ -222,17 +243,16 @@ export class HealthMonitor {
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
-  #fail(node: RouterNode, error: unknown, by: 'probe' | 'statement'): void {
-    // A statement's failure does not clear a probe's confirmation of the same outage.
-    if (node.state !== 'down' || by === 'probe') node.downBy = by
+  /** A probe of `node` failed: it is down (confirmed after a second failure in a row, see NodeSet.writable). */
+  #fail(node: RouterNode, error: unknown): void {
+    node.downBy = 'probe'
     node.failures++
     node.errors++
     node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
     node.lastFailure = error
     node.setState('down', node.lastError)
     this.#nodes.changed()
-    // A failed probe already dropped its connection. A statement's failure leaves it be: cutting a probe in
-    // flight would turn a suspicion into a confirmed outage.
+    // A failed probe already dropped its connection.
     this.#scheduleReprobe(node)
   }
 

@@ -75,20 +75,39 @@ export class NodeProbe {
 
   async #timedRead(): Promise<ProbeReading> {
     let timer: NodeJS.Timeout | undefined
+    const attempt = { over: false }
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        attempt.over = true
         this.reset()
         reject(new Error(`health probe timed out after ${this.#timeoutMs} ms`))
       }, this.#timeoutMs)
       timer.unref()
     })
     try {
-      return await Promise.race([this.#read(), timeout])
+      return await Promise.race([this.#readOnce(attempt), timeout])
     } catch (error) {
       this.reset()
       throw error
     } finally {
       clearTimeout(timer)
+    }
+  }
+
+  /**
+   * One probe. A connection kept from an earlier probe may have been closed while it idled (`idle_session_timeout`,
+   * a load balancer's reset, `pg_terminate_backend`): that says nothing of the node, so a probe whose kept
+   * connection fails is tried once more on a new one, within the same time limit. A new connection that fails is
+   * the node's failure.
+   */
+  async #readOnce(attempt: { readonly over: boolean }): Promise<ProbeReading> {
+    const kept = this.#connection !== undefined
+    try {
+      return await this.#read()
+    } catch (error) {
+      if (!kept || attempt.over || this.#closed) throw error
+      this.reset()
+      return this.#read()
     }
   }
 
