@@ -2,7 +2,7 @@ import type { Cluster } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type Router } from '../src/index.js'
-import { failure, portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+import { failure, portOf, routerFor, WHO, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []
