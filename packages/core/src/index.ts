@@ -42,6 +42,7 @@ export type {
 } from './config/router-options.js'
 export type { RejectedStatement } from './core/rejection-log.js'
 export type {
+  ClusterReplacedEvent,
   NodeStateEvent,
   PrimaryChangedEvent,
   RerouteEvent,

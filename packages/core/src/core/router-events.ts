@@ -23,6 +23,20 @@ export interface PrimaryChangedEvent {
   readonly reason: string
 }
 
+/**
+ * Payload of the `cluster-replaced` event: every node the router knows now answers with another system identifier
+ * (a blue/green switch behind stable addresses), consistently for several probe rounds, and none of the old
+ * cluster answers: the router adopted the new cluster.
+ */
+export interface ClusterReplacedEvent {
+  /** The system identifier of the cluster the router served until now. */
+  readonly previousSystemId: string
+  /** The system identifier every node reports now. */
+  readonly systemId: string
+  /** Why, in words fit for logs. */
+  readonly reason: string
+}
+
 /** Payload of the `route` event (only with `routeEvents: true`): where one statement or client went. */
 export interface RouteEvent {
   readonly node: string
@@ -52,6 +66,8 @@ export interface RouterEvents {
   'node-state': [event: NodeStateEvent]
   /** The probes found another node leading the newest timeline: writes go there from now on. */
   'primary-changed': [event: PrimaryChangedEvent]
+  /** The cluster behind the router's addresses was replaced by another one, which the router adopted. */
+  'cluster-replaced': [event: ClusterReplacedEvent]
   /** A statement or client was routed (opt-in: `routeEvents: true`). */
   route: [event: RouteEvent]
   /** A read was re-run on another node. */

@@ -1,12 +1,25 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import type { ClusterReplacedEvent } from '../core/router-events.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import { lsnDistance } from './lsn.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
-import { resolveRoles, type Verdict } from './role-resolver.js'
+import {
+  type Incumbent,
+  replacementIdentity,
+  resolveRoles,
+  SAME_TIMELINE_TAKEOVER_MS,
+  type Verdict,
+} from './role-resolver.js'
 import { WalHistory } from './wal-history.js'
 
 type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
+
+/**
+ * Probe rounds in a row in which every node must report the same other system identifier before the router
+ * adopts the cluster behind its addresses as its own.
+ */
+export const REPLACEMENT_ROUNDS = 3
 
 /**
  * Probes every node each `healthCheck.intervalMs`, observes the roles (see {@link resolveRoles}) and keeps each
@@ -34,6 +47,16 @@ export class HealthMonitor {
   readonly #reprobes = new Map<RouterNode, NodeJS.Timeout>()
   /** Nodes a statement's connection failure made suspect, while the probe that settles it runs. */
   readonly #suspects = new Set<RouterNode>()
+  /** The primary as a probe last saw it lead (its timeline and position), for {@link resolveRoles}. */
+  #led:
+    | { readonly node: RouterNode; readonly timeline: number | undefined; readonly lsn: bigint | undefined }
+    | undefined
+  /** When each node that is down was first found down (cleared by an answer). */
+  readonly #downSince = new Map<RouterNode, number>()
+  /** Another system identifier every node reported, and in how many rounds in a row. */
+  #replacement: { readonly systemId: string; rounds: number } | undefined
+  /** Told when the cluster behind the router's addresses was replaced and adopted. */
+  onClusterReplaced: ((event: ClusterReplacedEvent) => void) | undefined
   #roundTimer: NodeJS.Timeout | undefined
   #primaryLsn: bigint | undefined
   #history = new WalHistory()
@@ -71,6 +94,9 @@ export class HealthMonitor {
     clearTimeout(this.#reprobes.get(node))
     this.#reprobes.delete(node)
     this.#readings.delete(node)
+    this.#downSince.delete(node)
+    this.#suspects.delete(node)
+    if (this.#led?.node === node) this.#led = undefined
     const probe = this.#probes.get(node)
     this.#probes.delete(node)
     await probe?.close()
@@ -116,6 +142,7 @@ export class HealthMonitor {
   async #round(): Promise<void> {
     await Promise.all(this.#nodes.all.map((node) => this.#probe(node)))
     if (this.#stopped) return
+    this.#adoptReplacement()
     this.#judge()
     this.#forgetReplayedHistory()
     this.#roundTimer = setTimeout(() => void this.#round(), this.#options.healthCheck.intervalMs)
@@ -130,6 +157,7 @@ export class HealthMonitor {
       const reading = await probe.read()
       node.lastProbeAt = Date.now()
       node.failures = 0
+      this.#downSince.delete(node)
       if (reading.systemId !== undefined) node.systemId = reading.systemId
       // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
       const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
@@ -145,7 +173,7 @@ export class HealthMonitor {
   #judge(): void {
     const nodes = this.#nodes
     const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
-    const resolution = resolveRoles(observations, nodes.primary, nodes)
+    const resolution = resolveRoles(observations, nodes.primary, nodes, this.#incumbent())
     nodes.systemId = resolution.systemId
     nodes.timeline = resolution.timeline
     const elected = resolution.primary
@@ -168,6 +196,7 @@ export class HealthMonitor {
   }
 
   #applyPrimary(node: RouterNode, reading: ProbeReading): void {
+    this.#led = { node, timeline: reading.timeline ?? this.#nodes.timeline, lsn: reading.lsn }
     node.timeline = reading.timeline
     node.lsn = reading.lsn
     node.lagBytes = 0
@@ -243,8 +272,49 @@ export class HealthMonitor {
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
+  /**
+   * What {@link resolveRoles} needs to know of the current primary: the timeline and position a probe last saw it
+   * lead (none while no probe has seen it as primary), and whether it is gone.
+   */
+  #incumbent(): Incumbent {
+    const { primary } = this.#nodes
+    const led = this.#led?.node === primary ? this.#led : undefined
+    const downSince = this.#downSince.get(primary)
+    const gone = downSince !== undefined && Date.now() - downSince >= SAME_TIMELINE_TAKEOVER_MS
+    return { timeline: led?.timeline, lsn: led?.lsn, gone }
+  }
+
+  /**
+   * Adopts the cluster behind the router's addresses when it was replaced (a blue/green switch behind stable
+   * endpoints): once every node has reported the same other system identifier for {@link REPLACEMENT_ROUNDS}
+   * rounds in a row, it is the cluster's identifier, its timelines start afresh, and `onClusterReplaced` is told.
+   * Until then, its nodes stay fenced.
+   */
+  #adoptReplacement(): void {
+    const nodes = this.#nodes
+    const previous = nodes.systemId
+    const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
+    const systemId = replacementIdentity(observations, nodes)
+    if (systemId === undefined || previous === undefined) {
+      this.#replacement = undefined
+      return
+    }
+    if (this.#replacement?.systemId !== systemId) this.#replacement = { systemId, rounds: 0 }
+    if (++this.#replacement.rounds < REPLACEMENT_ROUNDS) return
+    this.#replacement = undefined
+    nodes.systemId = systemId
+    nodes.timeline = 0
+    this.#led = undefined
+    // Positions of the old cluster say nothing of the new one's.
+    this.#history = new WalHistory()
+    this.#primaryLsn = undefined
+    const reason = `every node reported system identifier ${systemId} instead of ${previous} for ${REPLACEMENT_ROUNDS} probe rounds in a row: the cluster behind the router's addresses was replaced`
+    this.onClusterReplaced?.({ previousSystemId: previous, systemId, reason })
+  }
+
   /** A probe of `node` failed: it is down (confirmed after a second failure in a row, see NodeSet.writable). */
   #fail(node: RouterNode, error: unknown): void {
+    if (!this.#downSince.has(node)) this.#downSince.set(node, Date.now())
     node.downBy = 'probe'
     node.failures++
     node.errors++

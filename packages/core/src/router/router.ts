@@ -70,8 +70,8 @@ const END_READ_ONLY: Classification = Object.freeze({
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
- * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `route` (opt-in), `reroute`. The router
- * never emits `error`.
+ * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `cluster-replaced`, `route` (opt-in),
+ * `reroute`. The router never emits `error`.
  */
 export class Router extends EventEmitter<RouterEvents> {
   /**
@@ -115,6 +115,7 @@ export class Router extends EventEmitter<RouterEvents> {
       },
     })
     this.#core = new RouterCore(resolved, hooks)
+    this.#core.monitor.onClusterReplaced = (event) => this.emit('cluster-replaced', event)
     this.#telemetry = telemetry
     this.primary = new PrimaryPool(this.#core)
     this.pool = new RoutedPool(this.#core)
