@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { endClient } from '../pg-close.js'
 import { attributeError } from '../pg-errors.js'
 
 /**
@@ -37,7 +38,7 @@ export class ControlConnection {
     this.#closed = true
     const client = this.#client
     this.#client = undefined
-    await client?.end().catch(() => {})
+    if (client) await endClient(client)
   }
 
   async #run<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
@@ -89,6 +90,6 @@ export class ControlConnection {
 
   #drop(client: pg.Client): void {
     if (client === this.#client) this.#client = undefined
-    client.end().catch(() => {})
+    void endClient(client)
   }
 }

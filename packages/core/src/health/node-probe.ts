@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { endClient } from '../pg-close.js'
 import { parseLsn, parseTimeline } from './lsn.js'
 
 /** What one probe of a node reads. */
@@ -144,7 +145,7 @@ export class NodeProbe {
         await client.connect()
         await client.query(`SET statement_timeout = ${Math.ceil(this.#timeoutMs)}`)
       } catch (error) {
-        client.end().catch(() => {})
+        void endClient(client)
         throw error
       }
       const connection = { client, systemId: await readSystemId(client) }
@@ -160,16 +161,16 @@ export class NodeProbe {
   reset(client: pg.Client | undefined = this.#connection?.client): void {
     if (!client) return
     if (client === this.#connection?.client) this.#connection = undefined
-    client.end().catch(() => {})
+    void endClient(client)
   }
 
-  /** Closes the probe connection for good. */
+  /** Closes the probe connection for good, within a bounded time whatever the node does (see endClient). */
   async close(): Promise<void> {
     this.#closed = true
     const connecting = this.#connecting
     const client = this.#connection?.client
     this.#connection = undefined
-    await Promise.allSettled([client?.end(), connecting?.then((c) => c.client.end())])
+    await Promise.allSettled([client && endClient(client), connecting?.then((c) => endClient(c.client))])
   }
 }
 
