@@ -37,6 +37,12 @@ export type PgRouteErrorCode =
    * (unreachable, refused the login, or in recovery).
    */
   | 'PGROUTE_PRIMARY_UNAVAILABLE'
+  /**
+   * Writes the primary acknowledged are not on the cluster's current timeline: they were made on a timeline past
+   * the point where the current one branched off it (the window of a promotion while the old primary still took
+   * writes, or WAL that never reached the promoted standby). The message gives the lost WAL range.
+   */
+  | 'PGROUTE_WRITES_LOST'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

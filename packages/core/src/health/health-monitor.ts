@@ -11,6 +11,7 @@ import {
   SAME_TIMELINE_TAKEOVER_MS,
   type Verdict,
 } from './role-resolver.js'
+import { TimelineHistory } from './timeline-history.js'
 import { WalHistory } from './wal-history.js'
 
 type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
@@ -55,6 +56,8 @@ export class HealthMonitor {
   readonly #downSince = new Map<RouterNode, number>()
   /** Another system identifier every node reported, and in how many rounds in a row. */
   #replacement: { readonly systemId: string; rounds: number } | undefined
+  /** Where the timelines before the current one ended (their switch points), from the primary's history file. */
+  readonly #timelines: TimelineHistory
   /** Told when the cluster behind the router's addresses was replaced and adopted. */
   onClusterReplaced: ((event: ClusterReplacedEvent) => void) | undefined
   #roundTimer: NodeJS.Timeout | undefined
@@ -67,6 +70,7 @@ export class HealthMonitor {
     this.#nodes = nodes
     this.#options = options
     this.#scrub = scrub
+    this.#timelines = new TimelineHistory(options.healthCheck.timeoutMs)
     for (const node of nodes.all)
       this.#probes.set(node, new NodeProbe(node.spec, options.healthCheck.timeoutMs))
     this.#firstRound = this.#round()
@@ -123,6 +127,21 @@ export class HealthMonitor {
       if (node.coolUntil === settleBy) node.coolUntil = 0
       this.#judge()
     })
+  }
+
+  /**
+   * Where `timeline` ended (its switch point: WAL written on it past that point is not part of the cluster's
+   * history), when the cluster has moved past it. Read once from the current primary's timeline history file
+   * (`pg_read_file()`: a superuser, or a role granted `pg_read_server_files`); `undefined` when it cannot be read
+   * (or `timeline` is the current one).
+   */
+  async timelineEnd(timeline: number): Promise<bigint | undefined> {
+    const known = this.#timelines.endOf(timeline)
+    const { primary } = this.#nodes
+    const current = this.#nodes.timeline
+    if (known !== undefined || timeline >= current || primary.role !== 'primary') return known
+    await this.#timelines.learn(primary.spec, current)
+    return this.#timelines.endOf(timeline)
   }
 
   /** Records a replay position learned outside a probe (a direct read-your-writes check). */
@@ -186,7 +205,11 @@ export class HealthMonitor {
       nodes.elect(elected, 'out of recovery again')
     }
     const verdict = (node: RouterNode) => resolution.verdicts.get(node)
-    if (elected !== undefined) this.#applyPrimary(elected, this.#readings.get(elected)!)
+    if (elected !== undefined) {
+      this.#applyPrimary(elected, this.#readings.get(elected)!)
+      // The switch points of the timelines before the primary's, read once per timeline (in the background).
+      if (resolution.timeline > 1) void this.#timelines.learn(elected.spec, resolution.timeline)
+    }
     for (const node of nodes.all) {
       const reading = this.#readings.get(node)
       const judged = verdict(node)
@@ -305,6 +328,7 @@ export class HealthMonitor {
     nodes.systemId = systemId
     nodes.timeline = 0
     this.#led = undefined
+    this.#timelines.clear()
     // Positions of the old cluster say nothing of the new one's.
     this.#history = new WalHistory()
     this.#primaryLsn = undefined

@@ -48,11 +48,12 @@ export class CausalSession {
   }
 
   /**
-   * Settles `claim` as `settled`: the claim itself when it is real (or cannot be compared), else what it was
-   * clamped to. The floor only rises (see {@link combine}).
+   * Settles `claim` as `settled`: what it asks for once verified (the claim itself, the same position on the
+   * current timeline, or what it was clamped to), or `undefined` when it asks for nothing a replica lacks (`0/0`).
+   * The floor only rises (see {@link combine}).
    */
-  settleClaim(claim: WalPosition, settled: WalPosition): void {
-    this.#floor = combine(this.#floor, settled)
+  settleClaim(claim: WalPosition, settled: WalPosition | undefined): void {
+    if (settled !== undefined) this.#floor = combine(this.#floor, settled)
     if (this.#claim === claim) this.#claim = undefined
   }
 

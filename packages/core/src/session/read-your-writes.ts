@@ -3,8 +3,9 @@ import type { ResolvedOptions } from '../config/resolved-options.js'
 import { ControlConnection } from '../core/control-connection.js'
 import { SharedFetch } from '../core/shared-fetch.js'
 import { primaryUnavailable } from '../core/unavailable-error.js'
+import { PgRouteError } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
-import { parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
+import { formatLsn, parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
 import { isConnectionError } from '../pg-errors.js'
 import type { Lease } from '../replicas/lease.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
@@ -167,15 +168,37 @@ export class ReadYourWrites {
   }
 
   /**
-   * A token's position is believed up to what the primary is known to have reached on its timeline (its last
-   * probe, or a replica that received that far); beyond it, the primary is asked. A position the primary has not
-   * reached cannot come from a real token: it is clamped to the furthest position a replica of the primary's
-   * timeline has replayed (a position the primary did reach), so a forged token can neither pin a session to the
-   * primary nor hold reads waiting. A position of an older or unknown timeline that the primary has reached cannot
-   * be compared: it stands, and its reads go to the primary.
+   * A token's position, verified before any read relies on it: tokens are untrusted input, and a token must never
+   * send the session's reads to the primary unless the session's own writes need it.
+   * - `0/0` asks for nothing.
+   * - A position of an older timeline is compared with where that timeline ended ({@link HealthMonitor.timelineEnd}):
+   *   at or before the switch point it is part of the current timeline's history, and stands as the same position
+   *   on the current timeline; past it, the writes it stands for were lost, and the session fails with
+   *   `PGROUTE_WRITES_LOST`. When the switch point cannot be read (no privilege), it stands on the current
+   *   timeline: reads may then miss a lost write, but never pin the primary.
+   * - A position without a timeline (a bare LSN) stands on the current timeline.
+   * - On the current timeline, it is believed up to what the primary is known to have reached (its last probe, or
+   *   a replica that received that far); beyond it, the primary is asked. A position the primary has not reached
+   *   cannot come from a real token: it is clamped to the furthest position a replica of the primary's timeline
+   *   has replayed (a position the primary did reach), so a forged token can neither pin a session to the primary
+   *   nor hold reads waiting.
    */
   async #verifyClaim(session: CausalSession, claim: WalPosition): Promise<WalPosition | undefined> {
-    const timeline = this.#replicas.timeline
+    session.settleClaim(claim, await this.#verified(claim))
+    return session.required(this.primaryPosition)
+  }
+
+  async #verified(claim: WalPosition): Promise<WalPosition | undefined> {
+    if (claim.lsn === 0n) return undefined
+    let timeline = this.#replicas.timeline
+    if (claim.timeline !== undefined && timeline > 0 && claim.timeline < timeline) {
+      const end = await this.#monitor.timelineEnd(claim.timeline)
+      if (end !== undefined && claim.lsn > end) throw writesLost(claim, end, timeline)
+    }
+    let position: WalPosition =
+      claim.timeline === undefined || (timeline > 0 && claim.timeline < timeline)
+        ? { lsn: claim.lsn, timeline: timeline || undefined }
+        : claim
     let known = this.#monitor.primaryLsn ?? 0n
     let replayed = 0n
     for (const replica of this.#replicas.all) {
@@ -183,14 +206,15 @@ export class ReadYourWrites {
       if (replica.receiveLsn !== undefined && replica.receiveLsn > known) known = replica.receiveLsn
       if (replica.lsn !== undefined && replica.lsn > replayed) replayed = replica.lsn
     }
-    let real = claim.lsn <= known && (claim.timeline === undefined || claim.timeline <= timeline)
-    if (!real) {
-      const primary = await this.primaryPosition()
-      const older = claim.timeline === undefined || (primary.timeline ?? 0) > claim.timeline
-      real = claim.lsn <= primary.lsn && (older || claim.timeline === primary.timeline)
-    }
-    session.settleClaim(claim, real ? claim : { lsn: replayed, timeline: timeline || claim.timeline })
-    return session.required(this.primaryPosition)
+    if (position.lsn <= known && position.timeline !== undefined && position.timeline <= timeline)
+      return position
+    const primary = await this.primaryPosition()
+    timeline = primary.timeline ?? timeline
+    // Before the first probe, a position without a timeline stands on the primary's.
+    if (position.timeline === undefined) position = { lsn: position.lsn, timeline: primary.timeline }
+    const older = position.timeline === undefined || (primary.timeline ?? 0) > position.timeline
+    const real = position.lsn <= primary.lsn && (older || position.timeline === primary.timeline)
+    return real ? position : { lsn: replayed, timeline: timeline || position.timeline }
   }
 
   /** Polls `node`'s replay position until it reaches `required` (true) or `maxWaitMs` is over (false). */
@@ -214,6 +238,14 @@ export class ReadYourWrites {
       await sleep(Math.min(pause, remaining), undefined, { ref: false })
     }
   }
+}
+
+/** `PGROUTE_WRITES_LOST` for a token past the end of its timeline. */
+function writesLost(claim: WalPosition, end: bigint, current: number): PgRouteError {
+  return new PgRouteError(
+    'PGROUTE_WRITES_LOST',
+    `Writes of this session were lost in a failover: its token ${formatLsn(claim.lsn)}@${claim.timeline} is past the point where timeline ${claim.timeline} ended (${formatLsn(end)}), so WAL ${formatLsn(end)}–${formatLsn(claim.lsn)} of timeline ${claim.timeline} is not on the current timeline ${current}`,
+  )
 }
 
 /** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
