@@ -46,6 +46,34 @@ function passwordOf(config: pg.PoolConfig): string | undefined {
   return undefined
 }
 
+/** The longest delay Node's timers take (2³¹−1 ms): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Pool and client settings pg turns into Node timers (`maxLifetimeSeconds` in seconds): a value past 2³¹−1 ms
+ * would fire at once (every connect timing out, every idle connection closed, every query timed out).
+ */
+const TIMER_SETTINGS: ReadonlyArray<readonly [name: string, msPerUnit: number]> = [
+  ['connectionTimeoutMillis', 1],
+  ['idleTimeoutMillis', 1],
+  ['query_timeout', 1],
+  ['maxLifetimeSeconds', 1000],
+]
+
+/** Throws a ConfigError naming `option.<setting>` for a timer setting of `config` that Node's timers cannot take. */
+function checkTimers(config: object, option: string): void {
+  for (const [name, msPerUnit] of TIMER_SETTINGS) {
+    const value = (config as Record<string, unknown>)[name]
+    if (typeof value === 'number' && value * msPerUnit > MAX_TIMER_MS) {
+      const limit = Math.floor(MAX_TIMER_MS / msPerUnit)
+      throw new ConfigError(
+        `${option}.${name}`,
+        `expected at most ${limit} (2³¹−1 = ${MAX_TIMER_MS} ms: the longest delay Node's timers take), got ${value}`,
+      )
+    }
+  }
+}
+
 /** Which node an input describes: its role, the option it came from, the name it gets when none is given. */
 export interface NodeSlot {
   readonly role: 'primary' | 'replica'
@@ -63,6 +91,7 @@ export function toNodeSpec(
   if (isPool(input)) {
     // pg-pool hides the password as non-enumerable: copy it explicitly for the probe connection.
     const options = input.options as pg.PoolConfig
+    checkTimers(options, option)
     const connection = { ...options, password: options.password }
     return {
       name: displayName(options, fallbackName),
@@ -104,6 +133,7 @@ export function toNodeSpec(
   if (config.connectionString !== undefined && typeof config.connectionString !== 'string') {
     throw new ConfigError(`${option}.connectionString`, 'expected a string')
   }
+  checkTimers(poolConfig, option)
   const merged: pg.PoolConfig = {
     max: poolDefaults.max,
     idleTimeoutMillis: poolDefaults.idleTimeoutMillis,
