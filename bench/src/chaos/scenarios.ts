@@ -8,7 +8,14 @@ import {
   slotsFull,
 } from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
-import { patroniFailover } from './patroni-scenario.js'
+import {
+  idleConnectionKilled,
+  lostTail,
+  sameTimelineRival,
+  splitBrainOpenTransactions,
+  switchoverWaiting,
+} from './integrity-scenarios.js'
+import { patroniFailover, patroniSwitchoverWaiting } from './patroni-scenario.js'
 import type { Scenario } from './scenario.js'
 import { failover, splitBrain } from './topology-scenarios.js'
 
@@ -24,4 +31,10 @@ export const scenarios: readonly Scenario[] = [
   failover,
   splitBrain,
   patroniFailover,
+  switchoverWaiting,
+  patroniSwitchoverWaiting,
+  splitBrainOpenTransactions,
+  lostTail,
+  idleConnectionKilled,
+  sameTimelineRival,
 ]
