@@ -26,9 +26,9 @@ const RETRY_AFTER_MS = 60_000
 
 /**
  * Where the timelines before the cluster's current one ended (their switch points), read from the current
- * primary's timeline history file with `pg_read_file()`: that needs a superuser or a role granted
- * `pg_read_server_files` (or EXECUTE on `pg_read_file(text)`). Without it, switch points stay unknown (see
- * {@link endOf}).
+ * primary's timeline history file with `pg_read_file()`: a superuser may, another role needs
+ * `GRANT EXECUTE ON FUNCTION pg_read_file(text) TO <role>` (the file is inside the data directory, so
+ * `pg_read_server_files` is not needed). Without it, switch points stay unknown (see {@link endOf}).
  */
 export class TimelineHistory {
   readonly #timeoutMs: number
