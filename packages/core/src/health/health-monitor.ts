@@ -132,8 +132,8 @@ export class HealthMonitor {
   /**
    * Where `timeline` ended (its switch point: WAL written on it past that point is not part of the cluster's
    * history), when the cluster has moved past it. Read once from the current primary's timeline history file
-   * (`pg_read_file()`: a superuser, or a role granted EXECUTE on `pg_read_file(text)`); `undefined` when it cannot be read
-   * (or `timeline` is the current one).
+   * (`pg_read_file()`: a superuser, or a role granted EXECUTE on `pg_read_file(text)`); `undefined` when it cannot
+   * be read (or `timeline` is the current one).
    */
   async timelineEnd(timeline: number): Promise<bigint | undefined> {
     const known = this.#timelines.endOf(timeline)
