@@ -1,6 +1,8 @@
 // Consumer smoke test: packs every package as npm would publish it, installs the tarballs into a fresh project
 // outside the repository, and runs an ES module and a CommonJS consumer against a real 1 + 1 cluster on each
-// Node version `engines` admits at its edges. Node binaries come from the npm registry (`node-<os>-<arch>`),
+// Node version `engines` admits at its edges: first without any web framework installed (@pgroute/http's root
+// and its framework entries must load without them), then with Express, Fastify, Hono and @opentelemetry/api
+// installed (each integration on its framework). Node binaries come from the npm registry (`node-<os>-<arch>`),
 // cached under node_modules/.cache so reruns download nothing.
 //
 //   node .ci/consumer-smoke/consumer-smoke.mjs            (after `pnpm build`)
@@ -16,7 +18,7 @@ import { promisify } from 'node:util'
 const run = promisify(execFile)
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
-const packages = ['core', 'kysely-adapter', 'drizzle-adapter', 'cluster']
+const packages = ['core', 'kysely-adapter', 'drizzle-adapter', 'cluster', 'http', 'jobs']
 
 /**
  * Oldest and newest Node 20 and 22, and the newest Node 24. 20.0.0 and 22.0.0 cannot require() an ES module;
@@ -29,8 +31,9 @@ const cacheDir = join(root, 'node_modules', '.cache', 'pgroute-consumer-smoke')
 const help = `Usage: node .ci/consumer-smoke/consumer-smoke.mjs
 
 Packs every package (run pnpm build first), installs the tarballs into a new project in the OS temp directory,
-starts a 1 + 1 cluster, and runs an ES module and a CommonJS consumer on each Node version. Exits 1 when any run
-fails.
+starts a 1 + 1 cluster, and runs an ES module and a CommonJS consumer on each Node version; then installs the
+web frameworks @pgroute/http integrates with and runs the framework consumers on each version. Exits 1 when any
+run fails.
 
 Environment:
   SMOKE_NODE_VERSIONS  comma-separated Node versions (default ${defaultVersions.join(',')})
@@ -119,6 +122,16 @@ async function createConsumer(dir) {
   }
 }
 
+/** Installs the web frameworks (and @opentelemetry/api) @pgroute/http is tested with into the consumer. */
+async function installFrameworks(dir) {
+  const frameworks = ['express', 'fastify', 'hono', '@hono/node-server', '@opentelemetry/api']
+  const specs = await Promise.all(frameworks.map(async (name) => `${name}@${await devVersion('http', name)}`))
+  await run('npm', ['install', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts', ...specs], {
+    cwd: dir,
+    timeout: 300_000,
+  })
+}
+
 /** Runs one entry file on one Node binary; resolves to its outcome, never rejects. */
 async function probe(binary, entry, env, cwd) {
   const begin = Date.now()
@@ -146,17 +159,26 @@ async function main() {
     )
     cluster = await startCluster({ replicas: 1 })
     const env = { SMOKE_PRIMARY_URL: cluster.primary.url, SMOKE_REPLICA_URL: cluster.replicas[0].url }
-    for (const [index, version] of versions.entries()) {
-      for (const [format, entry] of [
-        ['import', 'probe-entry.mjs'],
-        ['require', 'probe-entry.cjs'],
-      ]) {
-        const result = await probe(binaries[index], entry, env, dir)
-        results.push({ version, format, ...result })
-        log(`Node ${version} ${format}: ${result.ok ? 'ok' : 'FAILED'} (${result.ms} ms)`)
-        if (!result.ok) console.log(result.output.replace(/^/gm, '    '))
+    const runAll = async (phase, entries) => {
+      for (const [index, version] of versions.entries()) {
+        for (const [format, entry] of entries) {
+          const result = await probe(binaries[index], entry, env, dir)
+          results.push({ version, format: `${phase} ${format}`, ...result })
+          log(`Node ${version} ${phase}, ${format}: ${result.ok ? 'ok' : 'FAILED'} (${result.ms} ms)`)
+          if (!result.ok) console.log(result.output.replace(/^/gm, '    '))
+        }
       }
     }
+    await runAll('no framework installed', [
+      ['import', 'probe-entry.mjs'],
+      ['require', 'probe-entry.cjs'],
+    ])
+    log('installing Express, Fastify, Hono and @opentelemetry/api into the consumer')
+    await installFrameworks(dir)
+    await runAll('frameworks installed', [
+      ['import', 'probe-frameworks.mjs'],
+      ['require', 'probe-frameworks.cjs'],
+    ])
   } finally {
     await cluster?.stop()
     await rm(dir, { recursive: true, force: true })

@@ -3,7 +3,7 @@
  * `pnpm bench core-throughput read-after-write` (those named). The contract a bench module follows is in
  * bench/README.md.
  *
- * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about four
+ * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about five
  * minutes on a 2-core machine; a bench run on its own uses its longer defaults.
  */
 import { existsSync } from 'node:fs'
@@ -19,13 +19,15 @@ const BENCHES = [
   'read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
+  'client-overhead',
   'otel-overhead',
+  'http-overhead',
 ] as const
 
 const HELP = `Usage: pnpm bench [<bench>...]
 
 Runs benchmarks against a real PostgreSQL cluster started on 127.0.0.1 and prints one table per bench.
-With no names, runs all of them (about 3.5 minutes on 2 cores); with names, only those.
+With no names, runs all of them (about 5 minutes on 2 cores); with names, only those.
 
 Benches:
   core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
@@ -35,7 +37,10 @@ Benches:
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
+  client-overhead     client CPU per query of Kysely's pinned path, router.pool clients and router.pool.query,
+                      each beside the same code on a plain pg.Pool, the server answered from memory
   otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
+  http-overhead       Express, Fastify, Hono: a request that touches no database, with and without readYourWrites
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)

@@ -1,5 +1,6 @@
+import { pgbouncerUnavailable } from '@pgroute/cluster'
 import { describe, expect, it } from 'vitest'
-import { replicaKilled } from '../src/chaos/fault-scenarios.js'
+import { primaryKilled, replicaKilled } from '../src/chaos/fault-scenarios.js'
 import { runScenario } from '../src/chaos/scenario-runner.js'
 
 describe('runScenario()', () => {
@@ -22,5 +23,29 @@ describe('runScenario()', () => {
     expect(report.unfinished).toBe(0)
     expect(report.serverConnections).toBe(0)
     expect(report.clientSockets).toBe(0)
+  })
+})
+
+describe('runScenario() via PgBouncer (--via pgbouncer-transaction)', () => {
+  it('runs the load through one PgBouncer per server: routes named after the servers, nothing left behind', async (context) => {
+    const missing = pgbouncerUnavailable()
+    if (missing) return context.skip(missing)
+    const result = await runScenario(replicaKilled, 6000, 'pgbouncer-transaction')
+    expect(result.failures).toEqual([])
+    const report = result.report!
+    expect(report.metrics.sessionReads).toBeGreaterThan(10)
+    expect(new Set(report.metrics.routes.map((route) => route.node))).toEqual(
+      new Set(['primary', 'replica-1', 'replica-2']),
+    )
+    expect(report.serverConnections).toBe(0)
+    expect(report.clientSockets).toBe(0)
+  })
+
+  it('lists a row the shape cannot support with the reason, without starting anything', async (context) => {
+    const missing = pgbouncerUnavailable()
+    if (missing) return context.skip(missing)
+    const result = await runScenario(primaryKilled, 6000, 'pgbouncer-session')
+    expect(result.skipped).toMatch(/server_login_retry/)
+    expect(result.report).toBeUndefined()
   })
 })

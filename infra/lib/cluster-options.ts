@@ -40,7 +40,29 @@ export interface ClusterOptions {
   readonly vpcCidr?: string
   /** Application database, owned by the application role. Default `pgroute`. */
   readonly databaseName?: string
+  /**
+   * Archive the primary's WAL to an S3 bucket of the stack (encrypted, TLS only, no public access, versioned,
+   * emptied and deleted with the stack): `archive_mode = on` with a checked `archive_command`
+   * (`scripts/wal-s3.sh`: gzip, SHA-256 verified by S3, never overwrites a segment with other content), and a
+   * `restore_command` fallback on the replicas. Default false.
+   */
+  readonly walArchive?: boolean
+  /** Days archived WAL is kept (S3 lifecycle rule), 1 to 365; needs `walArchive`. Default 7. */
+  readonly walArchiveRetentionDays?: number
+  /**
+   * Make replica 1 the primary's synchronous standby (`synchronous_standby_names = 'FIRST 1 ("replica_1")'`):
+   * commits wait for it, and block while it is down. Default false.
+   */
+  readonly synchronousReplica?: boolean
+  /**
+   * `synchronous_commit` of the primary with `synchronousReplica`: `on` (the standby flushed the commit),
+   * `remote_write` (it wrote it) or `remote_apply` (it applied it: a read there sees it). Default `on`.
+   */
+  readonly synchronousCommit?: SynchronousCommit
 }
+
+/** Values of {@link ClusterOptions.synchronousCommit}. */
+export type SynchronousCommit = 'on' | 'remote_write' | 'remote_apply'
 
 /** {@link ClusterOptions} with defaults applied and every value validated. */
 export interface ResolvedClusterOptions {
@@ -62,6 +84,14 @@ export interface ResolvedClusterOptions {
   readonly availabilityZones: readonly string[] | undefined
   /** See {@link ClusterOptions.ttlHours}; `undefined` for none. */
   readonly ttlHours: number | undefined
+  /** See {@link ClusterOptions.walArchive}. */
+  readonly walArchive: boolean
+  /** See {@link ClusterOptions.walArchiveRetentionDays}. */
+  readonly walArchiveRetentionDays: number
+  /** See {@link ClusterOptions.synchronousReplica}. */
+  readonly synchronousReplica: boolean
+  /** See {@link ClusterOptions.synchronousCommit}; `undefined` without a synchronous replica. */
+  readonly synchronousCommit: SynchronousCommit | undefined
 }
 
 /** Defaults of {@link ClusterOptions}. */
@@ -72,13 +102,31 @@ export const clusterDefaults = {
   dataVolumeGiB: 20,
   vpcCidr: '10.42.0.0/16',
   databaseName: 'pgroute',
+  walArchive: false,
+  walArchiveRetentionDays: 7,
+  synchronousReplica: false,
 } as const
+
+const synchronousCommitValues: readonly SynchronousCommit[] = ['on', 'remote_write', 'remote_apply']
 
 /** PostgreSQL majors packaged for Amazon Linux 2023 as `postgresqlNN` / `postgresqlNN-server`. */
 export const supportedPostgresVersions: readonly number[] = [15, 16, 17, 18]
 
-const numericOptions = ['replicas', 'postgresVersion', 'dataVolumeGiB', 'ttlHours'] as const
-const stringOptions = ['instanceType', 'testRunnerCidr', 'vpcCidr', 'databaseName'] as const
+const numericOptions = [
+  'replicas',
+  'postgresVersion',
+  'dataVolumeGiB',
+  'ttlHours',
+  'walArchiveRetentionDays',
+] as const
+const stringOptions = [
+  'instanceType',
+  'testRunnerCidr',
+  'vpcCidr',
+  'databaseName',
+  'synchronousCommit',
+] as const
+const booleanOptions = ['walArchive', 'synchronousReplica'] as const
 const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map(
   (text) => parseIpv4Cidr(text) as Ipv4Cidr,
 )
@@ -99,6 +147,11 @@ export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClu
     databaseName: options.databaseName ?? clusterDefaults.databaseName,
     availabilityZones: options.availabilityZones,
     ttlHours: options.ttlHours,
+    walArchive: options.walArchive ?? clusterDefaults.walArchive,
+    walArchiveRetentionDays: options.walArchiveRetentionDays ?? clusterDefaults.walArchiveRetentionDays,
+    synchronousReplica: options.synchronousReplica ?? clusterDefaults.synchronousReplica,
+    synchronousCommit:
+      options.synchronousReplica === true ? (options.synchronousCommit ?? 'on') : options.synchronousCommit,
   }
   requireInteger('replicas', resolved.replicas, 1, 8)
   if (!/^[a-z][a-z0-9-]*\.[a-z0-9-]+$/.test(resolved.instanceType)) {
@@ -124,7 +177,31 @@ export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClu
   }
   if (resolved.availabilityZones !== undefined) validateAvailabilityZones(resolved.availabilityZones)
   if (resolved.ttlHours !== undefined) requireInteger('ttlHours', resolved.ttlHours, 1, 720)
+  validateReplicationModes(options, resolved)
   return resolved
+}
+
+function validateReplicationModes(options: ClusterOptions, resolved: ResolvedClusterOptions): void {
+  for (const option of booleanOptions) {
+    if (typeof resolved[option] !== 'boolean') {
+      throw InfraError.invalidOption(option, `expected true or false, got ${show(resolved[option])}`)
+    }
+  }
+  requireInteger('walArchiveRetentionDays', resolved.walArchiveRetentionDays, 1, 365)
+  if (options.walArchiveRetentionDays !== undefined && !resolved.walArchive) {
+    throw InfraError.invalidOption('walArchiveRetentionDays', 'has no effect without walArchive')
+  }
+  if (resolved.synchronousCommit !== undefined) {
+    if (!resolved.synchronousReplica) {
+      throw InfraError.invalidOption('synchronousCommit', 'has no effect without synchronousReplica')
+    }
+    if (!synchronousCommitValues.includes(resolved.synchronousCommit)) {
+      throw InfraError.invalidOption(
+        'synchronousCommit',
+        `expected one of ${synchronousCommitValues.join(', ')}, got ${show(resolved.synchronousCommit)}`,
+      )
+    }
+  }
 }
 
 /**
@@ -134,7 +211,7 @@ export function resolveClusterOptions(options: ClusterOptions = {}): ResolvedClu
  * @throws {InfraError} `PGROUTE_INFRA_INVALID_OPTION` when a numeric option is not a number.
  */
 export function clusterOptionsFromContext(get: (key: string) => unknown): ClusterOptions {
-  const options: Record<string, string | number | readonly string[]> = {}
+  const options: Record<string, string | number | boolean | readonly string[]> = {}
   for (const key of numericOptions) {
     const value = get(key)
     if (value === undefined) continue
@@ -153,6 +230,13 @@ export function clusterOptionsFromContext(get: (key: string) => unknown): Cluste
     if (typeof value !== 'string')
       throw InfraError.invalidOption(key, `expected a string, got ${show(value)}`)
     options[key] = value
+  }
+  for (const key of booleanOptions) {
+    const value = get(key)
+    if (value === undefined) continue
+    if (value === true || value === 'true') options[key] = true
+    else if (value === false || value === 'false') options[key] = false
+    else throw InfraError.invalidOption(key, `expected true or false, got ${show(value)}`)
   }
   const zones = get('availabilityZones')
   if (typeof zones === 'string') {

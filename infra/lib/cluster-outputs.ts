@@ -20,4 +20,6 @@ export const clusterOutputs = {
   securityGroupId: 'SecurityGroupId',
   /** ARN of the Secrets Manager secret `{"username": ..., "password": ...}` of the application role. */
   appSecretArn: 'AppSecretArn',
+  /** Name of the S3 bucket holding the primary's archived WAL; only with `walArchive`. */
+  walArchiveBucket: 'WalArchiveBucket',
 } as const

@@ -11,16 +11,28 @@ import {
 } from 'aws-cdk-lib'
 import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import * as iam from 'aws-cdk-lib/aws-iam'
+import type * as s3 from 'aws-cdk-lib/aws-s3'
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import type { Construct } from 'constructs'
-import { type BootstrapRole, bootstrapDigest, bootstrapUserData } from './bootstrap-user-data.js'
+import {
+  type BootstrapHelper,
+  type BootstrapRole,
+  bootstrapDigest,
+  bootstrapUserData,
+} from './bootstrap-user-data.js'
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from './cluster-options.js'
 import { clusterOutputs } from './cluster-outputs.js'
 import { parseIpv4Cidr } from './ipv4-cidr.js'
 import { acknowledgeNagFindings } from './nag-acknowledgments.js'
-import { addProviderLogGroup, providerHandler } from './provider-log-group.js'
+import {
+  addAutoDeleteLogGroup,
+  addProviderLogGroup,
+  autoDeleteHandler,
+  providerHandler,
+} from './provider-log-group.js'
 import { sessionManagerStatement } from './session-manager-policy.js'
 import { addStackTtl } from './stack-ttl.js'
+import { addWalArchiveBucket, grantWalArchive, walArchivePrefix } from './wal-archive.js'
 
 /** Props of {@link PgrouteClusterStack}: the usual stack props plus the cluster's {@link ClusterOptions}. */
 export interface PgrouteClusterStackProps extends StackProps, ClusterOptions {
@@ -80,6 +92,8 @@ export class PgrouteClusterStack extends Stack {
   readonly appSecret: secretsmanager.Secret
   /** Username and password of {@link replicationUser}. */
   readonly replicationSecret: secretsmanager.Secret
+  /** The WAL archive bucket (`walArchive`), or `undefined`. */
+  readonly walArchiveBucket: s3.Bucket | undefined
 
   /** @throws {InfraError} `PGROUTE_INFRA_INVALID_OPTION` naming the invalid option, before anything is created. */
   constructor(scope: Construct, id: string, props: PgrouteClusterStackProps = {}) {
@@ -114,6 +128,10 @@ export class PgrouteClusterStack extends Stack {
     )
 
     const slots = Array.from({ length: options.replicas }, (_, index) => `replica_${index + 1}`)
+    this.walArchiveBucket = options.walArchive
+      ? addWalArchiveBucket(this, options.walArchiveRetentionDays)
+      : undefined
+    const helpers: BootstrapHelper[] = options.walArchive ? ['wal-s3'] : []
     const common = {
       AWS_REGION: Aws.REGION,
       PGROUTE_STACK_ID: Aws.STACK_ID,
@@ -129,6 +147,9 @@ export class PgrouteClusterStack extends Stack {
       PGROUTE_MAX_REPLICATION_SLOTS: String(Math.max(10, options.replicas + 2)),
       // A slot whose replica is gone must not fill the data volume: cap retained WAL at a quarter of it.
       PGROUTE_MAX_SLOT_WAL_KEEP_SIZE: `${Math.max(1, Math.floor(options.dataVolumeGiB / 4))}GB`,
+      ...(this.walArchiveBucket
+        ? { PGROUTE_WAL_BUCKET: this.walArchiveBucket.bucketName, PGROUTE_WAL_PREFIX: walArchivePrefix }
+        : {}),
     }
 
     const primaryRole = this.createRole('PrimaryRole', [this.appSecret, this.replicationSecret])
@@ -139,11 +160,27 @@ export class PgrouteClusterStack extends Stack {
       PGROUTE_APP_SECRET_ARN: this.appSecret.secretArn,
       PGROUTE_DATABASE: options.databaseName,
       PGROUTE_REPLICA_SLOTS: slots.join(' '),
+      ...(options.synchronousReplica
+        ? { PGROUTE_SYNCHRONOUS_STANDBY: slots[0]!, PGROUTE_SYNCHRONOUS_COMMIT: options.synchronousCommit! }
+        : {}),
     }
-    const primaryDigest = bootstrapDigest('primary', primaryEnv)
-    this.primary = this.createNode(vpc, 'Primary', 0, primaryRole, 'primary', primaryEnv, primaryDigest)
+    const primaryDigest = bootstrapDigest('primary', primaryEnv, [], helpers)
+    this.primary = this.createNode(
+      vpc,
+      'Primary',
+      0,
+      primaryRole,
+      'primary',
+      primaryEnv,
+      primaryDigest,
+      helpers,
+    )
 
     const replicaRole = this.createRole('ReplicaRole', [this.replicationSecret])
+    if (this.walArchiveBucket) {
+      grantWalArchive(this.walArchiveBucket, primaryRole, 'push')
+      grantWalArchive(this.walArchiveBucket, replicaRole, 'fetch')
+    }
     this.replicas = slots.map((slot, index) => {
       const env = {
         ...common,
@@ -152,12 +189,22 @@ export class PgrouteClusterStack extends Stack {
         PGROUTE_PRIMARY_PORT: String(nodePort(0)),
         PGROUTE_SLOT: slot,
       }
-      const digest = bootstrapDigest('replica', env, [primaryDigest])
-      return this.createNode(vpc, `Replica${index + 1}`, index + 1, replicaRole, 'replica', env, digest)
+      const digest = bootstrapDigest('replica', env, [primaryDigest], helpers)
+      return this.createNode(
+        vpc,
+        `Replica${index + 1}`,
+        index + 1,
+        replicaRole,
+        'replica',
+        env,
+        digest,
+        helpers,
+      )
     })
 
     this.createOutputs()
     const logGroup = addProviderLogGroup(this)
+    const autoDeleteLogGroup = addAutoDeleteLogGroup(this)
     const ttl =
       options.ttlHours === undefined
         ? undefined
@@ -165,6 +212,15 @@ export class PgrouteClusterStack extends Stack {
             secretArns: [this.appSecret.secretArn, this.replicationSecret.secretArn],
             functionArn: providerHandler(this)?.getAtt('Arn').toString(),
             logGroupArn: logGroup?.attrArn,
+            ...(this.walArchiveBucket
+              ? {
+                  bucket: {
+                    arn: this.walArchiveBucket.bucketArn,
+                    functionArn: autoDeleteHandler(this)?.getAtt('Arn').toString(),
+                    logGroupArn: autoDeleteLogGroup?.attrArn,
+                  },
+                }
+              : {}),
           })
     acknowledgeNagFindings({
       stackName: this.stackName,
@@ -173,6 +229,7 @@ export class PgrouteClusterStack extends Stack {
       nodeRoles: [primaryRole, replicaRole],
       instances: [this.primary, ...this.replicas],
       ttlRole: ttl?.role,
+      walArchiveBucket: this.walArchiveBucket,
     })
     this.warnAboutWideTestRunnerCidr()
   }
@@ -254,6 +311,7 @@ export class PgrouteClusterStack extends Stack {
     bootstrap: BootstrapRole,
     env: Readonly<Record<string, string>>,
     digest: string,
+    helpers: readonly BootstrapHelper[],
   ): ec2.Instance {
     const instanceType = new ec2.InstanceType(this.options.instanceType)
     const cpuType =
@@ -283,7 +341,9 @@ export class PgrouteClusterStack extends Stack {
         { deviceName: rootDevice, volume: encryptedGp3(rootVolumeGiB) },
         { deviceName: dataDevice, volume: encryptedGp3(this.options.dataVolumeGiB) },
       ],
-      userData: ec2.UserData.custom(bootstrapUserData(bootstrap, { ...env, PGROUTE_LOGICAL_ID: logicalId })),
+      userData: ec2.UserData.custom(
+        bootstrapUserData(bootstrap, { ...env, PGROUTE_LOGICAL_ID: logicalId }, helpers),
+      ),
       resourceSignalTimeout: signalTimeout,
       instanceName: `${this.stackName}-${name.toLowerCase()}`,
     })
@@ -334,5 +394,12 @@ export class PgrouteClusterStack extends Stack {
       this.appSecret.secretArn,
       `Secret with the ${appUser} username and password`,
     )
+    if (this.walArchiveBucket) {
+      output(
+        clusterOutputs.walArchiveBucket,
+        this.walArchiveBucket.bucketName,
+        `Bucket holding the primary's archived WAL (${walArchivePrefix}/<segment>.gz)`,
+      )
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib'
+import { Stack, Validations } from 'aws-cdk-lib'
 import type { IConstruct } from 'constructs'
 
 /** The constructs of a cluster stack that carry accepted AwsSolutions findings. */
@@ -9,6 +9,8 @@ export interface NagFindingScopes {
   readonly nodeRoles: readonly IConstruct[]
   readonly instances: readonly IConstruct[]
   readonly ttlRole?: IConstruct
+  /** The WAL archive bucket (`walArchive`), if any. */
+  readonly walArchiveBucket?: IConstruct | undefined
 }
 
 /** Rule id and one-line reason of each accepted finding. */
@@ -23,6 +25,10 @@ const reasons = {
     'Resource * only for the Session Manager actions, which have no resource-level permissions.',
   ttlWildcard: 'EC2 deletions are limited by the stack-id tag; EC2 Describe calls have no resource scope.',
   ttlNamed: "Names CloudFormation generates from this stack's name: this stack's resources only.",
+  'AwsSolutions-S1':
+    'WAL archive of a throw-away test cluster: access logs would need another bucket and record nothing a test needs.',
+  walObjects:
+    "Objects under the wal/ prefix of this stack's own bucket: segment names are only known at run time.",
 } as const
 
 /**
@@ -40,6 +46,16 @@ export function acknowledgeNagFindings(scopes: NagFindingScopes): void {
     ack(instance, 'AwsSolutions-EC28', reasons['AwsSolutions-EC28'])
     ack(instance, 'AwsSolutions-EC29', reasons['AwsSolutions-EC29'])
   }
+  if (scopes.walArchiveBucket) {
+    ack(scopes.walArchiveBucket, 'AwsSolutions-S1', reasons['AwsSolutions-S1'])
+    for (const role of scopes.nodeRoles) {
+      ack(
+        role,
+        `AwsSolutions-IAM5[Resource::<${walBucketId(scopes.walArchiveBucket)}.Arn>/wal/*]`,
+        reasons.walObjects,
+      )
+    }
+  }
   if (scopes.ttlRole) {
     ack(scopes.ttlRole, wildcard, reasons.ttlWildcard)
     for (const prefix of [
@@ -51,4 +67,10 @@ export function acknowledgeNagFindings(scopes: NagFindingScopes): void {
       ack(scopes.ttlRole, id, reasons.ttlNamed)
     }
   }
+}
+
+/** Logical id of the bucket's CloudFormation resource, as cdk-nag names it in a finding. */
+function walBucketId(bucket: IConstruct): string {
+  const resource = bucket.node.defaultChild as { logicalId?: string } | undefined
+  return Stack.of(bucket).resolve(resource?.logicalId) as string
 }

@@ -10,6 +10,8 @@ export interface StackTtlTargets {
   readonly functionArn?: string
   /** ARN of the stack's log group, if any. */
   readonly logGroupArn?: string
+  /** The WAL archive bucket (`walArchive`), with the Lambda that empties it and its log group, if any. */
+  readonly bucket?: { readonly arn: string; readonly functionArn?: string; readonly logGroupArn?: string }
 }
 
 const ec2Deletions = [
@@ -78,6 +80,18 @@ export function addStackTtl(
     allow(['lambda:InvokeFunction', 'lambda:GetFunction', 'lambda:DeleteFunction'], [targets.functionArn])
   }
   if (targets.logGroupArn) allow(['logs:DeleteLogGroup'], [targets.logGroupArn])
+  if (targets.bucket) {
+    // The bucket's auto-delete custom resource empties it (its Lambda runs with its own role), then
+    // CloudFormation removes the bucket policy and the bucket.
+    allow(['s3:GetBucketPolicy', 's3:DeleteBucketPolicy', 's3:DeleteBucket'], [targets.bucket.arn])
+    if (targets.bucket.functionArn) {
+      allow(
+        ['lambda:InvokeFunction', 'lambda:GetFunction', 'lambda:DeleteFunction'],
+        [targets.bucket.functionArn],
+      )
+    }
+    if (targets.bucket.logGroupArn) allow(['logs:DeleteLogGroup'], [targets.bucket.logGroupArn])
+  }
   allow(
     ['scheduler:GetSchedule', 'scheduler:DeleteSchedule'],
     [`arn:${Aws.PARTITION}:scheduler:${Aws.REGION}:${Aws.ACCOUNT_ID}:schedule/default/${stack.stackName}-*`],

@@ -8,6 +8,8 @@
 #   PGROUTE_VPC_CIDR, PGROUTE_TEST_RUNNER_CIDR          client networks allowed by pg_hba (the second may be empty)
 #   PGROUTE_REPLICATION_USER, PGROUTE_REPLICATION_SECRET_ARN
 #   PGROUTE_MAX_WAL_SENDERS, PGROUTE_MAX_REPLICATION_SLOTS, PGROUTE_MAX_SLOT_WAL_KEEP_SIZE
+#   PGROUTE_WAL_BUCKET, PGROUTE_WAL_PREFIX              WAL archive in S3 (walArchive); empty bucket: no archiving
+#   PGROUTE_SYNCHRONOUS_STANDBY, PGROUTE_SYNCHRONOUS_COMMIT   primary: its synchronous standby (empty: none)
 # Passwords are read from Secrets Manager with the instance role and never printed.
 
 # Fixed on EC2 (AL2023's postgresql.service uses /var/lib/pgsql/data). PGROUTE_PORT is the node's own port (the
@@ -20,6 +22,9 @@ readonly PGROUTE_TLS_DIR=$PGROUTE_MOUNT/tls
 readonly PGROUTE_PORT=${PGROUTE_PORT:-5432}
 readonly PGROUTE_LISTEN_ADDRESSES=${PGROUTE_LISTEN_ADDRESSES:-*}
 readonly PGROUTE_SYSTEMD_DIR=${PGROUTE_SYSTEMD_DIR:-/etc/systemd/system}
+# Where user data installed these scripts (wal-s3.sh is named in archive_command and restore_command).
+PGROUTE_SCRIPT_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+readonly PGROUTE_SCRIPT_DIR
 
 log() { printf '%s pgroute: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
@@ -176,8 +181,31 @@ ensure_tls_cert() {
   chmod 0600 "$PGROUTE_TLS_DIR/server.key"
 }
 
-# write_server_config: settings and pg_hba shared by primary and replicas (standbys need max_wal_senders and
-# friends >= the primary's, so both get the same values). Rewritten on every run.
+# write_replication_modes <primary|replica>: WAL archiving to S3 (the primary archives, replicas fall back to
+# restoring from the archive when streaming cannot serve them) and the primary's synchronous standby. Appended to
+# pgroute.conf; the synchronous settings only take effect on a primary.
+write_replication_modes() {
+  if [[ -n ${PGROUTE_WAL_BUCKET:-} ]]; then
+    printf 'PGROUTE_WAL_BUCKET=%s\nPGROUTE_WAL_PREFIX=%s\nPGROUTE_WAL_REGION=%s\n' "$PGROUTE_WAL_BUCKET" \
+      "${PGROUTE_WAL_PREFIX:-wal}" "$AWS_REGION" >"$PGROUTE_SCRIPT_DIR/wal-s3.env"
+    chmod 0644 "$PGROUTE_SCRIPT_DIR/wal-s3.env"
+    if [[ $1 == primary ]]; then
+      echo 'archive_mode = on'
+      echo "archive_command = '$PGROUTE_SCRIPT_DIR/wal-s3.sh push \"%p\" \"%f\"'"
+      echo "archive_timeout = '60s'"
+    else
+      echo "restore_command = '$PGROUTE_SCRIPT_DIR/wal-s3.sh fetch \"%f\" \"%p\"'"
+    fi
+  fi
+  if [[ $1 == primary && -n ${PGROUTE_SYNCHRONOUS_STANDBY:-} ]]; then
+    echo "synchronous_standby_names = 'FIRST 1 (\"$PGROUTE_SYNCHRONOUS_STANDBY\")'"
+    echo "synchronous_commit = '${PGROUTE_SYNCHRONOUS_COMMIT:-on}'"
+  fi
+}
+
+# write_server_config <primary|replica>: settings and pg_hba shared by primary and replicas (standbys need
+# max_wal_senders and friends >= the primary's, so both get the same values), then the replication modes of the
+# node's role. Rewritten on every run.
 write_server_config() {
   ensure_tls_cert
   cat >"$PGDATA/pgroute.conf" <<EOF
@@ -197,6 +225,7 @@ max_slot_wal_keep_size = '$PGROUTE_MAX_SLOT_WAL_KEEP_SIZE'
 hot_standby = on
 hot_standby_feedback = on
 EOF
+  write_replication_modes "$1" >>"$PGDATA/pgroute.conf"
   if ! grep -qxF "include_if_exists = 'pgroute.conf'" "$PGDATA/postgresql.conf"; then
     printf "\ninclude_if_exists = 'pgroute.conf'\n" >>"$PGDATA/postgresql.conf"
   fi

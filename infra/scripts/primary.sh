@@ -31,20 +31,22 @@ fi
 actual_major=$(<"$PGDATA/PG_VERSION")
 [[ $actual_major == "$PGROUTE_PG_MAJOR" ]] || die "$PGDATA holds PostgreSQL $actual_major, expected $PGROUTE_PG_MAJOR"
 
-write_server_config
+write_server_config primary
 start_postgres
 
 app_password=$(secret_password "$PGROUTE_APP_SECRET_ARN")
 replication_password=$(secret_password "$PGROUTE_REPLICATION_SECRET_ARN")
 
 # The application role is what the integration suites log in as: CREATEDB gives each suite a database of its own
-# (@pgroute/cluster/testing), pg_monitor lets the router read replication state.
+# (@pgroute/cluster/testing), pg_monitor lets the router read replication state. The session commits locally:
+# a synchronous standby (synchronousReplica) does not exist yet, it clones this primary after it signalled.
 # Passwords travel on stdin (never argv) and the session stops the server from logging failed statements, so
 # they reach neither `ps` nor the server log. Identifiers and slot names are validated by the CDK app.
 log "creating roles, database '$PGROUTE_DATABASE' and slots: $PGROUTE_REPLICA_SLOTS"
 psql_admin -d postgres >/dev/null <<SQL
 SET log_min_error_statement = panic;
 SET log_statement = none;
+SET synchronous_commit = local;
 \set app_user '$PGROUTE_APP_USER'
 \set app_password '$app_password'
 \set replication_user '$PGROUTE_REPLICATION_USER'
@@ -63,6 +65,9 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'app_user')
 SELECT pg_create_physical_replication_slot(slot)
   FROM unnest(string_to_array(:'slots', ' ')) AS slot
   WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = slot);
+-- Wakes the checkpointer: it computed its first sleep while the server was starting, when archive_timeout does not
+-- count, and would otherwise close the first segment only after checkpoint_timeout (5 min).
+CHECKPOINT;
 SQL
 
 # End-to-end check of what clients will do: TLS + SCRAM from the VPC address, as the application role.

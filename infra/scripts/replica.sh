@@ -54,7 +54,7 @@ else
   retry 3 20 clone_primary || die "pg_basebackup failed"
 fi
 
-write_server_config
+write_server_config replica
 start_postgres
 
 log "waiting for the WAL receiver to stream"

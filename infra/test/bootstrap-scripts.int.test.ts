@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bootstrapUserData } from '../lib/bootstrap-user-data.js'
+import { type BootstrapHelper, bootstrapUserData } from '../lib/bootstrap-user-data.js'
 
 const fakeBin = fileURLToPath(new URL('./fixtures/fake-bin', import.meta.url))
 const region = 'us-east-1'
@@ -82,12 +82,13 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
     role: 'primary' | 'replica',
     name: string,
     env: Record<string, string>,
+    helpers: readonly BootstrapHelper[] = [],
   ): Promise<RunResult> {
     const root = join(base, name)
     const optDir = join(base, `${name}-opt`)
     mkdirSync(root, { recursive: true })
     if (!roots.includes(root)) roots.push(root)
-    const userData = bootstrapUserData(role, { ...env, PGROUTE_ROOT: root }).replaceAll(
+    const userData = bootstrapUserData(role, { ...env, PGROUTE_ROOT: root }, helpers).replaceAll(
       '/opt/pgroute',
       optDir,
     )
@@ -189,6 +190,9 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
     awsDir = join(base, 'aws')
     mkdirSync(join(awsDir, 'secrets'), { recursive: true })
     writeFileSync(join(awsDir, 'signals'), '')
+    // The archive_command runs as the postgres user and writes the stand-in S3 objects.
+    mkdirSync(join(awsDir, 's3'), { mode: 0o777 })
+    chmodSync(join(awsDir, 's3'), 0o777)
     const secret = (username: string, password: string) => JSON.stringify({ username, password })
     writeFileSync(join(awsDir, 'secrets/app'), secret('pgroute_app', appPassword))
     writeFileSync(join(awsDir, 'secrets/replication'), secret('replicator', replicationPassword))
@@ -322,6 +326,68 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
     expect(result.status).not.toBe(0)
     expect(result.output).toContain("has no alphanumeric 'password'")
     expect(signals().at(-1)).toBe('BrokenTEST FAILURE')
+  })
+
+  describe('with WAL archiving to S3 and a synchronous replica', () => {
+    let archivingPort: number
+    let standbyPort: number
+    const walEnv = { PGROUTE_WAL_BUCKET: 'test-wal-bucket', PGROUTE_WAL_PREFIX: 'wal' }
+
+    beforeAll(async () => {
+      archivingPort = await freePort()
+      standbyPort = await freePort()
+    })
+
+    it('primary.sh archives through wal-s3.sh and lists replica_1 as its synchronous standby', async () => {
+      const env = {
+        ...primaryEnv('ArchivingPrimaryTEST', 'app'),
+        ...commonEnv('ArchivingPrimaryTEST', archivingPort),
+        PGROUTE_APP_USER: 'pgroute_app',
+        PGROUTE_APP_SECRET_ARN: arn('app'),
+        PGROUTE_DATABASE: 'pgroute',
+        PGROUTE_REPLICA_SLOTS: 'replica_1',
+        ...walEnv,
+        PGROUTE_SYNCHRONOUS_STANDBY: 'replica_1',
+        PGROUTE_SYNCHRONOUS_COMMIT: 'remote_apply',
+      }
+      // The standby does not exist yet: the bootstrap's own commits must not wait for it.
+      const result = await runUserData('primary', 'archiving-primary', env, ['wal-s3'])
+      expect(result.status, result.output).toBe(0)
+      expect(signals().at(-1)).toBe('ArchivingPrimaryTEST SUCCESS')
+      expect(superuserQuery(archivingPort, 'SHOW archive_mode')).toBe('on')
+      expect(superuserQuery(archivingPort, 'SHOW archive_command')).toMatch(/\/wal-s3\.sh push "%p" "%f"$/)
+      expect(superuserQuery(archivingPort, 'SHOW synchronous_standby_names')).toBe('FIRST 1 ("replica_1")')
+      expect(superuserQuery(archivingPort, 'SHOW synchronous_commit')).toBe('remote_apply')
+      const segment = superuserQuery(
+        archivingPort,
+        'SELECT pg_walfile_name(pg_current_wal_lsn()) FROM (SELECT pg_switch_wal()) AS s',
+      )
+      const object = join(awsDir, 's3/test-wal-bucket/wal', `${segment}.gz`)
+      const deadline = Date.now() + 20_000
+      while (!existsSync(object) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+      expect(existsSync(object), `${segment}.gz archived`).toBe(true)
+      expect(superuserQuery(archivingPort, 'SELECT failed_count FROM pg_stat_archiver')).toBe('0')
+    })
+
+    it('replica.sh streams as the synchronous standby, with a restore_command fallback to the archive', async () => {
+      const env = {
+        ...commonEnv('ArchivingReplicaTEST', standbyPort),
+        PGROUTE_PRIMARY_HOST: '127.0.0.1',
+        PGROUTE_PRIMARY_PORT: String(archivingPort),
+        PGROUTE_SLOT: 'replica_1',
+        ...walEnv,
+      }
+      const result = await runUserData('replica', 'archiving-replica', env, ['wal-s3'])
+      expect(result.status, result.output).toBe(0)
+      expect(superuserQuery(standbyPort, 'SHOW restore_command')).toMatch(/\/wal-s3\.sh fetch "%f" "%p"$/)
+      expect(superuserQuery(standbyPort, 'SHOW archive_mode')).toBe('off')
+      expect(
+        superuserQuery(archivingPort, 'SELECT application_name, sync_state FROM pg_stat_replication'),
+      ).toBe('replica_1|sync')
+      // remote_apply: once the commit returns, the standby has applied it.
+      appQuery(archivingPort, 'CREATE TABLE IF NOT EXISTS probe (id int); INSERT INTO probe VALUES (7)')
+      expect(appQuery(standbyPort, 'SELECT count(*) FROM probe WHERE id = 7')).toBe('1')
+    })
   })
 
   it('never prints a password', () => {

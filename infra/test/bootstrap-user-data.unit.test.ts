@@ -2,20 +2,39 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { bootstrapDigest, bootstrapScript, bootstrapUserData } from '../lib/bootstrap-user-data.js'
+import {
+  bootstrapDigest,
+  bootstrapScript,
+  bootstrapUserData,
+  userDataLimitBytes,
+} from '../lib/bootstrap-user-data.js'
 
 const env = { AWS_REGION: 'us-east-1', PGROUTE_SLOT: 'replica_1', PGROUTE_TEST_RUNNER_CIDR: '' }
 
 describe('bootstrapUserData', () => {
-  it('embeds the scripts verbatim and runs the role script with the parameters exported', () => {
+  it('embeds the scripts (compressed, decoding to them verbatim) and runs the role script with the parameters exported', () => {
     const userData = bootstrapUserData('replica', env)
     expect(userData.startsWith('#!/bin/bash\n')).toBe(true)
-    expect(userData).toContain(bootstrapScript('common').trimEnd())
-    expect(userData).toContain(bootstrapScript('replica').trimEnd())
-    expect(userData).not.toContain(bootstrapScript('primary').trimEnd())
+    const files = embeddedFiles(userData)
+    expect(Object.keys(files)).toEqual(['common.sh', 'replica.sh'])
+    expect(files['common.sh']).toBe(`${bootstrapScript('common').trimEnd()}\n`)
+    expect(files['replica.sh']).toBe(`${bootstrapScript('replica').trimEnd()}\n`)
     expect(userData).toContain("export PGROUTE_SLOT='replica_1'\n")
     expect(userData.trimEnd().endsWith('exec /opt/pgroute/replica.sh')).toBe(true)
+  })
+
+  it('adds the WAL archive helper only when asked, and keeps user data far below the EC2 limit', () => {
+    const plain = bootstrapUserData('primary', env)
+    const archiving = bootstrapUserData('primary', env, ['wal-s3'])
+    expect(Object.keys(embeddedFiles(plain))).toEqual(['common.sh', 'primary.sh'])
+    expect(embeddedFiles(archiving)['wal-s3.sh']).toBe(`${bootstrapScript('wal-s3').trimEnd()}\n`)
+    expect(archiving).toContain(
+      'chmod 0755 /opt/pgroute/common.sh /opt/pgroute/primary.sh /opt/pgroute/wal-s3.sh',
+    )
+    // The scripts travel compressed: room left for the parameters (plain text took 13.7 KiB without the helper).
+    expect(Buffer.byteLength(archiving)).toBeLessThan(userDataLimitBytes - 4096)
   })
 
   it('is a valid shell script that installs the files it embeds unchanged', () => {
@@ -27,8 +46,7 @@ describe('bootstrapUserData', () => {
         .replace(/^\. .*\n^exec .*\n/m, '')
       execFileSync('bash', ['-n', '-c', userData])
       execFileSync('bash', ['-c', userData])
-      const installed = (name: 'common' | 'primary') =>
-        `${bootstrapScript(name).trimEnd().replaceAll('/opt/pgroute', root)}\n`
+      const installed = (name: 'common' | 'primary') => `${bootstrapScript(name).trimEnd()}\n`
       expect(readFileSync(join(root, 'primary.sh'), 'utf8')).toBe(installed('primary'))
       expect(readFileSync(join(root, 'common.sh'), 'utf8')).toBe(installed('common'))
       const exported = execFileSync('bash', [
@@ -51,6 +69,16 @@ describe('bootstrapUserData', () => {
   )
 })
 
+/** The files user data installs from compressed heredocs, by name, decoded. */
+function embeddedFiles(userData: string): Record<string, string> {
+  const files: Record<string, string> = {}
+  const pattern = /^base64 -d <<'(\w+)' \| gzip -dc >\/opt\/pgroute\/([\w-]+\.sh)\n([\s\S]*?)^\1$/gm
+  for (const [, , name, body] of userData.matchAll(pattern)) {
+    files[name!] = gunzipSync(Buffer.from(body!.replace(/\n/g, ''), 'base64')).toString('utf8')
+  }
+  return files
+}
+
 describe('bootstrapDigest', () => {
   it('changes with literal parameters and inputs, not with their order', () => {
     const base = bootstrapDigest('replica', env)
@@ -58,6 +86,7 @@ describe('bootstrapDigest', () => {
     expect(bootstrapDigest('replica', { ...env, PGROUTE_SLOT: 'replica_2' })).not.toBe(base)
     expect(bootstrapDigest('replica', env, ['primary-digest'])).not.toBe(base)
     expect(bootstrapDigest('primary', env)).not.toBe(base)
+    expect(bootstrapDigest('replica', env, [], ['wal-s3'])).not.toBe(base)
     const reordered = Object.fromEntries(Object.entries(env).reverse())
     expect(bootstrapDigest('replica', reordered)).toBe(base)
   })

@@ -29,6 +29,10 @@ describe('cdk-nag AwsSolutions', () => {
         replicas: 3,
       },
     ],
+    [
+      'WAL archiving and a synchronous replica (with a time to live)',
+      { walArchive: true, synchronousReplica: true, synchronousCommit: 'remote_apply' as const, ttlHours: 8 },
+    ],
   ])('finds nothing unacknowledged with %s', (_name, props: PgrouteClusterStackProps) => {
     expect(nagReport(props)).toBe('')
   })

@@ -32,9 +32,11 @@ export const chaosClusterOptions: StartClusterOptions = {
   postgresConfig: { max_connections: 60 },
 }
 
-/** A fresh 1 + 2 embedded cluster. */
-export async function embeddedEnvironment(): Promise<ChaosEnvironment> {
-  const cluster = await startCluster(chaosClusterOptions)
+/** A fresh embedded cluster: 1 + 2 by default, or as `options` say. */
+export async function embeddedEnvironment(
+  options: StartClusterOptions = chaosClusterOptions,
+): Promise<ChaosEnvironment> {
+  const cluster = await startCluster(options)
   const primary = cluster.primary
   const replicas = [...cluster.replicas]
   return {

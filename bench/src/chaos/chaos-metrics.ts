@@ -51,6 +51,13 @@ export class ChaosMetrics {
   readonly routes: Array<{ readonly node: string; readonly at: number }> = []
   /** Nodes the router marked down, with the time. */
   readonly downEvents: Array<{ readonly node: string; readonly at: number; readonly reason: string }> = []
+  /** Every state change the router reported (`node-state`), with the time. */
+  readonly stateEvents: Array<{
+    readonly node: string
+    readonly at: number
+    readonly to: string
+    readonly reason: string
+  }> = []
   /** Named moments of the scenario. */
   readonly marks = new Map<string, number>()
   /** Session reads that ran after the session's own successful write. */

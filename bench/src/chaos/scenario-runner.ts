@@ -3,6 +3,7 @@ import { createRouter } from '@pgroute/core'
 import type { ChaosEnvironment } from './chaos-environment.js'
 import { embeddedEnvironment } from './chaos-environment.js'
 import { ChaosMetrics } from './chaos-metrics.js'
+import { type DeploymentShape, type Front, shapeUnavailable, startFront } from './deployment-shape.js'
 import { clientSockets, serverConnections } from './leak-check.js'
 import { LoadDriver, setupSql } from './load-driver.js'
 import type { Scenario, ScenarioReport } from './scenario.js'
@@ -39,9 +40,16 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   }
 }
 
-/** Runs `scenario` for `durationMs` of load (or its minimum) and judges it. Always stops its servers. */
-export async function runScenario(scenario: Scenario, durationMs: number): Promise<ScenarioResult> {
-  const skipped = scenario.unavailable?.()
+/**
+ * Runs `scenario` for `durationMs` of load (or its minimum) and judges it, with the router reaching the servers
+ * `via` a deployment shape (default: directly). Always stops its servers and proxies.
+ */
+export async function runScenario(
+  scenario: Scenario,
+  durationMs: number,
+  via: DeploymentShape = 'direct',
+): Promise<ScenarioResult> {
+  const skipped = scenario.unavailable?.() ?? shapeUnavailable(via) ?? scenario.unsupportedVia?.[via]
   if (skipped) return { scenario, failures: [], skipped }
   const duration = Math.max(durationMs, scenario.minDurationMs ?? 0)
   let env: ChaosEnvironment
@@ -50,8 +58,10 @@ export async function runScenario(scenario: Scenario, durationMs: number): Promi
   } catch (error) {
     return { scenario, failures: [`the servers did not start: ${messageOf(error)}`] }
   }
+  let front: Front | undefined
   try {
-    const report = await measure(scenario, env, duration)
+    front = await startFront(via, env.nodes)
+    const report = await measure(scenario, env, duration, front)
     const failures = [...generalFailures(report, scenario), ...scenario.judge(report)]
     return { scenario, report, failures }
   } catch (error) {
@@ -60,24 +70,38 @@ export async function runScenario(scenario: Scenario, durationMs: number): Promi
       failures: [`the run failed: ${error instanceof Error ? error.message : String(error)}`],
     }
   } finally {
+    await front?.stop()
     await env.stop()
   }
 }
 
-async function measure(scenario: Scenario, env: ChaosEnvironment, duration: number): Promise<ScenarioReport> {
+async function measure(
+  scenario: Scenario,
+  env: ChaosEnvironment,
+  duration: number,
+  front: Front,
+): Promise<ScenarioReport> {
   await env.primary.query(setupSql)
   await env.settle()
   const metrics = new ChaosMetrics()
   const ports = new Map(env.nodes.map((node) => [node.port, node.name]))
+  // Behind proxies the router names each node by its proxy's address.
+  for (const node of env.nodes) ports.set(Number(new URL(front.urlOf(node)).port), node.name)
   const nameOf = (routerName: string) => ports.get(Number(/:(\d+)\//.exec(routerName)?.[1])) ?? routerName
   const router = createRouter({
-    primary: env.primary.url,
-    replicas: env.replicas.map((node) => node.url),
+    primary: front.urlOf(env.primary),
+    replicas: env.replicas.map((node) => front.urlOf(node)),
     routeEvents: true,
     ...scenario.routerOptions,
   })
   router.on('route', (event) => metrics.routes.push({ node: nameOf(event.node), at: performance.now() }))
   router.on('node-state', (event) => {
+    metrics.stateEvents.push({
+      node: nameOf(event.node),
+      at: performance.now(),
+      to: event.to,
+      reason: event.reason,
+    })
     if (event.to === 'down') {
       metrics.downEvents.push({ node: nameOf(event.node), at: performance.now(), reason: event.reason })
     }
@@ -102,15 +126,29 @@ async function measure(scenario: Scenario, env: ChaosEnvironment, duration: numb
   )
   const endMs = ended ? performance.now() - endStarted : undefined
   const lostKeys = await lostWrites(env, metrics.acknowledged)
+  // This process's sockets, to the servers and to the proxies, are counted first; the proxies' own server
+  // connections outlive the router by design (that is pooling), so they close with the proxies before the count.
+  const sockets = await settledClientSockets(new Set(ports.keys()))
+  await front.stop()
   return {
     metrics,
     unfinished,
     endMs,
     serverConnections: await serverConnections(env.nodes),
-    clientSockets: clientSockets(new Set(ports.keys())),
+    clientSockets: sockets,
     lostWrites: lostKeys.size,
     lostKeys,
     loadEndedAt,
+  }
+}
+
+/** {@link clientSockets}, polled for up to 3 s until it reaches 0 (a socket closes a moment after `end()`). */
+async function settledClientSockets(ports: ReadonlySet<number>, settleMs = 3000): Promise<number> {
+  const deadline = performance.now() + settleMs
+  for (;;) {
+    const open = clientSockets(ports)
+    if (open === 0 || performance.now() > deadline) return open
+    await sleep(100)
   }
 }
 

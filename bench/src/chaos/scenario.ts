@@ -2,6 +2,7 @@
 import type { Router, RouterOptions } from '@pgroute/core'
 import type { ChaosEnvironment } from './chaos-environment.js'
 import type { ChaosMetrics } from './chaos-metrics.js'
+import type { DeploymentShape } from './deployment-shape.js'
 import type { LoadDriver } from './load-driver.js'
 
 /** What a scenario gets while its load runs. */
@@ -48,6 +49,8 @@ export interface Scenario {
   readonly minDurationMs?: number
   /** Why it cannot run here (e.g. Patroni not installed), or undefined when it can. */
   unavailable?(): string | undefined
+  /** Deployment shapes (`--via`) it cannot run in, each with the reason. */
+  readonly unsupportedVia?: Partial<Record<DeploymentShape, string>>
   /** The servers to run against; default: a fresh embedded 1 + 2 cluster. */
   environment?(): Promise<ChaosEnvironment>
   /**

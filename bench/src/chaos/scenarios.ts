@@ -15,7 +15,9 @@ import {
   splitBrainOpenTransactions,
   switchoverWaiting,
 } from './integrity-scenarios.js'
+import { patroniHaproxyFailover } from './patroni-haproxy-scenario.js'
 import { patroniFailover, patroniSwitchoverWaiting } from './patroni-scenario.js'
+import { archiveStandby, syncFailover } from './replication-scenarios.js'
 import type { Scenario } from './scenario.js'
 import { failover, splitBrain } from './topology-scenarios.js'
 
@@ -30,7 +32,10 @@ export const scenarios: readonly Scenario[] = [
   endUnderLoad,
   failover,
   splitBrain,
+  syncFailover,
+  archiveStandby,
   patroniFailover,
+  patroniHaproxyFailover,
   switchoverWaiting,
   patroniSwitchoverWaiting,
   splitBrainOpenTransactions,

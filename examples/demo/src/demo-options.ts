@@ -1,3 +1,5 @@
+import { type Duration, isClusterError, parseDuration } from '@pgroute/cluster'
+
 /** Which example app the demo runs. */
 export type DemoApp = 'kysely' | 'drizzle'
 
@@ -23,6 +25,11 @@ export interface DemoOptions {
    * prevents: reads right after a write reach the late replica and miss it (the run then reports stale reads).
    */
   readonly tokens?: boolean
+  /**
+   * Put replica-1 this far away: a delay proxy in front of it adds this round-trip time to every exchange with it
+   * (`'3ms'`, `'0.5ms'` or milliseconds, up to 1 s), as for a replica in another zone. Default: none.
+   */
+  readonly farReplica?: Duration
   /** Where to print. Default `process.stdout`; `false` prints nothing. */
   readonly output?: DemoOutput | false
   /** Stops the demo early (Ctrl-C): traffic ends, everything started is stopped, the summary is returned. */
@@ -36,6 +43,8 @@ export interface ResolvedDemoOptions {
   readonly users: number
   readonly killReplica: boolean
   readonly tokens: boolean
+  /** Round-trip time added to replica-1, in ms; `undefined`: none. */
+  readonly farReplicaMs: number | undefined
   readonly output: DemoOutput | undefined
   readonly signal: AbortSignal | undefined
 }
@@ -68,6 +77,7 @@ export function resolveDemoOptions(options: DemoOptions = {}): ResolvedDemoOptio
     users = 8,
     killReplica = false,
     tokens = true,
+    farReplica,
     output,
     signal,
   } = options
@@ -85,13 +95,33 @@ export function resolveDemoOptions(options: DemoOptions = {}): ResolvedDemoOptio
   }
   if (typeof tokens !== 'boolean')
     throw new DemoOptionError('tokens', `expected a boolean, got ${typeof tokens}`)
+  const farReplicaMs = farReplica === undefined ? undefined : distance(farReplica)
   return {
     app,
     duration,
     users,
     killReplica,
     tokens,
+    farReplicaMs,
     output: output === false ? undefined : (output ?? process.stdout),
     signal,
   }
+}
+
+/** The `farReplica` round-trip time in ms: more than 0, at most one second. */
+function distance(value: Duration): number {
+  let ms: number
+  try {
+    ms = parseDuration(value, 'farReplica', { exact: true })
+  } catch (error) {
+    if (!isClusterError(error)) throw error
+    throw new DemoOptionError(
+      'farReplica',
+      `expected a round-trip time such as '3ms', got ${JSON.stringify(value)}`,
+    )
+  }
+  if (ms <= 0 || ms > 1000) {
+    throw new DemoOptionError('farReplica', `expected more than 0 and at most 1 s, got ${ms} ms`)
+  }
+  return ms
 }

@@ -16,6 +16,10 @@ export interface DemoSummary {
   readonly readsByNode: Readonly<Record<string, number>>
   /** Writes answered, by node name. */
   readonly writesByNode: Readonly<Record<string, number>>
+  /** Median read time (request to answer) in ms, by node name; nodes that answered no read are absent. */
+  readonly readMsByNode: Readonly<Record<string, number>>
+  /** The replica put far away with `farReplica`, and its added round-trip time in ms. */
+  readonly farReplica: { readonly name: string; readonly delayMs: number } | undefined
   /** Reads that had to show the reader's own earlier write. */
   readonly readAfterWriteChecks: number
   /** Of those, reads that did not. */
@@ -45,6 +49,17 @@ function total(counts: Readonly<Record<string, number>>): number {
   return Object.values(counts).reduce((sum, n) => sum + n, 0)
 }
 
+function readTimes(summary: DemoSummary): string {
+  const entries = Object.entries(summary.readMsByNode)
+  if (entries.length === 0) return 'none'
+  const far = summary.farReplica
+  return entries
+    .map(
+      ([node, ms]) => `${node} ${ms.toFixed(1)} ms${far?.name === node ? ` (+${far.delayMs} ms away)` : ''}`,
+    )
+    .join(', ')
+}
+
 /** The summary as printed at the end of a run. */
 export function formatSummary(summary: DemoSummary): string {
   const rate = summary.seconds > 0 ? summary.requests / summary.seconds : 0
@@ -56,6 +71,7 @@ export function formatSummary(summary: DemoSummary): string {
     `  requests                 ${formatCount(summary.requests)} (${rate.toFixed(0)}/s)`,
     `  reads per node           ${byNode(summary.readsByNode)}`,
     `  writes per node          ${byNode(summary.writesByNode)}`,
+    `  read p50 per node        ${readTimes(summary)}`,
     `  read-after-write checks  ${formatCount(summary.readAfterWriteChecks)}`,
     `  stale reads found        ${formatCount(summary.staleReads)}`,
     `  errors                   ${formatCount(summary.errors)}`,

@@ -18,6 +18,8 @@ Options:
   --kill-replica          stop replica-1 (immediate shutdown) a third of the way in, start it again at two thirds
   --no-tokens             authors do NOT send their token back: see reads miss their own writes
                           (the run then reports stale reads and exits 1)
+  --far-replica <rtt>     put replica-1 in another zone: a delay proxy adds this round-trip time to every
+                          exchange with it (e.g. 3ms, 0.5ms); the table shows each node's read time
   -h, --help              show this help
 
 Exit status: 0 when no read missed its own write and no request failed, 1 otherwise, 2 for bad options,
@@ -41,6 +43,7 @@ function parse() {
       users: { type: 'string' },
       'kill-replica': { type: 'boolean', default: false },
       'no-tokens': { type: 'boolean', default: false },
+      'far-replica': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -66,6 +69,7 @@ try {
     users: numberFlag(args.users, 'users'),
     killReplica: args['kill-replica'],
     tokens: !args['no-tokens'],
+    ...(args['far-replica'] === undefined ? {} : { farReplica: args['far-replica'] }),
     signal: controller.signal,
   }
   // Checked before anything loads or starts, so a typo is answered at once.

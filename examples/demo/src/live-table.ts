@@ -9,6 +9,8 @@ export interface NodeRow {
   readonly lagSeconds: number
   /** Reads it answered since the previous frame, per second. */
   readonly readRate: number
+  /** Median time of those reads (request to answer) in ms, or undefined when there were none. */
+  readonly readMs: number | undefined
   readonly reads: number
   readonly writes: number
 }
@@ -98,8 +100,8 @@ export class LiveTable {
     const rate = frame.elapsed > 0 ? frame.requests / frame.elapsed : 0
     const stale = frame.stale === 0 ? '0' : `\x1b[31m${frame.stale}\x1b[0m`
     const errors = frame.errors === 0 ? '0' : `\x1b[31m${frame.errors}\x1b[0m`
-    const head = ['node', 'role', 'state', 'lag bytes', 'lag s', 'reads/s', 'reads', 'writes']
-    const widths = [12, 8, 9, 10, 7, 8, 9, 9]
+    const head = ['node', 'role', 'state', 'lag bytes', 'lag s', 'reads/s', 'read ms', 'reads', 'writes']
+    const widths = [15, 8, 9, 10, 7, 8, 8, 9, 9]
     const cell = (text: string, i: number) => (i < 3 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))
     const lines = [
       `\x1b[1m${frame.title}\x1b[0m · ${frame.elapsed.toFixed(0)} s of ${frame.duration} s`,
@@ -116,6 +118,7 @@ export class LiveTable {
         lagKnown(row) ? formatBytes(row.lagBytes) : '-',
         lagKnown(row) ? row.lagSeconds.toFixed(1) : '-',
         row.readRate.toFixed(0),
+        row.readMs === undefined ? '-' : row.readMs.toFixed(1),
         formatCount(row.reads),
         formatCount(row.writes),
       ].map(cell)
@@ -131,7 +134,8 @@ export class LiveTable {
         row.role === 'replica' && lagKnown(row)
           ? ` lag ${formatBytes(row.lagBytes)}/${row.lagSeconds.toFixed(1)}s`
           : ''
-      return `${row.label} ${row.state}${lag} ${row.readRate.toFixed(0)} reads/s (${row.reads}) writes ${row.writes}`
+      const ms = row.readMs === undefined ? '' : ` p50 ${row.readMs.toFixed(1)} ms`
+      return `${row.label} ${row.state}${lag} ${row.readRate.toFixed(0)} reads/s${ms} (${row.reads}) writes ${row.writes}`
     })
     return (
       `[${frame.elapsed.toFixed(1).padStart(5)}s] ${frame.requests} requests, ${frame.checks} checks, ` +

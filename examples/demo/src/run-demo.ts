@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Cluster, startCluster } from '@pgroute/cluster'
+import { type Cluster, type DelayProxy, startCluster, startDelayProxy } from '@pgroute/cluster'
 import { createRouter, type NodeStateEvent, type NodeStatus, type Router } from '@pgroute/core'
 import { buildApp as buildDrizzleApp } from '@pgroute-examples/drizzle-app'
 import { buildApp as buildKyselyApp } from '@pgroute-examples/kysely-app'
@@ -10,7 +10,7 @@ import type { DemoSummary } from './demo-summary.js'
 import { LiveTable, type NodeRow } from './live-table.js'
 import { StartupProgress } from './startup-progress.js'
 import { WorkloadDriver } from './workload-driver.js'
-import { WorkloadStats } from './workload-stats.js'
+import { median, WorkloadStats } from './workload-stats.js'
 
 type App = Awaited<ReturnType<typeof buildKyselyApp>>
 
@@ -18,8 +18,8 @@ type App = Awaited<ReturnType<typeof buildKyselyApp>>
 export const NOT_FOUND = 'post not found (server not reported)'
 
 /**
- * Starts a primary and two replicas (replica-2 replaying WAL 2 s late), serves one example app on a free
- * loopback port, drives traffic through its HTTP API for `duration` seconds while printing the node table each
+ * Starts a primary and two replicas (replica-2 replaying WAL 2 s late; with `farReplica`, replica-1 behind a delay
+ * proxy that puts it that far away), serves one example app on a free loopback port, drives traffic through its HTTP API for `duration` seconds while printing the node table each
  * second, then stops everything it started and returns what it saw.
  *
  * @example
@@ -32,16 +32,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const resolved = resolveDemoOptions(options)
   const { output, signal } = resolved
   let cluster: Cluster | undefined
+  let far: DelayProxy | undefined
   let router: Router | undefined
   let app: App | undefined
   const progress = new StartupProgress(output)
   try {
     progress.step('Starting PostgreSQL: a primary and 2 replicas (replica-2 replays WAL 2 s late)')
     cluster = await startCluster({ replicas: 2, replicaOptions: [{}, { applyDelay: '2s' }], signal })
+    if (resolved.farReplicaMs !== undefined) {
+      progress.step(`Putting replica-1 ${resolved.farReplicaMs} ms away (a delay proxy in front of it)`)
+      far = await startDelayProxy(cluster.node('replica-1'), { delay: resolved.farReplicaMs })
+    }
     progress.step('Connecting the router and checking each node once')
     router = createRouter({
       primary: cluster.primary.url,
-      replicas: cluster.replicas.map((node) => ({ name: node.name, connectionString: node.url })),
+      replicas: cluster.replicas.map((node) => ({
+        name: node.name,
+        connectionString: far && node.name === 'replica-1' ? far.url! : node.url,
+      })),
     })
     await router.ready({ signal })
     progress.step(`Starting the ${resolved.app} example app (it creates its table)`)
@@ -52,7 +60,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     output?.write(
       `\nThe ${resolved.app} example app listens on ${baseUrl}: ${resolved.users} virtual users for ` +
         `${resolved.duration} s${resolved.killReplica ? ', killing replica-1 a third of the way in' : ''}` +
-        `${resolved.tokens ? '' : ', authors NOT sending their tokens back'}.\n\n`,
+        `${resolved.tokens ? '' : ', authors NOT sending their tokens back'}` +
+        `${far ? `, replica-1 ${far.delayMs} ms away` : ''}.\n\n`,
     )
     return await drive(resolved, cluster, router, baseUrl)
   } finally {
@@ -65,6 +74,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       await closing
     }
     await router?.end()
+    await far?.close()
     await cluster?.stop()
   }
 }
@@ -76,7 +86,7 @@ async function drive(
   router: Router,
   baseUrl: string,
 ): Promise<DemoSummary> {
-  const { duration, signal, output } = options
+  const { duration, signal, output, farReplicaMs } = options
   const table = output ? new LiveTable(output) : undefined
   const started = performance.now()
   const elapsed = () => (performance.now() - started) / 1000
@@ -110,16 +120,19 @@ async function drive(
     }
     const now = performance.now()
     const seconds = Math.max((now - previous.at) / 1000, 0.001)
+    const recentReadMs = stats.takeRecentReadMs()
     const rows: NodeRow[] = nodes.map((node) => {
       const port = nodePort(node)
       const reads = stats.reads.get(port) ?? 0
+      const name = node.role === 'primary' ? cluster.primary.name : node.name
       return {
-        label: node.role === 'primary' ? cluster.primary.name : node.name,
+        label: farReplicaMs !== undefined && name === 'replica-1' ? `${name} +${farReplicaMs}ms` : name,
         role: node.role,
         state: node.state,
         lagBytes: node.lagBytes,
         lagSeconds: node.lagSeconds,
         readRate: (reads - (previous.reads.get(port) ?? 0)) / seconds,
+        readMs: median(recentReadMs.get(port)),
         reads,
         writes: stats.writes.get(port) ?? 0,
       }
@@ -198,6 +211,14 @@ function summarize(
     requests: stats.requests,
     readsByNode: byNode(stats.reads),
     writesByNode: byNode(stats.writes),
+    readMsByNode: Object.fromEntries(
+      cluster.nodes.flatMap((node) => {
+        const ms = median(stats.readMs.get(node.port))
+        return ms === undefined ? [] : [[node.name, ms]]
+      }),
+    ),
+    farReplica:
+      options.farReplicaMs === undefined ? undefined : { name: 'replica-1', delayMs: options.farReplicaMs },
     readAfterWriteChecks: stats.checks,
     staleReads: stats.stale,
     anonymousMisses: stats.anonymousMisses,

@@ -146,6 +146,7 @@ export class VirtualUser {
   ): Promise<ApiResponse | undefined> {
     const { stats, client, interrupt } = this.#context
     stats.requests++
+    const started = performance.now()
     try {
       const response = await client.request(method, path, {
         ...options,
@@ -157,7 +158,7 @@ export class VirtualUser {
         if (!interrupt?.aborted) stats.error(`${method} ${path}: ${describe(response)}`)
         return undefined
       }
-      stats.served(kind, response.port)
+      stats.served(kind, response.port, performance.now() - started)
       return response
     } catch (error) {
       if (!interrupt?.aborted) stats.error(`${method} ${path}: ${(error as Error).message}`)

@@ -25,7 +25,14 @@ it('--help and -h print the usage with every option and exit 0 without starting 
     const { code, stdout } = run(flag)
     expect(code).toBe(0)
     expect(stdout).toMatch(/^Usage: pnpm demo/)
-    for (const option of ['--app', '--duration', '--users', '--kill-replica', '--no-tokens']) {
+    for (const option of [
+      '--app',
+      '--duration',
+      '--users',
+      '--kill-replica',
+      '--no-tokens',
+      '--far-replica',
+    ]) {
       expect(stdout).toContain(option)
     }
     expect(stdout).not.toContain('Starting PostgreSQL')
@@ -36,6 +43,10 @@ it('an unknown option or a bad value exits 2, naming it', () => {
   const option = run('--dration', '5')
   expect(option.code).toBe(2)
   expect(option.stderr).toContain("Unknown option '--dration'")
+  const far = run('--far-replica', '3 parsecs')
+  expect(far.code).toBe(2)
+  expect(far.stderr).toContain('Invalid option `farReplica`')
+  expect(far.stdout).toBe('')
   const value = run('--app', 'prisma')
   expect(value.code).toBe(2)
   expect(value.stderr).toContain('Invalid option `app`')

@@ -26,3 +26,17 @@ it('finds stale reads when the authors do not send their tokens back (the check 
   expect(summary.errors).toBe(0)
   expect(summary.ok).toBe(false)
 })
+
+it('puts replica-1 3 ms away with farReplica: every read it answers takes at least that long', async (context) => {
+  requireControl(context, 'a delay proxy in front of a local replica')
+  const summary = await runDemo({ app: 'kysely', duration: 4, farReplica: '3ms', output: false })
+  expect(summary).toMatchObject({
+    staleReads: 0,
+    errors: 0,
+    ok: true,
+    farReplica: { name: 'replica-1', delayMs: 3 },
+  })
+  expect(summary.readsByNode['replica-1']).toBeGreaterThan(0)
+  // Every read answered by replica-1 made at least one round trip through the proxy.
+  expect(summary.readMsByNode['replica-1']).toBeGreaterThanOrEqual(3)
+})

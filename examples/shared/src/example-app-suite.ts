@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cluster } from '@pgroute/cluster'
-import { requireControl, routerOptions, startTestCluster } from '@pgroute/cluster/testing'
+import { requireControl, requirePassword, routerOptions, startTestCluster } from '@pgroute/cluster/testing'
 import { createRouter, type Router } from '@pgroute/core'
+import { TOKEN_HEADER } from '@pgroute/http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { healthRoute } from './health-route.js'
-import { TOKEN_HEADER } from './read-your-writes.js'
 import { NODE_HEADER } from './served-by.js'
 import type { BuildApp } from './service-builder.js'
 
@@ -207,7 +207,12 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
           })
         }
         expect(nodes[0].served).toBeGreaterThan(0)
-        expect(response.body).not.toContain(cluster.primary.connectionConfig.password)
+      })
+
+      it('shows no password', async (context) => {
+        const password = requirePassword(context, cluster)
+        const response = await app.inject({ url: '/status' })
+        expect(response.body).not.toContain(password)
       })
     })
 
@@ -222,6 +227,9 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
       it('answers 503 naming the primary when it refuses the login, without the password', async () => {
         const secret = 'wrong-password-for-health'
         const url = new URL(cluster.primary.url)
+        // A role that does not exist, with a wrong password: refused on every cluster, also one that trusts
+        // its clients (a wrong password alone would be accepted there).
+        url.username = 'pgroute_no_such_role'
         url.password = secret
         const broken = createRouter({ primary: url.toString(), replicas: [cluster.replicas[0]!.url] })
         const probe = Fastify()
@@ -231,7 +239,9 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
           const response = await probe.inject({ url: '/health' })
           expect(response.statusCode).toBe(503)
           expect(response.json().ok).toBe(false)
-          expect(response.json().problems[0]).toMatch(/^primary .* is down: password authentication failed/)
+          expect(response.json().problems[0]).toMatch(
+            /^primary .* is down: (password authentication failed|role "pgroute_no_such_role" does not exist)/,
+          )
           expect(response.body).not.toContain(secret)
         } finally {
           await probe.close()

@@ -1,7 +1,7 @@
 import type { Router } from '@pgroute/core'
+import { readYourWrites } from '@pgroute/http/fastify'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { healthRoute } from './health-route.js'
-import { readYourWrites } from './read-your-writes.js'
 import { statusRoute } from './status-route.js'
 
 /** Options of an example app's `buildApp()`. */
@@ -45,7 +45,8 @@ export async function buildService(options: BuildServiceOptions): Promise<Fastif
     return router.token()
   })
   const app = Fastify({ logger })
-  readYourWrites(app, { router, baseline })
+  // Every request runs in router.session(), continuing from the baseline and the client's x-pgroute-token.
+  await app.register(readYourWrites, { router, baseline })
   routes(app)
   statusRoute(app, router)
   healthRoute(app, router)

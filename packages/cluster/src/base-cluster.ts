@@ -9,6 +9,7 @@ import type {
   WaitForReplicationOptions,
 } from './cluster-options.js'
 import { nodesStatus, waitForReplay, waitForStreaming } from './replication-status.js'
+import { streamsLiveFrom } from './replication-topology.js'
 
 const defaultTimeoutMs = 60_000
 
@@ -53,6 +54,10 @@ export abstract class BaseCluster implements Cluster {
     return undefined
   }
 
+  get archiveDir(): string | undefined {
+    return undefined
+  }
+
   get stopped(): boolean {
     return this.#stopping !== undefined
   }
@@ -94,13 +99,17 @@ export abstract class BaseCluster implements Cluster {
     previous.synchronousStandbys = []
     replica.role = 'primary'
     replica.upstream = undefined
+    replica.walSource = 'stream'
     replica.replayPaused = false
     replica.applyDelayMs = 0
     replica.synchronous = false
     this.#primary = replica
     await replica.reconfigure()
     if (options.follow ?? true) {
-      for (const other of this.replicas) await this.followPrimary(other, { timeoutMs })
+      // Cascading replicas keep their upstream and archive-fed ones their archive: both follow the new timeline.
+      for (const other of this.replicas) {
+        if (other.upstream === previous) await this.followPrimary(other, { timeoutMs })
+      }
     }
   }
 
@@ -130,6 +139,7 @@ export abstract class BaseCluster implements Cluster {
       [replica.slot],
     )
     replica.upstream = primary
+    replica.walSource = 'stream'
     await replica.reconfigure()
     if (replica.running && !replica.replayPaused) {
       await waitForStreaming(primary, [replica.name], {
@@ -171,6 +181,7 @@ export abstract class BaseCluster implements Cluster {
     )
     node.role = 'replica'
     node.upstream = primary
+    node.walSource = 'stream'
     node.synchronousStandbys = []
     node.replayPaused = false
     await node.reseed(primary)
@@ -183,9 +194,9 @@ export abstract class BaseCluster implements Cluster {
     const primary = this.#primary
     const replicas =
       options.replicas?.map((replica) => this.#own(replica)) ??
-      this.replicas.filter(
-        (node) => node.upstream === primary && node.running && !node.replayPaused && node.applyDelayMs === 0,
-      )
+      this.replicas.filter((node) => streamsLiveFrom(primary, node))
+    // An archive-fed replica only gets a WAL segment once it is archived: close the current one.
+    if (replicas.some((node) => node.walSource === 'archive')) await primary.query('SELECT pg_switch_wal()')
     await waitForReplay(primary, replicas, {
       timeoutMs: timeoutOption(options.timeoutMs ?? 30_000, 'timeoutMs'),
       signal: options.signal,

@@ -11,6 +11,7 @@ import {
 import { type Duration, parseDuration } from './duration.js'
 import { pollUntil } from './poll.js'
 import { redactUrl } from './redact.js'
+import type { WalSource } from './replication-options.js'
 import { nodeStatus } from './replication-status.js'
 import { queryOnce } from './sql-client.js'
 
@@ -19,6 +20,8 @@ export interface Credentials {
   readonly user: string
   readonly password: string
   readonly database: string
+  /** Query of the URLs (`sslmode=verify-full&sslrootcert=...` on a TLS cluster); absent for none. */
+  readonly parameters?: string
 }
 
 /**
@@ -32,6 +35,10 @@ export abstract class BaseNode implements ClusterNode {
   upstream: BaseNode | undefined
   applyDelayMs = 0
   synchronous = false
+  /** Replicas: streaming from {@link upstream}, or restoring from the cluster's WAL archive only. */
+  walSource: WalSource = 'stream'
+  /** Replicas: `recovery_target_timeline`. */
+  recoveryTargetTimeline: 'latest' | 'current' = 'latest'
   replayPaused = false
   /** Set when the node's cluster was stopped: the node cannot be started again. */
   clusterStopped = false
@@ -54,14 +61,18 @@ export abstract class BaseNode implements ClusterNode {
   }
 
   get url(): string {
-    const { user, password, database } = this.credentials
-    const auth = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
-    return `postgres://${auth}@${this.host}:${this.port}/${encodeURIComponent(database)}`
+    const { user, password, database, parameters } = this.credentials
+    // No password (trust or cert authentication): none in the URL either.
+    const auth = `${encodeURIComponent(user)}${password ? `:${encodeURIComponent(password)}` : ''}`
+    const query = parameters ? `?${parameters}` : ''
+    return `postgres://${auth}@${this.host}:${this.port}/${encodeURIComponent(database)}${query}`
   }
 
   get connectionConfig(): NodeConnectionConfig {
-    const { user, password, database } = this.credentials
-    return { host: this.host, port: this.port, user, password, database }
+    const { user, password, database, parameters } = this.credentials
+    const config = { host: this.host, port: this.port, user, password, database }
+    // TLS settings live in the URL (pg reads the files it names).
+    return parameters ? { ...config, connectionString: this.url } : config
   }
 
   get pid(): number | undefined {

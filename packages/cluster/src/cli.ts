@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { defaultStatePath, readState, removeState, stateOf, writeState } from './cli-state.js'
+import type { AuthMethod } from './client-auth.js'
 import { isClusterError } from './cluster-error.js'
 import type { ClusterBackend, StartClusterOptions } from './cluster-options.js'
 import { connectCluster } from './external-cluster.js'
@@ -27,6 +28,9 @@ Options of up:
   --keep              Keep the data directories after stopping
   --database <name>   Database in the URLs (default postgres)
   --user <name>       Superuser in the URLs (default postgres)
+  --auth <method>     Client authentication: scram-sha-256 (default), md5, trust (no password in the URLs) or
+                      cert (client certificate; implies --tls)
+  --tls               TLS with a throw-away CA (needs openssl): the URLs say sslmode=verify-full
   --verbose           Print server output
 Options of status:
   --json              Machine-readable output
@@ -44,6 +48,8 @@ const options = {
   keep: { type: 'boolean' },
   database: { type: 'string' },
   user: { type: 'string' },
+  auth: { type: 'string' },
+  tls: { type: 'boolean' },
   verbose: { type: 'boolean' },
   json: { type: 'boolean' },
   'state-file': { type: 'string' },
@@ -125,6 +131,8 @@ async function up(values: Flags, stateFile: string): Promise<number> {
     ...(values['base-dir'] ? { baseDir: values['base-dir'] } : {}),
     ...(values.database ? { database: values.database } : {}),
     ...(values.user ? { user: values.user } : {}),
+    ...(values.auth ? { auth: values.auth as AuthMethod } : {}),
+    ...(values.tls ? { tls: true } : {}),
   }
   const started = Date.now()
   const cluster = await startCluster(startOptions)

@@ -8,6 +8,7 @@ import type {
 } from './cluster-options.js'
 import type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
 import type { Duration } from './duration.js'
+import type { WalSource } from './replication-options.js'
 
 /**
  * What a node currently is. `former-primary` is a primary that was replaced by `cluster.promote()`; it no longer
@@ -62,6 +63,13 @@ export interface NodeStatus {
    * has been replayed (absent when neither is known, e.g. nothing was replayed since the replica started).
    */
   readonly lagSeconds?: number
+  /**
+   * Replica streaming from the primary: its `sync_state` in the primary's `pg_stat_replication` (`sync` or
+   * `quorum` when commits wait for it, `potential` when it would take over from a synchronous one, `async`).
+   */
+  readonly syncState?: 'sync' | 'quorum' | 'potential' | 'async'
+  /** Replica streaming from the primary: its `sync_priority` there (0 for an asynchronous one). */
+  readonly syncPriority?: number
   /** Why the node could not be queried (password masked). */
   readonly error?: string
 }
@@ -95,6 +103,16 @@ export interface ClusterNode {
   readonly applyDelayMs: number
   /** Replicas: whether the node is listed in the primary's `synchronous_standby_names`. */
   readonly synchronous: boolean
+  /**
+   * Replicas: `stream` when a WAL receiver streams from {@link upstream}, `archive` when the node restores from the
+   * cluster's WAL archive only (log shipping).
+   */
+  readonly walSource: WalSource
+  /**
+   * Replicas: the node this one streams from, the primary or (for a cascading replica) another replica;
+   * `undefined` for the primary and for archive-fed replicas.
+   */
+  readonly upstream: ClusterNode | undefined
   /** Replicas: whether replay was paused through {@link pauseReplay} (reset when the node restarts). */
   readonly replayPaused: boolean
   /**
@@ -173,6 +191,8 @@ export interface Cluster {
   readonly database: string
   /** Directory holding the nodes' data directories (embedded backend only). */
   readonly dataDir: string | undefined
+  /** The WAL archive's directory, when the cluster was started with `archive` (embedded backend only). */
+  readonly archiveDir: string | undefined
   /** Whether `stop()` was called. */
   readonly stopped: boolean
   /** The node with this name; throws a `ClusterError` when there is none. */
@@ -184,7 +204,8 @@ export interface Cluster {
   promote(replica: ClusterNode | string, options?: PromoteOptions): Promise<void>
   /**
    * Re-points a replica at the current primary: creates its replication slot there, rewrites `primary_conninfo`
-   * and reloads (following the latest timeline), then waits until it streams if it is running and not paused.
+   * and reloads (following the latest timeline), then waits until it streams if it is running and not paused. A
+   * cascading or archive-fed replica becomes one streaming from the primary.
    */
   followPrimary(replica: ClusterNode | string, options?: { readonly timeoutMs?: number }): Promise<void>
   /**

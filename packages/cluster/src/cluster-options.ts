@@ -1,5 +1,7 @@
+import type { AuthMethod } from './client-auth.js'
 import type { ClusterNode } from './cluster-node.js'
 import type { Duration } from './duration.js'
+import type { ReplicaTopologyOptions, ReplicationModeOptions } from './replication-options.js'
 
 /** How a server is shut down: PostgreSQL's `smart`, `fast` (default) or `immediate` (a crash, no checkpoint). */
 export type StopMode = 'smart' | 'fast' | 'immediate'
@@ -21,7 +23,7 @@ export interface ClusterLogEntry {
 export type ClusterLogger = (entry: ClusterLogEntry) => void
 
 /** Settings of one replica (see {@link StartClusterOptions.replicaOptions}). */
-export interface ReplicaOptions {
+export interface ReplicaOptions extends ReplicaTopologyOptions {
   /**
    * Node name, also used as the replica's `application_name` on the primary and (with `-` turned into `_`) as its
    * replication slot name. Letters, digits, `_` and `-`. Default `replica-<n>`.
@@ -37,7 +39,7 @@ export interface ReplicaOptions {
 }
 
 /** Options of {@link startCluster}. Every field is optional. */
-export interface StartClusterOptions {
+export interface StartClusterOptions extends ReplicationModeOptions {
   /** Number of replicas, an integer >= 0. Default: `replicaOptions.length`, or 1 when that is absent or empty. */
   readonly replicas?: number
   /** Per-replica settings, by position (`replicaOptions[0]` is `replica-1`). May be shorter than `replicas`. */
@@ -69,6 +71,17 @@ export interface StartClusterOptions {
   readonly log?: ClusterLogger | false
   /** Container image of the Docker backend. Default `postgres:18-alpine`. */
   readonly image?: string
+  /**
+   * How clients log in (embedded backend): `'scram-sha-256'` (default), `'md5'`, `'trust'` (the URLs carry no
+   * password) or `'cert'` (a client certificate of the cluster's CA; implies `tls`). See `AuthMethod`.
+   */
+  readonly auth?: AuthMethod
+  /**
+   * TLS (embedded backend; needs the system's `openssl`): a throw-away CA and server certificate in the cluster's
+   * directory, `pg_hba.conf` accepts TLS connections only, and the URLs say `sslmode=verify-full` with the CA as
+   * `sslrootcert`. Default false (true with `auth: 'cert'`).
+   */
+  readonly tls?: boolean
 }
 
 /** Options of `node.stop()`. */
@@ -91,7 +104,11 @@ export interface PromoteOptions {
    * a replica that receives WAL it writes after the promotion can no longer follow the new primary.
    */
   readonly stopOldPrimary?: boolean
-  /** Re-point the remaining replicas to stream from the new primary (see `cluster.followPrimary()`). Default true. */
+  /**
+   * Re-point the replicas that streamed from the old primary to stream from the new one (see
+   * `cluster.followPrimary()`). Cascading replicas keep their upstream and archive-fed ones their archive; both
+   * follow the new timeline (unless `recoveryTargetTimeline` is `'current'`). Default true.
+   */
   readonly follow?: boolean
   /** Time limit for the promotion and for re-pointed replicas to stream again. Default 60000 ms. */
   readonly timeoutMs?: number
@@ -100,8 +117,10 @@ export interface PromoteOptions {
 /** Options of `cluster.waitForReplication()`. */
 export interface WaitForReplicationOptions {
   /**
-   * Replicas to wait for. Default: every running replica whose replay is neither paused nor delayed (on an external
-   * cluster: every replica).
+   * Replicas to wait for. Default: every running replica whose replay is neither paused nor delayed, streaming from
+   * the primary directly or through such replicas (on an external cluster: every replica). Archive-fed replicas are
+   * waited for only when named here; the primary's current WAL segment is then closed (`pg_switch_wal()`) so that
+   * it is archived.
    */
   readonly replicas?: readonly ClusterNode[]
   /** Time limit. Default 30000 ms. */

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { BaseCluster } from './base-cluster.js'
 import { resolveBinaries } from './binaries-resolver.js'
+import { storedPassword, tlsSettings, tlsUrlParameters, usesPassword, writeHbaConf } from './client-auth.js'
 import type { ClusterStopOptions } from './cluster-options.js'
 import { EmbeddedNode, type EmbeddedNodeContext } from './embedded-node.js'
 import { findFreePort } from './free-port.js'
@@ -10,14 +11,15 @@ import { type OrphanWatchdog, startOrphanWatchdog } from './orphan-watchdog.js'
 import { throwIfAborted } from './poll.js'
 import { trackForCleanup } from './process-cleanup.js'
 import { createRedactor } from './redact.js'
-import { waitForStreaming } from './replication-status.js'
+import { startReplicationTopology } from './replication-topology.js'
 import type { ResolvedClusterOptions } from './resolve-options.js'
-import { scramVerifier } from './scram-verifier.js'
 import { clusterSettings, writeSettings } from './server-config.js'
 import { assertReachable, serverUser } from './server-user.js'
 import { clusterConfFile, createDataDir } from './template-cache.js'
+import { createTlsFiles } from './tls-certificates.js'
 import { runTool } from './tool-runner.js'
 import { copyTree } from './tree-copy.js'
+import { WalArchive } from './wal-archive.js'
 
 /** A cluster of local server processes; see `startCluster()`. */
 export class EmbeddedCluster extends BaseCluster {
@@ -26,6 +28,8 @@ export class EmbeddedCluster extends BaseCluster {
   readonly #keep: boolean
   readonly #untrack: () => void
   readonly #watchdog: OrphanWatchdog
+  /** Set once the WAL archive is prepared (when the `archive` option is on). */
+  archive: WalArchive | undefined
 
   constructor(nodes: readonly EmbeddedNode[], root: string, options: ResolvedClusterOptions) {
     super(nodes, options)
@@ -37,6 +41,10 @@ export class EmbeddedCluster extends BaseCluster {
 
   override get dataDir(): string {
     return this.#root
+  }
+
+  override get archiveDir(): string | undefined {
+    return this.archive?.dir
   }
 
   protected override async stopNodes(options: ClusterStopOptions): Promise<void> {
@@ -78,10 +86,16 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
 
   const redact = createRedactor(options.password)
   const nodes: EmbeddedNode[] = []
+  const tlsFiles = options.tls ? await createTlsFiles(path.join(root, 'tls'), options.user, user) : undefined
   const context: EmbeddedNodeContext = {
     binDir: binaries.binDir,
     user,
-    credentials: { user: options.user, password: options.password, database: options.database },
+    credentials: {
+      user: options.user,
+      password: usesPassword(options.auth) ? options.password : '',
+      database: options.database,
+      ...(tlsFiles ? { parameters: tlsUrlParameters(options.auth, tlsFiles) } : {}),
+    },
     root,
     id: path.basename(root).slice('pgroute-cluster-'.length),
     startTimeoutMs: options.startTimeoutMs,
@@ -89,8 +103,11 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
     redact,
     ports: new Set(),
     onPortChange: async (node) => {
-      if (node.role !== 'primary') return
       await Promise.all(nodes.filter((other) => other.upstream === node).map((other) => other.reconfigure()))
+    },
+    synchronousPolicy: {
+      method: options.replication.synchronousMethod,
+      count: options.replication.synchronousCount,
     },
   }
   const port = async () => {
@@ -102,7 +119,14 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
   nodes.push(primary)
   for (const replica of options.replicas) {
     const node = new EmbeddedNode(replica.name, 'replica', await port(), context)
-    node.upstream = primary
+    node.upstream =
+      replica.source === 'archive'
+        ? undefined
+        : replica.upstream === undefined
+          ? primary
+          : nodes.find((other) => other.name === replica.upstream)
+    node.walSource = replica.source
+    node.recoveryTargetTimeline = replica.recoveryTargetTimeline
     node.applyDelayMs = replica.applyDelayMs
     node.synchronous = replica.synchronous
     nodes.push(node)
@@ -118,8 +142,26 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
       redact,
     })
     log({ source: 'cluster', message: `primary data directory created after ${Date.now() - started} ms` })
-    const settings = clusterSettings(options.replicas.length, options.postgresConfig)
+    const { synchronousCommit, archive } = options.replication
+    await writeHbaConf(primary.dataDir, options.auth, options.tls, user)
+    const settings = clusterSettings(options.replicas.length, {
+      ...(tlsFiles ? tlsSettings(tlsFiles) : {}),
+      ...(synchronousCommit ? { synchronous_commit: synchronousCommit } : {}),
+      ...options.postgresConfig,
+    })
     await writeSettings(primary.dataDir, clusterConfFile, settings, user)
+    if (archive) {
+      context.archive = await WalArchive.prepare({
+        archive,
+        root,
+        user,
+        primaryDataDir: primary.dataDir,
+        timeoutMs: options.startTimeoutMs,
+        redact,
+        log,
+      })
+      cluster.archive = context.archive
+    }
     throwIfAborted(signal)
     await runTool('postgres', ['--single', '-D', primary.dataDir, '-c', 'exit_on_error=on', 'postgres'], {
       binDir: binaries.binDir,
@@ -145,12 +187,7 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
     primary.synchronousStandbys = options.replicas.filter((r) => r.synchronous).map((r) => r.name)
     log({ source: 'cluster', message: `data directories ready after ${Date.now() - started} ms` })
     throwIfAborted(signal)
-    await Promise.all(nodes.map((node) => node.start()))
-    await waitForStreaming(
-      primary,
-      nodes.slice(1).map((node) => node.name),
-      { timeoutMs: options.startTimeoutMs, signal },
-    )
+    await startReplicationTopology(primary, nodes.slice(1), { timeoutMs: options.startTimeoutMs, signal })
     log({ source: 'cluster', message: `cluster streaming after ${Date.now() - started} ms` })
     return cluster
   } catch (error) {
@@ -159,11 +196,17 @@ export async function startEmbeddedCluster(options: ResolvedClusterOptions): Pro
   }
 }
 
-/** Statements run in single-user mode (one per line). The password is set as a SCRAM verifier, never in clear. */
+/**
+ * Statements run in single-user mode (one per line). The password is set as a SCRAM verifier (an MD5 hash for `md5`
+ * authentication), never in clear.
+ */
 function setupSql(options: ResolvedClusterOptions): string {
-  const lines = [`ALTER ROLE "${options.user}" PASSWORD '${scramVerifier(options.password)}';`]
+  const stored = storedPassword(options.auth, options.user, options.password)
+  const lines = [`ALTER ROLE "${options.user}" PASSWORD '${stored}';`]
   if (options.database !== 'postgres') lines.push(`CREATE DATABASE "${options.database}";`)
+  // Cascading replicas get their slot on their upstream, archive-fed ones none (an unused slot would hold WAL).
   for (const replica of options.replicas) {
+    if (replica.upstream !== undefined || replica.source === 'archive') continue
     lines.push(`SELECT pg_create_physical_replication_slot('${replica.slot}', true);`)
   }
   return lines.join('\n') + '\n'

@@ -10,6 +10,7 @@ import { PostgresProcess } from './postgres-process.js'
 import { primarySettings, replicaSettings, writeSettings } from './server-config.js'
 import type { ServerUser } from './server-user.js'
 import { nodeConfFile } from './template-cache.js'
+import type { WalArchive } from './wal-archive.js'
 
 /** What an {@link EmbeddedNode} needs from its cluster. */
 export interface EmbeddedNodeContext {
@@ -28,6 +29,10 @@ export interface EmbeddedNodeContext {
   readonly ports: Set<number>
   /** Called when a restarted node had to move to another port (replicas must then follow the primary there). */
   readonly onPortChange: (node: EmbeddedNode) => Promise<void>
+  /** `FIRST` or `ANY`, and how many standbys a commit waits for (see `synchronousMethod`/`synchronousCount`). */
+  readonly synchronousPolicy?: { readonly method: 'first' | 'any'; readonly count: number }
+  /** The cluster's WAL archive, when archiving is on (set once it is prepared, before any server starts). */
+  archive?: WalArchive | undefined
 }
 
 const portAttempts = 5
@@ -106,6 +111,7 @@ export class EmbeddedNode extends BaseNode {
       }
     }
     this.replayPaused = false // Pausing does not survive a restart.
+    if (this.#context.archive && this.role !== 'replica') await wakeCheckpointer(this)
   }
 
   override async stop(options: NodeStopOptions = {}): Promise<void> {
@@ -179,11 +185,19 @@ export class EmbeddedNode extends BaseNode {
 
   /** Rewrites this node's configuration file from its current state and reloads a running server (SIGHUP). */
   override async reconfigure(): Promise<void> {
-    const { credentials, id, user } = this.#context
+    const { credentials, id, user, archive, synchronousPolicy } = this.#context
     const clusterName = `pgroute-${id}-${this.name}`
     const upstream = this.upstream
-    const settings =
-      this.role === 'replica' && upstream
+    const archiveFed = this.role === 'replica' && this.walSource === 'archive' && archive !== undefined
+    const settings = archiveFed
+      ? {
+          port: this.#port,
+          cluster_name: clusterName,
+          restore_command: archive.restoreCommand(this.dataDir),
+          recovery_min_apply_delay: `${this.applyDelayMs}ms`,
+          recovery_target_timeline: this.recoveryTargetTimeline,
+        }
+      : this.role === 'replica' && upstream
         ? replicaSettings({
             port: this.#port,
             clusterName,
@@ -193,9 +207,28 @@ export class EmbeddedNode extends BaseNode {
             applicationName: this.name,
             slot: this.slot,
             applyDelayMs: this.applyDelayMs,
+            recoveryTargetTimeline: this.recoveryTargetTimeline,
           })
-        : primarySettings({ port: this.#port, clusterName, synchronous: [...this.synchronousStandbys] })
-    await writeSettings(this.dataDir, nodeConfFile, settings, user)
+        : primarySettings({
+            port: this.#port,
+            clusterName,
+            synchronous: [...this.synchronousStandbys],
+            ...(synchronousPolicy
+              ? { synchronousMethod: synchronousPolicy.method, synchronousCount: synchronousPolicy.count }
+              : {}),
+          })
+    const archiving = archive?.settings(this.dataDir) ?? {}
+    await writeSettings(this.dataDir, nodeConfFile, { ...settings, ...archiving }, user)
     this.#process?.reload()
   }
+}
+
+/**
+ * The checkpointer computes its first sleep while the server is still starting up (in recovery), when
+ * `archive_timeout` does not count: it then sleeps for up to `checkpoint_timeout` (5 min) before archive_timeout
+ * closes a segment for the first time (seen on PostgreSQL 15 and 18). A checkpoint request wakes it, and from then
+ * on it wakes every `archive_timeout`.
+ */
+async function wakeCheckpointer(node: EmbeddedNode): Promise<void> {
+  await node.query('CHECKPOINT')
 }

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+export type { AuthMethod } from './client-auth.js'
 export {
   ClusterError,
   type ClusterErrorCode,
@@ -32,6 +33,40 @@ export type {
   WaitForReplicationOptions,
 } from './cluster-options.js'
 export type { OccupiedConnections, OccupyConnectionsOptions } from './connection-hog.js'
+export {
+  type DelayDirection,
+  type DelayProxy,
+  type DelayProxyOptions,
+  type DelayProxyTarget,
+  startDelayProxy,
+} from './delay-proxy.js'
 export { type Duration, parseDuration } from './duration.js'
 export { type ConnectClusterOptions, clusterFromEnv, connectCluster } from './external-cluster.js'
+export {
+  type HaproxyListener,
+  type HaproxyOptions,
+  type HaproxyServer,
+  haproxyUnavailable,
+  startHaproxy,
+} from './haproxy.js'
+export {
+  type PgBouncerFleet,
+  type PgBouncerOptions,
+  type PgBouncerTarget,
+  type PooledNode,
+  type PoolMode,
+  pgbouncerUnavailable,
+  startPgBouncer,
+} from './pgbouncer.js'
+export type {
+  ArchiveOptions,
+  ArchiveTool,
+  ReplicaTopologyOptions,
+  ReplicationModeOptions,
+  SynchronousCommit,
+  SynchronousMethod,
+  WalSource,
+} from './replication-options.js'
 export { startCluster } from './start-cluster.js'
+export { systemBinary, systemBinaryMissing } from './system-binary.js'
+export { tlsUnavailable } from './tls-certificates.js'

@@ -60,16 +60,43 @@ export async function nodeStatus(node: ClusterNode, primaryLsn?: string): Promis
   }
 }
 
-/** Status of every node; the primary is queried first so that replicas' byte lag is measured against it. */
+/**
+ * Status of every node; the primary is queried first so that replicas' byte lag is measured against it, and its
+ * `pg_stat_replication` gives the sync state of the replicas streaming from it.
+ */
 export async function nodesStatus(
   primary: ClusterNode,
   nodes: readonly ClusterNode[],
 ): Promise<NodeStatus[]> {
-  const primaryStatus = await nodeStatus(primary)
+  const [primaryStatus, senders] = await Promise.all([nodeStatus(primary), syncStates(primary)])
   const others = await Promise.all(
     nodes.filter((node) => node !== primary).map((node) => nodeStatus(node, primaryStatus.currentLsn)),
   )
-  return nodes.map((node) => (node === primary ? primaryStatus : others.shift()!))
+  return nodes.map((node) => {
+    if (node === primary) return primaryStatus
+    const status = others.shift()!
+    const sender = senders.get(node.name)
+    return sender ? { ...status, syncState: sender.sync_state, syncPriority: sender.sync_priority } : status
+  })
+}
+
+interface SenderRow {
+  application_name: string
+  sync_state: NonNullable<NodeStatus['syncState']>
+  sync_priority: number
+}
+
+/** The primary's WAL senders by application name (empty when it cannot be queried). */
+async function syncStates(primary: ClusterNode): Promise<Map<string, SenderRow>> {
+  if (!primary.running) return new Map()
+  try {
+    const { rows } = await primary.query<SenderRow>(
+      'SELECT application_name, sync_state, sync_priority FROM pg_stat_replication',
+    )
+    return new Map(rows.map((row) => [row.application_name, row]))
+  } catch {
+    return new Map()
+  }
 }
 
 /** Limits of the waits below. */

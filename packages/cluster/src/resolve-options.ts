@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
+import { type AuthMethod, authMethods } from './client-auth.js'
 import { invalidOption } from './cluster-error.js'
 import type { ClusterBackend, ClusterLogEntry, StartClusterOptions } from './cluster-options.js'
 import { parseDuration } from './duration.js'
 import { createRedactor } from './redact.js'
+import {
+  type ResolvedReplication,
+  type ResolvedTopology,
+  resolveReplicaTopology,
+  resolveReplication,
+} from './resolve-replication.js'
 
 /** A replica's settings after defaults were applied. */
-export interface ResolvedReplica {
+export interface ResolvedReplica extends ResolvedTopology {
   readonly name: string
   /** Replication slot on the primary (the name with `-` turned into `_`). */
   readonly slot: string
@@ -31,6 +38,10 @@ export interface ResolvedClusterOptions {
   /** Logs with the password masked; a no-op when logging is off. */
   readonly log: (entry: ClusterLogEntry) => void
   readonly image: string
+  /** Synchronous standbys, `synchronous_commit` and WAL archiving. */
+  readonly replication: ResolvedReplication
+  readonly auth: AuthMethod
+  readonly tls: boolean
 }
 
 const maxReplicas = 32
@@ -77,7 +88,12 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
     const synchronous = given.synchronous ?? false
     if (typeof synchronous !== 'boolean') throw invalidOption(`${at}.synchronous`, 'expected a boolean')
     const applyDelayMs = parseDuration(given.applyDelay ?? 0, `${at}.applyDelay`)
-    replicas.push({ name, slot: slotName(name), applyDelayMs, synchronous })
+    const topology = resolveReplicaTopology(
+      given,
+      at,
+      replicas.map((replica) => replica.name),
+    )
+    replicas.push({ name, slot: slotName(name), applyDelayMs, synchronous, ...topology })
   }
 
   const backend = options.backend ?? 'embedded'
@@ -102,6 +118,15 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
   if (logger !== false && typeof logger !== 'function')
     throw invalidOption('log', 'expected a function or false')
   const redact = createRedactor(password)
+  const auth = options.auth ?? 'scram-sha-256'
+  if (!authMethods.includes(auth)) {
+    throw invalidOption('auth', `expected one of ${authMethods.join(', ')}, got ${JSON.stringify(auth)}`)
+  }
+  const tls = booleanOption(options.tls, 'tls') || auth === 'cert'
+  if (backend === 'docker' && (auth !== 'scram-sha-256' || tls)) {
+    throw invalidOption(options.tls ? 'tls' : 'auth', 'is supported by the embedded backend only')
+  }
+  const postgresConfig = resolvePostgresConfig(options.postgresConfig)
 
   return {
     replicas,
@@ -112,11 +137,14 @@ export function resolveClusterOptions(options: StartClusterOptions = {}): Resolv
     database: identifier(options.database ?? 'postgres', 'database'),
     user: identifier(options.user ?? 'postgres', 'user'),
     password,
-    postgresConfig: resolvePostgresConfig(options.postgresConfig),
+    postgresConfig,
     startTimeoutMs,
     signal: options.signal,
     log: logger === false ? () => {} : (entry) => logger({ ...entry, message: redact(entry.message) }),
     image: nonEmptyString(options.image ?? 'postgres:18-alpine', 'image'),
+    replication: resolveReplication(options, replicas, backend, postgresConfig),
+    auth,
+    tls,
   }
 }
 

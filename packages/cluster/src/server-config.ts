@@ -36,11 +36,17 @@ export function primarySettings(node: {
   port: number
   clusterName: string
   synchronous: string[]
+  /** `FIRST` (default) or `ANY`. */
+  synchronousMethod?: 'first' | 'any'
+  /** How many of `synchronous` a commit waits for (default all; capped at their number). */
+  synchronousCount?: number
 }): Settings {
   const settings: Record<string, string | number> = { port: node.port, cluster_name: node.clusterName }
   if (node.synchronous.length > 0) {
     const names = node.synchronous.map((name) => `"${name}"`).join(', ')
-    settings.synchronous_standby_names = `FIRST ${node.synchronous.length} (${names})`
+    const count = Math.min(node.synchronousCount ?? node.synchronous.length, node.synchronous.length)
+    const method = node.synchronousMethod === 'any' ? 'ANY' : 'FIRST'
+    settings.synchronous_standby_names = `${method} ${count} (${names})`
   }
   return settings
 }
@@ -55,6 +61,8 @@ export interface ReplicaSettingsInput {
   readonly applicationName: string
   readonly slot: string
   readonly applyDelayMs: number
+  /** `recovery_target_timeline`. Default `latest`. */
+  readonly recoveryTargetTimeline?: 'latest' | 'current'
 }
 
 /** Settings of a replica node. */
@@ -71,7 +79,7 @@ export function replicaSettings(node: ReplicaSettingsInput): Settings {
     }),
     primary_slot_name: node.slot,
     recovery_min_apply_delay: `${node.applyDelayMs}ms`,
-    recovery_target_timeline: 'latest',
+    recovery_target_timeline: node.recoveryTargetTimeline ?? 'latest',
   }
 }
 

@@ -14,6 +14,9 @@ import {
 import { createRedactor, redactUrl } from '../src/redact.js'
 import { resolveClusterOptions } from '../src/resolve-options.js'
 
+/** Topology defaults of a replica: streams from the primary, follows the latest timeline. */
+const streaming = { upstream: undefined, source: 'stream', recoveryTargetTimeline: 'latest' }
+
 function invalid(options: unknown): ClusterError {
   try {
     resolveClusterOptions(options as StartClusterOptions)
@@ -28,7 +31,7 @@ describe('resolveClusterOptions()', () => {
   it('applies defaults', () => {
     const resolved = resolveClusterOptions()
     expect(resolved.replicas).toEqual([
-      { name: 'replica-1', slot: 'replica_1', applyDelayMs: 0, synchronous: false },
+      { ...streaming, name: 'replica-1', slot: 'replica_1', applyDelayMs: 0, synchronous: false },
     ])
     expect(resolved).toMatchObject({
       backend: 'embedded',
@@ -46,8 +49,8 @@ describe('resolveClusterOptions()', () => {
       replicaOptions: [{ name: 'fast' }, { applyDelay: '2s', synchronous: true }],
     })
     expect(resolved.replicas).toEqual([
-      { name: 'fast', slot: 'fast', applyDelayMs: 0, synchronous: false },
-      { name: 'replica-2', slot: 'replica_2', applyDelayMs: 2000, synchronous: true },
+      { ...streaming, name: 'fast', slot: 'fast', applyDelayMs: 0, synchronous: false },
+      { ...streaming, name: 'replica-2', slot: 'replica_2', applyDelayMs: 2000, synchronous: true },
     ])
     expect(resolveClusterOptions({ replicas: 0 }).replicas).toEqual([])
   })

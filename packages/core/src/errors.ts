@@ -43,6 +43,11 @@ export type PgRouteErrorCode =
    * writes, or WAL that never reached the promoted standby). The message gives the lost WAL range.
    */
   | 'PGROUTE_WRITES_LOST'
+  /**
+   * A statement was not sent on a connection held across statements (a pinned client's, a transaction's): its
+   * node's role changed, or the node was fenced, since the connection was checked out. Nothing was sent.
+   */
+  | 'PGROUTE_ROLE_CHANGED'
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works

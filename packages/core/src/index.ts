@@ -26,6 +26,7 @@ export type {
   RouteTarget,
 } from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
+export type { Logger, LogMethod } from './config/logger.js'
 export type { ReplicaInfo } from './config/replica-info.js'
 export type {
   BalanceFunction,
@@ -39,8 +40,12 @@ export type {
   ReplicaInput,
   RetryOptions,
   RouterOptions,
+  TimeoutOptions,
 } from './config/router-options.js'
 export type { RejectedStatement } from './core/rejection-log.js'
+export type { Submittable } from './core/submittable.js'
+export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
+export { formatLsn, parseLsn } from './health/lsn.js'
 export type {
   ClusterReplacedEvent,
   NodeStateEvent,
@@ -48,11 +53,9 @@ export type {
   RerouteEvent,
   RouteEvent,
   RouterEvents,
-} from './core/router-events.js'
-export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
-export { formatLsn, parseLsn } from './health/lsn.js'
-export type { RoutedClient } from './pool/routed-client.js'
-export type { RoutedPool } from './pool/routed-pool.js'
+} from './observability/router-events.js'
+export { RoutedClient } from './pool/routed-client.js'
+export { RoutedPool } from './pool/routed-pool.js'
 export type { NodeRole, NodeState } from './replicas/router-node.js'
 export {
   createRouter,

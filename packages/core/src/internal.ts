@@ -6,10 +6,4 @@
  */
 
 export { leavesReplica } from './classify/pinning-rule.js'
-export {
-  type ConnectCallback,
-  type NodeCallback,
-  poolConnect,
-  poolQuery,
-  settle,
-} from './pool/pg-pool-callbacks.js'
+export { type Lease, leaseIsCurrent } from './replicas/lease.js'

@@ -91,9 +91,10 @@ function fromServer(error: unknown): boolean {
 
 /**
  * The node's failure signature: socket errors (refused, reset, timed out, unreachable), the server ending
- * connections (57P0x), connection exceptions (08xxx but 08P01, which answers a malformed statement such as a NUL
- * byte in its text), and the driver's own errors of a connection that failed or ended, when `origin` (or an
- * earlier judgement of the same error object) shows the driver raised them. An error the server returned about a
+ * connections (57P0x), connection exceptions (08xxx; 08P01, which answers a malformed statement such as a NUL byte
+ * in its text, only with severity FATAL, as PgBouncer sends it when the server behind it fails), and the driver's
+ * own errors of a connection that failed or ended, when `origin` (or an earlier judgement of the same error
+ * object) shows the driver raised them. An error the server returned about a
  * statement never counts, whatever its message says (it may quote a bind value); neither does an error thrown from
  * a type parser or a callback of the caller's.
  *
@@ -102,10 +103,11 @@ function fromServer(error: unknown): boolean {
 export function isConnectionError(error: unknown, origin?: ErrorOrigin): boolean {
   const code = codeOf(error)
   if (fromServer(error)) {
-    return (
-      code !== undefined &&
-      (code.startsWith(SERVER_GONE_PREFIX) || (code.startsWith('08') && code !== '08P01'))
-    )
+    // 08P01 (protocol violation) answers a malformed statement, such as a NUL byte in its text: not the node.
+    // With severity FATAL the connection is being closed: PgBouncer sends that when the server behind it died
+    // ("server conn crashed?") or while it refuses logins to a server that failed (server_login_retry).
+    if (code === '08P01') return (error as ErrorLike).severity === 'FATAL'
+    return code !== undefined && (code.startsWith(SERVER_GONE_PREFIX) || code.startsWith('08'))
   }
   if (code !== undefined) return SOCKET_CODES.has(code)
   if (typeof error !== 'object' || error === null) return false

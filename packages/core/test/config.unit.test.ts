@@ -34,7 +34,7 @@ describe('defaults', () => {
   it('fills in every option', () => {
     const resolved = resolve({ primary: URL_A })
     expect(resolved).toMatchObject({
-      lag: { maxBytes: 16 * 1024 * 1024, maxSeconds: 10 },
+      lag: { maxBytes: 16 * 1024 * 1024, maxMs: 10_000 },
       healthCheck: { intervalMs: 1000, timeoutMs: 500, maxBackoffMs: 5000 },
       balance: 'round-robin',
       fallback: 'primary',
@@ -93,7 +93,7 @@ describe('defaults', () => {
       lag: { maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY },
       balance: pick,
     })
-    expect(resolved.lag).toEqual({ maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY })
+    expect(resolved.lag).toEqual({ maxBytes: Number.POSITIVE_INFINITY, maxMs: Number.POSITIVE_INFINITY })
     expect(resolved.balance).toBe(pick)
   })
 
@@ -102,6 +102,53 @@ describe('defaults', () => {
       'audit.log',
       'bump',
     ])
+  })
+})
+
+describe('duration spellings', () => {
+  it('takes every duration in Ms; the deprecated spellings still work, lag.maxSeconds in seconds', () => {
+    const current = resolve({
+      primary: URL_A,
+      lag: { maxMs: 2500 },
+      pool: { idleTimeoutMs: 1234, connectionTimeoutMs: 4321 },
+    })
+    expect(current.lag.maxMs).toBe(2500)
+    expect(current.nodes[0]!.pool.options).toMatchObject({
+      idleTimeoutMillis: 1234,
+      connectionTimeoutMillis: 4321,
+    })
+    const deprecated = resolve({
+      primary: URL_A,
+      lag: { maxSeconds: 2.5 },
+      pool: { idleTimeoutMillis: 1234, connectionTimeoutMillis: 4321 },
+    })
+    expect(deprecated.lag.maxMs).toBe(2500)
+    expect(deprecated.nodes[0]!.pool.options).toMatchObject({
+      idleTimeoutMillis: 1234,
+      connectionTimeoutMillis: 4321,
+    })
+  })
+
+  it('refuses both spellings of one option, and names a bad value by the spelling given', () => {
+    expect(configError({ primary: URL_A, lag: { maxMs: 1000, maxSeconds: 1 } }).option).toBe('lag.maxSeconds')
+    expect(configError({ primary: URL_A, pool: { idleTimeoutMs: 1, idleTimeoutMillis: 1 } }).option).toBe(
+      'pool.idleTimeoutMillis',
+    )
+    expect(configError({ primary: URL_A, lag: { maxMs: -1 } }).option).toBe('lag.maxMs')
+    expect(configError({ primary: URL_A, pool: { connectionTimeoutMs: 0 } }).option).toBe(
+      'pool.connectionTimeoutMs',
+    )
+  })
+})
+
+describe('types', () => {
+  it("gives pg's types to every pool the router creates, and checks them up front", () => {
+    const resolved = resolve({ primary: URL_A, replicas: [URL_B], types: pg.types })
+    for (const node of resolved.nodes) expect(node.pool.options.types).toBe(pg.types)
+    // The router's own connections (probes, WAL positions) parse with pg's defaults.
+    for (const node of resolved.nodes) expect(node.connection).not.toHaveProperty('types')
+    expect(configError({ primary: URL_A, types: { parse: () => 1 } }).option).toBe('types')
+    expect(configError({ primary: URL_A, types: 'pg' }).option).toBe('types')
   })
 })
 

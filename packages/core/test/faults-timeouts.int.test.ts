@@ -87,6 +87,29 @@ describe('a hung replica', () => {
   })
 })
 
+describe('a hung replica, in a session', () => {
+  it("a session's reads running on it when it is marked down are re-run elsewhere at once", async (context) => {
+    requireControl(context, 'hangs a replica')
+    const victim = cluster.replicas[1]!
+    const routed = router({ timeouts: { readMs: 0 }, pool: { max: 4 } })
+    await routed.ready()
+    await waitForState(routed, victim.name, 'up')
+    await victim.hang()
+    try {
+      const started = Date.now()
+      // A session's read takes the slow path from its first attempt: a failure there is decided as any read's.
+      const reads = await routed.session(() =>
+        Promise.all(Array.from({ length: 12 }, () => routed.query(WHO))),
+      )
+      for (const result of reads) expect(portOf(result)).not.toBe(victim.port)
+      expect(Date.now() - started).toBeLessThan(2500)
+    } finally {
+      await victim.resume()
+    }
+    await waitForState(routed, victim.name, 'up')
+  })
+})
+
 describe('a primary that is down', () => {
   it('hung: writes fail within 1 s with PGROUTE_PRIMARY_UNAVAILABLE, and succeed once it answers again', async (context) => {
     requireControl(context, 'hangs the primary')

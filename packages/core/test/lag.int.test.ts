@@ -69,7 +69,7 @@ describe('replication lag', () => {
     // Writes stopped: within the 2 s apply delay (plus probing) it has replayed everything and is back.
     await waitForState(router, delayed.name, 'up', 10_000)
     const lagging = events.find((e) => e.node === delayed.name && e.to === 'lagging')
-    expect(lagging?.reason).toMatch(/s behind \(lag\.maxSeconds 1\)/)
+    expect(lagging?.reason).toMatch(/s behind \(lag\.maxMs 1000\)/)
     const back = events.find((e) => e.node === delayed.name && e.from === 'lagging' && e.to === 'up')
     expect(back?.reason).toBe('caught up')
     const ports = await readPorts(router, 100)

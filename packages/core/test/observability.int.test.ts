@@ -8,7 +8,7 @@ import {
 } from '@opentelemetry/sdk-metrics'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { Cluster } from '@pgroute/cluster'
-import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
+import { requireControl, requirePassword, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Router } from '../src/index.js'
@@ -256,10 +256,44 @@ describe('OpenTelemetry metrics and spans', () => {
     ).toBe(true)
   })
 
-  it('logs state changes without passwords', async () => {
+  it('logs state changes without passwords', async (context) => {
     expect(lines.some((l) => l.level === 'info' && l.fields.to === 'up')).toBe(true)
-    const password = cluster.primary.connectionConfig.password as string
+    const password = requirePassword(context, cluster)
     expect(JSON.stringify(lines)).not.toContain(password)
+  })
+
+  it('router.pool.end() and router.primary.end() end its telemetry too, as router.end() does', async () => {
+    // The gauges' callback a router registers with the SDK's meter, and whether it still is: with cumulative
+    // temporality the SDK goes on exporting the last values of a callback removed, so ask the meter itself.
+    const registered = new Set<unknown>()
+    const getMeter = meterProvider.getMeter.bind(meterProvider)
+    const spy = vi.spyOn(meterProvider, 'getMeter').mockImplementation((...args) => {
+      const meter = getMeter(...args)
+      const add = meter.addBatchObservableCallback.bind(meter)
+      const remove = meter.removeBatchObservableCallback.bind(meter)
+      meter.addBatchObservableCallback = (callback, observables) => {
+        registered.add(callback)
+        add(callback, observables)
+      }
+      meter.removeBatchObservableCallback = (callback, observables) => {
+        registered.delete(callback)
+        remove(callback, observables)
+      }
+      return meter
+    })
+    try {
+      for (const end of ['pool', 'primary'] as const) {
+        const local = routerFor(cluster, {
+          replicas: [{ name: `ended-by-${end}`, connectionString: cluster.replicas[0]!.url }],
+        })
+        await local.ready()
+        expect(registered.size).toBe(1)
+        await local[end].end()
+        expect(registered.size).toBe(0)
+      }
+    } finally {
+      spy.mockRestore()
+    }
   })
 
   it('a router with openTelemetry: false reports nothing', async () => {

@@ -42,10 +42,10 @@ describe('the logger option', () => {
       (text) => text.split('Sup3r-S3cret-pw').join('****'),
     )
     const event = { node: 'db-1', role: 'replica', from: 'up', reason: 'failed for Sup3r-S3cret-pw' } as const
-    log.stateChanged({ ...event, to: 'down' })
-    log.stateChanged({ ...event, to: 'lagging' })
-    log.stateChanged({ ...event, to: 'up' })
-    log.rerouted({
+    log.traceNodeState({ ...event, to: 'down' })
+    log.traceNodeState({ ...event, to: 'lagging' })
+    log.traceNodeState({ ...event, to: 'up' })
+    log.traceReroute({
       from: 'db-1',
       reason: 'retry',
       statement: 'SELECT 1',

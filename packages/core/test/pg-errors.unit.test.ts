@@ -18,6 +18,13 @@ function serverError(code: string, message: string): pg.DatabaseError {
   return error
 }
 
+/** An error PgBouncer sends before it closes the client's connection: 08P01 with severity FATAL. */
+function poolerError(message: string): pg.DatabaseError {
+  const error = serverError('08P01', message)
+  error.severity = 'FATAL'
+  return error
+}
+
 function socketError(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code, errno: -111, syscall: 'connect' })
 }
@@ -33,6 +40,9 @@ const examples = {
   crashShutdown: serverError('57P02', 'terminating connection because of crash of another server process'),
   startingUp: serverError('57P03', 'the database system is starting up'),
   connectionFailure: serverError('08006', 'connection failure'),
+  // PgBouncer, when the server behind it died under a statement, or while it refuses logins to a server that failed.
+  poolerServerCrashed: poolerError('server conn crashed?'),
+  poolerLoginRetry: poolerError('server login has been failing, try again later (server_login_retry)'),
   recoveryConflict: serverError('40001', 'canceling statement due to conflict with recovery'),
   recoveryDeadlock: serverError('40P01', 'canceling statement due to conflict with recovery'),
   databaseDropped: serverError('57P04', 'terminating connection due to conflict with recovery'),
@@ -65,7 +75,7 @@ function matching(predicate: (error: unknown) => boolean): Example[] {
 }
 
 describe('error classification', () => {
-  it('connection errors: sockets, servers ending connections (57P0x), connection exceptions (08xxx but 08P01)', () => {
+  it('connection errors: sockets, servers ending connections (57P0x), connection exceptions (08xxx; 08P01 only FATAL)', () => {
     // The driver's code-less errors are not among them: their text counts only with their origin (below).
     expect(matching(isConnectionError)).toEqual([
       'refused',
@@ -75,6 +85,8 @@ describe('error classification', () => {
       'crashShutdown',
       'startingUp',
       'connectionFailure',
+      'poolerServerCrashed',
+      'poolerLoginRetry',
       'databaseDropped',
       'idleSessionTimeout',
     ])
@@ -140,6 +152,8 @@ describe('error classification', () => {
       'crashShutdown',
       'startingUp',
       'connectionFailure',
+      'poolerServerCrashed',
+      'poolerLoginRetry',
       'recoveryConflict',
       'recoveryDeadlock',
       'databaseDropped',

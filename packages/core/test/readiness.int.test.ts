@@ -1,6 +1,6 @@
 import { inspect } from 'node:util'
 import type { Cluster } from '@pgroute/cluster'
-import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
+import { requireControl, requirePassword, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRouter, isPgRouteError, type Router } from '../src/index.js'
 import { FAST_HEALTH, routerFor, waitForState } from './helpers/cluster-helpers.js'
@@ -48,7 +48,8 @@ describe('router.ready()', () => {
     expect(health.replicas.map((row) => row.state)).toEqual(['up'])
   })
 
-  it('rejects with PGROUTE_PRIMARY_UNAVAILABLE on a wrong password, the driver error as cause, no password', async () => {
+  it('rejects with PGROUTE_PRIMARY_UNAVAILABLE on a wrong password, the driver error as cause, no password', async (context) => {
+    requirePassword(context, cluster) // A cluster that trusts its clients accepts any password.
     const secret = 'not-the-password-4711'
     const router = track(
       createRouter({

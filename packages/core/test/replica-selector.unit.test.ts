@@ -3,7 +3,7 @@ import type { ReplicaInfo } from '../src/config/replica-info.js'
 import { isConfigError } from '../src/errors.js'
 import { createReplicaSelector } from '../src/replicas/replica-selector.js'
 import type { RouterNode } from '../src/replicas/router-node.js'
-import { fakeReplica, tally } from './helpers/fake-nodes.js'
+import { fakeReplica, occupy, tally } from './helpers/fake-nodes.js'
 
 describe('round-robin', () => {
   it('gives each replica exactly its weight share over whole cycles', () => {
@@ -81,7 +81,7 @@ describe('least-lag', () => {
     const b = fakeReplica('b', { lagBytes: 100 })
     const select = createReplicaSelector('least-lag')
     expect(select([a, b])?.name).toBe('a')
-    a.lagBytes = 1000
+    a.observe({ timeline: undefined, lsn: undefined, lagBytes: 1000 })
     expect(select([a, b])?.name).toBe('b')
   })
 })
@@ -95,7 +95,7 @@ describe('least-busy', () => {
       fakeReplica('big', { inFlight: 4, weight: 2 }),
     ]
     expect(select(nodes)?.name).toBe('idle')
-    nodes[1]!.inFlight = 3 // idle: 3/1, big: 4/2 = 2
+    occupy(nodes[1]!, 2) // idle: 3/1, big: 4/2 = 2
     expect(select(nodes)?.name).toBe('big')
   })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SharedFetch } from '../src/core/shared-fetch.js'
+import { SharedFetch } from '../src/session/shared-fetch.js'
 
 describe('SharedFetch', () => {
   it('runs one fetch at a time; callers arriving meanwhile share the next one', async () => {

@@ -10,7 +10,7 @@ import { leavesReplica } from '@pgroute/core/internal'
 import type { CompiledQuery, DatabaseConnection, PostgresCursorConstructor, QueryResult } from 'kysely'
 import type pg from 'pg'
 import { isMarkedForPrimary } from './primary-plugin.js'
-import { queryNodeTarget } from './query-node-target.js'
+import type { QueryTargets } from './query-targets.js'
 
 /** The caller's stack below the driver, as Kysely's own PostgresConnection adds it (the error stays the same). */
 function extendStackTrace(error: unknown, stackError: Error): unknown {
@@ -62,13 +62,20 @@ export class PgRouteConnection implements DatabaseConnection {
   readonly #client: RoutedClient
   readonly #router: Router
   readonly #cursor: PostgresCursorConstructor | null
+  readonly #targets: QueryTargets
   #inTransaction = false
   #broken = false
 
-  constructor(client: RoutedClient, router: Router, cursor: PostgresCursorConstructor | null) {
+  constructor(
+    client: RoutedClient,
+    router: Router,
+    cursor: PostgresCursorConstructor | null,
+    targets: QueryTargets,
+  ) {
     this.#client = client
     this.#router = router
     this.#cursor = cursor
+    this.#targets = targets
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
@@ -142,7 +149,7 @@ export class PgRouteConnection implements DatabaseConnection {
    * Carries the text's classification when it was needed (raw SQL), for tracking transactions.
    */
   #route(query: CompiledQuery, streaming: boolean): Route {
-    const target = isMarkedForPrimary(query.queryId) ? 'primary' : queryNodeTarget(query.query)
+    const target = isMarkedForPrimary(query.queryId) ? 'primary' : this.#targets.of(query)
     const classification = target === undefined ? this.#router.classify(query.sql) : undefined
     const role = this.#client.role
     if (role === undefined) {

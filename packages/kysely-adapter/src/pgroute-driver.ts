@@ -11,6 +11,7 @@ import {
 } from 'kysely'
 import { loadCursor } from './cursor-loader.js'
 import { PgRouteConnection } from './pgroute-connection.js'
+import { QueryTargets } from './query-targets.js'
 import type { ResolvedConfig } from './resolve-config.js'
 
 /** Options Kysely 0.29 passes to driver methods; accepted so the driver fits both 0.28 and 0.29. */
@@ -45,6 +46,8 @@ function savepointCommand(
  */
 export class PgRouteDriver implements Driver {
   readonly #config: ResolvedConfig
+  /** Where each query's tree sends it, remembered by text for SELECTs: shared by every connection. */
+  readonly #targets = new QueryTargets()
   #cursor: PostgresCursorConstructor | null = null
 
   constructor(config: ResolvedConfig) {
@@ -58,7 +61,7 @@ export class PgRouteDriver implements Driver {
   async acquireConnection(_options?: AbortableOptions): Promise<DatabaseConnection> {
     // No node is chosen here: the connection's first statement chooses it.
     const client = await this.#config.router.connect()
-    return new PgRouteConnection(client, this.#config.router, this.#cursor)
+    return new PgRouteConnection(client, this.#config.router, this.#cursor, this.#targets)
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {

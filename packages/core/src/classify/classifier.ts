@@ -1,11 +1,15 @@
 import type { Classification, Classifier, ClassifierOptions } from './classification.js'
 import { resolveClassifierOptions } from './classifier-options.js'
-import { FunctionMatcher, parseFunctionName } from './function-matcher.js'
+import { FunctionMatcher, type QualifiedName } from './function-matcher.js'
 import { LruCache } from './lru-cache.js'
 import { TextAnalyzer } from './text-analyzer.js'
 import { DEFAULT_WRITE_FUNCTIONS } from './write-functions.js'
 
-const builtInFunctions = DEFAULT_WRITE_FUNCTIONS.map((name) => parseFunctionName(name)!)
+// Built-in names are taken as the catalog spells them: a name with capitals is only called quoted.
+const builtInFunctions: readonly QualifiedName[] = DEFAULT_WRITE_FUNCTIONS.map((name) => ({
+  schema: undefined,
+  name,
+}))
 
 function requireText(sql: unknown): string {
   if (typeof sql !== 'string')
@@ -32,7 +36,7 @@ function requireText(sql: unknown): string {
  */
 export function createClassifier(options?: ClassifierOptions): Classifier {
   const { writeFunctions, cacheSize, maxCachedLength } = resolveClassifierOptions(options)
-  const analyzer = new TextAnalyzer(new FunctionMatcher([...builtInFunctions, ...writeFunctions]))
+  const analyzer = new TextAnalyzer(new FunctionMatcher(writeFunctions, builtInFunctions))
   if (cacheSize === 0) return { classify: (sql) => analyzer.analyze(requireText(sql)) }
   const cache = new LruCache<Classification>(cacheSize)
   return {

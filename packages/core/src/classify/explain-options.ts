@@ -7,6 +7,7 @@ import {
   TOKEN_QUOTED_IDENT,
   TOKEN_STRING,
 } from './sql-scanner.js'
+import { literalValue } from './string-literal.js'
 
 /*
  * EXPLAIN's option list as the server reads it (ParseExplainOptionList, defGetBoolean): only ANALYZE matters
@@ -25,27 +26,39 @@ export function isAnalyzeOption(text: string, scanner: SqlScanner, kind: number,
   return name === 'analyze' || name === 'analyse'
 }
 
+const INTEGER_FORMS = [
+  /^[0-9](_?[0-9])*$/,
+  /^0[xX](_?[0-9a-fA-F])+$/,
+  /^0[oO](_?[0-7])+$/,
+  /^0[bB](_?[01])+$/,
+]
+
 /**
- * Whether the scanner's current token of `text` is a boolean option value meaning false, as defGetBoolean()
- * reads one: the integer 0, or `false` / `off` (any case) as a word, quoted name or string. A string with
- * escapes counts as true: the primary is the safe side.
+ * Whether the number token `text[start, end)` is an integer literal of value 0 in any form scan.l reads (decimal,
+ * 0x, 0o, 0b, with single `_` between digits): the Integer node 0 for defGetBoolean().
+ */
+export function isIntegerZero(text: string, start: number, end: number): boolean {
+  const literal = text.slice(start, end)
+  if (!INTEGER_FORMS.some((form) => form.test(literal))) return false
+  const digits = /^0[xXoObB]/.test(literal) ? literal.slice(2) : literal
+  return /^[0_]+$/.test(digits)
+}
+
+/**
+ * Whether the scanner's current token of `text` is a boolean option value meaning false, as defGetBoolean() reads
+ * one: the integer 0 (a sign before it is read as a token of its own), or `false` / `off` (any case) as a word,
+ * quoted name or string literal of any form (escapes, U&, UESCAPE, dollar quotes, continued segments). A literal
+ * that cannot be decoded counts as true: the primary is the safe side.
  */
 export function isFalseValue(text: string, scanner: SqlScanner, kind: number, code: number): boolean {
   if (code === K.KW_FALSE || code === K.KW_OFF) return true
   const { start, end } = scanner
-  let value: string
-  if (kind === TOKEN_NUMBER) return /^0+$/.test(text.slice(start, end))
+  let value: string | undefined
+  if (kind === TOKEN_NUMBER) return isIntegerZero(text, start, end)
   if (kind === TOKEN_QUOTED_IDENT) value = identifierText(text, start, scanner.escape)
-  else if (kind === TOKEN_STRING && text.charCodeAt(start) === 36) {
-    const tag = text.indexOf('$', start + 1) + 1 - start
-    value = text.slice(start + tag, end - tag)
-  } else if (kind === TOKEN_STRING) {
-    const open = text.indexOf("'", start)
-    // Only '…' and E'…' can spell a plain word (a backslash would be an escape in E'…'); not B, X, N or U&.
-    if (open - start > 1 || (open > start && (text.charCodeAt(start) | 32) !== 101)) return false
-    value = text.slice(open + 1, end - 1)
-    if (value.includes('\\') || value.includes("'")) return false
-  } else return false
+  else if (kind === TOKEN_STRING)
+    value = literalValue(text, start, end, scanner.escapeInPlain, scanner.escape)
+  if (value === undefined) return false
   value = value.toLowerCase()
   return value === 'false' || value === 'off'
 }

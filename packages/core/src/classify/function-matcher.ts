@@ -10,6 +10,11 @@ export interface QualifiedName {
 interface FunctionEntry extends QualifiedName {
   /** The classification reason for a call of this function. */
   readonly reason: ClassificationReason
+  /**
+   * A quoted name matches only with the entry's case, as PostgreSQL looks it up (`"NEXTVAL"(` is no call of
+   * nextval): for the built-in list. Names a user lists match quoted names in any case.
+   */
+  readonly exactQuoted: boolean
 }
 
 /**
@@ -58,8 +63,9 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
 export class FunctionMatcher {
   readonly #byHash = new Map<number, FunctionEntry[]>()
 
-  constructor(names: readonly QualifiedName[]) {
-    for (const { schema, name } of names) {
+  /** `builtIn` names match quoted names only in their own (lower) case; `names` in any case. */
+  constructor(names: readonly QualifiedName[], builtIn: readonly QualifiedName[] = []) {
+    for (const [index, { schema, name }] of [...builtIn, ...names].entries()) {
       const hash = hashName(name)
       const entries = this.#byHash.get(hash) ?? []
       if (entries.some((entry) => entry.name === name && entry.schema === schema)) continue
@@ -67,6 +73,7 @@ export class FunctionMatcher {
         schema,
         name,
         reason: `volatile-function:${schema === undefined ? '' : `${schema}.`}${name}`,
+        exactQuoted: index < builtIn.length,
       })
       this.#byHash.set(hash, entries)
     }
@@ -80,7 +87,7 @@ export class FunctionMatcher {
     const entries = this.#byHash.get(hashToken(name))
     if (entries === undefined) return undefined
     for (const entry of entries) {
-      if (!sameName(name, entry.name)) continue
+      if (!sameName(name, entry.name, entry.exactQuoted)) continue
       if (entry.schema === undefined || qualifier === undefined || sameName(qualifier, entry.schema)) {
         return entry.reason
       }

@@ -1,17 +1,9 @@
+import { unescapeUnicode } from './string-literal.js'
+
 /*
  * The names quoted identifiers spell, for the rare places the classifier needs them as strings: U&"…" names
  * (whose escapes hide the letters from the scanner's hash) and EXPLAIN option names and values.
  */
-
-function hexValue(text: string, from: number, digits: number): number {
-  let value = 0
-  for (let i = from; i < from + digits; i++) {
-    const digit = Number.parseInt(text.charAt(i), 16)
-    if (Number.isNaN(digit)) return -1
-    value = value * 16 + digit
-  }
-  return value
-}
 
 /**
  * The name spelled by the quoted identifier token starting at `start`: `"…"` with `""` read as `"`, or `U&"…"`
@@ -33,28 +25,5 @@ export function identifierText(text: string, start: number, marker: number): str
     name += '"'
     pos = close + 2
   }
-  return marker < 0 ? name : unescapeUnicode(name, String.fromCharCode(marker))
-}
-
-function unescapeUnicode(body: string, marker: string): string {
-  let out = ''
-  let pos = 0
-  for (let at = body.indexOf(marker); at >= 0; at = body.indexOf(marker, pos)) {
-    out += body.slice(pos, at)
-    if (body.charAt(at + 1) === marker) {
-      out += marker
-      pos = at + 2
-      continue
-    }
-    const long = body.charAt(at + 1) === '+'
-    const code = long ? hexValue(body, at + 2, 6) : hexValue(body, at + 1, 4)
-    if (code < 0 || code > 0x10ffff) {
-      out += marker
-      pos = at + 1
-      continue
-    }
-    out += String.fromCodePoint(code)
-    pos = at + (long ? 8 : 5)
-  }
-  return out + body.slice(pos)
+  return marker < 0 ? name : (unescapeUnicode(name, String.fromCharCode(marker)) ?? name)
 }

@@ -78,16 +78,17 @@ export function sameWord(text: string, start: number, end: number, name: string)
 
 /**
  * True when `token` spells the folded `name`, ignoring ASCII case. A quoted identifier token is compared by its
- * content, with `""` read as one `"`.
+ * content, with `""` read as one `"`, and with its case when `exactQuoted` (as PostgreSQL looks it up).
  */
-export function sameName(token: NameToken, name: string): boolean {
+export function sameName(token: NameToken, name: string, exactQuoted = false): boolean {
   const { text, start, end } = token
   if (!token.quoted) return sameWord(text, start, end, name)
   let i = 0
   for (let pos = start + 1; pos < end - 1; pos++, i++) {
-    const code = text.charCodeAt(pos)
+    let code = text.charCodeAt(pos)
     if (code === 34) pos++ // the first of a doubled quote
-    if (i >= name.length || foldCase(code) !== name.charCodeAt(i)) return false
+    if (!exactQuoted) code = foldCase(code)
+    if (i >= name.length || code !== name.charCodeAt(i)) return false
   }
   return i === name.length
 }

@@ -1,108 +1,58 @@
 import { hashName, sameWord } from './name-hash.js'
 import * as codes from './sql-keyword-codes.js'
-import { KW_RESERVED } from './sql-keyword-codes.js'
+import { CATEGORY_GENERIC } from './sql-keyword-codes.js'
+import { KEYWORD_LIST } from './sql-keyword-list.js'
+import { TOKEN_QUOTED_IDENT, TOKEN_WORD } from './sql-scanner.js'
 
 export * from './sql-keyword-codes.js'
 
-/** Constants of `sql-keyword-codes.ts` that bound or share codes rather than name one word. */
-const NOT_WORDS: ReadonlySet<string> = new Set(['KW_MIN', 'KW_RESERVED_MIN', 'KW_RESERVED'])
+type Category = keyof typeof CATEGORY_GENERIC
 
-// The other reserved words of PostgreSQL (including those that may only name functions or types), and
-// BETWEEN, which can follow a column name but never start a table reference.
-const OTHER_RESERVED = [
-  'all',
-  'any',
-  'array',
-  'asc',
-  'asymmetric',
-  'authorization',
-  'between',
-  'binary',
-  'both',
-  'cast',
-  'check',
-  'collate',
-  'collation',
-  'column',
-  'concurrently',
-  'constraint',
-  'cross',
-  'current_catalog',
-  'current_date',
-  'current_role',
-  'current_schema',
-  'current_time',
-  'current_timestamp',
-  'current_user',
-  'default',
-  'deferrable',
-  'desc',
-  'distinct',
-  'else',
-  'except',
-  'foreign',
-  'freeze',
-  'full',
-  'group',
-  'having',
-  'ilike',
-  'in',
-  'initially',
-  'inner',
-  'intersect',
-  'is',
-  'isnull',
-  'join',
-  'lateral',
-  'leading',
-  'left',
-  'like',
-  'limit',
-  'localtime',
-  'localtimestamp',
-  'natural',
-  'not',
-  'notnull',
-  'null',
-  'offset',
-  'on',
-  'order',
-  'outer',
-  'overlaps',
-  'placing',
-  'primary',
-  'references',
-  'returning',
-  'right',
-  'session_user',
-  'similar',
-  'some',
-  'symmetric',
-  'system_user',
-  'tablesample',
-  'then',
-  'trailing',
-  'true',
-  'union',
-  'unique',
-  'user',
-  'using',
-  'variadic',
-  'when',
-  'where',
-  'window',
-]
+/** Constants of `sql-keyword-codes.ts` that bound or group codes rather than name one word. */
+const NOT_WORDS: ReadonlySet<string> = new Set([
+  'KW_MIN',
+  'KW_COL_NAME_MIN',
+  'KW_TYPE_FUNC_NAME_MIN',
+  'KW_RESERVED_MIN',
+  'KW_UNRESERVED',
+  'KW_COL_NAME',
+  'KW_TYPE_FUNC_NAME',
+  'KW_RESERVED',
+])
 
-/** Every keyword with its code: `KW_<WORD>` names the word <word>. */
-const KEYWORDS: ReadonlyArray<readonly [string, number]> = [
-  ...Object.entries(codes)
-    .filter(([name]) => !NOT_WORDS.has(name))
-    .map(([name, code]) => [name.slice(3).toLowerCase(), code] as const),
-  ...OTHER_RESERVED.map((word) => [word, KW_RESERVED] as const),
-]
+/** The words `sql-keyword-codes.ts` gives a code of their own, by word. */
+export const NAMED_CODES: ReadonlyMap<string, number> = new Map(
+  Object.entries(codes)
+    .filter(([name, value]) => name.startsWith('KW_') && !NOT_WORDS.has(name) && typeof value === 'number')
+    .map(([name, code]) => [name.slice(3).toLowerCase(), code as number]),
+)
+
+const ORDER = 'UCTR'
+
+/**
+ * The category the classifier gives `word` from its columns in the generated list: a word that is no keyword in
+ * some supported major is an ordinary name (undefined), since a text may be written for that major; otherwise the
+ * least reserved of its categories, the reading under which the word can name the most.
+ */
+export function effectiveCategory(columns: string): Category | undefined {
+  let best: Category | undefined
+  for (const column of columns.split(' ')) {
+    const category = column.charAt(0)
+    if (category === '-') return undefined
+    if (best === undefined || ORDER.indexOf(category) < ORDER.indexOf(best)) best = category as Category
+  }
+  return best
+}
+
+/** Every keyword with its code: its own (NAMED_CODES) or the generic code of its category. */
+const KEYWORDS: ReadonlyArray<readonly [string, number]> = KEYWORD_LIST.flatMap(([word, columns]) => {
+  const category = effectiveCategory(columns)
+  if (category === undefined) return []
+  return [[word, NAMED_CODES.get(word) ?? CATEGORY_GENERIC[category]] as const]
+})
 
 // An open-addressing table on typed arrays: a lookup per word is a few array reads, no Map hashing.
-const TABLE_SIZE = 1024
+const TABLE_SIZE = 2048
 const tableHashes = new Int32Array(TABLE_SIZE)
 const tableCodes = new Int32Array(TABLE_SIZE) // 0 marks a free slot
 const tableWords: string[] = new Array(TABLE_SIZE).fill('')
@@ -136,4 +86,13 @@ export function keywordCode(word: ScannedWord, notKeyword: number): number {
     slot = (slot + 1) & (TABLE_SIZE - 1)
   }
   return notKeyword
+}
+
+/** Whether `code` (a keyword code or TOKEN_* kind) may name a table or column without quotes: ColId. */
+export function isColumnName(code: number): boolean {
+  return (
+    code === TOKEN_WORD ||
+    code === TOKEN_QUOTED_IDENT ||
+    (code >= codes.KW_MIN && code < codes.KW_TYPE_FUNC_NAME_MIN)
+  )
 }

@@ -3,8 +3,10 @@ import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
 /*
  * A PostgreSQL lexer reduced to what routing needs. It walks the text with charCodeAt and keeps the current
  * token in its own fields (no token objects), skipping whitespace and comments (noting routing hints found in
- * them) and treating every kind of string literal as one opaque token. It follows the server's lexer
- * (scan.l) with standard_conforming_strings on, the default since PostgreSQL 9.1.
+ * them) and treating every kind of string literal as one opaque token. It follows the server's lexer (scan.l):
+ * string literals continued on the next line (\`'a'⏎'b'\`, in the mode of their first segment), U& literals
+ * with their UESCAPE clause, and plain literals read with standard_conforming_strings on (the default) or off
+ * ({@link SqlScanner.reset}).
  */
 
 /** No more tokens. */
@@ -13,7 +15,10 @@ export const TOKEN_END = 0
 export const TOKEN_WORD = 1
 /** A "quoted identifier", or a U&"…" one with its UESCAPE clause (see {@link SqlScanner.escape}). */
 export const TOKEN_QUOTED_IDENT = 2
-/** Any string literal: '…', E'…', B'…', X'…', N'…', U&'…', $$…$$, $tag$…$tag$. */
+/**
+ * Any string literal: '…', E'…', B'…', X'…', N'…', U&'…' (with its UESCAPE clause), $$…$$, $tag$…$tag$; a literal
+ * continued on the next line is one token with all its segments (see `string-literal.ts`).
+ */
 export const TOKEN_STRING = 3
 /** A numeric literal. */
 export const TOKEN_NUMBER = 4
@@ -50,6 +55,33 @@ function isDigit(code: number): boolean {
   return code >= 48 && code <= 57
 }
 
+function isBlank(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13)
+}
+
+/**
+ * Where a string literal continues when its segment closed just before `pos`: the position of the next segment's
+ * opening quote, or -1. As scan.l's quotecontinue: blanks and `--` comments that hold at least one line break.
+ */
+export function continuationQuote(text: string, pos: number): number {
+  let newline = false
+  for (;;) {
+    const code = text.charCodeAt(pos)
+    if (code === 10 || code === 13) {
+      newline = true
+      pos++
+    } else if (isBlank(code)) pos++
+    else if (code === 45 && text.charCodeAt(pos + 1) === 45) {
+      // A comment runs to the line break, which the loop then reads.
+      const lf = text.indexOf('\n', pos)
+      const cr = text.indexOf('\r', pos)
+      const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr)
+      if (end < 0) return -1
+      pos = end
+    } else return code === 39 && newline ? pos : -1
+  }
+}
+
 /** Pulls tokens from one SQL text; reusable through {@link SqlScanner.reset}. Not reentrant. */
 export class SqlScanner {
   /** Start of the current token. */
@@ -63,18 +95,39 @@ export class SqlScanner {
   /** True once a literal, quoted identifier or comment ran to the end of the text unclosed. */
   unterminated = false
   /**
-   * For a U&"…" identifier token: the code of its escape character (`\` unless a UESCAPE clause, which the
-   * token then includes, names another); -1 for every other token.
+   * For a U&"…" identifier or U&'…' string token: the code of its escape character (`\` unless a UESCAPE clause,
+   * which the token then includes, names another); -1 for every other token.
    */
   escape = -1
+  /** Plain '…' literals take backslash escapes, as with standard_conforming_strings off. */
+  escapeInPlain = false
+  /** A plain '…' literal held a backslash: it reads differently with standard_conforming_strings off. */
+  backslashInPlain = false
   /** The text being scanned (set by {@link reset}). */
   text = ''
 
   #pos = 0
+  /**
+   * The next backslash of the text at or after where it was last looked for; -1 when there is none, -2 before the
+   * first look.
+   */
+  #backslash = -2
 
-  /** Starts scanning `text` from its beginning. */
-  reset(text: string): void {
+  /** Notes whether the plain literal body `text[from, close)` holds a backslash. */
+  #noteBackslash(from: number, close: number): void {
+    if (this.#backslash < from) this.#backslash = this.text.indexOf('\\', from)
+    if (this.#backslash >= 0 && this.#backslash < close) this.backslashInPlain = true
+  }
+
+  /**
+   * Starts scanning `text` from its beginning; `escapeInPlain` reads plain literals as the server does with
+   * standard_conforming_strings off.
+   */
+  reset(text: string, escapeInPlain = false): void {
     this.text = text
+    this.escapeInPlain = escapeInPlain
+    this.backslashInPlain = false
+    this.#backslash = -2
     this.#pos = 0
     this.start = 0
     this.end = 0
@@ -104,7 +157,7 @@ export class SqlScanner {
     this.escape = -1
     let kind: number
     if (isIdentStart(code)) kind = this.#word(pos, code)
-    else if (code === 39) kind = this.#plainString(pos + 1)
+    else if (code === 39) kind = this.escapeInPlain ? this.#escapeString(pos + 1) : this.#plainString(pos + 1)
     else if (code === 34) kind = this.#quotedIdent(pos + 1)
     else if (isDigit(code) || (code === 46 && isDigit(text.charCodeAt(pos + 1)))) kind = this.#number(pos + 1)
     else if (code === 36) kind = this.#dollar(pos)
@@ -126,12 +179,18 @@ export class SqlScanner {
     const second = text.charCodeAt(pos + 1)
     const lower = first | 32
     if (second === 39) {
-      // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B, X and N do not.
+      // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B and X do not, and
+      // N'…' is a plain literal (with backslash escapes when plain literals take them).
       if (lower === 101) return this.#escapeString(pos + 2)
+      if (lower === 110 && this.escapeInPlain) return this.#escapeString(pos + 2)
       if (lower === 98 || lower === 120 || lower === 110) return this.#plainString(pos + 2)
     } else if (second === 38 && lower === 117) {
       const quote = text.charCodeAt(pos + 2)
-      if (quote === 39) return this.#plainString(pos + 3)
+      if (quote === 39) {
+        const kind = this.#plainString(pos + 3)
+        this.escape = this.#uescape()
+        return kind
+      }
       if (quote === 34) {
         const kind = this.#quotedIdent(pos + 3)
         this.escape = this.#uescape()
@@ -151,21 +210,34 @@ export class SqlScanner {
     return TOKEN_WORD
   }
 
-  /** A literal whose only escape is a doubled quote; `pos` is just past the opening quote. */
+  /**
+   * A literal whose only escape is a doubled quote, with its continuation segments; `pos` is just past the opening
+   * quote.
+   */
   #plainString(pos: number): number {
     const text = this.text
+    const from = pos
     for (;;) {
       const close = text.indexOf("'", pos)
       if (close < 0) return this.#unclosed(TOKEN_STRING)
-      if (text.charCodeAt(close + 1) !== 39) {
+      if (text.charCodeAt(close + 1) === 39) {
+        pos = close + 2
+        continue
+      }
+      if (this.#backslash !== -1 && !this.backslashInPlain) this.#noteBackslash(from, close)
+      const next = this.#continuation(close + 1)
+      if (next < 0) {
         this.end = close + 1
         return TOKEN_STRING
       }
-      pos = close + 2
+      pos = next + 1
     }
   }
 
-  /** An E'…' literal: backslash escapes the next character, and a doubled quote is a quote. */
+  /**
+   * An E'…' literal: backslash escapes the next character, and a doubled quote is a quote; its continuation
+   * segments take escapes too.
+   */
   #escapeString(pos: number): number {
     const text = this.text
     const length = text.length
@@ -175,11 +247,36 @@ export class SqlScanner {
       else if (code !== 39) pos++
       else if (text.charCodeAt(pos + 1) === 39) pos += 2
       else {
-        this.end = pos + 1
-        return TOKEN_STRING
+        const next = this.#continuation(pos + 1)
+        if (next < 0) {
+          this.end = pos + 1
+          return TOKEN_STRING
+        }
+        pos = next + 1
       }
     }
     return this.#unclosed(TOKEN_STRING)
+  }
+
+  /**
+   * The position of the quote that continues a literal whose segment closed just before `pos`: blanks and `--`
+   * comments holding at least one line break, then a quote (scan.l's quotecontinue); -1 when none follows.
+   */
+  #continuation(pos: number): number {
+    const text = this.text
+    const code = text.charCodeAt(pos)
+    // The common case: the literal is followed by something else than a blank.
+    if (code !== 32 && code !== 45 && (code < 9 || code > 13)) return -1
+    const at = continuationQuote(text, pos)
+    if (at >= 0) {
+      // Comments in between are comments: note their hints.
+      for (let i = pos; i < at; i++) {
+        if (text.charCodeAt(i) !== 45) continue
+        this.#readHint(i + 2, true)
+        while (i < at && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++
+      }
+    }
+    return at
   }
 
   /** A "quoted identifier"; `pos` is just past the opening quote. */
@@ -197,7 +294,7 @@ export class SqlScanner {
   }
 
   /**
-   * Reads the `UESCAPE 'c'` clause that may follow a U&"…" token (blanks and comments between its parts) into
+   * Reads the `UESCAPE 'c'` clause that may follow a U&"…" or U&'…' token (blanks and comments between its parts) into
    * the token, and returns the escape character's code (`\` without the clause).
    */
   #uescape(): number {

@@ -1,7 +1,7 @@
 import type { ClassificationReason } from './classification.js'
 import { ExplainOptionList } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { QueryInspector, type TokenWindow } from './query-inspector.js'
+import { QueryInspector, type ReadCheck, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
 import { type SqlScanner, TOKEN_DOT, TOKEN_LPAREN, TOKEN_RPAREN, TOKEN_WORD } from './sql-scanner.js'
 import { nestedStatementReason, STATEMENT_KINDS } from './statement-kinds.js'
@@ -79,9 +79,10 @@ export class StatementAnalyzer implements TokenWindow {
   readonly #modes = new TransactionModes()
   #temporary = false
 
-  constructor(scanner: SqlScanner, functions: FunctionMatcher) {
+  /** `isRead` judges the SQL text given to functions that run it (see QueryInspector). */
+  constructor(scanner: SqlScanner, functions: FunctionMatcher, isRead: ReadCheck) {
     this.#scanner = scanner
-    this.#query = new QueryInspector(scanner, functions, this)
+    this.#query = new QueryInspector(scanner, functions, this, isRead)
   }
 
   /** Starts on a new text (the scanner's, just reset). */
@@ -95,8 +96,9 @@ export class StatementAnalyzer implements TokenWindow {
   push(kind: number): void {
     let code = kind
     if (kind === TOKEN_WORD) {
-      // After `.` or AS a keyword is just a name (t.update, AS update).
-      if (this.p1 !== TOKEN_DOT && this.p1 !== K.KW_AS) code = K.keywordCode(this.#scanner, TOKEN_WORD)
+      // After `.` or AS a keyword is just a name (t.update, AS update), except AS [NOT] MATERIALIZED of a CTE.
+      if (this.p1 !== TOKEN_DOT) code = K.keywordCode(this.#scanner, TOKEN_WORD)
+      if (this.p1 === K.KW_AS && code !== K.KW_NOT && code !== K.KW_MATERIALIZED) code = TOKEN_WORD
     } else if (kind === TOKEN_LPAREN) this.depth++
     else if (kind === TOKEN_RPAREN && --this.depth < 0) {
       this.unbalanced = true

@@ -24,15 +24,46 @@ export class TextAnalyzer {
   /** HINT_* bits of the whole text. */
   #hints = 0
 
-  constructor(functions: FunctionMatcher) {
-    this.#statement = new StatementAnalyzer(this.#scanner, functions)
+  readonly #functions: FunctionMatcher
+  /** How deep in SQL texts given to functions this analyzer reads (0 for the statement's own text). */
+  readonly #level: number
+  /** Classifies the SQL texts given to functions that run it; made when first needed. */
+  #inner: TextAnalyzer | undefined
+
+  constructor(functions: FunctionMatcher, level = 0) {
+    this.#functions = functions
+    this.#level = level
+    this.#statement = new StatementAnalyzer(this.#scanner, functions, (sql) => this.#isRead(sql))
   }
 
-  /** Classifies `text`; the result is frozen. */
+  /**
+   * Classifies `text`; the result is frozen. A plain literal with a backslash reads differently with
+   * standard_conforming_strings off, which the classifier cannot see: the text is then read both ways, and goes
+   * to the primary if either reading needs it (a reading the server could not even scan raises its error
+   * wherever it runs, and is left out).
+   */
   analyze(text: string): Classification {
+    const standard = this.#analyze(text, false)
+    if (!this.#scanner.backslashInPlain || standard.target === 'primary') return standard
+    const escaped = this.#analyze(text, true)
+    return escaped.target === 'primary' && escaped.reason !== 'unparseable' ? escaped : standard
+  }
+
+  /**
+   * Whether `sql`, the text a function runs (query_to_xml's query, …), is a plain read. Hints in it are no
+   * hints: they are not the statement's own comments. Nested too deep, it is no read.
+   */
+  #isRead(sql: string): boolean {
+    if (this.#level >= 3) return false
+    this.#inner ??= new TextAnalyzer(this.#functions, this.#level + 1)
+    const { target, reason } = this.#inner.analyze(sql)
+    return target === 'replica' && reason === 'read'
+  }
+
+  #analyze(text: string, escapeInPlain: boolean): Classification {
     const scanner = this.#scanner
     const statement = this.#statement
-    scanner.reset(text)
+    scanner.reset(text, escapeInPlain)
     statement.begin()
     this.#statements = 0
     this.#anyPrimary = false
@@ -49,11 +80,12 @@ export class TextAnalyzer {
   }
 
   #endStatement(): void {
-    // Hints seen since the last statement ended belong to this one (a comment after `;` starts the next).
-    const hints = this.#scanner.hints
+    // Hints seen since the last statement ended belong to this one (a comment after `;` starts the next); after
+    // the last statement they belong to none. Texts run by functions have no hints.
+    const hints = this.#level === 0 ? this.#scanner.hints : 0
     this.#scanner.hints = 0
-    this.#hints |= hints
     if (!this.#statement.finish()) return
+    this.#hints |= hints
     const { transaction, readOnlyCompatible } = this.#statement.outcome
     let primary = this.#statement.outcome.primary
     if (hints & HINT_REPLICA) primary = false

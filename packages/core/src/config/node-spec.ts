@@ -2,7 +2,31 @@ import pg from 'pg'
 import { ConfigError } from '../errors.js'
 import { splitHosts } from './multi-host.js'
 import type { NodeSpec } from './resolved-options.js'
-import type { NodeInput, PoolDefaults, ReplicaInput } from './router-options.js'
+import type { NodeInput, ReplicaInput } from './router-options.js'
+
+/** The pool settings of the nodes the router creates, as resolved from the `pool` option. */
+export interface PoolSettings {
+  readonly max: number
+  readonly idleTimeoutMs: number
+  readonly connectionTimeoutMs: number
+}
+
+/**
+ * Says, once per process, that the router was given a pool of another copy of `pg`: libraries that check
+ * `pool instanceof pg.Pool` against the application's copy will not recognise `router.pool`.
+ */
+let warnedForeignPg = false
+function warnForeignPg(option: string): void {
+  if (warnedForeignPg) return
+  warnedForeignPg = true
+  process.emitWarning(
+    `\`${option}\` is a pg.Pool of another copy of \`pg\` than the one pgroute uses (or a look-alike): two copies of ` +
+      "pg are installed. pgroute routes through it all the same, but a library whose pg is not pgroute's will not " +
+      'take `router.pool` for a pg.Pool (it may take it for a connection config). Install one copy of pg: see `npm ls pg`, ' +
+      'then `npm dedupe` (or pnpm `overrides` / yarn `resolutions`).',
+    { type: 'PgRouteWarning', code: 'PGROUTE_FOREIGN_PG' },
+  )
+}
 
 /** Duck-typed so a `pg.Pool` from another copy of `pg` is accepted too. */
 function isPool(value: unknown): value is pg.Pool {
@@ -85,10 +109,12 @@ export interface NodeSlot {
 export function toNodeSpec(
   input: NodeInput | ReplicaInput,
   slot: NodeSlot,
-  poolDefaults: Required<PoolDefaults>,
+  poolDefaults: PoolSettings,
+  types: pg.CustomTypesConfig | undefined,
 ): NodeSpec & { readonly password: string | undefined } {
   const { role, option, fallbackName } = slot
   if (isPool(input)) {
+    if (!(input instanceof pg.Pool)) warnForeignPg(option)
     // pg-pool hides the password as non-enumerable: copy it explicitly for the probe connection.
     const options = input.options as pg.PoolConfig
     checkTimers(options, option)
@@ -127,7 +153,7 @@ export function toNodeSpec(
   }
   if (pool !== undefined) {
     if (!isPool(pool)) throw new ConfigError(`${option}.pool`, 'expected a pg.Pool')
-    const base = toNodeSpec(pool, { ...slot, option: `${option}.pool` }, poolDefaults)
+    const base = toNodeSpec(pool, { ...slot, option: `${option}.pool` }, poolDefaults, types)
     return { ...base, name: (name as string | undefined) ?? base.name, weight }
   }
   if (config.connectionString !== undefined && typeof config.connectionString !== 'string') {
@@ -136,15 +162,18 @@ export function toNodeSpec(
   checkTimers(poolConfig, option)
   const merged: pg.PoolConfig = {
     max: poolDefaults.max,
-    idleTimeoutMillis: poolDefaults.idleTimeoutMillis,
-    connectionTimeoutMillis: poolDefaults.connectionTimeoutMillis,
+    idleTimeoutMillis: poolDefaults.idleTimeoutMs,
+    connectionTimeoutMillis: poolDefaults.connectionTimeoutMs,
+    ...(types === undefined ? {} : { types }),
     ...poolConfig,
   }
+  // The router's own connections read positions and flags pg's default parsers know: not the application's types.
+  const { types: _applicationTypes, ...connection } = merged
   const spec = {
     name: (name as string | undefined) ?? displayName(merged, fallbackName),
     role,
     weight,
-    connection: { ...merged },
+    connection,
     pool: new pg.Pool(merged),
     ownsPool: true,
     password: passwordOf(merged),
@@ -176,18 +205,21 @@ export function expandHosts(
 }
 
 /**
- * The spec of a node added at runtime (`router.addNode`): pool settings as the first node's pool has them, named
- * `node-<n>` when the input names none (`count`: the nodes there are already).
+ * The spec of a node added at runtime (`router.addNode`): pool settings as the first node's pool has them, pg's
+ * `types` as the router was given them, named `node-<n>` when the input names none (`count`: the nodes there are
+ * already).
  */
 export function addedNodeSpec(
   input: ReplicaInput,
   firstPool: pg.Pool,
   count: number,
+  types: pg.CustomTypesConfig | undefined,
 ): NodeSpec & { readonly password: string | undefined } {
   const defaults = {
     max: firstPool.options.max ?? 10,
-    idleTimeoutMillis: firstPool.options.idleTimeoutMillis ?? 10_000,
-    connectionTimeoutMillis: firstPool.options.connectionTimeoutMillis ?? 5000,
+    idleTimeoutMs: firstPool.options.idleTimeoutMillis ?? 10_000,
+    connectionTimeoutMs: firstPool.options.connectionTimeoutMillis ?? 5000,
   }
-  return toNodeSpec(input, { role: 'replica', option: 'node', fallbackName: `node-${count + 1}` }, defaults)
+  const slot = { role: 'replica', option: 'node', fallbackName: `node-${count + 1}` } as const
+  return toNodeSpec(input, slot, defaults, types)
 }

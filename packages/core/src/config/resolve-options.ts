@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { createClassifier } from '../classify/index.js'
 import { ConfigError } from '../errors.js'
-import { resolveLogger } from '../observability/router-logger.js'
+import { resolveLogger } from './logger.js'
 import { expandHosts, toNodeSpec } from './node-spec.js'
 import type { ResolvedOptions } from './resolved-options.js'
 import type { NodeInput, ReplicaInput } from './router-options.js'
@@ -27,7 +27,7 @@ const KNOWN_OPTIONS = {
   replicas: true,
   nodes: true,
   failover: ['waitMs'],
-  lag: ['maxBytes', 'maxSeconds'],
+  lag: ['maxBytes', 'maxMs', 'maxSeconds'],
   healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
   balance: true,
   fallback: true,
@@ -35,7 +35,9 @@ const KNOWN_OPTIONS = {
   timeouts: ['readMs', 'writeMs'],
   readYourWrites: ['maxWaitMs', 'directCheck'],
   writeFunctions: true,
-  pool: ['max', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
+  pool: ['max', 'idleTimeoutMs', 'connectionTimeoutMs', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
+  // pg's types object (pg.types has more than getTypeParser): checked for its method, not for unknown keys.
+  types: ['getTypeParser'],
   classifierCacheSize: true,
   routeEvents: true,
   learnRouting: true,
@@ -105,6 +107,40 @@ function number(
   return value as number
 }
 
+/**
+ * An option with a new spelling and a deprecated one (`section.name` and `section.old`): the value given under
+ * either, validated under the name it was given as. Both at once is an error.
+ */
+function renamed<T>(
+  value: Record<string, unknown>,
+  section: string,
+  name: string,
+  old: string,
+  read: (given: unknown, option: string) => T,
+): T {
+  if (value[name] !== undefined && value[old] !== undefined) {
+    throw new ConfigError(
+      `${section}.${old}`,
+      `give either \`${section}.${name}\` or \`${section}.${old}\` (deprecated), not both`,
+    )
+  }
+  return value[old] !== undefined
+    ? read(value[old], `${section}.${old}`)
+    : read(value[name], `${section}.${name}`)
+}
+
+/** Validates the `types` option: `undefined`, or pg's types (an object with `getTypeParser`). */
+function typeParsers(value: unknown): pg.CustomTypesConfig | undefined {
+  if (value === undefined) return undefined
+  if (typeof (value as pg.CustomTypesConfig | null)?.getTypeParser !== 'function') {
+    throw new ConfigError(
+      'types',
+      "expected pg's types: an object with a getTypeParser function (e.g. pg.types)",
+    )
+  }
+  return value as pg.CustomTypesConfig
+}
+
 function boolean(value: unknown, option: string, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') throw new ConfigError(option, `expected a boolean, got ${typeof value}`)
@@ -159,20 +195,22 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   if (timeoutMs >= intervalMs) {
     throw new ConfigError('healthCheck.timeoutMs', `must be below healthCheck.intervalMs (${intervalMs})`)
   }
+  const poolValues = poolDefaults as Record<string, unknown>
+  const connectionTimeoutOption =
+    poolValues.connectionTimeoutMillis !== undefined
+      ? 'pool.connectionTimeoutMillis'
+      : 'pool.connectionTimeoutMs'
   const resolvedPool = {
     max: number(poolDefaults.max, 'pool.max', 10, { min: 1, integer: true }),
-    idleTimeoutMillis: number(poolDefaults.idleTimeoutMillis, 'pool.idleTimeoutMillis', 10_000, {
-      integer: true,
-      max: MAX_TIMER_MS,
-    }),
-    connectionTimeoutMillis: number(
-      poolDefaults.connectionTimeoutMillis,
-      'pool.connectionTimeoutMillis',
-      5000,
-      {
-        integer: true,
-        max: MAX_TIMER_MS,
-      },
+    idleTimeoutMs: renamed(poolValues, 'pool', 'idleTimeoutMs', 'idleTimeoutMillis', (value, option) =>
+      number(value, option, 10_000, { integer: true, max: MAX_TIMER_MS }),
+    ),
+    connectionTimeoutMs: renamed(
+      poolValues,
+      'pool',
+      'connectionTimeoutMs',
+      'connectionTimeoutMillis',
+      (value, option) => number(value, option, 5000, { integer: true, max: MAX_TIMER_MS }),
     ),
   }
   const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true, max: 60_000 })
@@ -180,9 +218,9 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     readMs: number(timeouts.readMs, 'timeouts.readMs', 30_000, { integer: true, max: MAX_TIMER_MS }),
     writeMs: number(timeouts.writeMs, 'timeouts.writeMs', 0, { integer: true, max: MAX_TIMER_MS }),
   }
-  if (resolvedPool.connectionTimeoutMillis === 0 && (limits.readMs > 0 || limits.writeMs > 0)) {
+  if (resolvedPool.connectionTimeoutMs === 0 && (limits.readMs > 0 || limits.writeMs > 0)) {
     throw new ConfigError(
-      'pool.connectionTimeoutMillis',
+      connectionTimeoutOption,
       '0 (wait forever for a connection) cannot hold timeouts.readMs / timeouts.writeMs: set a limit, or both timeouts to 0',
     )
   }
@@ -191,7 +229,11 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     failover: { waitMs: number(failover.waitMs, 'failover.waitMs', 0, { integer: true, max: 60_000 }) },
     lag: {
       maxBytes: number(lag.maxBytes, 'lag.maxBytes', 16 * 1024 * 1024, { infinite: true }),
-      maxSeconds: number(lag.maxSeconds, 'lag.maxSeconds', 10, { infinite: true }),
+      maxMs: renamed(lag as Record<string, unknown>, 'lag', 'maxMs', 'maxSeconds', (value, option) =>
+        option === 'lag.maxSeconds'
+          ? number(value, option, 10, { infinite: true }) * 1000
+          : number(value, option, 10_000, { infinite: true }),
+      ),
     },
     healthCheck: {
       intervalMs,
@@ -219,6 +261,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
       directCheck: boolean(ryw.directCheck, 'readYourWrites.directCheck', true),
     },
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
+    types: typeParsers(options.types),
     classifierCacheSize: number(options.classifierCacheSize, 'classifierCacheSize', 1000, { integer: true }),
     routeEvents: boolean(options.routeEvents, 'routeEvents', false),
     learnRouting: boolean(options.learnRouting, 'learnRouting', true),
@@ -243,7 +286,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   const nodes: Array<ReturnType<typeof toNodeSpec>> = []
   try {
     for (const slot of slots) {
-      const spec = toNodeSpec(slot.input, slot, resolvedPool)
+      const spec = toNodeSpec(slot.input, slot, resolvedPool, resolved.types)
       if (nodes.some((node) => node.name === spec.name)) {
         throw new ConfigError(`${slot.option}.name`, `duplicate node name '${spec.name}'`)
       }

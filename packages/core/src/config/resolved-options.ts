@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Classifier } from '../classify/index.js'
-import type { Logger } from '../observability/router-logger.js'
+import type { Logger } from './logger.js'
 import type { BalanceFunction, BalanceStrategy } from './router-options.js'
 
 /** One node as the router uses it: a pool plus what the router needs to know about it. */
@@ -21,7 +21,7 @@ export interface ResolvedOptions {
   /** Every node; the first guess of the primary has `role: 'primary'` (the probes decide). */
   readonly nodes: readonly NodeSpec[]
   readonly failover: { readonly waitMs: number }
-  readonly lag: { readonly maxBytes: number; readonly maxSeconds: number }
+  readonly lag: { readonly maxBytes: number; readonly maxMs: number }
   readonly healthCheck: {
     readonly intervalMs: number
     readonly timeoutMs: number
@@ -33,6 +33,8 @@ export interface ResolvedOptions {
   readonly timeouts: { readonly readMs: number; readonly writeMs: number }
   readonly readYourWrites: { readonly maxWaitMs: number; readonly directCheck: boolean }
   readonly writeFunctions: readonly string[]
+  /** pg's `types` for the pools the router creates, if given. */
+  readonly types: pg.CustomTypesConfig | undefined
   readonly classifierCacheSize: number
   /** The classifier built from `writeFunctions` and `classifierCacheSize`. */
   readonly classifier: Classifier

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { Logger } from '../observability/router-logger.js'
+import type { Logger } from './logger.js'
 import type { ReplicaInfo } from './replica-info.js'
 
 /**
@@ -37,10 +37,12 @@ export interface LagOptions {
   /** Max bytes of WAL the replica may be behind the primary. Default 16 MiB. `Infinity` disables the bound. */
   readonly maxBytes?: number
   /**
-   * Max age in seconds of the oldest WAL the replica has not replayed yet (measured from the probes of the
-   * primary, to within one `healthCheck.intervalMs`; 0 while it has replayed everything). Default 10.
+   * Max age in milliseconds of the oldest WAL the replica has not replayed yet (measured from the probes of the
+   * primary, to within one `healthCheck.intervalMs`; 0 while it has replayed everything). Default 10000.
    * `Infinity` disables the bound.
    */
+  readonly maxMs?: number
+  /** @deprecated Use {@link maxMs} (milliseconds): `maxSeconds: 10` is `maxMs: 10_000`. Still accepted. */
   readonly maxSeconds?: number
 }
 
@@ -93,16 +95,23 @@ export interface TimeoutOptions {
   readonly writeMs?: number
 }
 
-/** Sizes and timeouts of the `pg.Pool` the router creates for each node it is given as a string or config. */
+/**
+ * Sizes and timeouts of the `pg.Pool` the router creates for each node it is given as a string or config (pg's
+ * `max`, `idleTimeoutMillis` and `connectionTimeoutMillis`; a node's own config overrides them).
+ */
 export interface PoolDefaults {
   /** Max connections per node. Default 10. */
   readonly max?: number
   /** Idle connection lifetime in ms. Default 10000. */
-  readonly idleTimeoutMillis?: number
+  readonly idleTimeoutMs?: number
   /**
    * Max wait for a new connection in ms. Default 5000. 0 (no limit) is accepted only with `timeouts.readMs` and
    * `timeouts.writeMs` both 0: a statement's time limit cannot hold while its connection may be awaited forever.
    */
+  readonly connectionTimeoutMs?: number
+  /** @deprecated Use {@link idleTimeoutMs} (same value). Still accepted. */
+  readonly idleTimeoutMillis?: number
+  /** @deprecated Use {@link connectionTimeoutMs} (same value). Still accepted. */
   readonly connectionTimeoutMillis?: number
 }
 
@@ -153,6 +162,13 @@ export interface RouterOptions {
   readonly writeFunctions?: readonly string[]
   /** Pool settings for nodes given as strings or configs. */
   readonly pool?: PoolDefaults
+  /**
+   * pg's `types` (an object with `getTypeParser`, such as `pg.types` or an ORM's own parsers), given to every pool
+   * the router creates, nodes added later included, so that rows are parsed alike whichever node served them.
+   * A node's own config may set its own; pools passed in keep theirs. The router's own connections (probes, WAL
+   * positions) use pg's defaults.
+   */
+  readonly types?: pg.CustomTypesConfig
   /** Entries of the statement-classification cache. Default 1000; 0 disables it. */
   readonly classifierCacheSize?: number
   /** Emit a `route` event for every routed statement (costs a little per query). Default false. */

@@ -1,7 +1,7 @@
 import type { Classification, LearnedReason } from '../classify/index.js'
 import { LearnedRoutes, learnedReason } from '../classify/index.js'
+import type { RouterTracer } from '../observability/router-tracer.js'
 import type { RouterNode } from '../replicas/router-node.js'
-import type { RerouteEvent } from './router-events.js'
 
 const MAX_REROUTED_STATEMENTS = 100
 
@@ -22,18 +22,18 @@ export interface RejectedStatement {
  */
 export class RejectionLog {
   readonly #counts = new Map<string, number>()
-  readonly #onReroute: (event: RerouteEvent) => void
+  readonly #tracer: RouterTracer
   readonly #learned: LearnedRoutes | undefined
 
   /** @param learn Whether refused texts are learned (`learnRouting`). */
-  constructor(onReroute: (event: RerouteEvent) => void, learn: boolean) {
-    this.#onReroute = onReroute
+  constructor(tracer: RouterTracer, learn: boolean) {
+    this.#tracer = tracer
     this.#learned = learn ? new LearnedRoutes() : undefined
   }
 
   /** Counts a statement `node` refused as a write (it is then re-run on the primary), and learns it. */
   record(node: RouterNode, statement: string, error: unknown): void {
-    node.rerouted++
+    node.countRerouted()
     const key = statement.slice(0, 200)
     if (!this.#counts.has(key) && this.#counts.size >= MAX_REROUTED_STATEMENTS) {
       this.#counts.delete(this.#counts.keys().next().value as string)
@@ -41,11 +41,11 @@ export class RejectionLog {
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1)
     const reason = learnedReason(error)
     if (reason !== undefined) this.#learned?.learn(statement, reason)
-    this.#onReroute({ from: node.name, reason: 'read-only-rejection', statement: key, error })
+    this.#tracer.traceReroute?.({ from: node.name, reason: 'read-only-rejection', statement: key, error })
   }
 
-  /** The route for `text`: the primary when a replica refused it before, else `classification`. */
-  route(text: string, classification: Classification): Classification {
+  /** What the router makes of `text`: the primary when a replica refused it before, else `classification`. */
+  learned(text: string, classification: Classification): Classification {
     return this.#learned === undefined ? classification : this.#learned.route(text, classification)
   }
 

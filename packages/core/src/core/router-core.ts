@@ -1,133 +1,172 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type pg from 'pg'
-import type { Classification, Classifier, RouteTarget } from '../classify/index.js'
+import type { Classification, Classifier } from '../classify/index.js'
 import type { NodeSpec, ResolvedOptions } from '../config/resolved-options.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import { HealthMonitor } from '../health/health-monitor.js'
+import type { RouterTracer } from '../observability/router-tracer.js'
 import { traceToCaller } from '../pg-errors.js'
-import { NodeSet } from '../replicas/node-set.js'
+import type { Lease } from '../replicas/lease.js'
+import { NodeSet, type NodeSetListener } from '../replicas/node-set.js'
 import { ReplicaSet } from '../replicas/replica-set.js'
-import { RouterNode, type StateListener } from '../replicas/router-node.js'
+import type { NodeState, RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
+import { NodeConnections } from './node-connections.js'
 import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
-import { ReadPath, type ReadRequest } from './read-path.js'
+import { ReadPath } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import {
-  type CoreHooks,
-  READ_ONLY_REJECTION,
-  type RouteOptions,
-  type Routing,
-  type StatementObserver,
-} from './route-types.js'
-import { type Lease, type Outcome, type Statement, StatementRunner } from './statement-runner.js'
+import { type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
+import { type RequestContext, StatementRequest } from './statement-request.js'
+import { type Submittable, textOf } from './submittable.js'
 
-export type { Lease, Outcome, Statement } from './statement-runner.js'
-
-const NO_OPTIONS: RouteOptions = Object.freeze({})
-const KEEP: RouteOptions = Object.freeze({ keep: true })
-
-type Result<R extends pg.QueryResultRow> = Outcome<pg.QueryResult<R>>
+/** Hears of the router's nodes: those there when it starts watching, and every one that joins or leaves. */
+export interface NodeWatcher {
+  nodeAdded(node: RouterNode): void
+  nodeRemoved(node: RouterNode): void
+}
 
 /**
- * The router's machinery behind `router.query()`, `router.transaction()`, `router.pool` and its clients. Every
- * statement enters through {@link route}, the one place that chooses between the read path ({@link ReadPath})
- * and the primary, and that tells the session of a write.
+ * The router's machinery behind `router.query()`, `router.transaction()`, `router.pool`, `router.primary` and
+ * their clients, and the one owner of its lifecycle: it makes every part once, checks in one place that the router
+ * is open ({@link route}, {@link connect}, {@link addNode}), and closes everything once ({@link close}), whichever
+ * `end()` was called.
+ *
+ * Every statement enters through {@link route}, the public boundary of the statement path: it makes the one
+ * {@link StatementRequest} that carries the statement to its end, and gives its errors the caller's stack.
  */
-export class RouterCore {
+export class RouterCore implements RequestContext, NodeSetListener {
   readonly options: ResolvedOptions
-  /** Every node and which one is the primary now. */
+  /** Every node, which one is the primary now, and the topology epoch. */
   readonly nodes: NodeSet
   readonly monitor: HealthMonitor
   readonly sessions = new AsyncLocalStorage<CausalSession>()
-  readonly rejections: RejectionLog
   readonly causal: ReadYourWrites
+  readonly rejections: RejectionLog
+  /** The replicas and the choice among them. */
+  readonly replicas: ReplicaSet
+  readonly reads: ReadPath
+  readonly primaries: PrimaryPath
+  readonly connections: NodeConnections
+  /** The router's observers as one tracer; see `router-tracer.ts`. */
+  readonly tracer: RouterTracer
 
   readonly #classifier: Classifier
-  readonly #runner: StatementRunner
-  readonly #reads: ReadPath
-  readonly #primaryPath: PrimaryPath
-  readonly #replicaSet: ReplicaSet
-  readonly #onStateChange: StateListener
   /** Passwords of every node, added to as nodes join: removed from every diagnostic text. */
   readonly #secrets: string[]
-  readonly #observe: StatementObserver | undefined
-  readonly #untraced: <T>(fn: () => T) => T
+  readonly #watchers: NodeWatcher[] = []
   #closing: Promise<void> | undefined
 
-  constructor(options: ResolvedOptions, hooks: CoreHooks) {
+  constructor(options: ResolvedOptions, tracer: RouterTracer) {
     this.options = options
+    this.tracer = tracer
     this.#secrets = [...options.secrets]
-    this.#onStateChange = (node, from, reason) => {
-      replicaSet.refresh()
-      // Reads are re-run elsewhere at once; writes get the primary's budget (it may have been a slow probe).
-      if (node.state === 'down')
-        this.#runner.abandon(node, node.role === 'primary' ? PRIMARY_DOWN_BUDGET_MS : 0)
-      hooks.onStateChange(node, from, reason)
-    }
-    const nodes = options.nodes.map((spec) => new RouterNode(spec, this.#onStateChange))
-    this.nodes = new NodeSet(nodes, hooks.onPrimaryChange, () => replicaSet.refresh())
-    const replicaSet = new ReplicaSet(this.nodes, options)
-    replicaSet.refresh()
-    this.#replicaSet = replicaSet
     this.#classifier = options.classifier
-    this.#observe = hooks.observe
-    const untraced = hooks.untraced ?? ((fn) => fn())
-    this.#untraced = untraced
-    this.#runner = new StatementRunner(nodes, {
-      // The re-probes this schedules keep the context they start in: not the failed statement's trace.
-      onConnectionFailure: (node, error) => untraced(() => this.monitor.reportConnectionFailure(node, error)),
-      onRoute: hooks.onRoute,
-      sweepEveryMs: sweepInterval(options.timeouts),
-    })
+    this.nodes = new NodeSet(options.nodes, this)
+    this.replicas = new ReplicaSet(this.nodes, options)
+    const scrub = (text: string) => this.scrub(text)
     // The monitor starts probing here; its timers keep this context, so no probe makes a span.
-    this.monitor = untraced(() => new HealthMonitor(this.nodes, options, (text) => this.scrub(text)))
-    this.rejections = new RejectionLog(hooks.onReroute, options.learnRouting)
-    this.#primaryPath = new PrimaryPath({
-      nodes: this.nodes,
-      runner: this.#runner,
-      options,
-      scrub: (text) => this.scrub(text),
-      closed: () => this.closed,
-      completed: (node, routing, session) => this.#completed(node, routing, session),
-    })
-    this.causal = new ReadYourWrites(replicaSet, this.#runner, this.monitor, options)
-    this.#reads = new ReadPath({
-      runner: this.#runner,
-      replicas: replicaSet,
-      causal: this.causal,
-      sessions: this.sessions,
-      retry: options.retry,
-      readMs: options.timeouts.readMs,
-      rerun: (read, node, error) => this.#rerun(read, node, error),
-      rerouted: (node, statement, error) =>
-        hooks.onReroute({ from: node.name, reason: 'retry', statement: statement.text.slice(0, 200), error }),
-    })
+    this.monitor = this.#background(() => new HealthMonitor(this.nodes, options, scrub))
+    this.monitor.onClusterReplaced = (event) => tracer.traceClusterReplaced?.(event)
+    this.causal = new ReadYourWrites(this.replicas, this.monitor, options)
+    this.reads = new ReadPath(this.replicas, this.causal, tracer)
+    this.connections = new NodeConnections(this.nodes, this.monitor, tracer, sweepInterval(options.timeouts))
+    this.primaries = new PrimaryPath(this.nodes, this.connections, options, scrub)
+    this.rejections = new RejectionLog(tracer, options.learnRouting)
   }
 
-  /** The node writes go to now (it changes when the probes see a failover). */
+  /** The node writes go to (it changes when the probes see a failover). */
   get primary(): RouterNode {
     return this.nodes.primary
   }
 
-  /** Every other node now: replicas, and nodes fenced or down. */
-  get replicas(): readonly RouterNode[] {
-    return this.#replicaSet.all
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined
+  }
+
+  /**
+   * Routes one statement given as pg takes it (text, config object, or a submittable such as a cursor), or, with
+   * no `query`, only checks a connection out into `options.pin` (it then resolves to no result). `routing` says
+   * where it goes when the caller knows already (it classified the text, or routes by other means: a transaction's
+   * own statements, a pin); else the text is classified here. Resolves to pg's own result; errors are pg's own, or
+   * pgroute's. A submittable resolves once it has ended, or, on a pin, once it was handed its connection.
+   */
+  async route<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    query: string | pg.QueryConfig | Submittable | undefined,
+    values: unknown[] | undefined,
+    options: RouteOptions = ROUTE,
+    routing?: Routing,
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      this.#assertOpen()
+      const text = query === undefined ? '' : textOf(query)
+      routing ??= this.classify(text)
+      const session = this.sessions.getStore()
+      const request = new StatementRequest<R>(this, text, query, values, routing, session, options)
+      return await new Promise<pg.QueryResult<R>>((resolve, reject) => request.start(resolve, reject))
+    } catch (error) {
+      // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
+      traceToCaller(error)
+      throw error
+    }
+  }
+
+  /** The pin of a new client: empty until its first statement checks a connection out for it. */
+  connect(): Pin {
+    this.#assertOpen()
+    return { lease: undefined, movable: false }
+  }
+
+  /** Tells `watcher` of every node now, and of every node that joins or leaves from now on. */
+  watchNodes(watcher: NodeWatcher): void {
+    this.#watchers.push(watcher)
+    for (const node of this.nodes.all) watcher.nodeAdded(node)
+  }
+
+  /** Runs a caller's function (a transaction's body) on a leased connection. */
+  within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.connections.within(lease, use)
+  }
+
+  /** Returns a connection to its pool (destroyed after a failure that may have broken it). */
+  release(lease: Lease, error?: unknown): void {
+    this.connections.release(lease, error)
+  }
+
+  /**
+   * Classifies `sql` with the router's classifier (its `writeFunctions`, its cache), then sends a text a replica
+   * refused before to the primary (`learnRouting`).
+   */
+  classify(sql: string): Classification {
+    return this.rejections.learned(sql, this.#classifier.classify(sql))
+  }
+
+  /** Removes every known password from a diagnostic text. */
+  scrub(text: string): string {
+    let scrubbed = text
+    for (const secret of this.#secrets) scrubbed = scrubbed.split(secret).join('****')
+    return scrubbed
   }
 
   /** Adds a node at runtime; resolves once its first probe was judged (it then takes reads if it may). */
   async addNode(spec: NodeSpec & { readonly password: string | undefined }): Promise<void> {
-    this.assertOpen()
+    try {
+      this.#assertOpen()
+    } catch (error) {
+      if (spec.ownsPool) await spec.pool.end()
+      throw error
+    }
     if (this.nodes.byName(spec.name)) {
       if (spec.ownsPool) await spec.pool.end()
       throw new ConfigError('node', `duplicate node name '${spec.name}'`)
     }
     if (spec.password) this.#secrets.push(spec.password)
-    const node = new RouterNode(spec, this.#onStateChange)
-    this.#runner.watch(node)
-    this.nodes.add(node)
+    const node = this.nodes.add(spec)
+    this.connections.watch(node)
+    for (const watcher of this.#watchers) watcher.nodeAdded(node)
     // The new node's probes run outside the caller's trace, as every other node's.
-    await this.#untraced(() => this.monitor.add(node))
+    await this.#background(() => this.monitor.add(node))
   }
 
   /**
@@ -144,173 +183,61 @@ export class RouterCore {
       )
     }
     this.nodes.remove(node)
-    await this.#untraced(() => this.monitor.remove(node))
+    for (const watcher of this.#watchers) watcher.nodeRemoved(node)
+    await this.#background(() => this.monitor.remove(node))
     await this.causal.forget(node)
     if (node.spec.ownsPool) await node.pool.end()
     else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
-    this.#runner.detach(node)
-  }
-
-  /** Whether {@link close} was called. */
-  get closed(): boolean {
-    return this.#closing !== undefined
-  }
-
-  /** Throws `PGROUTE_CLOSED` once {@link close} was called. */
-  assertOpen(): void {
-    if (this.#closing !== undefined)
-      throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
+    this.connections.detach(node)
   }
 
   /**
-   * Classifies `sql` with the router's classifier (its `writeFunctions`, its cache), then sends a text a replica
-   * refused before to the primary (`learnRouting`).
-   */
-  classify(sql: string): Classification {
-    return this.rejections.route(sql, this.#classifier.classify(sql))
-  }
-
-  /** Removes every known password from a diagnostic text. */
-  scrub(text: string): string {
-    let scrubbed = text
-    for (const secret of this.#secrets) scrubbed = scrubbed.split(secret).join('****')
-    return scrubbed
-  }
-
-  /** Classifies and routes one statement given as pg takes it; resolves to pg's own result. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    query: string | pg.QueryConfig,
-    values: unknown[] | undefined,
-    options?: RouteOptions,
-  ): Promise<pg.QueryResult<R>> {
-    this.assertOpen()
-    const text = typeof query === 'string' ? query : query.text
-    try {
-      return (await this.route<R>(this.classify(text), { text, query, values }, options)).value
-    } catch (error) {
-      // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
-      traceToCaller(error)
-      throw error
-    }
-  }
-
-  /**
-   * The one dispatch point: runs `statement` on the connection given in `options.lease`, else on a replica when
-   * `classification` allows it (there are replicas, and `options.primary` is not set), else on the primary.
-   */
-  route<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    classification: Routing,
-    statement: Statement,
-    options: RouteOptions = NO_OPTIONS,
-  ): Promise<Result<R>> {
-    const routed = this.#dispatch<R>(classification, statement, options)
-    return this.#observe === undefined ? routed : this.#observe(routed, classification)
-  }
-
-  #dispatch<R extends pg.QueryResultRow>(
-    classification: Routing,
-    statement: Statement,
-    options: RouteOptions,
-  ): Promise<Result<R>> {
-    const { lease, keep = false } = options
-    if (lease !== undefined) return this.#onLease<R>(lease, classification, statement)
-    if (classification.target === 'replica' && this.replicas.length > 0 && options.primary !== true) {
-      return this.#reads.read<R>(statement, keep)
-    }
-    return this.#primaryPath.run<R>(
-      classification,
-      statement,
-      keep ? 'keep' : 'release',
-      this.sessions.getStore(),
-    )
-  }
-
-  /** Runs a transaction's `BEGIN` as `classification` says, keeping its connection for the transaction. */
-  async begin(classification: Routing, statement: Statement): Promise<Lease> {
-    try {
-      return (await this.route(classification, statement, KEEP)).lease
-    } catch (error) {
-      traceToCaller(error)
-      throw error
-    }
-  }
-
-  /** A connection to pin before any statement: a replica as a read of the current session would get, or the primary. */
-  lease(target: RouteTarget, reason: string): Promise<Lease> {
-    return target === 'replica' ? this.#reads.lease() : this.#primaryPath.lease(reason)
-  }
-
-  /** Runs a caller's function (a transaction's body) on a leased connection. */
-  within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.#runner.within(lease, use)
-  }
-
-  /** Returns a connection to its pool (destroyed after a failure that may have broken it). */
-  release(lease: Lease, error?: unknown): void {
-    this.#runner.release(lease, error)
-  }
-
-  /**
-   * Stops health checks and closes every pool the router created (pools passed in stay open: their owner ends
-   * them). Waits for checked-out connections to be released. Idempotent.
+   * Ends everything, once, whichever `end()` asked: the tracer (metric callbacks), health checks, every pool the
+   * router created (pools passed in stay open: their owner ends them), the router's own connections. Waits for
+   * checked-out connections to be released. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.tracer.close?.()
+      this.primaries.close()
       await this.monitor.stop()
       const owned = this.nodes.all.filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
       // After the pools: calls already running may still look up WAL positions (each is bounded).
       await this.causal.close()
-      this.#runner.stop()
-      this.#runner.detachPools()
+      this.connections.stop()
+      this.connections.detachPools()
     })()
     return this.#closing
   }
 
-  #onLease<R extends pg.QueryResultRow>(
-    lease: Lease,
-    classification: Routing,
-    statement: Statement,
-  ): Promise<Result<R>> {
-    const { readMs, writeMs } = this.options.timeouts
-    const limitMs = classification.target === 'replica' ? readMs : writeMs
-    const running = this.#runner.execute<R>(lease, statement, 'borrowed', limitMs)
-    // A statement that cannot have written needs no bookkeeping after it: no promise of ours around pg's.
-    return this.#writes(lease.node, classification)
-      ? this.#marking(running, lease.node, classification)
-      : running
+  /** @internal {@link NodeSetListener}: reads leave a node marked down at once, writes after its budget. */
+  nodeStateChanged(node: RouterNode, from: NodeState, reason: string): void {
+    if (node.state === 'down')
+      this.connections.abandon(node, node.role === 'primary' ? PRIMARY_DOWN_BUDGET_MS : 0)
+    this.tracer.traceNodeState?.({ node: node.name, role: node.role, from, to: node.state, reason })
   }
 
-  async #marking<T>(running: Promise<T>, node: RouterNode, classification: Routing): Promise<T> {
-    try {
-      return await running
-    } finally {
-      this.#completed(node, classification, this.sessions.getStore())
-    }
+  /** @internal {@link NodeSetListener}: writes go to another node now. */
+  primaryChanged(from: RouterNode, to: RouterNode, reason: string): void {
+    this.tracer.tracePrimaryChange?.({
+      from: from.name,
+      to: to.name,
+      timeline: this.nodes.timeline,
+      reason: `${to.name} ${reason}`,
+    })
   }
 
-  /** Whether a statement classified as `classification` may write when it runs on `node`. */
-  #writes(node: RouterNode, classification: Routing): boolean {
-    return node.role === 'primary' && classification.target === 'primary'
+  /** The one check that the router is open: everything that starts work passes here. */
+  #assertOpen(): void {
+    if (this.#closing !== undefined)
+      throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
   }
 
-  /**
-   * A statement ended on `node`: one the classifier sent to the primary may have written, and the session (if
-   * any) learns of it. After completion, never before: a read fetching the WAL position in between would miss it.
-   */
-  #completed(node: RouterNode, classification: Routing, session: CausalSession | undefined): void {
-    if (this.#writes(node, classification)) session?.markWrite()
-  }
-
-  #rerun<R extends pg.QueryResultRow>(
-    read: ReadRequest<R>,
-    node: RouterNode,
-    error: unknown,
-  ): Promise<Result<R>> {
-    this.rejections.record(node, read.statement.text, error)
-    // The read's own session: this may run in a callback of pg's, where the current one is another's.
-    const mode = read.keep ? 'keep' : 'release'
-    return this.#primaryPath.run<R>(READ_ONLY_REJECTION, read.statement, mode, read.session)
+  /** Runs the router's own background work (probes) outside the caller's trace. */
+  #background<T>(work: () => T): T {
+    const { tracer } = this
+    return tracer.traceBackground ? tracer.traceBackground(work) : work()
   }
 }
 

@@ -1,9 +1,9 @@
 import type pg from 'pg'
 import { PgRouteError } from '../errors.js'
 import { cancelledByRouter } from '../pg-errors.js'
+import { nodeDownError } from '../replicas/node-errors.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import { CancelRequests } from './cancel-request.js'
-import { nodeDownError } from './unavailable-error.js'
 
 /**
  * How long a node must stay down before the transaction bodies running on it are cancelled: time for the re-probe

@@ -1,5 +1,5 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
-import type { ClusterReplacedEvent } from '../core/router-events.js'
+import type { ClusterReplacedEvent } from '../observability/router-events.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import { lsnDistance } from './lsn.js'
@@ -114,17 +114,19 @@ export class HealthMonitor {
    */
   reportConnectionFailure(node: RouterNode, error: unknown): void {
     if (this.#stopped || node.removed) return
-    node.errors++
-    node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
-    if (node.state === 'down' || this.#suspects.has(node)) return
+    const message = this.#scrub(error instanceof Error ? error.message : String(error))
+    if (node.state === 'down' || this.#suspects.has(node)) {
+      node.suspected(message, 0)
+      return
+    }
     this.#suspects.add(node)
     const settleBy = Date.now() + this.#options.healthCheck.timeoutMs
-    if (node.role === 'replica' && node.coolUntil < settleBy) node.coolUntil = settleBy
+    node.suspected(message, settleBy)
     void this.#probe(node).then(() => {
       this.#suspects.delete(node)
       if (this.#stopped || this.#readings.get(node) === undefined) return
       // Cleared: reads may go there again at once.
-      if (node.coolUntil === settleBy) node.coolUntil = 0
+      node.cleared(settleBy)
       this.#judge()
     })
   }
@@ -142,11 +144,6 @@ export class HealthMonitor {
     if (known !== undefined || timeline >= current || primary.role !== 'primary') return known
     await this.#timelines.learn(primary.spec, current)
     return this.#timelines.endOf(timeline)
-  }
-
-  /** Records a replay position learned outside a probe (a direct read-your-writes check). */
-  observeReplay(node: RouterNode, lsn: bigint): void {
-    if (node.lsn === undefined || lsn > node.lsn) node.lsn = lsn
   }
 
   /** Stops probing and closes every probe connection. */
@@ -174,17 +171,15 @@ export class HealthMonitor {
     if (!probe) return
     try {
       const reading = await probe.read()
-      node.lastProbeAt = Date.now()
-      node.failures = 0
+      node.probed(Date.now(), reading.systemId)
       this.#downSince.delete(node)
-      if (reading.systemId !== undefined) node.systemId = reading.systemId
       // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
       const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
       if (this.#probes.has(node)) this.#readings.set(node, { ...reading, timeline })
     } catch (error) {
-      node.lastProbeAt = Date.now()
+      const at = Date.now()
       this.#readings.set(node, undefined)
-      if (!this.#stopped && !node.removed) this.#fail(node, error)
+      if (!this.#stopped && !node.removed) this.#fail(node, error, at)
     }
   }
 
@@ -193,8 +188,7 @@ export class HealthMonitor {
     const nodes = this.#nodes
     const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
     const resolution = resolveRoles(observations, nodes.primary, nodes, this.#incumbent())
-    nodes.systemId = resolution.systemId
-    nodes.timeline = resolution.timeline
+    nodes.learnIdentity(resolution.systemId, resolution.timeline)
     const elected = resolution.primary
     if (elected !== undefined && elected !== nodes.primary) {
       // Another node's WAL: positions of the old primary say nothing of the new one's lag clock.
@@ -220,10 +214,7 @@ export class HealthMonitor {
 
   #applyPrimary(node: RouterNode, reading: ProbeReading): void {
     this.#led = { node, timeline: reading.timeline ?? this.#nodes.timeline, lsn: reading.lsn }
-    node.timeline = reading.timeline
-    node.lsn = reading.lsn
-    node.lagBytes = 0
-    node.lagSeconds = 0
+    node.observe({ timeline: reading.timeline, lsn: reading.lsn, lagBytes: 0, lagSeconds: 0 })
     if (reading.lsn !== undefined) {
       this.#primaryLsn = reading.lsn
       this.#history.record(reading.lsn, Date.now())
@@ -232,36 +223,36 @@ export class HealthMonitor {
   }
 
   #apply(node: RouterNode, reading: ProbeReading, verdict: Verdict): void {
-    node.timeline = reading.timeline
     if (verdict.role === 'replica' && node.role === 'primary') {
       // The primary went back into recovery and no other node leads yet: it may serve reads, not writes.
-      node.role = 'replica'
+      this.#nodes.demote(node)
     }
     if (verdict.role === 'fenced') {
-      node.lsn = reading.lsn
+      node.observe({ timeline: reading.timeline, lsn: reading.lsn })
       node.setState('fenced', verdict.reason)
-      this.#nodes.changed()
       return
     }
     this.#judgeReplica(node, reading)
-    this.#nodes.changed()
   }
 
   #judgeReplica(node: RouterNode, reading: ProbeReading): void {
-    node.lsn = reading.lsn
-    node.receiveLsn = reading.receiveLsn
     const primaryLsn = this.#primaryLsn
     const behind = primaryLsn !== undefined && reading.lsn !== undefined && reading.lsn < primaryLsn
-    node.lagBytes =
-      primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0
-    node.lagSeconds = behind ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0
-    const { maxBytes, maxSeconds } = this.#options.lag
+    node.observe({
+      timeline: reading.timeline,
+      lsn: reading.lsn,
+      receiveLsn: reading.receiveLsn,
+      lagBytes:
+        primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0,
+      lagSeconds: behind ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0,
+    })
+    const { maxBytes, maxMs } = this.#options.lag
     if (reading.lsn === undefined) {
       node.setState('lagging', 'has not replayed any WAL yet')
     } else if (node.lagBytes > maxBytes) {
       node.setState('lagging', `${node.lagBytes} bytes behind (lag.maxBytes ${maxBytes})`)
-    } else if (node.lagSeconds > maxSeconds) {
-      node.setState('lagging', `${node.lagSeconds.toFixed(1)} s behind (lag.maxSeconds ${maxSeconds})`)
+    } else if (node.lagSeconds * 1000 > maxMs) {
+      node.setState('lagging', `${node.lagSeconds.toFixed(1)} s behind (lag.maxMs ${maxMs})`)
     } else {
       const caughtUp = node.state === 'lagging' || node.state === 'fenced'
       node.setState('up', caughtUp ? 'caught up' : 'reachable and within lag bounds')
@@ -325,8 +316,7 @@ export class HealthMonitor {
     if (this.#replacement?.systemId !== systemId) this.#replacement = { systemId, rounds: 0 }
     if (++this.#replacement.rounds < REPLACEMENT_ROUNDS) return
     this.#replacement = undefined
-    nodes.systemId = systemId
-    nodes.timeline = 0
+    nodes.learnIdentity(systemId, 0)
     this.#led = undefined
     this.#timelines.clear()
     // Positions of the old cluster say nothing of the new one's.
@@ -337,15 +327,9 @@ export class HealthMonitor {
   }
 
   /** A probe of `node` failed: it is down (confirmed after a second failure in a row, see NodeSet.writable). */
-  #fail(node: RouterNode, error: unknown): void {
-    if (!this.#downSince.has(node)) this.#downSince.set(node, Date.now())
-    node.downBy = 'probe'
-    node.failures++
-    node.errors++
-    node.lastError = this.#scrub(error instanceof Error ? error.message : String(error))
-    node.lastFailure = error
-    node.setState('down', node.lastError)
-    this.#nodes.changed()
+  #fail(node: RouterNode, error: unknown, at: number): void {
+    if (!this.#downSince.has(node)) this.#downSince.set(node, at)
+    node.failed(error, this.#scrub(error instanceof Error ? error.message : String(error)), 'probe', at)
     // A failed probe already dropped its connection.
     this.#scheduleReprobe(node)
   }

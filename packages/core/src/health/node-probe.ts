@@ -114,8 +114,12 @@ export class NodeProbe {
 
   async #read(): Promise<ProbeReading> {
     const { client, systemId } = await this.#connect()
-    const { rows } = await client.query<ProbeRow>(PROBE_SQL)
-    const row = rows[0]
+    // One simple query, one round trip: the limit is set for the probe's own transaction only (`SET LOCAL`), so
+    // nothing stays on a server connection that a pooler (PgBouncer in transaction mode) hands to other clients.
+    const results = (await client.query(
+      `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(this.#timeoutMs)}; ${PROBE_SQL}; COMMIT`,
+    )) as unknown as pg.QueryResult<ProbeRow>[]
+    const row = results[2]?.rows[0]
     if (!row) throw new Error('health probe returned no row')
     return {
       inRecovery: row.in_recovery,
@@ -132,7 +136,8 @@ export class NodeProbe {
     // A probe still running when the monitor stops must not open a connection nobody will close.
     if (this.#closed) return Promise.reject(new Error('health probe closed'))
     this.#connecting ??= (async () => {
-      // No `statement_timeout` startup parameter: PgBouncer refuses unknown ones by default. It is SET instead.
+      // No `statement_timeout` startup parameter (PgBouncer refuses unknown ones) and no session `SET` (it would
+      // stay on a server connection PgBouncer shares): every probe sets its limit with `SET LOCAL`.
       const client = new pg.Client({
         ...this.#spec.connection,
         application_name: 'pgroute-monitor',
@@ -143,7 +148,6 @@ export class NodeProbe {
       client.on('error', () => this.reset(client))
       try {
         await client.connect()
-        await client.query(`SET statement_timeout = ${Math.ceil(this.#timeoutMs)}`)
       } catch (error) {
         void endClient(client)
         throw error

@@ -1,40 +1,19 @@
-import type { NodeStateEvent, RerouteEvent } from '../core/router-events.js'
-import { ConfigError } from '../errors.js'
-
-/** A log method as pino has it: fields first, then the message. `console` fits too. */
-export type LogMethod = (fields: Record<string, unknown>, message: string) => void
+import type { Logger } from '../config/logger.js'
+import type { RouterNode } from '../replicas/router-node.js'
+import {
+  type ClusterReplacedEvent,
+  isFallback,
+  type NodeStateEvent,
+  type PrimaryChangedEvent,
+  type RerouteEvent,
+} from './router-events.js'
+import type { CheckoutTracer, IntegrityTracer, NodeTracer, RerouteTracer } from './router-tracer.js'
 
 /**
- * What the `logger` option takes: a pino-compatible logger (pino, or anything with these four methods, e.g. a
- * pino child, `console`). pgroute logs node state changes (`info` when a node comes up, `warn` when it lags or is
- * fenced, `error` when it goes down), reads re-run elsewhere (`warn`) and reads that fell back to the primary
- * (`debug`). Fields never contain a password.
+ * The `logger` option, as a tracer of the router: node state changes, writes moving to another node, a cluster
+ * replaced, reads re-run elsewhere and reads that fell back to the primary, as log lines. Every text it logs is scrubbed of passwords.
  */
-export interface Logger {
-  readonly debug: LogMethod
-  readonly info: LogMethod
-  readonly warn: LogMethod
-  readonly error: LogMethod
-}
-
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const
-
-/** Validates the `logger` option: `undefined`, or an object with the four methods. */
-export function resolveLogger(value: unknown): Logger | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'object' || value === null) {
-    throw new ConfigError('logger', 'expected a logger with debug, info, warn and error methods (e.g. pino)')
-  }
-  for (const level of LEVELS) {
-    if (typeof (value as Record<string, unknown>)[level] !== 'function') {
-      throw new ConfigError(`logger.${level}`, 'expected a function (a pino-compatible logger)')
-    }
-  }
-  return value as Logger
-}
-
-/** Turns the router's events into log lines. Every text it logs is scrubbed of passwords first. */
-export class RouterLog {
+export class RouterLog implements NodeTracer, RerouteTracer, CheckoutTracer, IntegrityTracer {
   readonly #logger: Logger
   readonly #scrub: (text: string) => string
 
@@ -44,7 +23,7 @@ export class RouterLog {
   }
 
   /** A node changed state. */
-  stateChanged(event: NodeStateEvent): void {
+  traceNodeState(event: NodeStateEvent): void {
     const fields = { ...event, reason: this.#scrub(event.reason) }
     const message = `pgroute: ${event.role} ${event.node} is ${event.to} (was ${event.from}): ${fields.reason}`
     const log = this.#logger
@@ -54,8 +33,19 @@ export class RouterLog {
     else log.warn(fields, message)
   }
 
+  /** Writes go to another node now (a failover was followed). */
+  tracePrimaryChange(event: PrimaryChangedEvent): void {
+    const fields = { ...event, reason: this.#scrub(event.reason) }
+    this.#logger.warn(fields, `pgroute: writes go to ${event.to} now (was ${event.from}): ${fields.reason}`)
+  }
+
+  /** The cluster behind the router's addresses was replaced, and adopted. */
+  traceClusterReplaced(event: ClusterReplacedEvent): void {
+    this.#logger.warn({ ...event }, `pgroute: ${event.reason}`)
+  }
+
   /** A read was re-run on another node. */
-  rerouted(event: RerouteEvent): void {
+  traceReroute(event: RerouteEvent): void {
     const { error } = event
     const fields = {
       from: event.from,
@@ -67,8 +57,10 @@ export class RouterLog {
     this.#logger.warn(fields, `pgroute: read re-run elsewhere after ${event.reason} on ${event.from}`)
   }
 
-  /** A read went to the primary: no replica was eligible, or none had replayed the session's writes. */
-  fellBack(node: string, reason: string): void {
-    this.#logger.debug({ node, reason }, `pgroute: read sent to the primary ${node} (${reason})`)
+  /** Logs reads that went to the primary: no replica was eligible, or none had replayed the session's writes. */
+  traceCheckout(node: RouterNode, reason: string): void {
+    if (!isFallback(node.role, reason)) return
+    const { name } = node
+    this.#logger.debug({ node: name, reason }, `pgroute: read sent to the primary ${name} (${reason})`)
   }
 }

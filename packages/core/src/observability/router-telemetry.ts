@@ -1,9 +1,15 @@
 import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
-import type { Routing } from '../core/route-types.js'
-import type { Outcome } from '../core/router-core.js'
-import type { RerouteEvent } from '../core/router-events.js'
 import type { NodeState, RouterNode } from '../replicas/router-node.js'
 import type { OpenTelemetryApi } from './open-telemetry-loader.js'
+import type { RerouteEvent } from './router-events.js'
+import { isFallback } from './router-events.js'
+import type {
+  BackgroundTracer,
+  CheckoutTracer,
+  ClosingTracer,
+  RerouteTracer,
+  StatementTracer,
+} from './router-tracer.js'
 
 /** Names of the metrics pgroute reports (documented in the package README). */
 export const METRICS = {
@@ -34,11 +40,13 @@ interface PoolCounts {
 }
 
 /**
- * pgroute's OpenTelemetry signals: counters fed by the router's hooks, gauges read from the nodes when the SDK
- * collects, and `pgroute.node` / `pgroute.reason` on the caller's active span. Metrics go to the global
- * `MeterProvider` as registered when the router is created.
+ * pgroute's OpenTelemetry signals, as a tracer of the router: counters of statements, reroutes and fallbacks,
+ * gauges read from the nodes when the SDK collects, and `pgroute.node` / `pgroute.reason` on the caller's active
+ * span. Metrics go to the global `MeterProvider` as registered when the router is created.
  */
-export class RouterTelemetry {
+export class RouterTelemetry
+  implements StatementTracer, CheckoutTracer, RerouteTracer, BackgroundTracer, ClosingTracer
+{
   readonly #api: OpenTelemetryApi
   readonly #nodes: () => readonly RouterNode[]
   readonly #meter: Meter
@@ -95,29 +103,27 @@ export class RouterTelemetry {
     meter.addBatchObservableCallback(this.#observe, this.#gauges)
   }
 
-  /** Runs `fn` with tracing suppressed: the health probes' connections and statements make no spans. */
-  untraced<T>(fn: () => T): T {
+  /** Runs `work` with tracing suppressed: the health probes' connections and statements make no spans. */
+  traceBackground<T>(work: () => T): T {
     const { context, createContextKey } = this.#api
-    return context.with(context.active().setValue(createContextKey(SUPPRESS_TRACING), true), fn)
+    return context.with(context.active().setValue(createContextKey(SUPPRESS_TRACING), true), work)
   }
 
-  /**
-   * Watches one routed statement: counts it by where it ran and tags the caller's active span. The span is taken
-   * now, in the caller's context, not when the statement ends.
-   */
-  async statement<T>(routed: Promise<Outcome<T>>, routing: Routing): Promise<Outcome<T>> {
-    const span = this.#api.trace.getActiveSpan()
-    let outcome: Outcome<T>
-    try {
-      outcome = await routed
-    } catch (error) {
-      this.#statementErrors.add(1, { 'pgroute.reason': routing.reason })
-      throw error
+  /** The caller's active span, taken when the statement is routed (in the caller's context). */
+  traceStatementStart(_reason: string): unknown {
+    return this.#api.trace.getActiveSpan()
+  }
+
+  /** Counts the statement by where it ran (or as failed), and tags the caller's span. */
+  traceStatementEnd(started: unknown, node: RouterNode | undefined, reason: string, error: unknown): void {
+    if (error !== undefined || node === undefined) {
+      this.#statementErrors.add(1, { 'pgroute.reason': reason })
+      return
     }
-    const attributes = this.#attributesOf(outcome.lease.node, routing.reason)
+    const attributes = this.#attributesOf(node, reason)
     this.#statements.add(1, attributes)
+    const span = started as ReturnType<OpenTelemetryApi['trace']['getActiveSpan']>
     if (span?.isRecording()) span.setAttributes(attributes)
-    return outcome
   }
 
   /** One frozen attribute set per node and reason, made once: no allocation per statement. */
@@ -139,13 +145,14 @@ export class RouterTelemetry {
     return attributes
   }
 
-  /** A read went to the primary: no replica was eligible (`fallback`), or none had replayed the session. */
-  fellBack(node: RouterNode, reason: string): void {
-    this.#fallbacks.add(1, { 'pgroute.node': node.name, 'pgroute.reason': reason })
+  /** Counts reads that went to the primary: no replica was eligible (`fallback`), or none had replayed the session. */
+  traceCheckout(node: RouterNode, reason: string): void {
+    if (isFallback(node.role, reason))
+      this.#fallbacks.add(1, { 'pgroute.node': node.name, 'pgroute.reason': reason })
   }
 
   /** A read was re-run on another node. */
-  rerouted(event: RerouteEvent): void {
+  traceReroute(event: RerouteEvent): void {
     this.#reroutes.add(1, { 'pgroute.node': event.from, 'pgroute.reason': event.reason })
   }
 

@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import type { Submittable } from '../core/submittable.js'
 
 /** A node-style callback, as pg's callback forms take it. */
 export type NodeCallback<T> = (error: Error | null, result?: T) => void
@@ -21,11 +22,14 @@ export function settle<T>(
 
 /**
  * The body behind `pg.Pool#query`'s overloads (promise and callback forms): sorts out `values` and the callback
- * and runs the statement with `run`. A pool has no connection to run a submittable (cursor, stream) on, so one
- * is refused with a `TypeError` naming the way out.
+ * and runs the statement with `run`. A submittable (cursor, stream) runs as pg.Pool runs it: on a connection of its
+ * own, given back once it has ended; the promise settles then.
  */
 export function poolQuery(
-  run: (query: string | pg.QueryConfig, values: unknown[] | undefined) => Promise<pg.QueryResult>,
+  run: (
+    query: string | pg.QueryConfig | Submittable,
+    values: unknown[] | undefined,
+  ) => Promise<pg.QueryResult>,
   query: unknown,
   valuesOrCallback?: unknown,
   callback?: unknown,
@@ -35,10 +39,7 @@ export function poolQuery(
   const done = (typeof valuesOrCallback === 'function' ? valuesOrCallback : callback) as
     | NodeCallback<pg.QueryResult>
     | undefined
-  if (typeof (query as { submit?: unknown } | null)?.submit === 'function') {
-    throw new TypeError('Submittable queries (cursors, streams) need a client: use `await pool.connect()`')
-  }
-  return settle(run(query as string | pg.QueryConfig, values), done)
+  return settle(run(query as string | pg.QueryConfig | Submittable, values), done)
 }
 
 /** `pg.Pool#connect`'s callback form: `(error, client, done)`, where `done(error?)` releases the client. */

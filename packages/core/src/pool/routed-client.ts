@@ -1,22 +1,24 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import { type Classification, leavesReplica } from '../classify/index.js'
-import { READ_ONLY_REJECTION, type Routing } from '../core/route-types.js'
-import type { Lease, RouterCore, Statement } from '../core/router-core.js'
+import { PIN_PRIMARY, PIN_REPLICA, type Pin, type RouteOptions } from '../core/route-options.js'
+import type { RouterCore } from '../core/router-core.js'
+import {
+  failSubmittable,
+  isSubmittable,
+  type QueryInput,
+  type Submittable,
+  textOf,
+} from '../core/submittable.js'
 import { PgRouteError } from '../errors.js'
-import { isReadOnlyRejection, isRetryableRead, traceToCaller } from '../pg-errors.js'
+import type { Lease } from '../replicas/lease.js'
 import { settle } from './pg-pool-callbacks.js'
-import { isSubmittable, type QueryInput, type Submittable, textOf } from './submittable.js'
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
 
-const KEEP = Object.freeze({ keep: true })
-
-/**
- * Events of the pinned connection a client passes on to its own listeners (`error` has its own forwarder: it is
- * emitted only when someone listens, so an unhandled connection error does not crash the process twice).
- */
-const RELAYED_EVENTS = ['notification', 'notice', 'end', 'drain'] as const
+/** Events of the pinned connection a client passes on to its own listeners. */
+const RELAYED_EVENTS = ['error', 'notification', 'notice', 'end', 'drain'] as const
+type RelayedEvent = (typeof RELAYED_EVENTS)[number]
 
 /**
  * A `pg.PoolClient` look-alike that picks its node at its first statement and then stays pinned to it until
@@ -25,8 +27,9 @@ const RELAYED_EVENTS = ['notification', 'notice', 'end', 'drain'] as const
  * - `BEGIN`, a write, or session state (`SET`, `LISTEN`, `PREPARE`, temp tables, …) → the primary.
  *
  * A client pinned to a replica moves to the primary when, outside a transaction, it is given a write or a
- * read-write `BEGIN` (or the replica refuses a statement as a write). A client on the primary never moves. This is the client ORMs'
- * transactions run on, via `router.pool.connect()`.
+ * read-write `BEGIN`; its statements there may move too (the replica refuses one as a write, fails, or is no
+ * longer a replica): the statement decides, as every statement does (`StatementRequest`). A client on the primary
+ * never moves. This is the client ORMs' transactions run on, via `router.pool.connect()`.
  *
  * Events: those of the pinned connection, as `pg.Client` emits them: `notification` (after `LISTEN`, which pins
  * the primary), `notice`, `end`, `drain`, and `error` (passed on only when this client has `error` listeners).
@@ -46,15 +49,18 @@ const RELAYED_EVENTS = ['notification', 'notice', 'end', 'drain'] as const
  */
 export class RoutedClient extends EventEmitter {
   readonly #core: RouterCore
-  #lease: Lease | undefined
+  /** The connection this client holds, as its statements leave it. */
+  readonly #pin: Pin
+  /** The route options of every statement of this client: on its pin. */
+  readonly #onPin: RouteOptions
+  /** The lease whose connection's events this client passes on. */
+  #attached: Lease | undefined = undefined
+  /** Forwarders of {@link RELAYED_EVENTS}, made at the first one needed; which are on {@link #attached}. */
+  #relays: Map<RelayedEvent, (...args: unknown[]) => void> | undefined = undefined
   #released = false
   #inTransaction = false
   /** Statements run one at a time, in order, so each routing decision sees the outcome of the previous one. */
   #tail: Promise<unknown> = Promise.resolve()
-  /** Passes the pinned connection's errors on to this client's own `error` listeners, if it has any. */
-  readonly #forward = this.#forwarder()
-  /** Listeners passing {@link RELAYED_EVENTS} on, made at the first pin. */
-  #relays: Array<[event: (typeof RELAYED_EVENTS)[number], listener: (...args: unknown[]) => void]> | undefined
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
 
@@ -62,16 +68,18 @@ export class RoutedClient extends EventEmitter {
   constructor(core: RouterCore) {
     super()
     this.#core = core
+    this.#pin = core.connect()
+    this.#onPin = { pin: this.#pin }
   }
 
   /** Name of the node this client is pinned to, or `undefined` before its first statement. */
   get node(): string | undefined {
-    return this.#lease?.node.name
+    return this.#pin.lease?.node.name
   }
 
   /** Role of the pinned node, or `undefined` before its first statement. */
   get role(): 'primary' | 'replica' | undefined {
-    return this.#lease?.node.role
+    return this.#pin.lease?.node.role
   }
 
   /**
@@ -79,22 +87,7 @@ export class RoutedClient extends EventEmitter {
    * (e.g. an ORM's query tree). Does nothing if already pinned to that role.
    */
   pin(target: 'primary' | 'replica'): Promise<void> {
-    return this.#enqueue(this.#pin, target, undefined)
-  }
-
-  async #pin(target: 'primary' | 'replica'): Promise<void> {
-    this.#assertUsable()
-    if (this.#lease?.node.role === target) return
-    if (this.#lease) {
-      if (this.#inTransaction || this.#lease.node.role === 'primary') {
-        throw new PgRouteError(
-          'PGROUTE_PINNED',
-          `This client is pinned to ${this.#lease.node.role} ${this.#lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
-        )
-      }
-      this.#unpin()
-    }
-    this.#adopt(await this.#core.lease(target, 'pinned'))
+    return this.#enqueue(this.#pinTo, target, undefined)
   }
 
   /** Runs a statement, like `pg.Client#query` (promise, callback or submittable forms). */
@@ -106,19 +99,13 @@ export class RoutedClient extends EventEmitter {
   query(query: string | pg.QueryConfig, callback: Callback): void
   query<T extends Submittable>(submittable: T): T
   query(query: QueryInput, valuesOrCallback?: unknown[] | Callback, callback?: Callback): unknown {
-    const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
-    const done = typeof valuesOrCallback === 'function' ? valuesOrCallback : callback
     if (isSubmittable(query)) {
-      const lease = this.#lease
-      if (lease && !this.#busy && !this.#shouldMoveToPrimary(this.#core.classify(textOf(query)))) {
-        return lease.client.query(query as never)
-      }
-      // pg hands a submittable back at once; it buffers reads until it is submitted on the pinned connection.
-      void this.#enqueue(this.#submit, query, undefined).catch((error) =>
-        (query as unknown as EventEmitter).emit?.('error', error),
-      )
+      // pg hands a submittable back at once; it is submitted on the connection its text calls for.
+      this.#enqueue(this.#run, query, undefined).catch((error: unknown) => failSubmittable(query, error))
       return query
     }
+    const values = typeof valuesOrCallback === 'function' ? undefined : valuesOrCallback
+    const done = typeof valuesOrCallback === 'function' ? valuesOrCallback : callback
     return settle(this.#enqueue(this.#run, query, values), done)
   }
 
@@ -127,11 +114,10 @@ export class RoutedClient extends EventEmitter {
     if (this.#released)
       throw new Error('Release called on client which has already been released to the pool.')
     this.#released = true
-    const lease = this.#lease
-    this.#lease = undefined
-    if (!lease) return
-    this.#detach(lease)
-    lease.client.release(error)
+    const lease = this.#pin.lease
+    this.#pin.lease = undefined
+    this.#detach()
+    lease?.client.release(error)
   }
 
   /** `pg.Client#escapeIdentifier`. */
@@ -154,8 +140,23 @@ export class RoutedClient extends EventEmitter {
     return hasBackslash ? ` E${escaped}` : escaped
   }
 
-  get #busy(): boolean {
-    return this.#pending > 0
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener)
+    this.#listened(event)
+    return this
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener)
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
+  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.prependListener(event, listener)
+    this.#listened(event)
+    return this
   }
 
   /**
@@ -167,152 +168,140 @@ export class RoutedClient extends EventEmitter {
     this.#pending++
     const run =
       this.#pending === 1
-        ? this.#settle(task, a, b)
+        ? task.call(this, a, b)
         : this.#tail.then(
-            () => this.#settle(task, a, b),
-            () => this.#settle(task, a, b),
+            () => task.call(this, a, b),
+            () => task.call(this, a, b),
           )
     this.#tail = run
     return run
   }
 
-  async #settle<A, B, T>(task: (a: A, b: B) => Promise<T>, a: A, b: B): Promise<T> {
+  /** One statement (or a submittable) on the node its text calls for: the pinned one, unless it must move. */
+  async #run(query: QueryInput, values: unknown[] | undefined): Promise<pg.QueryResult> {
+    const pin = this.#pin
+    let classification: Classification | undefined
     try {
-      return await task.call(this, a, b)
+      if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
+      classification = this.#core.classify(textOf(query))
+      if (pin.lease !== undefined && this.#movesToPrimary(classification)) this.#unpin()
+      if (pin.lease === undefined && this.#hearsNotices) {
+        // Notices of the statement that pins arrive while it runs: its connection is listened to first.
+        await this.#core.route(undefined, undefined, this.#onPin, classification)
+        this.#adopt()
+      }
+      // Outside a transaction a replica-pinned client holds no state worth keeping: its statement may move it.
+      pin.movable = !this.#inTransaction && pin.lease?.role === 'replica'
+      const result = await this.#core.route(query, values, this.#onPin, classification)
+      this.#track(classification)
+      return result
     } finally {
       this.#pending--
-    }
-  }
-
-  #assertUsable(): void {
-    this.#core.assertOpen()
-    if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
-  }
-
-  /** Submits a cursor or stream on the node its text calls for. */
-  async #submit(query: Submittable): Promise<void> {
-    const target = await this.#route(this.#core.classify(textOf(query)))
-    target.client.query(query as never)
-  }
-
-  async #run(query: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
-    this.#assertUsable()
-    const text = textOf(query)
-    const classification = this.#core.classify(text)
-    const statement: Statement = { text, query, values }
-    let result: pg.QueryResult
-    try {
-      result = await this.#execute(statement, classification)
-    } catch (error) {
-      traceToCaller(error)
-      throw error
-    } finally {
+      this.#adopt()
       this.#syncTransactionState()
     }
-    if (classification.transaction === 'begin' || classification.transaction === 'begin-read-only') {
-      this.#inTransaction = true
-    } else if (classification.transaction === 'end') {
-      this.#inTransaction = false
-    }
-    this.#syncTransactionState()
-    return result
   }
 
-  async #execute(statement: Statement, classification: Classification): Promise<pg.QueryResult> {
-    if (!this.#lease || this.#shouldMoveToPrimary(classification)) {
-      // Notices of the statement that pins arrive while it runs: listeners must be on the connection first.
-      if (this.listenerCount('notice') + this.listenerCount('notification') === 0)
-        return this.#first(statement, classification)
-      await this.#route(classification)
-    }
-    const lease = this.#lease!
-    const idleBefore = !this.#inTransaction
+  async #pinTo(target: 'primary' | 'replica'): Promise<void> {
     try {
-      return (await this.#core.route(classification, statement, { lease })).value
-    } catch (error) {
-      // Outside a transaction a replica-pinned client holds no state worth keeping, and the replica changed
-      // nothing: the statement can run elsewhere.
-      if (lease.node.role === 'replica' && idleBefore) {
-        if (isReadOnlyRejection(error)) {
-          // Run it where it can run, and stay there.
-          this.#core.rejections.record(lease.node, statement.text, error)
-          this.#unpin()
-          return this.#first(statement, READ_ONLY_REJECTION)
+      if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
+      const lease = this.#pin.lease
+      if (lease?.node.role === target) return
+      if (lease) {
+        if (this.#inTransaction || lease.node.role === 'primary') {
+          throw new PgRouteError(
+            'PGROUTE_PINNED',
+            `This client is pinned to ${lease.node.role} ${lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
+          )
         }
-        if (isRetryableRead(error)) {
-          // The replica died or cancelled the read: pick a node afresh (with the usual read retries).
-          this.#unpin(error)
-          return this.#first(statement, classification)
-        }
+        this.#unpin()
       }
-      throw error
+      await this.#core.route(
+        undefined,
+        undefined,
+        this.#onPin,
+        target === 'primary' ? PIN_PRIMARY : PIN_REPLICA,
+      )
+    } finally {
+      this.#pending--
+      this.#adopt()
     }
   }
 
-  /** Pins by the first statement (or re-pins to the primary) and runs it. */
-  async #first(statement: Statement, classification: Routing): Promise<pg.QueryResult> {
-    if (this.#lease) this.#unpin()
-    const outcome = await this.#core.route(classification, statement, KEEP)
-    this.#adopt(outcome.lease)
-    return outcome.value
+  /** Whether this client listens to the notices or notifications of its connection. */
+  get #hearsNotices(): boolean {
+    const relays = this.#relays
+    return relays !== undefined && (relays.has('notice') || relays.has('notification'))
   }
 
-  async #route(classification: Classification): Promise<Lease> {
-    if (this.#lease && !this.#shouldMoveToPrimary(classification)) return this.#lease
-    if (this.#lease) this.#unpin()
-    const lease = await this.#core.lease(classification.target, classification.reason)
-    this.#adopt(lease)
-    this.#assertUsable()
-    return lease
+  /** A replica-pinned client outside a transaction leaves its replica for a write or a read-write `BEGIN`. */
+  #movesToPrimary(classification: Classification): boolean {
+    return this.#pin.lease?.node.role === 'replica' && !this.#inTransaction && leavesReplica(classification)
   }
 
-  #shouldMoveToPrimary(classification: Classification): boolean {
-    return this.#lease?.node.role === 'replica' && !this.#inTransaction && leavesReplica(classification)
+  /** A statement succeeded: transaction control in its text (pg's status, read after, beats it when it has one). */
+  #track(classification: Classification): void {
+    const { transaction } = classification
+    if (transaction === 'begin' || transaction === 'begin-read-only') this.#inTransaction = true
+    else if (transaction === 'end') this.#inTransaction = false
   }
 
   /** pg (8.15+) reports the server's transaction status; it beats guessing from statement text. */
   #syncTransactionState(): void {
     const status = (
-      this.#lease?.client as { getTransactionStatus?: () => string | null } | undefined
+      this.#pin.lease?.client as { getTransactionStatus?: () => string | null } | undefined
     )?.getTransactionStatus?.()
     if (status === 'I') this.#inTransaction = false
     else if (status === 'T' || status === 'E') this.#inTransaction = true
   }
 
-  #forwarder(): (error: Error) => void {
-    // Returned, not bound to a name: toolchains that keep function names would rename it for every client.
-    return (error) => {
-      if (this.listenerCount('error') > 0) this.emit('error', error)
-    }
-  }
-
   /**
-   * Pins `lease`. If the client was released while the connection was being acquired (a caller that did not
-   * wait for its statement), the connection goes straight back to its pool instead of leaking.
+   * Follows the pin after a statement: passes on the events of the connection it holds now. If the client was
+   * released meanwhile (a caller that did not wait for its statement), the connection goes back to its pool.
    */
-  #adopt(lease: Lease): void {
+  #adopt(): void {
+    const lease = this.#pin.lease
+    if (lease === this.#attached) return
+    this.#detach()
+    if (lease === undefined) return
     if (this.#released) {
+      this.#pin.lease = undefined
       this.#core.release(lease)
       return
     }
-    this.#lease = lease
-    lease.client.on('error', this.#forward)
-    this.#relays ??= RELAYED_EVENTS.map((event) => [event, (...args) => this.emit(event, ...args)])
-    for (const [event, listener] of this.#relays) lease.client.on(event, listener)
+    this.#attached = lease
+    const relays = this.#relays
+    if (relays !== undefined) for (const [event, relay] of relays) lease.client.on(event, relay)
   }
 
-  /** Stops passing on the events of a connection this client no longer holds. */
-  #detach(lease: Lease): void {
-    lease.client.removeListener('error', this.#forward)
-    for (const [event, listener] of this.#relays ?? []) lease.client.removeListener(event, listener)
+  /** Stops passing on the events of the connection this client held. */
+  #detach(): void {
+    const lease = this.#attached
+    if (lease === undefined) return
+    this.#attached = undefined
+    const relays = this.#relays
+    if (relays !== undefined) for (const [event, relay] of relays) lease.client.removeListener(event, relay)
   }
 
   /** Returns the pinned connection to its pool (destroyed if `error` says it may be broken). */
   #unpin(error?: unknown): void {
-    const lease = this.#lease
+    const lease = this.#pin.lease
     if (!lease) return
-    this.#lease = undefined
-    this.#detach(lease)
+    this.#pin.lease = undefined
+    this.#detach()
     this.#core.release(lease, error)
+  }
+
+  /** Someone listens to `event` on this client: if it is the connection's, it is passed on from now on. */
+  #listened(event: string | symbol): void {
+    if (!(RELAYED_EVENTS as readonly (string | symbol)[]).includes(event)) return
+    this.#relays ??= new Map()
+    if (this.#relays.has(event as RelayedEvent)) return
+    // Passed on only while this client has listeners: a connection error nobody hears stays the router's.
+    const relay = (...args: unknown[]) => {
+      if (this.listenerCount(event) > 0) this.emit(event, ...args)
+    }
+    this.#relays.set(event as RelayedEvent, relay)
+    this.#attached?.client.on(event as 'error', relay)
   }
 }

@@ -1,8 +1,36 @@
 import type pg from 'pg'
-import type { RouterNode } from './router-node.js'
+import { PgRouteError } from '../errors.js'
+import type { NodeRole, RouterNode } from './router-node.js'
 
-/** A connection checked out of one node's pool. */
+/**
+ * A connection checked out of one node's pool, with what the node was when it was checked out: its role, and the
+ * topology epoch of its {@link NodeSet}. Held across statements by a pinned client, a transaction, a client of
+ * `router.primary` or a cursor; see {@link leaseIsCurrent} for what a holder checks before sending on it.
+ */
 export interface Lease {
   readonly node: RouterNode
   readonly client: pg.PoolClient
+  /** The node's role at checkout. */
+  readonly role: NodeRole
+  /** The topology epoch at checkout (`NodeSet.epoch`). */
+  readonly epoch: number
+}
+
+/**
+ * Whether `lease` still speaks for its node: the node's role has not changed, and it has not been fenced (or
+ * unfenced), since the connection was checked out. Two comparisons, no allocation: cheap enough to run before
+ * every statement sent on a held connection. A node merely down, or removed (it drains), leaves its leases current.
+ */
+export function leaseIsCurrent(lease: Lease): boolean {
+  return lease.node.roleEpoch <= lease.epoch && lease.node.role === lease.role
+}
+
+/** `PGROUTE_ROLE_CHANGED`: a statement was not sent on `lease`, whose node is no longer what it was at checkout. */
+export function roleChangedError(lease: Lease): PgRouteError {
+  const { node } = lease
+  const now = node.state === 'fenced' ? `fenced (${node.reason ?? 'no reason recorded'})` : `the ${node.role}`
+  return new PgRouteError(
+    'PGROUTE_ROLE_CHANGED',
+    `The connection was checked out of ${node.name} as the ${lease.role}; ${node.name} is ${now} now, so nothing was sent on it`,
+  )
 }

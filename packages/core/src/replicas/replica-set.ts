@@ -27,16 +27,18 @@ export class TriedReplicas implements Exclusions {
 
 /**
  * The replicas of a router and the choice among them: which may take a read now, and which one does.
- * Candidate lists are rebuilt on state changes rather than filtered on every read.
+ * Candidate lists are rebuilt after a change of the nodes (their {@link NodeSet.version}) rather than filtered on
+ * every read.
  */
 export class ReplicaSet {
   readonly #nodes: NodeSet
   readonly #select: ReplicaSelector
   readonly #fallback: ResolvedOptions['fallback']
-  /** Every node that is a replica now (fenced ones included), rebuilt by {@link refresh}. */
+  /** Every node that is a replica now (fenced ones included), as of {@link NodeSet.version} `#version`. */
   #all: readonly RouterNode[] = []
-  /** Replicas whose state is `up`, rebuilt by {@link refresh} rather than filtered on every read. */
+  /** Replicas whose state is `up`, rebuilt with {@link #all} rather than filtered on every read. */
   #usable: readonly RouterNode[] = []
+  #version = -1
 
   constructor(nodes: NodeSet, options: ResolvedOptions) {
     this.#nodes = nodes
@@ -51,6 +53,7 @@ export class ReplicaSet {
 
   /** Every node that is not the primary now. */
   get all(): readonly RouterNode[] {
+    if (this.#version !== this.#nodes.version) this.#refresh()
     return this.#all
   }
 
@@ -59,14 +62,9 @@ export class ReplicaSet {
     return this.#nodes.timeline
   }
 
-  /** Call on every node state or role change. */
-  refresh(): void {
-    this.#all = this.#nodes.all.filter((node) => node.role === 'replica')
-    this.#usable = this.#all.filter((replica) => replica.usable)
-  }
-
   /** Usable replicas the read has not tried yet. */
   candidates(read: Exclusions): readonly RouterNode[] {
+    if (this.#version !== this.#nodes.version) this.#refresh()
     const { tried } = read
     return tried === undefined || tried.size === 0
       ? this.#usable
@@ -79,11 +77,16 @@ export class ReplicaSet {
   }
 
   /**
-   * The node for a read that need not see any write: an eligible replica not tried yet, else the fallback.
-   * Throws `PGROUTE_NO_ELIGIBLE_NODE` when there is none and `fallback` is `'error'`.
+   * The node for a read that need not see any write: an eligible replica not tried yet (passing over replicas
+   * cooling off after running out of connection slots), else the fallback. Throws `PGROUTE_NO_ELIGIBLE_NODE`
+   * when there is none and `fallback` is `'error'`.
    */
   pick(read: Exclusions): RouterNode {
-    const node = this.choose(this.candidates(read))
+    let node = this.choose(this.candidates(read))
+    while (node?.cooling(Date.now())) {
+      read.exclude(node)
+      node = this.choose(this.candidates(read))
+    }
     if (node) return node
     if (this.#fallback === 'error' && this.all.length > 0) {
       throw new PgRouteError(
@@ -105,6 +108,12 @@ export class ReplicaSet {
       'PGROUTE_NO_ELIGIBLE_NODE',
       `No node can serve this read: no replica is eligible and the primary ${primary.name} is fenced (${primary.reason})`,
     )
+  }
+
+  #refresh(): void {
+    this.#version = this.#nodes.version
+    this.#all = this.#nodes.all.filter((node) => node.role === 'replica')
+    this.#usable = this.#all.filter((replica) => replica.usable)
   }
 
   /** Why a read went to `node`, for `route` events. */

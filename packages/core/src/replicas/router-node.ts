@@ -7,7 +7,7 @@ import { SlotBag, type Slotted } from './slot-bag.js'
  * Health of a node as the router sees it:
  * - `unknown`: not probed yet (replicas get no reads until their first probe succeeds);
  * - `up`: reachable and, for a replica, in recovery on the cluster's timeline and within the lag bounds;
- * - `lagging`: a reachable replica beyond `lag.maxBytes` or `lag.maxSeconds`;
+ * - `lagging`: a reachable replica beyond `lag.maxBytes` or `lag.maxMs`;
  * - `down`: unreachable, or a probe or statement failed with a connection error (re-probed with back-off);
  * - `fenced`: reachable but not part of the cluster's current history, so it gets no statements: it claims to
  *   be primary on an older timeline (or beside the primary), follows an older timeline, or has another system
@@ -18,128 +18,321 @@ export type NodeState = 'unknown' | 'up' | 'lagging' | 'down' | 'fenced'
 /** The role of a node, as observed: the primary, or any other node (a replica, or a fenced node). */
 export type NodeRole = 'primary' | 'replica'
 
-/** A statement running on one of a node's connections. */
+/** What runs on one of a node's connections: a statement of the router's, or a transaction's body. */
 export interface RunningStatement extends Slotted {
   readonly client: pg.PoolClient
-  /** When it runs out of time, in ticks of the statement runner's time-limit timer; 0: no limit. */
+  /** When it runs out of time, in ticks of the time-limit timer (`StatementCanceller`); 0: no limit. */
   readonly deadline: number
   /** A transaction's body (its own statements on the connection), rather than one statement of the router's. */
   readonly body: boolean
 }
 
-/** A checkout waiting for one of a node's connections, and who waits for it. */
+/** A checkout waiting for one of a node's connections; failed at once when the node is marked down. */
 export interface WaitingCheckout extends Slotted {
-  readonly waiter: { failed(error: unknown): void }
+  checkoutFailed(error: unknown): void
 }
 
-/** Called on every state change, with a reason fit for logs (no secrets). */
-export type StateListener = (node: RouterNode, from: NodeState, reason: string) => void
+/** The WAL figures of a node's latest probe; a figure left out is left as it was. */
+export interface NodeReading {
+  readonly timeline: number | undefined
+  readonly lsn: bigint | undefined
+  readonly receiveLsn?: bigint | undefined
+  readonly lagBytes?: number
+  readonly lagSeconds?: number
+}
+
+/**
+ * Who a node tells of its changes: the {@link NodeSet} it belongs to, which owns roles and the topology epoch.
+ */
+export interface NodeOwner {
+  /** `node` moved from `from` to its current state, for `reason`. */
+  nodeStateChanged(node: RouterNode, from: NodeState, reason: string): void
+  /** `node`'s role changed, or it was fenced or unfenced: returns the topology epoch it is stamped with. */
+  nodeRoleChanged(node: RouterNode): number
+}
 
 /**
  * One node of the router: its pool plus live health, lag and traffic figures. Its role is observed by the health
- * monitor: the configuration only gives the first guess.
+ * monitor (the configuration only gives the first guess) and assigned by its {@link NodeSet}. Everything it
+ * knows changes through its own methods, each named for the event it records.
  */
 export class RouterNode {
   readonly name: string
-  /** `primary` for the one node the router sends writes to now, `replica` for every other. */
-  role: NodeRole
   readonly weight: number
   readonly pool: pg.Pool
   readonly spec: NodeSpec
-
-  state: NodeState = 'unknown'
-  /** Bytes of WAL behind the primary (replicas), at the last probe. */
-  lagBytes = 0
-  /** Age in seconds of the oldest WAL not replayed yet (replicas), at the last probe. */
-  lagSeconds = 0
-  /** Last replayed WAL position (replicas) or current WAL position (primary), at the last probe or check. */
-  lsn: bigint | undefined
-  /** Last received WAL position (replicas). */
-  receiveLsn: bigint | undefined
-  /** When the last probe finished (epoch ms). */
-  lastProbeAt: number | undefined
-  /** Message of the last failure, scrubbed of secrets. */
-  lastError: string | undefined
-  /** The last failure itself (the `cause` of errors raised because the node is down). */
-  lastFailure: unknown
-  /**
-   * Until when (epoch ms) reads avoid this node because it had no connection slot free (busy, not down); 0: not
-   * cooling off. Set by the read path, cleared by the first read that finds it over.
-   */
-  coolUntil = 0
-  /** Consecutive probe or connection failures; drives the re-probe back-off. */
-  failures = 0
-  /** Timeline the node is on (primary) or streams (replica), at the last probe that could tell. */
-  timeline: number | undefined
-  /** The node's system identifier (`pg_control_system()`), once read. */
-  systemId: string | undefined
-  /** Why the node is in its current state (the reason of the last state change). */
-  reason: string | undefined
-  /**
-   * What marked the node down: a failed `probe` (confirmed), or a `statement` that failed with a connection error
-   * (suspected until the re-probe, a few hundred milliseconds later, confirms or clears it).
-   */
-  downBy: 'probe' | 'statement' | undefined
-  /** Set once the node was removed from the router: it takes no new statements. */
-  removed = false
-
-  /** Statements running on the node's connections, so that they can be cancelled (time limit, node down). */
+  /** A read-only view handed to balancing strategies, allocated once. */
+  readonly info: ReplicaInfo
+  /** What runs on the node's connections, so that it can be cancelled (time limit, node down). */
   readonly running = new SlotBag<RunningStatement>()
   /** Checkouts waiting for one of the node's connections (failed at once when the node goes down). */
   readonly waiting = new SlotBag<WaitingCheckout>()
 
-  inFlight = 0
-  served = 0
-  errors = 0
-  /** Reads this replica refused as writes (SQLSTATE 25006) that were re-run on the primary. */
-  rerouted = 0
+  readonly #owner: NodeOwner
+  #role: NodeRole
+  #roleEpoch = 0
+  #state: NodeState = 'unknown'
+  #reason: string | undefined
+  #downBy: 'probe' | 'statement' | undefined
+  #removed = false
+  #timeline: number | undefined
+  #systemId: string | undefined
+  #lsn: bigint | undefined
+  #receiveLsn: bigint | undefined
+  #lagBytes = 0
+  #lagSeconds = 0
+  #lastProbeAt: number | undefined
+  #lastError: string | undefined
+  #lastFailure: unknown
+  #failures = 0
+  #coolUntil = 0
+  #inFlight = 0
+  #served = 0
+  #errors = 0
+  #rerouted = 0
 
-  /** A read-only view handed to balancing strategies, allocated once. */
-  readonly info: ReplicaInfo
-
-  readonly #onStateChange: StateListener
-
-  constructor(spec: NodeSpec, onStateChange: StateListener) {
+  constructor(spec: NodeSpec, owner: NodeOwner) {
     this.spec = spec
     this.name = spec.name
-    this.role = spec.role
+    this.#role = spec.role
     this.weight = spec.weight
     this.pool = spec.pool
-    this.#onStateChange = onStateChange
+    this.#owner = owner
     const node = this
     this.info = Object.freeze({
       name: spec.name,
       weight: spec.weight,
       get lagBytes() {
-        return node.lagBytes
+        return node.#lagBytes
       },
       get lagSeconds() {
-        return node.lagSeconds
+        return node.#lagSeconds
       },
       get inFlight() {
-        return node.inFlight
+        return node.#inFlight
       },
       get served() {
-        return node.served
+        return node.#served
       },
     })
   }
 
-  /** Whether the node may take statements of its role now. */
-  get usable(): boolean {
-    return this.state === 'up' && !this.removed
+  /** `primary` for the one node the router sends writes to now, `replica` for every other. */
+  get role(): NodeRole {
+    return this.#role
   }
 
-  /** Moves to `state`, notifying the listener only on an actual change. */
+  /**
+   * The topology epoch at which the node's role last changed, or it was last fenced or unfenced (0: never). A
+   * lease granted at a later or equal epoch was granted under the node's current role (see `lease.ts`).
+   */
+  get roleEpoch(): number {
+    return this.#roleEpoch
+  }
+
+  get state(): NodeState {
+    return this.#state
+  }
+
+  /** Why the node is in its current state (for `fenced`: what fences it). */
+  get reason(): string | undefined {
+    return this.#reason
+  }
+
+  /**
+   * What marked the node down: a failed `probe` (confirmed), or a `statement` that failed with a connection error
+   * (suspected until the re-probe, a few hundred milliseconds later, confirms or clears it).
+   */
+  get downBy(): 'probe' | 'statement' | undefined {
+    return this.#downBy
+  }
+
+  /** Set once the node was removed from the router: it takes no new statements. */
+  get removed(): boolean {
+    return this.#removed
+  }
+
+  /** Whether the node may take statements of its role now. */
+  get usable(): boolean {
+    return this.#state === 'up' && !this.#removed
+  }
+
+  /** Timeline the node is on (primary) or streams (replica), at the last probe that could tell. */
+  get timeline(): number | undefined {
+    return this.#timeline
+  }
+
+  /** The node's system identifier (`pg_control_system()`), once read. */
+  get systemId(): string | undefined {
+    return this.#systemId
+  }
+
+  /** Last replayed WAL position (replicas) or current WAL position (primary), at the last probe or check. */
+  get lsn(): bigint | undefined {
+    return this.#lsn
+  }
+
+  /** Last received WAL position (replicas). */
+  get receiveLsn(): bigint | undefined {
+    return this.#receiveLsn
+  }
+
+  /** Bytes of WAL behind the primary (replicas), at the last probe. */
+  get lagBytes(): number {
+    return this.#lagBytes
+  }
+
+  /** Age in seconds of the oldest WAL not replayed yet (replicas), at the last probe. */
+  get lagSeconds(): number {
+    return this.#lagSeconds
+  }
+
+  /** When the last probe finished (epoch ms). */
+  get lastProbeAt(): number | undefined {
+    return this.#lastProbeAt
+  }
+
+  /** Message of the last failure, scrubbed of secrets. */
+  get lastError(): string | undefined {
+    return this.#lastError
+  }
+
+  /** The last failure itself (the `cause` of errors raised because the node is down). */
+  get lastFailure(): unknown {
+    return this.#lastFailure
+  }
+
+  /** Consecutive probe or connection failures; drives the re-probe back-off. */
+  get failures(): number {
+    return this.#failures
+  }
+
+  /** What runs on the node now: statements and transaction bodies. */
+  get inFlight(): number {
+    return this.#inFlight
+  }
+
+  /** Statements the node has completed. */
+  get served(): number {
+    return this.#served
+  }
+
+  /** Connection and probe failures. */
+  get errors(): number {
+    return this.#errors
+  }
+
+  /** Reads this replica refused as writes (SQLSTATE 25006) that were re-run on the primary. */
+  get rerouted(): number {
+    return this.#rerouted
+  }
+
+  /** Moves to `state`, telling the node's owner only on an actual change. */
   setState(state: NodeState, reason: string): void {
-    if (state === this.state) {
+    const from = this.#state
+    if (state === from) {
       // A fenced node keeps its state but its reason may change (say, a newer timeline appeared).
-      if (state === 'fenced') this.reason = reason
+      if (state === 'fenced') this.#reason = reason
       return
     }
-    const from = this.state
-    this.state = state
-    this.reason = reason
-    this.#onStateChange(this, from, reason)
+    this.#state = state
+    this.#reason = reason
+    // Fenced or back in line: leases granted before no longer speak for the node.
+    if (from === 'fenced' || state === 'fenced') this.#roleEpoch = this.#owner.nodeRoleChanged(this)
+    this.#owner.nodeStateChanged(this, from, reason)
+  }
+
+  /** A probe answered at `at`: the failure streak ends. */
+  probed(at: number, systemId: string | undefined): void {
+    this.#lastProbeAt = at
+    this.#failures = 0
+    if (systemId !== undefined) this.#systemId = systemId
+  }
+
+  /** The WAL figures a probe read (the lag computed against the primary's position of the same round). */
+  observe(reading: NodeReading): void {
+    this.#timeline = reading.timeline
+    this.#lsn = reading.lsn
+    if ('receiveLsn' in reading) this.#receiveLsn = reading.receiveLsn
+    if (reading.lagBytes !== undefined) this.#lagBytes = reading.lagBytes
+    if (reading.lagSeconds !== undefined) this.#lagSeconds = reading.lagSeconds
+  }
+
+  /** A replay position learned outside a probe (a direct read-your-writes check): positions only rise. */
+  observeReplay(lsn: bigint): void {
+    if (this.#lsn === undefined || lsn > this.#lsn) this.#lsn = lsn
+  }
+
+  /**
+   * A probe (`at`, when it finished) or a statement failed with a connection error: the node is marked down.
+   * `message` is the error's text, already scrubbed of secrets.
+   */
+  failed(error: unknown, message: string, by: 'probe' | 'statement', at?: number): void {
+    if (at !== undefined) this.#lastProbeAt = at
+    // A statement's failure does not clear a probe's confirmation of the same outage.
+    if (this.#state !== 'down' || by === 'probe') this.#downBy = by
+    this.#failures++
+    this.#errors++
+    this.#lastError = message
+    this.#lastFailure = error
+    this.setState('down', message)
+  }
+
+  /** @internal The node's {@link NodeSet} assigns roles (an election, a primary found back in recovery). */
+  assignRole(role: NodeRole): void {
+    if (role === this.#role) return
+    this.#role = role
+    this.#roleEpoch = this.#owner.nodeRoleChanged(this)
+  }
+
+  /** @internal The node left its {@link NodeSet}: it takes no new statement. */
+  retire(): void {
+    this.#removed = true
+  }
+
+  /** A statement, or a transaction's body, started on one of the node's connections. */
+  began(running: RunningStatement): void {
+    this.#inFlight++
+    this.running.add(running)
+  }
+
+  /** What {@link began} ended; `served` when it succeeded. */
+  ended(running: RunningStatement, served: boolean): void {
+    this.#inFlight--
+    this.running.remove(running)
+    if (served) this.#served++
+  }
+
+  /**
+   * One of the node's connections failed with a connection error (`message`, scrubbed of secrets): the node is
+   * suspect until a probe settles it. A replica takes no new reads until `until` (epoch ms; 0: leave as is).
+   */
+  suspected(message: string, until: number): void {
+    this.#errors++
+    this.#lastError = message
+    if (this.#role === 'replica' && this.#coolUntil < until) this.#coolUntil = until
+  }
+
+  /** The probe that settles a suspicion (raised with `until`, see {@link suspected}) found the node up. */
+  cleared(until: number): void {
+    if (this.#coolUntil === until) this.#coolUntil = 0
+  }
+
+  /** The node had no connection slot free: reads avoid it until `until` (epoch ms). It is busy, not broken. */
+  coolOff(until: number): void {
+    this.#coolUntil = until
+  }
+
+  /** Whether reads avoid the node now (see {@link coolOff}); the first read that finds it over clears it. */
+  cooling(now: number): boolean {
+    if (this.#coolUntil === 0) return false
+    if (now < this.#coolUntil) return true
+    this.#coolUntil = 0
+    return false
+  }
+
+  /** The replica refused a read as a write; it is re-run on the primary. */
+  countRerouted(): void {
+    this.#rerouted++
   }
 }

@@ -31,19 +31,12 @@ export function writerProblemOf(row: NodeStatus, reason: string | undefined): st
   return problemOf(row, reason)
 }
 
-/**
- * Builds {@link RouterHealth} from `router.status()` rows (primary first) and the reason of each node's last state
- * change, keyed by node name.
- */
-export function healthOf(
-  rows: readonly NodeStatus[],
-  reasons: ReadonlyMap<string, string>,
-  fallback: 'primary' | 'error',
-): RouterHealth {
+/** Builds {@link RouterHealth} from `router.status()` rows (primary first), whose `reason` says why each is so. */
+export function healthOf(rows: readonly NodeStatus[], fallback: 'primary' | 'error'): RouterHealth {
   const [primary, ...replicas] = rows as [NodeStatus, ...NodeStatus[]]
   const problems: string[] = []
   for (const row of rows) {
-    const problem = (row === primary ? writerProblemOf : problemOf)(row, reasons.get(row.name))
+    const problem = (row === primary ? writerProblemOf : problemOf)(row, row.reason ?? undefined)
     if (problem !== undefined) problems.push(problem)
   }
   const readsServed =

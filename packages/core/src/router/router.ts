@@ -5,18 +5,20 @@ import { addedNodeSpec } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
 import type { RejectedStatement } from '../core/rejection-log.js'
-import { RouterCore, type Statement } from '../core/router-core.js'
-import type { RouterEvents } from '../core/router-events.js'
+import type { Pin } from '../core/route-options.js'
+import { RouterCore } from '../core/router-core.js'
+import type { Submittable } from '../core/submittable.js'
 import { ConfigError, PgRouteError } from '../errors.js'
 import type { WalPosition } from '../health/lsn.js'
+import { EventTracer, RouteEventTracer } from '../observability/event-tracer.js'
 import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
+import type { RouterEvents } from '../observability/router-events.js'
 import { RouterLog } from '../observability/router-logger.js'
 import { RouterTelemetry } from '../observability/router-telemetry.js'
-import { PrimaryPool } from '../pool/primary-pool.js'
+import { combineTracers } from '../observability/router-tracer.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
-import { coreHooks } from './core-hooks.js'
 import { isLastingFailure, nextProbe, takesWrites, untilAborted } from './primary-readiness.js'
 import { healthOf, type RouterHealth, writerProblemOf } from './router-health.js'
 import { type NodeStatus, statusOf } from './router-status.js'
@@ -39,12 +41,6 @@ export interface SessionOptions {
 
 const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable']
 
-function statementOf(text: string): Statement {
-  return { text, query: text, values: undefined }
-}
-
-const COMMIT = statementOf('COMMIT')
-const ROLLBACK = statementOf('ROLLBACK')
 // A transaction's own statements are routed by its options, not by their text.
 const BEGIN: Classification = Object.freeze({
   target: 'primary',
@@ -85,39 +81,23 @@ export class Router extends EventEmitter<RouterEvents> {
    * current `router.session()` like any other; its `connect()` gives clients pinned to the primary. Ending it
    * ends the router.
    */
-  readonly primary: pg.Pool
+  readonly primary: RoutedPool
 
   readonly #core: RouterCore
-  /** The reason of each node's last state change, by node name, for `health()` and `ready()`. */
-  readonly #reasons = new Map<string, string>()
-  readonly #telemetry: RouterTelemetry | undefined
 
   constructor(options: RouterOptions) {
     super()
     const resolved = resolveOptions(options)
     const api = resolved.openTelemetry ? loadOpenTelemetry() : undefined
-    const telemetry = api && new RouterTelemetry(api, () => this.#core.nodes.all)
-    const log = resolved.logger && new RouterLog(resolved.logger, (text) => this.#core.scrub(text))
-    const hooks = coreHooks({
-      events: this,
-      routeEvents: resolved.routeEvents,
-      telemetry,
-      log,
-      onState: (name, reason) => this.#reasons.set(name, reason),
-      onPrimaryChange: (from, to, reason) => {
-        ;(this.primary as PrimaryPool).followPrimary()
-        this.emit('primary-changed', {
-          from: from.name,
-          to: to.name,
-          timeline: this.#core.nodes.timeline,
-          reason: `${to.name} ${reason}`,
-        })
-      },
-    })
-    this.#core = new RouterCore(resolved, hooks)
-    this.#core.monitor.onClusterReplaced = (event) => this.emit('cluster-replaced', event)
-    this.#telemetry = telemetry
-    this.primary = new PrimaryPool(this.#core)
+    // The router's observers, as one tracer of the core: metrics first, then logs, then the events.
+    const tracer = combineTracers([
+      api && new RouterTelemetry(api, () => this.#core.nodes.all),
+      resolved.logger && new RouterLog(resolved.logger, (text) => this.#core.scrub(text)),
+      new EventTracer(this),
+      resolved.routeEvents ? new RouteEventTracer(this) : undefined,
+    ])
+    this.#core = new RouterCore(resolved, tracer)
+    this.primary = new RoutedPool(this.#core, 'primary')
     this.pool = new RoutedPool(this.#core)
   }
 
@@ -143,7 +123,7 @@ export class Router extends EventEmitter<RouterEvents> {
       signal?.throwIfAborted()
       if (takesWrites(primary)) return
     }
-    const reason = this.#reasons.get(primary.name)
+    const { reason } = primary
     const problem = writerProblemOf(this.status()[0]!, reason)
     throw new PgRouteError('PGROUTE_PRIMARY_UNAVAILABLE', `The primary cannot be used: ${problem}`, {
       // The driver's error says more (its SQLSTATE), when it is what made the primary unusable.
@@ -164,24 +144,30 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   health(): RouterHealth {
-    return healthOf(this.status(), this.#reasons, this.#core.options.fallback)
+    return healthOf(this.status(), this.#core.options.fallback)
   }
 
   /**
    * Runs one statement on the node its text calls for: reads on a replica (within the lag bounds, having seen
-   * the current session's writes), everything else on the primary. Results and errors are `pg`'s own.
+   * the current session's writes), everything else on the primary. Results and errors are `pg`'s own. A
+   * submittable (a pg-cursor `Cursor`, a pg-query-stream `QueryStream`) runs as `pg.Pool` runs one: on a
+   * connection of its own, given back once it has ended (read to the end, closed, or failed); the promise settles
+   * then.
    */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    query: string | pg.QueryConfig,
+    query: string | pg.QueryConfig | Submittable,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return this.#core.query<R>(query, values)
+    return this.#core.route<R>(query, values)
   }
 
   /** A client that pins its node at its first statement (see {@link RoutedClient}). Release it when done. */
-  async connect(): Promise<RoutedClient> {
-    this.#core.assertOpen()
-    return new RoutedClient(this.#core)
+  connect(): Promise<RoutedClient> {
+    try {
+      return Promise.resolve(new RoutedClient(this.#core))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
@@ -201,7 +187,6 @@ export class Router extends EventEmitter<RouterEvents> {
     options: TransactionOptions = {},
   ): Promise<T> {
     const core = this.#core
-    core.assertOpen()
     const { readOnly = false, isolationLevel, deferrable = false } = options
     if (typeof readOnly !== 'boolean') throw new ConfigError('readOnly', 'expected a boolean')
     if (typeof deferrable !== 'boolean') throw new ConfigError('deferrable', 'expected a boolean')
@@ -219,17 +204,21 @@ export class Router extends EventEmitter<RouterEvents> {
     ]
       .filter(Boolean)
       .join(' ')
-    // Only BEGIN is retried elsewhere on a connection failure: `fn` runs once.
-    const lease = await core.begin(readOnly ? BEGIN_READ_ONLY : BEGIN, statementOf(begin))
+    // The transaction's connection: BEGIN leaves it in the pin. Only BEGIN is retried elsewhere on a connection
+    // failure: `fn` runs once.
+    const pin: Pin = { lease: undefined, movable: false }
+    const onPin = { pin }
+    await core.route(begin, undefined, onPin, readOnly ? BEGIN_READ_ONLY : BEGIN)
+    const lease = pin.lease!
     const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
     try {
       const value = await core.within(lease, fn)
-      await core.route(end, COMMIT, { lease })
+      await core.route('COMMIT', undefined, onPin, end)
       return value
     } catch (error) {
-      await core.route(end, ROLLBACK, { lease }).catch((rollbackError: unknown) => {
+      await core.route('ROLLBACK', undefined, onPin, end).catch((rollbackError: unknown) => {
         broken = rollbackError
       })
       throw error
@@ -285,9 +274,13 @@ export class Router extends EventEmitter<RouterEvents> {
    * its first probe was judged. Throws a `ConfigError` for a bad input or a name already in use.
    */
   async addNode(node: ReplicaInput): Promise<void> {
-    this.#core.assertOpen()
     await this.#core.addNode(
-      addedNodeSpec(node, this.#core.options.nodes[0]!.pool, this.#core.nodes.all.length),
+      addedNodeSpec(
+        node,
+        this.#core.options.nodes[0]!.pool,
+        this.#core.nodes.all.length,
+        this.#core.options.types,
+      ),
     )
   }
 
@@ -319,7 +312,6 @@ export class Router extends EventEmitter<RouterEvents> {
    * them). Waits for checked-out connections to be released. Idempotent.
    */
   end(): Promise<void> {
-    this.#telemetry?.close()
     return this.#core.close()
   }
 }
@@ -334,7 +326,7 @@ export class Router extends EventEmitter<RouterEvents> {
  * const router = createRouter({
  *   primary: process.env.DATABASE_URL,
  *   replicas: [process.env.REPLICA_1_URL, { name: 'db-3', connectionString: process.env.REPLICA_2_URL, weight: 2 }],
- *   lag: { maxBytes: 16 * 1024 * 1024, maxSeconds: 10 },
+ *   lag: { maxBytes: 16 * 1024 * 1024, maxMs: 10_000 },
  * })
  * await router.ready()
  * const { rows } = await router.query('SELECT * FROM posts WHERE id = $1', [1]) // a replica

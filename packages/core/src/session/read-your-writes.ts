@@ -1,21 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
-import { ControlConnection } from '../core/control-connection.js'
-import { SharedFetch } from '../core/shared-fetch.js'
-import { primaryUnavailable } from '../core/unavailable-error.js'
 import { PgRouteError } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import { formatLsn, parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
 import { isConnectionError } from '../pg-errors.js'
-import type { Lease } from '../replicas/lease.js'
+import { primaryUnavailable } from '../replicas/node-errors.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from './causal-session.js'
-
-/** Where {@link ReadYourWrites} gets connections for the reads it places. */
-export interface Connections {
-  acquire(node: RouterNode, reason: string): Promise<Lease>
-}
+import { ControlConnection } from './control-connection.js'
+import { SharedFetch } from './shared-fetch.js'
 
 /**
  * Bound of the router's own statements when reads have no time limit. A session read that needs the primary's
@@ -42,15 +36,14 @@ interface NodeLookups {
 }
 
 /**
- * The read-your-writes rule: the primary's WAL position (on its timeline) a session's reads must see, and a
- * connection to a node that has replayed it (a caught-up replica on that timeline, one that catches up within
+ * The read-your-writes rule: the primary's WAL position (on its timeline) a session's reads must see, and the node
+ * that has replayed it (a caught-up replica on that timeline, one that catches up within
  * `readYourWrites.maxWaitMs`, else the primary). WAL positions are read on the router's own connection to each
  * node ({@link ControlConnection}), never on a connection of the application's pools, and concurrent callers
  * share each lookup. Positions are compared only on the same timeline.
  */
 export class ReadYourWrites {
   readonly #replicas: ReplicaSet
-  readonly #connections: Connections
   readonly #monitor: HealthMonitor
   readonly #options: ResolvedOptions['readYourWrites']
   /** How long a replica's replay position is awaited before the read goes elsewhere. */
@@ -60,14 +53,8 @@ export class ReadYourWrites {
   readonly #lookups = new Map<RouterNode, NodeLookups>()
   #closed = false
 
-  constructor(
-    replicas: ReplicaSet,
-    connections: Connections,
-    monitor: HealthMonitor,
-    options: ResolvedOptions,
-  ) {
+  constructor(replicas: ReplicaSet, monitor: HealthMonitor, options: ResolvedOptions) {
     this.#replicas = replicas
-    this.#connections = connections
     this.#monitor = monitor
     this.#options = options.readYourWrites
     this.#replayCheckMs = options.healthCheck.timeoutMs
@@ -104,12 +91,12 @@ export class ReadYourWrites {
   }
 
   /**
-   * A connection for a read that must see `required`: a replica whose replay position has reached it, else the
+   * The node for a read that must see `required`: a replica whose replay position has reached it, else the
    * primary. Replicas it goes to are excluded from `read`'s later attempts. Positions are compared only on the
    * same timeline: a position of another timeline, or of an unknown one, is read on the primary. Waiting for a
    * replica to replay holds none of its connections.
    */
-  async lease(required: WalPosition, read: Exclusions): Promise<Lease> {
+  async nodeFor(required: WalPosition, read: Exclusions): Promise<RouterNode> {
     const { timeline, lsn } = required
     const candidates =
       timeline === undefined || timeline !== this.#replicas.timeline
@@ -120,15 +107,15 @@ export class ReadYourWrites {
     )
     if (node) {
       read.exclude(node)
-      return this.#connections.acquire(node, 'read-your-writes')
+      return node
     }
     if (this.#options.directCheck && candidates.length > 0) {
       // The probe data may be up to one interval old: ask the most advanced candidate itself.
       const best = candidates.reduce((a, b) => ((b.lsn ?? 0n) > (a.lsn ?? 0n) ? b : a))
       read.exclude(best)
-      if (await this.#replayed(best, required)) return this.#connections.acquire(best, 'read-your-writes')
+      if (await this.#replayed(best, required)) return best
     }
-    return this.#connections.acquire(this.#replicas.readFallback(), 'read-your-writes')
+    return this.#replicas.readFallback()
   }
 
   /** Closes the router's own connection to `node` (a node removed at runtime). */
@@ -230,7 +217,7 @@ export class ReadYourWrites {
       }
       // A replica that moved to another timeline meanwhile is not caught up.
       if (position !== undefined && position.timeline === required.timeline) {
-        this.#monitor.observeReplay(node, position.lsn)
+        node.observeReplay(position.lsn)
         if (position.lsn >= required.lsn) return true
       }
       const remaining = deadline - Date.now()

@@ -1,26 +1,37 @@
 import type pg from 'pg'
-import { RouterNode } from '../../src/replicas/router-node.js'
+import type { NodeSpec } from '../../src/config/resolved-options.js'
+import { type NodeOwner, RouterNode, type RunningStatement } from '../../src/replicas/router-node.js'
 
-/** A replica node for selector tests: never connects (its pool is a placeholder), no state listener. */
+/** The spec of a node that never connects (its pool is a placeholder). */
+export function fakeSpec(name: string, role: 'primary' | 'replica' = 'replica', weight = 1): NodeSpec {
+  return { name, role, weight, connection: {}, pool: {} as pg.Pool, ownsPool: false }
+}
+
+/** An owner that hears nothing, for nodes outside any NodeSet. */
+const NO_OWNER: NodeOwner = { nodeStateChanged: () => {}, nodeRoleChanged: () => 0 }
+
+/** `count` statements running on `node` (what `inFlight` counts), for balancing tests. */
+export function occupy(node: RouterNode, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const running: RunningStatement = { slot: -1, client: {} as pg.PoolClient, deadline: 0, body: false }
+    node.began(running)
+  }
+}
+
+/** A replica node for selector tests: up, never connects, in no NodeSet. */
 export function fakeReplica(
   name: string,
   figures: { weight?: number; lagBytes?: number; lagSeconds?: number; inFlight?: number } = {},
 ): RouterNode {
-  const node = new RouterNode(
-    {
-      name,
-      role: 'replica',
-      weight: figures.weight ?? 1,
-      connection: {},
-      pool: {} as pg.Pool,
-      ownsPool: false,
-    },
-    () => {},
-  )
-  node.state = 'up'
-  node.lagBytes = figures.lagBytes ?? 0
-  node.lagSeconds = figures.lagSeconds ?? 0
-  node.inFlight = figures.inFlight ?? 0
+  const node = new RouterNode(fakeSpec(name, 'replica', figures.weight ?? 1), NO_OWNER)
+  node.setState('up', 'test')
+  node.observe({
+    timeline: undefined,
+    lsn: undefined,
+    lagBytes: figures.lagBytes ?? 0,
+    lagSeconds: figures.lagSeconds ?? 0,
+  })
+  occupy(node, figures.inFlight ?? 0)
   return node
 }
 

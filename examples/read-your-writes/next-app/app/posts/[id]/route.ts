@@ -1,0 +1,4 @@
+import { getPost } from '../../../lib/post-handlers'
+import { withSession } from '../../../lib/router'
+
+export const GET = withSession(getPost)

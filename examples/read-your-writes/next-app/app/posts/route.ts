@@ -1,0 +1,4 @@
+import { createPost } from '../../lib/post-handlers'
+import { withSession } from '../../lib/router'
+
+export const POST = withSession(createPost)

@@ -1,0 +1,103 @@
+/**
+ * Read-your-writes across requests for Fastify 5: a plugin (encapsulation skipped, so it covers the routes of
+ * the instance it is registered on and of its children).
+ *
+ * @example
+ * ```ts
+ * import { readYourWrites } from '@pgroute/http/fastify'
+ *
+ * await app.register(readYourWrites, { router })
+ * ```
+ *
+ * @packageDocumentation
+ */
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { ReadYourWritesOptions } from './read-your-writes-options.js'
+import { isInvalidToken, openScope, type RequestScope } from './request-scope.js'
+import { invalidTokenBody, requestTokens } from './request-tokens.js'
+import { resolveOptions } from './resolve-options.js'
+import { answerHeaders } from './response-token.js'
+
+export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
+
+const plugin: FastifyPluginCallback<ReadYourWritesOptions> = (app, options, done) => {
+  const resolved = resolveOptions(options)
+  const { onTokenError } = resolved
+  const scopes = new WeakMap<FastifyRequest, RequestScope>()
+
+  app.addHook('onRequest', (request, reply, next) => {
+    const tokens = requestTokens(resolved, (name) => request.headers[name])
+    openScope(
+      resolved.router(),
+      tokens,
+      (scope) => {
+        scopes.set(request, scope)
+        next()
+      },
+      (error) => {
+        const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
+        if (body === undefined) next(error as Error)
+        else reply.code(400).send(body)
+      },
+    )
+  })
+
+  // Each later stage re-enters the session, whatever async context the stage before it resumed from (a hook
+  // that calls done() from a shared queue or an event of another request would otherwise leave it).
+  const reenter = (request: FastifyRequest, _reply: unknown, next: () => void) => {
+    const scope = scopes.get(request)
+    if (scope === undefined) next()
+    else scope.run(next)
+  }
+  app.addHook('preValidation', reenter)
+  app.addHook('preHandler', reenter)
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler
+    route.handler = function (this: FastifyInstance, request, reply) {
+      const scope = scopes.get(request)
+      return scope === undefined
+        ? handler.call(this, request, reply)
+        : scope.run(() => handler.call(this, request, reply))
+    }
+  })
+
+  // Runs before the answer is written, whether the handler returned it or called reply.send() itself.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const scope = scopes.get(request)
+    if (scope === undefined) return payload
+    try {
+      const token = await scope.token()
+      if (token !== undefined) {
+        // Fastify appends `set-cookie` values rather than replacing them.
+        for (const [name, value] of answerHeaders(resolved, token)) reply.header(name, value)
+      }
+    } catch (error) {
+      onTokenError(error)
+    }
+    return payload
+  })
+
+  done()
+}
+
+/**
+ * Fastify plugin that runs each request's lifecycle — `onRequest` hooks registered after it, `preValidation`,
+ * `preHandler`, the handler, serialization — in a `router.session()` continuing from the token the client sent
+ * (header and/or cookie), and answers with the session's new token in the same places (an `onSend` hook, so
+ * it also covers `reply.send()` from the handler and error answers). A malformed token is answered with 400 and
+ * the route does not run.
+ *
+ * Register it before the routes and hooks that query the database.
+ *
+ * @example
+ * ```ts
+ * const app = Fastify()
+ * await app.register(readYourWrites, { router, cookie: true })
+ * app.post('/posts', async (request) => {
+ *   const { rows } = await router.query('INSERT INTO posts (title) VALUES ($1) RETURNING id', [request.body.title])
+ *   return rows[0] // answered with x-pgroute-token and the pgroute-token cookie
+ * })
+ * ```
+ */
+export const readYourWrites = fp(plugin, { fastify: '5.x', name: '@pgroute/http' })
