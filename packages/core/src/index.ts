@@ -44,7 +44,15 @@ export type {
 } from './config/router-options.js'
 export type { RejectedStatement } from './core/rejection-log.js'
 export type { Submittable } from './core/submittable.js'
-export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
+export {
+  ConfigError,
+  isConfigError,
+  isPgRouteError,
+  type Outcome,
+  PgRouteError,
+  type PgRouteErrorCode,
+  type PgRouteErrorOptions,
+} from './errors.js'
 export { formatLsn, parseLsn } from './health/lsn.js'
 export type {
   ClusterReplacedEvent,

@@ -1,13 +1,16 @@
 import type pg from 'pg'
-import type { PgRouteError } from '../errors.js'
+import { hideClient, type PgRouteError } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
 import { cancelledByRouter, type ErrorOrigin, isConnectionError, isStatementError } from '../pg-errors.js'
-import type { Lease } from '../replicas/lease.js'
+import { type Lease, roleChangedError } from '../replicas/lease.js'
 import { nodeDownError, primaryUnavailable } from '../replicas/node-errors.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode, RunningStatement } from '../replicas/router-node.js'
+import { guardedClient, guardReads } from './guarded-client.js'
+import type { Pin } from './route-options.js'
 import { StatementCanceller, whileDown } from './statement-canceller.js'
+import { failSubmittable, type Submittable } from './submittable.js'
 
 /**
  * The nodes' connections as the statement path uses them: what happens around a checkout (the lease and its
@@ -45,6 +48,8 @@ export class NodeConnections {
     // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
     // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
     const listener = (error: Error, client?: pg.PoolClient) => {
+      // pg-pool attaches the connection (its password in its parameters) to the error of an idle one.
+      hideClient(error)
       // The pool repeats what a watched connection already reported through its own listener.
       if (client && this.#watched.has(client)) return
       this.#noteFailure(node, error, client)
@@ -130,6 +135,42 @@ export class NodeConnections {
     return this.#failure(lease.node, cancelled ?? error)
   }
 
+  /**
+   * `pin`'s lease was found stale (its node fenced, or no longer what it was at checkout): the pin gives it up for
+   * good ({@link Pin.revoked}) and its connection is closed, never pooled again, so that the server rolls back a
+   * transaction open on it.
+   */
+  revoke(pin: Pin, lease: Lease): void {
+    if (pin.lease === lease) pin.lease = undefined
+    pin.revoked = lease
+    const { client } = lease
+    // Marked first: the close's own errors are no news about the node.
+    this.#canceller.discard(client)
+    client.release(true)
+  }
+
+  /**
+   * `node` was fenced or changed role: transaction bodies running on it are cancelled now, their connections
+   * closed (the server rolls them back). Their next statement, and their `COMMIT`, would be refused anyway; closing
+   * at once frees what they hold on a node that is no longer what they were granted.
+   */
+  revokeBodies(node: RouterNode): void {
+    for (const running of node.running.snapshot())
+      if (running.body && running.lease !== undefined)
+        this.#canceller.cancel(running.client, roleChangedError(running.lease))
+  }
+
+  /**
+   * Makes a cursor or stream submitted on `lease` check the lease before each later read: once its node was fenced
+   * or changed role, the read fails with `PGROUTE_ROLE_CHANGED` and the connection is closed.
+   */
+  guardReads(lease: Lease, submittable: Submittable): void {
+    guardReads(lease, submittable, (stale, cursor) => {
+      failSubmittable(cursor, roleChangedError(stale))
+      this.#canceller.discard(stale.client)
+    })
+  }
+
   /** Why the router cancelled what ran on `client`, if it did (forgotten once taken); else `error`. */
   reasonFor(client: pg.PoolClient, error: unknown): unknown {
     return this.#canceller.takeReason(client) ?? error
@@ -165,11 +206,12 @@ export class NodeConnections {
    */
   async within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const { node, client } = lease
-    const running: RunningStatement = { slot: -1, client, deadline: 0, body: true }
+    const running: RunningStatement = { slot: -1, client, deadline: 0, body: true, lease }
     node.began(running)
     let served = false
     try {
-      const value = await use(client)
+      // The body's own statements pass the lease check too (see guardedClient).
+      const value = await use(guardedClient(lease, this.#stale))
       served = true
       return value
     } catch (error) {
@@ -181,6 +223,12 @@ export class NodeConnections {
       // A body that swallowed the cancellation's error: forget the reason all the same.
       this.#canceller.takeReason(client)
     }
+  }
+
+  /** A transaction body's statement found its lease stale: its connection is closed, the body gets the error. */
+  readonly #stale = (lease: Lease): PgRouteError => {
+    this.#canceller.discard(lease.client)
+    return roleChangedError(lease)
   }
 
   /** What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`. */

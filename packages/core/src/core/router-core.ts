@@ -16,7 +16,7 @@ import { NodeConnections } from './node-connections.js'
 import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import { type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
+import { emptyPin, type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
 import { type RequestContext, StatementRequest } from './statement-request.js'
 import { type Submittable, textOf } from './submittable.js'
 
@@ -115,7 +115,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
   /** The pin of a new client: empty until its first statement checks a connection out for it. */
   connect(): Pin {
     this.#assertOpen()
-    return { lease: undefined, movable: false }
+    return emptyPin()
   }
 
   /** Tells `watcher` of every node now, and of every node that joins or leaves from now on. */
@@ -226,6 +226,11 @@ export class RouterCore implements RequestContext, NodeSetListener {
       timeline: this.nodes.timeline,
       reason: `${to.name} ${reason}`,
     })
+  }
+
+  /** @internal {@link NodeSetListener}: transaction bodies running on `node` were granted what it no longer is. */
+  roleChanged(node: RouterNode): void {
+    this.connections.revokeBodies(node)
   }
 
   /** The one check that the router is open: everything that starts work passes here. */

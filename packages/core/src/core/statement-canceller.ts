@@ -70,6 +70,16 @@ export class StatementCanceller {
     this.#requests.cancelAndClose(client)
   }
 
+  /**
+   * Closes `client`'s socket at once (nothing runs on it that needs cancelling), so that the server ends its
+   * session and rolls back what it held open; its later errors are no news about its node.
+   */
+  discard(client: pg.PoolClient): void {
+    if (this.#discarded.has(client)) return
+    this.#discarded.add(client)
+    this.#requests.close(client)
+  }
+
   /** Why the router cancelled what ran on `client`, if it did; forgotten once taken. */
   takeReason(client: pg.PoolClient): PgRouteError | undefined {
     const reason = this.#reasons.get(client)

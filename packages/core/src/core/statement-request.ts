@@ -159,8 +159,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   start(resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
     this.#resolve = resolve
     this.#reject = reject
-    const held = this.pin?.lease
-    if (held !== undefined) this.#onHeld(held)
+    const pin = this.pin
+    if (pin !== undefined && pin.lease !== undefined) this.#onHeld(pin.lease)
+    else if (pin !== undefined && pin.revoked !== undefined) this.#finish(roleChangedError(pin.revoked))
     else if (this.#toPrimary) this.#toThePrimary()
     else if (this.session === undefined) this.#toAReplica()
     else this.#slowly(this.#read())
@@ -198,12 +199,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   /**
    * On the caller's held connection, after the one check it gets before anything is sent on it: is it still what
    * it was when it was checked out (`leaseIsCurrent`)? If not, a replica-pinned client outside a transaction,
-   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent.
+   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent, and the pin
+   * is revoked: its connection closed (the server rolls back what it held open), every later statement failing
+   * the same way until the holder lets it go.
    */
   #onHeld(held: Lease): void {
     if (leaseIsCurrent(held)) this.#send(held)
-    else if (!this.movable || this.submittable) this.#finish(roleChangedError(held))
-    else {
+    else if (!this.movable || this.submittable) {
+      this.#context.connections.revoke(this.pin!, held)
+      this.#finish(roleChangedError(held))
+    } else {
       this.leavePin(undefined)
       this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.#read())
     }
@@ -317,6 +322,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
    */
   #submit(lease: Lease, submittable: Submittable): void {
     const connections = this.#context.connections
+    connections.guardReads(lease, submittable)
     whenEnded(
       submittable,
       (error) => connections.reasonFor(lease.client, error),

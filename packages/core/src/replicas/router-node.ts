@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { hideClient } from '../errors.js'
+import type { Lease } from './lease.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
 /**
@@ -25,6 +27,8 @@ export interface RunningStatement extends Slotted {
   readonly deadline: number
   /** A transaction's body (its own statements on the connection), rather than one statement of the router's. */
   readonly body: boolean
+  /** The lease the connection was checked out under (what the node was then), once there is one. */
+  readonly lease: Lease | undefined
 }
 
 /** A checkout waiting for one of a node's connections; failed at once when the node is marked down. */
@@ -274,7 +278,7 @@ export class RouterNode {
     this.#failures++
     this.#errors++
     this.#lastError = message
-    this.#lastFailure = error
+    this.#lastFailure = hideClient(error)
     this.setState('down', message)
   }
 

@@ -5,7 +5,6 @@ import { addedNodeSpec } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
 import type { RejectedStatement } from '../core/rejection-log.js'
-import type { Pin } from '../core/route-options.js'
 import { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
 import { ConfigError, PgRouteError } from '../errors.js'
@@ -206,7 +205,7 @@ export class Router extends EventEmitter<RouterEvents> {
       .join(' ')
     // The transaction's connection: BEGIN leaves it in the pin. Only BEGIN is retried elsewhere on a connection
     // failure: `fn` runs once.
-    const pin: Pin = { lease: undefined, movable: false }
+    const pin = core.connect()
     const onPin = { pin }
     await core.route(begin, undefined, onPin, readOnly ? BEGIN_READ_ONLY : BEGIN)
     const lease = pin.lease!
@@ -218,12 +217,14 @@ export class Router extends EventEmitter<RouterEvents> {
       await core.route('COMMIT', undefined, onPin, end)
       return value
     } catch (error) {
-      await core.route('ROLLBACK', undefined, onPin, end).catch((rollbackError: unknown) => {
-        broken = rollbackError
-      })
+      // A pin revoked (its node fenced or no longer the primary) closed its connection: nothing to roll back.
+      if (pin.lease !== undefined)
+        await core.route('ROLLBACK', undefined, onPin, end).catch((rollbackError: unknown) => {
+          broken = rollbackError
+        })
       throw error
     } finally {
-      core.release(lease, broken)
+      if (pin.lease !== undefined) core.release(pin.lease, broken)
     }
   }
 
