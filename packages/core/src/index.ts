@@ -61,6 +61,7 @@ export type {
   RerouteEvent,
   RouteEvent,
   RouterEvents,
+  WritesLostEvent,
 } from './observability/router-events.js'
 export { RoutedClient } from './pool/routed-client.js'
 export { RoutedPool } from './pool/routed-pool.js'

@@ -72,8 +72,45 @@ describe('the promotion window', () => {
       return refusal(router.query('SELECT note FROM items'))
     })
     expectWritesLost(outcome)
+    // Written after the switch point: certainly not on the new timeline (running it again applies it once).
+    expect(outcome).toMatchObject({ outcome: 'aborted' })
     expect(lost).toHaveLength(1)
     expect(lost[0]).toMatchObject({ timeline: 1, from: await switchPoint(c) })
+  })
+
+  it('a session that wrote and read in the window (its position settled on the old timeline) is told at its first call after the router noticed', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = await routerOverPrimary(c)
+    const outcome = await router.session(async () => {
+      await promoteBehindTheRouter(c, router, async () => {
+        await router.query(INSERT, ['acknowledged, read back, then lost'])
+        // Read back on the old primary: the session's position is settled there, on timeline 1.
+        const { rows } = await router.query('SELECT note FROM items')
+        expect(rows).toHaveLength(1)
+      })
+      return refusal(router.query('SELECT note FROM items'))
+    })
+    expectWritesLost(outcome)
+  })
+
+  it('a session whose write reached the promoted standby before the promotion is told nothing, and reads it back', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = await routerOverPrimary(c)
+    const lost: unknown[] = []
+    onEvent(router, 'writes-lost', (event) => lost.push(event))
+    const rows = await router.session(async () => {
+      const { rows: written } = await router.query<{ id: string }>(INSERT, ['kept'])
+      await c.waitForReplication()
+      await promoteBehindTheRouter(c, router, async () => {})
+      const { rows: read } = await router.query<{ note: string }>('SELECT note FROM items WHERE id = $1', [
+        written[0]!.id,
+      ])
+      return read
+    })
+    expect(rows).toEqual([{ note: 'kept' }])
+    expect(lost).toEqual([])
   })
 
   it('a token taken in the window fails its next session typed; a token of a write before the switch point still reads its row', async (context) => {

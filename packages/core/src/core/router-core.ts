@@ -68,6 +68,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
     // The monitor starts probing here; its timers keep this context, so no probe makes a span.
     this.monitor = this.#background(() => new HealthMonitor(this.nodes, options, scrub))
     this.monitor.onClusterReplaced = (event) => tracer.traceClusterReplaced?.(event)
+    this.monitor.onWritesLost = (event) => tracer.traceWritesLost?.(event)
     this.causal = new ReadYourWrites(this.replicas, this.monitor, options)
     this.reads = new ReadPath(this.replicas, this.causal, tracer)
     this.connections = new NodeConnections(this.nodes, this.monitor, tracer, sweepInterval(options.timeouts))

@@ -6,6 +6,7 @@ import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
+import type { ReadYourWrites } from '../session/read-your-writes.js'
 import type { NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
 import type { ReadAttempt, ReadPath } from './read-path.js'
@@ -27,6 +28,8 @@ export interface RequestContext {
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
   readonly rejections: RejectionLog
+  /** Where a session's writes landed (`wrote`). */
+  readonly causal: Pick<ReadYourWrites, 'wrote'>
   readonly tracer: RouterTracer
   readonly options: Pick<ResolvedOptions, 'retry' | 'timeouts'>
 }
@@ -83,6 +86,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #startedAt = 0
   /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
   #sent = false
+  /** In a session: the WAL position its node was known to have reached when the statement was sent. */
+  #walBefore: bigint | undefined = undefined
   /** Checkouts started so far: only the last one's answer is the request's. */
   #checkouts = 0
   /** The reason the statement was routed for (kept for its trace when it is re-run elsewhere). */
@@ -287,6 +292,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const read = this.mode === 'borrowed' ? this.routing.target === 'replica' : !this.#toPrimary
     this.deadline = this.#context.connections.deadline(read ? readMs : writeMs)
     lease.node.began(this)
+    // Where a session's write lands is bounded from below by what its node had reached before it was sent.
+    if (this.session !== undefined) this.#walBefore = lease.node.lsn
     this.#sent = true
     if (isSubmittable(query)) this.#submit(lease, query)
     else {
@@ -445,7 +452,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const { session, node } = this
     if (this.query !== undefined) {
       if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary')
-        session.markWrite()
+        this.#context.causal.wrote(session, node, this.#walBefore)
       const ranOn = error === undefined ? node : undefined
       this.#context.tracer.traceStatementEnd?.(this.#traced, ranOn, this.#routedFor, error)
     }

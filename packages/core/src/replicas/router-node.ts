@@ -262,8 +262,11 @@ export class RouterNode {
     if (reading.lagSeconds !== undefined) this.#lagSeconds = reading.lagSeconds
   }
 
-  /** A replay position learned outside a probe (a direct read-your-writes check): positions only rise. */
-  observeReplay(lsn: bigint): void {
+  /**
+   * A WAL position learned outside a probe: a replica's replay position (a direct read-your-writes check), the
+   * primary's insert position (read after a session's write). Positions only rise.
+   */
+  observePosition(lsn: bigint): void {
     if (this.#lsn === undefined || lsn > this.#lsn) this.#lsn = lsn
   }
 

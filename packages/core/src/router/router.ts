@@ -65,8 +65,8 @@ const END_READ_ONLY: Classification = Object.freeze({
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
- * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `cluster-replaced`, `route` (opt-in),
- * `reroute`. The router never emits `error`.
+ * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `cluster-replaced`, `writes-lost`, `route`
+ * (opt-in), `reroute`. The router never emits `error`.
  */
 export class Router extends EventEmitter<RouterEvents> {
   /**
