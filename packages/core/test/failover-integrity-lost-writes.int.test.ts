@@ -28,9 +28,18 @@ async function switchPoint(c: Cluster): Promise<string> {
   return rows[0]!.history.split('\t')[1]!
 }
 
-/** Router over the primary only; the replica joins after its promotion. */
-async function routerOverPrimary(c: Cluster): Promise<Router> {
-  const router = resources.router(createRouter({ primary: c.primary.url, healthCheck: FAST_HEALTH }))
+/** `url` logging in as `role` (password `pw`). */
+function as(url: string, role: string): string {
+  const parsed = new URL(url)
+  parsed.username = role
+  parsed.password = 'pw'
+  return parsed.toString()
+}
+
+/** Router over the primary only (as `role` when given); the replica joins after its promotion. */
+async function routerOverPrimary(c: Cluster, role?: string): Promise<Router> {
+  const url = role === undefined ? c.primary.url : as(c.primary.url, role)
+  const router = resources.router(createRouter({ primary: url, healthCheck: FAST_HEALTH }))
   await router.ready()
   return router
 }
@@ -40,13 +49,14 @@ async function promoteBehindTheRouter(
   c: Cluster,
   router: Router,
   during: () => Promise<void>,
+  promotedUrl?: string,
 ): Promise<void> {
   const old = c.primary
   const replica = c.replicas[0]!
   await c.promote(replica, { stopOldPrimary: false })
   await during()
   await old.stop()
-  await router.addNode({ name: 'promoted', connectionString: replica.url })
+  await router.addNode({ name: 'promoted', connectionString: promotedUrl ?? replica.url })
   await waitFor(() => router.status()[0]!.name === 'promoted', 10_000, 'the router to follow the promotion')
 }
 
@@ -141,4 +151,33 @@ describe('the promotion window', () => {
     )
     expect(readBack.rows).toEqual([{ note: 'kept' }])
   })
+
+  for (const [role, grants, told] of [
+    ['app_replication', 'REPLICATION', true],
+    ['app_plain', '', false],
+  ] as const) {
+    it(`as a role ${told ? 'with REPLICATION only (TIMELINE_HISTORY)' : 'that may read no history (degraded: not told)'}: a token taken in the window ${told ? 'fails typed' : 'stands on the new timeline'}`, async (context) => {
+      requireControl(context, 'promotes a replica beside a running primary')
+      const c = await resources.cluster({ replicas: 1 })
+      await c.primary.query(`CREATE ROLE ${role} LOGIN ${grants} PASSWORD 'pw';
+        GRANT ALL ON items TO ${role}; GRANT USAGE ON SEQUENCE items_id_seq TO ${role}`)
+      await c.waitForReplication()
+      const router = await routerOverPrimary(c, role)
+      let lostToken: string | undefined
+      await promoteBehindTheRouter(
+        c,
+        router,
+        async () => {
+          lostToken = await router.session(async () => {
+            await router.query(INSERT, ['lost'])
+            return router.token()
+          })
+        },
+        as(c.replicas[0]!.url, role),
+      )
+      const next = router.session(() => router.query('SELECT count(*) FROM items'), { token: lostToken })
+      if (told) expectWritesLost(await refusal(next))
+      else expect((await next).rows).toEqual([{ count: '0' }])
+    })
+  }
 })

@@ -376,7 +376,8 @@ export class HealthMonitor {
     const { node } = former
     let reached = former.lsn
     const now = node.timeline === timeline ? node.lsn : undefined
-    for (const seen of [now, at]) if (seen !== undefined && (reached === undefined || seen > reached)) reached = seen
+    for (const seen of [now, at])
+      if (seen !== undefined && (reached === undefined || seen > reached)) reached = seen
     if (reached === undefined || reached < end || (reached === end && at === undefined)) return
     this.#reportedLost.add(timeline)
     this.onWritesLost?.({
