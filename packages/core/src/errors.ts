@@ -112,16 +112,14 @@ export class ConfigError extends PgRouteError {
 }
 
 /**
- * Hides the `client` pg-pool attaches to the error of an idle connection (`err.client`, whose connection
- * parameters hold the password) from serialisers (`JSON.stringify`, `util.inspect`, test reporters), so that a
- * pgroute error printed with its `cause` never shows it. The property stays, not enumerable: pg-pool's own users
- * still find it. Returns `error`.
+ * Takes off `error` the `client` pg-pool attaches to the error of an idle connection (`err.client`: its
+ * connection parameters hold the password), so that an error the router keeps or hands on as a `cause` can be
+ * printed whole, by any serialiser, without it. pg-pool passes the client to its `error` listeners as their own
+ * argument too. Returns `error`.
  */
 export function hideClient<T>(error: T): T {
-  if (typeof error !== 'object' || error === null) return error
-  const descriptor = Object.getOwnPropertyDescriptor(error, 'client')
-  if (descriptor?.enumerable === true)
-    Object.defineProperty(error, 'client', { ...descriptor, enumerable: false })
+  if (typeof error === 'object' && error !== null && Object.hasOwn(error, 'client'))
+    delete (error as { client?: unknown }).client
   return error
 }
 

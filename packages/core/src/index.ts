@@ -23,6 +23,7 @@ export type {
   Classifier,
   ClassifierOptions,
   LearnedReason,
+  LearnedRouteCounts,
   RouteTarget,
 } from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'

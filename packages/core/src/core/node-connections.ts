@@ -77,6 +77,20 @@ export class NodeConnections {
     if (node.removed) this.#listeners.delete(node)
   }
 
+  /**
+   * The router is ending and connections are still checked out of the pools it created: what runs on them is
+   * cancelled with `reason`, and every connection of those pools has its socket closed (pg-pool's end waits for
+   * them otherwise, as long as a hung node or a caller holding a client keeps them).
+   */
+  closeAll(nodes: readonly RouterNode[], reason: PgRouteError): void {
+    for (const node of nodes) {
+      for (const { client } of node.running.snapshot()) this.#canceller.cancel(client, reason)
+      if (!node.spec.ownsPool) continue
+      const clients = (node.pool as unknown as { _clients?: readonly pg.PoolClient[] })._clients ?? []
+      for (const client of clients) this.#canceller.discard(client)
+    }
+  }
+
   /** Stops the time-limit checks and closes cancel requests still in flight. */
   stop(): void {
     this.#canceller.stop()

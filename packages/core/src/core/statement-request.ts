@@ -74,7 +74,10 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   tried: Set<RouterNode> | undefined = undefined
   /** Why the attempt in flight went to its node (`route` events). */
   reason: string
-  /** `RunningStatement`: when the statement runs out of time (ticks of the time-limit timer; 0: no limit). */
+  /**
+   * `RunningStatement` / `WaitingCheckout`: when the statement (or its wait for a connection) runs out of time, in
+   * ticks of the time-limit timer; 0: no limit.
+   */
   deadline = 0
   /** `RunningStatement` / `WaitingCheckout`: position in its node's bag. */
   slot = -1
@@ -248,6 +251,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.node = node
     this.#sent = false
     const checkout = ++this.#checkouts
+    // The wait for a connection has the statement's own limit, whatever the pool's connectionTimeoutMillis.
+    const { readMs, writeMs } = this.#context.options.timeouts
+    this.deadline = this.#context.connections.deadline(this.#toPrimary ? writeMs : readMs)
     node.waiting.add(this)
     // An anonymous callback made here, not a named one per request: toolchains that keep function names
     // (esbuild's keepNames, which tsx uses) would rename a named one for every request. It carries its node and

@@ -31,8 +31,13 @@ export interface RunningStatement extends Slotted {
   readonly lease: Lease | undefined
 }
 
-/** A checkout waiting for one of a node's connections; failed at once when the node is marked down. */
+/**
+ * A checkout waiting for one of a node's connections; failed at once when the node is marked down, and when its
+ * deadline passes (whatever the pool's own `connectionTimeoutMillis`, which may be 0: wait forever).
+ */
 export interface WaitingCheckout extends Slotted {
+  /** When the wait runs out, in ticks of the time-limit timer (`StatementCanceller`); 0: no limit. */
+  readonly deadline: number
   checkoutFailed(error: unknown): void
 }
 

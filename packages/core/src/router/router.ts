@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
-import { addedNodeSpec } from '../config/node-spec.js'
+import { addedNodeSpecs } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
 import type { RejectedStatement } from '../core/rejection-log.js'
@@ -109,6 +109,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * primary's state then.
    */
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    this.#core.assertOpen()
     const { signal } = options
     if (!signal) await this.#core.monitor.ready()
     else await untilAborted(this.#core.monitor.ready(), signal)
@@ -143,7 +144,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   health(): RouterHealth {
-    return healthOf(this.status(), this.#core.options.fallback)
+    return healthOf(this.status(), this.#core.options.fallback, this.#core.rejections.learnedCounts())
   }
 
   /**
@@ -271,12 +272,14 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 
   /**
-   * Adds a node at runtime (from a service registry, say): its role is observed like every other's. Resolves once
-   * its first probe was judged. Throws a `ConfigError` for a bad input or a name already in use.
+   * Adds a node at runtime (from a service registry, say): its role is observed like every other's. A URL naming
+   * several hosts (`postgres://u:p@h1:5432,h2:5432/db`) adds one node per host, as `createRouter` does. Resolves
+   * once their first probe was judged. Throws a `ConfigError` for a bad input or a name already in use (then no
+   * node is added).
    */
   async addNode(node: ReplicaInput): Promise<void> {
-    await this.#core.addNode(
-      addedNodeSpec(
+    await this.#core.addNodes(
+      addedNodeSpecs(
         node,
         this.#core.options.nodes[0]!.pool,
         this.#core.nodes.all.length,
