@@ -1,8 +1,14 @@
 import type pg from 'pg'
-import { hideClient, type PgRouteError } from '../errors.js'
+import { hideClient, isPgRouteError, type Outcome, type PgRouteError } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
-import { cancelledByRouter, type ErrorOrigin, isConnectionError, isStatementError } from '../pg-errors.js'
+import {
+  cancelledByRouter,
+  type ErrorOrigin,
+  isConnectionError,
+  isStatementError,
+  isTerminatedBeforeCommit,
+} from '../pg-errors.js'
 import { type Lease, roleChangedError } from '../replicas/lease.js'
 import { nodeDownError, primaryUnavailable } from '../replicas/node-errors.js'
 import type { NodeSet } from '../replicas/node-set.js'
@@ -27,6 +33,12 @@ export class NodeConnections {
   readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
   /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
   readonly #watched = new WeakSet<pg.PoolClient>()
+  /**
+   * Connections that were warned a commit of theirs is local only (a commit whose wait for a synchronous standby
+   * was cut, as a fast shutdown does: "The transaction has already committed locally"): a 57P01 after it is no
+   * proof the statement did not commit.
+   */
+  readonly #committedLocally = new WeakSet<pg.PoolClient>()
   /** Time limits and cancel-on-down of what runs on the nodes' connections. */
   readonly #canceller: StatementCanceller
 
@@ -105,7 +117,7 @@ export class NodeConnections {
     this.#canceller.abandon(node, graceMs)
     whileDown(node, graceMs, () => {
       for (const checkout of node.waiting.takeAll())
-        checkout.checkoutFailed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
+        checkout.checkoutFailed(this.#failure(node, cancelledByRouter(nodeDownError(node)), 'aborted'))
     })
   }
 
@@ -119,6 +131,10 @@ export class NodeConnections {
       this.#watched.add(client)
       client.on('error', (clientError) => {
         if (!this.#canceller.discarded(client)) this.#noteFailure(node, clientError, client)
+      })
+      client.on('notice', (notice: { message?: string; detail?: string }) => {
+        if (`${notice.message} ${notice.detail}`.includes('committed locally'))
+          this.#committedLocally.add(client)
       })
     }
     this.#tracer.traceCheckout?.(node, reason)
@@ -134,7 +150,7 @@ export class NodeConnections {
   /** A checkout of `node` failed with `error` (a connection error marks the node down): what its caller sees. */
   checkoutFailed(node: RouterNode, error: Error | undefined): unknown {
     this.#noteFailure(node, error, 'connect')
-    return this.#failure(node, error ?? new Error('pg-pool returned no connection'))
+    return this.#failure(node, error ?? new Error('pg-pool returned no connection'), 'aborted')
   }
 
   /**
@@ -146,7 +162,17 @@ export class NodeConnections {
   statementFailed(lease: Lease, error: unknown): unknown {
     const cancelled = this.#canceller.takeReason(lease.client)
     if (cancelled === undefined) this.#noteFailure(lease.node, error, lease.client)
-    return this.#failure(lease.node, cancelled ?? error)
+    const outcome = this.endedBeforeCommit(lease.client, error) ? 'aborted' : 'unknown'
+    return this.#failure(lease.node, cancelled ?? error, outcome)
+  }
+
+  /**
+   * Whether the server ended the statement that failed on `client` with `error` before it could commit (57P01,
+   * see `isTerminatedBeforeCommit`), and no warning said a commit of the connection was left local.
+   */
+  endedBeforeCommit(client: pg.PoolClient, error: unknown): boolean {
+    const raw = isPgRouteError(error) ? error.cause : error
+    return isTerminatedBeforeCommit(raw) && !this.#committedLocally.has(client)
   }
 
   /**
@@ -231,7 +257,8 @@ export class NodeConnections {
     } catch (error) {
       const cancelled = this.#canceller.takeReason(client)
       if (cancelled === undefined) this.#noteFailure(node, error, client)
-      throw this.#failure(node, cancelled ?? error)
+      // The body failed before its COMMIT was sent: the transaction did not commit.
+      throw this.#failure(node, cancelled ?? error, 'aborted')
     } finally {
       node.ended(running, served)
       // A body that swallowed the cancellation's error: forget the reason all the same.
@@ -245,9 +272,12 @@ export class NodeConnections {
     return roleChangedError(lease)
   }
 
-  /** What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`. */
-  #failure(node: RouterNode, error: unknown): unknown {
-    return node.role === 'primary' ? primaryUnavailable(node, error) : error
+  /**
+   * What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`, with
+   * `outcome` (what became of its write, see `primaryUnavailable`).
+   */
+  #failure(node: RouterNode, error: unknown, outcome: Outcome): unknown {
+    return node.role === 'primary' ? primaryUnavailable(node, error, outcome) : error
   }
 
   /**

@@ -411,6 +411,24 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error })
   }
 
+  /** @internal {@link FailedRequest}: see `FailedRequest.safeToResend`. */
+  safeToResend(error: unknown): boolean {
+    const { lease } = this
+    return (
+      lease !== undefined &&
+      this.mode !== 'borrowed' &&
+      !this.submittable &&
+      this.routing.transaction === undefined &&
+      oneStatement(this.text, this.values) &&
+      this.#context.connections.endedBeforeCommit(lease.client, error)
+    )
+  }
+
+  /** @internal {@link FailedRequest}: the primary ended the statement before it could commit; sent again. */
+  resendOnPrimary(error: unknown): Promise<void> {
+    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error, resend: true })
+  }
+
   /** @internal {@link FailedRequest}: a replica refused the statement as a write; it runs on the primary. */
   rerunOnPrimary(error: unknown): Promise<void> {
     this.#context.rejections.record(this.node!, this.text, error)
@@ -487,4 +505,15 @@ interface CallbackClient {
     values: unknown[] | undefined,
     callback: (error: Error | null, result?: pg.QueryResult) => void,
   ): void
+}
+
+/**
+ * Whether a statement is one statement: with values it went by the extended protocol, which takes one; a text
+ * without a `;` before its end is one (a `;` inside a literal only makes this say no, which is safe).
+ */
+function oneStatement(text: string, values: unknown[] | undefined): boolean {
+  if (values !== undefined && values.length > 0) return true
+  const end = text.trimEnd()
+  const semicolon = end.indexOf(';')
+  return semicolon === -1 || semicolon === end.length - 1
 }
