@@ -123,6 +123,16 @@ export function hideClient<T>(error: T): T {
   return error
 }
 
+/**
+ * Records `outcome` on a pgroute error that has none yet (the router's own error, before it reaches the caller);
+ * anything else is left as it is. Returns `error`.
+ */
+export function withOutcome<T>(error: T, outcome: Outcome): T {
+  if (isPgRouteError(error) && error.outcome === undefined)
+    Object.defineProperty(error, 'outcome', { value: outcome, enumerable: true })
+  return error
+}
+
 /** True for every error pgroute itself throws (including {@link ConfigError}), from any copy of the package. */
 export function isPgRouteError(error: unknown): error is PgRouteError {
   return typeof error === 'object' && error !== null && pgRouteErrorBrand in error

@@ -155,9 +155,9 @@ describe('a write the server ended before it could commit (57P01)', () => {
     await waitFor(async () => (await c.primary.query(running(write))).rowCount === 1, 5000, 'the write')
     await c.primary.query(`SELECT pg_terminate_backend(pid) FROM (${running(write)}) AS r`)
     await result
-    expect((await c.primary.query("SELECT count(*)::int AS n FROM items WHERE note = 'resent'")).rows).toEqual([
-      { n: 1 },
-    ])
+    expect(
+      (await c.primary.query("SELECT count(*)::int AS n FROM items WHERE note = 'resent'")).rows,
+    ).toEqual([{ n: 1 }])
   })
 
   it('inside a transaction it is not sent again: the transaction fails typed with outcome aborted', async () => {

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { hideClient, isPgRouteError, type Outcome, type PgRouteError } from '../errors.js'
+import { hideClient, isPgRouteError, type Outcome, type PgRouteError, withOutcome } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
 import {
@@ -277,7 +277,7 @@ export class NodeConnections {
    * `outcome` (what became of its write, see `primaryUnavailable`).
    */
   #failure(node: RouterNode, error: unknown, outcome: Outcome): unknown {
-    return node.role === 'primary' ? primaryUnavailable(node, error, outcome) : error
+    return node.role === 'primary' ? withOutcome(primaryUnavailable(node, error, outcome), outcome) : error
   }
 
   /**

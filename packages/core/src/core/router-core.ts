@@ -12,6 +12,7 @@ import { ReplicaSet } from '../replicas/replica-set.js'
 import type { NodeState, RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
+import { CommitOutcomes } from './commit-outcome.js'
 import { NodeConnections } from './node-connections.js'
 import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath } from './read-path.js'
@@ -48,6 +49,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
   readonly reads: ReadPath
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
+  /** What became of a `COMMIT` whose answer was lost. */
+  readonly outcomes: CommitOutcomes
   /** The router's observers as one tracer; see `router-tracer.ts`. */
   readonly tracer: RouterTracer
 
@@ -74,6 +77,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
     this.connections = new NodeConnections(this.nodes, this.monitor, tracer, sweepInterval(options.timeouts))
     this.primaries = new PrimaryPath(this.nodes, this.connections, options, scrub)
     this.rejections = new RejectionLog(tracer, options.learnRouting)
+    this.outcomes = new CommitOutcomes(this.nodes, this.monitor, options)
   }
 
   /** The node writes go to (it changes when the probes see a failover). */
