@@ -116,6 +116,37 @@ describe('split brain: promotion beside a running primary', () => {
       fresh.release()
     }
   })
+
+  it('a checkout still waiting when the old primary is fenced: the connection it gets after is refused typed, nothing lands on the fenced node', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    // One connection per node: the second client's BEGIN waits for the first client's connection.
+    const router = resources.router(routerFor(c, { pool: { max: 1, connectionTimeoutMs: 60_000 } }))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const holder = await router.pool.connect()
+    const waiter = await router.pool.connect()
+    let begun: Promise<unknown> | undefined
+    try {
+      await holder.query('BEGIN')
+      // Routed while the old primary leads; its connection comes only after the fencing.
+      begun = waiter.query('BEGIN').then(
+        () => 'begun',
+        (error: unknown) => error,
+      )
+      await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+      await waitForState(router, oldName, 'fenced')
+      holder.release()
+      const began = await begun
+      if (began !== 'begun') expectRoleChanged(began)
+      expectRoleChanged(await refusal(waiter.query("INSERT INTO items (note) VALUES ('late-checkout')")))
+      expectRoleChanged(await refusal(waiter.query('COMMIT')))
+    } finally {
+      waiter.release()
+    }
+    expect(await notesOn(old)).toEqual([])
+  })
 })
 
 describe('split brain: what a caller holds on the old primary', () => {

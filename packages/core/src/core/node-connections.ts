@@ -18,6 +18,9 @@ import type { Pin } from './route-options.js'
 import { StatementCanceller, whileDown } from './statement-canceller.js'
 import { failSubmittable, type Submittable } from './submittable.js'
 
+/** The role and topology epoch a checkout was started under (see {@link NodeConnections.grant}). */
+export type Grant = Pick<Lease, 'role' | 'epoch'>
+
 /**
  * The nodes' connections as the statement path uses them: what happens around a checkout (the lease and its
  * epoch, the connection's `error` listener, the `route` trace), what a failure means for the node (a connection
@@ -126,7 +129,7 @@ export class NodeConnections {
    * listener (pg-pool watches a connection only while it is idle; a checked-out connection that loses its server
    * would crash the process with none), and a lease recording the node's role and the topology epoch.
    */
-  leased(node: RouterNode, client: pg.PoolClient, reason: string): Lease {
+  leased(node: RouterNode, client: pg.PoolClient, reason: string, granted: Grant): Lease {
     if (!this.#watched.has(client)) {
       this.#watched.add(client)
       client.on('error', (clientError) => {
@@ -138,7 +141,15 @@ export class NodeConnections {
       })
     }
     this.#tracer.traceCheckout?.(node, reason)
-    return { node, client, role: node.role, epoch: this.#nodes.epoch }
+    return { node, client, role: granted.role, epoch: granted.epoch }
+  }
+
+  /**
+   * What `node` is now, for a checkout starting now: the lease it gives records this, not what the node is when the
+   * connection comes (a node fenced while a connect was pending must not stamp the connection as current).
+   */
+  grant(node: RouterNode): Grant {
+    return { role: node.role, epoch: this.#nodes.epoch }
   }
 
   /** A connection that came after its checkout was given up (its node was abandoned): back to its pool. */

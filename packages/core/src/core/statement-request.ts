@@ -7,7 +7,7 @@ import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import type { ReadYourWrites } from '../session/read-your-writes.js'
-import type { NodeConnections } from './node-connections.js'
+import type { Grant, NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
 import type { ReadAttempt, ReadPath } from './read-path.js'
 import type { RejectionLog } from './rejection-log.js'
@@ -254,19 +254,22 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     // The wait for a connection has the statement's own limit, whatever the pool's connectionTimeoutMillis.
     const { readMs, writeMs } = this.#context.options.timeouts
     this.deadline = this.#context.connections.deadline(this.#toPrimary ? writeMs : readMs)
+    // The lease records what the node was when the checkout started, not when its connection comes.
+    const granted = this.#context.connections.grant(node)
     node.waiting.add(this)
     // An anonymous callback made here, not a named one per request: toolchains that keep function names
     // (esbuild's keepNames, which tsx uses) would rename a named one for every request. It carries its node and
     // its number: a checkout given up (its node marked down, its budget spent) may still answer once the request
     // has gone on to another one.
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) =>
-      this.#connected(node, checkout, error, client),
+      this.#connected(node, checkout, granted, error, client),
     )
   }
 
   #connected(
     node: RouterNode,
     checkout: number,
+    granted: Grant,
     error: Error | undefined,
     client: pg.PoolClient | undefined,
   ): void {
@@ -275,7 +278,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     else if (error !== undefined || client === undefined)
       this.#failed(connections.checkoutFailed(node, error))
     else {
-      const lease = connections.leased(node, client, this.reason)
+      const lease = connections.leased(node, client, this.reason, granted)
       const attempt = this.#attempt
       if (attempt === undefined) this.#send(lease)
       else {

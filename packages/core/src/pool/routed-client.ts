@@ -11,7 +11,7 @@ import {
   textOf,
 } from '../core/submittable.js'
 import { PgRouteError } from '../errors.js'
-import type { Lease } from '../replicas/lease.js'
+import { type Lease, leaseIsCurrent } from '../replicas/lease.js'
 import { settle } from './pg-pool-callbacks.js'
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
@@ -109,7 +109,11 @@ export class RoutedClient extends EventEmitter {
     return settle(this.#enqueue(this.#run, query, values), done)
   }
 
-  /** Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). */
+  /**
+   * Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). A connection whose
+   * node was fenced or changed role since checkout is destroyed, never pooled: a transaction the caller left open
+   * on it is rolled back by the server, not kept on a node that is no longer what it was.
+   */
   release(error?: Error | boolean): void {
     if (this.#released)
       throw new Error('Release called on client which has already been released to the pool.')
@@ -117,7 +121,8 @@ export class RoutedClient extends EventEmitter {
     const lease = this.#pin.lease
     this.#pin.lease = undefined
     this.#detach()
-    lease?.client.release(error)
+    if (lease === undefined) return
+    lease.client.release(error || (leaseIsCurrent(lease) ? error : true))
   }
 
   /** `pg.Client#escapeIdentifier`. */
