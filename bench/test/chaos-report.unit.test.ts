@@ -16,6 +16,7 @@ function report(metrics: ChaosMetrics): ScenarioReport {
     serverConnections: 0,
     clientSockets: 0,
     lostWrites: 0,
+    lostKeys: new Set(),
     loadEndedAt: performance.now() + 5000,
   }
 }

@@ -18,6 +18,35 @@ interface Outcome {
   readonly error?: string
 }
 
+/**
+ * One acknowledged write of a `router.session()` scope, and what the session was told afterwards: the lost-write
+ * rules compare it with whether the row exists on the primary at the end.
+ */
+export interface SessionWrite {
+  readonly key: string
+  /** When the write was acknowledged (`performance.now()`). */
+  readonly at: number
+  /**
+   * The calls the session (or a later session continuing from its token) made after the write, and how each came
+   * out: `seen` (the row was read back), `missing` (read back nothing, no error), or the error class the caller
+   * got (`PgRouteError:PGROUTE_WRITES_LOST` when told the write was lost).
+   */
+  readonly later: Array<{ readonly at: number; readonly outcome: string }>
+}
+
+/** Error class of the typed error that tells a session its acknowledged writes were lost. */
+export const writesLost = 'PgRouteError:PGROUTE_WRITES_LOST'
+
+/**
+ * How a session call that failed came out, for the lost-write rules: the error class, and ` (unknown)` after a
+ * `PGROUTE_WRITES_LOST` whose outcome is `unknown` (the write completed within a round trip of the switch point:
+ * the router cannot tell whether it was lost, and says so).
+ */
+export function sessionOutcome(error: unknown): string {
+  const unknown = (error as { outcome?: unknown } | null)?.outcome === 'unknown'
+  return `${errorClass(error)}${unknown && errorClass(error) === writesLost ? ' (unknown)' : ''}`
+}
+
 /** `PgRouteError:PGROUTE_CLOSED`, `DatabaseError:53300`, `Error:-` (no code): how a caller could tell errors apart. */
 export function errorClass(error: unknown): string {
   if (!(error instanceof Error)) return `${typeof error}:-`
@@ -41,6 +70,11 @@ export class ChaosMetrics {
   }> = []
   /** Named moments of the scenario. */
   readonly marks = new Map<string, number>()
+  /**
+   * Read-write transactions run again by the load after failing with `outcome: 'aborted'` (the contract a caller
+   * follows: such a transaction did not commit, and running it again cannot apply it twice).
+   */
+  transactionReruns = 0
   /** Session reads that ran after the session's own successful write. */
   sessionReads = 0
   /** ... and did not see it. */
@@ -49,6 +83,8 @@ export class ChaosMetrics {
   spanningReads = 0
   /** Keys of writes the callers saw succeed (checked against the true primary at the end). */
   readonly acknowledged: string[] = []
+  /** Session writes by key, with what the session was told after the fault (see {@link SessionWrite}). */
+  readonly sessionWrites = new Map<string, SessionWrite>()
   /** Notes a scenario adds for the report (e.g. what hostile input got back). */
   readonly notes: string[] = []
   /** Tally of outcomes of hostile calls, by what was sent and what came back. */
@@ -102,9 +138,30 @@ export class ChaosMetrics {
 
   /** Latency percentile (0..1) over every call, in ms. */
   latency(quantile: number): number {
-    const sorted = this.outcomes.map((o) => o.endedAt - o.startedAt).sort((a, b) => a - b)
-    if (sorted.length === 0) return 0
-    return sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)]!
+    return percentile(
+      this.outcomes.map((o) => o.endedAt - o.startedAt),
+      quantile,
+    )
+  }
+
+  /** Latency percentile (0..1) of the calls of `kind` started from `from` to `to`, in ms (0 when none). */
+  latencyOf(kind: OpKind, quantile: number, from = 0, to = Number.POSITIVE_INFINITY): number {
+    return percentile(
+      this.outcomes
+        .filter((o) => o.kind === kind && o.startedAt >= from && o.startedAt <= to)
+        .map((o) => o.endedAt - o.startedAt),
+      quantile,
+    )
+  }
+
+  /** Records a session's write the caller saw succeed. */
+  sessionWrite(key: string): void {
+    this.sessionWrites.set(key, { key, at: performance.now(), later: [] })
+  }
+
+  /** Records how a call of the session that wrote `key` (or continues from its token) came out. */
+  sessionCall(key: string, startedAt: number, outcome: string): void {
+    this.sessionWrites.get(key)?.later.push({ at: startedAt, outcome })
   }
 
   /**
@@ -118,4 +175,11 @@ export class ChaosMetrics {
     if (last > loadEndedAt - 1000) return undefined
     return Math.max(0, last - fault)
   }
+}
+
+/** The `quantile` (0..1) of `values`, 0 when empty. */
+function percentile(values: number[], quantile: number): number {
+  if (values.length === 0) return 0
+  const sorted = values.sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)]!
 }

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Router } from '@pgroute/core'
-import type { ChaosMetrics, OpKind } from './chaos-metrics.js'
+import { type ChaosMetrics, type OpKind, sessionOutcome } from './chaos-metrics.js'
 
 /** How hard the load drives the router. */
 export interface LoadOptions {
@@ -64,6 +64,30 @@ export class LoadDriver {
   /** Runs `count` plain reads at once (a traffic burst), recorded like the others. */
   async burst(count: number): Promise<void> {
     await Promise.all(Array.from({ length: count }, () => this.#op('read', 0)))
+  }
+
+  /**
+   * Runs `count` sessions at once that each write a row, wait `holdMs`, then read it back in the same
+   * `router.session()` scope, never asking for a token: the sessions the router must know the writes of without
+   * being told (see {@link ChaosMetrics.sessionWrites}). Counted as in flight until they end.
+   */
+  holdSessions(count: number, holdMs: number): Promise<void> {
+    const held = Promise.all(
+      Array.from({ length: count }, () =>
+        this.#router
+          .session(async () => {
+            const key = await this.#write()
+            if (!key) return
+            this.#metrics.sessionWrite(key)
+            await sleep(holdMs)
+            await this.#readBack(key)
+          })
+          .catch(() => {}),
+      ),
+    ).then(() => {})
+    this.#inFlight.add(held)
+    void held.then(() => this.#inFlight.delete(held))
+    return held
   }
 
   /** Starts the callers. */
@@ -138,8 +162,20 @@ export class LoadDriver {
     const writtenAt = performance.now()
     const key = await this.#write()
     if (!key) return
+    this.#metrics.sessionWrite(key)
     await this.#readBack(key)
-    const token = await this.#timed('token', () => this.#router.token())
+    const started = performance.now()
+    const token = await this.#router.token().then(
+      (value) => {
+        this.#metrics.record('token', started)
+        return value
+      },
+      (error: unknown) => {
+        this.#metrics.record('token', started, error)
+        this.#metrics.sessionCall(key, started, sessionOutcome(error))
+        return undefined
+      },
+    )
     if (token) {
       this.#carried.push({ token, key, writtenAt })
       if (this.#carried.length > keptTokens) this.#carried.shift()
@@ -161,25 +197,52 @@ export class LoadDriver {
       fault !== undefined && healed !== undefined && carried.writtenAt < fault && started > healed
     await this.#router
       .session(() => this.#readBack(carried.key, spanning), { token: carried.token })
-      .catch((error: unknown) => this.#metrics.record('read', started, error))
+      .catch((error: unknown) => {
+        this.#metrics.record('read', started, error)
+        this.#metrics.sessionCall(carried.key, started, sessionOutcome(error))
+      })
   }
 
+  /**
+   * Reads a session's row back: stale when missing. A session told its write was lost
+   * (`PGROUTE_WRITES_LOST`) is not stale: the rules compare what it was told with what the primary has.
+   */
   async #readBack(key: string, spanning = false): Promise<void> {
-    const result = await this.#timed('read', () => this.#router.query(readBackSql, [key]))
-    if (!result) return
+    const started = performance.now()
+    let rowCount: number | null
+    try {
+      rowCount = (await this.#router.query(readBackSql, [key])).rowCount
+    } catch (error) {
+      this.#metrics.record('read', started, error)
+      this.#metrics.sessionCall(key, started, sessionOutcome(error))
+      return
+    }
+    this.#metrics.record('read', started)
+    this.#metrics.sessionCall(key, started, rowCount === 0 ? 'missing' : 'seen')
     this.#metrics.sessionReads++
     if (spanning) this.#metrics.spanningReads++
-    if (result.rowCount === 0) this.#metrics.staleReads++
+    if (rowCount === 0) this.#metrics.staleReads++
   }
 
+  /**
+   * A read-write transaction, run again (up to twice) when it fails with `outcome: 'aborted'`, as the router's
+   * errors tell a caller it may: it did not commit, so running it again cannot apply it twice. Re-runs are counted.
+   */
   async #writeTransaction(): Promise<void> {
     const key = randomUUID()
-    const done = await this.#timed('write', () =>
-      this.#router.transaction(async (client) => {
-        await client.query(insertSql, [key, 'transaction'])
-        return client.query(readBackSql, [key])
-      }),
-    )
+    const done = await this.#timed('write', async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.#router.transaction(async (client) => {
+            await client.query(insertSql, [key, 'transaction'])
+            return client.query(readBackSql, [key])
+          })
+        } catch (error) {
+          if (attempt >= 2 || (error as { outcome?: unknown } | null)?.outcome !== 'aborted') throw error
+          this.#metrics.transactionReruns++
+        }
+      }
+    })
     if (done) this.#metrics.acknowledged.push(key)
   }
 

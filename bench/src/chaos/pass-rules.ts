@@ -1,5 +1,5 @@
 /** Checks the scenarios' pass rules are built from; each returns the reasons a report fails it (empty: passes). */
-import type { OpKind } from './chaos-metrics.js'
+import { type OpKind, writesLost } from './chaos-metrics.js'
 import type { ScenarioReport } from './scenario.js'
 
 /** Code of the typed error a write gets while the primary is down. */
@@ -69,4 +69,47 @@ export function markOf(report: ScenarioReport, name: string): number {
   const at = report.metrics.marks.get(name)
   if (at === undefined) throw new Error(`the scenario never reached '${name}'`)
   return at
+}
+
+/**
+ * The sessions told of lost writes are exactly those whose writes were lost: every session whose acknowledged
+ * write is missing on the primary at the end, and that made a call from `since` on, was told at its first such
+ * call (`PgRouteError:PGROUTE_WRITES_LOST`); no session whose write survived was told. `wantLost`: how many lost
+ * sessions must have been checked for the rule to mean anything. Adds a note with the tallies.
+ */
+export function toldExactlyTheLost(report: ScenarioReport, since: number, wantLost = 1): string[] {
+  const { metrics, lostKeys } = report
+  const untold = new Map<string, number>()
+  let lost = 0
+  let survived = 0
+  let toldSurvived = 0
+  let toldUnknown = 0
+  for (const write of metrics.sessionWrites.values()) {
+    const call = write.later.find((each) => each.at >= since)
+    if (call === undefined) continue
+    const told = call.outcome.startsWith(writesLost)
+    const unknown = told && call.outcome !== writesLost
+    if (unknown) toldUnknown++
+    if (lostKeys.has(write.key)) {
+      lost++
+      if (!told) untold.set(call.outcome, (untold.get(call.outcome) ?? 0) + 1)
+    } else {
+      survived++
+      // Told "perhaps lost" (outcome unknown) is honest for a write within a round trip of the switch point.
+      if (told && !unknown) toldSurvived++
+    }
+  }
+  const untoldCount = [...untold.values()].reduce((sum, n) => sum + n, 0)
+  metrics.notes.push(
+    `sessions with a call after the fault: ${lost} whose write was lost (${lost - untoldCount} told), ${survived} whose write survived (${toldSurvived} told it was lost); ${toldUnknown} told with outcome unknown`,
+  )
+  const reasons: string[] = []
+  if (untoldCount > 0) {
+    const how = [...untold].map(([outcome, n]) => `${outcome}×${n}`).join(', ')
+    reasons.push(`${untoldCount} of ${lost} sessions whose write was lost were not told (${how})`)
+  }
+  if (toldSurvived > 0)
+    reasons.push(`${toldSurvived} sessions were told of a loss though their write survived`)
+  if (lost < wantLost) reasons.push(`only ${lost} sessions whose write was lost made a call after the fault`)
+  return reasons
 }

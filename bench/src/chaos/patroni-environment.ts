@@ -54,6 +54,11 @@ export function patroniUnavailable(): string | undefined {
 export interface PatroniEnvironment extends ChaosEnvironment {
   /** `patronictl failover --candidate <candidate> --force`; resolves to its output once Patroni reports it done. */
   failover(candidate: string): Promise<string>
+  /**
+   * `patronictl switchover --leader <leader> --candidate <candidate> --force` (a planned switchover: the leader is
+   * stopped cleanly first); resolves to its output once Patroni reports it done.
+   */
+  switchover(leader: string, candidate: string): Promise<string>
 }
 
 /** Whether `env` is a {@link PatroniEnvironment}. */
@@ -237,6 +242,12 @@ function environment(
       runTool(
         'patronictl',
         ['-c', primary.configFile, 'failover', '--candidate', candidate, '--force'],
+        runAs,
+      ),
+    switchover: (leader, candidate) =>
+      runTool(
+        'patronictl',
+        ['-c', primary.configFile, 'switchover', '--leader', leader, '--candidate', candidate, '--force'],
         runAs,
       ),
     async stop() {

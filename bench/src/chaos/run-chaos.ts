@@ -23,7 +23,7 @@ carrying tokens, transactions) through createRouter() from @pgroute/core, and pr
   --help       this text
 
 Scenarios:
-${scenarios.map((s) => `  ${s.name.padEnd(16)} ${s.summary}\n  ${''.padEnd(16)} pass: ${s.rule}`).join('\n')}
+${scenarios.map((s) => `  ${s.name.padEnd(30)} ${s.summary}\n  ${''.padEnd(30)} pass: ${s.rule}`).join('\n')}
 `
 
 function parseCommandLine(): { selected: Scenario[]; durationMs: number; via: DeploymentShape } | undefined {

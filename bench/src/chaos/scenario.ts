@@ -31,6 +31,8 @@ export interface ScenarioReport {
   readonly clientSockets: number
   /** Writes the callers saw succeed that the primary does not have at the end. */
   readonly lostWrites: number
+  /** Their keys (to tell the sessions whose writes were lost from those whose writes survived). */
+  readonly lostKeys: ReadonlySet<string>
   /** When the load stopped (`performance.now()`). */
   readonly loadEndedAt: number
 }
@@ -51,6 +53,11 @@ export interface Scenario {
   readonly unsupportedVia?: Partial<Record<DeploymentShape, string>>
   /** The servers to run against; default: a fresh embedded 1 + 2 cluster. */
   environment?(): Promise<ChaosEnvironment>
+  /**
+   * Whether the scenario makes acknowledged writes get lost on purpose (a lost tail, a promotion beside a running
+   * primary): its rule judges them (who was told), instead of the runner failing the row for any.
+   */
+  readonly losesWrites?: boolean
   /** Router options on top of the runner's. */
   readonly routerOptions?: Partial<RouterOptions>
   /** Breaks things while the load runs, and heals them (in a `finally`) before it resolves. */

@@ -8,8 +8,15 @@ import {
   slotsFull,
 } from './fault-scenarios.js'
 import { endUnderLoad, hostileInput } from './hostile-scenarios.js'
+import {
+  idleConnectionKilled,
+  lostTail,
+  sameTimelineRival,
+  splitBrainOpenTransactions,
+  switchoverWaiting,
+} from './integrity-scenarios.js'
 import { patroniHaproxyFailover } from './patroni-haproxy-scenario.js'
-import { patroniFailover } from './patroni-scenario.js'
+import { patroniFailover, patroniSwitchoverWaiting } from './patroni-scenario.js'
 import { archiveStandby, syncFailover } from './replication-scenarios.js'
 import type { Scenario } from './scenario.js'
 import { failover, splitBrain } from './topology-scenarios.js'
@@ -29,4 +36,10 @@ export const scenarios: readonly Scenario[] = [
   archiveStandby,
   patroniFailover,
   patroniHaproxyFailover,
+  switchoverWaiting,
+  patroniSwitchoverWaiting,
+  splitBrainOpenTransactions,
+  lostTail,
+  idleConnectionKilled,
+  sameTimelineRival,
 ]

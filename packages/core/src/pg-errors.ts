@@ -21,23 +21,58 @@ const SOCKET_CODES = new Set([
 ])
 
 /**
- * SQLSTATEs of a server going away: 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
- * (starting up, shutting down, or in recovery without hot standby).
+ * SQLSTATEs of a server ending connections (class 57P, operator intervention): 57P01 admin_shutdown (also
+ * `pg_terminate_backend`), 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up, shutting down, or in
+ * recovery without hot standby), 57P04 database_dropped, 57P05 idle_session_timeout.
  */
-const SERVER_GONE_CODES = new Set(['57P01', '57P02', '57P03'])
+const SERVER_GONE_PREFIX = '57P'
 
 /** SQLSTATEs of a server refusing a new connection for want of a slot: busy, not broken. */
 const NO_SLOT_CODES = new Set(['53300', '53400'])
 
 /**
- * Messages `pg` and `pg-pool` raise without a code when the socket closes under them or a connect times out.
- * Consulted only for errors that carry no SQLSTATE: a server error's message may quote caller input.
+ * Messages pg and pg-pool (8.x) give the errors they raise themselves, without a code, when a connection fails:
+ * `Client#_connect` on socket end (`Connection terminated unexpectedly`, or `Connection terminated` when the client
+ * was being ended) and on a connect past `connectionTimeoutMillis` (`timeout expired`), pg-pool on such a connect
+ * (`Connection terminated due to connection timeout`), and `Client#query` on a client already broken (`Client has
+ * encountered a connection error and is not queryable`) or ended (`Client was closed and is not queryable`).
+ *
+ * The same words can come from anywhere else: an error a type parser (or any callback of the caller's) throws while
+ * pg handles a row reaches the statement as it was thrown. So the text counts only for an error known to come from
+ * the driver's connection code (see {@link ErrorOrigin}).
  */
 const CONNECTION_MESSAGES = [
   'Connection terminated',
   'Client has encountered a connection error',
   'Client was closed and is not queryable',
+  'timeout expired',
 ]
+
+/**
+ * Where an error without SQLSTATE came from, so that its text may be believed:
+ * - `'connect'`: connecting (`pool.connect()`, `client.connect()`), where only the driver's code runs;
+ * - a pg client: the connection a statement (or a transaction body) ran on, or whose `error` event it was. Its
+ *   text counts only while that client is broken: pg marks a client whose socket failed or ended (`_queryable`
+ *   false, `_ending` or `_ended` true, in pg 8.x) before it fails its statements, and a type parser's error never
+ *   leaves one so (pg reads on to ReadyForQuery, and the connection stays usable).
+ */
+export type ErrorOrigin = 'connect' | object
+
+/** Errors already judged to come from the driver's connection code: later judges, without the origin, agree. */
+const driverFailures = new WeakSet<object>()
+
+interface ClientState {
+  readonly _queryable?: unknown
+  readonly _ending?: unknown
+  readonly _ended?: unknown
+}
+
+/** Whether `client` is a pg client that can no longer run statements (its socket failed or ended). */
+function isBroken(client: unknown): boolean {
+  if (typeof client !== 'object' || client === null) return false
+  const state = client as ClientState
+  return state._queryable === false || state._ending === true || state._ended === true
+}
 
 function codeOf(error: unknown): string | undefined {
   const code = (error as ErrorLike | null)?.code
@@ -55,25 +90,54 @@ function fromServer(error: unknown): boolean {
 }
 
 /**
- * The node or the connection failed: socket errors, refused, reset or timed-out connects, a connection that
- * ended under a statement, the server's own shutdown codes (57P01–57P03) and connection exceptions (08xxx; 08P01
- * only with severity FATAL, as PgBouncer sends it when the server behind it fails). Such a failure marks the node
- * down. An error the server returned about a statement never does, whatever its message says (it may quote a
- * bind value); message text is read only for errors without a SQLSTATE.
+ * The node's failure signature: socket errors (refused, reset, timed out, unreachable), the server ending
+ * connections (57P0x), connection exceptions (08xxx; 08P01, which answers a malformed statement such as a NUL byte
+ * in its text, only with severity FATAL, as PgBouncer sends it when the server behind it fails), and the driver's
+ * own errors of a connection that failed or ended, when `origin` (or an earlier judgement of the same error
+ * object) shows the driver raised them. An error the server returned about a
+ * statement never counts, whatever its message says (it may quote a bind value); neither does an error thrown from
+ * a type parser or a callback of the caller's.
+ *
+ * Such a failure makes the node suspect: the health monitor's probe confirms it before anything is cancelled.
  */
-export function isConnectionError(error: unknown): boolean {
+export function isConnectionError(error: unknown, origin?: ErrorOrigin): boolean {
   const code = codeOf(error)
   if (fromServer(error)) {
     // 08P01 (protocol violation) answers a malformed statement, such as a NUL byte in its text: not the node.
     // With severity FATAL the connection is being closed: PgBouncer sends that when the server behind it died
     // ("server conn crashed?") or while it refuses logins to a server that failed (server_login_retry).
     if (code === '08P01') return (error as ErrorLike).severity === 'FATAL'
-    return code !== undefined && (SERVER_GONE_CODES.has(code) || code.startsWith('08'))
+    return code !== undefined && (code.startsWith(SERVER_GONE_PREFIX) || code.startsWith('08'))
   }
-  if (code !== undefined && SOCKET_CODES.has(code)) return true
-  if (code !== undefined) return false
+  if (code !== undefined) return SOCKET_CODES.has(code)
+  if (typeof error !== 'object' || error === null) return false
+  if (driverFailures.has(error)) return true
   const message = messageOf(error)
-  return CONNECTION_MESSAGES.some((text) => message.includes(text))
+  if (!CONNECTION_MESSAGES.some((text) => message.includes(text))) return false
+  // pg-pool hands the error of an idle connection over with the client attached.
+  const raisedByDriver =
+    origin === 'connect' || isBroken(origin) || isBroken((error as { client?: unknown }).client)
+  if (raisedByDriver) driverFailures.add(error)
+  return raisedByDriver
+}
+
+/**
+ * Records where `error` came from, for judges that see only the error later (a read deciding whether to retry):
+ * {@link isConnectionError} then judges it as with `origin`.
+ */
+export function attributeError(error: unknown, origin: ErrorOrigin): void {
+  isConnectionError(error, origin)
+}
+
+/**
+ * The server ended the connection with 57P01 (admin_shutdown: a fast shutdown, a switchover, `pg_terminate_backend`)
+ * as the answer to a statement: the backend handles that signal only where it may stop (never between writing a
+ * commit record and answering), so the statement's transaction did not commit and never will. The one exception,
+ * a commit waiting for a synchronous standby, is told by a warning notice first (see `NodeConnections`).
+ * 57P02 (crash_shutdown) may cut a commit anywhere: it is no such proof.
+ */
+export function isTerminatedBeforeCommit(error: unknown): boolean {
+  return fromServer(error) && codeOf(error) === '57P01'
 }
 
 /**

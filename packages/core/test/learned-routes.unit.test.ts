@@ -81,3 +81,46 @@ describe('LearnedRoutes', () => {
     expect(route(learned, long).target).toBe('primary')
   })
 })
+
+describe('LearnedRoutes expiry', () => {
+  const text = 'SELECT * FROM scratch'
+
+  it('a route expires after its TTL: the text goes to a replica again, and is learned again if refused', () => {
+    let now = 1000
+    const learned = new LearnedRoutes(10, 60_000, () => now)
+    learned.learn(text, 'unlogged')
+    now += 59_999
+    expect(route(learned, text)).toMatchObject({ target: 'primary', reason: 'learned:unlogged' })
+    now += 1
+    expect(route(learned, text)).toEqual({ target: 'replica', reason: 'read' })
+    expect(learned.lookup(text)).toBeUndefined()
+    expect(learned.entries()).toEqual([])
+    expect(learned.counts()).toEqual({ size: 0, learned: 1, expired: 1, invalidated: 0 })
+    learned.learn(text, 'unlogged')
+    expect(route(learned, text)).toMatchObject({ target: 'primary' })
+    expect(learned.counts()).toEqual({ size: 1, learned: 2, expired: 1, invalidated: 0 })
+  })
+
+  it.each([
+    'ALTER TABLE scratch SET LOGGED',
+    'CREATE OR REPLACE FUNCTION add_job(text) RETURNS void LANGUAGE sql AS $$ SELECT 1 $$',
+    'drop view report',
+    'BEGIN; ALTER TABLE scratch SET UNLOGGED; COMMIT',
+  ])('DDL routed to the primary (%s) forgets every route', (ddl) => {
+    const learned = new LearnedRoutes()
+    learned.learn(text, 'unlogged')
+    learned.learn('SELECT add_job($1)', 'read-only')
+    expect(route(learned, ddl).target).toBe('primary')
+    expect(route(learned, text)).toEqual({ target: 'replica', reason: 'read' })
+    expect(learned.counts()).toEqual({ size: 0, learned: 2, expired: 0, invalidated: 2 })
+  })
+
+  it('other writes keep the routes', () => {
+    const learned = new LearnedRoutes()
+    learned.learn(text, 'unlogged')
+    for (const sql of ['INSERT INTO t (created) VALUES (now())', 'UPDATE t SET dropped_at = now()']) {
+      expect(route(learned, sql).target).toBe('primary')
+    }
+    expect(route(learned, text)).toMatchObject({ target: 'primary', reason: 'learned:unlogged' })
+  })
+})

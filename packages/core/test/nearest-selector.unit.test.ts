@@ -142,7 +142,7 @@ describe('NearestSelector by round trip (no zones)', () => {
     const near = fakeReplica('near', { rttMs: 0.2, max: 2 })
     const far = fakeReplica('far', { rttMs: 3, max: 2 })
     occupy(near, 1)
-    near.waiting.add({ slot: -1, checkoutFailed: () => {} })
+    near.waiting.add({ slot: -1, deadline: 0, checkoutFailed: () => {} })
     const selector = new NearestSelector(undefined)
     expect(selector.choose([near, far])).toBe(far)
     expect(selector.choice).toBe('spill-over')

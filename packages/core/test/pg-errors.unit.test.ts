@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import {
+  attributeError,
   isBusy,
   isConnectionError,
   isPoolTimeout,
@@ -45,6 +46,7 @@ const examples = {
   recoveryConflict: serverError('40001', 'canceling statement due to conflict with recovery'),
   recoveryDeadlock: serverError('40P01', 'canceling statement due to conflict with recovery'),
   databaseDropped: serverError('57P04', 'terminating connection due to conflict with recovery'),
+  idleSessionTimeout: serverError('57P05', 'terminating connection due to idle-session timeout'),
   readOnly: serverError('25006', 'cannot execute INSERT in a read-only transaction'),
   nextvalReadOnly: serverError('25006', 'cannot execute nextval() in a read-only transaction'),
   inRecovery: serverError('55000', 'recovery is in progress'),
@@ -73,21 +75,55 @@ function matching(predicate: (error: unknown) => boolean): Example[] {
 }
 
 describe('error classification', () => {
-  it('connection errors: sockets, dropped connections, servers shutting down or starting', () => {
+  it('connection errors: sockets, servers ending connections (57P0x), connection exceptions (08xxx; 08P01 only FATAL)', () => {
+    // The driver's code-less errors are not among them: their text counts only with their origin (below).
     expect(matching(isConnectionError)).toEqual([
       'refused',
       'reset',
       'pipe',
-      'unexpectedEnd',
-      'connectTimeout',
-      'clientError',
       'adminShutdown',
       'crashShutdown',
       'startingUp',
       'connectionFailure',
       'poolerServerCrashed',
       'poolerLoginRetry',
+      'databaseDropped',
+      'idleSessionTimeout',
     ])
+  })
+
+  it("the driver's own texts count for an error of connecting, or of a client that is broken", () => {
+    const brokenClient = { _queryable: false, _ending: false, _ended: false }
+    const endedClient = { _queryable: true, _ending: true, _ended: true }
+    const healthyClient = { _queryable: true, _ending: false, _ended: false }
+    for (const name of ['unexpectedEnd', 'connectTimeout', 'clientError'] as const) {
+      expect(isConnectionError(new Error(examples[name].message), 'connect'), name).toBe(true)
+      expect(isConnectionError(new Error(examples[name].message), brokenClient), name).toBe(true)
+      expect(isConnectionError(new Error(examples[name].message), endedClient), name).toBe(true)
+      expect(isConnectionError(new Error(examples[name].message), healthyClient), name).toBe(false)
+    }
+    // pg-pool's error of an idle connection carries its client.
+    expect(
+      isConnectionError(
+        Object.assign(new Error('Connection terminated unexpectedly'), { client: brokenClient }),
+      ),
+    ).toBe(true)
+  })
+
+  it('a type parser (or a callback) throwing the same words on a healthy connection is not a connection error', () => {
+    const thrown = new Error('Connection terminated: cannot parse stored value')
+    const healthyClient = { _queryable: true, _ending: false, _ended: false }
+    expect(isConnectionError(thrown, healthyClient)).toBe(false)
+    expect(isConnectionError(thrown)).toBe(false)
+    expect(isRetryableRead(thrown)).toBe(false)
+  })
+
+  it('a judgement with the origin is remembered for the same error object (a later judge has no client)', () => {
+    const error = new Error('Connection terminated unexpectedly')
+    expect(isConnectionError(error)).toBe(false)
+    attributeError(error, { _queryable: false })
+    expect(isConnectionError(error)).toBe(true)
+    expect(isRetryableRead(error)).toBe(true)
   })
 
   it('busy nodes: no connection slot on the server, or none in the pool in time', () => {
@@ -109,10 +145,19 @@ describe('error classification', () => {
   it('retryable reads: connection errors, standby conflicts and pool timeouts, never user errors', () => {
     const retryable = matching(isRetryableRead)
     expect(retryable).toEqual([
-      ...matching(isConnectionError),
+      'refused',
+      'reset',
+      'pipe',
+      'adminShutdown',
+      'crashShutdown',
+      'startingUp',
+      'connectionFailure',
+      'poolerServerCrashed',
+      'poolerLoginRetry',
       'recoveryConflict',
       'recoveryDeadlock',
       'databaseDropped',
+      'idleSessionTimeout',
       'poolTimeout',
       'tooManyClients',
       'roleLimit',

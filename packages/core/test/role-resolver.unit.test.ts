@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { ProbeReading } from '../src/health/node-probe.js'
-import { type Observation, resolveRoles } from '../src/health/role-resolver.js'
+import {
+  type Incumbent,
+  type Observation,
+  replacementIdentity,
+  resolveRoles,
+} from '../src/health/role-resolver.js'
 
 interface Node {
   readonly name: string
@@ -22,8 +27,14 @@ function replicaOn(timeline: number | undefined, systemId?: string): ProbeReadin
   return reading(true, timeline, systemId)
 }
 
-function roles(observations: Observation<Node>[], current: Node, timeline = 0, systemId?: string) {
-  const resolution = resolveRoles(observations, current, { systemId, timeline })
+function roles(
+  observations: Observation<Node>[],
+  current: Node,
+  timeline = 0,
+  systemId?: string,
+  incumbent?: Incumbent,
+) {
+  const resolution = resolveRoles(observations, current, { systemId, timeline }, incumbent)
   const verdicts = Object.fromEntries(
     [...resolution.verdicts].map(([node, verdict]) => [
       node.name,
@@ -152,5 +163,135 @@ describe('resolveRoles', () => {
     expect(result.timeline).toBe(2)
     expect(result.verdicts.p).toMatch(/^fenced/)
     expect(result.verdicts.r1).toBe('replica')
+  })
+
+  describe('a writable node on the timeline the primary leads (not a promotion)', () => {
+    const led: Incumbent = { timeline: 1, lsn: 200n, gone: false }
+
+    it('never takes over while the primary stalls: no primary until it answers, the rival fenced naming it', () => {
+      const result = roles(
+        [
+          { node: p, reading: undefined },
+          { node: r1, reading: replicaOn(1) },
+          { node: r2, reading: primaryOn(1) },
+        ],
+        p,
+        1,
+        undefined,
+        led,
+      )
+      expect(result.primary).toBeUndefined()
+      expect(result.verdicts.r2).toMatch(
+        /^fenced: claims primary on timeline 1 beside p \(the primary, unreachable now\): a second writable node/,
+      )
+      expect(result.verdicts.r1).toBe('replica')
+    })
+
+    it('the primary answering again keeps its place', () => {
+      const result = roles(
+        [
+          { node: p, reading: primaryOn(1) },
+          { node: r2, reading: primaryOn(1) },
+        ],
+        p,
+        1,
+        undefined,
+        led,
+      )
+      expect(result.primary).toBe('p')
+      expect(result.verdicts.r2).toMatch(/^fenced: claims primary on timeline 1 beside p/)
+    })
+
+    it('a promotion (a newer timeline) still takes over at once', () => {
+      const result = roles(
+        [
+          { node: p, reading: undefined },
+          { node: r2, reading: primaryOn(2) },
+        ],
+        p,
+        1,
+        undefined,
+        led,
+      )
+      expect(result.primary).toBe('r2')
+    })
+
+    it('takes over when the primary answers in recovery (it says it is no longer primary)', () => {
+      const result = roles(
+        [
+          { node: p, reading: replicaOn(1) },
+          { node: r2, reading: primaryOn(1) },
+        ],
+        p,
+        1,
+        undefined,
+        led,
+      )
+      expect(result.primary).toBe('r2')
+    })
+
+    it('takes over once the primary is gone, only holding its last position', () => {
+      const observations = [
+        { node: p, reading: undefined },
+        { node: r2, reading: primaryOn(1) }, // at 100n
+      ]
+      expect(roles(observations, p, 1, undefined, { ...led, gone: true }).primary).toBeUndefined()
+      expect(roles(observations, p, 1, undefined, { timeline: 1, lsn: 100n, gone: true }).primary).toBe('r2')
+    })
+  })
+})
+
+describe('replacementIdentity', () => {
+  const identity = { systemId: 'A', timeline: 3 }
+
+  it('the other system identifier every node reports', () => {
+    const observations = [
+      { node: p, reading: primaryOn(1, 'B') },
+      { node: r1, reading: replicaOn(1, 'B') },
+    ]
+    expect(replacementIdentity(observations, identity)).toBe('B')
+  })
+
+  it('none while any node is of the old cluster, unreachable, of a third one, or silent about it', () => {
+    const b = primaryOn(1, 'B')
+    expect(
+      replacementIdentity(
+        [
+          { node: p, reading: b },
+          { node: r1, reading: replicaOn(3, 'A') },
+        ],
+        identity,
+      ),
+    ).toBeUndefined()
+    expect(
+      replacementIdentity(
+        [
+          { node: p, reading: b },
+          { node: r1, reading: undefined },
+        ],
+        identity,
+      ),
+    ).toBeUndefined()
+    expect(
+      replacementIdentity(
+        [
+          { node: p, reading: b },
+          { node: r1, reading: replicaOn(1, 'C') },
+        ],
+        identity,
+      ),
+    ).toBeUndefined()
+    expect(
+      replacementIdentity(
+        [
+          { node: p, reading: b },
+          { node: r1, reading: { ...replicaOn(1), systemId: undefined } },
+        ],
+        identity,
+      ),
+    ).toBeUndefined()
+    expect(
+      replacementIdentity([{ node: p, reading: b }], { systemId: undefined, timeline: 0 }),
+    ).toBeUndefined()
   })
 })

@@ -10,7 +10,7 @@ import type { RunningStatement } from '../src/replicas/router-node.js'
 import { fakeReplica } from './helpers/fake-nodes.js'
 
 function statement(body = false): RunningStatement {
-  return { slot: -1, client: {} as pg.PoolClient, deadline: 0, body }
+  return { slot: -1, client: {} as pg.PoolClient, deadline: 0, body, lease: undefined }
 }
 
 describe('RouterNode round-trip time', () => {

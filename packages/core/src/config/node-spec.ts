@@ -82,6 +82,34 @@ export function zoneOf(value: unknown, option: string): string | undefined {
   return value.trim()
 }
 
+/** The longest delay Node's timers take (2³¹−1 ms): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Pool and client settings pg turns into Node timers (`maxLifetimeSeconds` in seconds): a value past 2³¹−1 ms
+ * would fire at once (every connect timing out, every idle connection closed, every query timed out).
+ */
+const TIMER_SETTINGS: ReadonlyArray<readonly [name: string, msPerUnit: number]> = [
+  ['connectionTimeoutMillis', 1],
+  ['idleTimeoutMillis', 1],
+  ['query_timeout', 1],
+  ['maxLifetimeSeconds', 1000],
+]
+
+/** Throws a ConfigError naming `option.<setting>` for a timer setting of `config` that Node's timers cannot take. */
+function checkTimers(config: object, option: string): void {
+  for (const [name, msPerUnit] of TIMER_SETTINGS) {
+    const value = (config as Record<string, unknown>)[name]
+    if (typeof value === 'number' && value * msPerUnit > MAX_TIMER_MS) {
+      const limit = Math.floor(MAX_TIMER_MS / msPerUnit)
+      throw new ConfigError(
+        `${option}.${name}`,
+        `expected at most ${limit} (2³¹−1 = ${MAX_TIMER_MS} ms: the longest delay Node's timers take), got ${value}`,
+      )
+    }
+  }
+}
+
 /** Which node an input describes: its role, the option it came from, the name it gets when none is given. */
 export interface NodeSlot {
   readonly role: 'primary' | 'replica'
@@ -101,6 +129,7 @@ export function toNodeSpec(
     if (!(input instanceof pg.Pool)) warnForeignPg(option)
     // pg-pool hides the password as non-enumerable: copy it explicitly for the probe connection.
     const options = input.options as pg.PoolConfig
+    checkTimers(options, option)
     const connection = { ...options, password: options.password }
     return {
       name: displayName(options, fallbackName),
@@ -143,6 +172,7 @@ export function toNodeSpec(
   if (config.connectionString !== undefined && typeof config.connectionString !== 'string') {
     throw new ConfigError(`${option}.connectionString`, 'expected a string')
   }
+  checkTimers(poolConfig, option)
   const merged: pg.PoolConfig = {
     max: poolDefaults.max,
     idleTimeoutMillis: poolDefaults.idleTimeoutMs,
@@ -196,21 +226,23 @@ export function expandHosts(
 }
 
 /**
- * The spec of a node added at runtime (`router.addNode`): pool settings as the first node's pool has them, pg's
- * `types` as the router was given them, named `node-<n>` when the input names none (`count`: the nodes there are
- * already).
+ * The specs of the nodes added at runtime by one `router.addNode` call: one per host of a multi-host URL (as
+ * `createRouter` does), pool settings as the first node's pool has them, pg's `types` as the router was given them,
+ * named `node-<n>` when the input names none (`count`: the nodes there are already).
  */
-export function addedNodeSpec(
+export function addedNodeSpecs(
   input: ReplicaInput,
   firstPool: pg.Pool,
   count: number,
   types: pg.CustomTypesConfig | undefined,
-): NodeSpec & { readonly password: string | undefined } {
+): Array<NodeSpec & { readonly password: string | undefined }> {
   const defaults = {
     max: firstPool.options.max ?? 10,
     idleTimeoutMs: firstPool.options.idleTimeoutMillis ?? 10_000,
     connectionTimeoutMs: firstPool.options.connectionTimeoutMillis ?? 5000,
   }
-  const slot = { role: 'replica', option: 'node', fallbackName: `node-${count + 1}` } as const
-  return toNodeSpec(input, slot, defaults, types)
+  return expandHosts(input, 'node').map((part, i) => {
+    const slot = { role: 'replica', option: 'node', fallbackName: `node-${count + i + 1}` } as const
+    return toNodeSpec(part as ReplicaInput, slot, defaults, types)
+  })
 }

@@ -77,6 +77,9 @@ function section<T extends object>(value: T | undefined, option: Section): Parti
   return value
 }
 
+/** The longest delay Node's timers take (2³¹−1 ms, about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 function number(
   value: unknown,
   option: string,
@@ -98,8 +101,9 @@ function number(
     (!integer || !Number.isFinite(value) || Number.isInteger(value))
   if (!ok) {
     const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `from ${min} to ${max}`
+    const why = max === MAX_TIMER_MS ? " (2³¹−1 ms: the longest delay Node's timers take)" : ''
     const expected = `${integer ? 'an integer' : 'a number'} ${range}${infinite ? ' (or Infinity)' : ''}`
-    throw new ConfigError(option, `expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`)
+    throw new ConfigError(option, `expected ${expected}${why}, got ${JSON.stringify(value) ?? String(value)}`)
   }
   return value as number
 }
@@ -179,10 +183,15 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     throw new ConfigError('writeFunctions', 'expected an array of function names')
   }
 
-  const intervalMs = number(health.intervalMs, 'healthCheck.intervalMs', 1000, { min: 10, integer: true })
+  const intervalMs = number(health.intervalMs, 'healthCheck.intervalMs', 1000, {
+    min: 10,
+    max: MAX_TIMER_MS,
+    integer: true,
+  })
   // A probe must end before the next round is due, or a hung node's probes pile up.
   const timeoutMs = number(health.timeoutMs, 'healthCheck.timeoutMs', Math.min(500, intervalMs - 1), {
     min: 1,
+    max: MAX_TIMER_MS,
     integer: true,
   })
   if (timeoutMs >= intervalMs) {
@@ -196,20 +205,20 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   const resolvedPool = {
     max: number(poolDefaults.max, 'pool.max', 10, { min: 1, integer: true }),
     idleTimeoutMs: renamed(poolValues, 'pool', 'idleTimeoutMs', 'idleTimeoutMillis', (value, option) =>
-      number(value, option, 10_000, { integer: true }),
+      number(value, option, 10_000, { integer: true, max: MAX_TIMER_MS }),
     ),
     connectionTimeoutMs: renamed(
       poolValues,
       'pool',
       'connectionTimeoutMs',
       'connectionTimeoutMillis',
-      (value, option) => number(value, option, 5000, { integer: true }),
+      (value, option) => number(value, option, 5000, { integer: true, max: MAX_TIMER_MS }),
     ),
   }
   const minTimeoutMs = number(retry.minTimeoutMs, 'retry.minTimeoutMs', 0, { integer: true, max: 60_000 })
   const limits = {
-    readMs: number(timeouts.readMs, 'timeouts.readMs', 30_000, { integer: true }),
-    writeMs: number(timeouts.writeMs, 'timeouts.writeMs', 0, { integer: true }),
+    readMs: number(timeouts.readMs, 'timeouts.readMs', 30_000, { integer: true, max: MAX_TIMER_MS }),
+    writeMs: number(timeouts.writeMs, 'timeouts.writeMs', 0, { integer: true, max: MAX_TIMER_MS }),
   }
   if (resolvedPool.connectionTimeoutMs === 0 && (limits.readMs > 0 || limits.writeMs > 0)) {
     throw new ConfigError(
@@ -231,7 +240,11 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     healthCheck: {
       intervalMs,
       timeoutMs,
-      maxBackoffMs: number(health.maxBackoffMs, 'healthCheck.maxBackoffMs', 5000, { min: 1, integer: true }),
+      maxBackoffMs: number(health.maxBackoffMs, 'healthCheck.maxBackoffMs', 5000, {
+        min: 1,
+        max: MAX_TIMER_MS,
+        integer: true,
+      }),
     },
     balance,
     zone,

@@ -6,13 +6,20 @@ import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
-import type { NodeConnections } from './node-connections.js'
+import type { ReadYourWrites } from '../session/read-your-writes.js'
+import type { Grant, NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
 import type { ReadAttempt, ReadPath } from './read-path.js'
 import type { RejectionLog } from './rejection-log.js'
 import { decide, type FailedRequest, recover } from './request-recovery.js'
 import { type Pin, READ_ONLY_REJECTION, type RouteOptions, type Routing } from './route-options.js'
 import { isSubmittable, type Submittable, whenEnded } from './submittable.js'
+
+/**
+ * How many times a write the primary ended with 57P01 before it could commit is sent again (each time on another
+ * connection): a fast shutdown ends every pooled connection, and a write may meet several of them.
+ */
+const MAX_RESENDS = 5
 
 /**
  * What happens to a request's connection once its statement ends: `release` it either way; `keep` it checked
@@ -27,6 +34,8 @@ export interface RequestContext {
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
   readonly rejections: RejectionLog
+  /** Where a session's writes landed (`wrote`). */
+  readonly causal: Pick<ReadYourWrites, 'wrote'>
   readonly tracer: RouterTracer
   readonly options: Pick<ResolvedOptions, 'retry' | 'timeouts'>
 }
@@ -71,7 +80,10 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   tried: Set<RouterNode> | undefined = undefined
   /** Why the attempt in flight went to its node (`route` events). */
   reason: string
-  /** `RunningStatement`: when the statement runs out of time (ticks of the time-limit timer; 0: no limit). */
+  /**
+   * `RunningStatement` / `WaitingCheckout`: when the statement (or its wait for a connection) runs out of time, in
+   * ticks of the time-limit timer; 0: no limit.
+   */
   deadline = 0
   /** `RunningStatement` / `WaitingCheckout`: position in its node's bag. */
   slot = -1
@@ -83,6 +95,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #startedAt = 0
   /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
   #sent = false
+  /** In a session: the WAL position its node was known to have reached when the statement was sent. */
+  #walBefore: bigint | undefined = undefined
   /** Checkouts started so far: only the last one's answer is the request's. */
   #checkouts = 0
   /** The reason the statement was routed for (kept for its trace when it is re-run elsewhere). */
@@ -159,8 +173,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   start(resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
     this.#resolve = resolve
     this.#reject = reject
-    const held = this.pin?.lease
-    if (held !== undefined) this.#onHeld(held)
+    const pin = this.pin
+    if (pin !== undefined && pin.lease !== undefined) this.#onHeld(pin.lease)
+    else if (pin !== undefined && pin.revoked !== undefined) this.#finish(roleChangedError(pin.revoked))
     else if (this.#toPrimary) this.#toThePrimary()
     else if (this.session === undefined) this.#toAReplica()
     else this.#slowly(this.#read())
@@ -198,12 +213,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   /**
    * On the caller's held connection, after the one check it gets before anything is sent on it: is it still what
    * it was when it was checked out (`leaseIsCurrent`)? If not, a replica-pinned client outside a transaction,
-   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent.
+   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent, and the pin
+   * is revoked: its connection closed (the server rolls back what it held open), every later statement failing
+   * the same way until the holder lets it go.
    */
   #onHeld(held: Lease): void {
     if (leaseIsCurrent(held)) this.#send(held)
-    else if (!this.movable || this.submittable) this.#finish(roleChangedError(held))
-    else {
+    else if (!this.movable || this.submittable) {
+      this.#context.connections.revoke(this.pin!, held)
+      this.#finish(roleChangedError(held))
+    } else {
       this.leavePin(undefined)
       this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.#read())
     }
@@ -238,19 +257,25 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.node = node
     this.#sent = false
     const checkout = ++this.#checkouts
+    // The wait for a connection has the statement's own limit, whatever the pool's connectionTimeoutMillis.
+    const { readMs, writeMs } = this.#context.options.timeouts
+    this.deadline = this.#context.connections.deadline(this.#toPrimary ? writeMs : readMs)
+    // The lease records what the node was when the checkout started, not when its connection comes.
+    const granted = this.#context.connections.grant(node)
     node.waiting.add(this)
     // An anonymous callback made here, not a named one per request: toolchains that keep function names
     // (esbuild's keepNames, which tsx uses) would rename a named one for every request. It carries its node and
     // its number: a checkout given up (its node marked down, its budget spent) may still answer once the request
     // has gone on to another one.
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) =>
-      this.#connected(node, checkout, error, client),
+      this.#connected(node, checkout, granted, error, client),
     )
   }
 
   #connected(
     node: RouterNode,
     checkout: number,
+    granted: Grant,
     error: Error | undefined,
     client: pg.PoolClient | undefined,
   ): void {
@@ -259,7 +284,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     else if (error !== undefined || client === undefined)
       this.#failed(connections.checkoutFailed(node, error))
     else {
-      const lease = connections.leased(node, client, this.reason)
+      const lease = connections.leased(node, client, this.reason, granted)
       const attempt = this.#attempt
       if (attempt === undefined) this.#send(lease)
       else {
@@ -282,6 +307,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const read = this.mode === 'borrowed' ? this.routing.target === 'replica' : !this.#toPrimary
     this.deadline = this.#context.connections.deadline(read ? readMs : writeMs)
     lease.node.began(this)
+    // Where a session's write lands is bounded from below by what its node had reached before it was sent.
+    if (this.session !== undefined) this.#walBefore = lease.node.lsn
     this.#sent = true
     if (isSubmittable(query)) this.#submit(lease, query)
     else {
@@ -317,6 +344,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
    */
   #submit(lease: Lease, submittable: Submittable): void {
     const connections = this.#context.connections
+    connections.guardReads(lease, submittable)
     whenEnded(
       submittable,
       (error) => connections.reasonFor(lease.client, error),
@@ -392,6 +420,24 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error })
   }
 
+  /** @internal {@link FailedRequest}: see `FailedRequest.safeToResend`. */
+  safeToResend(error: unknown): boolean {
+    const { lease } = this
+    return (
+      lease !== undefined &&
+      this.mode !== 'borrowed' &&
+      !this.submittable &&
+      this.routing.transaction === undefined &&
+      oneStatement(this.text, this.values) &&
+      this.#context.connections.endedBeforeCommit(lease.client, error)
+    )
+  }
+
+  /** @internal {@link FailedRequest}: the primary ended the statement before it could commit; sent again. */
+  resendOnPrimary(error: unknown): Promise<void> {
+    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error, resend: true })
+  }
+
   /** @internal {@link FailedRequest}: a replica refused the statement as a write; it runs on the primary. */
   rerunOnPrimary(error: unknown): Promise<void> {
     this.#context.rejections.record(this.node!, this.text, error)
@@ -410,13 +456,22 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   async #runOnPrimary(first: FirstFailure | undefined): Promise<void> {
     const primaries = this.#context.primaries
     const startedAt = first?.startedAt ?? primaries.downSince()
-    const lease = await primaries.checkout(this, this.routing.reason, first)
-    // On a primary marked down, the statement runs within the budget of one.
-    const budget = primaries.budget(lease, startedAt)
-    try {
-      await this.#run(lease)
-    } finally {
-      clearTimeout(budget)
+    let failure = first
+    for (let resends = first?.resend === true ? 1 : 0; ; resends++) {
+      const lease = await primaries.checkout(this, this.routing.reason, failure)
+      // On a primary marked down, the statement runs within the budget of one.
+      const budget = primaries.budget(lease, startedAt)
+      try {
+        await this.#run(lease)
+        return
+      } catch (error) {
+        // Ended again before it could commit (a shutdown still closing the primary's pooled connections one by
+        // one): sent again by the same rules, within the same wait, a bounded number of times.
+        if (resends >= MAX_RESENDS || !this.safeToResend(error)) throw error
+        failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: true }
+      } finally {
+        clearTimeout(budget)
+      }
     }
   }
 
@@ -439,7 +494,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const { session, node } = this
     if (this.query !== undefined) {
       if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary')
-        session.markWrite()
+        this.#context.causal.wrote(session, node, this.#walBefore)
       const ranOn = error === undefined ? node : undefined
       this.#context.tracer.traceStatementEnd?.(this.#traced, ranOn, this.#routedFor, error)
     }
@@ -468,4 +523,15 @@ interface CallbackClient {
     values: unknown[] | undefined,
     callback: (error: Error | null, result?: pg.QueryResult) => void,
   ): void
+}
+
+/**
+ * Whether a statement is one statement: with values it went by the extended protocol, which takes one; a text
+ * without a `;` before its end is one (a `;` inside a literal only makes this say no, which is safe).
+ */
+function oneStatement(text: string, values: unknown[] | undefined): boolean {
+  if (values !== undefined && values.length > 0) return true
+  const end = text.trimEnd()
+  const semicolon = end.indexOf(';')
+  return semicolon === -1 || semicolon === end.length - 1
 }

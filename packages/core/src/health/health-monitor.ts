@@ -1,12 +1,26 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import type { ClusterReplacedEvent, WritesLostEvent } from '../observability/router-events.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
-import { lsnDistance } from './lsn.js'
+import { formatLsn, lsnDistance } from './lsn.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
-import { resolveRoles, type Verdict } from './role-resolver.js'
+import {
+  type Incumbent,
+  replacementIdentity,
+  resolveRoles,
+  SAME_TIMELINE_TAKEOVER_MS,
+  type Verdict,
+} from './role-resolver.js'
+import { TimelineHistory } from './timeline-history.js'
 import { WalHistory } from './wal-history.js'
 
 type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
+
+/**
+ * Probe rounds in a row in which every node must report the same other system identifier before the router
+ * adopts the cluster behind its addresses as its own.
+ */
+export const REPLACEMENT_ROUNDS = 3
 
 /**
  * Probes every node each `healthCheck.intervalMs`, observes the roles (see {@link resolveRoles}) and keeps each
@@ -16,8 +30,13 @@ type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
  * a failover is followed within one round. Replicas are judged against the primary's WAL position of the same
  * round. Byte lag is `primary LSN − replay LSN`; time lag is how long ago a probe first saw the primary past the
  * replica's replay position (see {@link WalHistory}), capped by the age of the last replayed commit, and 0 while
- * the replica is not behind at all. A node that fails (a probe, or a statement with a connection error) is marked
- * down at once and re-probed with exponential back-off until it answers again.
+ * the replica is not behind at all. A node whose probe fails is marked down at once and re-probed with exponential
+ * back-off until it answers again.
+ *
+ * A statement that fails with a connection error only makes its node suspect ({@link reportConnectionFailure}):
+ * one lost connection is what a DBA's `pg_terminate_backend`, `idle_session_timeout` or a load balancer's reset
+ * does to a healthy server. The node is probed at once; only a failed probe marks it down (and so cancels what
+ * runs there, or refuses writes). Meanwhile new reads avoid a suspect replica.
  */
 export class HealthMonitor {
   readonly #nodes: NodeSet
@@ -27,6 +46,29 @@ export class HealthMonitor {
   /** Each node's latest probe; `undefined` after a failure. */
   readonly #readings = new Map<RouterNode, ProbeReading | undefined>()
   readonly #reprobes = new Map<RouterNode, NodeJS.Timeout>()
+  /** Nodes a statement's connection failure made suspect, while the probe that settles it runs. */
+  readonly #suspects = new Set<RouterNode>()
+  /** The primary as a probe last saw it lead (its timeline and position), for {@link resolveRoles}. */
+  #led:
+    | { readonly node: RouterNode; readonly timeline: number | undefined; readonly lsn: bigint | undefined }
+    | undefined
+  /** When each node that is down was first found down (cleared by an answer). */
+  readonly #downSince = new Map<RouterNode, number>()
+  /** Another system identifier every node reported, and in how many rounds in a row. */
+  #replacement: { readonly systemId: string; rounds: number } | undefined
+  /** Where the timelines before the current one ended (their switch points), from the primary's history file. */
+  readonly #timelines: TimelineHistory
+  /** Told when the cluster behind the router's addresses was replaced and adopted. */
+  onClusterReplaced: ((event: ClusterReplacedEvent) => void) | undefined
+  /** Told when a former primary is known to have acknowledged WAL past the point where its timeline ended. */
+  onWritesLost: ((event: WritesLostEvent) => void) | undefined
+  /**
+   * Primaries replaced by another node, by the timeline they led and how far they were seen to write on it: once
+   * that timeline's switch point is known, what they wrote past it is reported lost ({@link #reportLost}).
+   */
+  readonly #formerLeaders = new Map<number, { readonly node: RouterNode; readonly lsn: bigint | undefined }>()
+  /** Timelines whose lost writes were reported. */
+  readonly #reportedLost = new Set<number>()
   #roundTimer: NodeJS.Timeout | undefined
   #primaryLsn: bigint | undefined
   #history = new WalHistory()
@@ -37,6 +79,7 @@ export class HealthMonitor {
     this.#nodes = nodes
     this.#options = options
     this.#scrub = scrub
+    this.#timelines = new TimelineHistory(options.healthCheck.timeoutMs)
     for (const node of nodes.all)
       this.#probes.set(node, new NodeProbe(node.spec, options.healthCheck.timeoutMs))
     this.#firstRound = this.#round()
@@ -64,18 +107,52 @@ export class HealthMonitor {
     clearTimeout(this.#reprobes.get(node))
     this.#reprobes.delete(node)
     this.#readings.delete(node)
+    this.#downSince.delete(node)
+    this.#suspects.delete(node)
+    if (this.#led?.node === node) this.#led = undefined
     const probe = this.#probes.get(node)
     this.#probes.delete(node)
     await probe?.close()
   }
 
   /**
-   * Marks a node down after a statement failed on it with a connection error, and schedules a re-probe: the
-   * circuit breaker. Reads stop going there now, not at the next round.
+   * A statement (or an idle pooled connection) of `node` failed with a connection error: the node is suspect, and
+   * probed now. A failed probe marks it down; an answer clears the suspicion. Until the probe settles, new reads
+   * avoid a suspect replica (as one that is out of connection slots); nothing running is cancelled and no write is
+   * refused on the strength of one lost connection.
    */
   reportConnectionFailure(node: RouterNode, error: unknown): void {
     if (this.#stopped || node.removed) return
-    this.#fail(node, error, 'statement')
+    const message = this.#scrub(error instanceof Error ? error.message : String(error))
+    if (node.state === 'down' || this.#suspects.has(node)) {
+      node.suspected(message, 0)
+      return
+    }
+    this.#suspects.add(node)
+    const settleBy = Date.now() + this.#options.healthCheck.timeoutMs
+    node.suspected(message, settleBy)
+    void this.#probe(node).then(() => {
+      this.#suspects.delete(node)
+      if (this.#stopped || this.#readings.get(node) === undefined) return
+      // Cleared: reads may go there again at once.
+      node.cleared(settleBy)
+      this.#judge()
+    })
+  }
+
+  /**
+   * Where `timeline` ended (its switch point: WAL written on it past that point is not part of the cluster's
+   * history), when the cluster has moved past it. Read once from the current primary's timeline history file
+   * (`pg_read_file()`: a superuser, or a role granted EXECUTE on `pg_read_file(text)`); `undefined` when it cannot
+   * be read (or `timeline` is the current one).
+   */
+  async timelineEnd(timeline: number): Promise<bigint | undefined> {
+    const known = this.#timelines.endOf(timeline)
+    const { primary } = this.#nodes
+    const current = this.#nodes.timeline
+    if (known !== undefined || timeline >= current || primary.role !== 'primary') return known
+    await this.#timelines.learn(primary.spec, current)
+    return this.#timelines.endOf(timeline)
   }
 
   /** Stops probing and closes every probe connection. */
@@ -90,6 +167,7 @@ export class HealthMonitor {
   async #round(): Promise<void> {
     await Promise.all(this.#nodes.all.map((node) => this.#probe(node)))
     if (this.#stopped) return
+    this.#adoptReplacement()
     this.#judge()
     this.#forgetReplayedHistory()
     this.#roundTimer = setTimeout(() => void this.#round(), this.#options.healthCheck.intervalMs)
@@ -104,13 +182,14 @@ export class HealthMonitor {
       const reading = await probe.read()
       node.probed(Date.now(), reading.systemId)
       node.observeRtt(reading.roundTripMs)
+      this.#downSince.delete(node)
       // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
       const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
       if (this.#probes.has(node)) this.#readings.set(node, { ...reading, timeline })
     } catch (error) {
       const at = Date.now()
       this.#readings.set(node, undefined)
-      if (!this.#stopped && !node.removed) this.#fail(node, error, 'probe', at)
+      if (!this.#stopped && !node.removed) this.#fail(node, error, at)
     }
   }
 
@@ -118,19 +197,31 @@ export class HealthMonitor {
   #judge(): void {
     const nodes = this.#nodes
     const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
-    const resolution = resolveRoles(observations, nodes.primary, nodes)
+    const resolution = resolveRoles(observations, nodes.primary, nodes, this.#incumbent())
     nodes.learnIdentity(resolution.systemId, resolution.timeline)
     const elected = resolution.primary
     if (elected !== undefined && elected !== nodes.primary) {
       // Another node's WAL: positions of the old primary say nothing of the new one's lag clock.
       this.#history = new WalHistory()
       this.#primaryLsn = undefined
+      const former = nodes.primary
+      const last = this.#led
+      const led = last?.node === former ? last.timeline : former.timeline
+      if (led !== undefined && led < resolution.timeline)
+        this.#formerLeaders.set(led, { node: former, lsn: former.lsn })
       nodes.elect(elected, `leads timeline ${resolution.timeline}`)
     } else if (elected !== undefined && elected.role !== 'primary') {
       nodes.elect(elected, 'out of recovery again')
     }
     const verdict = (node: RouterNode) => resolution.verdicts.get(node)
-    if (elected !== undefined) this.#applyPrimary(elected, this.#readings.get(elected)!)
+    if (elected !== undefined) {
+      this.#applyPrimary(elected, this.#readings.get(elected)!)
+      // The switch points of the timelines before the primary's, read once per timeline (in the background).
+      if (resolution.timeline > 1) {
+        const learning = this.#timelines.learn(elected.spec, resolution.timeline)
+        if (this.#formerLeaders.size > 0) void learning.then(() => this.#reportLost())
+      }
+    }
     for (const node of nodes.all) {
       const reading = this.#readings.get(node)
       const judged = verdict(node)
@@ -140,6 +231,7 @@ export class HealthMonitor {
   }
 
   #applyPrimary(node: RouterNode, reading: ProbeReading): void {
+    this.#led = { node, timeline: reading.timeline ?? this.#nodes.timeline, lsn: reading.lsn }
     node.observe({ timeline: reading.timeline, lsn: reading.lsn, lagBytes: 0, lagSeconds: 0 })
     if (reading.lsn !== undefined) {
       this.#primaryLsn = reading.lsn
@@ -212,10 +304,97 @@ export class HealthMonitor {
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
   }
 
-  #fail(node: RouterNode, error: unknown, by: 'probe' | 'statement', at?: number): void {
-    node.failed(error, this.#scrub(error instanceof Error ? error.message : String(error)), by, at)
-    // A failed probe already dropped its connection. A statement's failure leaves it be: cutting a probe in
-    // flight would turn a suspicion into a confirmed outage.
+  /**
+   * What {@link resolveRoles} needs to know of the current primary: the timeline and position a probe last saw it
+   * lead (none while no probe has seen it as primary), and whether it is gone.
+   */
+  #incumbent(): Incumbent {
+    const { primary } = this.#nodes
+    const led = this.#led?.node === primary ? this.#led : undefined
+    const downSince = this.#downSince.get(primary)
+    const gone = downSince !== undefined && Date.now() - downSince >= SAME_TIMELINE_TAKEOVER_MS
+    return { timeline: led?.timeline, lsn: led?.lsn, gone }
+  }
+
+  /**
+   * Adopts the cluster behind the router's addresses when it was replaced (a blue/green switch behind stable
+   * endpoints): once every node has reported the same other system identifier for {@link REPLACEMENT_ROUNDS}
+   * rounds in a row, it is the cluster's identifier, its timelines start afresh, and `onClusterReplaced` is told.
+   * Until then, its nodes stay fenced.
+   */
+  #adoptReplacement(): void {
+    const nodes = this.#nodes
+    const previous = nodes.systemId
+    const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
+    const systemId = replacementIdentity(observations, nodes)
+    if (systemId === undefined || previous === undefined) {
+      this.#replacement = undefined
+      return
+    }
+    if (this.#replacement?.systemId !== systemId) this.#replacement = { systemId, rounds: 0 }
+    if (++this.#replacement.rounds < REPLACEMENT_ROUNDS) return
+    this.#replacement = undefined
+    nodes.learnIdentity(systemId, 0)
+    this.#led = undefined
+    this.#timelines.clear()
+    this.#formerLeaders.clear()
+    this.#reportedLost.clear()
+    // Positions of the old cluster say nothing of the new one's.
+    this.#history = new WalHistory()
+    this.#primaryLsn = undefined
+    const reason = `every node reported system identifier ${systemId} instead of ${previous} for ${REPLACEMENT_ROUNDS} probe rounds in a row: the cluster behind the router's addresses was replaced`
+    this.onClusterReplaced?.({ previousSystemId: previous, systemId, reason })
+  }
+
+  /**
+   * A session's write (or a token) at `at` of `timeline` is past where that timeline ended: a former primary
+   * acknowledged it there. Reported with the `writes-lost` event, once per timeline (see {@link #reportLost}).
+   */
+  lostWrite(timeline: number, at: bigint): void {
+    const end = this.#timelines.endOf(timeline)
+    const former = this.#formerLeaders.get(timeline)
+    if (end === undefined || at < end || former === undefined) return
+    this.#emitLost(timeline, end, at)
+  }
+
+  /**
+   * Reports what each former primary wrote past the end of the timeline it led, once that timeline's switch point is
+   * known: WAL it acknowledged there (its furthest position the router saw, from probes and from the positions read
+   * after sessions' writes) is not on the cluster's history. Once per timeline; nothing when it was not seen past
+   * the switch point (a session that finds its write lost reports it then, {@link lostWrite}).
+   */
+  #reportLost(): void {
+    for (const timeline of this.#formerLeaders.keys()) {
+      const end = this.#timelines.endOf(timeline)
+      if (end !== undefined) this.#emitLost(timeline, end, undefined)
+    }
+  }
+
+  /** The `writes-lost` event of `timeline` (ended at `end`), once, if its former primary was seen past `end`. */
+  #emitLost(timeline: number, end: bigint, at: bigint | undefined): void {
+    const former = this.#formerLeaders.get(timeline)
+    if (former === undefined || this.#reportedLost.has(timeline)) return
+    const { node } = former
+    let reached = former.lsn
+    const now = node.timeline === timeline ? node.lsn : undefined
+    for (const seen of [now, at])
+      if (seen !== undefined && (reached === undefined || seen > reached)) reached = seen
+    if (reached === undefined || reached < end || (reached === end && at === undefined)) return
+    this.#reportedLost.add(timeline)
+    this.onWritesLost?.({
+      node: node.name,
+      timeline,
+      from: formatLsn(end),
+      to: formatLsn(reached),
+      reason: `${node.name} acknowledged writes on timeline ${timeline} past the point where it ended (${formatLsn(end)}; seen at ${formatLsn(reached)}): they are not on timeline ${this.#nodes.timeline}`,
+    })
+  }
+
+  /** A probe of `node` failed: it is down (confirmed after a second failure in a row, see NodeSet.writable). */
+  #fail(node: RouterNode, error: unknown, at: number): void {
+    if (!this.#downSince.has(node)) this.#downSince.set(node, at)
+    node.failed(error, this.#scrub(error instanceof Error ? error.message : String(error)), 'probe', at)
+    // A failed probe already dropped its connection.
     this.#scheduleReprobe(node)
   }
 

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { endClient } from '../pg-close.js'
 import { parseLsn, parseTimeline } from './lsn.js'
 
 /** What one probe of a node reads. */
@@ -77,20 +78,39 @@ export class NodeProbe {
 
   async #timedRead(): Promise<ProbeReading> {
     let timer: NodeJS.Timeout | undefined
+    const attempt = { over: false }
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        attempt.over = true
         this.reset()
         reject(new Error(`health probe timed out after ${this.#timeoutMs} ms`))
       }, this.#timeoutMs)
       timer.unref()
     })
     try {
-      return await Promise.race([this.#read(), timeout])
+      return await Promise.race([this.#readOnce(attempt), timeout])
     } catch (error) {
       this.reset()
       throw error
     } finally {
       clearTimeout(timer)
+    }
+  }
+
+  /**
+   * One probe. A connection kept from an earlier probe may have been closed while it idled (`idle_session_timeout`,
+   * a load balancer's reset, `pg_terminate_backend`): that says nothing of the node, so a probe whose kept
+   * connection fails is tried once more on a new one, within the same time limit. A new connection that fails is
+   * the node's failure.
+   */
+  async #readOnce(attempt: { readonly over: boolean }): Promise<ProbeReading> {
+    const kept = this.#connection !== undefined
+    try {
+      return await this.#read()
+    } catch (error) {
+      if (!kept || attempt.over || this.#closed) throw error
+      this.reset()
+      return this.#read()
     }
   }
 
@@ -134,7 +154,7 @@ export class NodeProbe {
       try {
         await client.connect()
       } catch (error) {
-        client.end().catch(() => {})
+        void endClient(client)
         throw error
       }
       const connection = { client, systemId: await readSystemId(client) }
@@ -150,16 +170,16 @@ export class NodeProbe {
   reset(client: pg.Client | undefined = this.#connection?.client): void {
     if (!client) return
     if (client === this.#connection?.client) this.#connection = undefined
-    client.end().catch(() => {})
+    void endClient(client)
   }
 
-  /** Closes the probe connection for good. */
+  /** Closes the probe connection for good, within a bounded time whatever the node does (see endClient). */
   async close(): Promise<void> {
     this.#closed = true
     const connecting = this.#connecting
     const client = this.#connection?.client
     this.#connection = undefined
-    await Promise.allSettled([client?.end(), connecting?.then((c) => c.client.end())])
+    await Promise.allSettled([client && endClient(client), connecting?.then((c) => endClient(c.client))])
   }
 }
 

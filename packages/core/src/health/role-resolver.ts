@@ -19,6 +19,28 @@ export type Verdict =
   | { readonly role: 'primary' | 'replica' }
   | { readonly role: 'fenced'; readonly reason: string }
 
+/**
+ * What the router knows of the node writes go to now, for the one rule a probe cannot decide alone: may another
+ * writable node on the same timeline replace it? A promotion always starts a new timeline; a second writable node
+ * on the primary's own timeline is a replica started without `standby.signal` (or a copy of the primary), and
+ * taking it for the primary would send writes to a node that does not have the primary's history.
+ */
+export interface Incumbent {
+  /** The timeline a probe last saw it lead; `undefined` while no probe has seen it as primary (a first guess). */
+  readonly timeline: number | undefined
+  /** Its WAL position at that probe. */
+  readonly lsn: bigint | undefined
+  /** Whether it has been unreachable long enough to be taken for gone ({@link SAME_TIMELINE_TAKEOVER_MS}). */
+  readonly gone: boolean
+}
+
+/**
+ * How long the primary must have been unreachable before a writable node on its own timeline may take over, and
+ * then only if that node's WAL position is at least the primary's last one seen (it holds everything the router
+ * saw the primary write).
+ */
+export const SAME_TIMELINE_TAKEOVER_MS = 30_000
+
 /** The roles of one resolution, and the cluster identity after it. */
 export interface Resolution<N> extends ClusterIdentity {
   /** The node to write to, or `undefined` when no reachable node may be primary now. */
@@ -41,11 +63,18 @@ function fenced(reason: string): Verdict {
  * primary on an older timeline (an old primary restarted on its own) or beside the primary, and a node that
  * streams an older timeline (it follows such an old primary). A node whose timeline cannot be read is taken at
  * its word: it is not fenced on a guess.
+ *
+ * A writable node on the timeline the current primary leads (`incumbent`) never replaces it: it takes over only
+ * when the current primary says it is no longer primary (it answers in recovery), was never seen as primary (the
+ * configuration's guess), or is gone ({@link Incumbent.gone}, and the node holds its last position). Until then
+ * there is no primary to write to while the current one is unreachable, and the rival is fenced, its reason
+ * naming the primary. Without `incumbent`, the current primary counts as a guess.
  */
 export function resolveRoles<N extends { readonly name: string }>(
   observations: readonly Observation<N>[],
   current: N | undefined,
   identity: ClusterIdentity,
+  incumbent?: Incumbent,
 ): Resolution<N> {
   const answered = observations.filter(
     (o): o is { node: N; reading: ProbeReading } => o.reading !== undefined,
@@ -73,7 +102,13 @@ export function resolveRoles<N extends { readonly name: string }>(
   }
   const claimants = members.filter((o) => !o.reading.inRecovery)
   const onNewest = claimants.filter((o) => (o.reading.timeline ?? timeline) === timeline)
-  const primary = (onNewest.find((o) => o.node === current) ?? onNewest[0])?.node
+  const held = onNewest.find((o) => o.node === current)
+  const rival = held === undefined ? onNewest[0] : undefined
+  const blocked =
+    rival !== undefined &&
+    current !== undefined &&
+    !mayTakeOver(rival, current, answered, timeline, incumbent)
+  const primary = blocked ? undefined : (held ?? rival)?.node
   for (const { node, reading } of claimants) {
     const claimed = reading.timeline ?? timeline
     if (node === primary) verdicts.set(node, PRIMARY)
@@ -82,8 +117,15 @@ export function resolveRoles<N extends { readonly name: string }>(
         node,
         fenced(`claims primary on timeline ${claimed}, older than the cluster's timeline ${timeline}`),
       )
+    } else if (primary === undefined) {
+      verdicts.set(
+        node,
+        fenced(
+          `claims primary on timeline ${claimed} beside ${current!.name} (the primary, unreachable now): a second writable node on its timeline, not a promotion`,
+        ),
+      )
     } else {
-      verdicts.set(node, fenced(`claims primary on timeline ${claimed} beside ${primary!.name}`))
+      verdicts.set(node, fenced(`claims primary on timeline ${claimed} beside ${primary.name}`))
     }
   }
   for (const { node, reading } of members) {
@@ -99,4 +141,44 @@ export function resolveRoles<N extends { readonly name: string }>(
     )
   }
   return { primary, verdicts, systemId, timeline }
+}
+
+/**
+ * Whether `rival`, writable on the newest timeline while the current primary is not among the writable nodes on
+ * it, may take over: it leads a timeline newer than the one the current primary led (a promotion), or the current
+ * primary answered in recovery, was never seen as primary, or is gone and `rival` holds its last position.
+ */
+function mayTakeOver<N>(
+  rival: { readonly node: N; readonly reading: ProbeReading },
+  current: N,
+  answered: readonly { readonly node: N; readonly reading: ProbeReading }[],
+  timeline: number,
+  incumbent: Incumbent | undefined,
+): boolean {
+  if (incumbent?.timeline === undefined) return true
+  if ((rival.reading.timeline ?? timeline) > incumbent.timeline) return true
+  if (answered.some((o) => o.node === current && o.reading.inRecovery)) return true
+  if (!incumbent.gone) return false
+  const { lsn } = rival.reading
+  return incumbent.lsn === undefined || (lsn !== undefined && lsn >= incumbent.lsn)
+}
+
+/**
+ * The system identifier the cluster's addresses now lead to, when the cluster was replaced behind them (a
+ * blue/green switch behind stable endpoints): every node answered, all with one system identifier, and it is not
+ * the cluster's. `undefined` otherwise (a node that does not answer might still be of the old cluster).
+ */
+export function replacementIdentity<N>(
+  observations: readonly Observation<N>[],
+  identity: ClusterIdentity,
+): string | undefined {
+  if (identity.systemId === undefined || observations.length === 0) return undefined
+  let other: string | undefined
+  for (const { reading } of observations) {
+    const systemId = reading?.systemId
+    if (systemId === undefined || systemId === identity.systemId) return undefined
+    if (other !== undefined && other !== systemId) return undefined
+    other = systemId
+  }
+  return other
 }

@@ -1,10 +1,20 @@
 import type { EventEmitter } from 'node:events'
 import type { RouterNode } from '../replicas/router-node.js'
-import type { NodeStateEvent, PrimaryChangedEvent, RerouteEvent, RouterEvents } from './router-events.js'
-import type { CheckoutTracer, NodeTracer, RerouteTracer } from './router-tracer.js'
+import type {
+  ClusterReplacedEvent,
+  NodeStateEvent,
+  PrimaryChangedEvent,
+  RerouteEvent,
+  RouterEvents,
+  WritesLostEvent,
+} from './router-events.js'
+import type { CheckoutTracer, IntegrityTracer, NodeTracer, RerouteTracer } from './router-tracer.js'
 
-/** The router's events (`node-state`, `primary-changed`, `reroute`), as a tracer emitting them on `emitter`. */
-export class EventTracer implements NodeTracer, RerouteTracer {
+/**
+ * The router's events (`node-state`, `primary-changed`, `cluster-replaced`, `writes-lost`, `reroute`), as a tracer
+ * emitting them on `emitter`.
+ */
+export class EventTracer implements NodeTracer, RerouteTracer, IntegrityTracer {
   readonly #emitter: EventEmitter<RouterEvents>
 
   constructor(emitter: EventEmitter<RouterEvents>) {
@@ -17,6 +27,14 @@ export class EventTracer implements NodeTracer, RerouteTracer {
 
   tracePrimaryChange(event: PrimaryChangedEvent): void {
     this.#emitter.emit('primary-changed', event)
+  }
+
+  traceClusterReplaced(event: ClusterReplacedEvent): void {
+    this.#emitter.emit('cluster-replaced', event)
+  }
+
+  traceWritesLost(event: WritesLostEvent): void {
+    this.#emitter.emit('writes-lost', event)
   }
 
   traceReroute(event: RerouteEvent): void {

@@ -1,6 +1,6 @@
 import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
 import { isDistanceChoice } from '../replicas/nearest-selector.js'
-import type { NodeState, RouterNode } from '../replicas/router-node.js'
+import type { NodeRole, NodeState, RouterNode } from '../replicas/router-node.js'
 import type { OpenTelemetryApi } from './open-telemetry-loader.js'
 import type { RerouteEvent } from './router-events.js'
 import { isFallback } from './router-events.js'
@@ -60,7 +60,11 @@ export class RouterTelemetry
   readonly #choices: Counter
   readonly #gauges: ObservableGauge[]
   readonly #observe = (result: BatchObservableResult) => this.#collect(result)
-  readonly #attributes = new WeakMap<RouterNode, Map<string, Attributes>>()
+  /** Per role (a node's role changes in a failover), per node, per reason: the frozen attribute sets. */
+  readonly #attributes: Readonly<Record<NodeRole, WeakMap<RouterNode, Map<string, Attributes>>>> = {
+    primary: new WeakMap(),
+    replica: new WeakMap(),
+  }
   readonly #choiceAttributes = new WeakMap<RouterNode, Map<string, Attributes>>()
 
   constructor(api: OpenTelemetryApi, nodes: () => readonly RouterNode[]) {
@@ -140,13 +144,15 @@ export class RouterTelemetry
     if (span?.isRecording()) span.setAttributes(attributes)
   }
 
-  /** One frozen attribute set per node and reason, made once: no allocation per statement. */
+  /** One frozen attribute set per node, role and reason, made once: no allocation per statement. */
   #attributesOf(node: RouterNode, reason: string): Attributes {
+    const role = node.role
+    const cache = this.#attributes[role]
     return (
-      this.#attributes.get(node)?.get(reason) ??
-      remember(this.#attributes, node, reason, {
+      cache.get(node)?.get(reason) ??
+      remember(cache, node, reason, {
         'pgroute.node': node.name,
-        'pgroute.role': node.role,
+        'pgroute.role': role,
         'pgroute.reason': reason,
       })
     )

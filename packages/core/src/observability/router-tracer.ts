@@ -1,5 +1,11 @@
 import type { RouterNode } from '../replicas/router-node.js'
-import type { NodeStateEvent, PrimaryChangedEvent, RerouteEvent } from './router-events.js'
+import type {
+  ClusterReplacedEvent,
+  NodeStateEvent,
+  PrimaryChangedEvent,
+  RerouteEvent,
+  WritesLostEvent,
+} from './router-events.js'
 
 /**
  * Traces the statements the router routes: each is started in the caller's context (so the caller's active span
@@ -28,6 +34,15 @@ export interface NodeTracer {
   tracePrimaryChange(event: PrimaryChangedEvent): void
 }
 
+/**
+ * Traces what the router detects about the cluster's history: a cluster replaced behind its addresses, writes a
+ * former primary acknowledged past the end of its timeline.
+ */
+export interface IntegrityTracer {
+  traceClusterReplaced(event: ClusterReplacedEvent): void
+  traceWritesLost(event: WritesLostEvent): void
+}
+
 /** Runs the router's own background work (health probes, re-probes) outside the caller's trace. */
 export interface BackgroundTracer {
   traceBackground<T>(work: () => T): T
@@ -45,7 +60,13 @@ export interface ClosingTracer {
  * OpenTelemetry.
  */
 export type RouterTracer = Partial<
-  StatementTracer & CheckoutTracer & RerouteTracer & NodeTracer & BackgroundTracer & ClosingTracer
+  StatementTracer &
+    CheckoutTracer &
+    RerouteTracer &
+    NodeTracer &
+    IntegrityTracer &
+    BackgroundTracer &
+    ClosingTracer
 >
 
 /** One tracer doing what each of `tracers` does, with only the methods at least one of them has. */
@@ -83,6 +104,16 @@ export function combineTracers(tracers: ReadonlyArray<RouterTracer | undefined>)
   if (primaries.length > 0)
     combined.tracePrimaryChange = (event) => {
       for (const tracer of primaries) tracer.tracePrimaryChange(event)
+    }
+  const replaced = having('traceClusterReplaced')
+  if (replaced.length > 0)
+    combined.traceClusterReplaced = (event) => {
+      for (const tracer of replaced) tracer.traceClusterReplaced(event)
+    }
+  const lost = having('traceWritesLost')
+  if (lost.length > 0)
+    combined.traceWritesLost = (event) => {
+      for (const tracer of lost) tracer.traceWritesLost(event)
     }
   const background = having('traceBackground')
   if (background.length > 0)

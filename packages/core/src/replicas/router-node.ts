@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { hideClient } from '../errors.js'
+import type { Lease } from './lease.js'
 import { type DistanceChoice, isDistanceChoice } from './nearest-selector.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
@@ -39,10 +41,17 @@ export interface RunningStatement extends Slotted {
   readonly deadline: number
   /** A transaction's body (its own statements on the connection), rather than one statement of the router's. */
   readonly body: boolean
+  /** The lease the connection was checked out under (what the node was then), once there is one. */
+  readonly lease: Lease | undefined
 }
 
-/** A checkout waiting for one of a node's connections; failed at once when the node is marked down. */
+/**
+ * A checkout waiting for one of a node's connections; failed at once when the node is marked down, and when its
+ * deadline passes (whatever the pool's own `connectionTimeoutMillis`, which may be 0: wait forever).
+ */
 export interface WaitingCheckout extends Slotted {
+  /** When the wait runs out, in ticks of the time-limit timer (`StatementCanceller`); 0: no limit. */
+  readonly deadline: number
   checkoutFailed(error: unknown): void
 }
 
@@ -352,8 +361,11 @@ export class RouterNode {
     if (reading.lagSeconds !== undefined) this.#lagSeconds = reading.lagSeconds
   }
 
-  /** A replay position learned outside a probe (a direct read-your-writes check): positions only rise. */
-  observeReplay(lsn: bigint): void {
+  /**
+   * A WAL position learned outside a probe: a replica's replay position (a direct read-your-writes check), the
+   * primary's insert position (read after a session's write). Positions only rise.
+   */
+  observePosition(lsn: bigint): void {
     if (this.#lsn === undefined || lsn > this.#lsn) this.#lsn = lsn
   }
 
@@ -368,7 +380,7 @@ export class RouterNode {
     this.#failures++
     this.#errors++
     this.#lastError = message
-    this.#lastFailure = error
+    this.#lastFailure = hideClient(error)
     this.setState('down', message)
   }
 
@@ -403,6 +415,21 @@ export class RouterNode {
     }
     this.running.remove(running)
     if (served) this.#served++
+  }
+
+  /**
+   * One of the node's connections failed with a connection error (`message`, scrubbed of secrets): the node is
+   * suspect until a probe settles it. A replica takes no new reads until `until` (epoch ms; 0: leave as is).
+   */
+  suspected(message: string, until: number): void {
+    this.#errors++
+    this.#lastError = message
+    if (this.#role === 'replica' && this.#coolUntil < until) this.#coolUntil = until
+  }
+
+  /** The probe that settles a suspicion (raised with `until`, see {@link suspected}) found the node up. */
+  cleared(until: number): void {
+    if (this.#coolUntil === until) this.#coolUntil = 0
   }
 
   /** The node had no connection slot free: reads avoid it until `until` (epoch ms). It is busy, not broken. */

@@ -1,5 +1,11 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { PgRouteError } from '../errors.js'
+import { endClient } from '../pg-close.js'
+import { attributeError } from '../pg-errors.js'
+
+/** How long closing waits for the statements queued on a control connection. */
+const CLOSE_WAIT_MS = 1000
 
 /**
  * The router's own connection to one node, for its own statements (the primary's WAL position, a replica's
@@ -30,17 +36,29 @@ export class ControlConnection {
     return run
   }
 
-  /** Closes the connection for good once the statements queued so far have settled; later ones fail. */
+  /**
+   * Closes the connection for good once the statements queued so far have settled (at most {@link CLOSE_WAIT_MS});
+   * later ones fail.
+   */
   async close(): Promise<void> {
-    await this.#tail
+    // A statement in flight on a hung node is not awaited past a second: its connection is closed below.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.#tail,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS)
+        timer.unref()
+      }),
+    ])
+    clearTimeout(timer)
     this.#closed = true
     const client = this.#client
     this.#client = undefined
-    await client?.end().catch(() => {})
+    if (client) await endClient(client)
   }
 
   async #run<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
-    if (this.#closed) throw new Error(`the router's connection to ${this.#spec.name} is closed`)
+    if (this.#closed) throw closedError(this.#spec.name)
     let client = this.#client
     const opening = client ? undefined : this.#open()
     let timer: NodeJS.Timeout | undefined
@@ -48,7 +66,10 @@ export class ControlConnection {
       timer = setTimeout(() => {
         this.#drop((client ?? opening)!)
         reject(
-          new Error(`the router's own statement on ${this.#spec.name} timed out after ${this.#timeoutMs} ms`),
+          new PgRouteError(
+            'PGROUTE_TIMEOUT',
+            `The router's own statement on ${this.#spec.name} timed out after ${this.#timeoutMs} ms`,
+          ),
         )
       }, this.#timeoutMs)
       timer.unref()
@@ -57,13 +78,15 @@ export class ControlConnection {
       if (opening) {
         await Promise.race([opening.connect(), timeout])
         // Closed meanwhile (router.end()): nobody would close it later.
-        if (this.#closed) throw new Error(`the router's connection to ${this.#spec.name} is closed`)
+        if (this.#closed) throw closedError(this.#spec.name)
         client = opening
         this.#client = opening
       }
       const result = await Promise.race([client!.query<T>(sql), timeout])
       return result.rows
     } catch (error) {
+      // Connecting, or the statement on the connection: where the error came from tells what it means.
+      attributeError(error, this.#client === undefined ? 'connect' : client!)
       this.#drop((client ?? opening)!)
       throw error
     } finally {
@@ -87,6 +110,11 @@ export class ControlConnection {
 
   #drop(client: pg.Client): void {
     if (client === this.#client) this.#client = undefined
-    client.end().catch(() => {})
+    void endClient(client)
   }
+}
+
+/** `PGROUTE_CLOSED`: the router's own connection to a node was closed (the router ended, or the node left). */
+function closedError(name: string): PgRouteError {
+  return new PgRouteError('PGROUTE_CLOSED', `The router's connection to ${name} is closed`)
 }

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import { isPgRouteError, type Outcome, PgRouteError } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
-import { parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
+import { formatLsn, parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
 import { isConnectionError } from '../pg-errors.js'
-import { primaryUnavailable } from '../replicas/node-errors.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
-import type { CausalSession } from './causal-session.js'
+import type { CausalSession, SessionWrite, Settled } from './causal-session.js'
 import { ControlConnection } from './control-connection.js'
 import { SharedFetch } from './shared-fetch.js'
 
@@ -75,18 +75,47 @@ export class ReadYourWrites {
         if (position === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
         return position
       } catch (error) {
+        if (isPgRouteError(error) && error.code === 'PGROUTE_CLOSED') throw error
         const remaining = deadline - Date.now()
-        if (!isConnectionError(error) || this.#closed) throw error
-        if (remaining <= 0) throw primaryUnavailable(primary, error)
+        // A hung primary's lookup timed out: the time a read may take is spent.
+        if (!isConnectionError(error) || this.#closed || remaining <= 0) throw lookupFailed(primary, error)
         await sleep(Math.min(pause, remaining), undefined, { ref: false })
       }
     }
   }
 
-  /** The WAL position `session`'s reads must see (fetched when a write happened since), or `undefined`. */
+  /**
+   * The WAL position `session`'s reads must see, or `undefined`. Settles its writes and its floor first when
+   * needed (a write since the last settle, or a floor of a timeline that has ended): see {@link #settle}.
+   */
   required(session: CausalSession): Promise<WalPosition | undefined> | WalPosition | undefined {
     if (session.claim !== undefined) return this.#verifyClaim(session, session.claim)
-    return session.required(this.primaryPosition)
+    if (!session.dirty) {
+      const floor = session.floor
+      const current = this.#replicas.timeline
+      if (floor === undefined || floor.timeline === undefined || floor.timeline >= current) return floor
+    }
+    return session.settle(this.#settle)
+  }
+
+  /**
+   * A statement of `session` ran on `node` (the primary) and may have written; `lower` is a position of the node
+   * read before it was sent. The node's insert position is fetched now, off the caller's path, on the router's
+   * own connection to it (shared: however many sessions write, one fetch runs and one waits per node), so that
+   * where the write landed is known even if the node dies the next moment.
+   */
+  wrote(session: CausalSession, node: RouterNode, lower: bigint | undefined): void {
+    const upper = this.#lookupsOf(node)
+      .written.get()
+      .then(
+        (position) => {
+          // A tighter lower bound for the next writes there, and the furthest the node is known to have reached.
+          if (position !== undefined) node.observePosition(position.lsn)
+          return position
+        },
+        () => undefined,
+      )
+    session.markWrite({ node, timeline: node.timeline, lower, upper })
   }
 
   /**
@@ -160,15 +189,36 @@ export class ReadYourWrites {
   }
 
   /**
-   * A token's position is believed up to what the primary is known to have reached on its timeline (its last
-   * probe, or a replica that received that far); beyond it, the primary is asked. A position the primary has not
-   * reached cannot come from a real token: it is clamped to the furthest position a replica of the primary's
-   * timeline has replayed (a position the primary did reach), so a forged token can neither pin a session to the
-   * primary nor hold reads waiting. A position of an older or unknown timeline that the primary has reached cannot
-   * be compared: it stands, and its reads go to the primary.
+   * A token's position, verified before any read relies on it: tokens are untrusted input, and a token must never
+   * send the session's reads to the primary unless the session's own writes need it.
+   * - `0/0` asks for nothing.
+   * - A position of an older timeline is compared with where that timeline ended ({@link HealthMonitor.timelineEnd}):
+   *   at or before the switch point it is part of the current timeline's history, and stands as the same position
+   *   on the current timeline; past it, the writes it stands for were lost, and the session fails with
+   *   `PGROUTE_WRITES_LOST`. When the switch point cannot be read (no privilege), it stands on the current
+   *   timeline: reads may then miss a lost write, but never pin the primary.
+   * - A position without a timeline (a bare LSN) stands on the current timeline.
+   * - On the current timeline, it is believed up to what the primary is known to have reached (its last probe, or
+   *   a replica that received that far); beyond it, the primary is asked. A position the primary has not reached
+   *   cannot come from a real token: it is clamped to the furthest position a replica of the primary's timeline
+   *   has replayed (a position the primary did reach), so a forged token can neither pin a session to the primary
+   *   nor hold reads waiting.
    */
   async #verifyClaim(session: CausalSession, claim: WalPosition): Promise<WalPosition | undefined> {
-    const timeline = this.#replicas.timeline
+    session.settleClaim(claim, await this.#verified(claim))
+    return this.required(session)
+  }
+
+  async #verified(claim: WalPosition): Promise<WalPosition | undefined> {
+    if (claim.lsn === 0n) return undefined
+    let timeline = this.#replicas.timeline
+    let position: WalPosition =
+      claim.timeline === undefined ? { lsn: claim.lsn, timeline: timeline || undefined } : claim
+    if (claim.timeline !== undefined && timeline > 0 && claim.timeline < timeline) {
+      const placed = await this.#placed(claim, undefined, 'token')
+      if (placed.lost !== undefined) throw placed.lost
+      position = placed.position
+    }
     let known = this.#monitor.primaryLsn ?? 0n
     let replayed = 0n
     for (const replica of this.#replicas.all) {
@@ -176,14 +226,92 @@ export class ReadYourWrites {
       if (replica.receiveLsn !== undefined && replica.receiveLsn > known) known = replica.receiveLsn
       if (replica.lsn !== undefined && replica.lsn > replayed) replayed = replica.lsn
     }
-    let real = claim.lsn <= known && (claim.timeline === undefined || claim.timeline <= timeline)
-    if (!real) {
-      const primary = await this.primaryPosition()
-      const older = claim.timeline === undefined || (primary.timeline ?? 0) > claim.timeline
-      real = claim.lsn <= primary.lsn && (older || claim.timeline === primary.timeline)
+    if (position.lsn <= known && position.timeline !== undefined && position.timeline <= timeline)
+      return position
+    const primary = await this.primaryPosition()
+    timeline = primary.timeline ?? timeline
+    // Before the first probe, a position without a timeline stands on the primary's.
+    if (position.timeline === undefined) position = { lsn: position.lsn, timeline: primary.timeline }
+    const older = position.timeline === undefined || (primary.timeline ?? 0) > position.timeline
+    const real = position.lsn <= primary.lsn && (older || position.timeline === primary.timeline)
+    return real ? position : { lsn: replayed, timeline: timeline || position.timeline }
+  }
+
+  /**
+   * Settles a session's writes and its floor: where each write landed, and whether it is on the cluster's current
+   * timeline. A position of the current timeline stands. A position of a timeline that has ended is compared with
+   * where that timeline ended (its switch point, {@link HealthMonitor.timelineEnd}): at or before it, the write is
+   * on the current timeline too (the same position stands there); past it, it was lost with the old timeline, and
+   * the session is told (`PGROUTE_WRITES_LOST`), `unknown` when the write completed within a round trip of the
+   * switch point (its `lower` bound is before it). Without a readable switch point (no privilege) a position stands
+   * on the current timeline: nothing is reported, and reads never pin the primary for it.
+   *
+   * A write whose position could not be read after it (its node failed at once) is placed by its `lower` bound when
+   * its timeline has ended, else by the current primary's position (which covers it).
+   */
+  readonly #settle = async (
+    writes: readonly SessionWrite[],
+    floor: WalPosition | undefined,
+  ): Promise<Settled> => {
+    let settled: WalPosition | undefined
+    let lost: PgRouteError | undefined
+    const take = ({ position, lost: loss }: Placed) => {
+      settled = later(settled, position)
+      // A certain loss says more than a possible one.
+      if (loss !== undefined && (lost === undefined || lost.outcome === 'unknown')) lost = loss
     }
-    session.settleClaim(claim, real ? claim : { lsn: replayed, timeline: timeline || claim.timeline })
-    return session.required(this.primaryPosition)
+    if (floor !== undefined) take(await this.#placed(floor, (floor as SettledPosition).lower, 'write'))
+    for (const write of writes) {
+      const upper = await write.upper
+      if (upper !== undefined) {
+        const position = { lsn: upper.lsn, timeline: upper.timeline ?? write.timeline }
+        take(await this.#placed(position, write.lower, 'write'))
+      } else take(await this.#untracked(write))
+    }
+    return { floor: settled, lost }
+  }
+
+  /**
+   * Where `position` (of a write, or a token) stands on the current timeline: itself when its timeline is the
+   * current one (or newer, or unknown); the same position when its timeline ended past it, or where it ended is
+   * unknown; else it was lost, and the position is the switch point (with `lost`, `unknown` for a token, or when
+   * `lower`, a position known before the write, is before the switch point).
+   */
+  async #placed(position: WalPosition, lower: bigint | undefined, what: 'token' | 'write'): Promise<Placed> {
+    const current = this.#replicas.timeline
+    const { timeline } = position
+    if (timeline === undefined || current === 0 || timeline >= current)
+      return { position: { ...position, lower } }
+    const end = await this.#monitor.timelineEnd(timeline)
+    if (end === undefined || position.lsn <= end)
+      return { position: { lsn: position.lsn, timeline: current } }
+    // A token is the position read after its session's last write (an upper bound, shared with other sessions'
+    // writes): the write itself may be before the switch point. Only a write with a lower bound past it is certain.
+    const outcome = what === 'token' || (lower !== undefined && lower < end) ? 'unknown' : 'aborted'
+    if (outcome === 'aborted') this.#monitor.lostWrite(timeline, position.lsn)
+    return {
+      position: { lsn: end, timeline: current },
+      lost: writesLost(position, end, current, what, outcome),
+    }
+  }
+
+  /** A write whose node failed before its position could be read after it. */
+  async #untracked(write: SessionWrite): Promise<Placed> {
+    const current = this.#replicas.timeline
+    const { timeline, lower } = write
+    const end =
+      timeline !== undefined && current > 0 && timeline < current
+        ? await this.#monitor.timelineEnd(timeline)
+        : undefined
+    // Its timeline goes on (or where it ended is unknown): the current primary's position covers it.
+    if (end === undefined) return { position: await this.primaryPosition() }
+    const position = { lsn: lower ?? end, timeline: timeline! }
+    const outcome = lower !== undefined && lower >= end ? 'aborted' : 'unknown'
+    if (outcome === 'aborted') this.#monitor.lostWrite(timeline!, position.lsn)
+    return {
+      position: { lsn: end, timeline: current },
+      lost: writesLost(position, end, current, 'write', outcome),
+    }
   }
 
   /** Polls `node`'s replay position until it reaches `required` (true) or `maxWaitMs` is over (false). */
@@ -199,7 +327,7 @@ export class ReadYourWrites {
       }
       // A replica that moved to another timeline meanwhile is not caught up.
       if (position !== undefined && position.timeline === required.timeline) {
-        node.observeReplay(position.lsn)
+        node.observePosition(position.lsn)
         if (position.lsn >= required.lsn) return true
       }
       const remaining = deadline - Date.now()
@@ -207,6 +335,64 @@ export class ReadYourWrites {
       await sleep(Math.min(pause, remaining), undefined, { ref: false })
     }
   }
+}
+
+/** A settled position, with the bound before the write it came from (when it came from one). */
+interface SettledPosition extends WalPosition {
+  readonly lower?: bigint | undefined
+}
+
+/** Where a write or a token stands on the current timeline, and the error of its loss. */
+interface Placed {
+  readonly position: SettledPosition
+  readonly lost?: PgRouteError
+}
+
+/** The later of two positions: the newer timeline's, or on one timeline the further one. */
+function later(a: SettledPosition | undefined, b: SettledPosition): SettledPosition {
+  if (a === undefined) return b
+  if ((a.timeline ?? 0) !== (b.timeline ?? 0)) return (b.timeline ?? 0) > (a.timeline ?? 0) ? b : a
+  return b.lsn > a.lsn ? b : a
+}
+
+/**
+ * `PGROUTE_WRITES_LOST`: the session's write (or the token it continues from) at `position` is past `end`, where
+ * its timeline ended. `outcome` is `aborted` when the write is certainly not on the current timeline (running it
+ * again applies it once), `unknown` when it completed within a round trip of the switch point, or when only a
+ * token (a position read after the write) says where it was.
+ */
+function writesLost(
+  position: WalPosition,
+  end: bigint,
+  current: number,
+  what: 'token' | 'write',
+  outcome: Outcome,
+): PgRouteError {
+  const at = `${formatLsn(position.lsn)}@${position.timeline}`
+  const subject =
+    what === 'token'
+      ? `its token ${at} is past the point where timeline ${position.timeline} ended (${formatLsn(end)}); a token is the node's WAL position read after the session's last write, so that write may not be on the current timeline ${current}`
+      : outcome === 'unknown'
+        ? `its last write on timeline ${position.timeline} completed within a round trip of the point where that timeline ended (${formatLsn(end)}; the node's WAL was at ${formatLsn(position.lsn)} right after it), so it may not be on the current timeline ${current}`
+        : `its last write was made on timeline ${position.timeline} past the point where that timeline ended (${formatLsn(end)})`
+  const range =
+    outcome === 'unknown'
+      ? ''
+      : `: WAL ${formatLsn(end)}–${formatLsn(position.lsn)} of timeline ${position.timeline} is not on the current timeline ${current}`
+  return new PgRouteError(
+    'PGROUTE_WRITES_LOST',
+    `Writes of this session were ${outcome === 'unknown' ? 'perhaps ' : ''}lost in a failover: ${subject}${range}. The primary had acknowledged them; read your data again before relying on it`,
+    { outcome },
+  )
+}
+
+/** `PGROUTE_PRIMARY_UNAVAILABLE`: the primary's position could not be read in time (the last failure as cause). */
+function lookupFailed(primary: RouterNode, error: unknown): PgRouteError {
+  return new PgRouteError(
+    'PGROUTE_PRIMARY_UNAVAILABLE',
+    `The WAL position of the primary ${primary.name} (which a session's read must see) could not be read: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  )
 }
 
 /** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */

@@ -20,7 +20,13 @@ const NO_OWNER: NodeOwner = { nodeStateChanged: () => {}, nodeRoleChanged: () =>
 export function occupy(node: RouterNode, count: number): RunningStatement[] {
   const started: RunningStatement[] = []
   for (let i = 0; i < count; i++) {
-    const running: RunningStatement = { slot: -1, client: {} as pg.PoolClient, deadline: 0, body: false }
+    const running: RunningStatement = {
+      slot: -1,
+      client: {} as pg.PoolClient,
+      deadline: 0,
+      body: false,
+      lease: undefined,
+    }
     node.began(running)
     started.push(running)
   }
