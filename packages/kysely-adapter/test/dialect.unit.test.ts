@@ -1,6 +1,7 @@
 import { createRouter, isConfigError, type Router } from '@pgroute/core'
 import {
   CamelCasePlugin,
+  CompiledQuery,
   DummyDriver,
   Kysely,
   PostgresAdapter,
@@ -91,6 +92,46 @@ describe('db.destroy()', () => {
     } finally {
       await shared.end()
     }
+  })
+})
+
+describe("the driver's connections", () => {
+  it('hands a released connection out again (Kysely keeps an entry per connection object), afresh', async () => {
+    const clients: Array<{ release(error?: Error | boolean): void }> = []
+    const releases: unknown[] = []
+    const connect = router.connect.bind(router)
+    const spied = Object.assign(Object.create(router) as Router, {
+      connect: async () => {
+        const client = await connect()
+        const release = client.release.bind(client)
+        client.release = (error?: Error | boolean) => {
+          releases.push(error)
+          release(error)
+        }
+        clients.push(client)
+        return client
+      },
+    })
+    const spiedDriver = new PgRouteDialect({ router: spied, endRouterOnDestroy: false }).createDriver()
+    await spiedDriver.init()
+
+    const first = await spiedDriver.acquireConnection()
+    const second = await spiedDriver.acquireConnection()
+    expect(second).not.toBe(first)
+    ;(first as unknown as { markBroken(): void }).markBroken()
+    await spiedDriver.releaseConnection(first)
+    const again = await spiedDriver.acquireConnection()
+    expect(again).toBe(first)
+    expect(clients).toHaveLength(3)
+    // The new checkout has a client of its own, and forgets that the last one was broken.
+    await spiedDriver.releaseConnection(again)
+    await spiedDriver.releaseConnection(second)
+    expect(releases).toEqual([true, false, false])
+
+    // Released, it runs nothing and is not released twice, as a released pg client.
+    await expect(first.executeQuery(CompiledQuery.raw('select 1'))).rejects.toThrow(/released/)
+    await expect(spiedDriver.releaseConnection(first)).rejects.toThrow(/already been released/)
+    await spiedDriver.destroy()
   })
 })
 
