@@ -6,7 +6,7 @@ import {
   type Router,
   type RouteTarget,
 } from '@pgroute/core'
-import { leavesReplica } from '@pgroute/core/internal'
+import { leavesReplica, reopenClient } from '@pgroute/core/internal'
 import type { CompiledQuery, DatabaseConnection, PostgresCursorConstructor, QueryResult } from 'kysely'
 import type pg from 'pg'
 import { isMarkedForPrimary } from './primary-plugin.js'
@@ -58,13 +58,19 @@ function describeStatement(query: CompiledQuery, classification: Classification 
  * stays on its node: on a replica, a write or a read-write transaction is refused with `PGROUTE_PINNED` rather
  * than silently moved to the primary (which would drop the session state the callback relies on).
  *
- * The driver reuses a released connection for a later checkout, with a new client (see
- * `PgRouteDriver.acquireConnection`): Kysely remembers every connection object it was handed, and one new object
- * per query would cost it an entry per query.
+ * The driver reuses a released connection for a later checkout (see `PgRouteDriver.acquireConnection`): Kysely
+ * remembers every connection object it was handed, and one new object per query would cost it an entry per query.
+ * The connection's client is released with it and reopened for the next checkout (a new client when a statement
+ * of the last one is still running); every checkout has a number, so that a statement its caller did not wait for
+ * leaves alone the checkout that reuses the connection.
  */
 export class PgRouteConnection implements DatabaseConnection {
   /** The client of the current checkout; `undefined` while the connection is released. */
   #client: RoutedClient | undefined = undefined
+  /** The client of the last checkout, reopened for the next one when it can be (see {@link open}). */
+  #released: RoutedClient | undefined = undefined
+  /** Number of the current checkout. */
+  #checkout = 0
   readonly #router: Router
   readonly #cursor: PostgresCursorConstructor | null
   readonly #targets: QueryTargets
@@ -77,17 +83,31 @@ export class PgRouteConnection implements DatabaseConnection {
     this.#targets = targets
   }
 
-  /** Starts a checkout on `client` (a new one, not pinned yet). */
+  /** Starts a checkout on `client`, a new client of the router (no node chosen yet). */
   open(client: RoutedClient): this {
     this.#client = client
+    this.#released = undefined
+    this.#checkout++
     this.#inTransaction = false
     this.#broken = false
     return this
   }
 
+  /**
+   * Starts a checkout on the client of the last one, reopened (no node chosen yet); `false` when it cannot be (a
+   * statement of the last checkout is still running): the checkout then needs a new client ({@link open}).
+   */
+  reopen(): boolean {
+    const last = this.#released
+    if (last === undefined || !reopenClient(last)) return false
+    this.open(last)
+    return true
+  }
+
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     try {
       const client = this.#current()
+      const checkout = this.#checkout
       const { classification, pin } = this.#route(client, compiledQuery, false)
       if (pin !== undefined) await client.pin(pin)
       let result: pg.QueryResult
@@ -95,11 +115,11 @@ export class PgRouteConnection implements DatabaseConnection {
         result = await client.query(compiledQuery.sql, [...compiledQuery.parameters])
       } finally {
         // (A statement its caller did not wait for leaves alone the checkout that reuses this connection.)
-        if (classification?.transaction === 'end' && this.#client === client) this.#inTransaction = false
+        if (classification?.transaction === 'end' && this.#isCheckout(checkout)) this.#inTransaction = false
       }
       if (
         (classification?.transaction === 'begin' || classification?.transaction === 'begin-read-only') &&
-        this.#client === client
+        this.#isCheckout(checkout)
       ) {
         this.#inTransaction = true
       }
@@ -157,7 +177,13 @@ export class PgRouteConnection implements DatabaseConnection {
     if (client === undefined)
       throw new Error('Release called on client which has already been released to the pool.')
     this.#client = undefined
+    this.#released = client
     client.release(this.#broken || this.#inTransaction)
+  }
+
+  /** Whether checkout number `checkout` is still going on (not released, not followed by another). */
+  #isCheckout(checkout: number): boolean {
+    return this.#checkout === checkout && this.#client !== undefined
   }
 
   /** The client of the current checkout; a released connection runs nothing, as a released pg client. */

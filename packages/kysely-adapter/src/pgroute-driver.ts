@@ -67,16 +67,17 @@ export class PgRouteDriver implements Driver {
   }
 
   /**
-   * A connection on a new client of the router. No node is chosen here: the connection's first statement chooses
-   * it. The connection object is one released before when there is one: Kysely's runtime driver remembers every
+   * A connection on a client of the router (a new one, or the last checkout's reopened). No node is chosen here:
+   * the connection's first statement chooses it. The connection object is one released before when there is one: Kysely's runtime driver remembers every
    * connection object it is handed (in a `WeakSet`), and a new one per query would cost it an entry per query,
    * which the garbage collector pays for; `PostgresDriver` likewise hands out one object per pg connection.
    */
   async acquireConnection(_options?: AbortableOptions): Promise<DatabaseConnection> {
+    const idle = this.#idle.pop()
+    if (idle?.reopen()) return idle
     const router = this.#config.router
-    const client = await router.connect()
-    const connection = this.#idle.pop() ?? new PgRouteConnection(router, this.#cursor, this.#targets)
-    return connection.open(client)
+    const connection = idle ?? new PgRouteConnection(router, this.#cursor, this.#targets)
+    return connection.open(await router.connect())
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
