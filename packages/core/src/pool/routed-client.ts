@@ -33,6 +33,9 @@ export function reopenClient(client: RoutedClient): boolean {
 const RELAYED_EVENTS = ['error', 'notification', 'notice', 'end', 'drain'] as const
 type RelayedEvent = (typeof RELAYED_EVENTS)[number]
 
+/** The EventEmitter methods of {@link RoutedClient}, which inherits them by its prototype (see the end of the file). */
+export interface RoutedClient extends EventEmitter {}
+
 /**
  * A `pg.PoolClient` look-alike that picks its node at its first statement and then stays pinned to it until
  * `release()`:
@@ -60,7 +63,8 @@ type RelayedEvent = (typeof RELAYED_EVENTS)[number]
  * }
  * ```
  */
-export class RoutedClient extends EventEmitter {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: an EventEmitter by its prototype (see the end of the file).
+export class RoutedClient {
   readonly #core: RouterCore
   /** The connection this client holds, as its statements leave it. */
   readonly #pin: Pin
@@ -84,7 +88,6 @@ export class RoutedClient extends EventEmitter {
 
   /** @internal Clients come from `router.connect()` and `router.pool.connect()`. */
   constructor(core: RouterCore) {
-    super()
     this.#core = core
     this.#pin = core.connect()
     this.#onPin = { pin: this.#pin }
@@ -188,20 +191,20 @@ export class RoutedClient extends EventEmitter {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.on(event, listener)
+  on(event: string | symbol, listener: (...args: any[]) => void): this {
+    EventEmitter.prototype.on.call(this, event, listener)
     this.#listened(event)
     return this
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
-  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return this.on(event, listener)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
-  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.prependListener(event, listener)
+  prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    EventEmitter.prototype.prependListener.call(this, event, listener)
     this.#listened(event)
     return this
   }
@@ -376,3 +379,10 @@ export class RoutedClient extends EventEmitter {
     this.#attached?.client.on(event as 'error', relay)
   }
 }
+
+// An EventEmitter whose constructor is not run: EventEmitter's methods make its listener table at the first
+// listener (as for any object inheriting from it without calling it), where running it would make one for every
+// client, and most clients (an ORM's transaction, a Kysely query) never have a listener. `instanceof EventEmitter`
+// holds, and every method of EventEmitter is there.
+Object.setPrototypeOf(RoutedClient.prototype, EventEmitter.prototype)
+Object.setPrototypeOf(RoutedClient, EventEmitter)
