@@ -99,6 +99,8 @@ export interface InterleavedResult {
   readonly ratios: ReadonlyMap<string, number>
   /** Median CPU microseconds per call of each client, by name. */
   readonly cpuMicrosPerOp: ReadonlyMap<string, number>
+  /** CPU microseconds per call of each client in every round, in round order, by name (see {@link pairedDelta}). */
+  readonly cpuMicrosPerRound: ReadonlyMap<string, readonly number[]>
   /** Median over rounds of (baseline / client) CPU per call: like `ratios`, below 1 means the client costs more. */
   readonly cpuRatios: ReadonlyMap<string, number>
   /** Median garbage collection microseconds per call of each client, by name. */
@@ -154,10 +156,37 @@ export async function measureRounds(
     opsPerSecond: medians(ops),
     ratios: medians(ratios),
     cpuMicrosPerOp: medians(cpu),
+    cpuMicrosPerRound: cpu,
     cpuRatios: medians(cpuRatios),
     gcMicrosPerOp: medians(gc),
     p50Ms: medians(p50),
     p99Ms: medians(p99),
     calls,
   }
+}
+
+/** A difference measured round by round: its median, and the middle half of the rounds' values. */
+export interface PairedDelta {
+  readonly median: number
+  /** First quartile of the per-round differences. */
+  readonly low: number
+  /** Third quartile of the per-round differences. */
+  readonly high: number
+}
+
+/**
+ * `client`'s figure minus `baseline`'s, taken round by round (both ran in the same round, minutes apart at most),
+ * then summarised: a disturbed round spoils one difference, and the quartiles show how far the rounds disagree.
+ * `scale` divides every difference (e.g. statements per call, for a figure per statement).
+ */
+export function pairedDelta(
+  perRound: ReadonlyMap<string, readonly number[]>,
+  client: string,
+  baseline: string,
+  scale = 1,
+): PairedDelta {
+  const mine = perRound.get(client)!
+  const theirs = perRound.get(baseline)!
+  const deltas = Float64Array.from(mine, (value, round) => (value - theirs[round]!) / scale).sort()
+  return { median: median([...deltas]), low: quantile(deltas, 0.25), high: quantile(deltas, 0.75) }
 }

@@ -6,4 +6,5 @@
  */
 
 export { leavesReplica } from './classify/pinning-rule.js'
+export { reopenClient } from './pool/routed-client.js'
 export { type Lease, leaseIsCurrent } from './replicas/lease.js'

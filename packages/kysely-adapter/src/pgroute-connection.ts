@@ -6,7 +6,7 @@ import {
   type Router,
   type RouteTarget,
 } from '@pgroute/core'
-import { leavesReplica } from '@pgroute/core/internal'
+import { leavesReplica, reopenClient } from '@pgroute/core/internal'
 import type { CompiledQuery, DatabaseConnection, PostgresCursorConstructor, QueryResult } from 'kysely'
 import type pg from 'pg'
 import { isMarkedForPrimary } from './primary-plugin.js'
@@ -57,38 +57,70 @@ function describeStatement(query: CompiledQuery, classification: Classification 
  * `db.connection()` callback runs further statements on a connection outside a transaction. Such a connection
  * stays on its node: on a replica, a write or a read-write transaction is refused with `PGROUTE_PINNED` rather
  * than silently moved to the primary (which would drop the session state the callback relies on).
+ *
+ * The driver reuses a released connection for a later checkout (see `PgRouteDriver.acquireConnection`): Kysely
+ * remembers every connection object it was handed, and one new object per query would cost it an entry per query.
+ * The connection's client is released with it and reopened for the next checkout (a new client when a statement
+ * of the last one is still running); every checkout has a number, so that a statement its caller did not wait for
+ * leaves alone the checkout that reuses the connection.
  */
 export class PgRouteConnection implements DatabaseConnection {
-  readonly #client: RoutedClient
+  /** The client of the current checkout; `undefined` while the connection is released. */
+  #client: RoutedClient | undefined = undefined
+  /** The client of the last checkout, reopened for the next one when it can be (see {@link open}). */
+  #released: RoutedClient | undefined = undefined
+  /** Number of the current checkout. */
+  #checkout = 0
   readonly #router: Router
   readonly #cursor: PostgresCursorConstructor | null
   readonly #targets: QueryTargets
   #inTransaction = false
   #broken = false
 
-  constructor(
-    client: RoutedClient,
-    router: Router,
-    cursor: PostgresCursorConstructor | null,
-    targets: QueryTargets,
-  ) {
-    this.#client = client
+  constructor(router: Router, cursor: PostgresCursorConstructor | null, targets: QueryTargets) {
     this.#router = router
     this.#cursor = cursor
     this.#targets = targets
   }
 
+  /** Starts a checkout on `client`, a new client of the router (no node chosen yet). */
+  open(client: RoutedClient): this {
+    this.#client = client
+    this.#released = undefined
+    this.#checkout++
+    this.#inTransaction = false
+    this.#broken = false
+    return this
+  }
+
+  /**
+   * Starts a checkout on the client of the last one, reopened (no node chosen yet); `false` when it cannot be (a
+   * statement of the last checkout is still running): the checkout then needs a new client ({@link open}).
+   */
+  reopen(): boolean {
+    const last = this.#released
+    if (last === undefined || !reopenClient(last)) return false
+    this.open(last)
+    return true
+  }
+
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      const { classification, pin } = this.#route(compiledQuery, false)
-      if (pin !== undefined) await this.#client.pin(pin)
+      const client = this.#current()
+      const checkout = this.#checkout
+      const { classification, pin } = this.#route(client, compiledQuery, false)
+      if (pin !== undefined) await client.pin(pin)
       let result: pg.QueryResult
       try {
-        result = await this.#client.query(compiledQuery.sql, [...compiledQuery.parameters])
+        result = await client.query(compiledQuery.sql, [...compiledQuery.parameters])
       } finally {
-        if (classification?.transaction === 'end') this.#inTransaction = false
+        // (A statement its caller did not wait for leaves alone the checkout that reuses this connection.)
+        if (classification?.transaction === 'end' && this.#isCheckout(checkout)) this.#inTransaction = false
       }
-      if (classification?.transaction === 'begin' || classification?.transaction === 'begin-read-only') {
+      if (
+        (classification?.transaction === 'begin' || classification?.transaction === 'begin-read-only') &&
+        this.#isCheckout(checkout)
+      ) {
         this.#inTransaction = true
       }
       const { command, rowCount, rows } = result
@@ -118,10 +150,11 @@ export class PgRouteConnection implements DatabaseConnection {
     if (!Number.isInteger(chunkSize) || (chunkSize as number) <= 0) {
       throw new ConfigError('chunkSize', `expected a positive integer, got ${String(chunkSize)}`)
     }
-    const { pin } = this.#route(compiledQuery, true)
-    if (pin !== undefined) await this.#client.pin(pin)
+    const client = this.#current()
+    const { pin } = this.#route(client, compiledQuery, true)
+    if (pin !== undefined) await client.pin(pin)
     const cursor = new Cursor<R>(compiledQuery.sql, compiledQuery.parameters.slice())
-    this.#client.query(cursor as unknown as pg.Submittable)
+    client.query(cursor as unknown as pg.Submittable)
     try {
       for (;;) {
         const rows = await cursor.read(chunkSize as number)
@@ -140,7 +173,24 @@ export class PgRouteConnection implements DatabaseConnection {
 
   /** Returns the pinned connection to its node's pool; one left inside a transaction is destroyed instead. */
   release(): void {
-    this.#client.release(this.#broken || this.#inTransaction)
+    const client = this.#client
+    if (client === undefined)
+      throw new Error('Release called on client which has already been released to the pool.')
+    this.#client = undefined
+    this.#released = client
+    client.release(this.#broken || this.#inTransaction)
+  }
+
+  /** Whether checkout number `checkout` is still going on (not released, not followed by another). */
+  #isCheckout(checkout: number): boolean {
+    return this.#checkout === checkout && this.#client !== undefined
+  }
+
+  /** The client of the current checkout; a released connection runs nothing, as a released pg client. */
+  #current(): RoutedClient {
+    const client = this.#client
+    if (client === undefined) throw new Error('Client was released to the pool and cannot run queries')
+    return client
   }
 
   /**
@@ -148,10 +198,10 @@ export class PgRouteConnection implements DatabaseConnection {
    * pinned replica must not run it. Synchronous, and allocation-free for the common case (a builder read).
    * Carries the text's classification when it was needed (raw SQL), for tracking transactions.
    */
-  #route(query: CompiledQuery, streaming: boolean): Route {
+  #route(client: RoutedClient, query: CompiledQuery, streaming: boolean): Route {
     const target = isMarkedForPrimary(query.queryId) ? 'primary' : this.#targets.of(query)
     const classification = target === undefined ? this.#router.classify(query.sql) : undefined
-    const role = this.#client.role
+    const role = client.role
     if (role === undefined) {
       if (target === 'primary') {
         // When the text says primary too (all DML, locking reads), a query lands there by itself: pinning first
@@ -168,7 +218,7 @@ export class PgRouteConnection implements DatabaseConnection {
       if (target === 'primary' || leavesReplica(text)) {
         throw new PgRouteError(
           'PGROUTE_PINNED',
-          `This connection is pinned to replica ${this.#client.node} by its first statement (db.connection() keeps ` +
+          `This connection is pinned to replica ${client.node} by its first statement (db.connection() keeps ` +
             `one node for its callback), so it cannot run ${describeStatement(query, target === 'primary' ? undefined : text)}. ` +
             'Start the callback with the write or the read-write transaction, or use primary(db).connection().',
         )

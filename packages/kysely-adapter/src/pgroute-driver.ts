@@ -14,6 +14,12 @@ import { PgRouteConnection } from './pgroute-connection.js'
 import { QueryTargets } from './query-targets.js'
 import type { ResolvedConfig } from './resolve-config.js'
 
+/**
+ * Released connection objects kept for reuse: as many as were held at once, up to this (each is a few fields; a
+ * burst of more only makes new ones again).
+ */
+const MAX_IDLE_CONNECTIONS = 1024
+
 /** Options Kysely 0.29 passes to driver methods; accepted so the driver fits both 0.28 and 0.29. */
 interface AbortableOptions {
   readonly signal?: AbortSignal | undefined
@@ -48,6 +54,8 @@ export class PgRouteDriver implements Driver {
   readonly #config: ResolvedConfig
   /** Where each query's tree sends it, remembered by text for SELECTs: shared by every connection. */
   readonly #targets = new QueryTargets()
+  /** Released connections, reused by later checkouts (see {@link acquireConnection}). */
+  readonly #idle: PgRouteConnection[] = []
   #cursor: PostgresCursorConstructor | null = null
 
   constructor(config: ResolvedConfig) {
@@ -58,10 +66,18 @@ export class PgRouteDriver implements Driver {
     this.#cursor = this.#config.cursor === undefined ? await loadCursor() : this.#config.cursor
   }
 
+  /**
+   * A connection on a client of the router (a new one, or the last checkout's reopened). No node is chosen here:
+   * the connection's first statement chooses it. The connection object is one released before when there is one: Kysely's runtime driver remembers every
+   * connection object it is handed (in a `WeakSet`), and a new one per query would cost it an entry per query,
+   * which the garbage collector pays for; `PostgresDriver` likewise hands out one object per pg connection.
+   */
   async acquireConnection(_options?: AbortableOptions): Promise<DatabaseConnection> {
-    // No node is chosen here: the connection's first statement chooses it.
-    const client = await this.#config.router.connect()
-    return new PgRouteConnection(client, this.#config.router, this.#cursor, this.#targets)
+    const idle = this.#idle.pop()
+    if (idle?.reopen()) return idle
+    const router = this.#config.router
+    const connection = idle ?? new PgRouteConnection(router, this.#cursor, this.#targets)
+    return connection.open(await router.connect())
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -113,7 +129,9 @@ export class PgRouteDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection, _options?: AbortableOptions): Promise<void> {
-    asConnection(connection).release()
+    const pgroute = asConnection(connection)
+    pgroute.release()
+    if (this.#idle.length < MAX_IDLE_CONNECTIONS) this.#idle.push(pgroute)
   }
 
   async destroy(_options?: AbortableOptions): Promise<void> {

@@ -1,6 +1,7 @@
-import { createRouter, isConfigError, type Router } from '@pgroute/core'
+import { createRouter, isConfigError, type RoutedClient, type Router } from '@pgroute/core'
 import {
   CamelCasePlugin,
+  CompiledQuery,
   DummyDriver,
   Kysely,
   PostgresAdapter,
@@ -8,7 +9,7 @@ import {
   PostgresQueryCompiler,
   sql,
 } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { onPrimary, PgRouteDialect, type PgRouteDialectConfig, primary } from '../src/index.js'
 import { isMarkedForPrimary } from '../src/primary-plugin.js'
 
@@ -91,6 +92,71 @@ describe('db.destroy()', () => {
     } finally {
       await shared.end()
     }
+  })
+})
+
+describe("the driver's connections", () => {
+  /** A driver over `router` whose `connect()` is spied on: every client made, every release with its argument. */
+  async function spiedDriver() {
+    const clients: RoutedClient[] = []
+    const releases: unknown[] = []
+    const connect = router.connect.bind(router)
+    const spy = vi.spyOn(router, 'connect').mockImplementation(async () => {
+      const client = await connect()
+      const release = client.release.bind(client)
+      client.release = (error?: Error | boolean) => {
+        releases.push(error)
+        release(error)
+      }
+      clients.push(client)
+      return client
+    })
+    onTestFinished(() => spy.mockRestore())
+    const driver = new PgRouteDialect({ router, endRouterOnDestroy: false }).createDriver()
+    await driver.init()
+    return { driver, clients, releases }
+  }
+
+  it('hands a released connection out again (Kysely keeps an entry per connection object), afresh', async () => {
+    const { driver, clients, releases } = await spiedDriver()
+    const first = await driver.acquireConnection()
+    const second = await driver.acquireConnection()
+    expect(second).not.toBe(first)
+    ;(first as unknown as { markBroken(): void }).markBroken()
+    await driver.releaseConnection(first)
+    const again = await driver.acquireConnection()
+    expect(again).toBe(first)
+    // Its client is reopened for the new checkout (no new one), which forgets that the last one was broken.
+    expect(clients).toHaveLength(2)
+    await driver.releaseConnection(again)
+    await driver.releaseConnection(second)
+    expect(releases).toEqual([true, false, false])
+
+    // Released, it runs nothing and is not released twice, as a released pg client.
+    await expect(first.executeQuery(CompiledQuery.raw('select 1'))).rejects.toThrow(/released/)
+    await expect(driver.releaseConnection(first)).rejects.toThrow(/already been released/)
+    expect(clients).toHaveLength(2)
+    await driver.destroy()
+  })
+
+  it('gives the next checkout a new client while a statement of the last one still runs', async () => {
+    const { driver, clients } = await spiedDriver()
+    const busy = await driver.acquireConnection()
+    // Its caller does not wait for it: the statement is still running (connecting) when the connection is released.
+    const running = busy.executeQuery(CompiledQuery.raw('select 1'))
+    running.catch(() => {})
+    await driver.releaseConnection(busy)
+    const next = await driver.acquireConnection()
+    expect(next).toBe(busy)
+    expect(clients).toHaveLength(2)
+    expect(clients[1]).not.toBe(clients[0])
+    await expect(running).rejects.toThrow()
+    await driver.releaseConnection(next)
+    // Once nothing of a checkout runs, its client serves the next one again.
+    expect(await driver.acquireConnection()).toBe(busy)
+    expect(clients).toHaveLength(2)
+    await driver.releaseConnection(busy)
+    await driver.destroy()
   })
 })
 

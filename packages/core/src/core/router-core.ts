@@ -104,12 +104,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
     routing?: Routing,
   ): Promise<pg.QueryResult<R>> {
     try {
-      this.assertOpen()
-      const text = query === undefined ? '' : textOf(query)
-      routing ??= this.classify(text)
-      const session = this.sessions.getStore()
-      const request = new StatementRequest<R>(this, text, query, values, routing, session, options)
-      return await new Promise<pg.QueryResult<R>>((resolve, reject) => request.start(resolve, reject))
+      return await this.start<R>(query, values, options, routing)
     } catch (error) {
       // Settled in pg's callbacks: give the error a stack trace that leads back to the caller, as pg does.
       traceToCaller(error)
@@ -117,10 +112,35 @@ export class RouterCore implements RequestContext, NodeSetListener {
     }
   }
 
-  /** The pin of a new client: empty until its first statement checks a connection out for it. */
-  connect(): Pin {
+  /**
+   * {@link route} without the caller's stack on its errors: the request's own promise, nothing around it, for a
+   * public boundary that repairs the stack itself (a pinned client, whose statement is one promise so). Throws
+   * synchronously when the router is closed.
+   */
+  start<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    query: string | pg.QueryConfig | Submittable | undefined,
+    values: unknown[] | undefined,
+    options: RouteOptions = ROUTE,
+    routing?: Routing,
+  ): Promise<pg.QueryResult<R>> {
     this.assertOpen()
-    return emptyPin()
+    const text = query === undefined ? '' : textOf(query)
+    routing ??= this.classify(text)
+    const session = this.sessions.getStore()
+    const request = new StatementRequest<R>(this, text, query, values, routing, session, options)
+    return new Promise<pg.QueryResult<R>>((resolve, reject) => request.start(resolve, reject))
+  }
+
+  /**
+   * The pin of a new client: empty until its first statement checks a connection out for it. `reuse`: the pin of
+   * a released client that takes a new checkout, emptied.
+   */
+  connect(reuse?: Pin): Pin {
+    this.assertOpen()
+    if (reuse === undefined) return emptyPin()
+    reuse.lease = undefined
+    reuse.movable = false
+    return reuse
   }
 
   /** Tells `watcher` of every node now, and of every node that joins or leaves from now on. */

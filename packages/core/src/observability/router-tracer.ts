@@ -77,7 +77,13 @@ export function combineTracers(tracers: ReadonlyArray<RouterTracer | undefined>)
     parts.filter((tracer) => typeof tracer[method] === 'function') as Array<Required<Pick<RouterTracer, K>>>
   const combined: RouterTracer = {}
   const statements = having('traceStatementStart') as unknown as StatementTracer[]
-  if (statements.length > 0) {
+  if (statements.length === 1) {
+    // One part (OpenTelemetry's, usually): its own methods, with nothing to gather per statement.
+    const [only] = statements as [StatementTracer]
+    combined.traceStatementStart = (reason) => only.traceStatementStart(reason)
+    combined.traceStatementEnd = (started, node, reason, error) =>
+      only.traceStatementEnd(started, node, reason, error)
+  } else if (statements.length > 1) {
     // Each part gets back what it returned itself.
     combined.traceStatementStart = (reason) => statements.map((tracer) => tracer.traceStatementStart(reason))
     combined.traceStatementEnd = (started, node, reason, error) => {

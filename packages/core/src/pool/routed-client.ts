@@ -11,14 +11,30 @@ import {
   textOf,
 } from '../core/submittable.js'
 import { PgRouteError } from '../errors.js'
+import { traceToCaller } from '../pg-errors.js'
 import { type Lease, leaseIsCurrent } from '../replicas/lease.js'
 import { settle } from './pg-pool-callbacks.js'
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
 
+/** The method behind `reopenClient` (`@pgroute/core/internal`): not part of the client's public surface. */
+export const REOPEN: unique symbol = Symbol('pgroute.reopenClient')
+
+/**
+ * Starts a new checkout on a released client, as `router.connect()` would hand out a new one, when nothing of its
+ * last checkout is still running (else `false`: the client stays released). Throws `PGROUTE_CLOSED` when the
+ * router has ended.
+ */
+export function reopenClient(client: RoutedClient): boolean {
+  return client[REOPEN]()
+}
+
 /** Events of the pinned connection a client passes on to its own listeners. */
 const RELAYED_EVENTS = ['error', 'notification', 'notice', 'end', 'drain'] as const
 type RelayedEvent = (typeof RELAYED_EVENTS)[number]
+
+/** The EventEmitter methods of {@link RoutedClient}, which inherits them by its prototype (see the end of the file). */
+export interface RoutedClient extends EventEmitter {}
 
 /**
  * A `pg.PoolClient` look-alike that picks its node at its first statement and then stays pinned to it until
@@ -47,7 +63,8 @@ type RelayedEvent = (typeof RELAYED_EVENTS)[number]
  * }
  * ```
  */
-export class RoutedClient extends EventEmitter {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: an EventEmitter by its prototype (see the end of the file).
+export class RoutedClient {
   readonly #core: RouterCore
   /** The connection this client holds, as its statements leave it. */
   readonly #pin: Pin
@@ -63,13 +80,30 @@ export class RoutedClient extends EventEmitter {
   #tail: Promise<unknown> = Promise.resolve()
   /** Statements queued or running; the next one runs at once when there are none. */
   #pending = 0
+  /** The classification of the statement running (one at a time), for {@link #succeeded}. */
+  #running: Classification | undefined = undefined
+  /** Reactions to the statement's request: made once per client (see {@link #run}). */
+  readonly #succeeded: (result: pg.QueryResult) => pg.QueryResult
+  readonly #failed: (error: unknown) => never
 
   /** @internal Clients come from `router.connect()` and `router.pool.connect()`. */
   constructor(core: RouterCore) {
-    super()
     this.#core = core
     this.#pin = core.connect()
     this.#onPin = { pin: this.#pin }
+    // Assigned here rather than as class fields: toolchains that keep function names (esbuild's keepNames, which
+    // tsx uses) would name a field's function anew for every client.
+    this.#succeeded = (result) => {
+      this.#track(this.#running!)
+      this.#ended()
+      return result
+    }
+    this.#failed = (error) => {
+      this.#ended()
+      // Settled in pg's callbacks: the error gets a stack trace that leads back to the caller, as pg does.
+      traceToCaller(error)
+      throw error
+    }
   }
 
   /** Name of the node this client is pinned to, or `undefined` before its first statement. */
@@ -110,6 +144,22 @@ export class RoutedClient extends EventEmitter {
   }
 
   /**
+   * @internal A new checkout on this released client, as a new client would start it: for the Kysely driver, which
+   * keeps its connection objects (see `reopenClient` in `@pgroute/core/internal`). Refused (`false`) while a
+   * statement of the last checkout is still queued or running, or someone listens to the client: it then stays
+   * released, and the caller takes a new client.
+   */
+  [REOPEN](): boolean {
+    if (!this.#released || this.#pending !== 0 || this.#relays !== undefined || this.#attached !== undefined)
+      return false
+    this.#core.connect(this.#pin)
+    this.#released = false
+    this.#inTransaction = false
+    this.#running = undefined
+    return true
+  }
+
+  /**
    * Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). A connection whose
    * node was fenced or changed role since checkout is destroyed, never pooled: a transaction the caller left open
    * on it is rolled back by the server, not kept on a node that is no longer what it was.
@@ -146,20 +196,20 @@ export class RoutedClient extends EventEmitter {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.on(event, listener)
+  on(event: string | symbol, listener: (...args: any[]) => void): this {
+    EventEmitter.prototype.on.call(this, event, listener)
     this.#listened(event)
     return this
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
-  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return this.on(event, listener)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
-  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.prependListener(event, listener)
+  prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    EventEmitter.prototype.prependListener.call(this, event, listener)
     this.#listened(event)
     return this
   }
@@ -182,36 +232,60 @@ export class RoutedClient extends EventEmitter {
     return run
   }
 
-  /** One statement (or a submittable) on the node its text calls for: the pinned one, unless it must move. */
-  async #run(query: QueryInput, values: unknown[] | undefined): Promise<pg.QueryResult> {
+  /**
+   * One statement (or a submittable) on the node its text calls for: the pinned one, unless it must move. One
+   * promise on top of the request's own, as pg's promise form has (its `.catch`): the client's bookkeeping and the
+   * caller's stack on an error are its reactions ({@link #succeeded}, {@link #failed}).
+   */
+  #run(query: QueryInput, values: unknown[] | undefined): Promise<pg.QueryResult> {
     const pin = this.#pin
-    let classification: Classification | undefined
+    let classification: Classification
     try {
       if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
       classification = this.#core.classify(textOf(query))
       if (pin.lease !== undefined && this.#movesToPrimary(classification)) this.#unpin()
-      if (pin.lease === undefined && this.#hearsNotices) {
-        // Notices of the statement that pins arrive while it runs: its connection is listened to first.
-        await this.#core.route(undefined, undefined, this.#onPin, classification)
-        this.#adopt()
-      }
+      // Notices of the statement that pins arrive while it runs: its connection is listened to first.
+      if (pin.lease === undefined && this.#hearsNotices) return this.#runHeard(query, values, classification)
       // Outside a transaction a replica-pinned client holds no state worth keeping: its statement may move it.
       pin.movable = !this.#inTransaction && pin.lease?.role === 'replica'
+      this.#running = classification
+      return this.#core.start(query, values, this.#onPin, classification).then(this.#succeeded, this.#failed)
+    } catch (error) {
+      this.#ended()
+      return Promise.reject(error)
+    }
+  }
+
+  /** {@link #run} for a client that hears its connection's notices: pinned first, then the statement. */
+  async #runHeard(
+    query: QueryInput,
+    values: unknown[] | undefined,
+    classification: Classification,
+  ): Promise<pg.QueryResult> {
+    try {
+      await this.#core.route(undefined, undefined, this.#onPin, classification)
+      this.#adopt()
+      this.#pin.movable = !this.#inTransaction && this.#pin.lease?.role === 'replica'
       const result = await this.#core.route(query, values, this.#onPin, classification)
       this.#track(classification)
       return result
     } finally {
-      this.#pending--
-      this.#adopt()
-      this.#syncTransactionState()
+      this.#ended()
     }
+  }
+
+  /** The statement in flight is over: the next may run; the client follows its pin and pg's transaction status. */
+  #ended(): void {
+    this.#pending--
+    this.#adopt()
+    this.#syncTransactionState()
   }
 
   async #pinTo(target: 'primary' | 'replica'): Promise<void> {
     try {
       if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
-      // The role the connection was checked out as: a node's role may change under it, the client's never does.
       const lease = this.#pin.lease
+      // The role the connection was checked out as: a node's role may change under it, the client's never does.
       if (lease?.role === target) return
       if (lease) {
         if (this.#inTransaction || lease.role === 'primary') {
@@ -315,3 +389,10 @@ export class RoutedClient extends EventEmitter {
     this.#attached?.client.on(event as 'error', relay)
   }
 }
+
+// An EventEmitter whose constructor is not run: EventEmitter's methods make its listener table at the first
+// listener (as for any object inheriting from it without calling it), where running it would make one for every
+// client, and most clients (an ORM's transaction, a Kysely query) never have a listener. `instanceof EventEmitter`
+// holds, and every method of EventEmitter is there.
+Object.setPrototypeOf(RoutedClient.prototype, EventEmitter.prototype)
+Object.setPrototypeOf(RoutedClient, EventEmitter)
