@@ -15,7 +15,7 @@ import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode, RunningStatement } from '../replicas/router-node.js'
 import { guardedClient, guardReads } from './guarded-client.js'
 import type { Pin } from './route-options.js'
-import { StatementCanceller, whileDown } from './statement-canceller.js'
+import { bodyGraceMs, StatementCanceller, whileDown } from './statement-canceller.js'
 import { failSubmittable, type Submittable } from './submittable.js'
 
 /** The role and topology epoch a checkout was started under (see {@link NodeConnections.grant}). */
@@ -46,11 +46,17 @@ export class NodeConnections {
   readonly #canceller: StatementCanceller
 
   /** @param sweepEveryMs How often running statements are checked against their time limits (0: never). */
-  constructor(nodes: NodeSet, monitor: HealthMonitor, tracer: RouterTracer, sweepEveryMs: number) {
+  constructor(
+    nodes: NodeSet,
+    monitor: HealthMonitor,
+    tracer: RouterTracer,
+    sweepEveryMs: number,
+    probeTimeoutMs: number,
+  ) {
     this.#nodes = nodes
     this.#monitor = monitor
     this.#tracer = tracer
-    this.#canceller = new StatementCanceller(sweepEveryMs)
+    this.#canceller = new StatementCanceller(sweepEveryMs, bodyGraceMs(probeTimeoutMs))
     for (const node of nodes.all) this.watch(node)
   }
 

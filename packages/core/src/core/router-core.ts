@@ -74,7 +74,13 @@ export class RouterCore implements RequestContext, NodeSetListener {
     this.monitor.onWritesLost = (event) => tracer.traceWritesLost?.(event)
     this.causal = new ReadYourWrites(this.replicas, this.monitor, options)
     this.reads = new ReadPath(this.replicas, this.causal, tracer)
-    this.connections = new NodeConnections(this.nodes, this.monitor, tracer, sweepInterval(options.timeouts))
+    this.connections = new NodeConnections(
+      this.nodes,
+      this.monitor,
+      tracer,
+      sweepInterval(options.timeouts),
+      options.healthCheck.timeoutMs,
+    )
     this.primaries = new PrimaryPath(this.nodes, this.connections, options, scrub)
     this.rejections = new RejectionLog(tracer, options.learnRouting)
     this.outcomes = new CommitOutcomes(this.nodes, this.monitor, options)

@@ -5,11 +5,18 @@ import { nodeDownError } from '../replicas/node-errors.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import { CancelRequests } from './cancel-request.js'
 
+/** The health monitor's first re-probe comes this long after a failure. */
+const FIRST_REPROBE_MS = 100
+const BODY_GRACE_MARGIN_MS = 200
+
 /**
  * How long a node must stay down before the transaction bodies running on it are cancelled: time for the re-probe
- * that confirms or clears a suspicion (100 ms after it, bounded by `healthCheck.timeoutMs`, 500 ms by default).
+ * that confirms or clears a suspicion (100 ms after it, bounded by `healthCheck.timeoutMs`) and a margin for a busy
+ * event loop; 800 ms with the default 500 ms probe timeout.
  */
-const BODY_GRACE_MS = 800
+export function bodyGraceMs(probeTimeoutMs: number): number {
+  return FIRST_REPROBE_MS + probeTimeoutMs + BODY_GRACE_MARGIN_MS
+}
 
 /** Runs `fn` now (`ms` 0), or after `ms` if `node` is still down then. */
 export function whileDown(node: RouterNode, ms: number, fn: () => void): void {
@@ -35,10 +42,16 @@ export class StatementCanceller {
   readonly #discarded = new WeakSet<pg.PoolClient>()
   readonly #requests = new CancelRequests()
   readonly #timer: NodeJS.Timeout | undefined
+  /** See {@link bodyGraceMs}. */
+  readonly #bodyGraceMs: number
 
-  /** @param tickMs How often running statements are checked against their time limits (0: never). */
-  constructor(tickMs: number) {
+  /**
+   * @param tickMs How often running statements are checked against their time limits (0: never).
+   * @param bodyGraceMs How long a node stays down before its transaction bodies are cancelled ({@link bodyGraceMs}).
+   */
+  constructor(tickMs: number, bodyGraceMs: number) {
     this.#tickMs = tickMs
+    this.#bodyGraceMs = bodyGraceMs
     if (tickMs > 0) {
       // One shared timer rather than one per statement: the path every statement takes stays timer-free.
       this.#timer = setInterval(() => this.#sweep(), tickMs)
@@ -94,7 +107,7 @@ export class StatementCanceller {
 
   /**
    * `node` was marked down: after `graceMs` (if it is still down), its statements are cancelled with
-   * `PGROUTE_NODE_DOWN`. Transaction bodies are cancelled after {@link BODY_GRACE_MS} at the soonest: unlike a
+   * `PGROUTE_NODE_DOWN`. Transaction bodies are cancelled after {@link bodyGraceMs} at the soonest: unlike a
    * read, a transaction cannot go on elsewhere, and a node marked down by one failed statement or one slow probe
    * is up again once its re-probe answers.
    */
@@ -104,7 +117,7 @@ export class StatementCanceller {
         if (body === bodies) this.cancel(client, nodeDownError(node))
     }
     whileDown(node, graceMs, cancelRunning(false))
-    whileDown(node, Math.max(graceMs, BODY_GRACE_MS), cancelRunning(true))
+    whileDown(node, Math.max(graceMs, this.#bodyGraceMs), cancelRunning(true))
   }
 
   /** Stops the timer and closes cancel requests still in flight. */
