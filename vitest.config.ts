@@ -11,5 +11,7 @@ export default defineConfig({
     // Integration files each start a PostgreSQL cluster; two at a time fits a 2-core machine.
     maxWorkers: 2,
     globalSetup: ['./vitest.external-check.ts'],
+    // The default report, then every skipped test with the reason it gave (vitest.skip-report.ts).
+    reporters: ['default', './vitest.skip-report.ts'],
   },
 })

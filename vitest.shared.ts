@@ -9,7 +9,9 @@ const conditions = ['pgroute-source', 'node']
 
 /**
  * Settings every vitest project of the workspace shares. Unit tests are `*.unit.test.ts`;
- * integration tests (`*.int.test.ts`) start real PostgreSQL servers and get generous timeouts.
+ * integration tests (`*.int.test.ts`) start real PostgreSQL servers and get generous timeouts; type tests
+ * (`*.test-d.ts`, `expectTypeOf`) are checked by the TypeScript compiler in the same run (vitest `typecheck`),
+ * against the project's own `tsconfig.json`.
  */
 export function project(name: string) {
   return defineProject({
@@ -20,6 +22,7 @@ export function project(name: string) {
       include: ['test/**/*.test.ts'],
       testTimeout: 120_000,
       hookTimeout: 120_000,
+      typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
     },
   })
 }

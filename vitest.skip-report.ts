@@ -1,6 +1,7 @@
 /**
  * Reporter that ends a run with every skipped test and the reason it gave (`context.skip(note)`, e.g. through
- * `requireControl`), grouped by file and reason, so `pnpm test:external` shows exactly what did not run there.
+ * `requireControl`), grouped by file and reason, so `pnpm test` and `pnpm test:external` show exactly what did not
+ * run and why. Wired into the root `vitest.config.ts` beside the default reporter.
  */
 import path from 'node:path'
 import type { Reporter, TestModule } from 'vitest/node'

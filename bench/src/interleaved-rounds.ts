@@ -11,8 +11,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** The `q` quantile (0..1) of `sorted` (ascending), by nearest rank. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) throw new Error('quantile of nothing')
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+
 /** What one closed loop measured. */
 export interface LoopFigures {
+  /** Completed calls. */
+  readonly calls: number
   /** Completed calls per second. */
   readonly opsPerSecond: number
   /** CPU time this process spent per call (user + system), in microseconds: the client side's cost. */
@@ -22,6 +30,10 @@ export interface LoopFigures {
    * outlive a call where they should not (promoted to the old generation) show here first.
    */
   readonly gcMicrosPerOp: number
+  /** Median time of one call, from its start to its answer, in milliseconds. */
+  readonly p50Ms: number
+  /** 99th percentile of the time of one call, in milliseconds. */
+  readonly p99Ms: number
 }
 
 /** Starts adding up this process's garbage collection pauses; `stop()` returns their total in milliseconds. */
@@ -42,7 +54,8 @@ function gcTime(): { stop(): number } {
 
 /**
  * Runs `op` from `concurrency` callers, each starting its next call when the previous one finished, for `ms`
- * milliseconds. `op` gets a running call number.
+ * milliseconds. `op` gets a running call number. Each call is timed (two `performance.now()` readings, a number
+ * kept in a growing array: well under a microsecond, the same for every client compared).
  */
 export async function closedLoop(
   concurrency: number,
@@ -53,21 +66,28 @@ export async function closedLoop(
   const cpu = process.cpuUsage()
   const started = performance.now()
   const deadline = started + ms
-  let done = 0
+  const latencies: number[] = []
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
-      for (let call = worker; performance.now() < deadline; call += concurrency) {
+      for (let call = worker, now = performance.now(); now < deadline; call += concurrency) {
         await op(call)
-        done++
+        const end = performance.now()
+        latencies.push(end - now)
+        now = end
       }
     }),
   )
   const used = process.cpuUsage(cpu)
   const gcMs = gc.stop()
+  const done = latencies.length
+  const sorted = Float64Array.from(latencies).sort()
   return {
+    calls: done,
     opsPerSecond: done / ((performance.now() - started) / 1000),
     cpuMicrosPerOp: (used.user + used.system) / done,
     gcMicrosPerOp: (gcMs * 1000) / done,
+    p50Ms: quantile(sorted, 0.5),
+    p99Ms: quantile(sorted, 0.99),
   }
 }
 
@@ -83,6 +103,12 @@ export interface InterleavedResult {
   readonly cpuRatios: ReadonlyMap<string, number>
   /** Median garbage collection microseconds per call of each client, by name. */
   readonly gcMicrosPerOp: ReadonlyMap<string, number>
+  /** Median over rounds of each client's median call time (ms), by name. */
+  readonly p50Ms: ReadonlyMap<string, number>
+  /** Median over rounds of each client's 99th percentile call time (ms), by name. */
+  readonly p99Ms: ReadonlyMap<string, number>
+  /** Calls each client completed over all rounds, by name. */
+  readonly calls: ReadonlyMap<string, number>
 }
 
 /**
@@ -102,6 +128,9 @@ export async function measureRounds(
   const cpu = series()
   const cpuRatios = series()
   const gc = series()
+  const p50 = series()
+  const p99 = series()
+  const calls = new Map(names.map((name) => [name, 0]))
   for (let round = 0; round < options.rounds; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!)
     const measured = new Map<string, LoopFigures>()
@@ -114,6 +143,9 @@ export async function measureRounds(
       cpu.get(name)!.push(figures.cpuMicrosPerOp)
       cpuRatios.get(name)!.push(base.cpuMicrosPerOp / figures.cpuMicrosPerOp)
       gc.get(name)!.push(figures.gcMicrosPerOp)
+      p50.get(name)!.push(figures.p50Ms)
+      p99.get(name)!.push(figures.p99Ms)
+      calls.set(name, calls.get(name)! + figures.calls)
     }
   }
   const medians = (values: Map<string, number[]>) =>
@@ -124,5 +156,8 @@ export async function measureRounds(
     cpuMicrosPerOp: medians(cpu),
     cpuRatios: medians(cpuRatios),
     gcMicrosPerOp: medians(gc),
+    p50Ms: medians(p50),
+    p99Ms: medians(p99),
+    calls,
   }
 }

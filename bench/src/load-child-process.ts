@@ -3,7 +3,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { type InterleavedResult, type LoopFigures, measureRounds } from './interleaved-rounds.js'
+import { type InterleavedResult, type LoopFigures, measureRounds, median } from './interleaved-rounds.js'
 
 /** A client under load, built in a child process by a module's `createLoad` (see {@link interleavedInChildren}). */
 export interface Load {
@@ -90,16 +90,32 @@ export async function interleavedInChildren(options: {
   readonly rounds: number
   readonly roundMs: number
   readonly warmupMs?: number
-}): Promise<InterleavedResult> {
+  /**
+   * By client name: a reading of the CPU time (µs) of another process the client's statements pass through (a
+   * proxy), taken before and after each of the client's turns, so that its cost per call can be reported too.
+   */
+  readonly proxyCpuMicros?: Readonly<Record<string, () => number>>
+}): Promise<InterleavedResult & { readonly proxyCpuMicrosPerOp: ReadonlyMap<string, number> }> {
   const children = new Map(
     options.clients.map((client) => [client, new LoadChild(options.module, client, options.config)]),
   )
+  const proxyCpu = new Map<string, number[]>()
   try {
     for (const child of children.values()) await child.ready()
     for (const child of children.values()) await child.run(options.concurrency, options.warmupMs ?? 500)
-    return await measureRounds(options, (name) =>
-      children.get(name)!.run(options.concurrency, options.roundMs),
-    )
+    const result = await measureRounds(options, async (name) => {
+      const readCpu = options.proxyCpuMicros?.[name]
+      const before = readCpu?.()
+      const figures = await children.get(name)!.run(options.concurrency, options.roundMs)
+      if (readCpu && before !== undefined) {
+        const perOp = proxyCpu.get(name) ?? []
+        perOp.push((readCpu() - before) / figures.calls)
+        proxyCpu.set(name, perOp)
+      }
+      return figures
+    })
+    const proxyCpuMicrosPerOp = new Map([...proxyCpu].map(([name, values]) => [name, median(values)]))
+    return { ...result, proxyCpuMicrosPerOp }
   } finally {
     await Promise.all([...children.values()].map((child) => child.close()))
   }

@@ -21,4 +21,6 @@ process.on('message', async (request: Request) => {
   await load.close()
   process.disconnect()
 })
+// The parent disconnects after `close`, or is gone (killed): either way nothing more will be asked.
+process.once('disconnect', () => process.exit())
 process.send!({ type: 'ready' })

@@ -1,14 +1,16 @@
 /**
  * Runs every benchmark of bench/src in turn and prints each one's table: `pnpm bench` (all of them) or
- * `pnpm bench core-throughput read-after-write` (those named). The contract a bench module follows is in
- * bench/README.md.
+ * `pnpm bench core-throughput read-after-write` (those named). Each bench's rows are also written to
+ * `bench/results/<name>.json` with the date, machine and settings (`bench-results.ts`), which `pnpm figures`
+ * turns into the README's figures. The contract a bench module follows is in bench/README.md.
  *
  * Unless set already, `BENCH_ROUNDS` and `BENCH_ROUND_MS` get values that keep the whole run under about five
  * minutes on a 2-core machine; a bench run on its own uses its longer defaults.
  */
 import { existsSync } from 'node:fs'
-import os from 'node:os'
+import path from 'node:path'
 import type { BenchModule } from './bench-module.js'
+import { benchSettings, currentMachine, saveResults } from './bench-results.js'
 
 /** Every bench, in the order they run. A file that does not exist (yet) is reported and skipped. */
 const BENCHES = [
@@ -22,12 +24,15 @@ const BENCHES = [
   'client-overhead',
   'otel-overhead',
   'http-overhead',
+  'peers',
+  'fleet',
 ] as const
 
 const HELP = `Usage: pnpm bench [<bench>...]
 
 Runs benchmarks against a real PostgreSQL cluster started on 127.0.0.1 and prints one table per bench.
-With no names, runs all of them (about 5 minutes on 2 cores); with names, only those.
+With no names, runs all of them (about 10 minutes on 2 cores); with names, only those. Each bench's rows
+are written to bench/results/<bench>.json (with date, machine and settings); pnpm figures puts them in README.md.
 
 Benches:
   core-throughput     router.pool.query and router.query vs a plain pg.Pool on the same server
@@ -41,6 +46,8 @@ Benches:
                       each beside the same code on a plain pg.Pool, the server answered from memory
   otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
   http-overhead       Express, Fastify, Hono: a request that touches no database, with and without readYourWrites
+  peers               pg.Pool, pgroute, pgpool-II and the AWS Advanced NodeJS Wrapper, read-only and 90/10 read/write
+  fleet               N routers in several processes: connections, probes/s, probe CPU per server; memory per router
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
@@ -50,12 +57,17 @@ Settings (environment variables):
   BENCH_CLASSIFY_BATCH  calls per timed sample of classify-latency (default 50)
   BENCH_CLASSIFY_SAMPLES  samples per statement in classify-latency (default 20)
   BENCH_LEARNED_CALLS   calls per set-up in learned-routing (default 1000)
+  BENCH_FLEET_ROUTERS   fleet sizes of fleet, e.g. 1,10,100 (default 1,10,100; also --routers)
+  BENCH_FLEET_PER_PROCESS  routers per fleet process (default 50)
+  BENCH_FLEET_WINDOW_MS    length of each measured window of fleet, ms (default 5000)
+  BENCH_FLEET_RATE      light traffic of fleet, operations per second per router (default 2)
 
 One bench alone, with its longer defaults:
   node --conditions=pgroute-source --import tsx bench/src/<bench>.ts
 
 Options:
-  -h, --help  show this help
+  --routers <n[,n...]>  fleet sizes of the fleet bench (sets BENCH_FLEET_ROUTERS), e.g. --routers 200
+  -h, --help            show this help
 
 Exit status: 0 when every bench ran, 1 when one failed, 2 for unknown names or options.
 See bench/README.md for how the figures are taken.
@@ -66,12 +78,27 @@ if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(HELP)
   process.exit(0)
 }
-const options = args.filter((arg) => arg.startsWith('-'))
+// `--routers 1,10,100` (or `--routers=...`): the fleet bench's sizes, passed on in the environment.
+const rest: string[] = []
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i]!
+  if (arg !== '--routers' && !arg.startsWith('--routers=')) {
+    rest.push(arg)
+    continue
+  }
+  const sizes = arg === '--routers' ? args[++i] : arg.slice('--routers='.length)
+  if (sizes === undefined || !/^[1-9]\d*(,[1-9]\d*)*$/.test(sizes)) {
+    console.error(`--routers needs fleet sizes, e.g. --routers 200 or --routers 1,10,100\n\n${HELP}`)
+    process.exit(2)
+  }
+  process.env.BENCH_FLEET_ROUTERS = sizes
+}
+const options = rest.filter((arg) => arg.startsWith('-'))
 if (options.length > 0) {
   console.error(`Unknown option ${options.join(', ')}\n\n${HELP}`)
   process.exit(2)
 }
-const wanted = args
+const wanted = rest
 const unknown = wanted.filter((name) => !(BENCHES as readonly string[]).includes(name))
 if (unknown.length > 0) {
   console.error(`Unknown bench ${unknown.join(', ')}; known: ${BENCHES.join(', ')} (pnpm bench --help)`)
@@ -81,13 +108,10 @@ if (unknown.length > 0) {
 process.env.BENCH_ROUNDS ??= '8'
 process.env.BENCH_ROUND_MS ??= '600'
 
-const cpus = os.cpus()
+const machine = currentMachine()
 console.log(
-  `pgroute benchmarks — ${new Date().toISOString()} — node ${process.version}, ${os.platform()} ${os.arch()}, ` +
-    `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, load average ${os
-      .loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' ')}`,
+  `pgroute benchmarks — ${new Date().toISOString()} — node ${machine.node}, ${machine.platform}, ` +
+    `${machine.cpus}, load average ${machine.loadAverage.map((load) => load.toFixed(2)).join(' ')}`,
 )
 console.log(`BENCH_ROUNDS=${process.env.BENCH_ROUNDS} BENCH_ROUND_MS=${process.env.BENCH_ROUND_MS}\n`)
 
@@ -100,11 +124,22 @@ for (const name of BENCHES) {
     continue
   }
   const benchStarted = performance.now()
+  const date = new Date().toISOString()
+  const machineThen = currentMachine()
   try {
     const bench = (await import(`./${name}.js`)) as BenchModule
     const rows = await bench.run()
     console.log(`== ${name} (${((performance.now() - benchStarted) / 1000).toFixed(1)} s)`)
     console.table(rows)
+    const file = saveResults({
+      bench: name,
+      command: `pnpm bench ${name}`,
+      date,
+      machine: machineThen,
+      settings: benchSettings(),
+      rows,
+    })
+    console.log(`rows written to ${path.relative(process.cwd(), file)}`)
     console.log()
   } catch (error) {
     failed = true

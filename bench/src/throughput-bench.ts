@@ -2,6 +2,7 @@
  * What every throughput bench shares: the compared clients as a map, the pools they get, the check that both
  * sides of a comparison worked the same server, and the two set-ups measured on a fresh cluster.
  */
+import type { Cluster } from '@pgroute/cluster'
 import { createRouter, type Router, type RouterOptions } from '@pgroute/core'
 import pg from 'pg'
 import { roundMs, rounds, withCluster } from './bench-environment.js'
@@ -166,6 +167,14 @@ async function compareClients(options: {
   })
 }
 
+/** Creates `bench_items` (`ITEM_ROWS` rows) on the primary and waits until the replicas have it. */
+export async function seedItems(cluster: Cluster): Promise<void> {
+  await cluster.primary.query(`CREATE TABLE bench_items (id integer PRIMARY KEY, label text NOT NULL);
+    INSERT INTO bench_items SELECT g, 'item ' || g FROM generate_series(1, ${ITEM_ROWS}) AS g;
+    ANALYZE bench_items`)
+  await cluster.waitForReplication()
+}
+
 /**
  * The two set-ups every throughput bench measures on a fresh one-replica cluster seeded with `bench_items`: a
  * router with one replica, whose reads all land on it (compared with a plain pool on that replica), and a router
@@ -179,10 +188,7 @@ export function runThroughputBench(options: {
   readonly clients: ClientMap
 }): Promise<BenchRow[]> {
   return withCluster({ replicas: 1 }, async (cluster) => {
-    await cluster.primary.query(`CREATE TABLE bench_items (id integer PRIMARY KEY, label text NOT NULL);
-      INSERT INTO bench_items SELECT g, 'item ' || g FROM generate_series(1, ${ITEM_ROWS}) AS g;
-      ANALYZE bench_items`)
-    await cluster.waitForReplication()
+    await seedItems(cluster)
     const replica = cluster.replicas[0]!.url
     const primary = cluster.primary.url
     const setups: Array<[string, ThroughputConfig]> = [

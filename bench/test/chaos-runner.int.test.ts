@@ -6,6 +6,9 @@ import { runScenario } from '../src/chaos/scenario-runner.js'
 describe('runScenario()', () => {
   it('runs a scenario under mixed load, measures it and leaves nothing behind', async () => {
     const result = await runScenario(replicaKilled, 6000)
+    expect(result.skipped).toBeUndefined()
+    // The scenario's own pass rule (0 read and write errors, 0 stale reads) and the runner's checks.
+    expect(result.failures).toEqual([])
     const report = result.report!
     expect(report).toBeDefined()
     const { metrics } = report

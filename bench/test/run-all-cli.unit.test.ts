@@ -32,6 +32,10 @@ it('--help and -h print the usage, every bench and every setting, and exit 0', (
       'client-overhead',
       'otel-overhead',
       'http-overhead',
+      'peers',
+      'fleet',
+      '--routers',
+      'BENCH_FLEET_ROUTERS',
       'BENCH_ROUNDS',
       'BENCH_ROUND_MS',
       'BENCH_RAW_MS',
@@ -52,4 +56,23 @@ it('an unknown option or bench exits 2 and says what was wrong', () => {
   const name = bench('core-thruput')
   expect(name.code).toBe(2)
   expect(name.stderr).toContain('Unknown bench core-thruput; known: core-throughput')
+})
+
+it('--routers takes the fleet sizes (one, or a list) and refuses anything else, before any bench runs', () => {
+  for (const args of [['--routers'], ['--routers', '0'], ['--routers=10,x'], ['--routers', '-5']]) {
+    const { code, stderr, stdout } = bench(...args)
+    expect(code).toBe(2)
+    expect(stderr).toContain('--routers needs fleet sizes')
+    expect(stdout).not.toContain('pgroute benchmarks —')
+  }
+  // Accepted: what follows is judged on its own (here an unknown bench, so nothing starts).
+  for (const args of [
+    ['--routers', '200', 'fleet-x'],
+    ['--routers=1,10,100', 'fleet-x'],
+  ]) {
+    const { code, stderr } = bench(...args)
+    expect(code).toBe(2)
+    expect(stderr).toContain('Unknown bench fleet-x')
+    expect(stderr).not.toContain('--routers')
+  }
 })

@@ -15,16 +15,20 @@
 #   infra/scripts/local-cluster.sh run CMD…  up, run CMD with the URLs exported, print stats before and after, down;
 #                                            fails if CMD fails or leaves a node without new sessions and commits
 #
-# Settings (environment): PGROUTE_LOCAL_DIR (default ${TMPDIR:-/tmp}/pgroute-local-cluster),
-# PGROUTE_LOCAL_PORT (primary port, default 55432; replica i gets port + i), PGROUTE_LOCAL_REPLICAS (default 2),
-# PGROUTE_PG_BIN (default: the newest /usr/lib/postgresql/*/bin).
+# Settings (environment): PGROUTE_LOCAL_DIR (default ${TMPDIR:-/tmp}/pgroute-local-cluster; `run` without it uses
+# a fresh directory of its own, so runs side by side never meet), PGROUTE_LOCAL_PORT (primary port; replica i gets
+# port + i; default: the first run of free ports from 55432 up, skipping ports in use), PGROUTE_LOCAL_REPLICAS
+# (default 2), PGROUTE_PG_BIN (default: the newest /usr/lib/postgresql/*/bin).
 set -euo pipefail
 
 INFRA_DIR=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 readonly INFRA_DIR
-readonly BASE=${PGROUTE_LOCAL_DIR:-${TMPDIR:-/tmp}/pgroute-local-cluster}
-readonly FIRST_PORT=${PGROUTE_LOCAL_PORT:-55432}
+BASE=${PGROUTE_LOCAL_DIR:-${TMPDIR:-/tmp}/pgroute-local-cluster}
+# The primary's port: chosen by `up` (PGROUTE_LOCAL_PORT, or the first free run) and kept in $BASE/port.
+FIRST_PORT=
 readonly REPLICAS=${PGROUTE_LOCAL_REPLICAS:-2}
+readonly DEFAULT_FIRST_PORT=55432
+readonly PORT_ATTEMPTS=50
 readonly REGION=us-east-1
 readonly DATABASE=pgroute
 readonly STACK=PgrouteLocalCluster
@@ -56,6 +60,45 @@ port_of() {
   if [[ $1 == primary ]]; then echo "$FIRST_PORT"; else echo $((FIRST_PORT + ${1#replica-})); fi
 }
 
+# port_in_use <port>: something accepts connections there.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ports_free <first>: the primary's port and every replica's port after it are free.
+ports_free() {
+  local port
+  for ((port = $1; port <= $1 + REPLICAS; port++)); do
+    if port_in_use "$port"; then return 1; fi
+  done
+}
+
+# choose_ports: PGROUTE_LOCAL_PORT when given (an error if taken), else the first free run from 55432 up.
+choose_ports() {
+  local first i
+  if [[ -n ${PGROUTE_LOCAL_PORT:-} ]]; then
+    ports_free "$PGROUTE_LOCAL_PORT" ||
+      die "a port of $PGROUTE_LOCAL_PORT..$((PGROUTE_LOCAL_PORT + REPLICAS)) (PGROUTE_LOCAL_PORT) is in use"
+    FIRST_PORT=$PGROUTE_LOCAL_PORT
+    return
+  fi
+  for ((i = 0; i < PORT_ATTEMPTS; i++)); do
+    first=$((DEFAULT_FIRST_PORT + i * (REPLICAS + 1)))
+    if ports_free "$first"; then
+      FIRST_PORT=$first
+      ((i == 0)) || log "ports from $DEFAULT_FIRST_PORT are in use: using $FIRST_PORT..$((FIRST_PORT + REPLICAS))"
+      return
+    fi
+  done
+  die "no free run of $((REPLICAS + 1)) ports from $DEFAULT_FIRST_PORT up; choose one with PGROUTE_LOCAL_PORT"
+}
+
+# load_ports: the ports of the cluster `up` built in $BASE.
+load_ports() {
+  [[ -s $BASE/port ]] || die "no cluster in $BASE; run '$0 up' first"
+  FIRST_PORT=$(<"$BASE/port")
+}
+
 arn() { printf 'arn:aws:secretsmanager:%s:123456789012:secret:%s' "$REGION" "$1"; }
 
 # run_bootstrap <script> <node> [NAME=value...]: runs primary.sh or replica.sh for one node, as cloud-init would.
@@ -84,14 +127,11 @@ up() {
   [[ $(id -u) == 0 ]] || die "run as root: the bootstrap scripts run PostgreSQL as the postgres user"
   id postgres >/dev/null 2>&1 || die "no postgres user (apt-get install postgresql)"
   [[ ! -e $BASE/env ]] || die "$BASE already holds a cluster; run '$0 down' first"
-  local node slots=() i
-  for node in $(node_names); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$(port_of "$node")") 2>/dev/null; then
-      die "port $(port_of "$node") is in use; choose another with PGROUTE_LOCAL_PORT"
-    fi
-  done
+  local slots=() i
+  choose_ports
   mkdir -p "$BASE/aws/secrets"
   chmod 0755 "$BASE" # the postgres user must reach the data directories inside
+  echo "$FIRST_PORT" >"$BASE/port"
   : >"$BASE/aws/signals"
   (
     umask 077
@@ -136,6 +176,7 @@ print_env() {
 
 stats() {
   local node
+  load_ports
   printf '%-10s %-6s %9s %9s %12s\n' node port databases sessions xact_commit
   for node in $(node_names); do
     printf '%-10s %-6s %s\n' "$node" "$(port_of "$node")" "$(
@@ -152,6 +193,7 @@ down() {
   [[ -d $BASE ]] || return 0
   bin=$(pg_bin)
   for node in $(node_names); do
+    # Stopped by data directory: works whatever ports `up` chose, even if it failed before recording them.
     if [[ -f $BASE/$node/data/postmaster.pid ]]; then
       runuser -u postgres -- "$bin/pg_ctl" -D "$BASE/$node/data" -m fast -w stop >/dev/null ||
         runuser -u postgres -- "$bin/pg_ctl" -D "$BASE/$node/data" -m immediate -w stop >/dev/null || true
@@ -163,6 +205,8 @@ down() {
 
 run() {
   (($# > 0)) || die "usage: $0 run <command...>"
+  # A directory of its own unless one is named: a second run on the same machine never meets this one.
+  if [[ -z ${PGROUTE_LOCAL_DIR:-} ]]; then BASE=$(mktemp -d "${TMPDIR:-/tmp}/pgroute-local-cluster.XXXXXX"); fi
   trap down EXIT
   local started=$SECONDS
   up
@@ -201,7 +245,7 @@ run)
   run "$@"
   ;;
 *)
-  sed -n '9,18p' "$0" >&2
+  sed -n '9,21p' "$0" >&2
   exit 2
   ;;
 esac

@@ -20,7 +20,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type BootstrapHelper, bootstrapUserData } from '../lib/bootstrap-user-data.js'
 
 const fakeBin = fileURLToPath(new URL('./fixtures/fake-bin', import.meta.url))
@@ -29,22 +29,34 @@ const arn = (name: string) => `arn:aws:secretsmanager:${region}:123456789012:sec
 const appPassword = 'AppPw0rdGeneratedBySecretsMgr42x'
 const replicationPassword = 'ReplPw0rdGeneratedBySecretsMgr7y'
 
-function postgresBinDir(): string | undefined {
-  if (process.getuid?.() !== 0) return undefined
+/** The newest Debian PostgreSQL `bin` directory with `pg_basebackup`, or what this machine lacks to run the scripts. */
+function postgresBinDir(): { readonly bin: string } | { readonly missing: string } {
+  if (process.getuid?.() !== 0)
+    return { missing: 'needs root (the scripts run PostgreSQL as the postgres user)' }
   try {
     execFileSync('id', ['postgres'], { stdio: 'ignore' })
-    execFileSync('sh', ['-c', 'command -v jq && command -v openssl && command -v runuser'], {
-      stdio: 'ignore',
-    })
   } catch {
-    return undefined
+    return { missing: 'needs a postgres OS user (apt-get install postgresql)' }
+  }
+  for (const tool of ['jq', 'openssl', 'runuser']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' })
+    } catch {
+      return {
+        missing: `needs ${tool} on PATH (apt-get install ${tool === 'runuser' ? 'util-linux' : tool})`,
+      }
+    }
   }
   const root = '/usr/lib/postgresql'
   const majors = existsSync(root)
     ? readdirSync(root).filter((major) => existsSync(join(root, major, 'bin/pg_basebackup')))
     : []
   const newest = majors.sort((a, b) => Number(b) - Number(a))[0]
-  return newest === undefined ? undefined : join(root, newest, 'bin')
+  return newest === undefined
+    ? {
+        missing: `needs Debian's PostgreSQL server with pg_basebackup under ${root} (apt-get install postgresql)`,
+      }
+    : { bin: join(root, newest, 'bin') }
 }
 
 async function freePort(): Promise<number> {
@@ -66,9 +78,14 @@ interface RunResult {
   readonly output: string
 }
 
-const pgBin = postgresBinDir()
+const found = postgresBinDir()
+const pgBin = 'bin' in found ? found.bin : undefined
 
-describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () => {
+describe('bootstrap scripts on real PostgreSQL', () => {
+  beforeEach((context) => {
+    if ('missing' in found) context.skip(found.missing)
+  })
+
   let base: string
   let awsDir: string
   let primaryPort: number
@@ -185,6 +202,7 @@ describe.skipIf(pgBin === undefined)('bootstrap scripts on real PostgreSQL', () 
   const signals = () => readFileSync(join(awsDir, 'signals'), 'utf8').trim().split('\n')
 
   beforeAll(async () => {
+    if (pgBin === undefined) return
     base = mkdtempSync(join(tmpdir(), 'pgroute-bootstrap-'))
     chmodSync(base, 0o755) // the postgres user must reach the data directories inside
     awsDir = join(base, 'aws')

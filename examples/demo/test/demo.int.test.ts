@@ -1,4 +1,4 @@
-import { requireControl } from '@pgroute/cluster/testing'
+import { MIN_REPLICA_SHARE, requireControl } from '@pgroute/cluster/testing'
 import { expect, it } from 'vitest'
 import { runDemo } from '../src/run-demo.js'
 
@@ -12,9 +12,11 @@ it('runs the drizzle app for 5 s through a replica kill with no stale read and n
     killedReplica: 'replica-1',
     ok: true,
   })
-  expect(summary.readAfterWriteChecks).toBeGreaterThan(50)
-  // Reads really went to replicas (a demo routing everything to the primary would prove nothing).
-  expect(summary.readsByNode['replica-1']! + summary.readsByNode['replica-2']!).toBeGreaterThan(0)
+  // How many requests 5 s allow depends on the machine (over 50 checks on a quiet one, 11 at a load average of 25):
+  // the run must have checked its reads, and not by reading everything from the primary.
+  expect(summary.readAfterWriteChecks).toBeGreaterThan(0)
+  const onReplicas = summary.readsByNode['replica-1']! + summary.readsByNode['replica-2']!
+  expect(onReplicas / (onReplicas + summary.readsByNode.primary!)).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
   expect(summary.writesByNode).toMatchObject({ 'replica-1': 0, 'replica-2': 0 })
   expect(summary.writesByNode.primary).toBeGreaterThan(0)
 })

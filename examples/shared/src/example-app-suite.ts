@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cluster } from '@pgroute/cluster'
-import { requireControl, requirePassword, routerOptions, startTestCluster } from '@pgroute/cluster/testing'
+import {
+  MIN_REPLICA_SHARE,
+  replicaShare,
+  requireControl,
+  requirePassword,
+  routerOptions,
+  startTestCluster,
+} from '@pgroute/cluster/testing'
 import { createRouter, type Router } from '@pgroute/core'
 import { TOKEN_HEADER } from '@pgroute/http'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -112,36 +119,47 @@ export function describeExampleApp(options: ExampleAppSuiteOptions): void {
         expect(misses).toBe(3)
       })
 
-      it('sees its own comment in the post it reads next', async () => {
-        const post = await createPost(app, 'commented')
-        const comment = await app.inject({
-          method: 'POST',
-          url: `/posts/${post.id}/comments`,
-          headers: { [TOKEN_HEADER]: post.token },
-          payload: { body: 'first!' },
-        })
-        expect(comment.statusCode).toBe(201)
-        expect(nodePort(comment.headers)).toBe(cluster.primary.port)
-        const read = await app.inject({
-          url: `/posts/${post.id}`,
-          headers: { [TOKEN_HEADER]: comment.headers[TOKEN_HEADER] as string },
-        })
-        expect(read.statusCode).toBe(200)
-        expect(read.json().post.comments).toEqual([
-          expect.objectContaining({ id: comment.json().comment.id, body: 'first!' }),
-        ])
+      it('sees its own comment in the post it reads next, mostly on a replica', async () => {
+        const servedBy: Array<number | undefined> = []
+        for (let i = 0; i < 20; i++) {
+          const post = await createPost(app, `commented ${i}`)
+          const comment = await app.inject({
+            method: 'POST',
+            url: `/posts/${post.id}/comments`,
+            headers: { [TOKEN_HEADER]: post.token },
+            payload: { body: `first! ${i}` },
+          })
+          expect(comment.statusCode).toBe(201)
+          expect(nodePort(comment.headers)).toBe(cluster.primary.port)
+          const read = await app.inject({
+            url: `/posts/${post.id}`,
+            headers: { [TOKEN_HEADER]: comment.headers[TOKEN_HEADER] as string },
+          })
+          expect(read.statusCode).toBe(200)
+          expect(read.json().post.comments).toEqual([
+            expect.objectContaining({ id: comment.json().comment.id, body: `first! ${i}` }),
+          ])
+          servedBy.push(nodePort(read.headers))
+        }
+        // Not by reading everything from the primary: replicas that replayed the comment served the reads.
+        expect(replicaShare(servedBy, cluster)).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
       })
 
-      it('lists the newest posts, including the one just created', async () => {
+      it('lists the newest posts, including the one just created, mostly on a replica', async () => {
         // Enough posts of its own, whether or not the tests above ran (they need the late replica).
         for (let i = 0; i < 4; i++) await createPost(app, `older ${i}`)
-        const post = await createPost(app, 'newest')
-        const list = await app.inject({ url: '/posts?limit=5', headers: { [TOKEN_HEADER]: post.token } })
-        expect(list.statusCode).toBe(200)
-        const { posts } = list.json()
-        expect(posts).toHaveLength(5)
-        expect(posts[0]).toMatchObject({ id: post.id, title: 'newest' })
-        expect(cluster.nodes.map((node) => node.port)).toContain(nodePort(list.headers))
+        const servedBy: Array<number | undefined> = []
+        for (let i = 0; i < 20; i++) {
+          const post = await createPost(app, `newest ${i}`)
+          const list = await app.inject({ url: '/posts?limit=5', headers: { [TOKEN_HEADER]: post.token } })
+          expect(list.statusCode).toBe(200)
+          const { posts } = list.json()
+          expect(posts).toHaveLength(5)
+          expect(posts[0]).toMatchObject({ id: post.id, title: `newest ${i}` })
+          servedBy.push(nodePort(list.headers))
+        }
+        expect(servedBy.every((port) => cluster.nodes.some((node) => node.port === port))).toBe(true)
+        expect(replicaShare(servedBy, cluster)).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
       })
 
       it('answers 404 for a missing post and for a comment on one', async () => {

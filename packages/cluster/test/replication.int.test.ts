@@ -51,9 +51,9 @@ afterAll(async () => {
 })
 
 describe('a started cluster', () => {
-  it('starts a primary and two replicas within 10 s', () => {
+  it('starts a primary and two replicas', () => {
+    // Start-up time is a figure for benches, not a bound here: a loaded machine may take longer.
     console.log(`startCluster({ replicas: 2 }) took ${Math.round(startMs)} ms`)
-    expect(startMs).toBeLessThan(10_000)
     expect(cluster.primary.name).toBe('primary')
     expect(cluster.replicas.map((node) => node.name)).toEqual(['replica-1', 'replica-2'])
     expect(new Set(cluster.nodes.map((node) => node.port)).size).toBe(3)
@@ -125,28 +125,37 @@ describe('a started cluster', () => {
     console.log(
       `row visible on ${fast.name} after ${Math.round(fastMs)} ms, on ${delayed.name} after ${Math.round(delayedMs)} ms`,
     )
+    // A lower bound only (the delay can be longer on a busy machine, never shorter), and the order.
     expect(delayedMs).toBeGreaterThanOrEqual(applyDelayMs - 100)
-    expect(delayedMs - fastMs).toBeGreaterThan(applyDelayMs / 2)
+    expect(fastMs).toBeLessThan(delayedMs)
   })
 
   it('waitForReplication() skips the delayed replica by default and waits for it when asked', async () => {
-    await cluster.primary.query(`INSERT INTO events (marker) VALUES ('wait')`)
-    let since = performance.now()
-    await cluster.waitForReplication()
-    expect(performance.now() - since).toBeLessThan(applyDelayMs)
-    expect(await count(fast, 'wait')).toBe(1)
-    expect(await count(delayed, 'wait')).toBe(0)
-    since = performance.now()
-    await cluster.waitForReplication({ replicas: [delayed] })
+    // An hour's delay: had waitForReplication() waited for the delayed replica, it would time out.
+    await delayed.setApplyDelay('1h')
+    try {
+      await cluster.primary.query(`INSERT INTO events (marker) VALUES ('wait')`)
+      await cluster.waitForReplication({ timeoutMs: 20_000 })
+      expect(await count(fast, 'wait')).toBe(1)
+      expect(await count(delayed, 'wait')).toBe(0)
+    } finally {
+      await delayed.setApplyDelay(`${applyDelayMs}ms`)
+    }
+    await cluster.waitForReplication({ replicas: [delayed], timeoutMs: 20_000 })
     expect(await count(delayed, 'wait')).toBe(1)
   })
 
   it('changes the apply delay on the fly', async () => {
+    await delayed.setApplyDelay('1h')
+    expect(delayed.applyDelayMs).toBe(3_600_000)
+    await cluster.primary.query(`INSERT INTO events (marker) VALUES ('undelayed')`)
+    await cluster.waitForReplication({ replicas: [fast] })
+    expect(await count(delayed, 'undelayed')).toBe(0) // held back by the hour's delay
+    // Removing the delay releases the row at once (the wait would otherwise last an hour).
     await delayed.setApplyDelay(0)
     expect(delayed.applyDelayMs).toBe(0)
-    const since = performance.now()
-    await cluster.primary.query(`INSERT INTO events (marker) VALUES ('undelayed')`)
-    expect(await visibleAfter(delayed, 'undelayed', since)).toBeLessThan(applyDelayMs / 2)
+    await cluster.waitForReplication({ replicas: [delayed], timeoutMs: 20_000 })
+    expect(await count(delayed, 'undelayed')).toBe(1)
     await delayed.setApplyDelay(`${applyDelayMs}ms`)
     expect((await delayed.query('SHOW recovery_min_apply_delay')).rows[0]).toEqual({
       recovery_min_apply_delay: '1500ms',

@@ -2,9 +2,9 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Cluster, ClusterLogEntry } from '@pgroute/cluster'
-import { clusterEnvConfigured, startTestCluster } from '@pgroute/cluster/testing'
+import { clusterEnvConfigured, requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type Classification, createClassifier } from '../src/classify/index.js'
 import {
   ORACLE_CUSTOM_SETTINGS,
@@ -131,64 +131,64 @@ afterAll(async () => {
   if (filesDir) rmSync(filesDir, { recursive: true, force: true })
 })
 
-describe.skipIf(external)(
-  `classifier against a hot standby (skipped on an external cluster: needs ${NEEDS})`,
-  () => {
-    it('has an adversarial corpus of more than 500 statements in every class', () => {
-      expect(judged.length).toBeGreaterThan(500)
-      const kinds = new Set(judged.map(({ entry }) => entry.kind))
-      for (const kind of [
-        'SQL inside string arguments',
-        'continued literals',
-        'keywords as names',
-        'function position',
-        'function spelling',
-        'function names as names',
-        'hints',
-        'EXPLAIN ANALYZE spellings',
-        'hidden in objects',
-      ]) {
-        expect(kinds).toContain(kind)
-      }
-      for (const kind of ['clean', 'refused', 'state'] as const) {
-        expect(judged.filter(({ verdict }) => verdict.kind === kind).length).toBeGreaterThan(50)
-      }
-    })
+describe(`classifier against a hot standby (skipped on an external cluster: needs ${NEEDS})`, () => {
+  beforeEach((context) =>
+    requireControl(context, `runs statements on a hot standby as a superuser (${NEEDS})`),
+  )
+  it('has an adversarial corpus of more than 500 statements in every class', () => {
+    expect(judged.length).toBeGreaterThan(500)
+    const kinds = new Set(judged.map(({ entry }) => entry.kind))
+    for (const kind of [
+      'SQL inside string arguments',
+      'continued literals',
+      'keywords as names',
+      'function position',
+      'function spelling',
+      'function names as names',
+      'hints',
+      'EXPLAIN ANALYZE spellings',
+      'hidden in objects',
+    ]) {
+      expect(kinds).toContain(kind)
+    }
+    for (const kind of ['clean', 'refused', 'state'] as const) {
+      expect(judged.filter(({ verdict }) => verdict.kind === kind).length).toBeGreaterThan(50)
+    }
+  })
 
-    it('sends nothing the standby refuses or that leaves state to a replica (but the documented limits)', () => {
-      const unsafe = judged.filter(
-        ({ verdict, classification, entry }) =>
-          !replicaSafe(verdict) && classification.target === 'replica' && !entry.note?.startsWith('limit:'),
-      )
-      expect(unsafe.map(show)).toEqual([])
-    })
+  it('sends nothing the standby refuses or that leaves state to a replica (but the documented limits)', () => {
+    const unsafe = judged.filter(
+      ({ verdict, classification, entry }) =>
+        !replicaSafe(verdict) && classification.target === 'replica' && !entry.note?.startsWith('limit:'),
+    )
+    expect(unsafe.map(show)).toEqual([])
+  })
 
-    it('sends what the standby runs cleanly to a replica, unless documented', () => {
-      const lost = judged.filter(
-        ({ verdict, classification, entry }) =>
-          verdict.kind === 'clean' && classification.target === 'primary' && entry.note === undefined,
-      )
-      expect(lost.map(show)).toEqual([])
-    })
+  it('sends what the standby runs cleanly to a replica, unless documented', () => {
+    const lost = judged.filter(
+      ({ verdict, classification, entry }) =>
+        verdict.kind === 'clean' && classification.target === 'primary' && entry.note === undefined,
+    )
+    expect(lost.map(show)).toEqual([])
+  })
 
-    it('documents only limits and designs that are real', () => {
-      // The hand-written statements the primary takes by design may also be refused or leave state.
-      const stale = judged.filter(({ verdict, entry }) =>
-        entry.note?.startsWith('limit:')
-          ? replicaSafe(verdict)
-          : entry.note !== undefined && verdict.kind !== 'clean' && !entry.kind.startsWith('hand-written'),
-      )
-      expect(stale.map(show)).toEqual([])
-    })
+  it('documents only limits and designs that are real', () => {
+    // The hand-written statements the primary takes by design may also be refused or leave state.
+    const stale = judged.filter(({ verdict, entry }) =>
+      entry.note?.startsWith('limit:')
+        ? replicaSafe(verdict)
+        : entry.note !== undefined && verdict.kind !== 'clean' && !entry.kind.startsWith('hand-written'),
+    )
+    expect(stale.map(show)).toEqual([])
+  })
 
-    it('needs writeFunctions to know a user function writes', async () => {
-      const sql = `SELECT app_write('unlisted')`
-      expect((await oracle.judge(sql)).kind).toBe('refused')
-      expect(createClassifier().classify(sql).target).toBe('replica')
-      expect(classifier.classify(sql).target).toBe('primary')
-    })
-  },
-)
+  it('needs writeFunctions to know a user function writes', async () => {
+    const sql = `SELECT app_write('unlisted')`
+    expect((await oracle.judge(sql)).kind).toBe('refused')
+    expect(createClassifier().classify(sql).target).toBe('replica')
+    expect(classifier.classify(sql).target).toBe('primary')
+  })
+})
 
 /** Tables and sequences the torture and ORM statements of the differential corpus name. */
 const DIFFERENTIAL_SCHEMA: readonly string[] = [
@@ -215,7 +215,10 @@ function replicaBound(): string[] {
   return sample.filter((sql) => classifier.classify(sql).target === 'replica')
 }
 
-describe.skipIf(external)('the differential corpus against a hot standby', () => {
+describe('the differential corpus against a hot standby', () => {
+  beforeEach((context) =>
+    requireControl(context, `runs statements on a hot standby as a superuser (${NEEDS})`),
+  )
   it('has the standby run every sampled statement the classifier sends there, leaving no state', async () => {
     for (const sql of DIFFERENTIAL_SCHEMA) await cluster.primary.query(sql)
     await cluster.waitForReplication()

@@ -62,16 +62,21 @@ describe('a replica without free connection slots', () => {
     const { router, downs } = tracked({ pool: { max: 20 } })
     await router.ready()
     const victim = cluster.replicas[0]!
+    const other = cluster.replicas[1]!
     const held = await victim.occupyConnections()
+    const ports: number[] = []
     try {
       // Bursts wider than any idle pool: new connections to the victim are refused with 53300.
       for (let burst = 0; burst < 5; burst++) {
         const results = await Promise.all(Array.from({ length: 24 }, () => router.query(WHO)))
-        for (const result of results) expect(portOf(result)).not.toBe(victim.port)
+        ports.push(...results.map(portOf))
       }
     } finally {
       await held.release()
     }
+    expect(ports.filter((port) => port === victim.port)).toEqual([])
+    // The other replica takes them (the primary only as the fallback), not the primary for everything.
+    expect(ports.filter((port) => port === other.port).length).toBeGreaterThan(ports.length / 2)
     expect(downs.filter((event) => event.node === victim.name)).toEqual([])
   })
 })
@@ -86,10 +91,9 @@ describe('the router never borrows the application pool for its own queries', ()
       try {
         await client.query('BEGIN')
         await client.query("INSERT INTO notes (body) VALUES ('pinned')")
-        const started = Date.now()
-        const token = await router.token() // the session wrote: the primary's WAL position is looked up
-        expect(Date.now() - started).toBeLessThan(1000)
-        return token
+        // The session wrote: the primary's WAL position is looked up, on the router's own connection. Through the
+        // pool it would wait for the pinned connection and fail after connectionTimeoutMillis.
+        return await router.token()
       } finally {
         await client.query('ROLLBACK')
         client.release()
@@ -102,7 +106,7 @@ describe('the router never borrows the application pool for its own queries', ()
 describe('waiting for a replica to replay', () => {
   it('holds none of its connections: other reads get them meanwhile', async (context) => {
     requireControl(context, 'pauses replay on the replicas')
-    const { router } = tracked({ pool: { max: 1 }, readYourWrites: { maxWaitMs: 1500 } })
+    const { router } = tracked({ pool: { max: 1 }, readYourWrites: { maxWaitMs: 3000 } })
     await router.ready()
     await Promise.all(cluster.replicas.map((replica) => replica.pauseReplay()))
     try {
@@ -111,10 +115,14 @@ describe('waiting for a replica to replay', () => {
         const { rows } = await router.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')
         return rows[0]?.r
       })
+      let settled = false
+      waiting.finally(() => {
+        settled = true
+      })
       await new Promise((resolve) => setTimeout(resolve, 200)) // the session read is polling the replicas now
-      const started = Date.now()
       const others = await Promise.all(Array.from({ length: 6 }, () => router.query(WHO)))
-      expect(Date.now() - started).toBeLessThan(1000) // pools of one connection per replica, not held
+      // Pools of one connection per replica, not held by the waiting read: the others are served while it waits.
+      expect(settled).toBe(false)
       for (const result of others) expect(cluster.replicas.map((r) => r.port)).toContain(portOf(result))
       expect(await waiting).toBe(false) // no replica caught up in time: the primary served it
     } finally {

@@ -1,12 +1,14 @@
 import type { Cluster } from '@pgroute/cluster'
-import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
+import { MIN_REPLICA_SHARE, requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isToken, type Router } from '../src/index.js'
 import { routerFor } from './helpers/cluster-helpers.js'
 
 // replica-1 replays at once; replica-2 applies WAL 2 s late. Lag bounds are off, so both replicas take reads:
-// only read-your-writes stands between a session and the stale replica.
+// only read-your-writes stands between a session and the stale replica. Every test that claims read-your-writes
+// also checks that replicas served a fair share of the reads: "0 stale" alone would hold if every read went to the
+// primary.
 let cluster: Cluster
 let router: Router
 let delayedPort: number
@@ -48,6 +50,15 @@ function tally(): Tally {
 interface Row {
   v: string
   port: number
+}
+
+/** Replicas served at least {@link MIN_REPLICA_SHARE} of the reads (the share is logged). */
+function expectReplicaShare(result: Tally, label: string): void {
+  const share = result.byReplica / result.reads
+  console.info(
+    `${label}: ${result.reads} reads, ${result.stale} stale, ${(100 * share).toFixed(1)}% by replicas`,
+  )
+  expect(share).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
 }
 
 function count(result: Tally, written: bigint, row: Row | undefined): void {
@@ -114,11 +125,7 @@ describe('read-your-writes', () => {
     expect(result.reads).toBe(WORKERS * 300)
     expect(result.stale).toBe(0)
     // Not by sending everything to the primary: the undelayed replica serves reads it has replayed.
-    expect(result.byReplica).toBeGreaterThan(0)
-    console.info(
-      `read-your-writes: ${result.reads} session reads, ${result.stale} stale, ` +
-        `${((100 * result.byReplica) / result.reads).toFixed(1)}% served by replicas`,
-    )
+    expectReplicaShare(result, 'session reads')
   })
 
   it('a token carried to a new session (another request) gives zero stale reads', async () => {
@@ -135,11 +142,12 @@ describe('read-your-writes', () => {
     })
     expect(result.reads).toBe(WORKERS * 150)
     expect(result.stale).toBe(0)
+    expectReplicaShare(result, 'reads with a token')
   })
 
   it('concurrent writes and reads inside one session are all seen', async () => {
     const result = tally()
-    for (let round = 0; round < 50; round++) {
+    for (let round = 0; round < 100; round++) {
       await router.session(async () => {
         const ids = Array.from({ length: WORKERS }, (_, w) => w + 1)
         const written = await Promise.all(ids.map((id) => write(id)))
@@ -149,7 +157,9 @@ describe('read-your-writes', () => {
         })
       })
     }
+    expect(result.reads).toBe(WORKERS * 100)
     expect(result.stale).toBe(0)
+    expectReplicaShare(result, 'concurrent reads in one session')
   })
 
   it('nested sessions join the outer one; token() is undefined outside a session and before any write', async () => {
@@ -184,7 +194,7 @@ describe('read-your-writes', () => {
     )
     expect(result.reads).toBe(WORKERS * 60)
     expect(result.stale).toBe(0)
-    expect(result.byReplica).toBeGreaterThan(0)
+    expectReplicaShare(result, 'after writes through router.primary')
     const { rows } = await router.primary.query<Row>(READ, [1])
     expect(rows[0]!.port).toBe(cluster.primary.port)
     // A cursor runs as pg.Pool runs one (on a connection of its own, given back once it is closed), on the primary;

@@ -1,8 +1,7 @@
-import { createRouter, isConfigError, isPgRouteError, type RoutedPool } from '@pgroute/core'
+import { createRouter, isConfigError, isPgRouteError } from '@pgroute/core'
 import { DrizzleQueryError } from 'drizzle-orm'
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
-import { afterAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { pgrouteDrizzle } from '../src/index.js'
 import * as schema from './fixtures/schema.js'
 
@@ -43,16 +42,6 @@ describe('pgrouteDrizzle', () => {
     expect(db.$primary.$client).not.toBe(router.pool)
     expect(Object.keys(db.query).sort()).toEqual(Object.keys(db.$primary.query).sort())
     expect(Object.keys(db.query)).toContain('users')
-  })
-
-  it('has the declared types', () => {
-    const db = pgrouteDrizzle(router, { schema })
-    expectTypeOf(db).toExtend<NodePgDatabase<typeof schema>>()
-    expectTypeOf(db.$client).toEqualTypeOf<RoutedPool>()
-    expectTypeOf(db.$primary).toExtend<NodePgDatabase<typeof schema>>()
-    expectTypeOf(db.$primary.$client).toEqualTypeOf<pg.Pool>()
-    const plain = pgrouteDrizzle(router)
-    expectTypeOf(plain).toExtend<NodePgDatabase<Record<string, never>>>()
   })
 
   it('accepts a router of another copy of @pgroute/core, by shape', () => {

@@ -126,13 +126,16 @@ describe("db.transaction(fn, { accessMode: 'read only' })", () => {
   }
 
   it('hands a write inside it the replica’s own error, unchanged', async () => {
+    let port: number | undefined
     const attempt = c.db.transaction(
       async (tx) => {
+        port = (await where(tx)).port // the transaction runs on a replica: the error below is the replica's
         await tx.insert(users).values({ name: 'tx-read-only-write' })
       },
       { accessMode: 'read only' },
     )
     const error = await attempt.catch((e: unknown) => e)
+    expect(c.replicaPorts).toContain(port)
     const cause = (error as { cause?: unknown }).cause
     expect(cause).toBeInstanceOf(pg.DatabaseError)
     expect(cause).toMatchObject({ code: '25006' })

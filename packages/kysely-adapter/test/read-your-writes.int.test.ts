@@ -1,4 +1,4 @@
-import { requireControl, waitFor } from '@pgroute/cluster/testing'
+import { MIN_REPLICA_SHARE, replicaShare, requireControl, waitFor } from '@pgroute/cluster/testing'
 import { isToken } from '@pgroute/core'
 import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -117,10 +117,13 @@ describe('read-your-writes with a replica applying WAL 2 s late', () => {
     // The delayed replica can never have replayed a write made a moment before.
     expect(ports.get(delayedPort) ?? 0).toBe(0)
     console.info('read-your-writes: reads by server port', Object.fromEntries(ports))
+    // Not by sending everything to the primary: the undelayed replica serves the reads it has replayed.
+    expect(replicaShare(ports, h.cluster)).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
   })
 
   it('a token carries the session to a later request: zero stale reads', async () => {
     let stale = 0
+    const ports: number[] = []
     for (let i = 1; i <= 200; i++) {
       const token = await h.router.session(async () => {
         await db.updateTable('counter').set({ v: i }).where('id', '=', TOKEN_ROW).execute()
@@ -128,8 +131,10 @@ describe('read-your-writes with a replica applying WAL 2 s late', () => {
       })
       expect(isToken(token)).toBe(true)
       const row = await h.router.session(() => readCounter(TOKEN_ROW, i), { token })
+      ports.push(row.port)
       if (Number(row.v) !== i) stale++
     }
     expect(stale).toBe(0)
+    expect(replicaShare(ports, h.cluster)).toBeGreaterThanOrEqual(MIN_REPLICA_SHARE)
   })
 })

@@ -13,6 +13,7 @@ export { checkExternalCluster } from './external-check.js'
 export { type FailoverLoadResult, failoverUnderLoad, type TimedWrite } from './failover-load.js'
 export { plainPool } from './plain-pool.js'
 export { type RedisServer, redisMissing, startRedis } from './redis-server.js'
+export { MIN_REPLICA_SHARE, replicaShare } from './replica-share.js'
 export { requirePassword } from './require-password.js'
 export { portNames, portOf, WHO } from './server-identity.js'
 export {

@@ -1,7 +1,13 @@
 import type { Cluster } from '../cluster-node.js'
 
-/** Health-check settings that make state changes show up within a fraction of a second. */
-export const FAST_HEALTH = { intervalMs: 200, timeoutMs: 150, maxBackoffMs: 500 } as const
+/**
+ * Health-check settings that make state changes show up within a second or two, with a probe timeout large enough
+ * for a busy machine: one probe slower than `timeoutMs` marks its node down (and `ready()` rejects when the re-probe
+ * is slow too), which a test asserting an exact split of reads or "no node went down" must never see on a loaded
+ * 2-core run. A 150 ms timeout failed with one other suite running; 450 ms failed under two CPU hogs and other
+ * suites at a load average of 25.
+ */
+export const FAST_HEALTH = { intervalMs: 1000, timeoutMs: 900, maxBackoffMs: 500 } as const
 
 /** The node options of a router over every node of a cluster (the shape `@pgroute/core` accepts). */
 export interface ClusterRouterOptions {

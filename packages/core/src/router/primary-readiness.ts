@@ -26,13 +26,22 @@ export async function nextProbe(node: RouterNode, limitMs: number, signal?: Abor
   }
 }
 
+/** The error of `router.ready()` once its signal aborted, whenever it aborted: the reason is the `cause`. */
+function abortedError(signal: AbortSignal): PgRouteError {
+  return new PgRouteError('PGROUTE_ABORTED', 'router.ready() was aborted', { cause: signal.reason })
+}
+
+/** Throws {@link abortedError} when `signal` has aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal)
+}
+
 /** Resolves with `work`, or rejects with `PGROUTE_ABORTED` once `signal` aborts (for `router.ready({ signal })`). */
 export async function untilAborted(work: Promise<void>, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
+  throwIfAborted(signal)
   let onAbort: (() => void) | undefined
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () =>
-      reject(new PgRouteError('PGROUTE_ABORTED', 'router.ready() was aborted', { cause: signal.reason }))
+    onAbort = () => reject(abortedError(signal))
     signal.addEventListener('abort', onAbort, { once: true })
   })
   try {

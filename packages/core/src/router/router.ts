@@ -19,7 +19,13 @@ import { combineTracers } from '../observability/router-tracer.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
 import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
-import { isLastingFailure, nextProbe, takesWrites, untilAborted } from './primary-readiness.js'
+import {
+  isLastingFailure,
+  nextProbe,
+  takesWrites,
+  throwIfAborted,
+  untilAborted,
+} from './primary-readiness.js'
 import { healthOf, type RouterHealth, writerProblemOf } from './router-health.js'
 import { type NodeStatus, statusOf } from './router-status.js'
 
@@ -107,7 +113,8 @@ export class Router extends EventEmitter<RouterEvents> {
    * refused (the driver's error is the `cause`), or in recovery (a standby). After a probe that timed out or
    * could not connect, it waits for the primary's re-probe (within `healthCheck.maxBackoffMs`) before deciding.
    * Replicas that are down do not make it reject: see {@link health}. Called again later, it answers for the
-   * primary's state then.
+   * primary's state then. With `signal`, it rejects with `PGROUTE_ABORTED` (the signal's reason as `cause`) once
+   * the signal aborts, also when it had aborted before the call.
    */
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options
@@ -120,7 +127,7 @@ export class Router extends EventEmitter<RouterEvents> {
       // primary is re-probed within the back-off; its answer decides.
       const { timeoutMs, maxBackoffMs } = this.#core.options.healthCheck
       await nextProbe(primary, maxBackoffMs + timeoutMs, signal)
-      signal?.throwIfAborted()
+      throwIfAborted(signal)
       if (takesWrites(primary)) return
     }
     const { reason } = primary
