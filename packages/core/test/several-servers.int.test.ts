@@ -1,8 +1,8 @@
 /**
  * One "replica" URL that is several servers: HAProxy (the system's `haproxy`, e.g. Debian's package) round-robin
  * in front of two replicas, one of which has stopped replaying, as a cloud reader endpoint or a Kubernetes `-ro`
- * service in front of replicas with different lag. The router cannot tell today: the cases marked `fails` show
- * what goes wrong and turn red once detection is wired in (then drop `.fails`). Skipped, with the reason, where
+ * service in front of replicas with different lag. The router records the server behind each of its own and its
+ * pools' connections; a case still marked `fails` shows what is not handled yet. Skipped, with the reason, where
  * haproxy is not installed.
  */
 import { type Cluster, type HaproxyListener, haproxyUnavailable, startHaproxy } from '@pgroute/cluster'
@@ -74,7 +74,7 @@ describe('one replica URL in front of two replicas (HAProxy, round-robin)', () =
     expect(direct.sightings.problem()).toBeUndefined()
   })
 
-  it.fails('health() names the node that answers from several servers (not wired in yet)', async (context) => {
+  it('health() names the node that answers from several servers', async (context) => {
     if (missing) return context.skip(missing)
     router ??= createRouter({
       primary: cluster.primary.url,

@@ -100,6 +100,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
   ): Promise<pg.QueryResult<R>> {
     try {
       this.#assertOpen()
+      // An idle router probes less: a statement never chooses a node on probe data older than one interval.
+      if (this.monitor.stale) await this.monitor.fresh()
       const text = query === undefined ? '' : textOf(query)
       routing ??= this.classify(text)
       const session = this.sessions.getStore()
@@ -185,7 +187,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
     this.nodes.remove(node)
     for (const watcher of this.#watchers) watcher.nodeRemoved(node)
     await this.#background(() => this.monitor.remove(node))
-    await this.causal.forget(node)
+    this.causal.forget(node)
     if (node.spec.ownsPool) await node.pool.end()
     else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
     this.connections.detach(node)
@@ -204,7 +206,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
       const owned = this.nodes.all.filter((node) => node.spec.ownsPool)
       await Promise.all(owned.map((node) => node.pool.end()))
       // After the pools: calls already running may still look up WAL positions (each is bounded).
-      await this.causal.close()
+      this.causal.close()
+      await this.monitor.close()
       this.connections.stop()
       this.connections.detachPools()
     })()

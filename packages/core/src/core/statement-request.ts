@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import { commitTicket, mayChangeCommitLevel, taintConnection } from '../health/connection-watch.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
 import { isCancelledByRouter } from '../pg-errors.js'
 import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.js'
@@ -118,6 +119,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#toPrimary =
       routing.target === 'primary' || options.onPrimary === true || context.replicas.all.length === 0
     if (query !== undefined) this.#traced = context.tracer.traceStatementStart?.(routing.reason)
+    // When a write of the session started: a synchronous standby must have been counted since (see causal-session).
+    if (session !== undefined && this.#toPrimary) session.writing()
   }
 
   /** `RunningStatement`: the connection the statement runs on. */
@@ -438,8 +441,13 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#ended = true
     const { session, node } = this
     if (this.query !== undefined) {
+      // What the connection's commits may be made with (synchronous_commit) is known only while no statement
+      // that may change it ran there.
+      const client = this.lease?.client
+      if (this.routing.target === 'primary' && mayChangeCommitLevel(this.routing.reason, this.text))
+        taintConnection(client)
       if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary')
-        session.markWrite()
+        session.markWrite(error === undefined ? commitTicket(client) : undefined)
       const ranOn = error === undefined ? node : undefined
       this.#context.tracer.traceStatementEnd?.(this.#traced, ranOn, this.#routedFor, error)
     }

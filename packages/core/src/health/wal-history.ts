@@ -47,6 +47,22 @@ export class WalHistory {
     return low > 0 && low < entries.length ? entries[low]!.seenAt : undefined
   }
 
+  /**
+   * When a probe last saw the primary at or before `replayed` (`undefined` if no position kept is): WAL past
+   * `replayed` was written after it.
+   */
+  lastSeenAtOrBefore(replayed: bigint): number | undefined {
+    const entries = this.#entries
+    let low = 0
+    let high = entries.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (entries[middle]!.lsn > replayed) high = middle
+      else low = middle + 1
+    }
+    return low > 0 ? entries[low - 1]!.seenAt : undefined
+  }
+
   /** Drops positions no replica needs any more: all but the last one at or before `replayed`. */
   forgetUpTo(replayed: bigint): void {
     let drop = 0

@@ -22,7 +22,10 @@ export const METRICS = {
   lagSeconds: 'pgroute.replica.lag.seconds',
   poolInUse: 'pgroute.pool.connections.in_use',
   poolWaiting: 'pgroute.pool.waiting',
+  syncState: 'pgroute.replica.sync_state',
 } as const
+
+const SYNC_STATES = ['sync', 'quorum', 'potential', 'async'] as const
 
 const STATES: readonly NodeState[] = ['unknown', 'up', 'lagging', 'down', 'fenced']
 
@@ -55,6 +58,8 @@ export class RouterTelemetry
   readonly #reroutes: Counter
   readonly #fallbacks: Counter
   readonly #gauges: ObservableGauge[]
+  /** Replicas' sync states, apart from the gauges above (observed in the same batch). */
+  readonly #syncState: ObservableGauge
   readonly #observe = (result: BatchObservableResult) => this.#collect(result)
   readonly #attributes = new WeakMap<RouterNode, Map<string, Attributes>>()
 
@@ -100,6 +105,11 @@ export class RouterTelemetry
         unit: '{request}',
       }),
     ]
+    this.#syncState = meter.createObservableGauge(METRICS.syncState, {
+      description:
+        "1 for a replica's sync state in the primary's pg_stat_replication, 0 for the others (none when not listed)",
+    })
+    this.#gauges.push(this.#syncState)
     meter.addBatchObservableCallback(this.#observe, this.#gauges)
   }
 
@@ -161,6 +171,18 @@ export class RouterTelemetry
     this.#meter.removeBatchObservableCallback(this.#observe, this.#gauges)
   }
 
+  /** A replica's sync state, when the primary lists it. */
+  #observeSync(result: BatchObservableResult, node: RouterNode, attributes: Attributes): void {
+    const { syncState } = node
+    if (syncState === undefined) return
+    for (const each of SYNC_STATES) {
+      result.observe(this.#syncState, syncState === each ? 1 : 0, {
+        ...attributes,
+        'pgroute.sync_state': each,
+      })
+    }
+  }
+
   #collect(result: BatchObservableResult): void {
     const [state, lagBytes, lagSeconds, inUse, waiting] = this.#gauges as [
       ObservableGauge,
@@ -177,6 +199,7 @@ export class RouterTelemetry
       if (node.role === 'replica') {
         result.observe(lagBytes, node.lagBytes, attributes)
         result.observe(lagSeconds, node.lagSeconds, attributes)
+        this.#observeSync(result, node, attributes)
       }
       const pool = node.pool as unknown as PoolCounts
       result.observe(inUse, pool.totalCount - pool.idleCount, attributes)

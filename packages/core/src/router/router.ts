@@ -9,6 +9,7 @@ import type { Pin } from '../core/route-options.js'
 import { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
 import { ConfigError, PgRouteError } from '../errors.js'
+import { taintConnection } from '../health/connection-watch.js'
 import type { WalPosition } from '../health/lsn.js'
 import { EventTracer, RouteEventTracer } from '../observability/event-tracer.js'
 import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
@@ -151,7 +152,8 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   health(): RouterHealth {
-    return healthOf(this.status(), this.#core.options.fallback)
+    const nodes = this.#core.nodes
+    return healthOf(this.status(), this.#core.options.fallback, (name) => nodes.byName(name)?.servers.problem)
   }
 
   /**
@@ -217,6 +219,8 @@ export class Router extends EventEmitter<RouterEvents> {
     const onPin = { pin }
     await core.route(begin, undefined, onPin, readOnly ? BEGIN_READ_ONLY : BEGIN)
     const lease = pin.lease!
+    // The body's own statements do not pass through the router: what they set on the connection is not known.
+    taintConnection(lease.client)
     const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
@@ -302,6 +306,8 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /** One row per node, primary first: state, lag, WAL position and traffic. Never contains credentials. */
   status(): NodeStatus[] {
+    // An idle router's probe data may be older than one interval: a look starts a round (the next look sees it).
+    this.#core.monitor.kick()
     return statusOf(this.#core.nodes)
   }
 
