@@ -405,8 +405,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
 
   /** @internal {@link FailedRequest}: an attempt of a read on a node chosen afresh (a replica not tried yet, or the fallback). */
   async readElsewhere(): Promise<void> {
-    const node = await this.#context.reads.choose(this)
-    await this.#run(await this.checkout(node, this.reason))
+    const reads = this.#context.reads
+    const node = await reads.choose(this)
+    const lease = await this.checkout(node, this.reason)
+    if (await reads.mayRunOn(this, node, lease.client)) {
+      await this.#run(lease)
+      return
+    }
+    // A connection to another server than the one whose replay position the read was sent for: nothing sent.
+    this.#context.connections.release(lease)
+    await this.#run(await this.checkout(reads.fallback(), 'read-your-writes'))
   }
 
   /** The statement on the primary, by the primary path's rules; `first`: a connection attempt that failed. */

@@ -31,6 +31,23 @@ interface ConnectionRecord {
 /** Every pool connection seen at its login, by the connection (pg's client): shared by every router of a pool. */
 const records = new WeakMap<object, ConnectionRecord>()
 
+/** The server that answers on each pool connection seen at its login (`undefined`: it could not be read). */
+const servers = new WeakMap<object, Promise<ServerIdentity | undefined>>()
+
+/**
+ * The server that answers on `client`, a connection of a watched pool: read at its login, before its first
+ * statement, so it is known (or about to be) by the time a statement is sent on it. `undefined` when the
+ * connection was not seen at its login or the server could not say.
+ */
+export function serverOf(client: object): Promise<ServerIdentity | undefined> {
+  return servers.get(client) ?? Promise.resolve(undefined)
+}
+
+/** Whether two identities name the same server (same address, port and start). */
+export function sameServer(a: ServerIdentity, b: ServerIdentity): boolean {
+  return a.address === b.address && a.port === b.port && a.startedAt === b.startedAt
+}
+
 /**
  * The server's notice when a commit stopped waiting for its synchronous standbys (`pg_cancel_backend`, a statement
  * timeout, or the backend terminated): the commit is acknowledged with it (SQLSTATE 01000, a WARNING), committed
@@ -126,12 +143,19 @@ export class ConnectionWatch {
         if (notice.code === '01000' && CANCELLED_WAIT.test(notice.message ?? '')) record.warned = true
       })
     }
+    let answered: (identity: ServerIdentity | undefined) => void = () => {}
+    servers.set(client, new Promise((resolve) => (answered = resolve)))
     // Queued before the connection's first statement: it answers first, and its callback runs before that one's.
     ;(client as unknown as CallbackClient).query(CONNECTION_SQL, (error, result) => {
-      if (error || !result?.rows[0]) return
+      if (error || !result?.rows[0]) {
+        answered(undefined)
+        return
+      }
       const row = result.rows[0] as ConnectionRow
       if (known === undefined) record.level = commitLevelOf(parseSetting(row.commit))
-      this.#hold(client, toServerIdentity(row))
+      const identity = toServerIdentity(row)
+      this.#hold(client, identity)
+      answered(identity)
     })
   }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { PgRouteError } from '../errors.js'
+import { sameServer, serverOf } from '../health/connection-watch.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import { formatLsn, parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
 import {
@@ -144,6 +145,19 @@ export class ReadYourWrites {
       if (await this.#replayed(best, required)) return best
     }
     return this.#replicas.readFallback()
+  }
+
+  /**
+   * Whether `client`, a connection of `node` a session's read was sent to by this rule, reaches the server whose
+   * positions the rule read (the one behind the router's own connection to `node`). A node whose address leads to
+   * several servers (HAProxy, a reader endpoint) may hand out a connection to another one, which may not have
+   * replayed what the rule saw replayed. `true` when either server cannot be told (nothing to compare).
+   */
+  async answersAsProbed(node: RouterNode, client: object): Promise<boolean> {
+    const probed = this.#monitor.linkOf(node)?.info?.server
+    if (probed === undefined) return true
+    const server = await serverOf(client)
+    return server === undefined || sameServer(server, probed)
   }
 
   /** Forgets the lookups of `node` (a node removed at runtime; its connection is the monitor's to close). */
