@@ -37,6 +37,16 @@ export interface SessionWrite {
 /** Error class of the typed error that tells a session its acknowledged writes were lost. */
 export const writesLost = 'PgRouteError:PGROUTE_WRITES_LOST'
 
+/**
+ * How a session call that failed came out, for the lost-write rules: the error class, and ` (unknown)` after a
+ * `PGROUTE_WRITES_LOST` whose outcome is `unknown` (the write completed within a round trip of the switch point:
+ * the router cannot tell whether it was lost, and says so).
+ */
+export function sessionOutcome(error: unknown): string {
+  const unknown = (error as { outcome?: unknown } | null)?.outcome === 'unknown'
+  return `${errorClass(error)}${unknown && errorClass(error) === writesLost ? ' (unknown)' : ''}`
+}
+
 /** `PgRouteError:PGROUTE_CLOSED`, `DatabaseError:53300`, `Error:-` (no code): how a caller could tell errors apart. */
 export function errorClass(error: unknown): string {
   if (!(error instanceof Error)) return `${typeof error}:-`
@@ -60,6 +70,11 @@ export class ChaosMetrics {
   }> = []
   /** Named moments of the scenario. */
   readonly marks = new Map<string, number>()
+  /**
+   * Read-write transactions run again by the load after failing with `outcome: 'aborted'` (the contract a caller
+   * follows: such a transaction did not commit, and running it again cannot apply it twice).
+   */
+  transactionReruns = 0
   /** Session reads that ran after the session's own successful write. */
   sessionReads = 0
   /** ... and did not see it. */

@@ -39,6 +39,11 @@ export function switchoverLatencyNote(report: ScenarioReport): string {
 /** The rule of a planned switchover with `failover.waitMs`: callers see nothing of it but latency. */
 function costsNothing(report: ScenarioReport): string[] {
   report.metrics.notes.push(switchoverLatencyNote(report))
+  if (report.metrics.transactionReruns > 0) {
+    report.metrics.notes.push(
+      `transactions run again after outcome aborted: ${report.metrics.transactionReruns}`,
+    )
+  }
   return [...unaffected(report), ...writesRecovered(report, markOf(report, 'healed') + 3000)]
 }
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Router } from '@pgroute/core'
-import { type ChaosMetrics, errorClass, type OpKind } from './chaos-metrics.js'
+import { type ChaosMetrics, type OpKind, sessionOutcome } from './chaos-metrics.js'
 
 /** How hard the load drives the router. */
 export interface LoadOptions {
@@ -172,7 +172,7 @@ export class LoadDriver {
       },
       (error: unknown) => {
         this.#metrics.record('token', started, error)
-        this.#metrics.sessionCall(key, started, errorClass(error))
+        this.#metrics.sessionCall(key, started, sessionOutcome(error))
         return undefined
       },
     )
@@ -199,7 +199,7 @@ export class LoadDriver {
       .session(() => this.#readBack(carried.key, spanning), { token: carried.token })
       .catch((error: unknown) => {
         this.#metrics.record('read', started, error)
-        this.#metrics.sessionCall(carried.key, started, errorClass(error))
+        this.#metrics.sessionCall(carried.key, started, sessionOutcome(error))
       })
   }
 
@@ -214,7 +214,7 @@ export class LoadDriver {
       rowCount = (await this.#router.query(readBackSql, [key])).rowCount
     } catch (error) {
       this.#metrics.record('read', started, error)
-      this.#metrics.sessionCall(key, started, errorClass(error))
+      this.#metrics.sessionCall(key, started, sessionOutcome(error))
       return
     }
     this.#metrics.record('read', started)
@@ -224,14 +224,25 @@ export class LoadDriver {
     if (rowCount === 0) this.#metrics.staleReads++
   }
 
+  /**
+   * A read-write transaction, run again (up to twice) when it fails with `outcome: 'aborted'`, as the router's
+   * errors tell a caller it may: it did not commit, so running it again cannot apply it twice. Re-runs are counted.
+   */
   async #writeTransaction(): Promise<void> {
     const key = randomUUID()
-    const done = await this.#timed('write', () =>
-      this.#router.transaction(async (client) => {
-        await client.query(insertSql, [key, 'transaction'])
-        return client.query(readBackSql, [key])
-      }),
-    )
+    const done = await this.#timed('write', async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.#router.transaction(async (client) => {
+            await client.query(insertSql, [key, 'transaction'])
+            return client.query(readBackSql, [key])
+          })
+        } catch (error) {
+          if (attempt >= 2 || (error as { outcome?: unknown } | null)?.outcome !== 'aborted') throw error
+          this.#metrics.transactionReruns++
+        }
+      }
+    })
     if (done) this.#metrics.acknowledged.push(key)
   }
 

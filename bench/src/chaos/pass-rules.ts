@@ -83,21 +83,25 @@ export function toldExactlyTheLost(report: ScenarioReport, since: number, wantLo
   let lost = 0
   let survived = 0
   let toldSurvived = 0
+  let toldUnknown = 0
   for (const write of metrics.sessionWrites.values()) {
     const call = write.later.find((each) => each.at >= since)
     if (call === undefined) continue
-    const told = call.outcome === writesLost
+    const told = call.outcome.startsWith(writesLost)
+    const unknown = told && call.outcome !== writesLost
+    if (unknown) toldUnknown++
     if (lostKeys.has(write.key)) {
       lost++
       if (!told) untold.set(call.outcome, (untold.get(call.outcome) ?? 0) + 1)
     } else {
       survived++
-      if (told) toldSurvived++
+      // Told "perhaps lost" (outcome unknown) is honest for a write within a round trip of the switch point.
+      if (told && !unknown) toldSurvived++
     }
   }
   const untoldCount = [...untold.values()].reduce((sum, n) => sum + n, 0)
   metrics.notes.push(
-    `sessions with a call after the fault: ${lost} whose write was lost (${lost - untoldCount} told), ${survived} whose write survived (${toldSurvived} told)`,
+    `sessions with a call after the fault: ${lost} whose write was lost (${lost - untoldCount} told), ${survived} whose write survived (${toldSurvived} told it was lost); ${toldUnknown} told with outcome unknown`,
   )
   const reasons: string[] = []
   if (untoldCount > 0) {

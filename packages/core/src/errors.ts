@@ -44,10 +44,28 @@ export type PgRouteErrorCode =
    */
   | 'PGROUTE_WRITES_LOST'
   /**
-   * A statement was not sent on a connection held across statements (a pinned client's, a transaction's): its
-   * node's role changed, or the node was fenced, since the connection was checked out. Nothing was sent.
+   * A statement was not sent on a connection held across statements (a pinned client's, a transaction's, a
+   * `router.primary` client's, a cursor's): its node was fenced or stopped being what it was (the primary, a
+   * replica) since the connection was checked out. Nothing was sent; the connection was closed, so a transaction
+   * open on it did not commit (`outcome: 'aborted'`) and the connection's session state is gone. The client stays
+   * failed until released; a new one gets the current primary.
    */
   | 'PGROUTE_ROLE_CHANGED'
+
+/**
+ * What became of the write or transaction a failed call asked for, when pgroute can tell:
+ * - `committed`: it took effect (and is on the cluster's current history);
+ * - `aborted`: it did not, and never will: running it again cannot apply it twice;
+ * - `unknown`: it may or may not have (the reply was lost and the server that knows could not be asked, or its
+ *   answer proves nothing after a failover).
+ */
+export type Outcome = 'committed' | 'aborted' | 'unknown'
+
+/** Options of {@link PgRouteError}: `Error`'s own, and the {@link Outcome} of the caller's write when known. */
+export interface PgRouteErrorOptions {
+  readonly cause?: unknown
+  readonly outcome?: Outcome
+}
 
 /**
  * The single error class pgroute throws for its own failures. Check with {@link isPgRouteError}, which works
@@ -56,11 +74,18 @@ export type PgRouteErrorCode =
 export class PgRouteError extends Error {
   /** Machine-readable error code. */
   readonly code: PgRouteErrorCode
+  /**
+   * What became of the caller's write or transaction, when the error is about one and pgroute can tell (see
+   * {@link Outcome}); absent otherwise.
+   */
+  readonly outcome?: Outcome
 
-  constructor(code: PgRouteErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: PgRouteErrorCode, message: string, options?: PgRouteErrorOptions) {
     super(message, options)
+    if (options?.cause !== undefined) hideClient(options.cause)
     this.name = 'PgRouteError'
     this.code = code
+    if (options?.outcome !== undefined) this.outcome = options.outcome
     Object.defineProperty(this, pgRouteErrorBrand, { value: true })
   }
 }
@@ -78,12 +103,34 @@ export class ConfigError extends PgRouteError {
   /** Path of the invalid option, e.g. `replicas[1].weight`. */
   readonly option: string
 
-  constructor(option: string, message: string, options?: { cause?: unknown }) {
+  constructor(option: string, message: string, options?: { readonly cause?: unknown }) {
     super('PGROUTE_INVALID_OPTION', `Invalid option \`${option}\`: ${message}`, options)
     this.name = 'ConfigError'
     this.option = option
     Object.defineProperty(this, configErrorBrand, { value: true })
   }
+}
+
+/**
+ * Takes off `error` the `client` pg-pool attaches to the error of an idle connection (`err.client`: its
+ * connection parameters hold the password), so that an error the router keeps or hands on as a `cause` can be
+ * printed whole, by any serialiser, without it. pg-pool passes the client to its `error` listeners as their own
+ * argument too. Returns `error`.
+ */
+export function hideClient<T>(error: T): T {
+  if (typeof error === 'object' && error !== null && Object.hasOwn(error, 'client'))
+    delete (error as { client?: unknown }).client
+  return error
+}
+
+/**
+ * Records `outcome` on a pgroute error that has none yet (the router's own error, before it reaches the caller);
+ * anything else is left as it is. Returns `error`.
+ */
+export function withOutcome<T>(error: T, outcome: Outcome): T {
+  if (isPgRouteError(error) && error.outcome === undefined)
+    Object.defineProperty(error, 'outcome', { value: outcome, enumerable: true })
+  return error
 }
 
 /** True for every error pgroute itself throws (including {@link ConfigError}), from any copy of the package. */

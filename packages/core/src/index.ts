@@ -23,6 +23,7 @@ export type {
   Classifier,
   ClassifierOptions,
   LearnedReason,
+  LearnedRouteCounts,
   RouteTarget,
 } from './classify/index.js'
 export { classify, createClassifier } from './classify/index.js'
@@ -44,7 +45,15 @@ export type {
 } from './config/router-options.js'
 export type { RejectedStatement } from './core/rejection-log.js'
 export type { Submittable } from './core/submittable.js'
-export { ConfigError, isConfigError, isPgRouteError, PgRouteError, type PgRouteErrorCode } from './errors.js'
+export {
+  ConfigError,
+  isConfigError,
+  isPgRouteError,
+  type Outcome,
+  PgRouteError,
+  type PgRouteErrorCode,
+  type PgRouteErrorOptions,
+} from './errors.js'
 export { formatLsn, parseLsn } from './health/lsn.js'
 export type {
   ClusterReplacedEvent,
@@ -53,6 +62,7 @@ export type {
   RerouteEvent,
   RouteEvent,
   RouterEvents,
+  WritesLostEvent,
 } from './observability/router-events.js'
 export { RoutedClient } from './pool/routed-client.js'
 export { RoutedPool } from './pool/routed-pool.js'

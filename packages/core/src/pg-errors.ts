@@ -130,6 +130,17 @@ export function attributeError(error: unknown, origin: ErrorOrigin): void {
 }
 
 /**
+ * The server ended the connection with 57P01 (admin_shutdown: a fast shutdown, a switchover, `pg_terminate_backend`)
+ * as the answer to a statement: the backend handles that signal only where it may stop (never between writing a
+ * commit record and answering), so the statement's transaction did not commit and never will. The one exception,
+ * a commit waiting for a synchronous standby, is told by a warning notice first (see `NodeConnections`).
+ * 57P02 (crash_shutdown) may cut a commit anywhere: it is no such proof.
+ */
+export function isTerminatedBeforeCommit(error: unknown): boolean {
+  return fromServer(error) && codeOf(error) === '57P01'
+}
+
+/**
  * The server has no connection slot left (53300 too_many_connections, 53400 configuration_limit_exceeded), or
  * pg-pool waited `connectionTimeoutMillis` for one of its own: the node is busy, not broken. Nothing was sent, so
  * a read goes elsewhere; the node is not marked down.

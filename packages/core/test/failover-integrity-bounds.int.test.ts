@@ -38,6 +38,44 @@ describe('router.end()', () => {
   })
 })
 
+describe('router.end() with connections still checked out', () => {
+  it('a client never released: end() resolves after its grace, and the client then fails PGROUTE_CLOSED', async () => {
+    const c = await resources.cluster({ replicas: 1 })
+    const router = createRouter(routerOptions(c))
+    await router.ready()
+    const client = await router.pool.connect()
+    await client.query('BEGIN')
+    await client.query("INSERT INTO items (note) VALUES ('held')")
+    const outcome = await settledBefore(router.end(), sleep(10_000))
+    expect(outcome).toEqual({ value: undefined })
+    const error = await refusal(client.query('COMMIT'))
+    expectTyped(error)
+    expect(error).toMatchObject({ code: 'PGROUTE_CLOSED' })
+    client.release()
+    // Its transaction never committed.
+    expect((await c.primary.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 0 }])
+  })
+
+  it('a statement running on a SIGSTOPped primary, no time limits: end() resolves, the statement fails typed', async (context) => {
+    requireControl(context, 'hangs the primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = createRouter({ ...routerOptions(c), timeouts: { readMs: 0, writeMs: 0 } })
+    await router.ready()
+    const write = router.primary.query('SELECT pg_sleep(0.2), inet_server_port()').then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await c.primary.hang()
+    try {
+      const outcome = await settledBefore(router.end(), sleep(10_000))
+      expect(outcome).toEqual({ value: undefined })
+      expectTyped(await write)
+    } finally {
+      await c.primary.resume()
+    }
+  })
+})
+
 describe('the router’s own lookups while the primary hangs', () => {
   it('router.token() and a session read fail with a typed PgRouteError after timeouts.readMs, not a plain Error', async (context) => {
     requireControl(context, 'hangs the primary')

@@ -4,6 +4,7 @@
  * `PGROUTE_ROLE_CHANGED`; nothing lands on a fenced node; the client is never moved to another node silently.
  */
 import { requireControl } from '@pgroute/cluster/testing'
+import Cursor from 'pg-cursor'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPgRouteError, type Router } from '../src/index.js'
 import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
@@ -114,6 +115,93 @@ describe('split brain: promotion beside a running primary', () => {
     } finally {
       fresh.release()
     }
+  })
+
+  it('a checkout still waiting when the old primary is fenced: the connection it gets after is refused typed, nothing lands on the fenced node', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    // One connection per node: the second client's BEGIN waits for the first client's connection.
+    const router = resources.router(routerFor(c, { pool: { max: 1, connectionTimeoutMs: 60_000 } }))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const holder = await router.pool.connect()
+    const waiter = await router.pool.connect()
+    let begun: Promise<unknown> | undefined
+    try {
+      await holder.query('BEGIN')
+      // Routed while the old primary leads; its connection comes only after the fencing.
+      begun = waiter.query('BEGIN').then(
+        () => 'begun',
+        (error: unknown) => error,
+      )
+      await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+      await waitForState(router, oldName, 'fenced')
+      holder.release()
+      const began = await begun
+      if (began !== 'begun') expectRoleChanged(began)
+      expectRoleChanged(await refusal(waiter.query("INSERT INTO items (note) VALUES ('late-checkout')")))
+      expectRoleChanged(await refusal(waiter.query('COMMIT')))
+    } finally {
+      waiter.release()
+    }
+    expect(await notesOn(old)).toEqual([])
+  })
+})
+
+describe('split brain: what a caller holds on the old primary', () => {
+  it("a transaction body's own statement after the fencing is refused typed, not run; a body that swallows the error still does not commit", async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const inBody = gate()
+    const goOn = gate()
+    let seenInBody: unknown
+    const transaction = refusal(
+      router.transaction(async (client) => {
+        await client.query("INSERT INTO items (note) VALUES ('body-1')")
+        inBody.open()
+        await goOn.opened
+        // The body's own client: its statement must not reach the fenced node.
+        seenInBody = await refusal(client.query("INSERT INTO items (note) VALUES ('body-2')"))
+        // A body that swallows the refusal and returns: its COMMIT is refused too.
+      }),
+    )
+    await inBody.opened
+    await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+    await waitForState(router, oldName, 'fenced')
+    goOn.open()
+    expectRoleChanged(await transaction)
+    expectRoleChanged(seenInBody)
+    expect(seenInBody).toMatchObject({ outcome: 'aborted' })
+    expect(await notesOn(old)).toEqual([])
+  })
+
+  it('a cursor read in a pinned transaction after the fencing fails typed; nothing commits on the fenced node', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const client = await router.pool.connect()
+    let cursor: Cursor | undefined
+    try {
+      await client.query('BEGIN')
+      await client.query("INSERT INTO items (note) VALUES ('before the cursor')")
+      cursor = client.query(new Cursor('SELECT g FROM generate_series(1, 100) AS g'))
+      expect(await cursor.read(10)).toHaveLength(10)
+      await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+      await waitForState(router, oldName, 'fenced')
+      expectRoleChanged(await refusal(cursor.read(10)))
+      expectRoleChanged(await refusal(client.query('COMMIT')))
+    } finally {
+      client.release()
+    }
+    expect(await notesOn(old)).toEqual([])
   })
 })
 

@@ -69,8 +69,10 @@ describe('learned routes', () => {
     expect(portOf(await router.query(text))).toBe(c.primary.port)
     expect(router.reroutedStatements()).toMatchObject([{ learned: 'unlogged' }])
 
+    expect(router.health().learnedRoutes).toEqual({ size: 1, learned: 1, expired: 0, invalidated: 0 })
     await router.query('ALTER TABLE scratch SET LOGGED')
     await c.waitForReplication()
+    expect(router.health().learnedRoutes).toEqual({ size: 0, learned: 1, expired: 0, invalidated: 1 })
     const ports: number[] = []
     for (let i = 0; i < 200; i++) ports.push(portOf(await router.query(text)))
     expect(ports.filter((port) => port === c.primary.port).length, 'reads still sent to the primary').toBe(0)

@@ -6,7 +6,7 @@
 import type { ClusterNode } from '@pgroute/cluster'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { NodeStateEvent, RerouteEvent, Router } from '../src/index.js'
-import { portOf, routerFor, waitForState } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, waitFor, waitForState } from './helpers/cluster-helpers.js'
 import { sleep, TestResources } from './helpers/failover-helpers.js'
 
 const resources = new TestResources()
@@ -139,5 +139,43 @@ describe('a type parser that throws an error quoting "Connection terminated"', (
       expect((error as Error).message).toMatch(/^Connection terminated: cannot/)
     expect(writeErrors).toEqual([])
     expect(downs.map((event) => `${event.node}: ${event.reason}`)).toEqual([])
+  })
+})
+
+describe('a write the server ended before it could commit (57P01)', () => {
+  const running = (text: string) =>
+    `SELECT pid FROM pg_stat_activity WHERE query = '${text.replaceAll("'", "''")}' AND pid <> pg_backend_pid()`
+
+  it('is sent again on a new connection (no failover.waitMs needed): it runs once, the caller sees no error', async () => {
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const write = "INSERT INTO items (note) SELECT 'resent' FROM pg_sleep(0.5)"
+    const result = router.query(write)
+    await waitFor(async () => (await c.primary.query(running(write))).rowCount === 1, 5000, 'the write')
+    await c.primary.query(`SELECT pg_terminate_backend(pid) FROM (${running(write)}) AS r`)
+    await result
+    expect(
+      (await c.primary.query("SELECT count(*)::int AS n FROM items WHERE note = 'resent'")).rows,
+    ).toEqual([{ n: 1 }])
+  })
+
+  it('inside a transaction it is not sent again: the transaction fails typed with outcome aborted', async () => {
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const write = "INSERT INTO items (note) SELECT 'in a transaction' FROM pg_sleep(0.5)"
+    const transaction = router
+      .transaction(async (client) => {
+        await client.query(write)
+      })
+      .then(
+        () => new Error('committed'),
+        (error: unknown) => error,
+      )
+    await waitFor(async () => (await c.primary.query(running(write))).rowCount === 1, 5000, 'the write')
+    await c.primary.query(`SELECT pg_terminate_backend(pid) FROM (${running(write)}) AS r`)
+    expect(await transaction).toMatchObject({ code: 'PGROUTE_PRIMARY_UNAVAILABLE', outcome: 'aborted' })
+    expect((await c.primary.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 0 }])
   })
 })

@@ -14,6 +14,7 @@ function cluster() {
     nodeStateChanged: (node, from, reason) =>
       states.push(`${node.name}: ${from} → ${node.state} (${reason})`),
     primaryChanged: (from, to, reason) => changes.push(`${from.name} → ${to.name}: ${reason}`),
+    roleChanged: () => {},
   })
   const p = nodes.byName('p')!
   const r1 = nodes.byName('r1')!

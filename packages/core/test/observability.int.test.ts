@@ -241,7 +241,7 @@ describe('OpenTelemetry metrics and spans', () => {
       })
       await waitFor(async () => (await direct.query(running)).rowCount === 1, 5000, 'the read to run')
       await direct.query(`SELECT pg_terminate_backend(pid) FROM (${running}) AS r`)
-      // Retried on the primary: the only replica's connection was cut, and it is marked down.
+      // Retried on the primary: the only replica's connection was cut (the replica is suspect until its probe).
       expect(Number((await read).rows[0]!.port)).toBe(cluster.primary.port)
       expect(pointValue(await pointsOf(METRICS.reroutes), retry) - before).toBe(1)
       await waitForState(router, 'replica-1', 'up', 10_000)
@@ -251,9 +251,8 @@ describe('OpenTelemetry metrics and spans', () => {
     }
     expect(monitorSpans.length).toBeGreaterThan(0)
     expect(monitorSpans.every((recording) => !recording)).toBe(true)
-    expect(
-      lines.some((l) => l.level === 'error' && l.fields.node === 'replica-1' && l.fields.to === 'down'),
-    ).toBe(true)
+    // One lost connection is a suspicion the probe cleared: the replica was never marked down.
+    expect(lines.some((l) => l.fields.node === 'replica-1' && l.fields.to === 'down')).toBe(false)
   })
 
   it('logs state changes without passwords', async (context) => {

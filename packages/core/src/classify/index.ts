@@ -10,6 +10,7 @@ export {
   DEFAULT_LEARNED_ROUTES,
   type LearnedReason,
   type LearnedRoute,
+  type LearnedRouteCounts,
   LearnedRoutes,
   learnedReason,
 } from './learned-routes.js'

@@ -43,7 +43,7 @@ export function learnedReason(error: unknown): LearnedReason | undefined {
   return typeof code === 'string' ? REASONS[code] : undefined
 }
 
-/** How many routes were learned and forgotten, for `status()`-style reporting. */
+/** How many routes were learned and forgotten (`router.health().learnedRoutes`). */
 export interface LearnedRouteCounts {
   /** Texts remembered now. */
   readonly size: number

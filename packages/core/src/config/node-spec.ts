@@ -205,21 +205,23 @@ export function expandHosts(
 }
 
 /**
- * The spec of a node added at runtime (`router.addNode`): pool settings as the first node's pool has them, pg's
- * `types` as the router was given them, named `node-<n>` when the input names none (`count`: the nodes there are
- * already).
+ * The specs of the nodes added at runtime by one `router.addNode` call: one per host of a multi-host URL (as
+ * `createRouter` does), pool settings as the first node's pool has them, pg's `types` as the router was given them,
+ * named `node-<n>` when the input names none (`count`: the nodes there are already).
  */
-export function addedNodeSpec(
+export function addedNodeSpecs(
   input: ReplicaInput,
   firstPool: pg.Pool,
   count: number,
   types: pg.CustomTypesConfig | undefined,
-): NodeSpec & { readonly password: string | undefined } {
+): Array<NodeSpec & { readonly password: string | undefined }> {
   const defaults = {
     max: firstPool.options.max ?? 10,
     idleTimeoutMs: firstPool.options.idleTimeoutMillis ?? 10_000,
     connectionTimeoutMs: firstPool.options.connectionTimeoutMillis ?? 5000,
   }
-  const slot = { role: 'replica', option: 'node', fallbackName: `node-${count + 1}` } as const
-  return toNodeSpec(input, slot, defaults, types)
+  return expandHosts(input, 'node').map((part, i) => {
+    const slot = { role: 'replica', option: 'node', fallbackName: `node-${count + i + 1}` } as const
+    return toNodeSpec(part as ReplicaInput, slot, defaults, types)
+  })
 }

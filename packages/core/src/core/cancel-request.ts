@@ -33,6 +33,11 @@ export class CancelRequests {
     internals.connection?.stream?.destroy()
   }
 
+  /** Closes `client`'s socket at once, with no cancel request (nothing runs on it). */
+  close(client: pg.PoolClient): void {
+    ;(client as unknown as ClientInternals).connection?.stream?.destroy()
+  }
+
   /** Destroys every cancel connection still open. */
   closeAll(): void {
     for (const socket of this.#sockets) socket.destroy()

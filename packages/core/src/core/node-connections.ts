@@ -1,13 +1,25 @@
 import type pg from 'pg'
-import type { PgRouteError } from '../errors.js'
+import { hideClient, isPgRouteError, type Outcome, type PgRouteError, withOutcome } from '../errors.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
-import { cancelledByRouter, type ErrorOrigin, isConnectionError, isStatementError } from '../pg-errors.js'
-import type { Lease } from '../replicas/lease.js'
+import {
+  cancelledByRouter,
+  type ErrorOrigin,
+  isConnectionError,
+  isStatementError,
+  isTerminatedBeforeCommit,
+} from '../pg-errors.js'
+import { type Lease, roleChangedError } from '../replicas/lease.js'
 import { nodeDownError, primaryUnavailable } from '../replicas/node-errors.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode, RunningStatement } from '../replicas/router-node.js'
+import { guardedClient, guardReads } from './guarded-client.js'
+import type { Pin } from './route-options.js'
 import { StatementCanceller, whileDown } from './statement-canceller.js'
+import { failSubmittable, type Submittable } from './submittable.js'
+
+/** The role and topology epoch a checkout was started under (see {@link NodeConnections.grant}). */
+export type Grant = Pick<Lease, 'role' | 'epoch'>
 
 /**
  * The nodes' connections as the statement path uses them: what happens around a checkout (the lease and its
@@ -24,6 +36,12 @@ export class NodeConnections {
   readonly #listeners = new Map<RouterNode, (error: Error, client?: pg.PoolClient) => void>()
   /** Connections that already carry their node's listener (kept aside: pg's objects are not ours to extend). */
   readonly #watched = new WeakSet<pg.PoolClient>()
+  /**
+   * Connections that were warned a commit of theirs is local only (a commit whose wait for a synchronous standby
+   * was cut, as a fast shutdown does: "The transaction has already committed locally"): a 57P01 after it is no
+   * proof the statement did not commit.
+   */
+  readonly #committedLocally = new WeakSet<pg.PoolClient>()
   /** Time limits and cancel-on-down of what runs on the nodes' connections. */
   readonly #canceller: StatementCanceller
 
@@ -45,6 +63,8 @@ export class NodeConnections {
     // A connection whose server goes away emits `error`: pg-pool forwards it to the pool while the connection
     // is idle, and unhandled either would crash the process. It is news about the node, not a caller's failure.
     const listener = (error: Error, client?: pg.PoolClient) => {
+      // pg-pool attaches the connection (its password in its parameters) to the error of an idle one.
+      hideClient(error)
       // The pool repeats what a watched connection already reported through its own listener.
       if (client && this.#watched.has(client)) return
       this.#noteFailure(node, error, client)
@@ -72,6 +92,20 @@ export class NodeConnections {
     if (node.removed) this.#listeners.delete(node)
   }
 
+  /**
+   * The router is ending and connections are still checked out of the pools it created: what runs on them is
+   * cancelled with `reason`, and every connection of those pools has its socket closed (pg-pool's end waits for
+   * them otherwise, as long as a hung node or a caller holding a client keeps them).
+   */
+  closeAll(nodes: readonly RouterNode[], reason: PgRouteError): void {
+    for (const node of nodes) {
+      for (const { client } of node.running.snapshot()) this.#canceller.cancel(client, reason)
+      if (!node.spec.ownsPool) continue
+      const clients = (node.pool as unknown as { _clients?: readonly pg.PoolClient[] })._clients ?? []
+      for (const client of clients) this.#canceller.discard(client)
+    }
+  }
+
   /** Stops the time-limit checks and closes cancel requests still in flight. */
   stop(): void {
     this.#canceller.stop()
@@ -86,7 +120,7 @@ export class NodeConnections {
     this.#canceller.abandon(node, graceMs)
     whileDown(node, graceMs, () => {
       for (const checkout of node.waiting.takeAll())
-        checkout.checkoutFailed(this.#failure(node, cancelledByRouter(nodeDownError(node))))
+        checkout.checkoutFailed(this.#failure(node, cancelledByRouter(nodeDownError(node)), 'aborted'))
     })
   }
 
@@ -95,15 +129,27 @@ export class NodeConnections {
    * listener (pg-pool watches a connection only while it is idle; a checked-out connection that loses its server
    * would crash the process with none), and a lease recording the node's role and the topology epoch.
    */
-  leased(node: RouterNode, client: pg.PoolClient, reason: string): Lease {
+  leased(node: RouterNode, client: pg.PoolClient, reason: string, granted: Grant): Lease {
     if (!this.#watched.has(client)) {
       this.#watched.add(client)
       client.on('error', (clientError) => {
         if (!this.#canceller.discarded(client)) this.#noteFailure(node, clientError, client)
       })
+      client.on('notice', (notice: { message?: string; detail?: string }) => {
+        if (`${notice.message} ${notice.detail}`.includes('committed locally'))
+          this.#committedLocally.add(client)
+      })
     }
     this.#tracer.traceCheckout?.(node, reason)
-    return { node, client, role: node.role, epoch: this.#nodes.epoch }
+    return { node, client, role: granted.role, epoch: granted.epoch }
+  }
+
+  /**
+   * What `node` is now, for a checkout starting now: the lease it gives records this, not what the node is when the
+   * connection comes (a node fenced while a connect was pending must not stamp the connection as current).
+   */
+  grant(node: RouterNode): Grant {
+    return { role: node.role, epoch: this.#nodes.epoch }
   }
 
   /** A connection that came after its checkout was given up (its node was abandoned): back to its pool. */
@@ -115,7 +161,7 @@ export class NodeConnections {
   /** A checkout of `node` failed with `error` (a connection error marks the node down): what its caller sees. */
   checkoutFailed(node: RouterNode, error: Error | undefined): unknown {
     this.#noteFailure(node, error, 'connect')
-    return this.#failure(node, error ?? new Error('pg-pool returned no connection'))
+    return this.#failure(node, error ?? new Error('pg-pool returned no connection'), 'aborted')
   }
 
   /**
@@ -127,7 +173,53 @@ export class NodeConnections {
   statementFailed(lease: Lease, error: unknown): unknown {
     const cancelled = this.#canceller.takeReason(lease.client)
     if (cancelled === undefined) this.#noteFailure(lease.node, error, lease.client)
-    return this.#failure(lease.node, cancelled ?? error)
+    const outcome = this.endedBeforeCommit(lease.client, error) ? 'aborted' : 'unknown'
+    return this.#failure(lease.node, cancelled ?? error, outcome)
+  }
+
+  /**
+   * Whether the server ended the statement that failed on `client` with `error` before it could commit (57P01,
+   * see `isTerminatedBeforeCommit`), and no warning said a commit of the connection was left local.
+   */
+  endedBeforeCommit(client: pg.PoolClient, error: unknown): boolean {
+    const raw = isPgRouteError(error) ? error.cause : error
+    return isTerminatedBeforeCommit(raw) && !this.#committedLocally.has(client)
+  }
+
+  /**
+   * `pin`'s lease was found stale (its node fenced, or no longer what it was at checkout): the pin gives it up for
+   * good ({@link Pin.revoked}) and its connection is closed, never pooled again, so that the server rolls back a
+   * transaction open on it.
+   */
+  revoke(pin: Pin, lease: Lease): void {
+    if (pin.lease === lease) pin.lease = undefined
+    pin.revoked = lease
+    const { client } = lease
+    // Marked first: the close's own errors are no news about the node.
+    this.#canceller.discard(client)
+    client.release(true)
+  }
+
+  /**
+   * `node` was fenced or changed role: transaction bodies running on it are cancelled now, their connections
+   * closed (the server rolls them back). Their next statement, and their `COMMIT`, would be refused anyway; closing
+   * at once frees what they hold on a node that is no longer what they were granted.
+   */
+  revokeBodies(node: RouterNode): void {
+    for (const running of node.running.snapshot())
+      if (running.body && running.lease !== undefined)
+        this.#canceller.cancel(running.client, roleChangedError(running.lease))
+  }
+
+  /**
+   * Makes a cursor or stream submitted on `lease` check the lease before each later read: once its node was fenced
+   * or changed role, the read fails with `PGROUTE_ROLE_CHANGED` and the connection is closed.
+   */
+  guardReads(lease: Lease, submittable: Submittable): void {
+    guardReads(lease, submittable, (stale, cursor) => {
+      failSubmittable(cursor, roleChangedError(stale))
+      this.#canceller.discard(stale.client)
+    })
   }
 
   /** Why the router cancelled what ran on `client`, if it did (forgotten once taken); else `error`. */
@@ -165,17 +257,19 @@ export class NodeConnections {
    */
   async within<T>(lease: Lease, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const { node, client } = lease
-    const running: RunningStatement = { slot: -1, client, deadline: 0, body: true }
+    const running: RunningStatement = { slot: -1, client, deadline: 0, body: true, lease }
     node.began(running)
     let served = false
     try {
-      const value = await use(client)
+      // The body's own statements pass the lease check too (see guardedClient).
+      const value = await use(guardedClient(lease, this.#stale))
       served = true
       return value
     } catch (error) {
       const cancelled = this.#canceller.takeReason(client)
       if (cancelled === undefined) this.#noteFailure(node, error, client)
-      throw this.#failure(node, cancelled ?? error)
+      // The body failed before its COMMIT was sent: the transaction did not commit.
+      throw this.#failure(node, cancelled ?? error, 'aborted')
     } finally {
       node.ended(running, served)
       // A body that swallowed the cancellation's error: forget the reason all the same.
@@ -183,9 +277,18 @@ export class NodeConnections {
     }
   }
 
-  /** What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`. */
-  #failure(node: RouterNode, error: unknown): unknown {
-    return node.role === 'primary' ? primaryUnavailable(node, error) : error
+  /** A transaction body's statement found its lease stale: its connection is closed, the body gets the error. */
+  readonly #stale = (lease: Lease): PgRouteError => {
+    this.#canceller.discard(lease.client)
+    return roleChangedError(lease)
+  }
+
+  /**
+   * What a statement's caller sees: on the primary, the node's own failure as `PGROUTE_PRIMARY_UNAVAILABLE`, with
+   * `outcome` (what became of its write, see `primaryUnavailable`).
+   */
+  #failure(node: RouterNode, error: unknown, outcome: Outcome): unknown {
+    return node.role === 'primary' ? withOutcome(primaryUnavailable(node, error, outcome), outcome) : error
   }
 
   /**

@@ -16,10 +16,14 @@ const RETRY_PAUSE_MS = 50
  */
 export const PRIMARY_DOWN_BUDGET_MS = 800
 
-/** Connecting to the primary failed once already: when the write began, and with what. */
+/**
+ * The write's first attempt failed: when it began, and with what. `resend`: it was sent, and the server ended it
+ * before it could commit (57P01): it is sent again, at once when a primary may take it.
+ */
 export interface FirstFailure {
   readonly startedAt: number
   readonly error: unknown
+  readonly resend?: boolean
 }
 
 /** Whoever connects for the primary path: the statement's request, which checks connections out of a node. */
@@ -75,7 +79,9 @@ export class PrimaryPath {
   async checkout(connector: Connector, reason: string, first?: FirstFailure): Promise<Lease> {
     const { waitMs } = this.#options.failover
     const deadline = (first?.startedAt ?? Date.now()) + waitMs
-    let failure = first && (await this.#connectFailed(first.error, deadline, undefined))
+    let failure =
+      first &&
+      (first.resend === true ? first.error : await this.#connectFailed(first.error, deadline, undefined))
     for (;;) {
       const nodes = this.#nodes
       const primary =
@@ -92,12 +98,14 @@ export class PrimaryPath {
   }
 
   /**
-   * Holds a statement on `lease`, started at `startedAt` (0: on a primary that was up), to the
-   * {@link PRIMARY_DOWN_BUDGET_MS} budget when its primary was marked down then or is now: past it, the statement
-   * is cancelled with `PGROUTE_PRIMARY_UNAVAILABLE`. Returns the timer to clear once the statement ended.
+   * Holds a statement on `lease`, started at `startedAt` (0: now), to the {@link PRIMARY_DOWN_BUDGET_MS} budget
+   * when its primary is marked down as it is sent: past it, the statement is cancelled with
+   * `PGROUTE_PRIMARY_UNAVAILABLE`. (A statement sent to a primary that is up, the same one back or a new one after
+   * a failover, has none: a primary marked down while it runs cancels it after the same budget.) Returns the timer
+   * to clear once the statement ended.
    */
   budget(lease: Lease, startedAt: number): NodeJS.Timeout | undefined {
-    if (startedAt === 0 && lease.node.state !== 'down') return undefined
+    if (lease.node.state !== 'down') return undefined
     const from = startedAt || Date.now()
     const cancel = () => this.#connections.cancel(lease, this.unavailable(lease.node.lastFailure))
     return setTimeout(cancel, Math.max(from + PRIMARY_DOWN_BUDGET_MS - Date.now(), 0)).unref()

@@ -1,4 +1,4 @@
-import type { Classification, LearnedReason } from '../classify/index.js'
+import type { Classification, LearnedReason, LearnedRouteCounts } from '../classify/index.js'
 import { LearnedRoutes, learnedReason } from '../classify/index.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
 import type { RouterNode } from '../replicas/router-node.js'
@@ -47,6 +47,11 @@ export class RejectionLog {
   /** What the router makes of `text`: the primary when a replica refused it before, else `classification`. */
   learned(text: string, classification: Classification): Classification {
     return this.#learned === undefined ? classification : this.#learned.route(text, classification)
+  }
+
+  /** How many routes were learned, expired and invalidated so far, and how many hold now (zeros without learning). */
+  learnedCounts(): LearnedRouteCounts {
+    return this.#learned?.counts() ?? { size: 0, learned: 0, expired: 0, invalidated: 0 }
   }
 
   /** The counts, oldest first. */

@@ -9,9 +9,10 @@ import type { ReadPath } from './read-path.js'
  * What the failure rule makes of a failure: `fail` (the failure is the caller's), `retry` (a read that failed in a
  * way worth another node, within `retry.retries`), `rerun-on-primary` (a replica refused the statement as a write:
  * it changed nothing), `resume-on-primary` (connecting to the primary failed, nothing was sent: the primary path's
- * failover rules take over).
+ * failover rules take over), `resend-on-primary` (the primary ended the statement before it could commit:
+ * sent again, by the same rules).
  */
-export type Next = 'fail' | 'retry' | 'rerun-on-primary' | 'resume-on-primary'
+export type Next = 'fail' | 'retry' | 'rerun-on-primary' | 'resume-on-primary' | 'resend-on-primary'
 
 /** What the failure rule reads of a failed request, and the attempts it asks of it (`StatementRequest`). */
 export interface FailedRequest {
@@ -32,8 +33,16 @@ export interface FailedRequest {
   exclude(node: RouterNode): void
   /** The request leaves its caller's held connection (destroyed after `error`), and pins what it gets next. */
   leavePin(error: unknown): void
+  /**
+   * Whether the statement, sent and failed with `error`, certainly did nothing and may be sent again: the server
+   * ended it before it could commit (57P01, no "committed locally" warning), on a connection of its own (not one
+   * its caller holds), one statement outside explicit transaction control, not a submittable.
+   */
+  safeToResend(error: unknown): boolean
   /** Runs on the primary by its failover rules, after its first connection attempt failed with `error`. */
   resumeOnPrimary(error: unknown): Promise<void>
+  /** Sent again to the primary by its failover rules, the server having ended it before it could commit. */
+  resendOnPrimary(error: unknown): Promise<void>
   /** Runs on the primary, a replica having refused it (`error`) as a write. */
   rerunOnPrimary(error: unknown): Promise<void>
   /** One more attempt of a read, on a node chosen afresh. */
@@ -42,7 +51,8 @@ export interface FailedRequest {
 
 /**
  * The one failure rule of a statement. A submittable that was sent never runs again (it has state), nor does
- * anything on a held connection its caller may not give up, nor a statement on the primary that may have run. A
+ * anything on a held connection its caller may not give up, nor a statement on the primary that may have run (one
+ * the primary ended with 57P01 before it could commit certainly did not: it is sent again). A
  * replica that refused a statement as a write changed nothing: it runs on the primary. A read, or a connection its
  * caller lets go, that failed in a way another node may not (a connection error, a hot-standby conflict, a busy
  * node, the router's own cancellation) goes elsewhere. A write whose connection to the primary failed sent
@@ -53,7 +63,10 @@ export function decide(request: FailedRequest, error: unknown): Next {
   if (sent && request.submittable) return 'fail'
   if (request.borrowed && !(request.movable && request.lease?.role === 'replica')) return 'fail'
   if (sent && node?.role === 'replica' && isReadOnlyRejection(error)) return 'rerun-on-primary'
-  if (request.toPrimary) return sent || node === undefined ? 'fail' : 'resume-on-primary'
+  if (request.toPrimary) {
+    if (!sent) return node === undefined ? 'fail' : 'resume-on-primary'
+    return request.safeToResend(error) ? 'resend-on-primary' : 'fail'
+  }
   return isRetryableRead(error) ? 'retry' : 'fail'
 }
 
@@ -74,6 +87,7 @@ export async function recover(
     // A refused statement left the connection fine; anything else may have broken it.
     request.leavePin(next === 'rerun-on-primary' ? undefined : error)
     if (next === 'resume-on-primary') return request.resumeOnPrimary(error)
+    if (next === 'resend-on-primary') return request.resendOnPrimary(error)
     if (next === 'rerun-on-primary') return request.rerunOnPrimary(error)
     const { node } = request
     if (node !== undefined) {

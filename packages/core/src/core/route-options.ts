@@ -28,6 +28,17 @@ export interface Pin {
    * replica-pinned client outside a transaction, which holds no state there.
    */
   movable: boolean
+  /**
+   * The lease this pin held when it was found stale (its node fenced, or no longer what it was at checkout): its
+   * connection was closed, and every later statement on the pin fails with `PGROUTE_ROLE_CHANGED` until the holder
+   * lets the pin go. The pin is never filled again: the holder would lose its session state without knowing.
+   */
+  revoked: Lease | undefined
+}
+
+/** An empty pin: filled by the first statement routed with it. */
+export function emptyPin(): Pin {
+  return { lease: undefined, movable: false, revoked: undefined }
 }
 
 /** Options of `RouterCore.route`. */

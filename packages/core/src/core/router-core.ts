@@ -12,11 +12,12 @@ import { ReplicaSet } from '../replicas/replica-set.js'
 import type { NodeState, RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import { ReadYourWrites } from '../session/read-your-writes.js'
+import { CommitOutcomes } from './commit-outcome.js'
 import { NodeConnections } from './node-connections.js'
 import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
-import { type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
+import { emptyPin, type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
 import { type RequestContext, StatementRequest } from './statement-request.js'
 import { type Submittable, textOf } from './submittable.js'
 
@@ -29,8 +30,8 @@ export interface NodeWatcher {
 /**
  * The router's machinery behind `router.query()`, `router.transaction()`, `router.pool`, `router.primary` and
  * their clients, and the one owner of its lifecycle: it makes every part once, checks in one place that the router
- * is open ({@link route}, {@link connect}, {@link addNode}), and closes everything once ({@link close}), whichever
- * `end()` was called.
+ * is open ({@link assertOpen}: {@link route}, {@link connect}, {@link addNodes}, {@link removeNode}, `ready()`),
+ * and closes everything once ({@link close}), whichever `end()` was called.
  *
  * Every statement enters through {@link route}, the public boundary of the statement path: it makes the one
  * {@link StatementRequest} that carries the statement to its end, and gives its errors the caller's stack.
@@ -48,6 +49,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
   readonly reads: ReadPath
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
+  /** What became of a `COMMIT` whose answer was lost. */
+  readonly outcomes: CommitOutcomes
   /** The router's observers as one tracer; see `router-tracer.ts`. */
   readonly tracer: RouterTracer
 
@@ -68,11 +71,13 @@ export class RouterCore implements RequestContext, NodeSetListener {
     // The monitor starts probing here; its timers keep this context, so no probe makes a span.
     this.monitor = this.#background(() => new HealthMonitor(this.nodes, options, scrub))
     this.monitor.onClusterReplaced = (event) => tracer.traceClusterReplaced?.(event)
+    this.monitor.onWritesLost = (event) => tracer.traceWritesLost?.(event)
     this.causal = new ReadYourWrites(this.replicas, this.monitor, options)
     this.reads = new ReadPath(this.replicas, this.causal, tracer)
     this.connections = new NodeConnections(this.nodes, this.monitor, tracer, sweepInterval(options.timeouts))
     this.primaries = new PrimaryPath(this.nodes, this.connections, options, scrub)
     this.rejections = new RejectionLog(tracer, options.learnRouting)
+    this.outcomes = new CommitOutcomes(this.nodes, this.monitor, options)
   }
 
   /** The node writes go to (it changes when the probes see a failover). */
@@ -99,7 +104,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
     routing?: Routing,
   ): Promise<pg.QueryResult<R>> {
     try {
-      this.#assertOpen()
+      this.assertOpen()
       // An idle router probes less: a statement never chooses a node on probe data older than one interval.
       if (this.monitor.stale) await this.monitor.fresh()
       const text = query === undefined ? '' : textOf(query)
@@ -116,8 +121,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
 
   /** The pin of a new client: empty until its first statement checks a connection out for it. */
   connect(): Pin {
-    this.#assertOpen()
-    return { lease: undefined, movable: false }
+    this.assertOpen()
+    return emptyPin()
   }
 
   /** Tells `watcher` of every node now, and of every node that joins or leaves from now on. */
@@ -151,24 +156,33 @@ export class RouterCore implements RequestContext, NodeSetListener {
     return scrubbed
   }
 
-  /** Adds a node at runtime; resolves once its first probe was judged (it then takes reads if it may). */
-  async addNode(spec: NodeSpec & { readonly password: string | undefined }): Promise<void> {
+  /**
+   * Adds nodes at runtime (all or none: a bad name adds none); resolves once their first probe was judged (they
+   * then take reads if they may).
+   */
+  async addNodes(specs: ReadonlyArray<NodeSpec & { readonly password: string | undefined }>): Promise<void> {
+    const endOwned = () => Promise.all(specs.map((spec) => (spec.ownsPool ? spec.pool.end() : undefined)))
     try {
-      this.#assertOpen()
+      this.assertOpen()
+      const names = new Set<string>()
+      for (const { name } of specs) {
+        if (this.nodes.byName(name) || names.has(name))
+          throw new ConfigError('node', `duplicate node name '${name}'`)
+        names.add(name)
+      }
     } catch (error) {
-      if (spec.ownsPool) await spec.pool.end()
+      await endOwned()
       throw error
     }
-    if (this.nodes.byName(spec.name)) {
-      if (spec.ownsPool) await spec.pool.end()
-      throw new ConfigError('node', `duplicate node name '${spec.name}'`)
-    }
-    if (spec.password) this.#secrets.push(spec.password)
-    const node = this.nodes.add(spec)
-    this.connections.watch(node)
-    for (const watcher of this.#watchers) watcher.nodeAdded(node)
-    // The new node's probes run outside the caller's trace, as every other node's.
-    await this.#background(() => this.monitor.add(node))
+    const added = specs.map((spec) => {
+      if (spec.password) this.#secrets.push(spec.password)
+      const node = this.nodes.add(spec)
+      this.connections.watch(node)
+      for (const watcher of this.#watchers) watcher.nodeAdded(node)
+      return node
+    })
+    // The new nodes' probes run outside the caller's trace, as every other node's.
+    await this.#background(() => Promise.all(added.map((node) => this.monitor.add(node))))
   }
 
   /**
@@ -176,6 +190,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
    * using it have finished and (if the router created it) its pool has ended.
    */
   async removeNode(name: string): Promise<void> {
+    this.assertOpen()
     const node = this.nodes.byName(name)
     if (!node) throw new ConfigError('name', `no node named ${JSON.stringify(String(name).slice(0, 100))}`)
     if (node === this.nodes.primary) {
@@ -195,8 +210,9 @@ export class RouterCore implements RequestContext, NodeSetListener {
 
   /**
    * Ends everything, once, whichever `end()` asked: the tracer (metric callbacks), health checks, every pool the
-   * router created (pools passed in stay open: their owner ends them), the router's own connections. Waits for
-   * checked-out connections to be released. Idempotent.
+   * router created (pools passed in stay open: their owner ends them), the router's own connections. Waits up to
+   * {@link END_GRACE_MS} for checked-out connections to be released, then closes their sockets: it resolves in
+   * bounded time whatever the nodes (or the callers holding clients) do. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -204,7 +220,18 @@ export class RouterCore implements RequestContext, NodeSetListener {
       this.primaries.close()
       await this.monitor.stop()
       const owned = this.nodes.all.filter((node) => node.spec.ownsPool)
-      await Promise.all(owned.map((node) => node.pool.end()))
+      const ended = Promise.all(owned.map((node) => node.pool.end()))
+      if (!(await settlesWithin(ended, END_GRACE_MS))) {
+        // Connections still checked out (a hung node's statement, a client never released): closed now.
+        this.connections.closeAll(
+          this.nodes.all,
+          new PgRouteError(
+            'PGROUTE_CLOSED',
+            `The router was ended; its connection was closed after ${END_GRACE_MS} ms`,
+          ),
+        )
+        await settlesWithin(ended, 1000)
+      }
       // After the pools: calls already running may still look up WAL positions (each is bounded).
       this.causal.close()
       await this.monitor.close()
@@ -231,8 +258,13 @@ export class RouterCore implements RequestContext, NodeSetListener {
     })
   }
 
-  /** The one check that the router is open: everything that starts work passes here. */
-  #assertOpen(): void {
+  /** @internal {@link NodeSetListener}: transaction bodies running on `node` were granted what it no longer is. */
+  roleChanged(node: RouterNode): void {
+    this.connections.revokeBodies(node)
+  }
+
+  /** The one check that the router is open: everything that starts work passes here (`PGROUTE_CLOSED`). */
+  assertOpen(): void {
     if (this.#closing !== undefined)
       throw new PgRouteError('PGROUTE_CLOSED', 'The router has been ended; it takes no more queries')
   }
@@ -241,6 +273,32 @@ export class RouterCore implements RequestContext, NodeSetListener {
   #background<T>(work: () => T): T {
     const { tracer } = this
     return tracer.traceBackground ? tracer.traceBackground(work) : work()
+  }
+}
+
+/**
+ * How long `close()` waits for the connections still checked out of the pools it created to be released, before it
+ * closes their sockets (their statements fail with `PGROUTE_CLOSED`) and resolves.
+ */
+export const END_GRACE_MS = 5000
+
+/** Whether `promise` settles within `ms` (the timer never holds the process open). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+    timer.unref()
+  })
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

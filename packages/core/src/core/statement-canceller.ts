@@ -70,6 +70,16 @@ export class StatementCanceller {
     this.#requests.cancelAndClose(client)
   }
 
+  /**
+   * Closes `client`'s socket at once (nothing runs on it that needs cancelling), so that the server ends its
+   * session and rolls back what it held open; its later errors are no news about its node.
+   */
+  discard(client: pg.PoolClient): void {
+    if (this.#discarded.has(client)) return
+    this.#discarded.add(client)
+    this.#requests.close(client)
+  }
+
   /** Why the router cancelled what ran on `client`, if it did; forgotten once taken. */
   takeReason(client: pg.PoolClient): PgRouteError | undefined {
     const reason = this.#reasons.get(client)
@@ -103,10 +113,22 @@ export class StatementCanceller {
     this.#requests.closeAll()
   }
 
-  /** Cancels every statement past its deadline. */
+  /** Cancels every statement past its deadline, and fails every checkout that waited past its own. */
   #sweep(): void {
     const now = ++this.#ticks
     for (const node of this.#nodes) {
+      if (node.waiting.size > 0)
+        for (const checkout of node.waiting.snapshot()) {
+          if (checkout.deadline === 0 || checkout.deadline > now || !node.waiting.remove(checkout)) continue
+          checkout.checkoutFailed(
+            cancelledByRouter(
+              new PgRouteError(
+                'PGROUTE_TIMEOUT',
+                `No connection of ${node.name} came free within its time limit (timeouts.readMs / timeouts.writeMs): its pool is exhausted`,
+              ),
+            ),
+          )
+        }
       for (const { client, deadline } of node.running.snapshot()) {
         if (deadline === 0 || deadline > now) continue
         this.cancel(

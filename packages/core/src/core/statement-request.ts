@@ -7,7 +7,8 @@ import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
-import type { NodeConnections } from './node-connections.js'
+import type { ReadYourWrites } from '../session/read-your-writes.js'
+import type { Grant, NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
 import type { ReadAttempt, ReadPath } from './read-path.js'
 import type { RejectionLog } from './rejection-log.js'
@@ -28,6 +29,8 @@ export interface RequestContext {
   readonly primaries: PrimaryPath
   readonly connections: NodeConnections
   readonly rejections: RejectionLog
+  /** Where a session's writes landed (`wrote`). */
+  readonly causal: Pick<ReadYourWrites, 'wrote'>
   readonly tracer: RouterTracer
   readonly options: Pick<ResolvedOptions, 'retry' | 'timeouts'>
 }
@@ -72,7 +75,10 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   tried: Set<RouterNode> | undefined = undefined
   /** Why the attempt in flight went to its node (`route` events). */
   reason: string
-  /** `RunningStatement`: when the statement runs out of time (ticks of the time-limit timer; 0: no limit). */
+  /**
+   * `RunningStatement` / `WaitingCheckout`: when the statement (or its wait for a connection) runs out of time, in
+   * ticks of the time-limit timer; 0: no limit.
+   */
   deadline = 0
   /** `RunningStatement` / `WaitingCheckout`: position in its node's bag. */
   slot = -1
@@ -84,6 +90,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #startedAt = 0
   /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
   #sent = false
+  /** In a session: the WAL position its node was known to have reached when the statement was sent. */
+  #walBefore: bigint | undefined = undefined
   /** Checkouts started so far: only the last one's answer is the request's. */
   #checkouts = 0
   /** The reason the statement was routed for (kept for its trace when it is re-run elsewhere). */
@@ -162,8 +170,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   start(resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
     this.#resolve = resolve
     this.#reject = reject
-    const held = this.pin?.lease
-    if (held !== undefined) this.#onHeld(held)
+    const pin = this.pin
+    if (pin !== undefined && pin.lease !== undefined) this.#onHeld(pin.lease)
+    else if (pin !== undefined && pin.revoked !== undefined) this.#finish(roleChangedError(pin.revoked))
     else if (this.#toPrimary) this.#toThePrimary()
     else if (this.session === undefined) this.#toAReplica()
     else this.#slowly(this.#read())
@@ -201,12 +210,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   /**
    * On the caller's held connection, after the one check it gets before anything is sent on it: is it still what
    * it was when it was checked out (`leaseIsCurrent`)? If not, a replica-pinned client outside a transaction,
-   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent.
+   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent, and the pin
+   * is revoked: its connection closed (the server rolls back what it held open), every later statement failing
+   * the same way until the holder lets it go.
    */
   #onHeld(held: Lease): void {
     if (leaseIsCurrent(held)) this.#send(held)
-    else if (!this.movable || this.submittable) this.#finish(roleChangedError(held))
-    else {
+    else if (!this.movable || this.submittable) {
+      this.#context.connections.revoke(this.pin!, held)
+      this.#finish(roleChangedError(held))
+    } else {
       this.leavePin(undefined)
       this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.#read())
     }
@@ -241,19 +254,25 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.node = node
     this.#sent = false
     const checkout = ++this.#checkouts
+    // The wait for a connection has the statement's own limit, whatever the pool's connectionTimeoutMillis.
+    const { readMs, writeMs } = this.#context.options.timeouts
+    this.deadline = this.#context.connections.deadline(this.#toPrimary ? writeMs : readMs)
+    // The lease records what the node was when the checkout started, not when its connection comes.
+    const granted = this.#context.connections.grant(node)
     node.waiting.add(this)
     // An anonymous callback made here, not a named one per request: toolchains that keep function names
     // (esbuild's keepNames, which tsx uses) would rename a named one for every request. It carries its node and
     // its number: a checkout given up (its node marked down, its budget spent) may still answer once the request
     // has gone on to another one.
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) =>
-      this.#connected(node, checkout, error, client),
+      this.#connected(node, checkout, granted, error, client),
     )
   }
 
   #connected(
     node: RouterNode,
     checkout: number,
+    granted: Grant,
     error: Error | undefined,
     client: pg.PoolClient | undefined,
   ): void {
@@ -262,7 +281,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     else if (error !== undefined || client === undefined)
       this.#failed(connections.checkoutFailed(node, error))
     else {
-      const lease = connections.leased(node, client, this.reason)
+      const lease = connections.leased(node, client, this.reason, granted)
       const attempt = this.#attempt
       if (attempt === undefined) this.#send(lease)
       else {
@@ -285,6 +304,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const read = this.mode === 'borrowed' ? this.routing.target === 'replica' : !this.#toPrimary
     this.deadline = this.#context.connections.deadline(read ? readMs : writeMs)
     lease.node.began(this)
+    // Where a session's write lands is bounded from below by what its node had reached before it was sent.
+    if (this.session !== undefined) this.#walBefore = lease.node.lsn
     this.#sent = true
     if (isSubmittable(query)) this.#submit(lease, query)
     else {
@@ -320,6 +341,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
    */
   #submit(lease: Lease, submittable: Submittable): void {
     const connections = this.#context.connections
+    connections.guardReads(lease, submittable)
     whenEnded(
       submittable,
       (error) => connections.reasonFor(lease.client, error),
@@ -395,6 +417,24 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error })
   }
 
+  /** @internal {@link FailedRequest}: see `FailedRequest.safeToResend`. */
+  safeToResend(error: unknown): boolean {
+    const { lease } = this
+    return (
+      lease !== undefined &&
+      this.mode !== 'borrowed' &&
+      !this.submittable &&
+      this.routing.transaction === undefined &&
+      oneStatement(this.text, this.values) &&
+      this.#context.connections.endedBeforeCommit(lease.client, error)
+    )
+  }
+
+  /** @internal {@link FailedRequest}: the primary ended the statement before it could commit; sent again. */
+  resendOnPrimary(error: unknown): Promise<void> {
+    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error, resend: true })
+  }
+
   /** @internal {@link FailedRequest}: a replica refused the statement as a write; it runs on the primary. */
   rerunOnPrimary(error: unknown): Promise<void> {
     this.#context.rejections.record(this.node!, this.text, error)
@@ -455,7 +495,12 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
       if (this.routing.target === 'primary' && mayChangeCommitLevel(this.routing.reason, this.text))
         taintConnection(client)
       if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary')
-        session.markWrite(error === undefined ? commitTicket(client) : undefined)
+        this.#context.causal.wrote(
+          session,
+          node,
+          this.#walBefore,
+          error === undefined ? commitTicket(client) : undefined,
+        )
       const ranOn = error === undefined ? node : undefined
       this.#context.tracer.traceStatementEnd?.(this.#traced, ranOn, this.#routedFor, error)
     }
@@ -484,4 +529,15 @@ interface CallbackClient {
     values: unknown[] | undefined,
     callback: (error: Error | null, result?: pg.QueryResult) => void,
   ): void
+}
+
+/**
+ * Whether a statement is one statement: with values it went by the extended protocol, which takes one; a text
+ * without a `;` before its end is one (a `;` inside a literal only makes this say no, which is safe).
+ */
+function oneStatement(text: string, values: unknown[] | undefined): boolean {
+  if (values !== undefined && values.length > 0) return true
+  const end = text.trimEnd()
+  const semicolon = end.indexOf(';')
+  return semicolon === -1 || semicolon === end.length - 1
 }

@@ -1,9 +1,9 @@
 import type { ResolvedOptions } from '../config/resolved-options.js'
-import type { ClusterReplacedEvent } from '../observability/router-events.js'
+import type { ClusterReplacedEvent, WritesLostEvent } from '../observability/router-events.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import { ConnectionWatch } from './connection-watch.js'
-import { lsnDistance } from './lsn.js'
+import { formatLsn, lsnDistance } from './lsn.js'
 import { DEFAULT_SEGMENT_SIZE, NodeLink } from './node-link.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
 import {
@@ -84,6 +84,15 @@ export class HealthMonitor {
   readonly #timelines: TimelineHistory
   /** Told when the cluster behind the router's addresses was replaced and adopted. */
   onClusterReplaced: ((event: ClusterReplacedEvent) => void) | undefined
+  /** Told when a former primary is known to have acknowledged WAL past the point where its timeline ended. */
+  onWritesLost: ((event: WritesLostEvent) => void) | undefined
+  /**
+   * Primaries replaced by another node, by the timeline they led and how far they were seen to write on it: once
+   * that timeline's switch point is known, what they wrote past it is reported lost ({@link #reportLost}).
+   */
+  readonly #formerLeaders = new Map<number, { readonly node: RouterNode; readonly lsn: bigint | undefined }>()
+  /** Timelines whose lost writes were reported. */
+  readonly #reportedLost = new Set<number>()
   #roundTimer: NodeJS.Timeout | undefined
   /** The round running now, if any: callers who need fresh data share it. */
   #running: Promise<void> | undefined
@@ -363,6 +372,11 @@ export class HealthMonitor {
       // Another node's WAL: positions of the old primary say nothing of the new one's lag clock.
       this.#history = new WalHistory()
       this.#primaryLsn = undefined
+      const former = nodes.primary
+      const last = this.#led
+      const led = last?.node === former ? last.timeline : former.timeline
+      if (led !== undefined && led < resolution.timeline)
+        this.#formerLeaders.set(led, { node: former, lsn: former.lsn })
       nodes.elect(elected, `leads timeline ${resolution.timeline}`)
     } else if (elected !== undefined && elected.role !== 'primary') {
       nodes.elect(elected, 'out of recovery again')
@@ -377,6 +391,7 @@ export class HealthMonitor {
         const first = timelines.forkOf(current - 1, current) === 'pending'
         const learning = timelines.learn(elected.spec, current)
         if (first) void learning.then(() => this.#stopped || this.#judge())
+        if (this.#formerLeaders.size > 0) void learning.then(() => this.#reportLost())
       }
     }
     const sync = elected === undefined ? undefined : this.#readings.get(elected)?.sync
@@ -532,11 +547,57 @@ export class HealthMonitor {
     nodes.learnIdentity(systemId, 0)
     this.#led = undefined
     this.#timelines.clear()
+    this.#formerLeaders.clear()
+    this.#reportedLost.clear()
     // Positions of the old cluster say nothing of the new one's.
     this.#history = new WalHistory()
     this.#primaryLsn = undefined
     const reason = `every node reported system identifier ${systemId} instead of ${previous} for ${REPLACEMENT_ROUNDS} probe rounds in a row: the cluster behind the router's addresses was replaced`
     this.onClusterReplaced?.({ previousSystemId: previous, systemId, reason })
+  }
+
+  /**
+   * A session's write (or a token) at `at` of `timeline` is past where that timeline ended: a former primary
+   * acknowledged it there. Reported with the `writes-lost` event, once per timeline (see {@link #reportLost}).
+   */
+  lostWrite(timeline: number, at: bigint): void {
+    const end = this.#timelines.endOf(timeline)
+    const former = this.#formerLeaders.get(timeline)
+    if (end === undefined || at < end || former === undefined) return
+    this.#emitLost(timeline, end, at)
+  }
+
+  /**
+   * Reports what each former primary wrote past the end of the timeline it led, once that timeline's switch point is
+   * known: WAL it acknowledged there (its furthest position the router saw, from probes and from the positions read
+   * after sessions' writes) is not on the cluster's history. Once per timeline; nothing when it was not seen past
+   * the switch point (a session that finds its write lost reports it then, {@link lostWrite}).
+   */
+  #reportLost(): void {
+    for (const timeline of this.#formerLeaders.keys()) {
+      const end = this.#timelines.endOf(timeline)
+      if (end !== undefined) this.#emitLost(timeline, end, undefined)
+    }
+  }
+
+  /** The `writes-lost` event of `timeline` (ended at `end`), once, if its former primary was seen past `end`. */
+  #emitLost(timeline: number, end: bigint, at: bigint | undefined): void {
+    const former = this.#formerLeaders.get(timeline)
+    if (former === undefined || this.#reportedLost.has(timeline)) return
+    const { node } = former
+    let reached = former.lsn
+    const now = node.timeline === timeline ? node.lsn : undefined
+    for (const seen of [now, at])
+      if (seen !== undefined && (reached === undefined || seen > reached)) reached = seen
+    if (reached === undefined || reached < end || (reached === end && at === undefined)) return
+    this.#reportedLost.add(timeline)
+    this.onWritesLost?.({
+      node: node.name,
+      timeline,
+      from: formatLsn(end),
+      to: formatLsn(reached),
+      reason: `${node.name} acknowledged writes on timeline ${timeline} past the point where it ended (${formatLsn(end)}; seen at ${formatLsn(reached)}): they are not on timeline ${this.#nodes.timeline}`,
+    })
   }
 
   /** A probe of `node` failed: it is down (confirmed after a second failure in a row, see NodeSet.writable). */

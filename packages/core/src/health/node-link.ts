@@ -1,5 +1,6 @@
 import pg from 'pg'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { PgRouteError } from '../errors.js'
 import { CLOSE_GRACE_MS, endClient } from '../pg-close.js'
 import { attributeError } from '../pg-errors.js'
 import { type ServerIdentity, toServerIdentity } from './server-identity.js'
@@ -125,13 +126,20 @@ export class NodeLink {
         state.over = true
         // Work that ran out of time while running: its statement may still hold the connection.
         if (state.started) this.drop()
-        reject(new Error(`${what} on ${this.#spec.name} timed out after ${timeoutMs} ms`))
+        reject(
+          new PgRouteError(
+            'PGROUTE_TIMEOUT',
+            `${what} on ${this.#spec.name} timed out after ${timeoutMs} ms`,
+          ),
+        )
       }, timeoutMs)
       timer.unref()
     })
     this.#queued++
     const start = async (): Promise<T> => {
-      if (state.over) throw new Error(`${what} on ${this.#spec.name} timed out while queued`)
+      if (state.over) {
+        throw new PgRouteError('PGROUTE_TIMEOUT', `${what} on ${this.#spec.name} timed out while queued`)
+      }
       state.started = true
       return this.#attempt(work, state, retryKept)
     }
@@ -213,7 +221,7 @@ export class NodeLink {
   async #connect(): Promise<pg.Client> {
     if (this.#client) return this.#client
     // Work still queued when the router ends must not open a connection nobody will close.
-    if (this.#closed) throw new Error(`the router's connection to ${this.#spec.name} is closed`)
+    if (this.#closed) throw closedError(this.#spec.name)
     // No `statement_timeout` startup parameter (PgBouncer refuses unknown ones) and no session `SET` (it would
     // stay on a server connection PgBouncer shares): limits are set with `SET LOCAL`, or enforced here.
     const client = new pg.Client({
@@ -237,7 +245,7 @@ export class NodeLink {
     // Closed, or dropped because the work ran out of time meanwhile: nobody would close it later.
     if (this.#closed || this.#pending !== client) {
       this.drop(client)
-      throw new Error(`the router's connection to ${this.#spec.name} is closed`)
+      throw closedError(this.#spec.name)
     }
     this.#pending = undefined
     this.#client = client
@@ -272,4 +280,9 @@ async function readInfo(client: pg.Client): Promise<LinkInfo> {
     segmentSize: Number.isFinite(size) && size > 0 ? size : DEFAULT_SEGMENT_SIZE,
     may: { lsWalDir: row.ls_wal_dir === true, controlCheckpoint: row.control_checkpoint === true },
   }
+}
+
+/** `PGROUTE_CLOSED`: the router's own connection to a node was closed (the router ended, or the node left). */
+export function closedError(name: string): PgRouteError {
+  return new PgRouteError('PGROUTE_CLOSED', `The router's connection to ${name} is closed`)
 }

@@ -28,7 +28,8 @@ const RETRY_AFTER_MS = 60_000
  * Where the timelines before the cluster's current one ended (their switch points), read from the current
  * primary's timeline history file with `pg_read_file()`: a superuser may, another role needs
  * `GRANT EXECUTE ON FUNCTION pg_read_file(text) TO <role>` (the file is inside the data directory, so
- * `pg_read_server_files` is not needed). Without it, switch points stay unknown (see {@link endOf}).
+ * `pg_read_server_files` is not needed). Without it, the replication command `TIMELINE_HISTORY` gives the same
+ * file to a role with the `REPLICATION` attribute. Without either, switch points stay unknown (see {@link endOf}).
  */
 export class TimelineHistory {
   readonly #timeoutMs: number
@@ -96,28 +97,50 @@ export class TimelineHistory {
     this.#done.clear()
   }
 
+  /**
+   * Reads the history file of `timeline` with `pg_read_file()`; when the server refuses it (no privilege: a
+   * server error, not a failure to connect), with the replication command `TIMELINE_HISTORY` on a replication
+   * connection, which a role with the `REPLICATION` attribute may run (and `pg_hba.conf` must let it connect for
+   * `replication`).
+   */
   async #read(node: NodeSpec, timeline: number): Promise<Map<number, bigint>> {
     const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`
+    try {
+      return await this.#query(node, false, 'SELECT pg_read_file($1) AS content', [file])
+    } catch (error) {
+      if (typeof (error as { severity?: unknown } | null)?.severity !== 'string') throw error
+      return await this.#query(node, true, `TIMELINE_HISTORY ${timeline}`, undefined)
+    }
+  }
+
+  /** Runs `sql` on a short-lived connection of its own (a replication one when asked), within the time limit. */
+  async #query(
+    node: NodeSpec,
+    replication: boolean,
+    sql: string,
+    values: unknown[] | undefined,
+  ): Promise<Map<number, bigint>> {
     const client = new pg.Client({
       ...node.connection,
       application_name: 'pgroute-monitor',
       connectionTimeoutMillis: this.#timeoutMs,
       keepAlive: false,
+      ...(replication ? { replication: 'database' } : {}),
     })
     client.on('error', () => {})
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`reading ${file} timed out`)), this.#timeoutMs)
+      timer = setTimeout(() => reject(new Error(`reading the timeline history timed out`)), this.#timeoutMs)
       timer.unref()
     })
     try {
       const read = (async () => {
         await client.connect()
-        return client.query<{ history: string }>('SELECT pg_read_file($1) AS history', [file])
+        return client.query<{ content: string }>(sql, values)
       })()
       read.catch(() => {})
       const { rows } = await Promise.race([read, late])
-      return parseTimelineHistory(rows[0]?.history ?? '')
+      return parseTimelineHistory(rows[0]?.content ?? '')
     } finally {
       clearTimeout(timer)
       void endClient(client)

@@ -6,12 +6,13 @@ import type {
   PrimaryChangedEvent,
   RerouteEvent,
   RouterEvents,
+  WritesLostEvent,
 } from './router-events.js'
 import type { CheckoutTracer, IntegrityTracer, NodeTracer, RerouteTracer } from './router-tracer.js'
 
 /**
- * The router's events (`node-state`, `primary-changed`, `cluster-replaced`, `reroute`), as a tracer emitting them
- * on `emitter`.
+ * The router's events (`node-state`, `primary-changed`, `cluster-replaced`, `writes-lost`, `reroute`), as a tracer
+ * emitting them on `emitter`.
  */
 export class EventTracer implements NodeTracer, RerouteTracer, IntegrityTracer {
   readonly #emitter: EventEmitter<RouterEvents>
@@ -30,6 +31,10 @@ export class EventTracer implements NodeTracer, RerouteTracer, IntegrityTracer {
 
   traceClusterReplaced(event: ClusterReplacedEvent): void {
     this.#emitter.emit('cluster-replaced', event)
+  }
+
+  traceWritesLost(event: WritesLostEvent): void {
+    this.#emitter.emit('writes-lost', event)
   }
 
   traceReroute(event: RerouteEvent): void {

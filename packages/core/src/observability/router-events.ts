@@ -37,6 +37,25 @@ export interface ClusterReplacedEvent {
   readonly reason: string
 }
 
+/**
+ * Payload of the `writes-lost` event: a former primary acknowledged WAL past the point where its timeline ended
+ * (the promotion window while it still took writes, or WAL it never shipped to the promoted standby). Writes in
+ * that range are not on the cluster's current timeline. Sessions that made them are told at their next call
+ * (`PGROUTE_WRITES_LOST`).
+ */
+export interface WritesLostEvent {
+  /** The former primary. */
+  readonly node: string
+  /** The timeline it led, which ended. */
+  readonly timeline: number
+  /** Where that timeline ended (its switch point), as PostgreSQL prints an LSN. */
+  readonly from: string
+  /** The furthest position the router saw the former primary reach on it. */
+  readonly to: string
+  /** Why, in words fit for logs. */
+  readonly reason: string
+}
+
 /** Payload of the `route` event (only with `routeEvents: true`): where one statement or client went. */
 export interface RouteEvent {
   readonly node: string
@@ -68,6 +87,8 @@ export interface RouterEvents {
   'primary-changed': [event: PrimaryChangedEvent]
   /** The cluster behind the router's addresses was replaced by another one, which the router adopted. */
   'cluster-replaced': [event: ClusterReplacedEvent]
+  /** Acknowledged writes of a former primary are not on the cluster's current timeline (see the payload). */
+  'writes-lost': [event: WritesLostEvent]
   /** A statement or client was routed (opt-in: `routeEvents: true`). */
   route: [event: RouteEvent]
   /** A read was re-run on another node. */

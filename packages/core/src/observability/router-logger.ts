@@ -6,12 +6,13 @@ import {
   type NodeStateEvent,
   type PrimaryChangedEvent,
   type RerouteEvent,
+  type WritesLostEvent,
 } from './router-events.js'
 import type { CheckoutTracer, IntegrityTracer, NodeTracer, RerouteTracer } from './router-tracer.js'
 
 /**
  * The `logger` option, as a tracer of the router: node state changes, writes moving to another node, a cluster
- * replaced, reads re-run elsewhere and reads that fell back to the primary, as log lines. Every text it logs is scrubbed of passwords.
+ * replaced, writes lost in a failover, reads re-run elsewhere and reads that fell back to the primary, as log lines. Every text it logs is scrubbed of passwords.
  */
 export class RouterLog implements NodeTracer, RerouteTracer, CheckoutTracer, IntegrityTracer {
   readonly #logger: Logger
@@ -42,6 +43,11 @@ export class RouterLog implements NodeTracer, RerouteTracer, CheckoutTracer, Int
   /** The cluster behind the router's addresses was replaced, and adopted. */
   traceClusterReplaced(event: ClusterReplacedEvent): void {
     this.#logger.warn({ ...event }, `pgroute: ${event.reason}`)
+  }
+
+  /** A former primary acknowledged writes past the end of its timeline: they are not on the current one. */
+  traceWritesLost(event: WritesLostEvent): void {
+    this.#logger.error({ ...event }, `pgroute: writes lost on ${event.node}: ${event.reason}`)
   }
 
   /** A read was re-run on another node. */

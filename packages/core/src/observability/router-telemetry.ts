@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
-import type { NodeState, RouterNode } from '../replicas/router-node.js'
+import type { NodeRole, NodeState, RouterNode } from '../replicas/router-node.js'
 import type { OpenTelemetryApi } from './open-telemetry-loader.js'
 import type { RerouteEvent } from './router-events.js'
 import { isFallback } from './router-events.js'
@@ -61,7 +61,8 @@ export class RouterTelemetry
   /** Replicas' sync states, apart from the gauges above (observed in the same batch). */
   readonly #syncState: ObservableGauge
   readonly #observe = (result: BatchObservableResult) => this.#collect(result)
-  readonly #attributes = new WeakMap<RouterNode, Map<string, Attributes>>()
+  /** Per node, per role (a node's role changes in a failover), per reason: the frozen attribute sets. */
+  readonly #attributes = new WeakMap<RouterNode, Record<NodeRole, Map<string, Attributes>>>()
 
   constructor(api: OpenTelemetryApi, nodes: () => readonly RouterNode[]) {
     this.#api = api
@@ -136,18 +137,20 @@ export class RouterTelemetry
     if (span?.isRecording()) span.setAttributes(attributes)
   }
 
-  /** One frozen attribute set per node and reason, made once: no allocation per statement. */
+  /** One frozen attribute set per node, role and reason, made once: no allocation per statement. */
   #attributesOf(node: RouterNode, reason: string): Attributes {
-    let byReason = this.#attributes.get(node)
-    if (byReason === undefined) {
-      byReason = new Map()
-      this.#attributes.set(node, byReason)
+    let byRole = this.#attributes.get(node)
+    if (byRole === undefined) {
+      byRole = { primary: new Map(), replica: new Map() }
+      this.#attributes.set(node, byRole)
     }
+    const role = node.role
+    const byReason = byRole[role]
     let attributes = byReason.get(reason)
     if (attributes === undefined) {
       attributes = Object.freeze({
         'pgroute.node': node.name,
-        'pgroute.role': node.role,
+        'pgroute.role': role,
         'pgroute.reason': reason,
       })
       byReason.set(reason, attributes)

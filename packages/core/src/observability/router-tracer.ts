@@ -4,6 +4,7 @@ import type {
   NodeStateEvent,
   PrimaryChangedEvent,
   RerouteEvent,
+  WritesLostEvent,
 } from './router-events.js'
 
 /**
@@ -33,9 +34,13 @@ export interface NodeTracer {
   tracePrimaryChange(event: PrimaryChangedEvent): void
 }
 
-/** Traces what the router detects about the cluster's history: a cluster replaced behind its addresses. */
+/**
+ * Traces what the router detects about the cluster's history: a cluster replaced behind its addresses, writes a
+ * former primary acknowledged past the end of its timeline.
+ */
 export interface IntegrityTracer {
   traceClusterReplaced(event: ClusterReplacedEvent): void
+  traceWritesLost(event: WritesLostEvent): void
 }
 
 /** Runs the router's own background work (health probes, re-probes) outside the caller's trace. */
@@ -104,6 +109,11 @@ export function combineTracers(tracers: ReadonlyArray<RouterTracer | undefined>)
   if (replaced.length > 0)
     combined.traceClusterReplaced = (event) => {
       for (const tracer of replaced) tracer.traceClusterReplaced(event)
+    }
+  const lost = having('traceWritesLost')
+  if (lost.length > 0)
+    combined.traceWritesLost = (event) => {
+      for (const tracer of lost) tracer.traceWritesLost(event)
     }
   const background = having('traceBackground')
   if (background.length > 0)

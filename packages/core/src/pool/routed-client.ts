@@ -11,7 +11,7 @@ import {
   textOf,
 } from '../core/submittable.js'
 import { PgRouteError } from '../errors.js'
-import type { Lease } from '../replicas/lease.js'
+import { type Lease, leaseIsCurrent } from '../replicas/lease.js'
 import { settle } from './pg-pool-callbacks.js'
 
 type Callback = (error: Error | null, result?: pg.QueryResult) => void
@@ -109,7 +109,11 @@ export class RoutedClient extends EventEmitter {
     return settle(this.#enqueue(this.#run, query, values), done)
   }
 
-  /** Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). */
+  /**
+   * Returns the pinned connection to its pool (destroying it when `error` is given, as pg does). A connection whose
+   * node was fenced or changed role since checkout is destroyed, never pooled: a transaction the caller left open
+   * on it is rolled back by the server, not kept on a node that is no longer what it was.
+   */
   release(error?: Error | boolean): void {
     if (this.#released)
       throw new Error('Release called on client which has already been released to the pool.')
@@ -117,7 +121,8 @@ export class RoutedClient extends EventEmitter {
     const lease = this.#pin.lease
     this.#pin.lease = undefined
     this.#detach()
-    lease?.client.release(error)
+    if (lease === undefined) return
+    lease.client.release(error || (leaseIsCurrent(lease) ? error : true))
   }
 
   /** `pg.Client#escapeIdentifier`. */
@@ -205,13 +210,14 @@ export class RoutedClient extends EventEmitter {
   async #pinTo(target: 'primary' | 'replica'): Promise<void> {
     try {
       if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
+      // The role the connection was checked out as: a node's role may change under it, the client's never does.
       const lease = this.#pin.lease
-      if (lease?.node.role === target) return
+      if (lease?.role === target) return
       if (lease) {
-        if (this.#inTransaction || lease.node.role === 'primary') {
+        if (this.#inTransaction || lease.role === 'primary') {
           throw new PgRouteError(
             'PGROUTE_PINNED',
-            `This client is pinned to ${lease.node.role} ${lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
+            `This client is pinned to ${lease.role} ${lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
           )
         }
         this.#unpin()
@@ -234,9 +240,13 @@ export class RoutedClient extends EventEmitter {
     return relays !== undefined && (relays.has('notice') || relays.has('notification'))
   }
 
-  /** A replica-pinned client outside a transaction leaves its replica for a write or a read-write `BEGIN`. */
+  /**
+   * A replica-pinned client outside a transaction leaves its replica for a write or a read-write `BEGIN`. The role
+   * is the one its connection was checked out as: a primary-pinned client whose node became a replica (a failover)
+   * never moves (its statement fails with `PGROUTE_ROLE_CHANGED`: it would lose its session state silently).
+   */
   #movesToPrimary(classification: Classification): boolean {
-    return this.#pin.lease?.node.role === 'replica' && !this.#inTransaction && leavesReplica(classification)
+    return this.#pin.lease?.role === 'replica' && !this.#inTransaction && leavesReplica(classification)
   }
 
   /** A statement succeeded: transaction control in its text (pg's status, read after, beats it when it has one). */

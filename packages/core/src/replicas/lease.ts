@@ -25,12 +25,17 @@ export function leaseIsCurrent(lease: Lease): boolean {
   return lease.node.roleEpoch <= lease.epoch && lease.node.role === lease.role
 }
 
-/** `PGROUTE_ROLE_CHANGED`: a statement was not sent on `lease`, whose node is no longer what it was at checkout. */
+/**
+ * `PGROUTE_ROLE_CHANGED`: nothing was sent on `lease`, whose node is no longer what it was at checkout, and its
+ * connection was closed (so the server rolls back a transaction open on it). `outcome` is `aborted`: nothing the
+ * caller asked for on it since its transaction began can commit.
+ */
 export function roleChangedError(lease: Lease): PgRouteError {
   const { node } = lease
   const now = node.state === 'fenced' ? `fenced (${node.reason ?? 'no reason recorded'})` : `the ${node.role}`
   return new PgRouteError(
     'PGROUTE_ROLE_CHANGED',
-    `The connection was checked out of ${node.name} as the ${lease.role}; ${node.name} is ${now} now, so nothing was sent on it`,
+    `The connection was checked out of ${node.name} as the ${lease.role}; ${node.name} is ${now} now, so nothing was sent on it and it was closed: a transaction open on it did not commit (the server rolls it back), and the connection's session state (SET, SET ROLE, search_path, temporary tables, prepared statements, LISTEN, advisory locks) is lost. Release this client and take a new one (or run the transaction again): it gets the current primary`,
+    { outcome: 'aborted' },
   )
 }

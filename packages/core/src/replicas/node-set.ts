@@ -7,6 +7,11 @@ export interface NodeSetListener {
   nodeStateChanged(node: RouterNode, from: NodeState, reason: string): void
   /** Writes go to `to` now, no longer to `from`. */
   primaryChanged(from: RouterNode, to: RouterNode, reason: string): void
+  /**
+   * `node`'s role changed, or it was fenced or unfenced: leases granted on it before are stale. Told as it happens,
+   * before the node is stamped with the new epoch.
+   */
+  roleChanged(node: RouterNode): void
 }
 
 /**
@@ -157,9 +162,11 @@ export class NodeSet implements NodeOwner {
   }
 
   /** @internal {@link NodeOwner}: a node's role changed, or it was fenced or unfenced. */
-  nodeRoleChanged(_node: RouterNode): number {
+  nodeRoleChanged(node: RouterNode): number {
     this.#version++
-    return ++this.#epoch
+    const epoch = ++this.#epoch
+    this.#listener.roleChanged(node)
+    return epoch
   }
 
   /** Derived views are stale now; writers waiting for a primary may go on. */

@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
+import { hideClient } from '../errors.js'
+import type { Lease } from './lease.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
 /** A replica's sync state in the primary's `pg_stat_replication`. */
@@ -36,10 +38,17 @@ export interface RunningStatement extends Slotted {
   readonly deadline: number
   /** A transaction's body (its own statements on the connection), rather than one statement of the router's. */
   readonly body: boolean
+  /** The lease the connection was checked out under (what the node was then), once there is one. */
+  readonly lease: Lease | undefined
 }
 
-/** A checkout waiting for one of a node's connections; failed at once when the node is marked down. */
+/**
+ * A checkout waiting for one of a node's connections; failed at once when the node is marked down, and when its
+ * deadline passes (whatever the pool's own `connectionTimeoutMillis`, which may be 0: wait forever).
+ */
 export interface WaitingCheckout extends Slotted {
+  /** When the wait runs out, in ticks of the time-limit timer (`StatementCanceller`); 0: no limit. */
+  readonly deadline: number
   checkoutFailed(error: unknown): void
 }
 
@@ -272,8 +281,11 @@ export class RouterNode {
     if (reading.lagSeconds !== undefined) this.#lagSeconds = reading.lagSeconds
   }
 
-  /** A replay position learned outside a probe (a direct read-your-writes check): positions only rise. */
-  observeReplay(lsn: bigint): void {
+  /**
+   * A WAL position learned outside a probe: a replica's replay position (a direct read-your-writes check), the
+   * primary's insert position (read after a session's write). Positions only rise.
+   */
+  observePosition(lsn: bigint): void {
     if (this.#lsn === undefined || lsn > this.#lsn) this.#lsn = lsn
   }
 
@@ -288,7 +300,7 @@ export class RouterNode {
     this.#failures++
     this.#errors++
     this.#lastError = message
-    this.#lastFailure = error
+    this.#lastFailure = hideClient(error)
     this.setState('down', message)
   }
 

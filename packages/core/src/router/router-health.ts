@@ -1,3 +1,4 @@
+import type { LearnedRouteCounts } from '../classify/index.js'
 import type { NodeStatus } from './router-status.js'
 
 /** What `router.health()` returns: a readiness endpoint's answer. Never contains credentials. */
@@ -11,6 +12,11 @@ export interface RouterHealth {
   readonly replicas: readonly NodeStatus[]
   /** One line per node that is not up, naming it, its state and why (scrubbed of secrets). Empty when all are up. */
   readonly problems: readonly string[]
+  /**
+   * Statement texts sent straight to the primary because a replica refused them (`learnRouting`): how many hold
+   * now, and how many were learned, expired (after 5 minutes) and forgotten on DDL so far.
+   */
+  readonly learnedRoutes: LearnedRouteCounts
 }
 
 /** A node's problem in words, or `undefined` when it is up. */
@@ -38,6 +44,7 @@ export function writerProblemOf(row: NodeStatus, reason: string | undefined): st
 export function healthOf(
   rows: readonly NodeStatus[],
   fallback: 'primary' | 'error',
+  learnedRoutes: LearnedRouteCounts,
   servers: (name: string) => string | undefined = () => undefined,
 ): RouterHealth {
   const [primary, ...replicas] = rows as [NodeStatus, ...NodeStatus[]]
@@ -59,5 +66,6 @@ export function healthOf(
     primary,
     replicas,
     problems,
+    learnedRoutes,
   }
 }

@@ -1,14 +1,14 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
 import type { Classification } from '../classify/index.js'
-import { addedNodeSpec } from '../config/node-spec.js'
+import { addedNodeSpecs } from '../config/node-spec.js'
 import { resolveOptions } from '../config/resolve-options.js'
 import type { ReplicaInput, RouterOptions } from '../config/router-options.js'
+import type { LostCommit } from '../core/commit-outcome.js'
 import type { RejectedStatement } from '../core/rejection-log.js'
-import type { Pin } from '../core/route-options.js'
 import { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
-import { ConfigError, PgRouteError } from '../errors.js'
+import { ConfigError, isPgRouteError, PgRouteError } from '../errors.js'
 import { taintConnection } from '../health/connection-watch.js'
 import type { WalPosition } from '../health/lsn.js'
 import { EventTracer, RouteEventTracer } from '../observability/event-tracer.js'
@@ -73,8 +73,8 @@ const END_READ_ONLY: Classification = Object.freeze({
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
  *
- * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `cluster-replaced`, `route` (opt-in),
- * `reroute`. The router never emits `error`.
+ * Events (see {@link RouterEvents}): `node-state`, `primary-changed`, `cluster-replaced`, `writes-lost`, `route`
+ * (opt-in), `reroute`. The router never emits `error`.
  */
 export class Router extends EventEmitter<RouterEvents> {
   /**
@@ -118,6 +118,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * the signal aborts, also when it had aborted before the call.
    */
   async ready(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    this.#core.assertOpen()
     const { signal } = options
     if (!signal) await this.#core.monitor.ready()
     else await untilAborted(this.#core.monitor.ready(), signal)
@@ -153,7 +154,12 @@ export class Router extends EventEmitter<RouterEvents> {
    */
   health(): RouterHealth {
     const nodes = this.#core.nodes
-    return healthOf(this.status(), this.#core.options.fallback, (name) => nodes.byName(name)?.servers.problem)
+    return healthOf(
+      this.status(),
+      this.#core.options.fallback,
+      this.#core.rejections.learnedCounts(),
+      (name) => nodes.byName(name)?.servers.problem,
+    )
   }
 
   /**
@@ -214,27 +220,46 @@ export class Router extends EventEmitter<RouterEvents> {
       .filter(Boolean)
       .join(' ')
     // The transaction's connection: BEGIN leaves it in the pin. Only BEGIN is retried elsewhere on a connection
-    // failure: `fn` runs once.
-    const pin: Pin = { lease: undefined, movable: false }
+    // failure: `fn` runs once. A read-write BEGIN reads the transaction's id in the same round trip, so that a COMMIT
+    // whose answer is lost can be resolved (see CommitOutcomes).
+    const pin = core.connect()
     const onPin = { pin }
-    await core.route(begin, undefined, onPin, readOnly ? BEGIN_READ_ONLY : BEGIN)
+    const begun = await core.route(
+      readOnly ? begin : `${begin}; SELECT txid_current()::text AS xid`,
+      undefined,
+      onPin,
+      readOnly ? BEGIN_READ_ONLY : BEGIN,
+    )
+    const xid = readOnly ? undefined : xidOf(begun)
     const lease = pin.lease!
     // The body's own statements do not pass through the router: what they set on the connection is not known.
     taintConnection(lease.client)
     const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
+    let committing = false
     try {
       const value = await core.within(lease, fn)
-      await core.route('COMMIT', undefined, onPin, end)
+      committing = true
+      const { node } = lease
+      const lost = { xid, node, timeline: node.timeline, lower: node.lsn }
+      try {
+        await core.route('COMMIT', undefined, onPin, end)
+      } catch (error) {
+        throw await commitFailed(core, error, lost)
+      }
       return value
     } catch (error) {
-      await core.route('ROLLBACK', undefined, onPin, end).catch((rollbackError: unknown) => {
-        broken = rollbackError
-      })
+      // A pin revoked (its node fenced or no longer the primary) closed its connection: nothing to roll back; nor
+      // after a COMMIT that failed (the server ended the transaction, or the connection is gone).
+      if (pin.lease !== undefined && !committing)
+        await core.route('ROLLBACK', undefined, onPin, end).catch((rollbackError: unknown) => {
+          broken = rollbackError
+        })
+      else if (committing) broken = error
       throw error
     } finally {
-      core.release(lease, broken)
+      if (pin.lease !== undefined) core.release(pin.lease, broken)
     }
   }
 
@@ -281,12 +306,14 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 
   /**
-   * Adds a node at runtime (from a service registry, say): its role is observed like every other's. Resolves once
-   * its first probe was judged. Throws a `ConfigError` for a bad input or a name already in use.
+   * Adds a node at runtime (from a service registry, say): its role is observed like every other's. A URL naming
+   * several hosts (`postgres://u:p@h1:5432,h2:5432/db`) adds one node per host, as `createRouter` does. Resolves
+   * once their first probe was judged. Throws a `ConfigError` for a bad input or a name already in use (then no
+   * node is added).
    */
   async addNode(node: ReplicaInput): Promise<void> {
-    await this.#core.addNode(
-      addedNodeSpec(
+    await this.#core.addNodes(
+      addedNodeSpecs(
         node,
         this.#core.options.nodes[0]!.pool,
         this.#core.nodes.all.length,
@@ -348,4 +375,28 @@ export class Router extends EventEmitter<RouterEvents> {
  */
 export function createRouter(options: RouterOptions): Router {
   return new Router(options)
+}
+
+/** The transaction id a read-write BEGIN read with it (its second result). */
+function xidOf(results: unknown): string | undefined {
+  const rows = Array.isArray(results) ? (results[1] as pg.QueryResult<{ xid?: unknown }>)?.rows : undefined
+  const xid = rows?.[0]?.xid
+  return typeof xid === 'string' ? xid : undefined
+}
+
+/**
+ * The error of a failed `COMMIT`: the server's own (the transaction did not commit: a serialization failure, a
+ * deferred constraint) as it is; a failure that lost the answer (`outcome: 'unknown'`) with its outcome resolved
+ * ({@link CommitOutcomes}), in a new error of the same code naming it, the first one as `cause`.
+ */
+async function commitFailed(core: RouterCore, error: unknown, lost: LostCommit): Promise<unknown> {
+  if (!isPgRouteError(error) || error.outcome !== 'unknown') return error
+  const outcome = await core.outcomes.resolve(lost)
+  const what =
+    outcome === 'committed'
+      ? 'the transaction committed (asked of the primary afterwards)'
+      : outcome === 'aborted'
+        ? 'the transaction did not commit (asked of the primary afterwards)'
+        : 'whether the transaction committed is unknown'
+  return new PgRouteError(error.code, `${error.message}; ${what}`, { cause: error, outcome })
 }

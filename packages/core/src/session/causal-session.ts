@@ -1,6 +1,7 @@
 import { PgRouteError } from '../errors.js'
 import type { CommitTicket } from '../health/connection-watch.js'
 import { formatLsn, parseLsn, type WalPosition } from '../health/lsn.js'
+import type { RouterNode } from '../replicas/router-node.js'
 
 /**
  * What a session's writes were committed with, as far as the router can tell (see `commitTicket`): every one with
@@ -33,26 +34,61 @@ function combine(a: WalPosition | undefined, b: WalPosition): WalPosition {
 }
 
 /**
+ * Where one write of a session landed: the node it ran on, and two positions of that node's WAL around it. The
+ * commit record of the write lies between them: `lower` was known before the write was sent, `upper` is read right
+ * after it completed. After a failover they tell whether the write is on the new timeline (`upper` at or before
+ * the switch point), lost (`lower` at or past it), or completed within one round trip of it (unknown).
+ */
+export interface SessionWrite {
+  readonly node: RouterNode
+  /** The node's timeline when the write completed (as the probes saw it). */
+  readonly timeline: number | undefined
+  /** A WAL position of the node read before the write was sent (`undefined` when none was known). */
+  readonly lower: bigint | undefined
+  /** The node's WAL insert position (and timeline) read right after the write completed; `undefined` on failure. */
+  readonly upper: Promise<WalPosition | undefined>
+}
+
+/**
+ * What settling a session's writes gives: the position its reads must see from now on, and the error its caller
+ * gets when some of them were lost in a failover (`PGROUTE_WRITES_LOST`).
+ */
+export interface Settled {
+  readonly floor: WalPosition | undefined
+  readonly lost?: Error
+}
+
+/** Settles a session's floor and the writes it made since, as `ReadYourWrites` does. */
+export type Settle = (writes: readonly SessionWrite[], floor: WalPosition | undefined) => Promise<Settled>
+
+/** No writes to settle. */
+const NO_WRITES: readonly SessionWrite[] = Object.freeze([])
+
+/**
  * The read-your-writes state of one `router.session()` scope: the WAL position (on its timeline) its reads must
- * see.
+ * see, and where its writes landed since that position was last settled.
  *
- * A write only marks the session dirty; the primary's WAL insert position is fetched lazily, when a later read
- * (or `token()`) needs it, so a burst of writes costs one round trip, not one per write.
+ * Each write records its node and the positions around it ({@link SessionWrite}); the position after it is fetched
+ * at once, off the caller's path, on the router's own connection to that node (shared by every session: a burst of
+ * writes costs one round trip), so that where the write landed is known even if the node dies the next moment. A
+ * later read (or `token()`) settles them: see `ReadYourWrites`.
  */
 export class CausalSession {
-  /** WAL position every read of this session must see (the last one fetched, or a token's once verified). */
+  /** WAL position every read of this session must see (settled from its writes, or a token's once verified). */
   #floor: WalPosition | undefined
   /**
    * A position carried in by a token and not verified yet. Tokens are untrusted input: one ahead of the primary
    * would pin every read of the session to the primary, so it is clamped to the primary's position first.
    */
   #claim: WalPosition | undefined
-  /** Bumped on every write; a fetch only settles the writes made before it started. */
+  /** Bumped on every write; a settle only covers the writes made before it started. */
   #writes = 0
   #settledWrites = 0
-  #fetching: Promise<WalPosition | undefined> | undefined
-  /** Writes the in-flight fetch covers: a write completed after it started needs a newer position. */
-  #fetchingWrites = 0
+  /** Writes not settled yet: the latest one per node and timeline (a later write there covers an earlier one). */
+  #pending: SessionWrite[] | undefined
+  #settling: Promise<WalPosition | undefined> | undefined
+  /** Writes the settle in flight covers: a write completed after it started needs another one. */
+  #settlingWrites = 0
   /** When the session's first write started, and its last one completed (`performance.now()`). */
   #since: number | undefined
   #until = 0
@@ -81,6 +117,11 @@ export class CausalSession {
     return this.#claim
   }
 
+  /** The position the session's reads must see as settled so far (its writes since then are {@link dirty}). */
+  get floor(): WalPosition | undefined {
+    return this.#floor
+  }
+
   /**
    * Settles `claim` as `settled`: what it asks for once verified (the claim itself, the same position on the
    * current timeline, or what it was clamped to), or `undefined` when it asks for nothing a replica lacks (`0/0`).
@@ -97,10 +138,10 @@ export class CausalSession {
   }
 
   /**
-   * Records that a statement ran on the primary and may have written, with what its connection says of its commit
-   * (`undefined`: nothing is known, as after a failure).
+   * Records a statement that ran on the primary and may have written, where it landed, and what its connection
+   * says of its commit (`ticket`; `undefined`: nothing is known, as after a failure).
    */
-  markWrite(ticket?: CommitTicket): void {
+  markWrite(write: SessionWrite, ticket?: CommitTicket): void {
     this.#writes++
     this.#until = performance.now()
     // A write whose start was not seen (it began outside the request path) cannot be placed in time.
@@ -109,42 +150,51 @@ export class CausalSession {
       ticket === 'config' ? 'config' : ticket?.fixed === 'remote_apply' ? 'apply' : 'unknown'
     if (commits === 'unknown' || this.#commits === 'unknown') this.#commits = 'unknown'
     else if (commits === 'config') this.#commits = 'config'
+    this.#pending ??= []
+    const pending = this.#pending
+    const same = pending.findIndex((each) => each.node === write.node && each.timeline === write.timeline)
+    if (same === -1) pending.push(write)
+    else pending[same] = write
   }
 
-  /** Whether the session has a write whose WAL position has not been fetched yet. */
+  /** Whether the session has a write whose position has not been settled yet. */
   get dirty(): boolean {
     return this.#writes !== this.#settledWrites
   }
 
   /**
-   * The WAL position reads must see, fetching the primary's insert position if a write happened since the last
-   * fetch. `undefined`: the session has no writes to see.
+   * Settles the session's floor and its writes with `settle`, and resolves to the position reads must see from then
+   * on (what `settle` returns replaces the floor: it is given the floor, and covers it). Concurrent callers share
+   * one settle, but only one that started after every write they must see; settles run one after the other, each
+   * from the floor the one before left. When some writes were lost (`PGROUTE_WRITES_LOST`), the writes it covered
+   * are settled all the same (the session is told once); on any other failure they stay pending.
    */
-  required(
-    fetchPrimaryPosition: () => Promise<WalPosition>,
-  ): Promise<WalPosition | undefined> | WalPosition | undefined {
-    if (!this.dirty) return this.#floor
-    // Concurrent reads share a fetch, but only one that started after every write they must see.
-    if (this.#fetching && this.#fetchingWrites === this.#writes) return this.#fetching
+  settle(settle: Settle): Promise<WalPosition | undefined> {
+    if (this.#settling && this.#settlingWrites === this.#writes) return this.#settling
     const writes = this.#writes
-    const fetching = fetchPrimaryPosition()
-      .then((position) => {
-        // Fetched after `writes` writes completed, so it covers them all (later ones keep the session dirty).
-        // The primary's own position covers everything committed before it, whatever the floor's timeline.
-        const floor = this.#floor
-        this.#floor =
-          floor !== undefined && floor.timeline === position.timeline && floor.lsn > position.lsn
-            ? floor
-            : position
-        if (this.#settledWrites < writes) this.#settledWrites = writes
-        return this.#floor
-      })
-      .finally(() => {
-        if (this.#fetching === fetching) this.#fetching = undefined
-      })
-    this.#fetching = fetching
-    this.#fetchingWrites = writes
-    return fetching
+    const taken = this.#pending ?? NO_WRITES
+    this.#pending = undefined
+    const run = () =>
+      settle(taken, this.#floor).then(
+        ({ floor, lost }) => {
+          this.#floor = floor
+          if (this.#settledWrites < writes) this.#settledWrites = writes
+          if (lost !== undefined) throw lost
+          return floor
+        },
+        (error: unknown) => {
+          // No position could be had (the primary unreachable): the writes stay pending for the next call.
+          if (taken.length > 0) this.#pending = [...taken, ...(this.#pending ?? NO_WRITES)]
+          throw error
+        },
+      )
+    const before = this.#settling
+    const settling = (before === undefined ? run() : before.then(run, run)).finally(() => {
+      if (this.#settling === settling) this.#settling = undefined
+    })
+    this.#settling = settling
+    this.#settlingWrites = writes
+    return settling
   }
 
   /** Records a position carried in by a token (a claim, verified before a read relies on it). */

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
-import { PgRouteError } from '../errors.js'
-import { sameServer, serverOf } from '../health/connection-watch.js'
+import { isPgRouteError, type Outcome, PgRouteError } from '../errors.js'
+import { type CommitTicket, sameServer, serverOf } from '../health/connection-watch.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import { formatLsn, parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
+import { closedError } from '../health/node-link.js'
 import {
   appliesEveryCommit,
   commitLevelOf,
@@ -11,10 +12,9 @@ import {
   SYNC_SNAPSHOT_COLUMN,
 } from '../health/sync-replication.js'
 import { isConnectionError } from '../pg-errors.js'
-import { primaryUnavailable } from '../replicas/node-errors.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
-import type { CausalSession } from './causal-session.js'
+import type { CausalSession, SessionWrite, Settled } from './causal-session.js'
 import { SharedFetch } from './shared-fetch.js'
 
 /** A read of a session that must see its writes: the replicas it tried, its session, why it goes where it goes. */
@@ -92,18 +92,47 @@ export class ReadYourWrites {
         if (position === undefined) throw new Error('pg_current_wal_insert_lsn() returned no position')
         return position
       } catch (error) {
+        if (isPgRouteError(error) && error.code === 'PGROUTE_CLOSED') throw error
         const remaining = deadline - Date.now()
-        if (!isConnectionError(error) || this.#closed) throw error
-        if (remaining <= 0) throw primaryUnavailable(primary, error)
+        // A hung primary's lookup timed out: the time a read may take is spent.
+        if (!isConnectionError(error) || this.#closed || remaining <= 0) throw lookupFailed(primary, error)
         await sleep(Math.min(pause, remaining), undefined, { ref: false })
       }
     }
   }
 
-  /** The WAL position `session`'s reads must see (fetched when a write happened since), or `undefined`. */
+  /**
+   * The WAL position `session`'s reads must see, or `undefined`. Settles its writes and its floor first when
+   * needed (a write since the last settle, or a floor of a timeline that has ended): see {@link #settle}.
+   */
   required(session: CausalSession): Promise<WalPosition | undefined> | WalPosition | undefined {
     if (session.claim !== undefined) return this.#verifyClaim(session, session.claim)
-    return session.required(this.primaryPosition)
+    if (!session.dirty) {
+      const floor = session.floor
+      const current = this.#replicas.timeline
+      if (floor === undefined || floor.timeline === undefined || floor.timeline >= current) return floor
+    }
+    return session.settle(this.#settle)
+  }
+
+  /**
+   * A statement of `session` ran on `node` (the primary) and may have written; `lower` is a position of the node
+   * read before it was sent. The node's insert position is fetched now, off the caller's path, on the router's
+   * own connection to it (shared: however many sessions write, one fetch runs and one waits per node), so that
+   * where the write landed is known even if the node dies the next moment.
+   */
+  wrote(session: CausalSession, node: RouterNode, lower: bigint | undefined, ticket?: CommitTicket): void {
+    const upper = this.#lookupsOf(node)
+      .written.get()
+      .then(
+        (position) => {
+          // A tighter lower bound for the next writes there, and the furthest the node is known to have reached.
+          if (position !== undefined) node.observePosition(position.lsn)
+          return position
+        },
+        () => undefined,
+      )
+    session.markWrite({ node, timeline: node.timeline, lower, upper }, ticket)
   }
 
   /**
@@ -175,8 +204,7 @@ export class ReadYourWrites {
     if (lookups === undefined) {
       const fetch = (sql: string) => async () => {
         const link = this.#monitor.linkOf(node)
-        if (this.#closed || link === undefined)
-          throw new Error(`the router's connection to ${node.name} is closed`)
+        if (this.#closed || link === undefined) throw closedError(node.name)
         const sentAt = performance.now()
         const row = await link.run(
           async (client) => (await client.query<PositionRow>(sql)).rows[0],
@@ -238,20 +266,19 @@ export class ReadYourWrites {
    */
   async #verifyClaim(session: CausalSession, claim: WalPosition): Promise<WalPosition | undefined> {
     session.settleClaim(claim, await this.#verified(claim))
-    return session.required(this.primaryPosition)
+    return this.required(session)
   }
 
   async #verified(claim: WalPosition): Promise<WalPosition | undefined> {
     if (claim.lsn === 0n) return undefined
     let timeline = this.#replicas.timeline
-    if (claim.timeline !== undefined && timeline > 0 && claim.timeline < timeline) {
-      const end = await this.#monitor.timelineEnd(claim.timeline)
-      if (end !== undefined && claim.lsn > end) throw writesLost(claim, end, timeline)
-    }
     let position: WalPosition =
-      claim.timeline === undefined || (timeline > 0 && claim.timeline < timeline)
-        ? { lsn: claim.lsn, timeline: timeline || undefined }
-        : claim
+      claim.timeline === undefined ? { lsn: claim.lsn, timeline: timeline || undefined } : claim
+    if (claim.timeline !== undefined && timeline > 0 && claim.timeline < timeline) {
+      const placed = await this.#placed(claim, undefined, 'token')
+      if (placed.lost !== undefined) throw placed.lost
+      position = placed.position
+    }
     let known = this.#monitor.primaryLsn ?? 0n
     let replayed = 0n
     for (const replica of this.#replicas.all) {
@@ -270,6 +297,81 @@ export class ReadYourWrites {
     return real ? position : { lsn: replayed, timeline: timeline || position.timeline }
   }
 
+  /**
+   * Settles a session's writes and its floor: where each write landed, and whether it is on the cluster's current
+   * timeline. A position of the current timeline stands. A position of a timeline that has ended is compared with
+   * where that timeline ended (its switch point, {@link HealthMonitor.timelineEnd}): at or before it, the write is
+   * on the current timeline too (the same position stands there); past it, it was lost with the old timeline, and
+   * the session is told (`PGROUTE_WRITES_LOST`), `unknown` when the write completed within a round trip of the
+   * switch point (its `lower` bound is before it). Without a readable switch point (no privilege) a position stands
+   * on the current timeline: nothing is reported, and reads never pin the primary for it.
+   *
+   * A write whose position could not be read after it (its node failed at once) is placed by its `lower` bound when
+   * its timeline has ended, else by the current primary's position (which covers it).
+   */
+  readonly #settle = async (
+    writes: readonly SessionWrite[],
+    floor: WalPosition | undefined,
+  ): Promise<Settled> => {
+    let settled: WalPosition | undefined
+    let lost: PgRouteError | undefined
+    const take = ({ position, lost: loss }: Placed) => {
+      settled = later(settled, position)
+      // A certain loss says more than a possible one.
+      if (loss !== undefined && (lost === undefined || lost.outcome === 'unknown')) lost = loss
+    }
+    if (floor !== undefined) take(await this.#placed(floor, (floor as SettledPosition).lower, 'write'))
+    for (const write of writes) {
+      const upper = await write.upper
+      if (upper !== undefined) {
+        const position = { lsn: upper.lsn, timeline: upper.timeline ?? write.timeline }
+        take(await this.#placed(position, write.lower, 'write'))
+      } else take(await this.#untracked(write))
+    }
+    return { floor: settled, lost }
+  }
+
+  /**
+   * Where `position` (of a write, or a token) stands on the current timeline: itself when its timeline is the
+   * current one (or newer, or unknown); the same position when its timeline ended past it, or where it ended is
+   * unknown; else it was lost, and the position is the switch point (with `lost`, `unknown` when `lower`, a
+   * position known before the write, is before the switch point).
+   */
+  async #placed(position: WalPosition, lower: bigint | undefined, what: 'token' | 'write'): Promise<Placed> {
+    const current = this.#replicas.timeline
+    const { timeline } = position
+    if (timeline === undefined || current === 0 || timeline >= current)
+      return { position: { ...position, lower } }
+    const end = await this.#monitor.timelineEnd(timeline)
+    if (end === undefined || position.lsn <= end)
+      return { position: { lsn: position.lsn, timeline: current } }
+    const outcome = lower !== undefined && lower < end ? 'unknown' : 'aborted'
+    if (outcome === 'aborted') this.#monitor.lostWrite(timeline, position.lsn)
+    return {
+      position: { lsn: end, timeline: current },
+      lost: writesLost(position, end, current, what, outcome),
+    }
+  }
+
+  /** A write whose node failed before its position could be read after it. */
+  async #untracked(write: SessionWrite): Promise<Placed> {
+    const current = this.#replicas.timeline
+    const { timeline, lower } = write
+    const end =
+      timeline !== undefined && current > 0 && timeline < current
+        ? await this.#monitor.timelineEnd(timeline)
+        : undefined
+    // Its timeline goes on (or where it ended is unknown): the current primary's position covers it.
+    if (end === undefined) return { position: await this.primaryPosition() }
+    const position = { lsn: lower ?? end, timeline: timeline! }
+    const outcome = lower !== undefined && lower >= end ? 'aborted' : 'unknown'
+    if (outcome === 'aborted') this.#monitor.lostWrite(timeline!, position.lsn)
+    return {
+      position: { lsn: end, timeline: current },
+      lost: writesLost(position, end, current, 'write', outcome),
+    }
+  }
+
   /** Polls `node`'s replay position until it reaches `required` (true) or `maxWaitMs` is over (false). */
   async #replayed(node: RouterNode, required: WalPosition): Promise<boolean> {
     const deadline = Date.now() + this.#options.maxWaitMs
@@ -283,7 +385,7 @@ export class ReadYourWrites {
       }
       // A replica that moved to another timeline meanwhile is not caught up.
       if (position !== undefined && position.timeline === required.timeline) {
-        node.observeReplay(position.lsn)
+        node.observePosition(position.lsn)
         if (position.lsn >= required.lsn) return true
       }
       const remaining = deadline - Date.now()
@@ -293,11 +395,60 @@ export class ReadYourWrites {
   }
 }
 
-/** `PGROUTE_WRITES_LOST` for a token past the end of its timeline. */
-function writesLost(claim: WalPosition, end: bigint, current: number): PgRouteError {
+/** A settled position, with the bound before the write it came from (when it came from one). */
+interface SettledPosition extends WalPosition {
+  readonly lower?: bigint | undefined
+}
+
+/** Where a write or a token stands on the current timeline, and the error of its loss. */
+interface Placed {
+  readonly position: SettledPosition
+  readonly lost?: PgRouteError
+}
+
+/** The later of two positions: the newer timeline's, or on one timeline the further one. */
+function later(a: SettledPosition | undefined, b: SettledPosition): SettledPosition {
+  if (a === undefined) return b
+  if ((a.timeline ?? 0) !== (b.timeline ?? 0)) return (b.timeline ?? 0) > (a.timeline ?? 0) ? b : a
+  return b.lsn > a.lsn ? b : a
+}
+
+/**
+ * `PGROUTE_WRITES_LOST`: the session's write (or the token it continues from) at `position` is past `end`, where
+ * its timeline ended. `outcome` is `aborted` when the write is certainly not on the current timeline (running it
+ * again applies it once), `unknown` when it completed within a round trip of the switch point.
+ */
+function writesLost(
+  position: WalPosition,
+  end: bigint,
+  current: number,
+  what: 'token' | 'write',
+  outcome: Outcome,
+): PgRouteError {
+  const at = `${formatLsn(position.lsn)}@${position.timeline}`
+  const subject =
+    what === 'token'
+      ? `its token ${at} is past the point where timeline ${position.timeline} ended (${formatLsn(end)})`
+      : outcome === 'unknown'
+        ? `its last write on timeline ${position.timeline} completed within a round trip of the point where that timeline ended (${formatLsn(end)}; the node's WAL was at ${formatLsn(position.lsn)} right after it), so it may not be on the current timeline ${current}`
+        : `its last write was made on timeline ${position.timeline} past the point where that timeline ended (${formatLsn(end)})`
+  const range =
+    outcome === 'unknown'
+      ? ''
+      : `: WAL ${formatLsn(end)}–${formatLsn(position.lsn)} of timeline ${position.timeline} is not on the current timeline ${current}`
   return new PgRouteError(
     'PGROUTE_WRITES_LOST',
-    `Writes of this session were lost in a failover: its token ${formatLsn(claim.lsn)}@${claim.timeline} is past the point where timeline ${claim.timeline} ended (${formatLsn(end)}), so WAL ${formatLsn(end)}–${formatLsn(claim.lsn)} of timeline ${claim.timeline} is not on the current timeline ${current}`,
+    `Writes of this session were ${outcome === 'unknown' ? 'perhaps ' : ''}lost in a failover: ${subject}${range}. The primary had acknowledged them; read your data again before relying on it`,
+    { outcome },
+  )
+}
+
+/** `PGROUTE_PRIMARY_UNAVAILABLE`: the primary's position could not be read in time (the last failure as cause). */
+function lookupFailed(primary: RouterNode, error: unknown): PgRouteError {
+  return new PgRouteError(
+    'PGROUTE_PRIMARY_UNAVAILABLE',
+    `The WAL position of the primary ${primary.name} (which a session's read must see) could not be read: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
   )
 }
 

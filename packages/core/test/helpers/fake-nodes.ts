@@ -13,7 +13,13 @@ const NO_OWNER: NodeOwner = { nodeStateChanged: () => {}, nodeRoleChanged: () =>
 /** `count` statements running on `node` (what `inFlight` counts), for balancing tests. */
 export function occupy(node: RouterNode, count: number): void {
   for (let i = 0; i < count; i++) {
-    const running: RunningStatement = { slot: -1, client: {} as pg.PoolClient, deadline: 0, body: false }
+    const running: RunningStatement = {
+      slot: -1,
+      client: {} as pg.PoolClient,
+      deadline: 0,
+      body: false,
+      lease: undefined,
+    }
     node.began(running)
   }
 }
