@@ -78,6 +78,11 @@ export class HealthMonitor {
     | undefined
   /** When each node that is down was first found down (cleared by an answer). */
   readonly #downSince = new Map<RouterNode, number>()
+  /**
+   * Standbys without a WAL receiver: the primary's position (and timeline) in the last round in which the standby
+   * missed no transaction. The WAL before it that the standby lacks holds none: its lag in time counts from there.
+   */
+  readonly #covered = new Map<RouterNode, { readonly lsn: bigint; readonly timeline: number | undefined }>()
   /** Another system identifier every node reported, and in how many rounds in a row. */
   #replacement: { readonly systemId: string; rounds: number } | undefined
   /** Where the timelines before the current one ended (their switch points), from the primary's history file. */
@@ -198,6 +203,7 @@ export class HealthMonitor {
     this.#readings.delete(node)
     this.#readInRound.delete(node)
     this.#downSince.delete(node)
+    this.#covered.delete(node)
     this.#suspects.delete(node)
     if (this.#led?.node === node) this.#led = undefined
     const watched = this.#watched.get(node)
@@ -445,13 +451,28 @@ export class HealthMonitor {
     // writer's running-transactions record of an idle primary, which archive_timeout never ships).
     const shipped = reading.inRecovery && reading.receiver === false
     const missesNone = shipped && behind && this.#sameSnapshot(node, reading, primary)
+    if (missesNone) this.#covered.set(node, { lsn: primaryLsn!, timeline: reading.timeline })
+    else if (!shipped) this.#covered.delete(node)
+    // Lag in time from the first position it lacks a transaction before: after an idle spell, the idle record it
+    // never got is not the oldest WAL it misses once writes resume.
+    const covered = this.#covered.get(node)
+    const from =
+      covered !== undefined &&
+      covered.timeline === reading.timeline &&
+      reading.lsn !== undefined &&
+      covered.lsn > reading.lsn
+        ? covered.lsn
+        : reading.lsn
     node.observe({
       timeline: reading.timeline,
       lsn: reading.lsn,
       receiveLsn: reading.receiveLsn,
       lagBytes:
         primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0,
-      lagSeconds: behind && !missesNone ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0,
+      lagSeconds:
+        behind && !missesNone
+          ? this.#secondsBehind(from!, from === reading.lsn ? reading.replayAgeSeconds : undefined)
+          : 0,
     })
     const { maxBytes, maxMs } = this.#options.lag
     // Log shipping holds back, by design, the segment the primary is writing and one closed segment on its way

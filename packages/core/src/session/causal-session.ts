@@ -139,11 +139,12 @@ export class CausalSession {
 
   /**
    * Records a statement that ran on the primary and may have written, where it landed, and what its connection
-   * says of its commit (`ticket`; `undefined`: nothing is known, as after a failure).
+   * says of its commit (`ticket`; `undefined`: nothing is known, as after a failure), completed at `completedAt`
+   * (`performance.now()`).
    */
-  markWrite(write: SessionWrite, ticket?: CommitTicket): void {
+  markWrite(write: SessionWrite, ticket?: CommitTicket, completedAt = performance.now()): void {
     this.#writes++
-    this.#until = performance.now()
+    this.#until = completedAt
     // A write whose start was not seen (it began outside the request path) cannot be placed in time.
     this.#since ??= Number.NEGATIVE_INFINITY
     const commits: SessionCommits =

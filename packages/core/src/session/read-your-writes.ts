@@ -122,6 +122,8 @@ export class ReadYourWrites {
    * where the write landed is known even if the node dies the next moment.
    */
   wrote(session: CausalSession, node: RouterNode, lower: bigint | undefined, ticket?: CommitTicket): void {
+    // Before the fetch is sent: the snapshot of synchronous replication it reads is then one taken after the write.
+    const completedAt = performance.now()
     const upper = this.#lookupsOf(node)
       .written.get()
       .then(
@@ -132,7 +134,7 @@ export class ReadYourWrites {
         },
         () => undefined,
       )
-    session.markWrite({ node, timeline: node.timeline, lower, upper }, ticket)
+    session.markWrite({ node, timeline: node.timeline, lower, upper }, ticket, completedAt)
   }
 
   /**
