@@ -121,20 +121,46 @@ export function mayChangeCommitLevel(reason: string, text: string): boolean {
 export class ConnectionWatch {
   readonly #pool: pg.Pool
   readonly #sightings: ServerSightings
-  readonly #connected = (client: pg.PoolClient) => this.#watch(client)
+  readonly #connected = (client: pg.PoolClient) => void this.#watch(client)
+  /** The pool's own `onConnect` hook before this watch wrapped it, and the wrapper (see the constructor). */
+  readonly #hooks: HookedOptions | undefined
+  readonly #previous: ConnectHook | undefined
+  readonly #hook: ConnectHook | undefined
 
   constructor(pool: pg.Pool, sightings: ServerSightings) {
     this.#pool = pool
     this.#sightings = sightings
-    pool.on('connect', this.#connected)
+    // pg-pool's onConnect hook (the versions that have it have `_afterConnect`; 3.14 does) runs before a new connection is handed
+    // out, so the read is the connection's first statement and nobody else's statement queues behind it (pg 8
+    // deprecates a query sent while another is queued). An older pg-pool: its `connect` event, with the read
+    // queued first.
+    const hooks = (pool as unknown as { options?: HookedOptions }).options
+    if (
+      hooks !== undefined &&
+      typeof (pool as unknown as Record<string, unknown>)._afterConnect === 'function'
+    ) {
+      const previous = hooks.onConnect
+      this.#hooks = hooks
+      this.#previous = previous
+      this.#hook = async (client) => {
+        await this.#watch(client)
+        if (previous !== undefined) await previous(client)
+      }
+      hooks.onConnect = this.#hook
+    } else {
+      pool.on('connect', this.#connected)
+    }
   }
 
   /** Stops watching new connections. */
   stop(): void {
+    if (this.#hooks !== undefined && this.#hooks.onConnect === this.#hook)
+      this.#hooks.onConnect = this.#previous
     this.#pool.off('connect', this.#connected)
   }
 
-  #watch(client: pg.PoolClient): void {
+  /** Reads what the router needs of a new connection; never fails (a connection that cannot say still serves). */
+  #watch(client: pg.PoolClient): Promise<void> {
     const known = records.get(client)
     const record: ConnectionRecord = known ?? { level: undefined, tainted: false, warned: false }
     if (known === undefined) {
@@ -145,17 +171,20 @@ export class ConnectionWatch {
     }
     let answered: (identity: ServerIdentity | undefined) => void = () => {}
     servers.set(client, new Promise((resolve) => (answered = resolve)))
-    // Queued before the connection's first statement: it answers first, and its callback runs before that one's.
-    ;(client as unknown as CallbackClient).query(CONNECTION_SQL, (error, result) => {
-      if (error || !result?.rows[0]) {
-        answered(undefined)
-        return
-      }
-      const row = result.rows[0] as ConnectionRow
-      if (known === undefined) record.level = commitLevelOf(parseSetting(row.commit))
-      const identity = toServerIdentity(row)
-      this.#hold(client, identity)
-      answered(identity)
+    return new Promise((resolve) => {
+      ;(client as unknown as CallbackClient).query(CONNECTION_SQL, (error, result) => {
+        if (error || !result?.rows[0]) {
+          answered(undefined)
+          resolve()
+          return
+        }
+        const row = result.rows[0] as ConnectionRow
+        if (known === undefined) record.level = commitLevelOf(parseSetting(row.commit))
+        const identity = toServerIdentity(row)
+        this.#hold(client, identity)
+        answered(identity)
+        resolve()
+      })
     })
   }
 
@@ -174,6 +203,14 @@ function parseSetting(text: string | null): { value: string; source: string } | 
   } catch {
     return undefined
   }
+}
+
+/** pg-pool's hook run on each new connection before it is handed out. */
+type ConnectHook = (client: pg.PoolClient) => unknown
+
+/** The options of a pg-pool, which it reads `onConnect` from on each new connection. */
+interface HookedOptions {
+  onConnect?: ConnectHook | undefined
 }
 
 /** pg's callback form of `query`, which its types for a pool client do not list for a plain text. */
