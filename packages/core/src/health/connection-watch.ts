@@ -130,10 +130,10 @@ export class ConnectionWatch {
   constructor(pool: pg.Pool, sightings: ServerSightings) {
     this.#pool = pool
     this.#sightings = sightings
-    // pg-pool's onConnect hook (the versions that have it have `_afterConnect`; 3.14 does) runs before a new connection is handed
-    // out, so the read is the connection's first statement and nobody else's statement queues behind it (pg 8
-    // deprecates a query sent while another is queued). An older pg-pool: its `connect` event, with the read
-    // queued first.
+    // pg-pool's onConnect hook (the versions that have it have `_afterConnect`; 3.14 does) runs before a new
+    // connection is handed out, so the read is the connection's first statement and nobody else's statement queues
+    // behind it (pg 8 deprecates a query sent while another is queued). An older pg-pool: its `connect` event,
+    // with the read queued first.
     const hooks = (pool as unknown as { options?: HookedOptions }).options
     if (
       hooks !== undefined &&
