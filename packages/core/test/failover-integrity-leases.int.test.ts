@@ -117,6 +117,34 @@ describe('split brain: promotion beside a running primary', () => {
     }
   })
 
+  it('a pinned client in BEGIN … INSERT released after the fencing without another statement: its connection is closed, not pooled in its open transaction', async (context) => {
+    requireControl(context, 'promotes a replica beside a running primary')
+    const c = await resources.cluster({ replicas: 1 })
+    const router = resources.router(routerFor(c))
+    await router.ready()
+    const old = c.primary
+    const oldName = primaryName(router)
+    const client = await router.pool.connect()
+    await client.query('BEGIN')
+    await client.query("INSERT INTO items (note) VALUES ('released-open')")
+    await c.promote(c.replicas[0]!, { stopOldPrimary: false })
+    await waitForState(router, oldName, 'fenced')
+    client.release()
+    // The server sees the connection go, and rolls its transaction back.
+    await waitFor(
+      async () => {
+        const { rows } = await old.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",
+        )
+        return rows[0]!.n === 0
+        // Well inside the pool's 10 s idle timeout, which would close a pooled connection anyway.
+      },
+      3000,
+      'the released connection closed on the old primary',
+    )
+    expect(await notesOn(old)).toEqual([])
+  })
+
   it('a checkout still waiting when the old primary is fenced: the connection it gets after is refused typed, nothing lands on the fenced node', async (context) => {
     requireControl(context, 'promotes a replica beside a running primary')
     const c = await resources.cluster({ replicas: 1 })

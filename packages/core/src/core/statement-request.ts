@@ -17,6 +17,12 @@ import { type Pin, READ_ONLY_REJECTION, type RouteOptions, type Routing } from '
 import { isSubmittable, type Submittable, whenEnded } from './submittable.js'
 
 /**
+ * How many times a write the primary ended with 57P01 before it could commit is sent again (each time on another
+ * connection): a fast shutdown ends every pooled connection, and a write may meet several of them.
+ */
+const MAX_RESENDS = 5
+
+/**
  * What happens to a request's connection once its statement ends: `release` it either way; `keep` it checked
  * out on success (the caller pins it), releasing it on failure; `borrowed`: the caller's pin holds it.
  */
@@ -461,13 +467,22 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   async #runOnPrimary(first: FirstFailure | undefined): Promise<void> {
     const primaries = this.#context.primaries
     const startedAt = first?.startedAt ?? primaries.downSince()
-    const lease = await primaries.checkout(this, this.routing.reason, first)
-    // On a primary marked down, the statement runs within the budget of one.
-    const budget = primaries.budget(lease, startedAt)
-    try {
-      await this.#run(lease)
-    } finally {
-      clearTimeout(budget)
+    let failure = first
+    for (let resends = first?.resend === true ? 1 : 0; ; resends++) {
+      const lease = await primaries.checkout(this, this.routing.reason, failure)
+      // On a primary marked down, the statement runs within the budget of one.
+      const budget = primaries.budget(lease, startedAt)
+      try {
+        await this.#run(lease)
+        return
+      } catch (error) {
+        // Ended again before it could commit (a shutdown still closing the primary's pooled connections one by
+        // one): sent again by the same rules, within the same wait, a bounded number of times.
+        if (resends >= MAX_RESENDS || !this.safeToResend(error)) throw error
+        failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: true }
+      } finally {
+        clearTimeout(budget)
+      }
     }
   }
 

@@ -336,8 +336,8 @@ export class ReadYourWrites {
   /**
    * Where `position` (of a write, or a token) stands on the current timeline: itself when its timeline is the
    * current one (or newer, or unknown); the same position when its timeline ended past it, or where it ended is
-   * unknown; else it was lost, and the position is the switch point (with `lost`, `unknown` when `lower`, a
-   * position known before the write, is before the switch point).
+   * unknown; else it was lost, and the position is the switch point (with `lost`, `unknown` for a token, or when
+   * `lower`, a position known before the write, is before the switch point).
    */
   async #placed(position: WalPosition, lower: bigint | undefined, what: 'token' | 'write'): Promise<Placed> {
     const current = this.#replicas.timeline
@@ -347,7 +347,9 @@ export class ReadYourWrites {
     const end = await this.#monitor.timelineEnd(timeline)
     if (end === undefined || position.lsn <= end)
       return { position: { lsn: position.lsn, timeline: current } }
-    const outcome = lower !== undefined && lower < end ? 'unknown' : 'aborted'
+    // A token is the position read after its session's last write (an upper bound, shared with other sessions'
+    // writes): the write itself may be before the switch point. Only a write with a lower bound past it is certain.
+    const outcome = what === 'token' || (lower !== undefined && lower < end) ? 'unknown' : 'aborted'
     if (outcome === 'aborted') this.#monitor.lostWrite(timeline, position.lsn)
     return {
       position: { lsn: end, timeline: current },
@@ -418,7 +420,8 @@ function later(a: SettledPosition | undefined, b: SettledPosition): SettledPosit
 /**
  * `PGROUTE_WRITES_LOST`: the session's write (or the token it continues from) at `position` is past `end`, where
  * its timeline ended. `outcome` is `aborted` when the write is certainly not on the current timeline (running it
- * again applies it once), `unknown` when it completed within a round trip of the switch point.
+ * again applies it once), `unknown` when it completed within a round trip of the switch point, or when only a
+ * token (a position read after the write) says where it was.
  */
 function writesLost(
   position: WalPosition,
@@ -430,7 +433,7 @@ function writesLost(
   const at = `${formatLsn(position.lsn)}@${position.timeline}`
   const subject =
     what === 'token'
-      ? `its token ${at} is past the point where timeline ${position.timeline} ended (${formatLsn(end)})`
+      ? `its token ${at} is past the point where timeline ${position.timeline} ended (${formatLsn(end)}); a token is the node's WAL position read after the session's last write, so that write may not be on the current timeline ${current}`
       : outcome === 'unknown'
         ? `its last write on timeline ${position.timeline} completed within a round trip of the point where that timeline ended (${formatLsn(end)}; the node's WAL was at ${formatLsn(position.lsn)} right after it), so it may not be on the current timeline ${current}`
         : `its last write was made on timeline ${position.timeline} past the point where that timeline ended (${formatLsn(end)})`
