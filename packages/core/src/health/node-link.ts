@@ -13,6 +13,11 @@ export interface LinkInfo {
   readonly server: ServerIdentity | undefined
   /** `wal_segment_size` in bytes (16 MiB unless initdb chose another). */
   readonly segmentSize: number
+  /**
+   * `pg_settings.source` of `synchronous_commit` on this connection, read once: a reload may change its value, not
+   * whether it follows the configuration (`default`, `configuration file`) or is fixed for the connection's life.
+   */
+  readonly commitSource: string | undefined
   /** Functions the role may call (`EXECUTE`): `pg_ls_waldir()`, `pg_control_checkpoint()`. */
   readonly may: { readonly lsWalDir: boolean; readonly controlCheckpoint: boolean }
 }
@@ -28,6 +33,7 @@ export const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024
 const LINK_INFO_SQL = `SELECT host(inet_server_addr()) AS address, inet_server_port() AS port,
   pg_postmaster_start_time()::text AS started_at,
   (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS segment_size,
+  (SELECT source FROM pg_settings WHERE name = 'synchronous_commit') AS commit_source,
   has_function_privilege('pg_control_system()', 'EXECUTE') AS control_system,
   has_function_privilege('pg_control_checkpoint()', 'EXECUTE') AS control_checkpoint,
   has_function_privilege('pg_ls_waldir()', 'EXECUTE') AS ls_wal_dir`
@@ -39,6 +45,7 @@ interface LinkInfoRow {
   port: number | null
   started_at: string
   segment_size: string | null
+  commit_source: string | null
   control_system: boolean
   control_checkpoint: boolean
   ls_wal_dir: boolean
@@ -48,6 +55,7 @@ const NOTHING_KNOWN: LinkInfo = Object.freeze({
   systemId: undefined,
   server: undefined,
   segmentSize: DEFAULT_SEGMENT_SIZE,
+  commitSource: undefined,
   may: Object.freeze({ lsWalDir: false, controlCheckpoint: false }),
 })
 
@@ -278,6 +286,7 @@ async function readInfo(client: pg.Client): Promise<LinkInfo> {
     systemId,
     server: toServerIdentity(row),
     segmentSize: Number.isFinite(size) && size > 0 ? size : DEFAULT_SEGMENT_SIZE,
+    commitSource: row.commit_source ?? undefined,
     may: { lsWalDir: row.ls_wal_dir === true, controlCheckpoint: row.control_checkpoint === true },
   }
 }

@@ -155,7 +155,7 @@ export class NodeProbe {
       receiver: row.receiver,
       applicationName: row.application_name ?? undefined,
       snapshot: row.snapshot ?? undefined,
-      sync: parseSyncSnapshot(row.sync, receivedAt, sentAt),
+      sync: parseSyncSnapshot(row.sync, receivedAt, sentAt, info?.commitSource),
       systemId: info?.systemId,
       server: info?.server,
       segmentSize: info?.segmentSize ?? DEFAULT_SEGMENT_SIZE,

@@ -244,7 +244,7 @@ function counted(policy: StandbyPolicy, snapshot: SyncSnapshot, sender: WalSende
  */
 export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELSE json_build_object(
     'names', current_setting('synchronous_standby_names'),
-    'commit', (SELECT json_build_array(setting, source) FROM pg_settings WHERE name = 'synchronous_commit'),
+    'commit', current_setting('synchronous_commit'),
     'loaded', pg_conf_load_time()::text,
     'age', EXTRACT(EPOCH FROM clock_timestamp() - pg_conf_load_time()) * 1000,
     'pid', pg_backend_pid(),
@@ -255,7 +255,7 @@ type SenderRow = [string | null, number | null, string | null, string | null, st
 
 interface SnapshotJson {
   names: string
-  commit: [string, string] | null
+  commit: string | null
   loaded: string
   age: number
   pid: number
@@ -264,12 +264,14 @@ interface SnapshotJson {
 
 /**
  * The snapshot a {@link SYNC_SNAPSHOT_COLUMN} value describes, of a statement sent at `sentAt` and answered at
- * `receivedAt` (`performance.now()`).
+ * `receivedAt` (`performance.now()`), on a connection whose `synchronous_commit` comes from `commitSource`
+ * (`pg_settings.source`, read once per connection: reading `pg_settings` in every probe doubled its server CPU).
  */
 export function parseSyncSnapshot(
   text: string | null,
   receivedAt: number,
   sentAt: number,
+  commitSource: string | undefined,
 ): SyncSnapshot | undefined {
   if (!text) return undefined
   let json: SnapshotJson
@@ -283,7 +285,8 @@ export function parseSyncSnapshot(
   const visible = rows.every((row) => row[3] !== null && row[1] !== null)
   return {
     standbyNames: json.names,
-    commit: json.commit ? { value: json.commit[0], source: json.commit[1] } : undefined,
+    commit:
+      json.commit && commitSource !== undefined ? { value: json.commit, source: commitSource } : undefined,
     configLoadedAt: json.loaded,
     configAgeMs: Number(json.age),
     backendPid: Number(json.pid),

@@ -213,7 +213,7 @@ export class ReadYourWrites {
           this.#controlTimeoutMs,
           "the router's own statement",
         )
-        const sync = parseSyncSnapshot(row?.sync ?? null, performance.now(), sentAt)
+        const sync = parseSyncSnapshot(row?.sync ?? null, performance.now(), sentAt, link.info?.commitSource)
         if (sync !== undefined) this.#monitor.recordSync(sync)
         const lsn = row?.lsn ? parseLsn(row.lsn) : undefined
         return lsn === undefined
