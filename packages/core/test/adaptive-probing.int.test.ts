@@ -1,7 +1,8 @@
 /**
- * The adaptive probe interval (#23): a router that ran no statement for `healthCheck.idleAfterMs` probes only every
+ * Fleet bounding (#23): a router that ran no statement for `healthCheck.idleAfterMs` probes only every
  * `healthCheck.idleIntervalMs`, and its next statement waits for one fresh probe round before it chooses a node,
- * so that lag bounds are judged on data no older than `healthCheck.intervalMs`, as while active.
+ * so that lag bounds are judged on data no older than `healthCheck.intervalMs`, as while active; and the router
+ * holds one connection of its own per node, shared by its probes and its read-your-writes look-ups.
  */
 import type { Cluster } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
@@ -22,6 +23,34 @@ afterAll(async () => {
   await router?.end()
   if (cluster?.controllable && cluster.replicas[0]?.replayPaused) await cluster.replicas[0].resumeReplay()
   await cluster?.stop()
+})
+
+describe("the router's own connections", () => {
+  it('are one per node, whatever its sessions look up', async () => {
+    const own = routerFor(cluster, { healthCheck: { intervalMs: 200, timeoutMs: 150 } })
+    try {
+      await own.ready()
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          own.session(async () => {
+            await own.query('INSERT INTO adaptive_rows DEFAULT VALUES')
+            await own.query('SELECT count(*) FROM adaptive_rows')
+            await own.token()
+          }),
+        ),
+      )
+      for (const node of cluster.nodes) {
+        const { rows } = await node.query<{ name: string; count: number }>(
+          `SELECT application_name AS name, count(*)::int AS count FROM pg_stat_activity
+           WHERE application_name LIKE 'pgroute-%' GROUP BY 1`,
+        )
+        // Before #23: pgroute-monitor (probes) and pgroute-control (look-ups) on the primary.
+        expect(rows, node.name).toEqual([{ name: 'pgroute-monitor', count: 1 }])
+      }
+    } finally {
+      await own.end()
+    }
+  })
 })
 
 describe('an idle router', () => {
