@@ -20,6 +20,11 @@ export interface FleetChildConfig {
   /** Index of this process's first router in the fleet: router `i` owns row `first + i + 1`. */
   readonly first: number
   readonly count: number
+  /**
+   * `healthCheck.idleIntervalMs` of every router: `undefined` for the default (adaptive: an idle router probes
+   * every 15 s), or `healthCheck.intervalMs` (1000) to probe every second whatever the traffic, as before.
+   */
+  readonly idleIntervalMs?: number | undefined
 }
 
 /** What fleet.ts asks. */
@@ -207,6 +212,9 @@ try {
           connectionString: url,
           application_name: APPLICATION_NAMES.app,
         })),
+        ...(config.idleIntervalMs === undefined
+          ? {}
+          : { healthCheck: { idleIntervalMs: config.idleIntervalMs } }),
       }),
     )
     routers.push(...batch)

@@ -17,6 +17,14 @@
  * A third window, `idle after traffic`, starts once the pools have closed their idle connections
  * (`pool.idleTimeoutMillis`, 10 s): what an instance that served sessions once keeps holding while idle.
  *
+ * Each size runs twice, side by side: probing `fixed` (`healthCheck.idleIntervalMs` = `intervalMs`, 1 s: every
+ * router probes every second whatever its traffic, as before the adaptive interval) and `adaptive` (the default:
+ * a router that ran no statement for `healthCheck.idleAfterMs`, 10 s, probes every `idleIntervalMs`, 15 s). The
+ * idle windows start once the routers count as idle, and are `BENCH_FLEET_WINDOW_MS` long, at least 16 s, so that
+ * an adaptive window holds a probe of every router. Probes and the router's own WAL-position lookups share one
+ * connection per node and router (`pgroute-monitor`); `conns control` stays 0 (lookups are counted as `control
+ * stmts/s` by their text).
+ *
  * After each N the fleet is closed and every connection it opened must be gone from the servers.
  *
  * Run alone: `node --conditions=pgroute-source --import tsx bench/src/fleet.ts`
@@ -46,7 +54,18 @@ export function fleetSizes(text = process.env.BENCH_FLEET_ROUTERS || '1,10,100')
 /** The router's default `pool.idleTimeoutMillis`: after it, a pool has closed the connections it no longer uses. */
 const POOL_IDLE_TIMEOUT_MS = 10_000
 
-/** Connections a router may hold on one node: its probe, its control connection, and its pool in light traffic. */
+/** The router's default `healthCheck.idleAfterMs`, `intervalMs` and `idleIntervalMs`. */
+const IDLE_AFTER_MS = 10_000
+const INTERVAL_MS = 1000
+const IDLE_INTERVAL_MS = 15_000
+
+/** How the fleet probes: every second whatever the traffic, or the default adaptive interval. */
+const PROBING = [
+  { probing: 'fixed 1 s', idleIntervalMs: INTERVAL_MS },
+  { probing: 'adaptive', idleIntervalMs: undefined },
+] as const
+
+/** Connections a router may hold on one node: its own (probes and lookups), and its pool in light traffic. */
 const CONNECTIONS_PER_ROUTER = 4
 
 /** A forked process holding some of the fleet's routers. */
@@ -182,6 +201,7 @@ const MB = 1024 * 1024
 
 /** One row per server of what a fleet of `size` routers cost it in one phase. */
 function phaseRows(options: {
+  probing: string
   size: number
   processes: number
   traffic: string
@@ -192,6 +212,7 @@ function phaseRows(options: {
 }): BenchRow[] {
   return options.costs.map((cost, i) => {
     const probes = cost.statementsPerSecond.monitor
+    // An adaptive idle window of 16 s holds at least one probe of every router.
     if (probes === 0) {
       throw new Error(
         `${options.samplers[i]!.node}: no probe statement completed in the window (pg_stat_statements found none ` +
@@ -200,6 +221,7 @@ function phaseRows(options: {
     }
     return {
       bench: name,
+      probing: options.probing,
       routers: options.size,
       processes: options.processes,
       traffic: options.traffic,
@@ -220,6 +242,35 @@ function phaseRows(options: {
       'failed ops': options.failed,
     }
   })
+}
+
+/**
+ * What the adaptive interval saves against probing every second, side by side from the same run: for each size,
+ * node and idle phase, probes/s and probe CPU of `fixed 1 s` divided by those of `adaptive`.
+ */
+function reductions(rows: readonly BenchRow[]): string[] {
+  const lines: string[] = []
+  for (const adaptive of rows.filter((row) => row.probing === 'adaptive')) {
+    if (!String(adaptive.traffic).startsWith('idle')) continue
+    const fixed = rows.find(
+      (row) =>
+        row.probing === PROBING[0].probing &&
+        row.routers === adaptive.routers &&
+        row.node === adaptive.node &&
+        row.traffic === adaptive.traffic,
+    )
+    if (fixed === undefined) continue
+    const ratio = (key: string) => {
+      const [a, b] = [Number(fixed[key]), Number(adaptive[key])]
+      return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}×` : '-'
+    }
+    lines.push(
+      `fleet ${adaptive.routers} routers, ${adaptive.node}, ${adaptive.traffic}: adaptive probes ` +
+        `${ratio('probes/s')} fewer probes/s and ${ratio('probe CPU ms/s')} less probe CPU than fixed 1 s ` +
+        `(connections of the router's own: ${adaptive['conns monitor']} + ${adaptive['conns control']})`,
+    )
+  }
+  return lines
 }
 
 /** Waits until no connection of the fleet is left on any server; throws naming what is left after 10 s. */
@@ -246,6 +297,8 @@ export function run(): Promise<BenchRow[]> {
   const perProcess = Math.round(envNumber('BENCH_FLEET_PER_PROCESS', 50))
   const windowMs = envNumber('BENCH_FLEET_WINDOW_MS', 5000)
   const rate = envNumber('BENCH_FLEET_RATE', 2)
+  // One probe of every adaptive router in each idle window (they probe every 15 s once idle).
+  const idleWindowMs = Math.max(windowMs, IDLE_INTERVAL_MS + INTERVAL_MS)
   const largest = Math.max(...sizes)
   return withCluster(
     {
@@ -267,65 +320,71 @@ export function run(): Promise<BenchRow[]> {
       }
       const rows: BenchRow[] = []
       try {
-        for (const size of sizes) {
-          const fleet = await Fleet.start(config, size, perProcess)
-          const processes = fleet.processes.length
-          try {
-            await sleep(2000) // a few probe rounds: every probe connection open
-            const idle = await window(samplers, windowMs)
-            rows.push(
-              ...phaseRows({
-                size,
-                processes,
-                traffic: 'idle',
-                samplers,
-                costs: idle,
-                memory: await fleet.memoryPerRouter(),
-                failed: '-',
-              }),
-            )
-            // Routers start their traffic over a ramp, as a fleet's instances would not all at once: 200 routers
-            // opening their pools' first connections (SCRAM logins) in the same half second overran this 2-core
-            // machine's servers (logins timed out, probes too, writes failed). The window starts 3 s after.
-            const rampMs = Math.max(1000, size * 10)
-            await fleet.traffic(rate, rampMs)
-            await sleep(rampMs + 3000)
-            const light = await window(samplers, windowMs)
-            const memory = await fleet.memoryPerRouter()
-            const { failed } = await fleet.idle()
-            rows.push(
-              ...phaseRows({
-                size,
-                processes,
-                traffic: `light (${rate}/s per router)`,
-                samplers,
-                costs: light,
-                memory,
-                failed,
-              }),
-            )
-            // Idle again, once the pools have closed their idle connections: what stays open for good.
-            await sleep(POOL_IDLE_TIMEOUT_MS + 1000)
-            const after = await window(samplers, windowMs)
-            rows.push(
-              ...phaseRows({
-                size,
-                processes,
-                traffic: 'idle after traffic',
-                samplers,
-                costs: after,
-                memory: await fleet.memoryPerRouter(),
-                failed: '-',
-              }),
-            )
-          } finally {
-            await fleet.stop()
+        for (const size of sizes)
+          for (const { probing, idleIntervalMs } of PROBING) {
+            const fleet = await Fleet.start({ ...config, idleIntervalMs }, size, perProcess)
+            const processes = fleet.processes.length
+            try {
+              // Idle: the routers ran no statement for healthCheck.idleAfterMs, and their last active round is over.
+              await sleep(IDLE_AFTER_MS + 2 * INTERVAL_MS)
+              const idle = await window(samplers, idleWindowMs)
+              rows.push(
+                ...phaseRows({
+                  probing,
+                  size,
+                  processes,
+                  traffic: 'idle',
+                  samplers,
+                  costs: idle,
+                  memory: await fleet.memoryPerRouter(),
+                  failed: '-',
+                }),
+              )
+              // Routers start their traffic over a ramp, as a fleet's instances would not all at once: 200 routers
+              // opening their pools' first connections (SCRAM logins) in the same half second overran this 2-core
+              // machine's servers (logins timed out, probes too, writes failed). The window starts 3 s after.
+              const rampMs = Math.max(1000, size * 10)
+              await fleet.traffic(rate, rampMs)
+              await sleep(rampMs + 3000)
+              const light = await window(samplers, windowMs)
+              const memory = await fleet.memoryPerRouter()
+              const { failed } = await fleet.idle()
+              rows.push(
+                ...phaseRows({
+                  probing,
+                  size,
+                  processes,
+                  traffic: `light (${rate}/s per router)`,
+                  samplers,
+                  costs: light,
+                  memory,
+                  failed,
+                }),
+              )
+              // Idle again, once the pools have closed their idle connections: what stays open for good.
+              await sleep(Math.max(POOL_IDLE_TIMEOUT_MS, IDLE_AFTER_MS + 2 * INTERVAL_MS) + 1000)
+              const after = await window(samplers, idleWindowMs)
+              rows.push(
+                ...phaseRows({
+                  probing,
+                  size,
+                  processes,
+                  traffic: 'idle after traffic',
+                  samplers,
+                  costs: after,
+                  memory: await fleet.memoryPerRouter(),
+                  failed: '-',
+                }),
+              )
+            } finally {
+              await fleet.stop()
+            }
+            await assertFleetGone(samplers, size)
           }
-          await assertFleetGone(samplers, size)
-        }
       } finally {
         await Promise.all(samplers.map((sampler) => sampler.close()))
       }
+      console.log(reductions(rows).join('\n'))
       return rows
     },
   )

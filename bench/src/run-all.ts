@@ -19,6 +19,7 @@ const BENCHES = [
   'classify-latency',
   'learned-routing',
   'read-after-write',
+  'sync-read-after-write',
   'kysely-throughput',
   'drizzle-throughput',
   'client-overhead',
@@ -41,6 +42,7 @@ Benches:
   classify-latency    p50 / p99 / max of one uncached classify() over ORM-shaped texts
   learned-routing     refused round trips of a writing SELECT fn(), with and without learnRouting
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
+  sync-read-after-write  a session's read after its write on a remote_apply synchronous standby vs the LSN wait
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
   client-overhead     client CPU per query of Kysely's pinned path, router.pool clients and router.pool.query,

@@ -170,14 +170,14 @@ describe('a password function (IAM tokens)', () => {
       healthCheck: HEALTH,
     })
     await expectRouting(cluster, router)
-    // Per node: one probe connection, one pool connection at least, and on the primary the control connection
-    // of the read-your-writes look-up.
-    expect(logins.filter((name) => name === 'primary').length).toBeGreaterThanOrEqual(3)
+    // Per node: the router's own connection (probes and read-your-writes look-ups share it), and one pool
+    // connection at least.
+    expect(logins.filter((name) => name === 'primary').length).toBeGreaterThanOrEqual(2)
     expect(logins.filter((name) => name === 'replica-1').length).toBeGreaterThanOrEqual(2)
     const { rows } = await cluster.primary.query<{ name: string }>(
       "SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'pgroute-%'",
     )
-    expect(rows.map((row) => row.name).sort()).toEqual(['pgroute-control', 'pgroute-monitor'])
+    expect(rows.map((row) => row.name).sort()).toEqual(['pgroute-monitor'])
   })
 
   it('a password function that throws marks the node down with its message, never a password', async (context) => {

@@ -24,8 +24,8 @@ function watched(router: Router): { downs: NodeStateEvent[]; reroutes: RerouteEv
 
 /**
  * Terminates one idle connection of the router's pools on `node` (as a DBA script, `idle_session_timeout` or a
- * load balancer reset does): pool connections carry no application_name, unlike the router's probe
- * (`pgroute-monitor`) and control (`pgroute-control`) connections.
+ * load balancer reset does): pool connections carry no application_name, unlike the router's own connection
+ * (`pgroute-monitor`, shared by its probes and WAL-position look-ups).
  */
 async function terminateOneIdle(node: ClusterNode): Promise<void> {
   const { rows } = await node.query<{ pid: number }>(`

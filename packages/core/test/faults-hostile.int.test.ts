@@ -2,6 +2,7 @@ import type { Cluster } from '@pgroute/cluster'
 import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveOptions } from '../src/config/resolve-options.js'
+import { NodeLink } from '../src/health/node-link.js'
 import { NodeProbe } from '../src/health/node-probe.js'
 import { isPgRouteError, type NodeStateEvent, type Router } from '../src/index.js'
 import { failure, portOf, routerFor, WHO } from './helpers/cluster-helpers.js'
@@ -169,7 +170,8 @@ describe('tokens are untrusted input', () => {
 describe('probes', () => {
   it('overlapping probes of one node share one statement (never two at once on its connection)', async () => {
     const spec = resolveOptions({ primary: cluster.primary.url }).nodes[0]!
-    const probe = new NodeProbe(spec, 2000)
+    const link = new NodeLink(spec, { connectTimeoutMs: 2000 })
+    const probe = new NodeProbe(link, 2000)
     const warnings: string[] = []
     const onWarning = (warning: Error) => warnings.push(warning.message)
     process.on('warning', onWarning)
@@ -182,7 +184,7 @@ describe('probes', () => {
       expect(third).toBe(fourth)
     } finally {
       process.off('warning', onWarning)
-      await probe.close()
+      await link.close()
       await spec.pool.end()
     }
     expect(warnings.filter((message) => message.includes('already executing'))).toEqual([])

@@ -5,7 +5,7 @@ import { requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isPgRouteError, type NodeStateEvent, type RoutedClient, type Router } from '../src/index.js'
 import { isConnectionError } from '../src/pg-errors.js'
-import { portOf, routerFor, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
+import { portOf, routerFor, stateOf, WHO, waitFor, waitForState } from './helpers/cluster-helpers.js'
 
 let cluster: Cluster
 const routers: Router[] = []
@@ -308,10 +308,20 @@ describe('a replica promoted beside a running primary', () => {
     const oldPrimary = router.status()[0]!.name
     const promoted = cluster.replicas[1]!
     const other = cluster.replicas[0]!
+    const old = cluster.primary
     await waitForState(router, promoted.name, 'up', 10_000)
     await cluster.promote(promoted, { stopOldPrimary: false, follow: false })
     await waitFor(() => router.status()[0]?.name === promoted.name, 5000, 'the promoted replica to lead')
     await waitForState(router, oldPrimary, 'fenced', 5000)
+    // The replica following the old primary holds, until the old primary writes, no more than the fork point: a
+    // prefix of timeline 2, behind (no reads) rather than fenced (#24). Once it replays the old primary's writes
+    // past the fork, it is fenced.
+    await waitFor(
+      () => stateOf(router, other.name) === 'lagging',
+      5000,
+      `${other.name} behind at the fork point`,
+    )
+    await old.query('CREATE TABLE written_after_the_split (id int)')
     await waitForState(router, other.name, 'fenced', 5000)
     const event = events.find((e) => e.node === oldPrimary && e.to === 'fenced')
     expect(event?.reason).toMatch(/older than the cluster's timeline 2/)

@@ -19,7 +19,7 @@ describe('ServerSightings', () => {
     sightings.record(a, 0)
     sightings.record(b, 30_000)
     expect(sightings.problem(30_000)).toBe(
-      'answers from 2 servers (10.0.0.5:5432, 10.0.0.6:5432): its lag and replay position describe none of them',
+      'answers from 2 servers (10.0.0.5:5432, 10.0.0.6:5432): its lag and replay position describe one of them only',
     )
   })
 
@@ -29,5 +29,19 @@ describe('ServerSightings', () => {
     sightings.record(b, 61_000)
     expect(sightings.servers(61_000)).toEqual([b])
     expect(sightings.problem(61_000)).toBeUndefined()
+  })
+
+  it('a server behind a connection held open stays seen while the connection lives, and for the window after', () => {
+    const sightings = new ServerSightings(60_000)
+    const start = Date.now()
+    const release = sightings.hold(b, start - 120_000)
+    // A pool connection opened long ago on b still reads from it: b is no less a server of the node.
+    expect(sightings.servers(start)).toEqual([b])
+    sightings.record(a, start)
+    expect(sightings.problem(start)).toMatch(/^answers from 2 servers/)
+    release()
+    const closedAt = Date.now()
+    expect(sightings.servers(closedAt + 30_000)).toHaveLength(2)
+    expect(sightings.servers(closedAt + 200_000)).toEqual([])
   })
 })

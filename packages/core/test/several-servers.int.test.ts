@@ -1,8 +1,8 @@
 /**
  * One "replica" URL that is several servers: HAProxy (the system's `haproxy`, e.g. Debian's package) round-robin
  * in front of two replicas, one of which has stopped replaying, as a cloud reader endpoint or a Kubernetes `-ro`
- * service in front of replicas with different lag. The router cannot tell today: the cases marked `fails` show
- * what goes wrong and turn red once detection is wired in (then drop `.fails`). Skipped, with the reason, where
+ * service in front of replicas with different lag. The router records the server behind each of its own and its
+ * pools' connections; a case still marked `fails` shows what is not handled yet. Skipped, with the reason, where
  * haproxy is not installed.
  */
 import { type Cluster, type HaproxyListener, haproxyUnavailable, startHaproxy } from '@pgroute/cluster'
@@ -74,7 +74,7 @@ describe('one replica URL in front of two replicas (HAProxy, round-robin)', () =
     expect(direct.sightings.problem()).toBeUndefined()
   })
 
-  it.fails('health() names the node that answers from several servers (not wired in yet)', async (context) => {
+  it('health() names the node that answers from several servers', async (context) => {
     if (missing) return context.skip(missing)
     router ??= createRouter({
       primary: cluster.primary.url,
@@ -88,12 +88,13 @@ describe('one replica URL in front of two replicas (HAProxy, round-robin)', () =
     expect(router.health().problems.join('\n')).toMatch(/readers .*answers from 2 servers/)
   })
 
-  it.fails('sessions read their own writes through it while one replica behind it is stuck (not yet)', async (context) => {
+  it('sessions read their own writes through it while one replica behind it is stuck', async (context) => {
     if (missing) return context.skip(missing)
     requireControl(context, 'pauses replay on a replica')
     await cluster.replicas[1]!.pauseReplay()
-    // The first two connections (the probe's and the control connection) land on replica-1, which is caught up;
-    // the pool's connections land on replica-2, which is not. The router only ever sees replica-1's positions.
+    // The first two connections (the router's own and the pool's first) land on replica-1, which is caught up; the
+    // pool's later connections land on replica-2, which is not. The router only ever sees replica-1's positions: a
+    // session's read that gets a connection to another server than the one probed goes to the primary.
     const [caughtUp, stuck] = cluster.replicas as [Cluster['primary'], Cluster['primary']]
     const firstTwo = await startHaproxy(
       [

@@ -21,13 +21,13 @@ async function serverSyncStates(cluster: Cluster): Promise<Record<string, string
   return Object.fromEntries(rows.map((row) => [row.application_name, row.sync_state]))
 }
 
-/** `syncState` of each replica row of `router.status()` (the field Phase 2 of #24 adds). */
+/** `syncState` of each replica row of `router.status()`. */
 function routerSyncStates(router: Router): Record<string, unknown> {
   return Object.fromEntries(
     router
       .status()
       .filter((row) => row.role === 'replica')
-      .map((row) => [row.name, (row as { syncState?: unknown }).syncState]),
+      .map((row) => [row.name, row.syncState]),
   )
 }
 
@@ -90,10 +90,13 @@ describe.each(modes)('status() on a cluster with $title', ({ options, expected }
     await waitFor(() => router.status().every((row) => row.state === 'up'), 10_000, 'every node up')
   })
 
-  // #24 Phase 2: the monitor reads neither synchronous_standby_names nor pg_stat_replication: status() rows have
-  // no sync state at all today.
-  it.fails('names each replica\u2019s sync state', async (context) => {
+  it('names each replica\u2019s sync state', async (context) => {
     requireControl(context, 'synchronous standbys')
+    await waitFor(
+      () => JSON.stringify(routerSyncStates(router)) === JSON.stringify(expected),
+      5000,
+      `status() to show ${JSON.stringify(expected)}`,
+    )
     expect(routerSyncStates(router)).toEqual(expected)
   })
 })

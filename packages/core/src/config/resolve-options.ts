@@ -28,13 +28,13 @@ const KNOWN_OPTIONS = {
   nodes: true,
   failover: ['waitMs'],
   lag: ['maxBytes', 'maxMs', 'maxSeconds'],
-  healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs'],
+  healthCheck: ['intervalMs', 'timeoutMs', 'maxBackoffMs', 'idleAfterMs', 'idleIntervalMs'],
   balance: true,
   zone: true,
   fallback: true,
   retry: ['retries', 'minTimeoutMs', 'maxTimeoutMs'],
   timeouts: ['readMs', 'writeMs'],
-  readYourWrites: ['maxWaitMs', 'directCheck'],
+  readYourWrites: ['maxWaitMs', 'directCheck', 'synchronousApply'],
   writeFunctions: true,
   pool: ['max', 'idleTimeoutMs', 'connectionTimeoutMs', 'idleTimeoutMillis', 'connectionTimeoutMillis'],
   // pg's types object (pg.types has more than getTypeParser): checked for its method, not for unknown keys.
@@ -197,6 +197,16 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
   if (timeoutMs >= intervalMs) {
     throw new ConfigError('healthCheck.timeoutMs', `must be below healthCheck.intervalMs (${intervalMs})`)
   }
+  const idleIntervalMs = number(
+    health.idleIntervalMs,
+    'healthCheck.idleIntervalMs',
+    Math.max(15_000, intervalMs),
+    {
+      min: intervalMs,
+      max: MAX_TIMER_MS,
+      integer: true,
+    },
+  )
   const poolValues = poolDefaults as Record<string, unknown>
   const connectionTimeoutOption =
     poolValues.connectionTimeoutMillis !== undefined
@@ -245,6 +255,12 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
         max: MAX_TIMER_MS,
         integer: true,
       }),
+      idleAfterMs: number(health.idleAfterMs, 'healthCheck.idleAfterMs', 10_000, {
+        min: 0,
+        max: MAX_TIMER_MS,
+        integer: true,
+      }),
+      idleIntervalMs,
     },
     balance,
     zone,
@@ -262,6 +278,7 @@ export function resolveOptions(options: RouterOptions): ResolvedOptions {
     readYourWrites: {
       maxWaitMs: number(ryw.maxWaitMs, 'readYourWrites.maxWaitMs', 0, { integer: true, max: 60_000 }),
       directCheck: boolean(ryw.directCheck, 'readYourWrites.directCheck', true),
+      synchronousApply: boolean(ryw.synchronousApply, 'readYourWrites.synchronousApply', true),
     },
     writeFunctions: writeFunctions.map((f) => f.trim().toLowerCase()),
     types: typeParsers(options.types),

@@ -28,6 +28,8 @@ export interface ResolvedOptions {
     readonly intervalMs: number
     readonly timeoutMs: number
     readonly maxBackoffMs: number
+    readonly idleAfterMs: number
+    readonly idleIntervalMs: number
   }
   readonly balance: BalanceStrategy | BalanceFunction
   /** The zone this router runs in (`undefined`: not given). */
@@ -35,7 +37,11 @@ export interface ResolvedOptions {
   readonly fallback: 'primary' | 'error'
   readonly retry: { readonly retries: number; readonly minTimeoutMs: number; readonly maxTimeoutMs: number }
   readonly timeouts: { readonly readMs: number; readonly writeMs: number }
-  readonly readYourWrites: { readonly maxWaitMs: number; readonly directCheck: boolean }
+  readonly readYourWrites: {
+    readonly maxWaitMs: number
+    readonly directCheck: boolean
+    readonly synchronousApply: boolean
+  }
   readonly writeFunctions: readonly string[]
   /** pg's `types` for the pools the router creates, if given. */
   readonly types: pg.CustomTypesConfig | undefined

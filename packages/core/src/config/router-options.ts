@@ -65,6 +65,18 @@ export interface HealthCheckOptions {
   readonly timeoutMs?: number
   /** Upper bound of the back-off between re-probes of a node marked down. Default 5000. */
   readonly maxBackoffMs?: number
+  /**
+   * The router counts as idle once it has run no statement for this many milliseconds. Default 10000. Idle, it
+   * probes every {@link idleIntervalMs}; a statement that finds the probe data older than {@link intervalMs}
+   * waits for a new probe round (one round trip, every node in parallel) before it chooses a node, so lag bounds,
+   * failovers and fencing are judged on data as fresh as while active.
+   */
+  readonly idleAfterMs?: number
+  /**
+   * Milliseconds between probe rounds while the router is idle. Default 15000. Equal to {@link intervalMs}: the
+   * router never probes less.
+   */
+  readonly idleIntervalMs?: number
 }
 
 /** Retries of reads that failed for connection or hot-standby reasons. Writes are never retried. */
@@ -87,6 +99,13 @@ export interface ReadYourWritesOptions {
   readonly maxWaitMs?: number
   /** Ask a replica directly at all when the probe data is not enough. Default true. */
   readonly directCheck?: boolean
+  /**
+   * Read on a synchronous standby without waiting for its replay position when PostgreSQL guarantees it applied
+   * the session's writes before they were acknowledged (`synchronous_commit = remote_apply`, the standby among the
+   * first `n` of `FIRST n`, or every standby of `ANY n` counted; see the core README, "Synchronous standbys").
+   * Default true.
+   */
+  readonly synchronousApply?: boolean
 }
 
 /**

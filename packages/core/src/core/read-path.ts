@@ -50,6 +50,21 @@ export class ReadPath {
   }
 
   /**
+   * Whether a read of a session sent to `node` by the read-your-writes rule may run on `client`, the connection it
+   * got there: the connection must reach the server the rule read positions from. Else the read goes to the
+   * primary (see {@link ReadYourWrites.answersAsProbed}).
+   */
+  async mayRunOn(read: ReadAttempt, node: RouterNode, client: object): Promise<boolean> {
+    if (node.role !== 'replica' || !read.reason.startsWith('read-your-writes')) return true
+    return this.#causal.answersAsProbed(node, client)
+  }
+
+  /** The node of a session's read that may not run where it was sent: the primary (never a fenced one). */
+  fallback(): RouterNode {
+    return this.#replicas.readFallback()
+  }
+
+  /**
    * A read (`text`) failed on `node` in a way worth another node: a `reroute` event; a replica that had no
    * connection slot free is avoided briefly (it is busy, not broken).
    */

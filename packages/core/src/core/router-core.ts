@@ -134,6 +134,11 @@ export class RouterCore implements RequestContext, NodeSetListener {
     routing ??= this.classify(text)
     const session = this.sessions.getStore()
     const request = new StatementRequest<R>(this, text, query, values, routing, session, options)
+    // An idle router probes less: a statement never chooses a node on probe data older than one interval.
+    if (this.monitor.stale)
+      return this.monitor
+        .fresh()
+        .then(() => new Promise<pg.QueryResult<R>>((resolve, reject) => request.start(resolve, reject)))
     return new Promise<pg.QueryResult<R>>((resolve, reject) => request.start(resolve, reject))
   }
 
@@ -226,7 +231,7 @@ export class RouterCore implements RequestContext, NodeSetListener {
     this.nodes.remove(node)
     for (const watcher of this.#watchers) watcher.nodeRemoved(node)
     await this.#background(() => this.monitor.remove(node))
-    await this.causal.forget(node)
+    this.causal.forget(node)
     if (node.spec.ownsPool) await node.pool.end()
     else while (node.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10).unref())
     this.connections.detach(node)
@@ -257,7 +262,8 @@ export class RouterCore implements RequestContext, NodeSetListener {
         await settlesWithin(ended, 1000)
       }
       // After the pools: calls already running may still look up WAL positions (each is bounded).
-      await this.causal.close()
+      this.causal.close()
+      await this.monitor.close()
       this.connections.stop()
       this.connections.detachPools()
     })()

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { ResolvedOptions } from '../config/resolved-options.js'
+import { commitTicket, mayChangeCommitLevel, taintConnection } from '../health/connection-watch.js'
 import type { RouterTracer } from '../observability/router-tracer.js'
 import { isCancelledByRouter } from '../pg-errors.js'
 import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.js'
@@ -132,6 +133,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#toPrimary =
       routing.target === 'primary' || options.onPrimary === true || context.replicas.all.length === 0
     if (query !== undefined) this.#traced = context.tracer.traceStatementStart?.(routing.reason)
+    // When a write of the session started: a synchronous standby must have been counted since (see causal-session).
+    if (session !== undefined && this.#toPrimary) session.writing()
   }
 
   /** `RunningStatement`: the connection the statement runs on. */
@@ -448,8 +451,16 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
 
   /** @internal {@link FailedRequest}: an attempt of a read on a node chosen afresh (a replica not tried yet, or the fallback). */
   async readElsewhere(): Promise<void> {
-    const node = await this.#context.reads.choose(this)
-    await this.#run(await this.checkout(node, this.reason))
+    const reads = this.#context.reads
+    const node = await reads.choose(this)
+    const lease = await this.checkout(node, this.reason)
+    if (await reads.mayRunOn(this, node, lease.client)) {
+      await this.#run(lease)
+      return
+    }
+    // A connection to another server than the one whose replay position the read was sent for: nothing sent.
+    this.#context.connections.release(lease)
+    await this.#run(await this.checkout(reads.fallback(), 'read-your-writes'))
   }
 
   /** The statement on the primary, by the primary path's rules; `first`: a connection attempt that failed. */
@@ -493,8 +504,18 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#ended = true
     const { session, node } = this
     if (this.query !== undefined) {
+      // What the connection's commits may be made with (synchronous_commit) is known only while no statement
+      // that may change it ran there.
+      const client = this.lease?.client
+      if (this.routing.target === 'primary' && mayChangeCommitLevel(this.routing.reason, this.text))
+        taintConnection(client)
       if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary')
-        this.#context.causal.wrote(session, node, this.#walBefore)
+        this.#context.causal.wrote(
+          session,
+          node,
+          this.#walBefore,
+          error === undefined ? commitTicket(client) : undefined,
+        )
       const ranOn = error === undefined ? node : undefined
       this.#context.tracer.traceStatementEnd?.(this.#traced, ranOn, this.#routedFor, error)
     }

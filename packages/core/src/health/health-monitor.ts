@@ -2,7 +2,9 @@ import type { ResolvedOptions } from '../config/resolved-options.js'
 import type { ClusterReplacedEvent, WritesLostEvent } from '../observability/router-events.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import { ConnectionWatch } from './connection-watch.js'
 import { formatLsn, lsnDistance } from './lsn.js'
+import { DEFAULT_SEGMENT_SIZE, NodeLink } from './node-link.js'
 import { NodeProbe, type ProbeReading } from './node-probe.js'
 import {
   type Incumbent,
@@ -11,10 +13,29 @@ import {
   SAME_TIMELINE_TAKEOVER_MS,
   type Verdict,
 } from './role-resolver.js'
+import { ServerSightings } from './server-identity.js'
+import { type SyncSnapshot, syncStateOf } from './sync-replication.js'
 import { TimelineHistory } from './timeline-history.js'
 import { WalHistory } from './wal-history.js'
 
 type MonitorOptions = Pick<ResolvedOptions, 'lag' | 'healthCheck'>
+
+/**
+ * How long the router's own connection to a node is kept before it is opened anew, so that a node whose address
+ * leads to several servers (HAProxy, a reader endpoint) is sampled again even when its pool opens no connection.
+ */
+export const RESAMPLE_AFTER_MS = 5 * 60_000
+
+/** Snapshots of the primary's synchronous replication kept (see {@link HealthMonitor.syncBefore}). */
+const SYNC_SNAPSHOTS_KEPT = 64
+
+/** What the monitor keeps of one node: its connection, its probe, the servers seen on its connections. */
+interface Watched {
+  readonly link: NodeLink
+  readonly probe: NodeProbe
+  readonly sightings: ServerSightings
+  readonly pool: ConnectionWatch
+}
 
 /**
  * Probe rounds in a row in which every node must report the same other system identifier before the router
@@ -42,9 +63,12 @@ export class HealthMonitor {
   readonly #nodes: NodeSet
   readonly #options: MonitorOptions
   readonly #scrub: (text: string) => string
-  readonly #probes = new Map<RouterNode, NodeProbe>()
+  readonly #watched = new Map<RouterNode, Watched>()
   /** Each node's latest probe; `undefined` after a failure. */
   readonly #readings = new Map<RouterNode, ProbeReading | undefined>()
+  /** The round each latest probe belongs to (0: a probe of its own, between rounds). */
+  readonly #readInRound = new Map<RouterNode, number>()
+  #roundSeq = 0
   readonly #reprobes = new Map<RouterNode, NodeJS.Timeout>()
   /** Nodes a statement's connection failure made suspect, while the probe that settles it runs. */
   readonly #suspects = new Set<RouterNode>()
@@ -54,6 +78,11 @@ export class HealthMonitor {
     | undefined
   /** When each node that is down was first found down (cleared by an answer). */
   readonly #downSince = new Map<RouterNode, number>()
+  /**
+   * Standbys without a WAL receiver: the primary's position (and timeline) in the last round in which the standby
+   * missed no transaction. The WAL before it that the standby lacks holds none: its lag in time counts from there.
+   */
+  readonly #covered = new Map<RouterNode, { readonly lsn: bigint; readonly timeline: number | undefined }>()
   /** Another system identifier every node reported, and in how many rounds in a row. */
   #replacement: { readonly systemId: string; rounds: number } | undefined
   /** Where the timelines before the current one ended (their switch points), from the primary's history file. */
@@ -70,8 +99,19 @@ export class HealthMonitor {
   /** Timelines whose lost writes were reported. */
   readonly #reportedLost = new Set<number>()
   #roundTimer: NodeJS.Timeout | undefined
+  /** The round running now, if any: callers who need fresh data share it. */
+  #running: Promise<void> | undefined
+  /** Set while the router is idle and the latest round is older than `healthCheck.intervalMs`. */
+  #stale = false
+  #staleTimer: NodeJS.Timeout | undefined
+  /** When the router last ran a statement, as far as the rounds could tell (`Date.now()`). */
+  #activeAt = Date.now()
+  /** Statements completed and running at the end of the last round: a change is activity. */
+  #traffic = -1
   #primaryLsn: bigint | undefined
   #history = new WalHistory()
+  /** The primary's latest snapshots of synchronous replication, oldest first (probes and WAL-position lookups). */
+  #syncSnapshots: SyncSnapshot[] = []
   #stopped = false
   readonly #firstRound: Promise<void>
 
@@ -80,9 +120,63 @@ export class HealthMonitor {
     this.#options = options
     this.#scrub = scrub
     this.#timelines = new TimelineHistory(options.healthCheck.timeoutMs)
-    for (const node of nodes.all)
-      this.#probes.set(node, new NodeProbe(node.spec, options.healthCheck.timeoutMs))
-    this.#firstRound = this.#round()
+    for (const node of nodes.all) this.#watch(node)
+    this.#firstRound = this.#startRound()
+  }
+
+  /** The router's own connection to `node`, shared by its probes and the router's own statements there. */
+  linkOf(node: RouterNode): NodeLink | undefined {
+    return this.#watched.get(node)?.link
+  }
+
+  /**
+   * Set when the probe data may be older than `healthCheck.intervalMs`: the router has been idle (no statement
+   * for `healthCheck.idleAfterMs`) and probes only every `healthCheck.idleIntervalMs`. A statement must then
+   * wait for {@link fresh} before it chooses a node.
+   */
+  get stale(): boolean {
+    return this.#stale
+  }
+
+  /**
+   * Resolves once a probe round that started after this call, or the one running now, has been judged: the lag,
+   * roles and states it leaves are fresh. A statement is coming: the router is active again.
+   */
+  fresh(): Promise<void> {
+    this.#activeAt = Date.now()
+    return this.#roundNow()
+  }
+
+  /**
+   * Starts a probe round now if the data is stale (someone looks at `status()` or `health()`), without waiting for
+   * it: the next look sees it. Does not count as activity.
+   */
+  kick(): void {
+    if (this.#stale && !this.#stopped) void this.#roundNow()
+  }
+
+  /** Records a snapshot of the primary's synchronous replication read outside a probe (a WAL-position lookup). */
+  recordSync(snapshot: SyncSnapshot): void {
+    const kept = this.#syncSnapshots
+    let at = kept.length
+    while (at > 0 && kept[at - 1]!.receivedAt > snapshot.receivedAt) at--
+    kept.splice(at, 0, snapshot)
+    if (kept.length > SYNC_SNAPSHOTS_KEPT) kept.splice(0, kept.length - SYNC_SNAPSHOTS_KEPT)
+  }
+
+  /**
+   * The first snapshot of the primary's synchronous replication whose statement was sent after `time`
+   * (`performance.now()`): it describes the primary after that moment, as close to it as the router knows.
+   */
+  syncSentAfter(time: number): SyncSnapshot | undefined {
+    return this.#syncSnapshots.find((snapshot) => snapshot.sentAt > time)
+  }
+
+  /** The latest snapshot of the primary's synchronous replication received before `time` (`performance.now()`). */
+  syncBefore(time: number): SyncSnapshot | undefined {
+    const kept = this.#syncSnapshots
+    for (let i = kept.length - 1; i >= 0; i--) if (kept[i]!.receivedAt < time) return kept[i]
+    return undefined
   }
 
   /** Resolves once every node has been probed once (successfully or not). */
@@ -97,22 +191,40 @@ export class HealthMonitor {
 
   /** Starts probing a node added at runtime; resolves once its first probe was judged. */
   async add(node: RouterNode): Promise<void> {
-    this.#probes.set(node, new NodeProbe(node.spec, this.#options.healthCheck.timeoutMs))
-    await this.#probe(node)
+    this.#watch(node)
+    await this.#probe(node, 0)
     this.#judge()
   }
 
-  /** Stops probing a removed node. */
+  /** Stops probing a removed node and closes the router's own connection to it. */
   async remove(node: RouterNode): Promise<void> {
     clearTimeout(this.#reprobes.get(node))
     this.#reprobes.delete(node)
     this.#readings.delete(node)
+    this.#readInRound.delete(node)
     this.#downSince.delete(node)
+    this.#covered.delete(node)
     this.#suspects.delete(node)
     if (this.#led?.node === node) this.#led = undefined
-    const probe = this.#probes.get(node)
-    this.#probes.delete(node)
-    await probe?.close()
+    const watched = this.#watched.get(node)
+    this.#watched.delete(node)
+    watched?.pool.stop()
+    await watched?.link.close()
+  }
+
+  #watch(node: RouterNode): void {
+    const { timeoutMs } = this.#options.healthCheck
+    const sightings = new ServerSightings()
+    const link = new NodeLink(node.spec, {
+      connectTimeoutMs: timeoutMs,
+      onConnect: (info) => (info.server === undefined ? undefined : sightings.hold(info.server)),
+    })
+    this.#watched.set(node, {
+      link,
+      probe: new NodeProbe(link, timeoutMs),
+      sightings,
+      pool: new ConnectionWatch(node.pool, sightings),
+    })
   }
 
   /**
@@ -131,7 +243,7 @@ export class HealthMonitor {
     this.#suspects.add(node)
     const settleBy = Date.now() + this.#options.healthCheck.timeoutMs
     node.suspected(message, settleBy)
-    void this.#probe(node).then(() => {
+    void this.#probe(node, 0).then(() => {
       this.#suspects.delete(node)
       if (this.#stopped || this.#readings.get(node) === undefined) return
       // Cleared: reads may go there again at once.
@@ -155,49 +267,112 @@ export class HealthMonitor {
     return this.#timelines.endOf(timeline)
   }
 
-  /** Stops probing and closes every probe connection. */
+  /** Stops probing (the router's own connections stay open for statements still running: see {@link close}). */
   async stop(): Promise<void> {
     this.#stopped = true
     clearTimeout(this.#roundTimer)
+    clearTimeout(this.#staleTimer)
     for (const timer of this.#reprobes.values()) clearTimeout(timer)
     this.#reprobes.clear()
-    await Promise.allSettled([...this.#probes.values()].map((probe) => probe.close()))
+    for (const watched of this.#watched.values()) watched.pool.stop()
+    await this.#running?.catch(() => {})
+  }
+
+  /** Closes the router's own connection to every node (after {@link stop}, once the router's statements ended). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#watched.values()].map((watched) => watched.link.close()))
+  }
+
+  /** A round now: the one running, else a new one (the next scheduled one is rescheduled after it). */
+  #roundNow(): Promise<void> {
+    if (this.#running !== undefined) return this.#running
+    clearTimeout(this.#roundTimer)
+    return this.#startRound()
+  }
+
+  #startRound(): Promise<void> {
+    const running = this.#round().finally(() => {
+      if (this.#running === running) this.#running = undefined
+    })
+    this.#running = running
+    return running
   }
 
   async #round(): Promise<void> {
-    await Promise.all(this.#nodes.all.map((node) => this.#probe(node)))
+    const seq = ++this.#roundSeq
+    await Promise.all(this.#nodes.all.map((node) => this.#probe(node, seq)))
     if (this.#stopped) return
     this.#adoptReplacement()
     this.#judge()
     this.#forgetReplayedHistory()
-    this.#roundTimer = setTimeout(() => void this.#round(), this.#options.healthCheck.intervalMs)
+    this.#schedule()
+  }
+
+  /**
+   * The next round: in `healthCheck.intervalMs` while the router is active (it ran a statement within
+   * `healthCheck.idleAfterMs`), else in `healthCheck.idleIntervalMs`; then the data is marked stale once it is
+   * older than `intervalMs`, so that the next statement waits for a fresh round ({@link fresh}).
+   */
+  #schedule(): void {
+    const { intervalMs, idleAfterMs, idleIntervalMs } = this.#options.healthCheck
+    const now = Date.now()
+    // Statements completed since the last round, or running now: the router is active.
+    let traffic = 0
+    let running = false
+    for (const node of this.#nodes.all) {
+      traffic += node.served
+      if (node.inFlight > 0) running = true
+    }
+    if (running || traffic !== this.#traffic) this.#activeAt = now
+    this.#traffic = traffic
+    const idle = idleIntervalMs > intervalMs && now - this.#activeAt >= idleAfterMs
+    clearTimeout(this.#staleTimer)
+    this.#stale = false
+    if (idle) {
+      this.#staleTimer = setTimeout(() => {
+        this.#stale = true
+      }, intervalMs)
+      this.#staleTimer.unref()
+    }
+    this.#roundTimer = setTimeout(() => void this.#startRound(), idle ? idleIntervalMs : intervalMs)
     this.#roundTimer.unref()
   }
 
-  /** Probes one node and keeps its reading; on failure marks it down. */
-  async #probe(node: RouterNode): Promise<void> {
-    const probe = this.#probes.get(node)
-    if (!probe) return
+  /** Probes one node and keeps its reading (of round `seq`; 0 outside a round); on failure marks it down. */
+  async #probe(node: RouterNode, seq: number): Promise<void> {
+    const watched = this.#watched.get(node)
+    if (!watched) return
     try {
-      const reading = await probe.read()
+      // Opened anew now and then: a node that is several servers is sampled again (see RESAMPLE_AFTER_MS).
+      const { link } = watched
+      if (link.connected && Date.now() - link.openedAt > RESAMPLE_AFTER_MS) link.release()
+      const reading = await watched.probe.read()
       node.probed(Date.now(), reading.systemId)
       node.observeRtt(reading.roundTripMs)
       this.#downSince.delete(node)
       // A standby between two WAL streams reports no timeline: it is still where it last streamed from.
       const timeline = reading.timeline ?? (reading.inRecovery ? node.timeline : undefined)
-      if (this.#probes.has(node)) this.#readings.set(node, { ...reading, timeline })
+      if (!this.#watched.has(node)) return
+      this.#readings.set(node, { ...reading, timeline })
+      this.#readInRound.set(node, seq)
+      if (reading.sync !== undefined) this.recordSync(reading.sync)
     } catch (error) {
       const at = Date.now()
       this.#readings.set(node, undefined)
+      this.#readInRound.set(node, 0)
       if (!this.#stopped && !node.removed) this.#fail(node, error, at)
     }
+    node.observeServers(serversOf(watched.sightings))
   }
 
   /** Decides every node's role and state from the latest readings. */
   #judge(): void {
     const nodes = this.#nodes
     const observations = nodes.all.map((node) => ({ node, reading: this.#readings.get(node) }))
-    const resolution = resolveRoles(observations, nodes.primary, nodes, this.#incumbent())
+    const timelines = this.#timelines
+    const resolution = resolveRoles(observations, nodes.primary, nodes, this.#incumbent(), (tl, current) =>
+      timelines.forkOf(tl, current),
+    )
     nodes.learnIdentity(resolution.systemId, resolution.timeline)
     const elected = resolution.primary
     if (elected !== undefined && elected !== nodes.primary) {
@@ -216,17 +391,27 @@ export class HealthMonitor {
     const verdict = (node: RouterNode) => resolution.verdicts.get(node)
     if (elected !== undefined) {
       this.#applyPrimary(elected, this.#readings.get(elected)!)
-      // The switch points of the timelines before the primary's, read once per timeline (in the background).
-      if (resolution.timeline > 1) {
-        const learning = this.#timelines.learn(elected.spec, resolution.timeline)
+      // The switch points of the timelines before the primary's, read once per timeline (in the background);
+      // standbys waiting on an older timeline are judged again as soon as they are known.
+      const current = resolution.timeline
+      if (current > 1) {
+        const first = timelines.forkOf(current - 1, current) === 'pending'
+        const learning = timelines.learn(elected.spec, current)
+        if (first) void learning.then(() => this.#stopped || this.#judge())
         if (this.#formerLeaders.size > 0) void learning.then(() => this.#reportLost())
       }
     }
+    const sync = elected === undefined ? undefined : this.#readings.get(elected)?.sync
     for (const node of nodes.all) {
       const reading = this.#readings.get(node)
       const judged = verdict(node)
-      if (reading === undefined || judged === undefined || node === elected) continue
-      this.#apply(node, reading, judged)
+      if (reading === undefined) continue
+      node.observeReplication(
+        reading.inRecovery ? reading.applicationName : undefined,
+        reading.inRecovery ? syncStateOf(sync, reading.applicationName) : undefined,
+      )
+      if (judged === undefined || node === elected) continue
+      this.#apply(node, reading, judged, elected)
     }
   }
 
@@ -240,7 +425,7 @@ export class HealthMonitor {
     node.setState('up', 'reachable')
   }
 
-  #apply(node: RouterNode, reading: ProbeReading, verdict: Verdict): void {
+  #apply(node: RouterNode, reading: ProbeReading, verdict: Verdict, primary: RouterNode | undefined): void {
     if (verdict.role === 'replica' && node.role === 'primary') {
       // The primary went back into recovery and no other node leads yet: it may serve reads, not writes.
       this.#nodes.demote(node)
@@ -250,25 +435,56 @@ export class HealthMonitor {
       node.setState('fenced', verdict.reason)
       return
     }
-    this.#judgeReplica(node, reading)
+    if (verdict.role === 'replica' && verdict.waiting !== undefined) {
+      // A prefix of the cluster's timeline on an older one: its positions are not comparable with the primary's.
+      node.observe({ timeline: reading.timeline, lsn: reading.lsn, receiveLsn: reading.receiveLsn })
+      node.setState('lagging', verdict.waiting)
+      return
+    }
+    this.#judgeReplica(node, reading, primary)
   }
 
-  #judgeReplica(node: RouterNode, reading: ProbeReading): void {
+  #judgeReplica(node: RouterNode, reading: ProbeReading, primary: RouterNode | undefined): void {
     const primaryLsn = this.#primaryLsn
     const behind = primaryLsn !== undefined && reading.lsn !== undefined && reading.lsn < primaryLsn
+    // A standby without a WAL receiver (fed from the archive) that counts the same transactions as completed as the
+    // primary did in the same round misses none: what it lacks is WAL without a transaction (the background
+    // writer's running-transactions record of an idle primary, which archive_timeout never ships).
+    const shipped = reading.inRecovery && reading.receiver === false
+    const missesNone = shipped && behind && this.#sameSnapshot(node, reading, primary)
+    if (missesNone) this.#covered.set(node, { lsn: primaryLsn!, timeline: reading.timeline })
+    else if (!shipped) this.#covered.delete(node)
+    // Lag in time from the first position it lacks a transaction before: after an idle spell, the idle record it
+    // never got is not the oldest WAL it misses once writes resume.
+    const covered = this.#covered.get(node)
+    const from =
+      covered !== undefined &&
+      covered.timeline === reading.timeline &&
+      reading.lsn !== undefined &&
+      covered.lsn > reading.lsn
+        ? covered.lsn
+        : reading.lsn
     node.observe({
       timeline: reading.timeline,
       lsn: reading.lsn,
       receiveLsn: reading.receiveLsn,
       lagBytes:
         primaryLsn !== undefined && reading.lsn !== undefined ? lsnDistance(reading.lsn, primaryLsn) : 0,
-      lagSeconds: behind ? this.#secondsBehind(reading.lsn!, reading.replayAgeSeconds) : 0,
+      lagSeconds:
+        behind && !missesNone
+          ? this.#secondsBehind(from!, from === reading.lsn ? reading.replayAgeSeconds : undefined)
+          : 0,
     })
     const { maxBytes, maxMs } = this.#options.lag
+    // Log shipping holds back, by design, the segment the primary is writing and one closed segment on its way
+    // through the archive: most of a segment closed by archive_timeout is padding, not WAL the standby lacks.
+    const allowance =
+      shipped && primaryLsn !== undefined ? shippingAllowance(primaryLsn, reading.segmentSize) : 0
     if (reading.lsn === undefined) {
       node.setState('lagging', 'has not replayed any WAL yet')
-    } else if (node.lagBytes > maxBytes) {
-      node.setState('lagging', `${node.lagBytes} bytes behind (lag.maxBytes ${maxBytes})`)
+    } else if (node.lagBytes - allowance > maxBytes) {
+      const beyond = allowance > 0 ? ` beyond the ${allowance} bytes log shipping holds back` : ''
+      node.setState('lagging', `${node.lagBytes} bytes behind${beyond} (lag.maxBytes ${maxBytes})`)
     } else if (node.lagSeconds * 1000 > maxMs) {
       node.setState('lagging', `${node.lagSeconds.toFixed(1)} s behind (lag.maxMs ${maxMs})`)
     } else {
@@ -283,8 +499,15 @@ export class HealthMonitor {
    * (the primary was already past `replayed` at the first probe).
    */
   #secondsBehind(replayed: bigint, replayAgeSeconds: number | undefined): number {
+    const now = Date.now()
     const seenAt = this.#history.firstSeenPast(replayed)
-    const sinceSeen = seenAt === undefined ? undefined : (Date.now() - seenAt) / 1000
+    let sinceSeen = seenAt === undefined ? undefined : (now - seenAt) / 1000
+    // Probes further apart than one interval (the router was idle): the WAL may be as old as the probe before,
+    // less one interval, so that the figure stays exact to within one interval as when probes are regular.
+    const before = seenAt === undefined ? undefined : this.#history.lastSeenAtOrBefore(replayed)
+    if (sinceSeen !== undefined && before !== undefined) {
+      sinceSeen = Math.max(sinceSeen, (now - before - this.#options.healthCheck.intervalMs) / 1000)
+    }
     const seconds =
       sinceSeen === undefined
         ? (replayAgeSeconds ?? 0)
@@ -294,11 +517,20 @@ export class HealthMonitor {
     return Math.max(0, seconds)
   }
 
+  /** Whether `node`'s reading and the primary's, of the same round, count the same transactions as completed. */
+  #sameSnapshot(node: RouterNode, reading: ProbeReading, primary: RouterNode | undefined): boolean {
+    if (primary === undefined || reading.snapshot === undefined) return false
+    const round = this.#readInRound.get(node) ?? 0
+    if (round === 0 || this.#readInRound.get(primary) !== round) return false
+    return this.#readings.get(primary)?.snapshot === reading.snapshot
+  }
+
   /** Keeps the history only as far back as the replica furthest behind needs it. */
   #forgetReplayedHistory(): void {
     let oldest: bigint | undefined
     for (const node of this.#nodes.all) {
       if (node.role !== 'replica' || node.state === 'fenced' || node.lsn === undefined) continue
+      if (node.timeline !== undefined && node.timeline !== this.#nodes.timeline) continue
       if (oldest === undefined || node.lsn < oldest) oldest = node.lsn
     }
     if (oldest !== undefined) this.#history.forgetUpTo(oldest)
@@ -404,10 +636,24 @@ export class HealthMonitor {
     const delay = Math.min(this.#options.healthCheck.maxBackoffMs, 100 * 2 ** Math.min(node.failures - 1, 16))
     const timer = setTimeout(async () => {
       this.#reprobes.delete(node)
-      await this.#probe(node)
+      await this.#probe(node, 0)
       if (!this.#stopped && this.#readings.get(node) !== undefined) this.#judge()
     }, delay)
     timer.unref()
     this.#reprobes.set(node, timer)
   }
+}
+
+/**
+ * What log shipping holds back by design from a standby fed from the archive, with the primary at `primaryLsn`:
+ * the part of the segment the primary is writing, and one whole segment closed and on its way through the archive.
+ */
+function shippingAllowance(primaryLsn: bigint, segmentSize: number | undefined): number {
+  const size = BigInt(segmentSize ?? DEFAULT_SEGMENT_SIZE)
+  return Number((primaryLsn % size) + size)
+}
+
+/** What a node's sightings say for `status()` and `health()`. */
+function serversOf(sightings: ServerSightings): { count: number; problem: string | undefined } {
+  return { count: sightings.servers().length, problem: sightings.problem() }
 }

@@ -1,7 +1,8 @@
-import pg from 'pg'
-import type { NodeSpec } from '../config/resolved-options.js'
-import { endClient } from '../pg-close.js'
+import type pg from 'pg'
 import { parseLsn, parseTimeline } from './lsn.js'
+import { DEFAULT_SEGMENT_SIZE, type LinkInfo, type NodeLink } from './node-link.js'
+import type { ServerIdentity } from './server-identity.js'
+import { parseSyncSnapshot, SYNC_SNAPSHOT_COLUMN, type SyncSnapshot } from './sync-replication.js'
 
 /** What one probe of a node reads. */
 export interface ProbeReading {
@@ -15,26 +16,81 @@ export interface ProbeReading {
   readonly replayAgeSeconds: number | undefined
   /**
    * Primary: its current timeline (from the name of its current WAL file). Replica: the timeline its WAL
-   * receiver streams (`pg_stat_wal_receiver.received_tli`); `undefined` while it streams nothing, or when the
-   * probing role may not see it (it needs `pg_read_all_stats`).
+   * receiver streams (`pg_stat_wal_receiver.received_tli`; it needs `pg_read_all_stats`); without a WAL receiver
+   * (a standby fed from the WAL archive, or one between two streams), the newest timeline history file in its
+   * `pg_wal` (restored when it follows a timeline; `pg_ls_waldir()` needs `pg_monitor`), or the timeline of its
+   * last restartpoint (`pg_control_checkpoint()`, which lags); `undefined` when none can be read.
    */
   readonly timeline: number | undefined
-  /** `pg_control_system().system_identifier`, read once per probe connection; `undefined` if not permitted. */
+  /** Replica: whether it has a WAL receiver now (it streams, or tries to); `false` for log shipping. */
+  readonly receiver?: boolean
+  /**
+   * Replica: the name it gives itself on its upstream (`application_name` of its WAL receiver's connection, as
+   * `pg_stat_wal_receiver.conninfo` shows it), which is how the primary's `pg_stat_replication` names it.
+   */
+  readonly applicationName?: string | undefined
+  /** `pg_current_snapshot()`: which transactions the node counts as completed. */
+  readonly snapshot?: string | undefined
+  /** Primary: what it says of synchronous replication. */
+  readonly sync?: SyncSnapshot | undefined
+  /** `pg_control_system().system_identifier`, read once per connection; `undefined` if not permitted. */
   readonly systemId: string | undefined
   /** Milliseconds from sending the probe statement to its result (the connect excluded): one round trip. */
   readonly roundTripMs?: number
+  /** The server that answered (read once per connection). */
+  readonly server?: ServerIdentity | undefined
+  /** `wal_segment_size` in bytes. */
+  readonly segmentSize?: number
 }
 
+/**
+ * Where a standby without a WAL receiver says which timeline it is on: the newest timeline history file in its
+ * `pg_wal`, and the timeline of its last restartpoint (which lags). PostgreSQL checks the privilege of every function
+ * a statement names when the statement starts, called or not, so each part is named only where the role may call it
+ * (`may`, read once per connection).
+ */
+function restoredTimeline(may: LinkInfo['may'] | undefined): string {
+  const parts = [
+    may?.lsWalDir &&
+      `(SELECT max(upper(substr(name, 1, 8))) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-Fa-f]{8}\\.history$')`,
+    may?.controlCheckpoint &&
+      `(SELECT upper(lpad(to_hex(timeline_id), 8, '0')) FROM pg_control_checkpoint())`,
+  ].filter(Boolean)
+  if (parts.length === 0) return 'NULL::text'
+  return `CASE WHEN pg_is_in_recovery() AND NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver)
+    THEN greatest(${parts.join(', ')}) END`
+}
+
+/** The probe's text for each set of privileges, made once. */
+const PROBE_SQL = new Map<string, string>()
+
 /** One statement reads everything, so a probe is one round trip. */
-const PROBE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
+function probeSql(may: LinkInfo['may'] | undefined): string {
+  const key = `${may?.lsWalDir === true}/${may?.controlCheckpoint === true}`
+  let sql = PROBE_SQL.get(key)
+  if (sql === undefined) {
+    sql = buildProbeSql(may)
+    PROBE_SQL.set(key, sql)
+  }
+  return sql
+}
+
+function buildProbeSql(may: LinkInfo['may'] | undefined): string {
+  return `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
   pg_last_wal_receive_lsn()::text AS receive_lsn,
   EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8 AS replay_age,
   CASE WHEN pg_is_in_recovery() THEN (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver)
-    ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS timeline`
-
-/** Cannot change while a connection lasts: read once per probe connection, not per probe. */
-const SYSTEM_ID_SQL = 'SELECT system_identifier::text AS system_id FROM pg_control_system()'
+    ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS timeline,
+  pg_is_in_recovery() AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) AS receiver,
+  ${restoredTimeline(may)} AS restored_timeline,
+  CASE WHEN pg_is_in_recovery() THEN (SELECT coalesce(
+    (regexp_match(conninfo, '(?:^|\\s)application_name=(\\S+)'))[1],
+    (regexp_match(conninfo, '(?:^|\\s)fallback_application_name=(\\S+)'))[1]) FROM pg_stat_wal_receiver) END
+    AS application_name,
+  pg_current_snapshot()::text AS snapshot,
+  ${SYNC_SNAPSHOT_COLUMN}`
+}
 
 interface ProbeRow {
   in_recovery: boolean
@@ -42,153 +98,70 @@ interface ProbeRow {
   receive_lsn: string | null
   replay_age: number | null
   timeline: string | null
-}
-
-/** A probe connection and what it read once. */
-interface ProbeConnection {
-  readonly client: pg.Client
-  readonly systemId: string | undefined
+  receiver: boolean
+  restored_timeline: string | null
+  application_name: string | null
+  snapshot: string | null
+  sync: string | null
 }
 
 /**
- * The monitor's own connection to one node. It is separate from the node's pool so that a saturated pool can
- * never make a healthy node look down, and so probing never takes a connection from the application.
+ * The health probe of one node, on the router's own connection to it ({@link NodeLink}), shared with the router's
+ * other statements there. It is not a connection of the node's pool, so a saturated pool can never make a healthy
+ * node look down, and probing never takes a connection from the application.
  */
 export class NodeProbe {
-  readonly #spec: NodeSpec
+  readonly #link: NodeLink
   readonly #timeoutMs: number
-  #connection: ProbeConnection | undefined
-  #connecting: Promise<ProbeConnection> | undefined
-  #closed = false
-  /** The probe in flight: a probe connection runs one statement at a time, so overlapping callers share it. */
+  /** The probe in flight: overlapping callers share it. */
   #reading: Promise<ProbeReading> | undefined
 
-  constructor(spec: NodeSpec, timeoutMs: number) {
-    this.#spec = spec
+  constructor(link: NodeLink, timeoutMs: number) {
+    this.#link = link
     this.#timeoutMs = timeoutMs
+  }
+
+  /** The router's connection to the node. */
+  get link(): NodeLink {
+    return this.#link
   }
 
   /** Reads the node's recovery state and WAL positions, failing after `timeoutMs` (shares a probe in flight). */
   read(): Promise<ProbeReading> {
-    this.#reading ??= this.#timedRead().finally(() => {
-      this.#reading = undefined
-    })
+    this.#reading ??= this.#link
+      .run((client) => this.#read(client), this.#timeoutMs, 'health probe', true)
+      .finally(() => {
+        this.#reading = undefined
+      })
     return this.#reading
   }
 
-  async #timedRead(): Promise<ProbeReading> {
-    let timer: NodeJS.Timeout | undefined
-    const attempt = { over: false }
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        attempt.over = true
-        this.reset()
-        reject(new Error(`health probe timed out after ${this.#timeoutMs} ms`))
-      }, this.#timeoutMs)
-      timer.unref()
-    })
-    try {
-      return await Promise.race([this.#readOnce(attempt), timeout])
-    } catch (error) {
-      this.reset()
-      throw error
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  /**
-   * One probe. A connection kept from an earlier probe may have been closed while it idled (`idle_session_timeout`,
-   * a load balancer's reset, `pg_terminate_backend`): that says nothing of the node, so a probe whose kept
-   * connection fails is tried once more on a new one, within the same time limit. A new connection that fails is
-   * the node's failure.
-   */
-  async #readOnce(attempt: { readonly over: boolean }): Promise<ProbeReading> {
-    const kept = this.#connection !== undefined
-    try {
-      return await this.#read()
-    } catch (error) {
-      if (!kept || attempt.over || this.#closed) throw error
-      this.reset()
-      return this.#read()
-    }
-  }
-
-  async #read(): Promise<ProbeReading> {
-    const { client, systemId } = await this.#connect()
-    const sent = performance.now()
+  async #read(client: pg.Client): Promise<ProbeReading> {
     // One simple query, one round trip: the limit is set for the probe's own transaction only (`SET LOCAL`), so
     // nothing stays on a server connection that a pooler (PgBouncer in transaction mode) hands to other clients.
+    const sentAt = performance.now()
+    const sql = probeSql(this.#link.info?.may)
     const results = (await client.query(
-      `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(this.#timeoutMs)}; ${PROBE_SQL}; COMMIT`,
+      `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(this.#timeoutMs)}; ${sql}; COMMIT`,
     )) as unknown as pg.QueryResult<ProbeRow>[]
-    const roundTripMs = performance.now() - sent
+    const receivedAt = performance.now()
     const row = results[2]?.rows[0]
     if (!row) throw new Error('health probe returned no row')
+    const info = this.#link.info
     return {
-      roundTripMs,
+      roundTripMs: receivedAt - sentAt,
       inRecovery: row.in_recovery,
       lsn: row.lsn ? parseLsn(row.lsn) : undefined,
       receiveLsn: row.receive_lsn ? parseLsn(row.receive_lsn) : undefined,
       replayAgeSeconds: row.replay_age ?? undefined,
-      timeline: parseTimeline(row.timeline),
-      systemId,
+      timeline: parseTimeline(row.timeline) ?? parseTimeline(row.restored_timeline),
+      receiver: row.receiver,
+      applicationName: row.application_name ?? undefined,
+      snapshot: row.snapshot ?? undefined,
+      sync: parseSyncSnapshot(row.sync, receivedAt, sentAt, info?.commitSource),
+      systemId: info?.systemId,
+      server: info?.server,
+      segmentSize: info?.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     }
-  }
-
-  #connect(): Promise<ProbeConnection> {
-    if (this.#connection) return Promise.resolve(this.#connection)
-    // A probe still running when the monitor stops must not open a connection nobody will close.
-    if (this.#closed) return Promise.reject(new Error('health probe closed'))
-    this.#connecting ??= (async () => {
-      // No `statement_timeout` startup parameter (PgBouncer refuses unknown ones) and no session `SET` (it would
-      // stay on a server connection PgBouncer shares): every probe sets its limit with `SET LOCAL`.
-      const client = new pg.Client({
-        ...this.#spec.connection,
-        application_name: 'pgroute-monitor',
-        connectionTimeoutMillis: this.#timeoutMs,
-        keepAlive: true,
-      })
-      // A dropped probe connection is expected when a node dies; the next probe reconnects.
-      client.on('error', () => this.reset(client))
-      try {
-        await client.connect()
-      } catch (error) {
-        void endClient(client)
-        throw error
-      }
-      const connection = { client, systemId: await readSystemId(client) }
-      this.#connection = connection
-      return connection
-    })().finally(() => {
-      this.#connecting = undefined
-    })
-    return this.#connecting
-  }
-
-  /** Drops the probe connection (the next probe opens a new one). */
-  reset(client: pg.Client | undefined = this.#connection?.client): void {
-    if (!client) return
-    if (client === this.#connection?.client) this.#connection = undefined
-    void endClient(client)
-  }
-
-  /** Closes the probe connection for good, within a bounded time whatever the node does (see endClient). */
-  async close(): Promise<void> {
-    this.#closed = true
-    const connecting = this.#connecting
-    const client = this.#connection?.client
-    this.#connection = undefined
-    await Promise.allSettled([client && endClient(client), connecting?.then((c) => endClient(c.client))])
-  }
-}
-
-/** The node's system identifier, or `undefined` where the role may not call `pg_control_system()`. */
-async function readSystemId(client: pg.Client): Promise<string | undefined> {
-  try {
-    const { rows } = await client.query<{ system_id: string }>(SYSTEM_ID_SQL)
-    return rows[0]?.system_id
-  } catch {
-    return undefined
   }
 }

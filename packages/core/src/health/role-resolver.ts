@@ -1,3 +1,4 @@
+import { formatLsn } from './lsn.js'
 import type { ProbeReading } from './node-probe.js'
 
 /** One node's latest probe: `undefined` when it failed (the node is down and plays no part). */
@@ -14,10 +15,21 @@ export interface ClusterIdentity {
   readonly timeline: number
 }
 
-/** The role a probe earns a node. */
+/**
+ * The role a probe earns a node. A replica with `waiting` holds a prefix of the cluster's timeline on an older one
+ * (it stopped at or before the fork point, and has not followed the new timeline yet): it is behind, not fenced,
+ * and takes no reads until it follows (`waiting` says why).
+ */
 export type Verdict =
-  | { readonly role: 'primary' | 'replica' }
+  | { readonly role: 'primary' }
+  | { readonly role: 'replica'; readonly waiting?: string }
   | { readonly role: 'fenced'; readonly reason: string }
+
+/**
+ * Where `timeline` forked off the history of the cluster's `current` timeline (its switch point, from `current`'s
+ * history file), `'pending'` until that file has been read, `undefined` when it cannot be known.
+ */
+export type ForkPoints = (timeline: number, current: number) => bigint | 'pending' | undefined
 
 /**
  * What the router knows of the node writes go to now, for the one rule a probe cannot decide alone: may another
@@ -75,6 +87,7 @@ export function resolveRoles<N extends { readonly name: string }>(
   current: N | undefined,
   identity: ClusterIdentity,
   incumbent?: Incumbent,
+  forks?: ForkPoints,
 ): Resolution<N> {
   const answered = observations.filter(
     (o): o is { node: N; reading: ProbeReading } => o.reading !== undefined,
@@ -134,13 +147,48 @@ export function resolveRoles<N extends { readonly name: string }>(
     verdicts.set(
       node,
       followed !== undefined && followed < timeline
-        ? fenced(
-            `follows timeline ${followed}, not the cluster's timeline ${timeline} (an old or fenced primary)`,
-          )
+        ? olderTimeline(reading, followed, timeline, forks)
         : REPLICA,
     )
   }
   return { primary, verdicts, systemId, timeline }
+}
+
+/**
+ * The verdict of a standby on `followed`, older than the cluster's `timeline`. What it holds up to its fork point
+ * (where `followed` ended, by the current timeline's history) is also the new timeline's: a standby that went no
+ * further (replayed and received) is behind, waiting to follow the new timeline, as a replica (and the cascade
+ * below it) that stopped at the fork point of a clean failover. One that went past it holds WAL that is not the
+ * cluster's (it follows an old or fenced primary): fenced. While the fork point is being read it waits; when it
+ * cannot be known (the history file is not readable), it is fenced.
+ */
+function olderTimeline(
+  reading: ProbeReading,
+  followed: number,
+  timeline: number,
+  forks: ForkPoints | undefined,
+): Verdict {
+  const fork = forks?.(followed, timeline)
+  const furthest =
+    reading.lsn !== undefined && reading.receiveLsn !== undefined && reading.receiveLsn > reading.lsn
+      ? reading.receiveLsn
+      : reading.lsn
+  if (fork === 'pending') {
+    return {
+      role: 'replica',
+      waiting: `follows timeline ${followed}: reading where it forked off timeline ${timeline}`,
+    }
+  }
+  if (fork !== undefined && furthest !== undefined && furthest <= fork) {
+    return {
+      role: 'replica',
+      waiting: `holds timeline ${followed} up to ${formatLsn(furthest)}, a prefix of timeline ${timeline} (forked at ${formatLsn(fork)}): behind until it follows timeline ${timeline}`,
+    }
+  }
+  const past = fork === undefined ? '' : `, past where it forked off at ${formatLsn(fork)}`
+  return fenced(
+    `follows timeline ${followed}${past}, not the cluster's timeline ${timeline} (an old or fenced primary)`,
+  )
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * Which server answers on a connection, so that one configured node whose connections land on different servers
  * (HAProxy or a cloud reader endpoint in front of several replicas, a Kubernetes `-ro` service, a DNS name with
- * several records) can be told apart from one server. Self-contained: nothing calls it yet.
+ * several records) can be told apart from one server. The monitor records a sighting for every connection of its
+ * own (`node-link.ts`, reopened now and then to sample again) and of the node's pool (`connection-watch.ts`, at
+ * login), for as long as the connection lives.
  */
 
 /** What identifies the server behind one connection. */
@@ -46,7 +48,7 @@ export function serverLabel(identity: ServerIdentity): string {
  */
 export class ServerSightings {
   readonly #windowMs: number
-  readonly #seen = new Map<string, { identity: ServerIdentity; at: number }>()
+  readonly #seen = new Map<string, { identity: ServerIdentity; at: number; held: number }>()
 
   constructor(windowMs = 60_000) {
     this.#windowMs = windowMs
@@ -54,14 +56,35 @@ export class ServerSightings {
 
   /** Records the server that answered on one connection. */
   record(identity: ServerIdentity, now = Date.now()): void {
-    this.#seen.set(`${serverLabel(identity)}@${identity.startedAt}`, { identity, at: now })
+    const key = `${serverLabel(identity)}@${identity.startedAt}`
+    const known = this.#seen.get(key)
+    if (known) known.at = Math.max(known.at, now)
+    else this.#seen.set(key, { identity, at: now, held: 0 })
+  }
+
+  /**
+   * Records the server that answers on a connection that stays open: it counts as seen until the returned
+   * function is called (the connection closed), and for the window after.
+   */
+  hold(identity: ServerIdentity, now = Date.now()): () => void {
+    this.record(identity, now)
+    const sighting = this.#seen.get(`${serverLabel(identity)}@${identity.startedAt}`)!
+    sighting.held++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      sighting.held--
+      sighting.at = Math.max(sighting.at, Date.now())
+    }
   }
 
   /** The servers seen within the window, one entry per address and port (the latest start time). */
   servers(now = Date.now()): ServerIdentity[] {
-    const latest = new Map<string, { identity: ServerIdentity; at: number }>()
+    const latest = new Map<string, { identity: ServerIdentity; at: number; held: number }>()
     for (const [key, sighting] of this.#seen) {
-      if (now - sighting.at > this.#windowMs) {
+      if (sighting.held > 0) sighting.at = now
+      else if (now - sighting.at > this.#windowMs) {
         this.#seen.delete(key)
         continue
       }
@@ -76,6 +99,6 @@ export class ServerSightings {
   problem(now = Date.now()): string | undefined {
     const servers = this.servers(now)
     if (servers.length < 2) return undefined
-    return `answers from ${servers.length} servers (${servers.map(serverLabel).join(', ')}): its lag and replay position describe none of them`
+    return `answers from ${servers.length} servers (${servers.map(serverLabel).join(', ')}): its lag and replay position describe one of them only`
   }
 }

@@ -38,6 +38,8 @@ export class TimelineHistory {
   /** Timelines whose history file was read (or is being read), and when a read failed. */
   readonly #reads = new Map<number, Promise<void>>()
   readonly #failedAt = new Map<number, number>()
+  /** Timelines whose history file was read. */
+  readonly #done = new Set<number>()
 
   constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs
@@ -46,6 +48,17 @@ export class TimelineHistory {
   /** Where `timeline` ended, if a history file read so far says. */
   endOf(timeline: number): bigint | undefined {
     return this.#ends.get(timeline)
+  }
+
+  /**
+   * Where `timeline`, older than the cluster's `current` one, forked off it: its switch point once read,
+   * `'pending'` until the history of `current` has been read once (or tried), `undefined` when that read failed or
+   * did not name it (the fork point cannot be known; a failed read is tried again later, in the background).
+   */
+  forkOf(timeline: number, current: number): bigint | 'pending' | undefined {
+    const end = this.#ends.get(timeline)
+    if (end !== undefined || timeline >= current || current <= 1) return end
+    return this.#failedAt.has(current) || this.#done.has(current) ? undefined : 'pending'
   }
 
   /**
@@ -58,10 +71,14 @@ export class TimelineHistory {
     if (failedAt !== undefined && Date.now() - failedAt < RETRY_AFTER_MS) return Promise.resolve()
     let read = this.#reads.get(timeline)
     if (read === undefined || failedAt !== undefined) {
-      this.#failedAt.delete(timeline)
+      // A failed read keeps its mark (renewed: one retry at a time) while it is tried again: the fork points stay
+      // unknown, not pending.
+      if (failedAt !== undefined) this.#failedAt.set(timeline, Date.now())
       read = this.#read(node, timeline).then(
         (ends) => {
           for (const [ancestor, lsn] of ends) this.#ends.set(ancestor, lsn)
+          this.#failedAt.delete(timeline)
+          this.#done.add(timeline)
         },
         () => {
           this.#failedAt.set(timeline, Date.now())
@@ -77,6 +94,7 @@ export class TimelineHistory {
     this.#ends.clear()
     this.#reads.clear()
     this.#failedAt.clear()
+    this.#done.clear()
   }
 
   /**

@@ -5,6 +5,8 @@ interface Entry {
   readonly lsn: bigint
   /** When a probe first saw the primary at this position (epoch ms). */
   readonly seenAt: number
+  /** When a probe last saw the primary still at this position (epoch ms). */
+  lastSeenAt: number
 }
 
 /**
@@ -24,10 +26,11 @@ export class WalHistory {
     const last = this.#entries.at(-1)
     if (last !== undefined && lsn <= last.lsn) {
       // A primary that went backwards is a different server (restored or replaced): start over.
-      if (lsn < last.lsn) this.#entries = [{ lsn, seenAt: at }]
+      if (lsn < last.lsn) this.#entries = [{ lsn, seenAt: at, lastSeenAt: at }]
+      else last.lastSeenAt = Math.max(last.lastSeenAt, at)
       return
     }
-    this.#entries.push({ lsn, seenAt: at })
+    this.#entries.push({ lsn, seenAt: at, lastSeenAt: at })
     if (this.#entries.length > MAX_ENTRIES) this.#entries.splice(0, this.#entries.length - MAX_ENTRIES)
   }
 
@@ -45,6 +48,22 @@ export class WalHistory {
       else low = middle + 1
     }
     return low > 0 && low < entries.length ? entries[low]!.seenAt : undefined
+  }
+
+  /**
+   * When a probe last saw the primary at or before `replayed` (`undefined` if no position kept is): WAL past
+   * `replayed` was written after it.
+   */
+  lastSeenAtOrBefore(replayed: bigint): number | undefined {
+    const entries = this.#entries
+    let low = 0
+    let high = entries.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (entries[middle]!.lsn > replayed) high = middle
+      else low = middle + 1
+    }
+    return low > 0 ? entries[low - 1]!.lastSeenAt : undefined
   }
 
   /** Drops positions no replica needs any more: all but the last one at or before `replayed`. */

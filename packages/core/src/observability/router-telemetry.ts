@@ -25,7 +25,10 @@ export const METRICS = {
   poolInUse: 'pgroute.pool.connections.in_use',
   poolWaiting: 'pgroute.pool.waiting',
   rtt: 'pgroute.node.rtt',
+  syncState: 'pgroute.replica.sync_state',
 } as const
+
+const SYNC_STATES = ['sync', 'quorum', 'potential', 'async'] as const
 
 const STATES: readonly NodeState[] = ['unknown', 'up', 'lagging', 'down', 'fenced']
 
@@ -59,6 +62,8 @@ export class RouterTelemetry
   readonly #fallbacks: Counter
   readonly #choices: Counter
   readonly #gauges: ObservableGauge[]
+  /** Replicas' sync states, apart from the gauges above (observed in the same batch). */
+  readonly #syncState: ObservableGauge
   readonly #observe = (result: BatchObservableResult) => this.#collect(result)
   /** Per role (a node's role changes in a failover), per node, per reason: the frozen attribute sets. */
   readonly #attributes: Readonly<Record<NodeRole, WeakMap<RouterNode, Map<string, Attributes>>>> = {
@@ -118,6 +123,11 @@ export class RouterTelemetry
         unit: 'ms',
       }),
     ]
+    this.#syncState = meter.createObservableGauge(METRICS.syncState, {
+      description:
+        "1 for a replica's sync state in the primary's pg_stat_replication, 0 for the others (none when not listed)",
+    })
+    this.#gauges.push(this.#syncState)
     meter.addBatchObservableCallback(this.#observe, this.#gauges)
   }
 
@@ -185,6 +195,18 @@ export class RouterTelemetry
     this.#meter.removeBatchObservableCallback(this.#observe, this.#gauges)
   }
 
+  /** A replica's sync state, when the primary lists it. */
+  #observeSync(result: BatchObservableResult, node: RouterNode, attributes: Attributes): void {
+    const { syncState } = node
+    if (syncState === undefined) return
+    for (const each of SYNC_STATES) {
+      result.observe(this.#syncState, syncState === each ? 1 : 0, {
+        ...attributes,
+        'pgroute.sync_state': each,
+      })
+    }
+  }
+
   #collect(result: BatchObservableResult): void {
     const [state, lagBytes, lagSeconds, inUse, waiting, rtt] = this.#gauges as [
       ObservableGauge,
@@ -202,6 +224,7 @@ export class RouterTelemetry
       if (node.role === 'replica') {
         result.observe(lagBytes, node.lagBytes, attributes)
         result.observe(lagSeconds, node.lagSeconds, attributes)
+        this.#observeSync(result, node, attributes)
       }
       const pool = node.pool as unknown as PoolCounts
       result.observe(inUse, pool.totalCount - pool.idleCount, attributes)

@@ -6,6 +6,17 @@ import type { Lease } from './lease.js'
 import { type DistanceChoice, isDistanceChoice } from './nearest-selector.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
+/** A replica's sync state in the primary's `pg_stat_replication`. */
+export type SyncState = 'sync' | 'quorum' | 'potential' | 'async'
+
+/** The servers seen answering on a node's connections within the last minute, and the problem when several did. */
+export interface ServersSeen {
+  readonly count: number
+  readonly problem: string | undefined
+}
+
+const NO_SERVERS: ServersSeen = Object.freeze({ count: 0, problem: undefined })
+
 /**
  * Weight of a new round-trip sample in the node's moving average: a step change is 90 % absorbed after ten
  * samples (ten probes, ten seconds at the default interval), and one odd sample moves it a fifth of the way.
@@ -113,6 +124,9 @@ export class RouterNode {
   #lastFailure: unknown
   #failures = 0
   #coolUntil = 0
+  #syncState: SyncState | undefined
+  #applicationName: string | undefined
+  #servers: ServersSeen = NO_SERVERS
   #inFlight = 0
   #served = 0
   #errors = 0
@@ -448,5 +462,35 @@ export class RouterNode {
   /** The replica refused a read as a write; it is re-run on the primary. */
   countRerouted(): void {
     this.#rerouted++
+  }
+
+  /**
+   * Replicas: the replica's sync state in the primary's `pg_stat_replication` (matched by the name it gives itself
+   * there), `undefined` when the primary lists no single WAL sender for it (a cascade, a standby fed from the
+   * archive, or no privilege to see the senders' state).
+   */
+  get syncState(): SyncState | undefined {
+    return this.#syncState
+  }
+
+  /** Replicas: the `application_name` of its WAL receiver's connection (its name on its upstream). */
+  get applicationName(): string | undefined {
+    return this.#applicationName
+  }
+
+  /** How many servers answered on the node's connections lately; `problem` when several did. */
+  get servers(): ServersSeen {
+    return this.#servers
+  }
+
+  /** What the probes showed of the node's place in replication: its name upstream and its sync state. */
+  observeReplication(applicationName: string | undefined, syncState: SyncState | undefined): void {
+    this.#applicationName = applicationName
+    this.#syncState = syncState
+  }
+
+  /** The servers seen answering on the node's connections (see {@link servers}). */
+  observeServers(servers: ServersSeen): void {
+    this.#servers = servers
   }
 }

@@ -37,17 +37,27 @@ export function writerProblemOf(row: NodeStatus, reason: string | undefined): st
   return problemOf(row, reason)
 }
 
-/** Builds {@link RouterHealth} from `router.status()` rows (primary first), whose `reason` says why each is so. */
+/**
+ * Builds {@link RouterHealth} from `router.status()` rows (primary first), whose `reason` says why each is so;
+ * `servers(name)` says when a node's connections answer from several servers.
+ */
 export function healthOf(
   rows: readonly NodeStatus[],
   fallback: 'primary' | 'error',
   learnedRoutes: LearnedRouteCounts,
+  servers: (name: string) => string | undefined = () => undefined,
 ): RouterHealth {
   const [primary, ...replicas] = rows as [NodeStatus, ...NodeStatus[]]
   const problems: string[] = []
   for (const row of rows) {
     const problem = (row === primary ? writerProblemOf : problemOf)(row, row.reason ?? undefined)
     if (problem !== undefined) problems.push(problem)
+    const several = servers(row.name)
+    if (several !== undefined) {
+      problems.push(
+        `${row.role} ${row.name} ${several}; it gets no read-your-writes reads (see docs/production.md)`,
+      )
+    }
   }
   const readsServed =
     replicas.length === 0 || fallback === 'primary' || replicas.some((row) => row.state === 'up')

@@ -2,7 +2,7 @@ import { formatLsn } from '../health/lsn.js'
 import type { Distance } from '../replicas/nearest-selector.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { ReplicaSet } from '../replicas/replica-set.js'
-import type { NodeState } from '../replicas/router-node.js'
+import type { NodeState, SyncState } from '../replicas/router-node.js'
 
 /** One row of `router.status()`: a node's health, lag and traffic. Never contains credentials. */
 export interface NodeStatus {
@@ -55,6 +55,20 @@ export interface NodeStatus {
    * another `balance`.
    */
   readonly choices: { readonly nearest: number; readonly spillOver: number; readonly far: number } | null
+  /**
+   * Replicas: the replica's sync state in the primary's `pg_stat_replication` (`sync`, `quorum`, `potential`,
+   * `async`), matched by the `application_name` its WAL receiver gives itself. `null` for the primary, and for a
+   * replica the primary lists no single WAL sender for (a cascade, a standby fed from the archive, a name two
+   * standbys share) or when the router's role may not see the senders' state (it needs `pg_read_all_stats`).
+   */
+  readonly syncState: SyncState | null
+  /**
+   * Servers seen answering on the node's connections (the router's own, and its pool's at login) within the last
+   * minute: 1 for a node that is one server, more for an address in front of several (HAProxy, a reader endpoint,
+   * a Kubernetes `-ro` service). Such a node gets no read that needs a WAL position (read-your-writes), and
+   * `health().problems` names it.
+   */
+  readonly servers: number
 }
 
 /** One {@link NodeStatus} row per node of `nodes`, the primary first; distances as `replicas` ranks them. */
@@ -83,5 +97,7 @@ export function statusOf(nodes: NodeSet, replicas: ReplicaSet): NodeStatus[] {
     choices: replicas.byDistance
       ? { nearest: node.choices.nearest, spillOver: node.choices['spill-over'], far: node.choices.far }
       : null,
+    syncState: node.role === 'replica' ? (node.syncState ?? null) : null,
+    servers: node.servers.count,
   }))
 }

@@ -9,6 +9,7 @@ import type { RejectedStatement } from '../core/rejection-log.js'
 import { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
 import { ConfigError, isPgRouteError, PgRouteError } from '../errors.js'
+import { taintConnection } from '../health/connection-watch.js'
 import type { WalPosition } from '../health/lsn.js'
 import { EventTracer, RouteEventTracer } from '../observability/event-tracer.js'
 import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
@@ -152,7 +153,13 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   health(): RouterHealth {
-    return healthOf(this.status(), this.#core.options.fallback, this.#core.rejections.learnedCounts())
+    const nodes = this.#core.nodes
+    return healthOf(
+      this.status(),
+      this.#core.options.fallback,
+      this.#core.rejections.learnedCounts(),
+      (name) => nodes.byName(name)?.servers.problem,
+    )
   }
 
   /**
@@ -225,6 +232,8 @@ export class Router extends EventEmitter<RouterEvents> {
     )
     const xid = readOnly ? undefined : xidOf(begun)
     const lease = pin.lease!
+    // The body's own statements do not pass through the router: what they set on the connection is not known.
+    taintConnection(lease.client)
     const end = readOnly ? END_READ_ONLY : END
     /** Set when not even ROLLBACK works: the connection is then destroyed, not pooled. */
     let broken: unknown
@@ -324,6 +333,8 @@ export class Router extends EventEmitter<RouterEvents> {
 
   /** One row per node, primary first: state, lag, WAL position and traffic. Never contains credentials. */
   status(): NodeStatus[] {
+    // An idle router's probe data may be older than one interval: a look starts a round (the next look sees it).
+    this.#core.monitor.kick()
     return statusOf(this.#core.nodes, this.#core.replicas)
   }
 

@@ -1,6 +1,23 @@
 import { PgRouteError } from '../errors.js'
+import type { CommitTicket } from '../health/connection-watch.js'
 import { formatLsn, parseLsn, type WalPosition } from '../health/lsn.js'
 import type { RouterNode } from '../replicas/router-node.js'
+
+/**
+ * What a session's writes were committed with, as far as the router can tell (see `commitTicket`): every one with
+ * `synchronous_commit = remote_apply` fixed on its connection (`apply`), some following the server's configuration
+ * (`config`: the configuration must say `remote_apply`), or not known for at least one (`unknown`).
+ */
+export type SessionCommits = 'apply' | 'config' | 'unknown'
+
+/** The writes of a session, for the synchronous-standby rule (`sync-replication.ts`). */
+export interface SessionWrites {
+  /** When the first of them was started (`performance.now()`). */
+  readonly since: number
+  /** When the last of them completed (`performance.now()`). */
+  readonly until: number
+  readonly commits: SessionCommits
+}
 
 /**
  * The position a session must see after learning of `b`, when it had to see `a`. On one timeline, the later
@@ -72,10 +89,27 @@ export class CausalSession {
   #settling: Promise<WalPosition | undefined> | undefined
   /** Writes the settle in flight covers: a write completed after it started needs another one. */
   #settlingWrites = 0
+  /** When the session's first write started, and its last one completed (`performance.now()`). */
+  #since: number | undefined
+  #until = 0
+  #commits: SessionCommits = 'apply'
 
   /** `claim`: the position of the token the session continues from (verified before any read uses it). */
   constructor(claim?: WalPosition) {
     this.#claim = claim
+    // Writes of another scope, made who knows how: nothing is known of their commits.
+    if (claim !== undefined) this.#commits = 'unknown'
+  }
+
+  /**
+   * The session's writes, for reading them on a synchronous standby without waiting for its replay position:
+   * `undefined` before any, or when a token brought in writes of another scope.
+   */
+  get writes(): SessionWrites | undefined {
+    const since = this.#since
+    return since === undefined || this.#writes === 0
+      ? undefined
+      : { since, until: this.#until, commits: this.#commits }
   }
 
   /** A token's position not verified yet, if any. */
@@ -98,9 +132,25 @@ export class CausalSession {
     if (this.#claim === claim) this.#claim = undefined
   }
 
-  /** Records a statement that ran on the primary and may have written, and where it landed. */
-  markWrite(write: SessionWrite): void {
+  /** A statement that may write starts on its way to the primary. */
+  writing(): void {
+    this.#since ??= performance.now()
+  }
+
+  /**
+   * Records a statement that ran on the primary and may have written, where it landed, and what its connection
+   * says of its commit (`ticket`; `undefined`: nothing is known, as after a failure), completed at `completedAt`
+   * (`performance.now()`).
+   */
+  markWrite(write: SessionWrite, ticket?: CommitTicket, completedAt = performance.now()): void {
     this.#writes++
+    this.#until = completedAt
+    // A write whose start was not seen (it began outside the request path) cannot be placed in time.
+    this.#since ??= Number.NEGATIVE_INFINITY
+    const commits: SessionCommits =
+      ticket === 'config' ? 'config' : ticket?.fixed === 'remote_apply' ? 'apply' : 'unknown'
+    if (commits === 'unknown' || this.#commits === 'unknown') this.#commits = 'unknown'
+    else if (commits === 'config') this.#commits = 'config'
     this.#pending ??= []
     const pending = this.#pending
     const same = pending.findIndex((each) => each.node === write.node && each.timeline === write.timeline)
@@ -151,6 +201,7 @@ export class CausalSession {
   /** Records a position carried in by a token (a claim, verified before a read relies on it). */
   observe(position: WalPosition): void {
     this.#claim = combine(this.#claim, position)
+    this.#commits = 'unknown'
   }
 }
 

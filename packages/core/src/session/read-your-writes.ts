@@ -1,14 +1,30 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ResolvedOptions } from '../config/resolved-options.js'
 import { isPgRouteError, type Outcome, PgRouteError } from '../errors.js'
+import { type CommitTicket, sameServer, serverOf } from '../health/connection-watch.js'
 import type { HealthMonitor } from '../health/health-monitor.js'
 import { formatLsn, parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
+import { closedError } from '../health/node-link.js'
+import {
+  appliesEveryCommit,
+  commitLevelOf,
+  parseSyncSnapshot,
+  SYNC_SNAPSHOT_COLUMN,
+} from '../health/sync-replication.js'
 import { isConnectionError } from '../pg-errors.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession, SessionWrite, Settled } from './causal-session.js'
-import { ControlConnection } from './control-connection.js'
 import { SharedFetch } from './shared-fetch.js'
+
+/** A read of a session that must see its writes: the replicas it tried, its session, why it goes where it goes. */
+export interface SessionRead extends Exclusions {
+  readonly session?: CausalSession | undefined
+  reason: string
+}
+
+/** The route reason of a session's read sent to a synchronous standby without waiting for its replay position. */
+export const SYNC_APPLIED_REASON = 'read-your-writes-sync'
 
 /**
  * Bound of the router's own statements when reads have no time limit. A session read that needs the primary's
@@ -20,16 +36,17 @@ const CONTROL_TIMEOUT_MS = 30_000
 const PRIMARY_RETRY_MIN_MS = 25
 const PRIMARY_RETRY_MAX_MS = 200
 
+// On the primary, the same statement says what it waits for on commit (the synchronous-standby rule needs a
+// snapshot taken after the session's writes were acknowledged).
 const PRIMARY_POSITION_SQL = `SELECT pg_current_wal_insert_lsn()::text AS lsn,
-  substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) AS timeline`
+  substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8) AS timeline, ${SYNC_SNAPSHOT_COLUMN}`
 const REPLAY_POSITION_SQL = `SELECT pg_last_wal_replay_lsn()::text AS lsn,
   (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver) AS timeline`
 
-type PositionRow = { lsn: string | null; timeline: string | null }
+type PositionRow = { lsn: string | null; timeline: string | null; sync?: string | null }
 
-/** One node's lookups: its own connection, and each kind of position shared by concurrent callers. */
+/** One node's lookups, each kind of position shared by concurrent callers. */
 interface NodeLookups {
-  readonly control: ControlConnection
   readonly written: SharedFetch<WalPosition | undefined>
   readonly replayed: SharedFetch<WalPosition | undefined>
 }
@@ -38,7 +55,7 @@ interface NodeLookups {
  * The read-your-writes rule: the primary's WAL position (on its timeline) a session's reads must see, and the node
  * that has replayed it (a caught-up replica on that timeline, one that catches up within
  * `readYourWrites.maxWaitMs`, else the primary). WAL positions are read on the router's own connection to each
- * node ({@link ControlConnection}), never on a connection of the application's pools, and concurrent callers
+ * node (its `NodeLink`, shared with the health probes), never on a connection of the application's pools, and concurrent callers
  * share each lookup. Positions are compared only on the same timeline.
  */
 export class ReadYourWrites {
@@ -104,7 +121,9 @@ export class ReadYourWrites {
    * own connection to it (shared: however many sessions write, one fetch runs and one waits per node), so that
    * where the write landed is known even if the node dies the next moment.
    */
-  wrote(session: CausalSession, node: RouterNode, lower: bigint | undefined): void {
+  wrote(session: CausalSession, node: RouterNode, lower: bigint | undefined, ticket?: CommitTicket): void {
+    // Before the fetch is sent: the snapshot of synchronous replication it reads is then one taken after the write.
+    const completedAt = performance.now()
     const upper = this.#lookupsOf(node)
       .written.get()
       .then(
@@ -115,7 +134,7 @@ export class ReadYourWrites {
         },
         () => undefined,
       )
-    session.markWrite({ node, timeline: node.timeline, lower, upper })
+    session.markWrite({ node, timeline: node.timeline, lower, upper }, ticket, completedAt)
   }
 
   /**
@@ -124,18 +143,31 @@ export class ReadYourWrites {
    * same timeline: a position of another timeline, or of an unknown one, is read on the primary. Waiting for a
    * replica to replay holds none of its connections.
    */
-  async nodeFor(required: WalPosition, read: Exclusions): Promise<RouterNode> {
+  async nodeFor(required: WalPosition, read: SessionRead): Promise<RouterNode> {
     const { timeline, lsn } = required
+    // A node whose connections reach several servers has no one replay position: its figures describe one of them.
     const candidates =
       timeline === undefined || timeline !== this.#replicas.timeline
         ? []
-        : this.#replicas.candidates(read).filter((replica) => replica.timeline === timeline)
+        : this.#replicas
+            .candidates(read)
+            .filter((replica) => replica.timeline === timeline && replica.servers.problem === undefined)
     const node = this.#replicas.choose(
       candidates.filter((replica) => replica.lsn !== undefined && replica.lsn >= lsn),
     )
     if (node) {
       read.exclude(node)
       return node
+    }
+    if (this.#options.synchronousApply) {
+      const applied = this.#replicas.choose(
+        candidates.filter((replica) => this.#appliedAll(read.session, replica)),
+      )
+      if (applied) {
+        read.exclude(applied)
+        read.reason = SYNC_APPLIED_REASON
+        return applied
+      }
     }
     if (this.#options.directCheck && candidates.length > 0) {
       // The probe data may be up to one interval old: ask the most advanced candidate itself (of several equally
@@ -152,40 +184,76 @@ export class ReadYourWrites {
     return this.#replicas.readFallback()
   }
 
-  /** Closes the router's own connection to `node` (a node removed at runtime). */
-  async forget(node: RouterNode): Promise<void> {
-    const lookups = this.#lookups.get(node)
-    this.#lookups.delete(node)
-    await lookups?.control.close()
+  /**
+   * Whether `client`, a connection of `node` a session's read was sent to by this rule, reaches the server whose
+   * positions the rule read (the one behind the router's own connection to `node`). A node whose address leads to
+   * several servers (HAProxy, a reader endpoint) may hand out a connection to another one, which may not have
+   * replayed what the rule saw replayed. `true` when either server cannot be told (nothing to compare).
+   */
+  async answersAsProbed(node: RouterNode, client: object): Promise<boolean> {
+    const probed = this.#monitor.linkOf(node)?.info?.server
+    if (probed === undefined) return true
+    const server = await serverOf(client)
+    return server === undefined || sameServer(server, probed)
   }
 
-  /** Closes the router's own connections. */
-  async close(): Promise<void> {
+  /** Forgets the lookups of `node` (a node removed at runtime; its connection is the monitor's to close). */
+  forget(node: RouterNode): void {
+    this.#lookups.delete(node)
+  }
+
+  /** Refuses lookups from now on (the router is ending; its connections are closed by the monitor after this). */
+  close(): void {
     this.#closed = true
-    await Promise.allSettled([...this.#lookups.values()].map((lookups) => lookups.control.close()))
   }
 
   #lookupsOf(node: RouterNode): NodeLookups {
     let lookups = this.#lookups.get(node)
     if (lookups === undefined) {
-      const control = new ControlConnection(node.spec, this.#controlTimeoutMs)
-      // After close(), a lookup fails on the closed connection rather than opening a new one.
-      if (this.#closed) void control.close()
       const fetch = (sql: string) => async () => {
-        const [row] = await control.query<PositionRow>(sql)
+        const link = this.#monitor.linkOf(node)
+        if (this.#closed || link === undefined) throw closedError(node.name)
+        const sentAt = performance.now()
+        const row = await link.run(
+          async (client) => (await client.query<PositionRow>(sql)).rows[0],
+          this.#controlTimeoutMs,
+          "the router's own statement",
+        )
+        const sync = parseSyncSnapshot(row?.sync ?? null, performance.now(), sentAt, link.info?.commitSource)
+        if (sync !== undefined) this.#monitor.recordSync(sync)
         const lsn = row?.lsn ? parseLsn(row.lsn) : undefined
         return lsn === undefined
           ? undefined
           : { lsn, timeline: parseTimeline(row?.timeline) ?? node.timeline }
       }
       lookups = {
-        control,
         written: new SharedFetch(fetch(PRIMARY_POSITION_SQL)),
         replayed: new SharedFetch(fetch(REPLAY_POSITION_SQL)),
       }
       this.#lookups.set(node, lookups)
     }
     return lookups
+  }
+
+  /**
+   * Whether `replica`, a synchronous standby, applied every write of `session` before it was acknowledged, as
+   * PostgreSQL guarantees it (`appliesEveryCommit` in `sync-replication.ts`): every write committed with
+   * `synchronous_commit = remote_apply` (fixed on its connection, or the server's configuration), none warned of a
+   * cancelled wait; a snapshot of the primary received before the first write started and one taken after the last
+   * write completed show the standby counted, on the same connection of its, all along.
+   */
+  #appliedAll(session: CausalSession | undefined, replica: RouterNode): boolean {
+    const writes = session?.writes
+    if (writes === undefined || writes.commits === 'unknown') return false
+    const before = this.#monitor.syncBefore(writes.since)
+    const after = this.#monitor.syncSentAfter(writes.until)
+    if (!appliesEveryCommit(replica.applicationName, before, after)) return false
+    if (writes.commits === 'apply') return true
+    // Commits made with the server's configuration: it says remote_apply, read on a connection that follows it too.
+    return [before, after].every((snapshot) => {
+      const level = commitLevelOf(snapshot?.commit)
+      return level === 'config' && snapshot?.commit?.value === 'remote_apply'
+    })
   }
 
   /**
@@ -222,7 +290,7 @@ export class ReadYourWrites {
     let known = this.#monitor.primaryLsn ?? 0n
     let replayed = 0n
     for (const replica of this.#replicas.all) {
-      if (replica.timeline !== timeline) continue
+      if (replica.timeline !== timeline || replica.servers.problem !== undefined) continue
       if (replica.receiveLsn !== undefined && replica.receiveLsn > known) known = replica.receiveLsn
       if (replica.lsn !== undefined && replica.lsn > replayed) replayed = replica.lsn
     }
