@@ -220,3 +220,32 @@ describe('read-your-writes', () => {
     })
   })
 })
+
+describe('session(fn, { readOnPrimary: true })', () => {
+  const PORT = 'SELECT inet_server_port() AS port'
+  const portOf = async () => ((await router.query(PORT)).rows[0] as { port: number }).port
+
+  it('sends every read of the scope to the primary, though replicas replayed everything', async () => {
+    await cluster.waitForReplication({ replicas: [cluster.replicas[0]!], timeoutMs: 10_000 })
+    const ports = await router.session(() => Promise.all(Array.from({ length: 10 }, portOf)), {
+      readOnPrimary: true,
+    })
+    expect(new Set(ports)).toEqual(new Set([cluster.primary.port]))
+    // Outside such a scope the same reads go to replicas: the option is what keeps them on the primary.
+    const plain = await router.session(() => Promise.all(Array.from({ length: 10 }, portOf)))
+    expect(plain.some((port) => port !== cluster.primary.port)).toBe(true)
+  })
+
+  it('inside an open scope, makes it read on the primary from then on', async () => {
+    await router.session(async () => {
+      await router.session(async () => {}, { readOnPrimary: true })
+      expect(await portOf()).toBe(cluster.primary.port)
+    })
+  })
+
+  it('rejects a value that is not a boolean with a ConfigError naming the option', async () => {
+    await expect(
+      router.session(async () => {}, { readOnPrimary: 'yes' as unknown as boolean }),
+    ).rejects.toMatchObject({ name: 'ConfigError', option: 'readOnPrimary' })
+  })
+})

@@ -1,8 +1,7 @@
 /**
  * Where a job's reads may go, as GitLab's Sidekiq `data_consistency`:
  *
- * - `always`: the primary, until the job writes (after its first write, the job reads its own writes, from a
- *   replica that has replayed them or the primary). For jobs that must see the newest data, whoever wrote it.
+ * - `always`: the primary, every read. For jobs that must see the newest data, whoever wrote it.
  * - `sticky`: a replica that has replayed the token of the request that enqueued the job, else the primary.
  * - `delayed`: like `sticky`, but first waits up to `maxWaitMs` for a replica to replay the token; if none
  *   did, the job is retried later (`onLag: 'retry'`, while it has attempts left) or runs now (`'primary'`).

@@ -4,12 +4,6 @@ import { ReplicaLagError } from './replica-lag-error.js'
 import { type ResolvedJobOptions, resolveJobOptions } from './resolve-options.js'
 import type { SessionRouter } from './session-router.js'
 
-/**
- * A token without a timeline. The router accepts such tokens as of an unknown timeline, whose reads it sends to
- * the primary (a documented rule of `router.session()`); position 0 is one every primary has reached.
- */
-const PRIMARY_TOKEN = '0/0'
-
 /** Asked in a session continuing from the job's tokens: the router runs it on a replica only if one caught up. */
 const CAUGHT_UP_SQL = 'SELECT pg_is_in_recovery() AS standby'
 
@@ -57,7 +51,7 @@ export async function runAttempt<T>(
   fn: () => T | Promise<T>,
 ): Promise<T> {
   const { tokens } = attempt
-  if (options.consistency === 'always') return router.session(fn, { token: PRIMARY_TOKEN })
+  if (options.consistency === 'always') return router.session(fn, { readOnPrimary: true })
   if (options.consistency === 'delayed' && tokens.length > 0) {
     const started = Date.now()
     if (!(await replicaCaughtUp(router, tokens, options, attempt.signal))) {

@@ -5,6 +5,9 @@ import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
 import type { ReadYourWrites } from '../session/read-your-writes.js'
 
+/** The route reason of a read in a `session(fn, { readOnPrimary: true })` scope. */
+export const READ_ON_PRIMARY_REASON = 'read-on-primary'
+
 /** How long reads avoid a replica that had no connection slot free: briefly, it is busy, not broken. */
 const BUSY_COOL_OFF_MS = 500
 
@@ -38,6 +41,10 @@ export class ReadPath {
    */
   async choose(read: ReadAttempt): Promise<RouterNode> {
     const { session } = read
+    if (session?.readOnPrimary) {
+      read.reason = READ_ON_PRIMARY_REASON
+      return this.#replicas.readFallback()
+    }
     const required = session === undefined ? undefined : await this.#causal.required(session)
     if (required !== undefined) {
       read.reason = 'read-your-writes'

@@ -44,6 +44,12 @@ export interface TransactionOptions {
 export interface SessionOptions {
   /** A token from `router.token()` of an earlier scope (a cookie, header or job payload) to continue from. */
   readonly token?: string
+  /**
+   * Every read of the scope goes to the primary (never a fenced one), whatever the replicas have replayed: the
+   * `always` consistency of a job that must see the newest data. Inside a scope already open, it makes that scope
+   * read on the primary from then on (a scope's reads only ever get stricter).
+   */
+  readonly readOnPrimary?: boolean
 }
 
 const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable']
@@ -275,7 +281,9 @@ export class Router extends EventEmitter<RouterEvents> {
    */
   session<T>(fn: () => T | Promise<T>, options: SessionOptions = {}): Promise<T> {
     let floor: WalPosition | undefined
+    const { readOnPrimary = false } = options
     try {
+      if (typeof readOnPrimary !== 'boolean') throw new ConfigError('readOnPrimary', 'expected a boolean')
       floor = options.token === undefined ? undefined : parseToken(options.token)
     } catch (error) {
       return Promise.reject(error)
@@ -283,9 +291,12 @@ export class Router extends EventEmitter<RouterEvents> {
     const current = this.#core.sessions.getStore()
     if (current) {
       if (floor !== undefined) current.observe(floor)
+      if (readOnPrimary) current.readOnPrimary = true
       return Promise.resolve().then(fn)
     }
-    return this.#core.sessions.run(new CausalSession(floor), async () => fn())
+    const session = new CausalSession(floor)
+    session.readOnPrimary = readOnPrimary
+    return this.#core.sessions.run(session, async () => fn())
   }
 
   /**

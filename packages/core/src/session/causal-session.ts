@@ -93,6 +93,8 @@ export class CausalSession {
   #since: number | undefined
   #until = 0
   #commits: SessionCommits = 'apply'
+  /** Every read of the session goes to the primary (`session(fn, { readOnPrimary: true })`). */
+  readOnPrimary = false
 
   /** `claim`: the position of the token the session continues from (verified before any read uses it). */
   constructor(claim?: WalPosition) {
