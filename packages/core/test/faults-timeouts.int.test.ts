@@ -180,7 +180,9 @@ describe('a primary that is down', () => {
 describe("a session read that needs the primary's WAL position", () => {
   it("waits while the primary restarts, then reads the session's write", async (context) => {
     requireControl(context, 'kills the primary')
-    const routed = router()
+    // The position comes from the restarted primary, past its end-of-recovery record: no replica has it yet, so
+    // the read goes to the primary, which the router may still hold down: failover.waitMs lets it wait for it.
+    const routed = router({ failover: { waitMs: 5000 } })
     await routed.ready()
     const name = routed.status()[0]!.name
     await routed.session(async () => {

@@ -179,7 +179,19 @@ export class ReadYourWrites {
       const advanced = candidates.filter((replica) => (replica.lsn ?? 0n) === furthest)
       const best = this.#replicas.choose(advanced) ?? advanced[0]!
       read.exclude(best)
-      if (await this.#replayed(best, required)) return best
+      if (await this.#replayed(best, required, true)) return best
+      // The last probe's figures are no sign of replay since (one replica may apply WAL late, another's probe
+      // may be a round behind): the other candidates as near as the first are asked once each, most advanced
+      // first, without a wait; with balance 'nearest', a farther one never.
+      const near = (node: RouterNode) =>
+        !this.#replicas.byDistance || this.#replicas.distanceOf(node) === this.#replicas.distanceOf(best)
+      const others = candidates
+        .filter((other) => other !== best && near(other))
+        .sort((a, b) => ((a.lsn ?? 0n) < (b.lsn ?? 0n) ? 1 : (a.lsn ?? 0n) > (b.lsn ?? 0n) ? -1 : 0))
+      for (const other of others) {
+        read.exclude(other)
+        if (await this.#replayed(other, required, false)) return other
+      }
     }
     return this.#replicas.readFallback()
   }
@@ -382,9 +394,9 @@ export class ReadYourWrites {
     }
   }
 
-  /** Polls `node`'s replay position until it reaches `required` (true) or `maxWaitMs` is over (false). */
-  async #replayed(node: RouterNode, required: WalPosition): Promise<boolean> {
-    const deadline = Date.now() + this.#options.maxWaitMs
+  /** Polls `node`'s replay position until it reaches `required` (true) or, with `wait`, `maxWaitMs` is over (false). */
+  async #replayed(node: RouterNode, required: WalPosition, wait: boolean): Promise<boolean> {
+    const deadline = Date.now() + (wait ? this.#options.maxWaitMs : 0)
     for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
       let position: WalPosition | undefined
       try {
