@@ -178,11 +178,13 @@ describe('a primary that is down', () => {
 })
 
 describe("a session read that needs the primary's WAL position", () => {
-  it("waits while the primary restarts, then reads the session's write", async (context) => {
+  it("waits while the primary restarts, then reads the session's write (read retries spanning the restart)", async (context) => {
     requireControl(context, 'kills the primary')
-    // The position comes from the restarted primary, past its end-of-recovery record: no replica has it yet, so
-    // the read goes to the primary, which the router may still hold down: failover.waitMs lets it wait for it.
-    const routed = router({ failover: { waitMs: 5000 } })
+    // The position lookup waits for the primary. The position then comes from the restarted primary, past its
+    // end-of-recovery record, which no replica has yet: the read goes to the primary, which the router may still
+    // hold down for a moment. A read does not wait for a primary (failover.waitMs is for writes): its retries
+    // must span that moment.
+    const routed = router({ retry: { retries: 10, minTimeoutMs: 100, maxTimeoutMs: 400 } })
     await routed.ready()
     const name = routed.status()[0]!.name
     await routed.session(async () => {

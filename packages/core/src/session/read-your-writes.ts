@@ -405,8 +405,10 @@ export class ReadYourWrites {
         // The replica could not say in time: the read goes elsewhere (the monitor judges the node).
         return false
       }
-      // A replica that moved to another timeline meanwhile is not caught up.
-      if (position !== undefined && position.timeline === required.timeline) {
+      // A replica that moved to another timeline meanwhile is not caught up. Without a WAL receiver (its upstream
+      // restarting, or fed from an archive) it names no timeline: the one its probes last read stands.
+      const timeline = position?.timeline ?? node.timeline
+      if (position !== undefined && timeline === required.timeline) {
         node.observePosition(position.lsn)
         if (position.lsn >= required.lsn) return true
       }
