@@ -85,7 +85,7 @@ describe('small ones', () => {
     const router = resources.router(createRouter({ primary: c.primary.url, healthCheck: FAST_HEALTH }))
     await router.ready()
     const [a, b] = c.replicas.map((replica) => new URL(replica.url)) as [URL, URL]
-    await router.addNode(`postgres://${a.username}:${a.password}@${a.host},${b.host}${a.pathname}`)
+    await router.addNode(`postgres://${a.username}:${a.password}@${a.host},${b.host}${a.pathname}${a.search}`)
     const added = router.status().slice(1)
     expect(added.map((row) => row.name)).toEqual([`${a.host}${a.pathname}`, `${b.host}${a.pathname}`])
     for (const row of added) await waitForState(router, row.name, 'up')

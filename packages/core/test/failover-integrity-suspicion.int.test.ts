@@ -4,7 +4,7 @@
  * error thrown from a type parser (or any code of the caller's in pg's callbacks) that quotes such a text.
  */
 import type { ClusterNode } from '@pgroute/cluster'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import type { NodeStateEvent, RerouteEvent, Router } from '../src/index.js'
 import { portOf, routerFor, waitFor, waitForState } from './helpers/cluster-helpers.js'
 import { sleep, TestResources } from './helpers/failover-helpers.js'
@@ -77,7 +77,18 @@ describe('pg_terminate_backend of one idle pooled connection', () => {
 
   it('idle_session_timeout = 1s: connections the server drops every second (pooled and probe ones) mark no node down', async () => {
     const c = await resources.cluster({ replicas: 1 })
-    await c.primary.query(`ALTER ROLE CURRENT_USER SET idle_session_timeout = '1s'`)
+    // On this cluster's own database only: an external cluster's other suites share the role.
+    await c.primary.query(
+      `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = ''1s''', current_database()); END $$`,
+    )
+    onTestFinished(async () => {
+      // A local cluster may be stopped already (nothing to reset then).
+      await c.primary
+        .query(
+          `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET idle_session_timeout', current_database()); END $$`,
+        )
+        .catch(() => {})
+    })
     await c.waitForReplication()
     // The default probe interval: the probe connection idles about 1 s between probes, as pooled ones do.
     const router = resources.router(routerFor(c, { healthCheck: { intervalMs: 1000, timeoutMs: 500 } }))
