@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableResult, Counter, Meter, ObservableGauge } from '@opentelemetry/api'
-import { isDistanceChoice } from '../replicas/nearest-selector.js'
+import { isDistanceChoice } from '../replicas/distance-choice.js'
 import type { NodeRole, NodeState, RouterNode } from '../replicas/router-node.js'
 import type { OpenTelemetryApi } from './open-telemetry-loader.js'
 import type { RerouteEvent } from './router-events.js'

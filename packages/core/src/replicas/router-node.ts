@@ -2,8 +2,8 @@ import type pg from 'pg'
 import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
 import { hideClient } from '../errors.js'
+import { type DistanceChoice, isDistanceChoice } from './distance-choice.js'
 import type { Lease } from './lease.js'
-import { type DistanceChoice, isDistanceChoice } from './nearest-selector.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
 /** A replica's sync state in the primary's `pg_stat_replication`. */
