@@ -19,6 +19,7 @@ import {
   benchRouter,
   type ClientMap,
   clientLoader,
+  POOL_SETTINGS,
   type PointQuery,
   plainPoolLoad,
   routerLoad,
@@ -40,6 +41,41 @@ async function pickedLoad(
 
 const BASELINE = 'pg.Pool'
 
+/**
+ * `BENCH_COMPARE_CORE`: the entry file of another checkout's `@pgroute/core` (its `packages/core/src/index.ts`, say
+ * an earlier commit in a git worktree). Its router runs beside this one, in the same rounds, as
+ * `router.pool.query (compare)` and `router.query (compare)`: a regression hunt measured side by side, not across
+ * runs.
+ */
+const COMPARE_CORE = process.env.BENCH_COMPARE_CORE
+
+/** A client like {@link pickedLoad}'s, on the router of the `BENCH_COMPARE_CORE` checkout. */
+async function comparedLoad(client: string, config: ThroughputConfig, viaPool: boolean): Promise<Load> {
+  const other = (await import(COMPARE_CORE!)) as typeof import('@pgroute/core')
+  const router = other.createRouter({
+    primary: config.primary,
+    replicas: [...config.replicas],
+    pool: POOL_SETTINGS,
+  })
+  await router.ready()
+  const query: PointQuery = viaPool
+    ? (text, values) => router.pool.query(text, values)
+    : (text, values) => router.query(text, values)
+  return routerLoad(client, config, router as unknown as Router, query)
+}
+
+const COMPARED: ClientMap =
+  COMPARE_CORE === undefined
+    ? {}
+    : {
+        'router.pool.query (compare)': {
+          create: (config) => comparedLoad('router.pool.query (compare)', config, true),
+        },
+        'router.query (compare)': {
+          create: (config) => comparedLoad('router.query (compare)', config, false),
+        },
+      }
+
 /** The compared clients, in the order of their rows. */
 const CLIENTS: ClientMap = {
   'router.pool.query': {
@@ -52,6 +88,7 @@ const CLIENTS: ClientMap = {
   },
   [BASELINE]: { create: plainPoolLoad },
   [`${BASELINE} (control)`]: { create: plainPoolLoad },
+  ...COMPARED,
 }
 
 /** Builds one compared client, in a child process of its own (see `interleavedInChildren`). */

@@ -46,7 +46,7 @@ export function clientLoader(
 }
 
 /** The router's default pool settings, given to every pool a throughput bench compares. */
-const POOL_SETTINGS = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
+export const POOL_SETTINGS = { max: 10, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 5000 } as const
 
 /** The baseline's plain pool on `config.node`, with the router's pool settings. */
 /** The statement every core throughput client runs: a point select by primary key. */

@@ -99,8 +99,15 @@ export class ReplicaSet {
    * when there is none and `fallback` is `'error'`.
    */
   pick(read: Exclusions): RouterNode {
-    let node = this.choose(this.candidates(read))
-    while (node?.cooling(Date.now())) {
+    const node = this.choose(this.candidates(read))
+    if (node !== undefined && !node.cooling()) return node
+    return this.#pickPast(read, node)
+  }
+
+  /** {@link pick} when the first choice is cooling off (or there was none): the others, else the fallback. */
+  #pickPast(read: Exclusions, first: RouterNode | undefined): RouterNode {
+    let node = first
+    while (node?.cooling()) {
       read.exclude(node)
       node = this.choose(this.candidates(read))
     }

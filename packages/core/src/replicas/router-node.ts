@@ -23,6 +23,9 @@ const NO_SERVERS: ServersSeen = Object.freeze({ count: 0, problem: undefined })
  */
 const RTT_WEIGHT = 0.2
 
+/** How many statements after each probe are timed as round-trip samples (see `RouterNode.began`). */
+const TIMED_PER_PROBE = 16
+
 /** The parts of pg-pool's `Pool` that tell how many of its connections are taken (a look-alike may lack them). */
 interface PoolCounts {
   readonly totalCount: number
@@ -135,6 +138,8 @@ export class RouterNode {
   #rttMs: number | undefined
   /** The fastest statement since the last probe, in ms: it bounds the round trip from above, as the probe does. */
   #fastestMs = Number.POSITIVE_INFINITY
+  /** Statements timed since the last probe (see {@link began}). */
+  #timed = 0
   /** Whether the pool counts its connections (pg-pool does); else the router's own counts stand in. */
   readonly #counted: boolean
   /** When a selector last chose the node (its own counter), to break ties between equally busy replicas. */
@@ -350,6 +355,7 @@ export class RouterNode {
     if (ms === undefined) return
     const sample = Math.min(ms, this.#fastestMs)
     this.#fastestMs = Number.POSITIVE_INFINITY
+    this.#timed = 0
     if (!Number.isFinite(sample) || sample < 0) return
     this.#rttMs = this.#rttMs === undefined ? sample : this.#rttMs + RTT_WEIGHT * (sample - this.#rttMs)
   }
@@ -413,7 +419,14 @@ export class RouterNode {
   /** A statement, or a transaction's body, started on one of the node's connections. */
   began(running: RunningStatement): void {
     this.#inFlight++
-    this.running.add(running, performance.now())
+    // Only the first few statements after a probe are timed: the fastest of them is the round-trip sample, and
+    // reading the clock twice for every statement would cost the statement path more than the sample is worth.
+    let stamp = 0
+    if (!running.body && this.#timed < TIMED_PER_PROBE) {
+      this.#timed++
+      stamp = performance.now()
+    }
+    this.running.add(running, stamp)
   }
 
   /**
@@ -423,9 +436,12 @@ export class RouterNode {
    */
   ended(running: RunningStatement, served: boolean): void {
     this.#inFlight--
-    if (served && !running.body) {
-      const ms = performance.now() - this.running.stampOf(running)
-      if (ms < this.#fastestMs) this.#fastestMs = ms
+    if (served) {
+      const stamp = this.running.stampOf(running)
+      if (stamp > 0) {
+        const ms = performance.now() - stamp
+        if (ms < this.#fastestMs) this.#fastestMs = ms
+      }
     }
     this.running.remove(running)
     if (served) this.#served++
@@ -452,9 +468,10 @@ export class RouterNode {
   }
 
   /** Whether reads avoid the node now (see {@link coolOff}); the first read that finds it over clears it. */
-  cooling(now: number): boolean {
+  cooling(): boolean {
+    // The clock is read only while a cool-off is set: every read asks.
     if (this.#coolUntil === 0) return false
-    if (now < this.#coolUntil) return true
+    if (Date.now() < this.#coolUntil) return true
     this.#coolUntil = 0
     return false
   }
