@@ -31,6 +31,8 @@ async function runChecks(modules, urls) {
 
   const router = core.createRouter({ primary: urls.primary, replicas: [urls.replica] })
   try {
+    // RoutedPool is exported as a value, not only declared in the .d.ts: `instanceof` works in either module system.
+    assert.ok(router.pool instanceof core.RoutedPool, 'router.pool is an instance of the exported RoutedPool')
     await router.ready()
     const read = await router.query('SELECT pg_is_in_recovery() AS standby')
     assert.equal(read.rows[0].standby, true, 'a plain read runs on the replica')

@@ -67,12 +67,8 @@ export type {
 export { RoutedClient } from './pool/routed-client.js'
 export { RoutedPool } from './pool/routed-pool.js'
 export type { NodeRole, NodeState } from './replicas/router-node.js'
-export {
-  createRouter,
-  Router,
-  type SessionOptions,
-  type TransactionOptions,
-} from './router/router.js'
+export { createRouter, Router, type SessionOptions } from './router/router.js'
 export type { RouterHealth } from './router/router-health.js'
 export type { NodeStatus } from './router/router-status.js'
+export type { TransactionOptions } from './router/transaction-runner.js'
 export { isToken } from './session/causal-session.js'

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { ConfigError } from '../errors.js'
 import { splitHosts } from './multi-host.js'
+import { MAX_TIMER_MS } from './option-readers.js'
 import type { NodeSpec } from './resolved-options.js'
 import type { NodeInput, ReplicaInput } from './router-options.js'
 
@@ -81,9 +82,6 @@ export function zoneOf(value: unknown, option: string): string | undefined {
   }
   return value.trim()
 }
-
-/** The longest delay Node's timers take (2³¹−1 ms): a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * Pool and client settings pg turns into Node timers (`maxLifetimeSeconds` in seconds): a value past 2³¹−1 ms

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type pg from 'pg'
-import { type Classification, leavesReplica } from '../classify/index.js'
+import type { Classification } from '../classify/index.js'
 import { PIN_PRIMARY, PIN_REPLICA, type Pin, type RouteOptions } from '../core/route-options.js'
 import type { RouterCore } from '../core/router-core.js'
 import {
@@ -10,12 +10,20 @@ import {
   type Submittable,
   textOf,
 } from '../core/submittable.js'
-import { PgRouteError } from '../errors.js'
 import { traceToCaller } from '../pg-errors.js'
 import { type Lease, leaseIsCurrent } from '../replicas/lease.js'
-import { settle } from './pg-pool-callbacks.js'
+import { ClientEventRelay, isRelayedEvent } from './client-event-relay.js'
+import {
+  inTransactionAfter,
+  mayMove,
+  movesToPrimary,
+  refusedMove,
+  serverInTransaction,
+} from './client-pin-rules.js'
+import { type NodeCallback, settle } from './pg-pool-callbacks.js'
+import { escapeIdentifier, escapeLiteral } from './pg-text-escapes.js'
 
-type Callback = (error: Error | null, result?: pg.QueryResult) => void
+type Callback = NodeCallback<pg.QueryResult>
 
 /** The method behind `reopenClient` (`@pgroute/core/internal`): not part of the client's public surface. */
 export const REOPEN: unique symbol = Symbol('pgroute.reopenClient')
@@ -28,10 +36,6 @@ export const REOPEN: unique symbol = Symbol('pgroute.reopenClient')
 export function reopenClient(client: RoutedClient): boolean {
   return client[REOPEN]()
 }
-
-/** Events of the pinned connection a client passes on to its own listeners. */
-const RELAYED_EVENTS = ['error', 'notification', 'notice', 'end', 'drain'] as const
-type RelayedEvent = (typeof RELAYED_EVENTS)[number]
 
 /** The EventEmitter methods of {@link RoutedClient}, which inherits them by its prototype (see the end of the file). */
 export interface RoutedClient extends EventEmitter {}
@@ -72,8 +76,8 @@ export class RoutedClient {
   readonly #onPin: RouteOptions
   /** The lease whose connection's events this client passes on. */
   #attached: Lease | undefined = undefined
-  /** Forwarders of {@link RELAYED_EVENTS}, made at the first one needed; which are on {@link #attached}. */
-  #relays: Map<RelayedEvent, (...args: unknown[]) => void> | undefined = undefined
+  /** Passes the connection's events on, made at the first listener of one; on {@link #attached}'s connection. */
+  #relays: ClientEventRelay | undefined = undefined
   #released = false
   #inTransaction = false
   /** Statements run one at a time, in order, so each routing decision sees the outcome of the previous one. */
@@ -94,7 +98,7 @@ export class RoutedClient {
     // Assigned here rather than as class fields: toolchains that keep function names (esbuild's keepNames, which
     // tsx uses) would name a field's function anew for every client.
     this.#succeeded = (result) => {
-      this.#track(this.#running!)
+      this.#inTransaction = inTransactionAfter(this.#running!, this.#inTransaction)
       this.#ended()
       return result
     }
@@ -177,22 +181,12 @@ export class RoutedClient {
 
   /** `pg.Client#escapeIdentifier`. */
   escapeIdentifier(text: string): string {
-    return `"${text.replace(/"/g, '""')}"`
+    return escapeIdentifier(text)
   }
 
   /** `pg.Client#escapeLiteral`. */
   escapeLiteral(text: string): string {
-    let hasBackslash = false
-    let escaped = "'"
-    for (const char of text) {
-      if (char === "'") escaped += "''"
-      else if (char === '\\') {
-        escaped += '\\\\'
-        hasBackslash = true
-      } else escaped += char
-    }
-    escaped += "'"
-    return hasBackslash ? ` E${escaped}` : escaped
+    return escapeLiteral(text)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature.
@@ -243,11 +237,11 @@ export class RoutedClient {
     try {
       if (this.#released) throw new Error('Client was released to the pool and cannot run queries')
       classification = this.#core.classify(textOf(query))
-      if (pin.lease !== undefined && this.#movesToPrimary(classification)) this.#unpin()
+      if (movesToPrimary(pin.lease, this.#inTransaction, classification)) this.#unpin()
       // Notices of the statement that pins arrive while it runs: its connection is listened to first.
-      if (pin.lease === undefined && this.#hearsNotices) return this.#runHeard(query, values, classification)
-      // Outside a transaction a replica-pinned client holds no state worth keeping: its statement may move it.
-      pin.movable = !this.#inTransaction && pin.lease?.role === 'replica'
+      if (pin.lease === undefined && this.#relays?.hearsNotices)
+        return this.#runHeard(query, values, classification)
+      pin.movable = mayMove(pin.lease, this.#inTransaction)
       this.#running = classification
       return this.#core.start(query, values, this.#onPin, classification).then(this.#succeeded, this.#failed)
     } catch (error) {
@@ -265,9 +259,9 @@ export class RoutedClient {
     try {
       await this.#core.route(undefined, undefined, this.#onPin, classification)
       this.#adopt()
-      this.#pin.movable = !this.#inTransaction && this.#pin.lease?.role === 'replica'
+      this.#pin.movable = mayMove(this.#pin.lease, this.#inTransaction)
       const result = await this.#core.route(query, values, this.#onPin, classification)
-      this.#track(classification)
+      this.#inTransaction = inTransactionAfter(classification, this.#inTransaction)
       return result
     } finally {
       this.#ended()
@@ -278,7 +272,8 @@ export class RoutedClient {
   #ended(): void {
     this.#pending--
     this.#adopt()
-    this.#syncTransactionState()
+    // pg's report of the server's transaction status beats the guess from statement text.
+    this.#inTransaction = serverInTransaction(this.#pin.lease?.client) ?? this.#inTransaction
   }
 
   async #pinTo(target: 'primary' | 'replica'): Promise<void> {
@@ -288,55 +283,16 @@ export class RoutedClient {
       // The role the connection was checked out as: a node's role may change under it, the client's never does.
       if (lease?.role === target) return
       if (lease) {
-        if (this.#inTransaction || lease.role === 'primary') {
-          throw new PgRouteError(
-            'PGROUTE_PINNED',
-            `This client is pinned to ${lease.role} ${lease.node.name}${this.#inTransaction ? ' inside a transaction' : ''}; it cannot move to the ${target}`,
-          )
-        }
+        const refused = refusedMove(lease, this.#inTransaction, target)
+        if (refused) throw refused
         this.#unpin()
       }
-      await this.#core.route(
-        undefined,
-        undefined,
-        this.#onPin,
-        target === 'primary' ? PIN_PRIMARY : PIN_REPLICA,
-      )
+      const pinning = target === 'primary' ? PIN_PRIMARY : PIN_REPLICA
+      await this.#core.route(undefined, undefined, this.#onPin, pinning)
     } finally {
       this.#pending--
       this.#adopt()
     }
-  }
-
-  /** Whether this client listens to the notices or notifications of its connection. */
-  get #hearsNotices(): boolean {
-    const relays = this.#relays
-    return relays !== undefined && (relays.has('notice') || relays.has('notification'))
-  }
-
-  /**
-   * A replica-pinned client outside a transaction leaves its replica for a write or a read-write `BEGIN`. The role
-   * is the one its connection was checked out as: a primary-pinned client whose node became a replica (a failover)
-   * never moves (its statement fails with `PGROUTE_ROLE_CHANGED`: it would lose its session state silently).
-   */
-  #movesToPrimary(classification: Classification): boolean {
-    return this.#pin.lease?.role === 'replica' && !this.#inTransaction && leavesReplica(classification)
-  }
-
-  /** A statement succeeded: transaction control in its text (pg's status, read after, beats it when it has one). */
-  #track(classification: Classification): void {
-    const { transaction } = classification
-    if (transaction === 'begin' || transaction === 'begin-read-only') this.#inTransaction = true
-    else if (transaction === 'end') this.#inTransaction = false
-  }
-
-  /** pg (8.15+) reports the server's transaction status; it beats guessing from statement text. */
-  #syncTransactionState(): void {
-    const status = (
-      this.#pin.lease?.client as { getTransactionStatus?: () => string | null } | undefined
-    )?.getTransactionStatus?.()
-    if (status === 'I') this.#inTransaction = false
-    else if (status === 'T' || status === 'E') this.#inTransaction = true
   }
 
   /**
@@ -354,8 +310,7 @@ export class RoutedClient {
       return
     }
     this.#attached = lease
-    const relays = this.#relays
-    if (relays !== undefined) for (const [event, relay] of relays) lease.client.on(event, relay)
+    this.#relays?.attach(lease.client)
   }
 
   /** Stops passing on the events of the connection this client held. */
@@ -363,8 +318,7 @@ export class RoutedClient {
     const lease = this.#attached
     if (lease === undefined) return
     this.#attached = undefined
-    const relays = this.#relays
-    if (relays !== undefined) for (const [event, relay] of relays) lease.client.removeListener(event, relay)
+    this.#relays?.detach(lease.client)
   }
 
   /** Returns the pinned connection to its pool (destroyed if `error` says it may be broken). */
@@ -378,15 +332,9 @@ export class RoutedClient {
 
   /** Someone listens to `event` on this client: if it is the connection's, it is passed on from now on. */
   #listened(event: string | symbol): void {
-    if (!(RELAYED_EVENTS as readonly (string | symbol)[]).includes(event)) return
-    this.#relays ??= new Map()
-    if (this.#relays.has(event as RelayedEvent)) return
-    // Passed on only while this client has listeners: a connection error nobody hears stays the router's.
-    const relay = (...args: unknown[]) => {
-      if (this.listenerCount(event) > 0) this.emit(event, ...args)
-    }
-    this.#relays.set(event as RelayedEvent, relay)
-    this.#attached?.client.on(event as 'error', relay)
+    if (!isRelayedEvent(event)) return
+    this.#relays ??= new ClientEventRelay(this)
+    this.#relays.listen(event, this.#attached?.client)
   }
 }
 

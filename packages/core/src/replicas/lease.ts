@@ -1,5 +1,5 @@
-import type pg from 'pg'
 import { PgRouteError } from '../errors.js'
+import type { LeaseRecord } from './lease-record.js'
 import type { NodeRole, RouterNode } from './router-node.js'
 
 /**
@@ -7,21 +7,14 @@ import type { NodeRole, RouterNode } from './router-node.js'
  * topology epoch of its {@link NodeSet}. Held across statements by a pinned client, a transaction, a client of
  * `router.primary` or a cursor; see {@link leaseIsCurrent} for what a holder checks before sending on it.
  */
-export interface Lease {
-  readonly node: RouterNode
-  readonly client: pg.PoolClient
-  /** The node's role at checkout. */
-  readonly role: NodeRole
-  /** The topology epoch at checkout (`NodeSet.epoch`). */
-  readonly epoch: number
-}
+export type Lease = LeaseRecord<RouterNode, NodeRole>
 
 /**
  * Whether `lease` still speaks for its node: the node's role has not changed, and it has not been fenced (or
  * unfenced), since the connection was checked out. Two comparisons, no allocation: cheap enough to run before
  * every statement sent on a held connection. A node merely down, or removed (it drains), leaves its leases current.
  */
-export function leaseIsCurrent(lease: Lease): boolean {
+export function leaseIsCurrent(lease: LeaseRecord): boolean {
   return lease.node.roleEpoch <= lease.epoch && lease.node.role === lease.role
 }
 
@@ -30,7 +23,7 @@ export function leaseIsCurrent(lease: Lease): boolean {
  * connection was closed (so the server rolls back a transaction open on it). `outcome` is `aborted`: nothing the
  * caller asked for on it since its transaction began can commit.
  */
-export function roleChangedError(lease: Lease): PgRouteError {
+export function roleChangedError(lease: LeaseRecord): PgRouteError {
   const { node } = lease
   const now = node.state === 'fenced' ? `fenced (${node.reason ?? 'no reason recorded'})` : `the ${node.role}`
   return new PgRouteError(

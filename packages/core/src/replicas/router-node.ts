@@ -3,7 +3,7 @@ import type { ReplicaInfo } from '../config/replica-info.js'
 import type { NodeSpec } from '../config/resolved-options.js'
 import { hideClient } from '../errors.js'
 import { type DistanceChoice, isDistanceChoice } from './distance-choice.js'
-import type { Lease } from './lease.js'
+import type { LeaseRecord as Lease } from './lease-record.js'
 import { SlotBag, type Slotted } from './slot-bag.js'
 
 /** A replica's sync state in the primary's `pg_stat_replication`. */
