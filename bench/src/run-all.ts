@@ -20,6 +20,7 @@ const BENCHES = [
   'learned-routing',
   'read-after-write',
   'sync-read-after-write',
+  'session-read',
   'kysely-throughput',
   'drizzle-throughput',
   'client-overhead',
@@ -43,6 +44,8 @@ Benches:
   learned-routing     refused round trips of a writing SELECT fn(), with and without learnRouting
   read-after-write    stale reads right after a write: pgroute sessions vs Drizzle withReplicas, kysely-replication
   sync-read-after-write  a session's read after its write on a remote_apply synchronous standby vs the LSN wait
+  session-read        a session's read right after its write vs a plain read: p50, added round trips, stale reads,
+                      on loopback and with every node behind a delay proxy
   kysely-throughput   PgRouteDialect vs Kysely's PostgresDialect
   drizzle-throughput  pgrouteDrizzle vs drizzle(pg.Pool)
   client-overhead     client CPU per query of Kysely's pinned path, router.pool clients and router.pool.query,
@@ -67,6 +70,8 @@ Settings (environment variables):
   BENCH_FLEET_RATE      light traffic of fleet, operations per second per router (default 2)
   BENCH_DISTANCE_NEAR   round-trip time distance adds to the near replica, ms (default 0)
   BENCH_DISTANCE_FAR    round-trip time distance adds to the far replica, ms (default 2)
+  BENCH_SESSION_DELAY   round-trip time session-read adds to every node in its second set-up, ms (default 2)
+  BENCH_SESSION_CALLERS callers of session-read, each on its own row (default 1)
 
 One bench alone, with its longer defaults:
   node --conditions=pgroute-source --import tsx bench/src/<bench>.ts

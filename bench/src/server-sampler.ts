@@ -22,7 +22,7 @@ export const APPLICATION_NAMES: Readonly<Record<Owner, string>> = {
 /**
  * Which statements are whose, by their normalised text in pg_stat_statements: the probe reads
  * `pg_is_in_recovery() AS in_recovery` (health/node-probe.ts), the control connection reads WAL positions as
- * `...::text AS lsn` (session/read-your-writes.ts), the fleet's application touches `fleet_counters`.
+ * `...::text AS lsn` (session/position-lookups.ts), the fleet's application touches `fleet_counters`.
  */
 function ownerOfStatement(query: string): Owner | undefined {
   if (query.includes('AS in_recovery')) return 'monitor'

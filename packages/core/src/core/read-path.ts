@@ -45,11 +45,8 @@ export class ReadPath {
       read.reason = READ_ON_PRIMARY_REASON
       return this.#replicas.readFallback()
     }
-    const required = session === undefined ? undefined : await this.#causal.required(session)
-    if (required !== undefined) {
-      read.reason = 'read-your-writes'
-      return this.#causal.nodeFor(required, read)
-    }
+    const ruled = session === undefined ? undefined : await this.#causal.nodeFor(session, read)
+    if (ruled !== undefined) return ruled
     const node = this.#replicas.pick(read)
     read.reason = this.#replicas.reason(node, read)
     read.exclude(node)

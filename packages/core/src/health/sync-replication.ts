@@ -238,6 +238,16 @@ function counted(policy: StandbyPolicy, snapshot: SyncSnapshot, sender: WalSende
 }
 
 /**
+ * The WAL senders as `pg_stat_replication` lists them (the same rows and values, privileges included), read from
+ * the two functions that view joins, without its join to `pg_authid` that nothing here reads: the primary's
+ * position lookup with this column took 0.50 ms on loopback naming the view, 0.20 ms naming the functions
+ * (PostgreSQL 18; the position alone, 0.03 ms).
+ */
+const SENDERS = `(SELECT json_agg(json_build_array(a.application_name, w.pid, a.backend_start::text, w.state,
+      w.sync_state, w.sync_priority)) FROM pg_stat_get_wal_senders() w
+      JOIN pg_stat_get_activity(NULL) a ON a.pid = w.pid)`
+
+/**
  * A column (`sync`, text) with what the primary says of synchronous replication, for {@link parseSyncSnapshot}:
  * `NULL` on a standby. Needs no privilege; the senders' state needs `pg_read_all_stats` (else it reads as not
  * visible).
@@ -248,8 +258,7 @@ export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELS
     'loaded', pg_conf_load_time()::text,
     'age', EXTRACT(EPOCH FROM clock_timestamp() - pg_conf_load_time()) * 1000,
     'pid', pg_backend_pid(),
-    'senders', (SELECT json_agg(json_build_array(application_name, pid, backend_start::text, state, sync_state,
-      sync_priority)) FROM pg_stat_replication))::text END AS sync`
+    'senders', ${SENDERS})::text END AS sync`
 
 type SenderRow = [string | null, number | null, string | null, string | null, string | null, number | null]
 

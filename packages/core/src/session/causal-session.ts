@@ -89,6 +89,8 @@ export class CausalSession {
   #settling: Promise<WalPosition | undefined> | undefined
   /** Writes the settle in flight covers: a write completed after it started needs another one. */
   #settlingWrites = 0
+  /** Writes whose position after them is still being read. */
+  #unplaced = 0
   /** When the session's first write started, and its last one completed (`performance.now()`). */
   #since: number | undefined
   #until = 0
@@ -153,11 +155,24 @@ export class CausalSession {
       ticket === 'config' ? 'config' : ticket?.fixed === 'remote_apply' ? 'apply' : 'unknown'
     if (commits === 'unknown' || this.#commits === 'unknown') this.#commits = 'unknown'
     else if (commits === 'config') this.#commits = 'config'
+    this.#unplaced++
+    const placed = () => {
+      this.#unplaced--
+    }
+    void write.upper.then(placed, placed)
     this.#pending ??= []
     const pending = this.#pending
     const same = pending.findIndex((each) => each.node === write.node && each.timeline === write.timeline)
     if (same === -1) pending.push(write)
     else pending[same] = write
+  }
+
+  /**
+   * Whether the position after one of the session's writes is still being read (a settle now waits for the
+   * round trip of that lookup to the write's node).
+   */
+  get placing(): boolean {
+    return this.#unplaced > 0
   }
 
   /** Whether the session has a write whose position has not been settled yet. */
