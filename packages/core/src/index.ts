@@ -70,9 +70,9 @@ export type { NodeRole, NodeState } from './replicas/router-node.js'
 export {
   createRouter,
   Router,
-  type SessionOptions,
   type TransactionOptions,
 } from './router/router.js'
 export type { RouterHealth } from './router/router-health.js'
 export type { NodeStatus } from './router/router-status.js'
 export { isToken } from './session/causal-session.js'
+export type { SessionHandle, SessionOptions } from './session/session-handle.js'
