@@ -17,7 +17,11 @@ import { Hono } from 'hono'
 /** What the parent asks for. */
 export interface ServerSpec {
   readonly framework: 'express' | 'fastify' | 'hono'
-  readonly middleware: boolean
+  /**
+   * The read-your-writes middleware, a middleware that only passes the request on (`no-op`: what the framework
+   * charges for a middleware at all), or none.
+   */
+  readonly middleware: 'readYourWrites' | 'no-op' | 'none'
   /**
    * Run one `router.session()` at start-up, without the middleware: Node 20 turns on its async hooks for
    * AsyncLocalStorage on first use, after which every promise of the process costs a little more. An application
@@ -44,7 +48,8 @@ const pong = { ok: true }
 async function start(): Promise<{ port: number; close: () => Promise<void> }> {
   if (spec.framework === 'fastify') {
     const app = Fastify()
-    if (spec.middleware) await app.register(fastifyReadYourWrites, { router })
+    if (spec.middleware === 'readYourWrites') await app.register(fastifyReadYourWrites, { router })
+    if (spec.middleware === 'no-op') app.addHook('onRequest', (_request, _reply, next) => next())
     app.get('/ping', async () => pong)
     await app.listen({ port: 0, host: '127.0.0.1' })
     return { port: (app.server.address() as AddressInfo).port, close: () => app.close() }
@@ -52,14 +57,16 @@ async function start(): Promise<{ port: number; close: () => Promise<void> }> {
   let server: Server
   if (spec.framework === 'express') {
     const app = express()
-    if (spec.middleware) app.use(expressReadYourWrites({ router }))
+    if (spec.middleware === 'readYourWrites') app.use(expressReadYourWrites({ router }))
+    if (spec.middleware === 'no-op') app.use((_req, _res, next) => next())
     app.get('/ping', (_req, res) => {
       res.json(pong)
     })
     server = createServer(app)
   } else {
     const app = new Hono()
-    if (spec.middleware) app.use(honoReadYourWrites({ router }))
+    if (spec.middleware === 'readYourWrites') app.use(honoReadYourWrites({ router }))
+    if (spec.middleware === 'no-op') app.use((_c, next) => next())
     app.get('/ping', (c) => c.json(pong))
     server = createAdaptorServer({ fetch: app.fetch }) as Server
   }

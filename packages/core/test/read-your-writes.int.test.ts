@@ -249,3 +249,73 @@ describe('session(fn, { readOnPrimary: true })', () => {
     ).rejects.toMatchObject({ name: 'ConfigError', option: 'readOnPrimary' })
   })
 })
+
+describe('router.openSession()', () => {
+  it('is one session across stages entered with run(): thousands of write-then-read cycles, zero stale reads', async () => {
+    const result = tally()
+    await workers(150, async (id, i) => {
+      // Each stage is entered from outside any session, as a framework calls a middleware's next() and a handler.
+      const session = router.openSession()
+      const written = await session.run(write, id)
+      count(result, written, await session.run(readers[i % readers.length]!, id))
+    })
+    expect(result.reads).toBe(WORKERS * 150)
+    expect(result.stale).toBe(0)
+    expectReplicaShare(result, 'reads in opened sessions')
+  })
+
+  it('runs synchronously, and is empty (no token) until a write of it completes', async () => {
+    const session = router.openSession()
+    expect(session.run((a: number, b: number) => a + b, 1, 2)).toBe(3)
+    expect(session.empty).toBe(true)
+    expect(await session.token()).toBeUndefined()
+    expect(await session.run(() => router.token())).toBeUndefined()
+    await session.run(() => router.query(READ, [1]))
+    expect(session.empty).toBe(true)
+    await session.run(write, 1)
+    expect(session.empty).toBe(false)
+    const token = await session.token()
+    expect(isToken(token)).toBe(true)
+    expect(await session.run(() => router.token())).toBe(token)
+    // Outside its stages, the async context has no session.
+    expect(await router.token()).toBeUndefined()
+  })
+
+  it('continues from a token: not empty, its reads see the write the token stands for', async () => {
+    const result = tally()
+    await workers(60, async (id, i) => {
+      const { written, token } = await router.session(async () => ({
+        written: await write(id),
+        token: (await router.token())!,
+      }))
+      const session = router.openSession({ token })
+      expect(session.empty).toBe(false)
+      count(result, written, await session.run(readers[i % readers.length]!, id))
+      expect(await session.token()).toBe(token)
+    })
+    expect(result.stale).toBe(0)
+    expectReplicaShare(result, 'reads in opened sessions with a token')
+  })
+
+  it('inside a scope, joins it (the scope continues from its token and sees its writes)', async () => {
+    const token = await router.session(async () => {
+      await write(2)
+      return (await router.token())!
+    })
+    await router.session(async () => {
+      expect(await router.token()).toBeUndefined()
+      expect(router.openSession({ token }).empty).toBe(false)
+      expect(await router.token()).toBe(token)
+    })
+    await router.session(async () => {
+      await router.openSession().run(write, 3)
+      expect(isToken(await router.token())).toBe(true)
+    })
+  })
+
+  it('throws PGROUTE_INVALID_TOKEN for a malformed token, at once', () => {
+    expect(() => router.openSession({ token: 'not-a-token' })).toThrow(
+      expect.objectContaining({ code: 'PGROUTE_INVALID_TOKEN' }),
+    )
+  })
+})

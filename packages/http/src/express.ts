@@ -11,13 +11,14 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { holdHeaders, prepareHeldResponses } from './held-response.js'
+import { type AnswerToken, holdHeaders, prepareHeldResponses } from './held-response.js'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
-import { isInvalidToken, openScope } from './request-scope.js'
+import { isInvalidToken, openRequestSession } from './request-scope.js'
 import { invalidTokenBody, requestTokens } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { answerHeaders } from './response-token.js'
 import { emitInScope, prepareScopedEmit } from './scoped-emitter.js'
+import type { OpenedSession } from './session-router.js'
 
 export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
 
@@ -33,10 +34,11 @@ export type ReadYourWritesMiddleware = (
  * `router.session()` continuing from the token the client sent (header and/or cookie), and answers with the
  * session's new token in the same places. A malformed token is answered with 400 and nothing else runs.
  *
- * The headers of the answer are held back until the token is known (a write makes it cost a round trip to the
- * primary): `res.json()`, `res.send()`, streams and `res.writeHead()` all work as usual. Request body events run
- * inside the session, so body parsers registered after this middleware keep the session too. Register it
- * before the routes.
+ * When the session has anything to see by the time the answer starts, its headers are held back until the token
+ * is known (a write makes it cost a round trip to the primary): `res.json()`, `res.send()`, streams and
+ * `res.writeHead()` all work as usual. A request with nothing to see (no token sent, no write) is answered at
+ * once. Request body events run inside the session, so body parsers registered after this middleware keep the
+ * session too. Register it before the routes.
  *
  * @example
  * ```ts
@@ -54,29 +56,27 @@ export function readYourWrites(options: ReadYourWritesOptions): ReadYourWritesMi
   const { onTokenError } = resolved
   prepareHeldResponses()
   prepareScopedEmit()
+  const answer: AnswerToken = (response, session) =>
+    session.token().then((token) => {
+      if (token === undefined || response.headersSent) return
+      for (const [name, value] of answerHeaders(resolved, token)) appendHeader(response, name, value)
+    }, onTokenError)
   return (request, response, next) => {
     const tokens = requestTokens(resolved, (name) => request.headers[name])
-    openScope(
-      resolved.router(),
-      tokens,
-      (scope) => {
-        emitInScope(request, scope)
-        holdHeaders(response, () =>
-          scope.token().then((token) => {
-            if (token === undefined || response.headersSent) return
-            for (const [name, value] of answerHeaders(resolved, token)) appendHeader(response, name, value)
-          }, onTokenError),
-        )
-        next()
-      },
-      (error) => {
-        const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
-        if (body === undefined) return next(error)
-        response.statusCode = 400
-        response.setHeader('content-type', 'application/json; charset=utf-8')
-        response.end(JSON.stringify(body))
-      },
-    )
+    let session: OpenedSession
+    try {
+      session = openRequestSession(resolved.router(), tokens)
+    } catch (error) {
+      const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
+      if (body === undefined) return next(error)
+      response.statusCode = 400
+      response.setHeader('content-type', 'application/json; charset=utf-8')
+      response.end(JSON.stringify(body))
+      return
+    }
+    emitInScope(request, session)
+    holdHeaders(response, session, answer)
+    session.run(next)
   }
 }
 

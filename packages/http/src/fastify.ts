@@ -11,71 +11,95 @@
  *
  * @packageDocumentation
  */
-import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  RouteHandlerMethod,
+} from 'fastify'
 import fp from 'fastify-plugin'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
-import { isInvalidToken, openScope, type RequestScope } from './request-scope.js'
+import { isInvalidToken, openRequestSession } from './request-scope.js'
 import { invalidTokenBody, requestTokens } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { answerHeaders } from './response-token.js'
+import type { OpenedSession } from './session-router.js'
 
 export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
+
+/** A request of an instance the plugin was registered on: its session under the registration's own key. */
+type WithSession = Record<symbol, OpenedSession | null>
+
+function callHandler(
+  handler: RouteHandlerMethod,
+  instance: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): unknown {
+  return handler.call(instance, request, reply)
+}
 
 const plugin: FastifyPluginCallback<ReadYourWritesOptions> = (app, options, done) => {
   const resolved = resolveOptions(options)
   const { onTokenError } = resolved
-  const scopes = new WeakMap<FastifyRequest, RequestScope>()
+  // A request decoration, so that every request is made with the property (one shape); a key of this
+  // registration's own, so that two registrations do not share it.
+  const key = Symbol('pgroute.session')
+  app.decorateRequest(key, null)
+  const sessionOf = (request: FastifyRequest) => (request as unknown as WithSession)[key] ?? undefined
 
   app.addHook('onRequest', (request, reply, next) => {
     const tokens = requestTokens(resolved, (name) => request.headers[name])
-    openScope(
-      resolved.router(),
-      tokens,
-      (scope) => {
-        scopes.set(request, scope)
-        next()
-      },
-      (error) => {
-        const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
-        if (body === undefined) next(error as Error)
-        else reply.code(400).send(body)
-      },
-    )
+    let session: OpenedSession
+    try {
+      session = openRequestSession(resolved.router(), tokens)
+    } catch (error) {
+      const body = isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
+      if (body === undefined) next(error as Error)
+      else reply.code(400).send(body)
+      return
+    }
+    ;(request as unknown as WithSession)[key] = session
+    session.run(next)
   })
 
   // Each later stage re-enters the session, whatever async context the stage before it resumed from (a hook
   // that calls done() from a shared queue or an event of another request would otherwise leave it).
   const reenter = (request: FastifyRequest, _reply: unknown, next: () => void) => {
-    const scope = scopes.get(request)
-    if (scope === undefined) next()
-    else scope.run(next)
+    const session = sessionOf(request)
+    if (session === undefined) next()
+    else session.run(next)
   }
   app.addHook('preValidation', reenter)
   app.addHook('preHandler', reenter)
   app.addHook('onRoute', (route) => {
     const handler = route.handler
     route.handler = function (this: FastifyInstance, request, reply) {
-      const scope = scopes.get(request)
-      return scope === undefined
+      const session = sessionOf(request)
+      return session === undefined
         ? handler.call(this, request, reply)
-        : scope.run(() => handler.call(this, request, reply))
+        : session.run(callHandler, handler, this, request, reply)
     }
   })
 
-  // Runs before the answer is written, whether the handler returned it or called reply.send() itself.
-  app.addHook('onSend', async (request, reply, payload) => {
-    const scope = scopes.get(request)
-    if (scope === undefined) return payload
-    try {
-      const token = await scope.token()
-      if (token !== undefined) {
+  // Runs before the answer is written, whether the handler returned it or called reply.send() itself. A
+  // session with nothing to see has no token: the answer goes on at once.
+  app.addHook('onSend', (request, reply, payload, next) => {
+    const session = sessionOf(request)
+    if (session === undefined || session.empty) {
+      next(null, payload)
+      return
+    }
+    session
+      .token()
+      .then((token) => {
+        if (token === undefined) return
         // Fastify appends `set-cookie` values rather than replacing them.
         for (const [name, value] of answerHeaders(resolved, token)) reply.header(name, value)
-      }
-    } catch (error) {
-      onTokenError(error)
-    }
-    return payload
+      })
+      .catch(onTokenError)
+      .then(() => next(null, payload), next)
   })
 
   done()

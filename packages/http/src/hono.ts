@@ -10,12 +10,13 @@
  *
  * @packageDocumentation
  */
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
-import { continueSession, isInvalidToken } from './request-scope.js'
-import { invalidTokenBody, requestTokens } from './request-tokens.js'
+import { isInvalidToken, openRequestSession } from './request-scope.js'
+import { invalidTokenBody, requestTokens, type SentToken } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { setToken } from './response-token.js'
+import type { OpenedSession } from './session-router.js'
 
 export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
 
@@ -38,34 +39,29 @@ export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writ
 export function readYourWrites(options: ReadYourWritesOptions): MiddlewareHandler {
   const resolved = resolveOptions(options)
   const { onTokenError } = resolved
-  return async (c, next) => {
-    const tokens = requestTokens(resolved, (name) => c.req.header(name))
-    const router = resolved.router()
-    let started = false
+  const answer = (c: Context, session: OpenedSession): Promise<void> =>
+    session.token().then((token) => {
+      if (token === undefined) return
+      try {
+        setToken(c.res.headers, resolved, token)
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error
+        // Immutable headers (a fetch() answer, Response.redirect()): Hono's setter makes a copy first.
+        c.res = new Response(c.res.body, c.res)
+        setToken(c.res.headers, resolved, token)
+      }
+    }, onTokenError)
+  // Not an async function: a request with nothing to see costs one promise more than the handler's own.
+  return (c, next) => {
+    let tokens: readonly SentToken[] | undefined
+    let session: OpenedSession
     try {
-      await continueSession(router, tokens, async () => {
-        started = true
-        await next()
-        let token: string | undefined
-        try {
-          token = await router.token()
-        } catch (error) {
-          onTokenError(error)
-        }
-        if (token === undefined) return
-        try {
-          setToken(c.res.headers, resolved, token)
-        } catch (error) {
-          if (!(error instanceof TypeError)) throw error
-          // Immutable headers (a fetch() answer, Response.redirect()): Hono's setter makes a copy first.
-          c.res = new Response(c.res.body, c.res)
-          setToken(c.res.headers, resolved, token)
-        }
-      })
+      tokens = requestTokens(resolved, (name) => c.req.header(name))
+      session = openRequestSession(resolved.router(), tokens)
     } catch (error) {
-      const body = !started && isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
-      if (body === undefined) throw error
-      return c.json(body, 400)
+      const body = tokens !== undefined && isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
+      return body === undefined ? Promise.reject(error) : Promise.resolve(c.json(body, 400))
     }
+    return session.run(next).then(() => (session.empty ? undefined : answer(c, session)))
   }
 }

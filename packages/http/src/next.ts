@@ -12,10 +12,11 @@
  * @packageDocumentation
  */
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
-import { continueSession, isInvalidToken } from './request-scope.js'
-import { invalidTokenBody, requestTokens } from './request-tokens.js'
+import { isInvalidToken, openRequestSession } from './request-scope.js'
+import { invalidTokenBody, requestTokens, type SentToken } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { withToken } from './response-token.js'
+import type { OpenedSession } from './session-router.js'
 
 export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
 
@@ -55,25 +56,24 @@ export function readYourWrites(options: ReadYourWritesOptions): WithReadYourWrit
   const resolved = resolveOptions(options)
   const { onTokenError } = resolved
   return (handler) => async (request, context) => {
-    const tokens = requestTokens(resolved, (name) => request.headers.get(name) ?? undefined)
-    const router = resolved.router()
-    let started = false
+    let tokens: readonly SentToken[] | undefined
+    let session: OpenedSession
     try {
-      return await continueSession(router, tokens, async () => {
-        started = true
-        const response = await handler(request, context)
-        let token: string | undefined
-        try {
-          token = await router.token()
-        } catch (error) {
-          onTokenError(error)
-        }
-        return token === undefined ? response : withToken(response, resolved, token)
-      })
+      tokens = requestTokens(resolved, (name) => request.headers.get(name) ?? undefined)
+      session = openRequestSession(resolved.router(), tokens)
     } catch (error) {
-      const body = !started && isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
+      const body = tokens !== undefined && isInvalidToken(error) ? invalidTokenBody(tokens) : undefined
       if (body === undefined) throw error
       return Response.json(body, { status: 400 })
     }
+    const response = await session.run(handler, request, context)
+    if (session.empty) return response
+    let token: string | undefined
+    try {
+      token = await session.token()
+    } catch (error) {
+      onTokenError(error)
+    }
+    return token === undefined ? response : withToken(response, resolved, token)
   }
 }

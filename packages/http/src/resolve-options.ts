@@ -92,7 +92,11 @@ export function resolveOptions(options: ReadYourWritesOptions): ResolvedOptions 
 /** Duck-typed rather than `instanceof`, so a router from another copy of @pgroute/core is accepted. */
 function checkRouter(router: unknown): asserts router is SessionRouter {
   const candidate = router as Partial<SessionRouter> | undefined
-  if (typeof candidate?.session !== 'function' || typeof candidate.token !== 'function') {
+  if (
+    typeof candidate?.session !== 'function' ||
+    typeof candidate.token !== 'function' ||
+    typeof candidate.openSession !== 'function'
+  ) {
     throw new ConfigError(
       'router',
       `expected a Router from createRouter() of @pgroute/core, got ${describe(router)}`,

@@ -6,7 +6,7 @@ import { resolveOptions } from '../src/resolve-options.js'
 import { answerHeaders } from '../src/response-token.js'
 
 /** Only its shape is checked: the options never call it. */
-const router = { session: async () => undefined, token: async () => undefined } as never
+const router = { session: async () => undefined, token: async () => undefined, openSession() {} } as never
 const TOKEN = '0/3000060@1'
 
 function configError(options: unknown): { option: string; message: string } {
@@ -60,6 +60,7 @@ describe('resolveOptions', () => {
     [undefined, 'options'],
     [{}, 'router'],
     [{ router: { session() {} } }, 'router'],
+    [{ router: { session() {}, token() {} } }, 'router'],
     [{ router, header: 'x token' }, 'header'],
     [{ router, header: '' }, 'header'],
     [{ router, header: false }, 'header'],

@@ -14,12 +14,15 @@ import type { SessionRouter } from '../src/session-router.js'
 
 /**
  * A router whose `token()` fails, as the real one does when the primary fails under the lookup of its WAL
- * position after a write (no database is needed to show what the integrations then do).
+ * position after a write (no database is needed to show what the integrations then do). `wrote`: whether its
+ * sessions are ones that wrote (not `empty`), whose token is asked for after the handler.
  */
-function failingRouter(): SessionRouter {
+function failingRouter(wrote = true): SessionRouter {
+  const token = () => Promise.reject(new Error('the primary went away'))
   return {
     session: (fn) => Promise.resolve().then(fn),
-    token: () => Promise.reject(new Error('the primary went away')),
+    token,
+    openSession: () => ({ run: (fn, ...args) => fn(...args), token, empty: !wrote }),
   }
 }
 
@@ -37,67 +40,82 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
+type Start = (router: SessionRouter, onTokenError: (error: unknown) => void) => Promise<string>
+
+/** Each integration's server answering `GET /` with `{ done: true }`, without touching the router. */
+const starters: Array<[string, Start]> = [
+  [
+    'express',
+    async (router, onTokenError) => {
+      const app = express()
+      app.use(expressReadYourWrites({ router, onTokenError }))
+      app.get('/', (_req, res) => {
+        res.json({ done: true })
+      })
+      return listen(createServer(app))
+    },
+  ],
+  [
+    'fastify',
+    async (router, onTokenError) => {
+      const app = Fastify()
+      await app.register(fastifyReadYourWrites, { router, onTokenError })
+      app.get('/', async () => ({ done: true }))
+      await app.ready()
+      return listen(app.server)
+    },
+  ],
+  [
+    'hono',
+    async (router, onTokenError) => {
+      const app = new Hono()
+      app.use(honoReadYourWrites({ router, onTokenError }))
+      app.get('/', (c) => c.json({ done: true }))
+      return listen(
+        createServer(async (req, res) => {
+          const answer = await app.fetch(new Request(`http://x${req.url}`))
+          res.writeHead(answer.status, Object.fromEntries(answer.headers))
+          res.end(await answer.text())
+        }),
+      )
+    },
+  ],
+  [
+    'next',
+    async (router, onTokenError) => {
+      const handler = nextReadYourWrites({ router, onTokenError })(async () => Response.json({ done: true }))
+      return listen(
+        createServer(async (req, res) => {
+          const answer = await handler(new Request(`http://x${req.url}`), {})
+          res.writeHead(answer.status, Object.fromEntries(answer.headers))
+          res.end(await answer.text())
+        }),
+      )
+    },
+  ],
+]
+
 describe('when the token cannot be had after the handler', () => {
-  it.each([
-    [
-      'express',
-      async (onTokenError: (error: unknown) => void) => {
-        const app = express()
-        app.use(expressReadYourWrites({ router: failingRouter(), onTokenError }))
-        app.get('/', (_req, res) => {
-          res.json({ done: true })
-        })
-        return listen(createServer(app))
-      },
-    ],
-    [
-      'fastify',
-      async (onTokenError: (error: unknown) => void) => {
-        const app = Fastify()
-        await app.register(fastifyReadYourWrites, { router: failingRouter(), onTokenError })
-        app.get('/', async () => ({ done: true }))
-        await app.ready()
-        return listen(app.server)
-      },
-    ],
-    [
-      'hono',
-      async (onTokenError: (error: unknown) => void) => {
-        const app = new Hono()
-        app.use(honoReadYourWrites({ router: failingRouter(), onTokenError }))
-        app.get('/', (c) => c.json({ done: true }))
-        return listen(
-          createServer(async (req, res) => {
-            const answer = await app.fetch(new Request(`http://x${req.url}`))
-            res.writeHead(answer.status, Object.fromEntries(answer.headers))
-            res.end(await answer.text())
-          }),
-        )
-      },
-    ],
-    [
-      'next',
-      async (onTokenError: (error: unknown) => void) => {
-        const handler = nextReadYourWrites({ router: failingRouter(), onTokenError })(async () =>
-          Response.json({ done: true }),
-        )
-        return listen(
-          createServer(async (req, res) => {
-            const answer = await handler(new Request(`http://x${req.url}`), {})
-            res.writeHead(answer.status, Object.fromEntries(answer.headers))
-            res.end(await answer.text())
-          }),
-        )
-      },
-    ],
-  ])('%s: answers without it, and reports the error', async (_name, start) => {
+  it.each(starters)('%s: answers without it, and reports the error', async (_name, start) => {
     const errors: unknown[] = []
-    const base = await start((error) => errors.push(error))
+    const base = await start(failingRouter(), (error) => errors.push(error))
     const answer = await fetch(base)
     expect(answer.status).toBe(200)
     expect(await answer.json()).toEqual({ done: true })
     expect(answer.headers.get('x-pgroute-token')).toBeNull()
     expect(errors).toEqual([new Error('the primary went away')])
+  })
+})
+
+describe('a request with nothing to see (no token sent, no write)', () => {
+  it.each(starters)('%s: is answered at once, its token never asked for', async (_name, start) => {
+    const errors: unknown[] = []
+    const base = await start(failingRouter(false), (error) => errors.push(error))
+    const answer = await fetch(base)
+    expect(answer.status).toBe(200)
+    expect(await answer.json()).toEqual({ done: true })
+    expect(answer.headers.get('x-pgroute-token')).toBeNull()
+    expect(errors).toEqual([])
   })
 })
 

@@ -8,7 +8,6 @@ import type { RejectedStatement } from '../core/rejection-log.js'
 import { RouterCore } from '../core/router-core.js'
 import type { Submittable } from '../core/submittable.js'
 import { ConfigError, PgRouteError } from '../errors.js'
-import type { WalPosition } from '../health/lsn.js'
 import { EventTracer, RouteEventTracer } from '../observability/event-tracer.js'
 import { loadOpenTelemetry } from '../observability/open-telemetry-loader.js'
 import type { RouterEvents } from '../observability/router-events.js'
@@ -17,7 +16,8 @@ import { RouterTelemetry } from '../observability/router-telemetry.js'
 import { combineTracers } from '../observability/router-tracer.js'
 import { RoutedClient } from '../pool/routed-client.js'
 import { RoutedPool } from '../pool/routed-pool.js'
-import { CausalSession, formatToken, parseToken } from '../session/causal-session.js'
+import type { CausalSession } from '../session/causal-session.js'
+import { openSession, SessionHandle, type SessionOptions, tokenOf } from '../session/session-handle.js'
 import {
   isLastingFailure,
   nextProbe,
@@ -28,18 +28,6 @@ import {
 import { healthOf, type RouterHealth, writerProblemOf } from './router-health.js'
 import { type NodeStatus, statusOf } from './router-status.js'
 import { runTransaction, type TransactionOptions } from './transaction-runner.js'
-
-/** Options of {@link Router.session}. */
-export interface SessionOptions {
-  /** A token from `router.token()` of an earlier scope (a cookie, header or job payload) to continue from. */
-  readonly token?: string
-  /**
-   * Every read of the scope goes to the primary (never a fenced one), whatever the replicas have replayed: the
-   * `always` consistency of a job that must see the newest data. Inside a scope already open, it makes that scope
-   * read on the primary from then on (a scope's reads only ever get stricter).
-   */
-  readonly readOnPrimary?: boolean
-}
 
 /**
  * Routes each statement to the primary or the best replica. Create it with {@link createRouter}.
@@ -183,23 +171,32 @@ export class Router extends EventEmitter<RouterEvents> {
    * ```
    */
   session<T>(fn: () => T | Promise<T>, options: SessionOptions = {}): Promise<T> {
-    let floor: WalPosition | undefined
-    const { readOnPrimary = false } = options
+    const { sessions } = this.#core
+    let session: CausalSession
     try {
-      if (typeof readOnPrimary !== 'boolean') throw new ConfigError('readOnPrimary', 'expected a boolean')
-      floor = options.token === undefined ? undefined : parseToken(options.token)
+      session = openSession(sessions, options)
     } catch (error) {
       return Promise.reject(error)
     }
-    const current = this.#core.sessions.getStore()
-    if (current) {
-      if (floor !== undefined) current.observe(floor)
-      if (readOnPrimary) current.readOnPrimary = true
-      return Promise.resolve().then(fn)
-    }
-    const session = new CausalSession(floor)
-    session.readOnPrimary = readOnPrimary
-    return this.#core.sessions.run(session, async () => fn())
+    if (session === sessions.getStore()) return Promise.resolve().then(fn)
+    return sessions.run(session, async () => fn())
+  }
+
+  /**
+   * Opens a read-your-writes scope without running anything in it yet, for work that runs in stages called from
+   * elsewhere (an HTTP framework's middleware, hooks and handler): each stage enters it with
+   * {@link SessionHandle.run}, synchronously, and {@link SessionHandle.empty} tells without a wait whether it has
+   * a token at all. Called inside a scope, it joins that scope, as {@link session} does. Throws
+   * `PGROUTE_INVALID_TOKEN` for a malformed `token`.
+   *
+   * @example
+   * ```ts
+   * app.use((req, res, next) => router.openSession({ token: req.get('x-pgroute-token') }).run(next))
+   * ```
+   */
+  openSession(options: SessionOptions = {}): SessionHandle {
+    const { sessions, causal } = this.#core
+    return new SessionHandle(sessions, openSession(sessions, options), causal)
   }
 
   /**
@@ -209,9 +206,7 @@ export class Router extends EventEmitter<RouterEvents> {
    */
   async token(): Promise<string | undefined> {
     const session = this.#core.sessions.getStore()
-    if (!session) return undefined
-    const position = await this.#core.causal.required(session)
-    return position === undefined ? undefined : formatToken(position)
+    return session === undefined ? undefined : tokenOf(this.#core.causal, session)
   }
 
   /** Classifies `sql` with this router's settings (`writeFunctions`). */

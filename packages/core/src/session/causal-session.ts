@@ -175,6 +175,14 @@ export class CausalSession {
     return this.#unplaced > 0
   }
 
+  /**
+   * Whether the session has nothing to see: no token's position (verified or not), no settled floor, no write
+   * whose position is not settled yet. Its reads then need nothing of a replica, and it has no token.
+   */
+  get empty(): boolean {
+    return this.#claim === undefined && this.#floor === undefined && this.#writes === this.#settledWrites
+  }
+
   /** Whether the session has a write whose position has not been settled yet. */
   get dirty(): boolean {
     return this.#writes !== this.#settledWrites
