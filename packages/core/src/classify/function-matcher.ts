@@ -1,5 +1,5 @@
 import type { ClassificationReason } from './classification.js'
-import { foldName, hashName, hashToken, type NameToken, sameName } from './name-hash.js'
+import { foldName, hashName, type NameToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
 export interface QualifiedName {
@@ -80,11 +80,11 @@ export class FunctionMatcher {
   }
 
   /**
-   * The reason for a call of the function `name`, qualified by `qualifier` when given; undefined when it is
-   * no write.
+   * The reason for a call of the function `name`, whose {@link hashToken} is `hash`, qualified by `qualifier`
+   * when given; undefined when it is no write.
    */
-  match(name: NameToken, qualifier: NameToken | undefined): ClassificationReason | undefined {
-    const entries = this.#byHash.get(hashToken(name))
+  match(name: NameToken, hash: number, qualifier: NameToken | undefined): ClassificationReason | undefined {
+    const entries = this.#byHash.get(hash)
     if (entries === undefined) return undefined
     for (const entry of entries) {
       if (!sameName(name, entry.name, entry.exactQuoted)) continue

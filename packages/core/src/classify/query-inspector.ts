@@ -118,6 +118,8 @@ export class QueryInspector {
   #name: NameToken = { text: '', start: 0, end: 0, quoted: false }
   #previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
   #qualified = false
+  /** The scanner's hash of the last name when it is a word (see name-hash.ts); -1 when it must be computed. */
+  #nameHash = -1
   // A call of a function that runs SQL text: its arguments as they are read.
   #sqlName = ''
   #sqlReader: SqlTextReader | undefined
@@ -153,6 +155,7 @@ export class QueryInspector {
     // The keyword that starts the query is no name: `SELECT (` calls nothing.
     this.#name.text = ''
     this.#name.start = this.#name.end = 0
+    this.#nameHash = -1
   }
 
   /**
@@ -160,6 +163,22 @@ export class QueryInspector {
    * needs the primary, or undefined while it may be a read.
    */
   inspect(kind: number, code: number): ClassificationReason | undefined {
+    // The common case, kept small enough to be inlined: a name, literal or operator while nothing is pending.
+    if (
+      kind !== TOKEN_RPAREN &&
+      RELEVANT[code] !== 1 &&
+      this.#pendingDml === 0 &&
+      this.#updateState === 0 &&
+      this.#sqlReader === undefined
+    ) {
+      if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT)
+        this.#trackName(kind, this.#window.p1, this.#window.p2)
+      return undefined
+    }
+    return this.#inspect(kind, code)
+  }
+
+  #inspect(kind: number, code: number): ClassificationReason | undefined {
     const { p1, p2, depth } = this.#window
     if (kind === TOKEN_RPAREN) {
       // Lists and clauses of the depth just closed are over.
@@ -363,13 +382,16 @@ export class QueryInspector {
       name.end = name.text.length
     }
     name.quoted = kind === TOKEN_QUOTED_IDENT
+    this.#nameHash = kind === TOKEN_WORD ? scanner.hash : -1
   }
 
   #call(depth: number): ClassificationReason | undefined {
     const name = this.#name
-    const reason = this.#functions.match(name, this.#qualified ? this.#previous : undefined)
+    // A word's hash is the scanner's; a quoted name is hashed by its content.
+    const hash = this.#nameHash >= 0 ? this.#nameHash : hashToken(name)
+    const reason = this.#functions.match(name, hash, this.#qualified ? this.#previous : undefined)
     if (reason !== undefined || this.#sqlReader !== undefined) return reason
-    const entry = SQL_TEXT_FUNCTIONS.get(hashToken(name))
+    const entry = SQL_TEXT_FUNCTIONS.get(hash)
     if (entry === undefined || !sameName(name, entry[0])) return undefined
     // Read its arguments as they come (allocates: such calls are rare).
     this.#sqlName = entry[0]

@@ -1,4 +1,4 @@
-import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
+import { foldCase, HASH_SEED, hashFinish, hashStep, keyBits, keyHigh, keyLow } from './name-hash.js'
 
 /*
  * A PostgreSQL lexer reduced to what routing needs. It walks the text with charCodeAt and keeps the current
@@ -59,6 +59,10 @@ function isBlank(code: number): boolean {
   return code === 32 || (code >= 9 && code <= 13)
 }
 
+/** Per ASCII code: the code case-folded when it may continue a word (letters, digits, `_`, `$`), else 0. */
+const WORD_CHARS = new Uint8Array(128)
+for (let code = 0; code < 128; code++) if (isIdentChar(code)) WORD_CHARS[code] = foldCase(code)
+
 /**
  * Where a string literal continues when its segment closed just before `pos`: the position of the next segment's
  * opening quote, or -1. As scan.l's quotecontinue: blanks and `--` comments that hold at least one line break.
@@ -66,6 +70,7 @@ function isBlank(code: number): boolean {
 export function continuationQuote(text: string, pos: number): number {
   let newline = false
   for (;;) {
+    if (pos >= text.length) return -1
     const code = text.charCodeAt(pos)
     if (code === 10 || code === 13) {
       newline = true
@@ -90,6 +95,10 @@ export class SqlScanner {
   end = 0
   /** Case-folded hash of the current word (see name-hash.ts). */
   hash = 0
+  /** Word key of the current word, its last four code units (see name-hash.ts). */
+  low = 0
+  /** Word key of the current word, the four code units before {@link low}. */
+  high = 0
   /** HINT_* bits of the routing hints seen in comments so far. */
   hints = 0
   /** True once a literal, quoted identifier or comment ran to the end of the text unclosed. */
@@ -106,7 +115,6 @@ export class SqlScanner {
   /** The text being scanned (set by {@link reset}). */
   text = ''
 
-  #pos = 0
   /**
    * The next backslash of the text at or after where it was last looked for; -1 when there is none, -2 before the
    * first look.
@@ -128,7 +136,6 @@ export class SqlScanner {
     this.escapeInPlain = escapeInPlain
     this.backslashInPlain = false
     this.#backslash = -2
-    this.#pos = 0
     this.start = 0
     this.end = 0
     this.hints = 0
@@ -139,18 +146,22 @@ export class SqlScanner {
   next(): number {
     const text = this.text
     const length = text.length
-    let pos = this.#pos
+    // The next token starts after the current one ends.
+    let pos = this.end
     let code = 0
-    // skipBlanks(), inlined by hand: this loop runs once per token, and the call costs measurably here.
+    // skipBlanks(), inlined by hand: this loop runs once per token, and the call costs measurably here. No read
+    // goes past the end (charCodeAt would return NaN there, and V8 compiles such reads into slower code).
     for (;;) {
       if (pos >= length) {
-        this.start = this.end = this.#pos = length
+        this.start = this.end = length
         return TOKEN_END
       }
       code = text.charCodeAt(pos)
       if (code === 32 || (code >= 9 && code <= 13)) pos++
-      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.#lineComment(pos + 2)
-      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.#blockComment(pos + 2)
+      else if (code === 45 && pos + 1 < length && text.charCodeAt(pos + 1) === 45)
+        pos = this.#lineComment(pos + 2)
+      else if (code === 47 && pos + 1 < length && text.charCodeAt(pos + 1) === 42)
+        pos = this.#blockComment(pos + 2)
       else break
     }
     this.start = pos
@@ -159,7 +170,8 @@ export class SqlScanner {
     if (isIdentStart(code)) kind = this.#word(pos, code)
     else if (code === 39) kind = this.escapeInPlain ? this.#escapeString(pos + 1) : this.#plainString(pos + 1)
     else if (code === 34) kind = this.#quotedIdent(pos + 1)
-    else if (isDigit(code) || (code === 46 && isDigit(text.charCodeAt(pos + 1)))) kind = this.#number(pos + 1)
+    else if (isDigit(code) || (code === 46 && pos + 1 < length && isDigit(text.charCodeAt(pos + 1))))
+      kind = this.#number(pos + 1)
     else if (code === 36) kind = this.#dollar(pos)
     else {
       this.end = pos + 1
@@ -170,13 +182,13 @@ export class SqlScanner {
       else if (code === 46) kind = TOKEN_DOT
       else kind = TOKEN_OTHER
     }
-    this.#pos = this.end
     return kind
   }
 
   #word(pos: number, first: number): number {
     const text = this.text
-    const second = text.charCodeAt(pos + 1)
+    const length = text.length
+    const second = pos + 1 < length ? text.charCodeAt(pos + 1) : -1
     const lower = first | 32
     if (second === 39) {
       // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B and X do not, and
@@ -185,7 +197,7 @@ export class SqlScanner {
       if (lower === 110 && this.escapeInPlain) return this.#escapeString(pos + 2)
       if (lower === 98 || lower === 120 || lower === 110) return this.#plainString(pos + 2)
     } else if (second === 38 && lower === 117) {
-      const quote = text.charCodeAt(pos + 2)
+      const quote = pos + 2 < length ? text.charCodeAt(pos + 2) : -1
       if (quote === 39) {
         const kind = this.#plainString(pos + 3)
         this.escape = this.#uescape()
@@ -197,15 +209,21 @@ export class SqlScanner {
         return kind
       }
     }
-    const length = text.length
     let hash = HASH_SEED
+    let low = 0
+    let high = 0
     while (pos < length) {
       const code = text.charCodeAt(pos)
-      if (!isIdentChar(code)) break
-      hash = hashStep(hash, foldCase(code))
+      const folded = code < 128 ? WORD_CHARS[code]! : code
+      if (folded === 0) break
+      hash = hashStep(hash, folded)
+      high = keyHigh(high, low)
+      low = keyLow(low, keyBits(folded))
       pos++
     }
     this.hash = hashFinish(hash)
+    this.low = low
+    this.high = high
     this.end = pos
     return TOKEN_WORD
   }
@@ -220,7 +238,7 @@ export class SqlScanner {
     for (;;) {
       const close = text.indexOf("'", pos)
       if (close < 0) return this.#unclosed(TOKEN_STRING)
-      if (text.charCodeAt(close + 1) === 39) {
+      if (close + 1 < text.length && text.charCodeAt(close + 1) === 39) {
         pos = close + 2
         continue
       }
@@ -245,7 +263,7 @@ export class SqlScanner {
       const code = text.charCodeAt(pos)
       if (code === 92) pos += 2
       else if (code !== 39) pos++
-      else if (text.charCodeAt(pos + 1) === 39) pos += 2
+      else if (pos + 1 < length && text.charCodeAt(pos + 1) === 39) pos += 2
       else {
         const next = this.#continuation(pos + 1)
         if (next < 0) {
@@ -264,6 +282,7 @@ export class SqlScanner {
    */
   #continuation(pos: number): number {
     const text = this.text
+    if (pos >= text.length) return -1
     const code = text.charCodeAt(pos)
     // The common case: the literal is followed by something else than a blank.
     if (code !== 32 && code !== 45 && (code < 9 || code > 13)) return -1
@@ -285,7 +304,7 @@ export class SqlScanner {
     for (;;) {
       const close = text.indexOf('"', pos)
       if (close < 0) return this.#unclosed(TOKEN_QUOTED_IDENT)
-      if (text.charCodeAt(close + 1) !== 34) {
+      if (close + 1 === text.length || text.charCodeAt(close + 1) !== 34) {
         this.end = close + 1
         return TOKEN_QUOTED_IDENT
       }
@@ -336,10 +355,11 @@ export class SqlScanner {
   /** `$1`, a dollar-quoted literal, or a lone `$`. */
   #dollar(pos: number): number {
     const text = this.text
-    const second = text.charCodeAt(pos + 1)
+    const length = text.length
+    const second = pos + 1 < length ? text.charCodeAt(pos + 1) : -1
     let tagEnd = pos + 1
     if (isDigit(second)) {
-      while (isDigit(text.charCodeAt(tagEnd))) tagEnd++
+      while (tagEnd < length && isDigit(text.charCodeAt(tagEnd))) tagEnd++
       this.end = tagEnd
       return TOKEN_PARAM
     }
@@ -349,12 +369,12 @@ export class SqlScanner {
         return TOKEN_OTHER
       }
       tagEnd++
-      for (;;) {
+      while (tagEnd < length) {
         const code = text.charCodeAt(tagEnd)
         if (isIdentStart(code) || isDigit(code)) tagEnd++
         else break
       }
-      if (text.charCodeAt(tagEnd) !== 36) {
+      if (tagEnd === length || text.charCodeAt(tagEnd) !== 36) {
         this.end = pos + 1
         return TOKEN_OTHER
       }
@@ -393,10 +413,10 @@ export class SqlScanner {
     this.#readHint(pos, false)
     while (pos < length) {
       const code = text.charCodeAt(pos)
-      if (code === 42 && text.charCodeAt(pos + 1) === 47) {
+      if (code === 42 && pos + 1 < length && text.charCodeAt(pos + 1) === 47) {
         pos += 2
         if (--depth === 0) return pos
-      } else if (code === 47 && text.charCodeAt(pos + 1) === 42) {
+      } else if (code === 47 && pos + 1 < length && text.charCodeAt(pos + 1) === 42) {
         pos += 2
         depth++
         this.#readHint(pos, false)
@@ -420,12 +440,13 @@ export class SqlScanner {
     let hint = 0
     if (this.#matches(pos, 'primary')) hint = HINT_PRIMARY
     else if (this.#matches(pos, 'replica')) hint = HINT_REPLICA
-    if (hint !== 0 && !isIdentChar(text.charCodeAt(pos + 7))) this.hints |= hint
+    if (hint !== 0 && (pos + 7 === text.length || !isIdentChar(text.charCodeAt(pos + 7)))) this.hints |= hint
   }
 
   /** True when the text at `pos` spells the lower-case `word`, ignoring ASCII case. */
   #matches(pos: number, word: string): boolean {
     const text = this.text
+    if (pos + word.length > text.length) return false
     for (let i = 0; i < word.length; i++) {
       if (foldCase(text.charCodeAt(pos + i)) !== word.charCodeAt(i)) return false
     }

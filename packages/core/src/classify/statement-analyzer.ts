@@ -105,7 +105,9 @@ export class StatementAnalyzer implements TokenWindow {
       this.depth = 0
     }
     this.#tokens++
-    this.#onToken(kind, code)
+    // Most tokens of a text are those of a query: the direct call spares them the phase switch.
+    if (this.#phase === PHASE_QUERY) this.#onQuery(kind, code)
+    else this.#onToken(kind, code)
     this.p2 = this.p1
     this.p1 = code
   }
