@@ -167,7 +167,7 @@ export class SqlScanner {
     this.start = pos
     this.escape = -1
     let kind: number
-    if (isIdentStart(code)) kind = this.#word(pos, code)
+    if (isIdentStart(code)) kind = this.#word(pos)
     else if (code === 39) kind = this.escapeInPlain ? this.#escapeString(pos + 1) : this.#plainString(pos + 1)
     else if (code === 34) kind = this.#quotedIdent(pos + 1)
     else if (isDigit(code) || (code === 46 && pos + 1 < length && isDigit(text.charCodeAt(pos + 1))))
@@ -185,19 +185,54 @@ export class SqlScanner {
     return kind
   }
 
-  #word(pos: number, first: number): number {
+  /** An unquoted word (keyword or identifier) with its hash and word key, or a literal with a one-letter prefix. */
+  #word(start: number): number {
     const text = this.text
     const length = text.length
-    const second = pos + 1 < length ? text.charCodeAt(pos + 1) : -1
-    const lower = first | 32
+    let pos = start
+    let hash = HASH_SEED
+    let low = 0
+    let high = 0
+    let stop = -1
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      const folded = code < 128 ? WORD_CHARS[code]! : code
+      if (folded === 0) {
+        stop = code
+        break
+      }
+      hash = hashStep(hash, folded)
+      high = keyHigh(high, low)
+      low = keyLow(low, keyBits(folded))
+      pos++
+    }
+    // A letter glued to a quote or `&` may start a literal or a U&"…" identifier.
+    if (pos === start + 1 && (stop === 39 || stop === 38)) {
+      const kind = this.#prefixed(start, stop)
+      if (kind !== TOKEN_END) return kind
+    }
+    this.hash = hashFinish(hash)
+    this.low = low
+    this.high = high
+    this.end = pos
+    return TOKEN_WORD
+  }
+
+  /**
+   * The literal or U&"…" identifier that starts with the letter at `pos` and `second` (a quote or `&`) after it;
+   * TOKEN_END when they start none (the letter is a word).
+   */
+  #prefixed(pos: number, second: number): number {
+    const text = this.text
+    const lower = text.charCodeAt(pos) | 32
     if (second === 39) {
       // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B and X do not, and
       // N'…' is a plain literal (with backslash escapes when plain literals take them).
       if (lower === 101) return this.#escapeString(pos + 2)
       if (lower === 110 && this.escapeInPlain) return this.#escapeString(pos + 2)
       if (lower === 98 || lower === 120 || lower === 110) return this.#plainString(pos + 2)
-    } else if (second === 38 && lower === 117) {
-      const quote = pos + 2 < length ? text.charCodeAt(pos + 2) : -1
+    } else if (lower === 117) {
+      const quote = pos + 2 < text.length ? text.charCodeAt(pos + 2) : -1
       if (quote === 39) {
         const kind = this.#plainString(pos + 3)
         this.escape = this.#uescape()
@@ -209,23 +244,7 @@ export class SqlScanner {
         return kind
       }
     }
-    let hash = HASH_SEED
-    let low = 0
-    let high = 0
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      const folded = code < 128 ? WORD_CHARS[code]! : code
-      if (folded === 0) break
-      hash = hashStep(hash, folded)
-      high = keyHigh(high, low)
-      low = keyLow(low, keyBits(folded))
-      pos++
-    }
-    this.hash = hashFinish(hash)
-    this.low = low
-    this.high = high
-    this.end = pos
-    return TOKEN_WORD
+    return TOKEN_END
   }
 
   /**
