@@ -114,12 +114,23 @@ export class QueryInspector {
   #forTakingParens = 0
   /** Bit per depth: a FROM clause runs at that depth (a name with a column list there is an alias). */
   #fromClauses = 0
-  // The last name token and the one before it, for function calls: `schema.func(`.
-  #name: NameToken = { text: '', start: 0, end: 0, quoted: false }
-  #previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
-  #qualified = false
+  // The last name token and the one before it, for function calls (`schema.func(`): where they are in the text,
+  // kept as numbers (a name is only read when a call follows it). Escape is the scanner's (a U&"…" name's).
+  #nameStart = 0
+  #nameEnd = 0
+  #nameQuoted = false
+  #nameEscape = -1
   /** The scanner's hash of the last name when it is a word (see name-hash.ts); -1 when it must be computed. */
   #nameHash = -1
+  #previousStart = 0
+  #previousEnd = 0
+  #previousQuoted = false
+  #previousEscape = -1
+  /** The last name follows a dot after a name: the name before it qualifies it. */
+  #qualified = false
+  // The names of a call, as {@link FunctionMatcher} reads them.
+  readonly #callName: NameToken = { text: '', start: 0, end: 0, quoted: false }
+  readonly #callQualifier: NameToken = { text: '', start: 0, end: 0, quoted: false }
   // A call of a function that runs SQL text: its arguments as they are read.
   #sqlName = ''
   #sqlReader: SqlTextReader | undefined
@@ -153,8 +164,9 @@ export class QueryInspector {
     this.#qualified = false
     this.#sqlReader = undefined
     // The keyword that starts the query is no name: `SELECT (` calls nothing.
-    this.#name.text = ''
-    this.#name.start = this.#name.end = 0
+    this.#nameStart = this.#nameEnd = 0
+    this.#nameQuoted = false
+    this.#nameEscape = -1
     this.#nameHash = -1
   }
 
@@ -367,29 +379,55 @@ export class QueryInspector {
   /** Remembers the last name and the name before a dot: `schema.func(`. */
   #trackName(kind: number, p1: number, p2: number): void {
     this.#qualified = p1 === TOKEN_DOT && isName(p2)
-    const name = this.#previous
-    this.#previous = this.#name
-    this.#name = name
+    this.#previousStart = this.#nameStart
+    this.#previousEnd = this.#nameEnd
+    this.#previousQuoted = this.#nameQuoted
+    this.#previousEscape = this.#nameEscape
     const scanner = this.#scanner
-    if (scanner.escape < 0) {
-      name.text = scanner.text
-      name.start = scanner.start
-      name.end = scanner.end
-    } else {
-      // A U&"…" name: its escapes hide the letters, so it is matched by the name it decodes to.
-      name.text = `"${identifierText(scanner.text, scanner.start, scanner.escape).replaceAll('"', '""')}"`
-      name.start = 0
-      name.end = name.text.length
-    }
-    name.quoted = kind === TOKEN_QUOTED_IDENT
+    this.#nameStart = scanner.start
+    this.#nameEnd = scanner.end
+    this.#nameQuoted = kind === TOKEN_QUOTED_IDENT
+    this.#nameEscape = scanner.escape
     this.#nameHash = kind === TOKEN_WORD ? scanner.hash : -1
   }
 
+  /** Sets `token` to the name token `text[start, end)`. */
+  #nameToken(token: NameToken, start: number, end: number, quoted: boolean, escape: number): NameToken {
+    const text = this.#scanner.text
+    if (escape < 0) {
+      token.text = text
+      token.start = start
+      token.end = end
+    } else {
+      // A U&"…" name: its escapes hide the letters, so it is matched by the name it decodes to.
+      token.text = `"${identifierText(text, start, escape).replaceAll('"', '""')}"`
+      token.start = 0
+      token.end = token.text.length
+    }
+    token.quoted = quoted
+    return token
+  }
+
   #call(depth: number): ClassificationReason | undefined {
-    const name = this.#name
+    const name = this.#nameToken(
+      this.#callName,
+      this.#nameStart,
+      this.#nameEnd,
+      this.#nameQuoted,
+      this.#nameEscape,
+    )
+    const qualifier = this.#qualified
+      ? this.#nameToken(
+          this.#callQualifier,
+          this.#previousStart,
+          this.#previousEnd,
+          this.#previousQuoted,
+          this.#previousEscape,
+        )
+      : undefined
     // A word's hash is the scanner's; a quoted name is hashed by its content.
     const hash = this.#nameHash >= 0 ? this.#nameHash : hashToken(name)
-    const reason = this.#functions.match(name, hash, this.#qualified ? this.#previous : undefined)
+    const reason = this.#functions.match(name, hash, qualifier)
     if (reason !== undefined || this.#sqlReader !== undefined) return reason
     const entry = SQL_TEXT_FUNCTIONS.get(hash)
     if (entry === undefined || !sameName(name, entry[0])) return undefined

@@ -3,7 +3,15 @@ import { ExplainOptionList } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
 import { QueryInspector, type ReadCheck, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
-import { type SqlScanner, TOKEN_DOT, TOKEN_LPAREN, TOKEN_RPAREN, TOKEN_WORD } from './sql-scanner.js'
+import {
+  type SqlScanner,
+  TOKEN_DOT,
+  TOKEN_END,
+  TOKEN_LPAREN,
+  TOKEN_RPAREN,
+  TOKEN_SEMICOLON,
+  TOKEN_WORD,
+} from './sql-scanner.js'
 import { nestedStatementReason, STATEMENT_KINDS } from './statement-kinds.js'
 import type { StatementOutcome } from './statement-outcome.js'
 import { TXN_BEGIN, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
@@ -90,6 +98,21 @@ export class StatementAnalyzer implements TokenWindow {
     this.depth = 0
     this.unbalanced = false
     this.#reset()
+  }
+
+  /**
+   * Takes the scanner's tokens up to the end of the statement: a `;` outside parentheses and blocks (returns
+   * TOKEN_SEMICOLON) or the end of the text (returns TOKEN_END).
+   */
+  read(): number {
+    // The loop over tokens is a function of its own, so that V8 inlines push() into it.
+    const scanner = this.#scanner
+    for (;;) {
+      const kind = scanner.next()
+      if (kind === TOKEN_END) return kind
+      if (kind === TOKEN_SEMICOLON && this.depth === 0 && this.blockDepth === 0) return kind
+      this.push(kind)
+    }
   }
 
   /** Takes the scanner's current token, of TOKEN_* `kind`. */

@@ -1,6 +1,6 @@
 import type { Classification, ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END, TOKEN_SEMICOLON } from './sql-scanner.js'
+import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END } from './sql-scanner.js'
 import { StatementAnalyzer } from './statement-analyzer.js'
 import { TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
 
@@ -70,11 +70,7 @@ export class TextAnalyzer {
     this.#transaction = TXN_NONE
     this.#readOnlyOpen = false
     this.#hints = 0
-    for (let kind = scanner.next(); kind !== TOKEN_END; kind = scanner.next()) {
-      if (kind === TOKEN_SEMICOLON && statement.depth === 0 && statement.blockDepth === 0)
-        this.#endStatement()
-      else statement.push(kind)
-    }
+    while (statement.read() !== TOKEN_END) this.#endStatement()
     this.#endStatement()
     return this.#result()
   }
