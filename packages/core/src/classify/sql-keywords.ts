@@ -2,7 +2,7 @@ import { foldCase, hashName, keyBits, keyHigh, keyLow, sameWord } from './name-h
 import * as codes from './sql-keyword-codes.js'
 import { CATEGORY_GENERIC } from './sql-keyword-codes.js'
 import { KEYWORD_LIST } from './sql-keyword-list.js'
-import { TOKEN_QUOTED_IDENT, TOKEN_WORD } from './sql-scanner.js'
+import { TOKEN_DOT, TOKEN_QUOTED_IDENT, TOKEN_WORD } from './sql-tokens.js'
 
 export * from './sql-keyword-codes.js'
 
@@ -117,6 +117,17 @@ export function keywordCode(word: ScannedWord, notKeyword: number): number {
   return notKeyword
 }
 
+/**
+ * The code the scanner's current token of TOKEN_* `kind` stands for after a token of code `p1`: a word's keyword
+ * code, or its kind. After `.` or AS a keyword is just a name (t.update, AS update), except AS [NOT] MATERIALIZED
+ * of a CTE.
+ */
+export function tokenCode(word: ScannedWord, kind: number, p1: number): number {
+  if (kind !== TOKEN_WORD) return kind
+  const code = p1 === TOKEN_DOT ? TOKEN_WORD : keywordCode(word, TOKEN_WORD)
+  return p1 === codes.KW_AS && code !== codes.KW_NOT && code !== codes.KW_MATERIALIZED ? TOKEN_WORD : code
+}
+
 /** Whether `code` (a keyword code or TOKEN_* kind) may name a table or column without quotes: ColId. */
 export function isColumnName(code: number): boolean {
   return (
@@ -124,4 +135,9 @@ export function isColumnName(code: number): boolean {
     code === TOKEN_QUOTED_IDENT ||
     (code >= codes.KW_MIN && code < codes.KW_TYPE_FUNC_NAME_MIN)
   )
+}
+
+/** Whether `code` (a keyword code or TOKEN_* kind) may name something: words, quoted identifiers, and keywords after `.`. */
+export function isName(code: number): boolean {
+  return code === TOKEN_WORD || code === TOKEN_QUOTED_IDENT || code >= codes.KW_MIN
 }

@@ -1,4 +1,21 @@
-import { foldCase, HASH_SEED, hashFinish, hashStep, keyBits, keyHigh, keyLow } from './name-hash.js'
+import { HASH_SEED, hashFinish, hashStep, keyBits, keyHigh, keyLow } from './name-hash.js'
+import { isDigit, isIdentChar, isIdentStart, spellsAt, WORD_CHARS } from './sql-chars.js'
+import { blockCommentEnd, lineCommentEnd, readHint, skipBlanks } from './sql-comments.js'
+import {
+  TOKEN_COMMA,
+  TOKEN_DOT,
+  TOKEN_END,
+  TOKEN_LPAREN,
+  TOKEN_NUMBER,
+  TOKEN_OTHER,
+  TOKEN_PARAM,
+  TOKEN_QUOTED_IDENT,
+  TOKEN_RPAREN,
+  TOKEN_SEMICOLON,
+  TOKEN_STRING,
+  TOKEN_WORD,
+} from './sql-tokens.js'
+import { continuationQuote } from './string-literal.js'
 
 /*
  * A PostgreSQL lexer reduced to what routing needs. It walks the text with charCodeAt and keeps the current
@@ -8,84 +25,6 @@ import { foldCase, HASH_SEED, hashFinish, hashStep, keyBits, keyHigh, keyLow } f
  * with their UESCAPE clause, and plain literals read with standard_conforming_strings on (the default) or off
  * ({@link SqlScanner.reset}).
  */
-
-/** No more tokens. */
-export const TOKEN_END = 0
-/** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
-export const TOKEN_WORD = 1
-/** A "quoted identifier", or a U&"…" one with its UESCAPE clause (see {@link SqlScanner.escape}). */
-export const TOKEN_QUOTED_IDENT = 2
-/**
- * Any string literal: '…', E'…', B'…', X'…', N'…', U&'…' (with its UESCAPE clause), $$…$$, $tag$…$tag$; a literal
- * continued on the next line is one token with all its segments (see `string-literal.ts`).
- */
-export const TOKEN_STRING = 3
-/** A numeric literal. */
-export const TOKEN_NUMBER = 4
-/** A positional parameter, $1. */
-export const TOKEN_PARAM = 5
-/** `(` */
-export const TOKEN_LPAREN = 6
-/** `)` */
-export const TOKEN_RPAREN = 7
-/** `;` */
-export const TOKEN_SEMICOLON = 8
-/** `,` */
-export const TOKEN_COMMA = 9
-/** `.` (not the one of a number) */
-export const TOKEN_DOT = 10
-/** Any other character: operators, brackets, `:` of casts. */
-export const TOKEN_OTHER = 11
-
-/** Bit of {@link SqlScanner.hints}: a `pgroute:primary` comment was seen. */
-export const HINT_PRIMARY = 1
-/** Bit of {@link SqlScanner.hints}: a `pgroute:replica` comment was seen. */
-export const HINT_REPLICA = 2
-
-function isIdentStart(code: number): boolean {
-  const lower = code | 32
-  return (lower >= 97 && lower <= 122) || code === 95 || code >= 128
-}
-
-function isIdentChar(code: number): boolean {
-  return isIdentStart(code) || (code >= 48 && code <= 57) || code === 36
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57
-}
-
-function isBlank(code: number): boolean {
-  return code === 32 || (code >= 9 && code <= 13)
-}
-
-/** Per ASCII code: the code case-folded when it may continue a word (letters, digits, `_`, `$`), else 0. */
-const WORD_CHARS = new Uint8Array(128)
-for (let code = 0; code < 128; code++) if (isIdentChar(code)) WORD_CHARS[code] = foldCase(code)
-
-/**
- * Where a string literal continues when its segment closed just before `pos`: the position of the next segment's
- * opening quote, or -1. As scan.l's quotecontinue: blanks and `--` comments that hold at least one line break.
- */
-export function continuationQuote(text: string, pos: number): number {
-  let newline = false
-  for (;;) {
-    if (pos >= text.length) return -1
-    const code = text.charCodeAt(pos)
-    if (code === 10 || code === 13) {
-      newline = true
-      pos++
-    } else if (isBlank(code)) pos++
-    else if (code === 45 && text.charCodeAt(pos + 1) === 45) {
-      // A comment runs to the line break, which the loop then reads.
-      const lf = text.indexOf('\n', pos)
-      const cr = text.indexOf('\r', pos)
-      const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr)
-      if (end < 0) return -1
-      pos = end
-    } else return code === 39 && newline ? pos : -1
-  }
-}
 
 /** Pulls tokens from one SQL text; reusable through {@link SqlScanner.reset}. Not reentrant. */
 export class SqlScanner {
@@ -159,9 +98,9 @@ export class SqlScanner {
       code = text.charCodeAt(pos)
       if (code === 32 || (code >= 9 && code <= 13)) pos++
       else if (code === 45 && pos + 1 < length && text.charCodeAt(pos + 1) === 45)
-        pos = this.#lineComment(pos + 2)
+        pos = lineCommentEnd(this, pos + 2)
       else if (code === 47 && pos + 1 < length && text.charCodeAt(pos + 1) === 42)
-        pos = this.#blockComment(pos + 2)
+        pos = blockCommentEnd(this, pos + 2)
       else break
     }
     this.start = pos
@@ -172,14 +111,14 @@ export class SqlScanner {
     else if (code === 34) {
       // #quotedIdent(), inlined by hand: in ORM SQL this is the most frequent token.
       let close = text.indexOf('"', pos + 1)
-      while (close >= 0 && close + 1 < length && text.charCodeAt(close + 1) === 34) close = text.indexOf('"', close + 2)
+      while (close >= 0 && close + 1 < length && text.charCodeAt(close + 1) === 34)
+        close = text.indexOf('"', close + 2)
       if (close < 0) kind = this.#unclosed(TOKEN_QUOTED_IDENT)
       else {
         this.end = close + 1
         kind = TOKEN_QUOTED_IDENT
       }
-    }
-    else if (isDigit(code) || (code === 46 && pos + 1 < length && isDigit(text.charCodeAt(pos + 1))))
+    } else if (isDigit(code) || (code === 46 && pos + 1 < length && isDigit(text.charCodeAt(pos + 1))))
       kind = this.#number(pos + 1)
     else if (code === 36) kind = this.#dollar(pos)
     else {
@@ -319,7 +258,7 @@ export class SqlScanner {
       // Comments in between are comments: note their hints.
       for (let i = pos; i < at; i++) {
         if (text.charCodeAt(i) !== 45) continue
-        this.#readHint(i + 2, true)
+        readHint(this, i + 2, true)
         while (i < at && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++
       }
     }
@@ -346,25 +285,13 @@ export class SqlScanner {
    */
   #uescape(): number {
     const text = this.text
-    let pos = this.#skipBlanks(this.end)
-    if (!this.#matches(pos, 'uescape') || isIdentChar(text.charCodeAt(pos + 7))) return 92
-    pos = this.#skipBlanks(pos + 7)
+    let pos = skipBlanks(this, this.end)
+    if (!spellsAt(text, pos, 'uescape') || isIdentChar(text.charCodeAt(pos + 7))) return 92
+    pos = skipBlanks(this, pos + 7)
     // One character between quotes; anything else is a syntax error, left for the server to report.
     if (text.charCodeAt(pos) !== 39 || text.charCodeAt(pos + 2) !== 39) return 92
     this.end = pos + 3
     return text.charCodeAt(pos + 1)
-  }
-
-  /** The position of the first character at or after `pos` that is no blank and in no comment. */
-  #skipBlanks(pos: number): number {
-    const text = this.text
-    for (;;) {
-      const code = text.charCodeAt(pos)
-      if (code === 32 || (code >= 9 && code <= 13)) pos++
-      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.#lineComment(pos + 2)
-      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.#blockComment(pos + 2)
-      else return pos
-    }
   }
 
   /** Digits, decimal points, exponents, 0x/0o/0b prefixes and `_` separators, read loosely as one token. */
@@ -418,66 +345,5 @@ export class SqlScanner {
     this.unterminated = true
     this.end = this.text.length
     return kind
-  }
-
-  /** Skips a `--` comment; `pos` is just past the dashes. */
-  #lineComment(pos: number): number {
-    const text = this.text
-    const length = text.length
-    this.#readHint(pos, true)
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      if (code === 10 || code === 13) return pos + 1
-      pos++
-    }
-    return length
-  }
-
-  /** Skips a block comment, which nests in PostgreSQL; `pos` is just past the opening `/*`. */
-  #blockComment(pos: number): number {
-    const text = this.text
-    const length = text.length
-    let depth = 1
-    this.#readHint(pos, false)
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      if (code === 42 && pos + 1 < length && text.charCodeAt(pos + 1) === 47) {
-        pos += 2
-        if (--depth === 0) return pos
-      } else if (code === 47 && pos + 1 < length && text.charCodeAt(pos + 1) === 42) {
-        pos += 2
-        depth++
-        this.#readHint(pos, false)
-      } else pos++
-    }
-    this.unterminated = true
-    return length
-  }
-
-  /**
-   * Notes a comment that starts (after blanks) with `pgroute:primary` or `pgroute:replica`. A line comment
-   * (`inLine`) ends at a line break, so its blanks do not include one.
-   */
-  #readHint(pos: number, inLine: boolean): void {
-    const text = this.text
-    let code = text.charCodeAt(pos)
-    while (code === 32 || code === 9 || (!inLine && (code === 10 || code === 13)))
-      code = text.charCodeAt(++pos)
-    if (!this.#matches(pos, 'pgroute:')) return
-    pos += 8
-    let hint = 0
-    if (this.#matches(pos, 'primary')) hint = HINT_PRIMARY
-    else if (this.#matches(pos, 'replica')) hint = HINT_REPLICA
-    if (hint !== 0 && (pos + 7 === text.length || !isIdentChar(text.charCodeAt(pos + 7)))) this.hints |= hint
-  }
-
-  /** True when the text at `pos` spells the lower-case `word`, ignoring ASCII case. */
-  #matches(pos: number, word: string): boolean {
-    const text = this.text
-    if (pos + word.length > text.length) return false
-    for (let i = 0; i < word.length; i++) {
-      if (foldCase(text.charCodeAt(pos + i)) !== word.charCodeAt(i)) return false
-    }
-    return true
   }
 }

@@ -1,17 +1,11 @@
 import type { ClassificationReason } from './classification.js'
 import { ExplainOptionList } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { QueryInspector, type ReadCheck, type TokenWindow } from './query-inspector.js'
+import { QueryInspector, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
-import {
-  type SqlScanner,
-  TOKEN_DOT,
-  TOKEN_END,
-  TOKEN_LPAREN,
-  TOKEN_RPAREN,
-  TOKEN_SEMICOLON,
-  TOKEN_WORD,
-} from './sql-scanner.js'
+import type { SqlScanner } from './sql-scanner.js'
+import type { ReadCheck } from './sql-text-call.js'
+import { TOKEN_LPAREN, TOKEN_RPAREN } from './sql-tokens.js'
 import { nestedStatementReason, STATEMENT_KINDS } from './statement-kinds.js'
 import type { StatementOutcome } from './statement-outcome.js'
 import { TXN_BEGIN, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
@@ -100,29 +94,10 @@ export class StatementAnalyzer implements TokenWindow {
     this.#reset()
   }
 
-  /**
-   * Takes the scanner's tokens up to the end of the statement: a `;` outside parentheses and blocks (returns
-   * TOKEN_SEMICOLON) or the end of the text (returns TOKEN_END).
-   */
-  read(): number {
-    // The loop over tokens is a function of its own, so that V8 inlines push() into it.
-    const scanner = this.#scanner
-    for (;;) {
-      const kind = scanner.next()
-      if (kind === TOKEN_END) return kind
-      if (kind === TOKEN_SEMICOLON && this.depth === 0 && this.blockDepth === 0) return kind
-      this.push(kind)
-    }
-  }
-
   /** Takes the scanner's current token, of TOKEN_* `kind`. */
   push(kind: number): void {
-    let code = kind
-    if (kind === TOKEN_WORD) {
-      // After `.` or AS a keyword is just a name (t.update, AS update), except AS [NOT] MATERIALIZED of a CTE.
-      if (this.p1 !== TOKEN_DOT) code = K.keywordCode(this.#scanner, TOKEN_WORD)
-      if (this.p1 === K.KW_AS && code !== K.KW_NOT && code !== K.KW_MATERIALIZED) code = TOKEN_WORD
-    } else if (kind === TOKEN_LPAREN) this.depth++
+    const code = K.tokenCode(this.#scanner, kind, this.p1)
+    if (kind === TOKEN_LPAREN) this.depth++
     else if (kind === TOKEN_RPAREN && --this.depth < 0) {
       this.unbalanced = true
       this.depth = 0

@@ -1,6 +1,8 @@
 import type { Classification, ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END } from './sql-scanner.js'
+import { HINT_PRIMARY, HINT_REPLICA } from './sql-comments.js'
+import { SqlScanner } from './sql-scanner.js'
+import { TOKEN_END, TOKEN_SEMICOLON } from './sql-tokens.js'
 import { StatementAnalyzer } from './statement-analyzer.js'
 import { TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
 
@@ -70,7 +72,11 @@ export class TextAnalyzer {
     this.#transaction = TXN_NONE
     this.#readOnlyOpen = false
     this.#hints = 0
-    while (statement.read() !== TOKEN_END) this.#endStatement()
+    for (let kind = scanner.next(); kind !== TOKEN_END; kind = scanner.next()) {
+      if (kind === TOKEN_SEMICOLON && statement.depth === 0 && statement.blockDepth === 0)
+        this.#endStatement()
+      else statement.push(kind)
+    }
     this.#endStatement()
     return this.#result()
   }
