@@ -55,6 +55,8 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
   return undefined
 }
 
+const HASH_BITS_SIZE = 4096
+
 /**
  * Recognises calls of the functions that make a statement a write. An unqualified entry matches a call in
  * any schema; a qualified entry matches calls qualified with its schema and unqualified calls (which the
@@ -62,6 +64,8 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
  */
 export class FunctionMatcher {
   readonly #byHash = new Map<number, FunctionEntry[]>()
+  /** 1 at the low bits of every hash of #byHash: most calls are of other functions, and pass on one array read. */
+  readonly #hashBits = new Uint8Array(HASH_BITS_SIZE)
 
   /** `builtIn` names match quoted names only in their own (lower) case; `names` in any case. */
   constructor(names: readonly QualifiedName[], builtIn: readonly QualifiedName[] = []) {
@@ -76,6 +80,7 @@ export class FunctionMatcher {
         exactQuoted: index < builtIn.length,
       })
       this.#byHash.set(hash, entries)
+      this.#hashBits[hash & (HASH_BITS_SIZE - 1)] = 1
     }
   }
 
@@ -84,6 +89,7 @@ export class FunctionMatcher {
    * when given; undefined when it is no write.
    */
   match(name: NameToken, hash: number, qualifier: NameToken | undefined): ClassificationReason | undefined {
+    if (this.#hashBits[hash & (HASH_BITS_SIZE - 1)] === 0) return undefined
     const entries = this.#byHash.get(hash)
     if (entries === undefined) return undefined
     for (const entry of entries) {

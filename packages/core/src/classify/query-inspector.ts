@@ -5,7 +5,7 @@ import { sameName } from './name-hash.js'
 import * as K from './sql-keywords.js'
 import type { SqlScanner } from './sql-scanner.js'
 import { type ReadCheck, SqlTextCall } from './sql-text-call.js'
-import { SQL_TEXT_FUNCTIONS } from './sql-text-functions.js'
+import { sqlTextFunction } from './sql-text-functions.js'
 import {
   TOKEN_COMMA,
   TOKEN_LPAREN,
@@ -292,7 +292,7 @@ export class QueryInspector {
     const hash = names.hash()
     const reason = this.#functions.match(name, hash, names.qualifier())
     if (reason !== undefined || this.#sqlCall !== undefined) return reason
-    const entry = SQL_TEXT_FUNCTIONS.get(hash)
+    const entry = sqlTextFunction(hash)
     if (entry === undefined || !sameName(name, entry[0])) return undefined
     // Read its arguments as they come (allocates: such calls are rare).
     this.#sqlCall = new SqlTextCall(entry[0], entry[1], depth)
