@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { identifierText } from '../src/classify/identifier-text.js'
-import { SqlScanner, TOKEN_END, TOKEN_QUOTED_IDENT } from '../src/classify/sql-scanner.js'
+import { SqlScanner } from '../src/classify/sql-scanner.js'
+import { TOKEN_END, TOKEN_QUOTED_IDENT } from '../src/classify/sql-tokens.js'
 
 /** The quoted identifier tokens of `sql`: their text, their escape character and the name they spell. */
 function identifiers(sql: string): Array<[token: string, marker: string, name: string]> {

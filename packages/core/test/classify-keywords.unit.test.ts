@@ -10,7 +10,10 @@ import * as K from '../src/classify/sql-keywords.js'
  */
 
 function lookup(word: string): number {
-  return K.keywordCode({ text: word, start: 0, end: word.length, hash: hashName(word) }, -1)
+  return K.keywordCode(
+    { text: word, start: 0, end: word.length, hash: hashName(word), ...K.wordKey(word) },
+    -1,
+  )
 }
 
 const RANGES: Record<string, readonly [number, number]> = {

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { hashName, hashToken } from '../src/classify/name-hash.js'
+import { HINT_PRIMARY, HINT_REPLICA } from '../src/classify/sql-comments.js'
+import { SqlScanner } from '../src/classify/sql-scanner.js'
 import {
-  HINT_PRIMARY,
-  HINT_REPLICA,
-  SqlScanner,
   TOKEN_COMMA,
   TOKEN_DOT,
   TOKEN_END,
@@ -16,7 +15,7 @@ import {
   TOKEN_SEMICOLON,
   TOKEN_STRING,
   TOKEN_WORD,
-} from '../src/classify/sql-scanner.js'
+} from '../src/classify/sql-tokens.js'
 
 const NAMES: Record<number, string> = {
   [TOKEN_WORD]: 'word',

@@ -1,12 +1,7 @@
 import { identifierText } from './identifier-text.js'
 import * as K from './sql-keywords.js'
-import {
-  type SqlScanner,
-  TOKEN_COMMA,
-  TOKEN_NUMBER,
-  TOKEN_QUOTED_IDENT,
-  TOKEN_STRING,
-} from './sql-scanner.js'
+import type { SqlScanner } from './sql-scanner.js'
+import { TOKEN_COMMA, TOKEN_NUMBER, TOKEN_QUOTED_IDENT, TOKEN_STRING } from './sql-tokens.js'
 import { literalValue } from './string-literal.js'
 
 /*

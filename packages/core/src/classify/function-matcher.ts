@@ -1,5 +1,5 @@
 import type { ClassificationReason } from './classification.js'
-import { foldName, hashName, hashToken, type NameToken, sameName } from './name-hash.js'
+import { foldName, hashName, type NameToken, sameName } from './name-hash.js'
 
 /** A function name split into its optional schema and its name, both folded to lower case. */
 export interface QualifiedName {
@@ -55,6 +55,8 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
   return undefined
 }
 
+const HASH_BITS_SIZE = 4096
+
 /**
  * Recognises calls of the functions that make a statement a write. An unqualified entry matches a call in
  * any schema; a qualified entry matches calls qualified with its schema and unqualified calls (which the
@@ -62,6 +64,8 @@ export function parseFunctionName(text: string): QualifiedName | undefined {
  */
 export class FunctionMatcher {
   readonly #byHash = new Map<number, FunctionEntry[]>()
+  /** 1 at the low bits of every hash of #byHash: most calls are of other functions, and pass on one array read. */
+  readonly #hashBits = new Uint8Array(HASH_BITS_SIZE)
 
   /** `builtIn` names match quoted names only in their own (lower) case; `names` in any case. */
   constructor(names: readonly QualifiedName[], builtIn: readonly QualifiedName[] = []) {
@@ -76,15 +80,17 @@ export class FunctionMatcher {
         exactQuoted: index < builtIn.length,
       })
       this.#byHash.set(hash, entries)
+      this.#hashBits[hash & (HASH_BITS_SIZE - 1)] = 1
     }
   }
 
   /**
-   * The reason for a call of the function `name`, qualified by `qualifier` when given; undefined when it is
-   * no write.
+   * The reason for a call of the function `name`, whose {@link hashToken} is `hash`, qualified by `qualifier`
+   * when given; undefined when it is no write.
    */
-  match(name: NameToken, qualifier: NameToken | undefined): ClassificationReason | undefined {
-    const entries = this.#byHash.get(hashToken(name))
+  match(name: NameToken, hash: number, qualifier: NameToken | undefined): ClassificationReason | undefined {
+    if (this.#hashBits[hash & (HASH_BITS_SIZE - 1)] === 0) return undefined
+    const entries = this.#byHash.get(hash)
     if (entries === undefined) return undefined
     for (const entry of entries) {
       if (!sameName(name, entry.name, entry.exactQuoted)) continue

@@ -22,6 +22,28 @@ export function hashFinish(hash: number): number {
   return hash & 0x3fffffff
 }
 
+/*
+ * A word key: the last eight code units of a word, folded, at 7 bits each, in two numbers: `low` holds the last
+ * four, `high` the four before. With its length, a word of up to eight code units is spelled out exactly (a code
+ * unit outside ASCII counts as 127, which no keyword holds): a keyword is then recognised without reading the
+ * text again.
+ */
+
+/** 7 bits of a folded code unit for a word key. */
+export function keyBits(folded: number): number {
+  return folded < 128 ? folded : 127
+}
+
+/** The `high` half of a word key after one more code unit, from the halves before it. */
+export function keyHigh(high: number, low: number): number {
+  return (high << 7) | (low >>> 21)
+}
+
+/** The `low` half of a word key after one more code unit of {@link keyBits} `bits`. */
+export function keyLow(low: number, bits: number): number {
+  return ((low << 7) | bits) & 0xfffffff
+}
+
 /** Hash of a (folded) name string, equal to what the scanner computes for the same name in SQL text. */
 export function hashName(name: string): number {
   let hash = HASH_SEED

@@ -1,27 +1,20 @@
+import { CallNames } from './call-names.js'
 import type { ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { identifierText } from './identifier-text.js'
-import { hashToken, type NameToken, sameName } from './name-hash.js'
+import { sameName } from './name-hash.js'
 import * as K from './sql-keywords.js'
+import type { SqlScanner } from './sql-scanner.js'
+import { type ReadCheck, SqlTextCall } from './sql-text-call.js'
+import { sqlTextFunction } from './sql-text-functions.js'
 import {
-  type SqlScanner,
   TOKEN_COMMA,
-  TOKEN_DOT,
   TOKEN_LPAREN,
-  TOKEN_NUMBER,
   TOKEN_OTHER,
   TOKEN_QUOTED_IDENT,
   TOKEN_RPAREN,
-  TOKEN_STRING,
   TOKEN_WORD,
-} from './sql-scanner.js'
-import { type CallArgument, SQL_TEXT_FUNCTIONS, type SqlTextReader } from './sql-text-functions.js'
-import { literalValue } from './string-literal.js'
-
-/** Words, quoted identifiers and keywords can all name things (a keyword names something after `.`). */
-function isName(code: number): boolean {
-  return code === TOKEN_WORD || code === TOKEN_QUOTED_IDENT || code >= K.KW_MIN
-}
+} from './sql-tokens.js'
+import { nextUpdateState, UPDATE_SET, UPDATE_START } from './update-spelling.js'
 
 /** Where a statement's token stream stands: the codes of the two previous tokens and the parenthesis depth. */
 export interface TokenWindow {
@@ -32,21 +25,6 @@ export interface TokenWindow {
   /** Parenthesis depth of the current token. */
   readonly depth: number
 }
-
-/** Whether a SQL text is a plain read (classified by a classifier of its own: see TextAnalyzer). */
-export type ReadCheck = (sql: string) => boolean
-
-// States of a pending UPDATE: `UPDATE [ONLY] [(] name [. name …] [)] [*] [[AS] alias] SET`.
-const UPDATE_START = 1
-const UPDATE_ONLY = 2
-const UPDATE_PAREN = 3
-const UPDATE_PAREN_NAME = 4
-const UPDATE_PAREN_DOT = 5
-const UPDATE_NAME = 6
-const UPDATE_DOT = 7
-const UPDATE_AFTER = 8
-const UPDATE_AS = 9
-const UPDATE_ALIAS = 10
 
 /** The token codes {@link QueryInspector.inspect} reacts to, as 1s in a table indexed by code. */
 const RELEVANT = new Uint8Array(K.KW_RESERVED + 1)
@@ -114,28 +92,17 @@ export class QueryInspector {
   #forTakingParens = 0
   /** Bit per depth: a FROM clause runs at that depth (a name with a column list there is an alias). */
   #fromClauses = 0
-  // The last name token and the one before it, for function calls: `schema.func(`.
-  #name: NameToken = { text: '', start: 0, end: 0, quoted: false }
-  #previous: NameToken = { text: '', start: 0, end: 0, quoted: false }
-  #qualified = false
-  // A call of a function that runs SQL text: its arguments as they are read.
-  #sqlName = ''
-  #sqlReader: SqlTextReader | undefined
-  #sqlDepth = 0
-  #sqlArgs: CallArgument[] = []
-  #argTokens = 0
-  #argKind = 0
-  #argStart = 0
-  #argEnd = 0
-  #argEscape = -1
-  /** The argument's tokens after its literal that spell a cast (`'…'::text`), 0 when none. */
-  #argCast = 0
+  /** The names a call may follow. */
+  readonly #names: CallNames
+  /** A call of a function that runs SQL text, while its arguments are read. */
+  #sqlCall: SqlTextCall | undefined
 
   constructor(scanner: SqlScanner, functions: FunctionMatcher, window: TokenWindow, isRead: ReadCheck) {
     this.#scanner = scanner
     this.#functions = functions
     this.#window = window
     this.#isRead = isRead
+    this.#names = new CallNames(scanner)
   }
 
   /** Starts on a query of the scanned text that begins at parser depth `baseDepth`, with WITH when `withQuery`. */
@@ -148,11 +115,8 @@ export class QueryInspector {
     this.#updateState = 0
     this.#forTakingParens = 0
     this.#fromClauses = 0
-    this.#qualified = false
-    this.#sqlReader = undefined
-    // The keyword that starts the query is no name: `SELECT (` calls nothing.
-    this.#name.text = ''
-    this.#name.start = this.#name.end = 0
+    this.#sqlCall = undefined
+    this.#names.reset()
   }
 
   /**
@@ -160,6 +124,22 @@ export class QueryInspector {
    * needs the primary, or undefined while it may be a read.
    */
   inspect(kind: number, code: number): ClassificationReason | undefined {
+    // The common case, kept small enough to be inlined: a name, literal or operator while nothing is pending.
+    if (
+      kind !== TOKEN_RPAREN &&
+      RELEVANT[code] !== 1 &&
+      this.#pendingDml === 0 &&
+      this.#updateState === 0 &&
+      this.#sqlCall === undefined
+    ) {
+      if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT)
+        this.#names.track(kind, this.#window.p1, this.#window.p2)
+      return undefined
+    }
+    return this.#inspect(kind, code)
+  }
+
+  #inspect(kind: number, code: number): ClassificationReason | undefined {
     const { p1, p2, depth } = this.#window
     if (kind === TOKEN_RPAREN) {
       // Lists and clauses of the depth just closed are over.
@@ -168,11 +148,14 @@ export class QueryInspector {
     }
     if (this.#pendingDml !== 0 && this.#continuesDml(code)) return this.#dmlReason(this.#pendingDmlDepth)
     if (this.#updateState !== 0 && this.#continuesUpdate(code)) return this.#dmlReason(this.#updateDepth)
-    if (this.#sqlReader !== undefined) {
-      const reason = this.#readArgument(kind, code, depth)
+    const call = this.#sqlCall
+    if (call !== undefined && !call.take(this.#scanner, kind, code, depth)) {
+      // The call's closing parenthesis.
+      this.#sqlCall = undefined
+      const reason = call.reason(this.#isRead)
       if (reason !== undefined) return reason
     }
-    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.#trackName(kind, p1, p2)
+    if (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT) this.#names.track(kind, p1, p2)
     // Most tokens are names, literals and operators: one array read passes them by.
     if (RELEVANT[code] !== 1) return undefined
     switch (code) {
@@ -252,13 +235,13 @@ export class QueryInspector {
     if (depth <= 30) this.#fromClauses &= ~bit(depth)
     // `name (` after WITH [RECURSIVE] or after a comma of a WITH list names a CTE and its columns.
     const cteName =
-      isName(p1) &&
+      K.isName(p1) &&
       (p2 === K.KW_WITH || p2 === K.KW_RECURSIVE || (p2 === TOKEN_COMMA && this.#inWithList(outer)))
     if (this.#inWithList(outer) && !cteName && p1 !== K.KW_AS && p1 !== K.KW_MATERIALIZED) {
       // Neither a CTE body nor a CTE's column list: the main statement of the list, in parentheses.
       this.#closeWith(outer)
     }
-    if (!isName(p1) || p2 === K.KW_AS || cteName) return undefined
+    if (!K.isName(p1) || p2 === K.KW_AS || cteName) return undefined
     // `table alias (columns)` in a FROM clause: a name or `)` before the name makes it an alias.
     const alias = (p2 === TOKEN_WORD || p2 === TOKEN_QUOTED_IDENT || p2 === TOKEN_RPAREN) && outer <= 30
     if (alias && this.#fromClauses & bit(outer)) return undefined
@@ -296,131 +279,23 @@ export class QueryInspector {
 
   /** Feeds a pending UPDATE the next token: true once `UPDATE table … SET` is spelled out. */
   #continuesUpdate(code: number): boolean {
-    const state = this.#updateState
-    this.#updateState = 0
-    let next = 0
-    const name = K.isColumnName(code)
-    switch (state) {
-      case UPDATE_START:
-        if (code === K.KW_ONLY) next = UPDATE_ONLY
-        else if (name) next = UPDATE_NAME
-        break
-      case UPDATE_ONLY:
-        if (code === TOKEN_LPAREN) next = UPDATE_PAREN
-        else if (name) next = UPDATE_NAME
-        break
-      case UPDATE_PAREN:
-        if (name) next = UPDATE_PAREN_NAME
-        break
-      case UPDATE_PAREN_NAME:
-        if (code === TOKEN_DOT) next = UPDATE_PAREN_DOT
-        else if (code === TOKEN_RPAREN) next = UPDATE_AFTER
-        break
-      case UPDATE_PAREN_DOT:
-        if (isName(code)) next = UPDATE_PAREN_NAME
-        break
-      case UPDATE_NAME:
-        if (code === K.KW_SET) return true
-        if (code === TOKEN_DOT) next = UPDATE_DOT
-        else if (code === TOKEN_OTHER && this.#scanner.text.charCodeAt(this.#scanner.start) === 42)
-          next = UPDATE_AFTER // `table *`
-        else if (code === K.KW_AS) next = UPDATE_AS
-        else if (name) next = UPDATE_ALIAS
-        break
-      case UPDATE_DOT:
-        if (isName(code)) next = UPDATE_NAME
-        break
-      case UPDATE_AFTER:
-        if (code === K.KW_SET) return true
-        if (code === K.KW_AS) next = UPDATE_AS
-        else if (name) next = UPDATE_ALIAS
-        break
-      case UPDATE_AS:
-        if (isName(code)) next = UPDATE_ALIAS
-        break
-      case UPDATE_ALIAS:
-        return code === K.KW_SET
-    }
-    this.#updateState = next
-    return false
-  }
-
-  /** Remembers the last name and the name before a dot: `schema.func(`. */
-  #trackName(kind: number, p1: number, p2: number): void {
-    this.#qualified = p1 === TOKEN_DOT && isName(p2)
-    const name = this.#previous
-    this.#previous = this.#name
-    this.#name = name
     const scanner = this.#scanner
-    if (scanner.escape < 0) {
-      name.text = scanner.text
-      name.start = scanner.start
-      name.end = scanner.end
-    } else {
-      // A U&"…" name: its escapes hide the letters, so it is matched by the name it decodes to.
-      name.text = `"${identifierText(scanner.text, scanner.start, scanner.escape).replaceAll('"', '""')}"`
-      name.start = 0
-      name.end = name.text.length
-    }
-    name.quoted = kind === TOKEN_QUOTED_IDENT
+    const star = code === TOKEN_OTHER && scanner.text.charCodeAt(scanner.start) === 42
+    const next = nextUpdateState(this.#updateState, code, star)
+    this.#updateState = Math.max(next, 0)
+    return next === UPDATE_SET
   }
 
   #call(depth: number): ClassificationReason | undefined {
-    const name = this.#name
-    const reason = this.#functions.match(name, this.#qualified ? this.#previous : undefined)
-    if (reason !== undefined || this.#sqlReader !== undefined) return reason
-    const entry = SQL_TEXT_FUNCTIONS.get(hashToken(name))
+    const names = this.#names
+    const name = names.name()
+    const hash = names.hash()
+    const reason = this.#functions.match(name, hash, names.qualifier())
+    if (reason !== undefined || this.#sqlCall !== undefined) return reason
+    const entry = sqlTextFunction(hash)
     if (entry === undefined || !sameName(name, entry[0])) return undefined
     // Read its arguments as they come (allocates: such calls are rare).
-    this.#sqlName = entry[0]
-    this.#sqlReader = entry[1]
-    this.#sqlDepth = depth
-    this.#sqlArgs = []
-    this.#argTokens = 0
+    this.#sqlCall = new SqlTextCall(entry[0], entry[1], depth)
     return undefined
-  }
-
-  /** Takes a token of the arguments of a SQL-text function; returns a reason once the call needs the primary. */
-  #readArgument(kind: number, code: number, depth: number): ClassificationReason | undefined {
-    if (depth >= this.#sqlDepth && !(depth === this.#sqlDepth && code === TOKEN_COMMA)) {
-      const tokens = ++this.#argTokens
-      if (tokens === 1) {
-        const scanner = this.#scanner
-        this.#argCast = 1
-        this.#argKind = kind
-        this.#argStart = scanner.start
-        this.#argEnd = scanner.end
-        this.#argEscape = scanner.escape
-      } else if (this.#argKind === TOKEN_STRING && this.#castsLiteral(tokens, kind)) this.#argCast = tokens
-      return undefined
-    }
-    if (this.#argTokens > 0 || code === TOKEN_COMMA) this.#endArgument()
-    if (depth >= this.#sqlDepth) return undefined
-    // The call's closing parenthesis.
-    const reader = this.#sqlReader!
-    this.#sqlReader = undefined
-    const texts = reader(this.#sqlArgs)
-    if (texts?.every((sql) => this.#isRead(sql))) return undefined
-    return `volatile-function:${this.#sqlName}`
-  }
-
-  /** Whether token number `tokens` of a literal argument continues `::type` after it. */
-  #castsLiteral(tokens: number, kind: number): boolean {
-    if (this.#argCast !== tokens - 1) return false
-    const scanner = this.#scanner
-    if (tokens <= 3) return kind === TOKEN_OTHER && scanner.text.charCodeAt(scanner.start) === 58
-    return tokens === 4 && (kind === TOKEN_WORD || kind === TOKEN_QUOTED_IDENT)
-  }
-
-  #endArgument(): void {
-    const scanner = this.#scanner
-    let text: string | undefined
-    // A literal, or a literal cast to a type: the function reads text either way.
-    const single = this.#argTokens === 1 || (this.#argCast === 4 && this.#argTokens === 4)
-    if (single && this.#argKind === TOKEN_STRING) {
-      text = literalValue(scanner.text, this.#argStart, this.#argEnd, scanner.escapeInPlain, this.#argEscape)
-    }
-    this.#sqlArgs.push({ text, numeric: this.#argTokens === 1 && this.#argKind === TOKEN_NUMBER })
-    this.#argTokens = 0
   }
 }

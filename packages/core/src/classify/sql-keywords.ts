@@ -1,8 +1,8 @@
-import { hashName, sameWord } from './name-hash.js'
+import { foldCase, hashName, keyBits, keyHigh, keyLow, sameWord } from './name-hash.js'
 import * as codes from './sql-keyword-codes.js'
 import { CATEGORY_GENERIC } from './sql-keyword-codes.js'
 import { KEYWORD_LIST } from './sql-keyword-list.js'
-import { TOKEN_QUOTED_IDENT, TOKEN_WORD } from './sql-scanner.js'
+import { TOKEN_DOT, TOKEN_QUOTED_IDENT, TOKEN_WORD } from './sql-tokens.js'
 
 export * from './sql-keyword-codes.js'
 
@@ -51,10 +51,24 @@ const KEYWORDS: ReadonlyArray<readonly [string, number]> = KEYWORD_LIST.flatMap(
   return [[word, NAMED_CODES.get(word) ?? CATEGORY_GENERIC[category]] as const]
 })
 
+/** The word key of a folded word string (see name-hash.ts). */
+export function wordKey(word: string): { low: number; high: number } {
+  let low = 0
+  let high = 0
+  for (let i = 0; i < word.length; i++) {
+    high = keyHigh(high, low)
+    low = keyLow(low, keyBits(foldCase(word.charCodeAt(i))))
+  }
+  return { low, high }
+}
+
 // An open-addressing table on typed arrays: a lookup per word is a few array reads, no Map hashing.
 const TABLE_SIZE = 2048
 const tableHashes = new Int32Array(TABLE_SIZE)
 const tableCodes = new Int32Array(TABLE_SIZE) // 0 marks a free slot
+const tableLengths = new Int32Array(TABLE_SIZE)
+const tableLows = new Int32Array(TABLE_SIZE)
+const tableHighs = new Int32Array(TABLE_SIZE)
 const tableWords: string[] = new Array(TABLE_SIZE).fill('')
 for (const [word, code] of KEYWORDS) {
   const hash = hashName(word)
@@ -63,17 +77,26 @@ for (const [word, code] of KEYWORDS) {
     if (tableHashes[slot] === hash) throw new Error(`Keyword hash collision: ${word} and ${tableWords[slot]}`)
     slot = (slot + 1) & (TABLE_SIZE - 1)
   }
+  const { low, high } = wordKey(word)
   tableHashes[slot] = hash
   tableCodes[slot] = code
+  tableLengths[slot] = word.length
+  tableLows[slot] = low
+  tableHighs[slot] = high
   tableWords[slot] = word
 }
 
-/** An unquoted word `text[start, end)` and its case-folded hash (the scanner's current word is one). */
+/**
+ * An unquoted word `text[start, end)` with its case-folded hash and its word key (the scanner's current word is
+ * one; see name-hash.ts).
+ */
 export interface ScannedWord {
   readonly text: string
   readonly start: number
   readonly end: number
   readonly hash: number
+  readonly low: number
+  readonly high: number
 }
 
 /** The keyword code of `word`, or `notKeyword`. */
@@ -81,11 +104,28 @@ export function keywordCode(word: ScannedWord, notKeyword: number): number {
   const hash = word.hash
   let slot = hash & (TABLE_SIZE - 1)
   for (let code = tableCodes[slot]!; code !== 0; code = tableCodes[slot]!) {
-    if (tableHashes[slot] === hash)
+    if (tableHashes[slot] === hash) {
+      // No two keywords share a hash: this is the only keyword the word can be.
+      const length = word.end - word.start
+      if (length !== tableLengths[slot]) return notKeyword
+      if (length <= 8)
+        return word.low === tableLows[slot] && word.high === tableHighs[slot] ? code : notKeyword
       return sameWord(word.text, word.start, word.end, tableWords[slot]!) ? code : notKeyword
+    }
     slot = (slot + 1) & (TABLE_SIZE - 1)
   }
   return notKeyword
+}
+
+/**
+ * The code the scanner's current token of TOKEN_* `kind` stands for after a token of code `p1`: a word's keyword
+ * code, or its kind. After `.` or AS a keyword is just a name (t.update, AS update), except AS [NOT] MATERIALIZED
+ * of a CTE.
+ */
+export function tokenCode(word: ScannedWord, kind: number, p1: number): number {
+  if (kind !== TOKEN_WORD) return kind
+  const code = p1 === TOKEN_DOT ? TOKEN_WORD : keywordCode(word, TOKEN_WORD)
+  return p1 === codes.KW_AS && code !== codes.KW_NOT && code !== codes.KW_MATERIALIZED ? TOKEN_WORD : code
 }
 
 /** Whether `code` (a keyword code or TOKEN_* kind) may name a table or column without quotes: ColId. */
@@ -95,4 +135,9 @@ export function isColumnName(code: number): boolean {
     code === TOKEN_QUOTED_IDENT ||
     (code >= codes.KW_MIN && code < codes.KW_TYPE_FUNC_NAME_MIN)
   )
+}
+
+/** Whether `code` (a keyword code or TOKEN_* kind) may name something: words, quoted identifiers, and keywords after `.`. */
+export function isName(code: number): boolean {
+  return code === TOKEN_WORD || code === TOKEN_QUOTED_IDENT || code >= codes.KW_MIN
 }

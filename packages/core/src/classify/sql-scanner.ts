@@ -1,4 +1,21 @@
-import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
+import { HASH_SEED, hashFinish, hashStep, keyBits, keyHigh, keyLow } from './name-hash.js'
+import { isDigit, isIdentChar, isIdentStart, spellsAt, WORD_CHARS } from './sql-chars.js'
+import { blockCommentEnd, lineCommentEnd, readHint, skipBlanks } from './sql-comments.js'
+import {
+  TOKEN_COMMA,
+  TOKEN_DOT,
+  TOKEN_END,
+  TOKEN_LPAREN,
+  TOKEN_NUMBER,
+  TOKEN_OTHER,
+  TOKEN_PARAM,
+  TOKEN_QUOTED_IDENT,
+  TOKEN_RPAREN,
+  TOKEN_SEMICOLON,
+  TOKEN_STRING,
+  TOKEN_WORD,
+} from './sql-tokens.js'
+import { continuationQuote } from './string-literal.js'
 
 /*
  * A PostgreSQL lexer reduced to what routing needs. It walks the text with charCodeAt and keeps the current
@@ -9,79 +26,6 @@ import { foldCase, HASH_SEED, hashFinish, hashStep } from './name-hash.js'
  * ({@link SqlScanner.reset}).
  */
 
-/** No more tokens. */
-export const TOKEN_END = 0
-/** An unquoted word: keyword or identifier. `hash` holds its case-folded hash. */
-export const TOKEN_WORD = 1
-/** A "quoted identifier", or a U&"…" one with its UESCAPE clause (see {@link SqlScanner.escape}). */
-export const TOKEN_QUOTED_IDENT = 2
-/**
- * Any string literal: '…', E'…', B'…', X'…', N'…', U&'…' (with its UESCAPE clause), $$…$$, $tag$…$tag$; a literal
- * continued on the next line is one token with all its segments (see `string-literal.ts`).
- */
-export const TOKEN_STRING = 3
-/** A numeric literal. */
-export const TOKEN_NUMBER = 4
-/** A positional parameter, $1. */
-export const TOKEN_PARAM = 5
-/** `(` */
-export const TOKEN_LPAREN = 6
-/** `)` */
-export const TOKEN_RPAREN = 7
-/** `;` */
-export const TOKEN_SEMICOLON = 8
-/** `,` */
-export const TOKEN_COMMA = 9
-/** `.` (not the one of a number) */
-export const TOKEN_DOT = 10
-/** Any other character: operators, brackets, `:` of casts. */
-export const TOKEN_OTHER = 11
-
-/** Bit of {@link SqlScanner.hints}: a `pgroute:primary` comment was seen. */
-export const HINT_PRIMARY = 1
-/** Bit of {@link SqlScanner.hints}: a `pgroute:replica` comment was seen. */
-export const HINT_REPLICA = 2
-
-function isIdentStart(code: number): boolean {
-  const lower = code | 32
-  return (lower >= 97 && lower <= 122) || code === 95 || code >= 128
-}
-
-function isIdentChar(code: number): boolean {
-  return isIdentStart(code) || (code >= 48 && code <= 57) || code === 36
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57
-}
-
-function isBlank(code: number): boolean {
-  return code === 32 || (code >= 9 && code <= 13)
-}
-
-/**
- * Where a string literal continues when its segment closed just before `pos`: the position of the next segment's
- * opening quote, or -1. As scan.l's quotecontinue: blanks and `--` comments that hold at least one line break.
- */
-export function continuationQuote(text: string, pos: number): number {
-  let newline = false
-  for (;;) {
-    const code = text.charCodeAt(pos)
-    if (code === 10 || code === 13) {
-      newline = true
-      pos++
-    } else if (isBlank(code)) pos++
-    else if (code === 45 && text.charCodeAt(pos + 1) === 45) {
-      // A comment runs to the line break, which the loop then reads.
-      const lf = text.indexOf('\n', pos)
-      const cr = text.indexOf('\r', pos)
-      const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr)
-      if (end < 0) return -1
-      pos = end
-    } else return code === 39 && newline ? pos : -1
-  }
-}
-
 /** Pulls tokens from one SQL text; reusable through {@link SqlScanner.reset}. Not reentrant. */
 export class SqlScanner {
   /** Start of the current token. */
@@ -90,6 +34,10 @@ export class SqlScanner {
   end = 0
   /** Case-folded hash of the current word (see name-hash.ts). */
   hash = 0
+  /** Word key of the current word, its last four code units (see name-hash.ts). */
+  low = 0
+  /** Word key of the current word, the four code units before {@link low}. */
+  high = 0
   /** HINT_* bits of the routing hints seen in comments so far. */
   hints = 0
   /** True once a literal, quoted identifier or comment ran to the end of the text unclosed. */
@@ -106,7 +54,6 @@ export class SqlScanner {
   /** The text being scanned (set by {@link reset}). */
   text = ''
 
-  #pos = 0
   /**
    * The next backslash of the text at or after where it was last looked for; -1 when there is none, -2 before the
    * first look.
@@ -128,7 +75,6 @@ export class SqlScanner {
     this.escapeInPlain = escapeInPlain
     this.backslashInPlain = false
     this.#backslash = -2
-    this.#pos = 0
     this.start = 0
     this.end = 0
     this.hints = 0
@@ -139,27 +85,41 @@ export class SqlScanner {
   next(): number {
     const text = this.text
     const length = text.length
-    let pos = this.#pos
+    // The next token starts after the current one ends.
+    let pos = this.end
     let code = 0
-    // skipBlanks(), inlined by hand: this loop runs once per token, and the call costs measurably here.
+    // skipBlanks(), inlined by hand: this loop runs once per token, and the call costs measurably here. No read
+    // goes past the end (charCodeAt would return NaN there, and V8 compiles such reads into slower code).
     for (;;) {
       if (pos >= length) {
-        this.start = this.end = this.#pos = length
+        this.start = this.end = length
         return TOKEN_END
       }
       code = text.charCodeAt(pos)
       if (code === 32 || (code >= 9 && code <= 13)) pos++
-      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.#lineComment(pos + 2)
-      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.#blockComment(pos + 2)
+      else if (code === 45 && pos + 1 < length && text.charCodeAt(pos + 1) === 45)
+        pos = lineCommentEnd(this, pos + 2)
+      else if (code === 47 && pos + 1 < length && text.charCodeAt(pos + 1) === 42)
+        pos = blockCommentEnd(this, pos + 2)
       else break
     }
     this.start = pos
     this.escape = -1
     let kind: number
-    if (isIdentStart(code)) kind = this.#word(pos, code)
+    if (isIdentStart(code)) kind = this.#word(pos)
     else if (code === 39) kind = this.escapeInPlain ? this.#escapeString(pos + 1) : this.#plainString(pos + 1)
-    else if (code === 34) kind = this.#quotedIdent(pos + 1)
-    else if (isDigit(code) || (code === 46 && isDigit(text.charCodeAt(pos + 1)))) kind = this.#number(pos + 1)
+    else if (code === 34) {
+      // #quotedIdent(), inlined by hand: in ORM SQL this is the most frequent token.
+      let close = text.indexOf('"', pos + 1)
+      while (close >= 0 && close + 1 < length && text.charCodeAt(close + 1) === 34)
+        close = text.indexOf('"', close + 2)
+      if (close < 0) kind = this.#unclosed(TOKEN_QUOTED_IDENT)
+      else {
+        this.end = close + 1
+        kind = TOKEN_QUOTED_IDENT
+      }
+    } else if (isDigit(code) || (code === 46 && pos + 1 < length && isDigit(text.charCodeAt(pos + 1))))
+      kind = this.#number(pos + 1)
     else if (code === 36) kind = this.#dollar(pos)
     else {
       this.end = pos + 1
@@ -170,22 +130,57 @@ export class SqlScanner {
       else if (code === 46) kind = TOKEN_DOT
       else kind = TOKEN_OTHER
     }
-    this.#pos = this.end
     return kind
   }
 
-  #word(pos: number, first: number): number {
+  /** An unquoted word (keyword or identifier) with its hash and word key, or a literal with a one-letter prefix. */
+  #word(start: number): number {
     const text = this.text
-    const second = text.charCodeAt(pos + 1)
-    const lower = first | 32
+    const length = text.length
+    let pos = start
+    let hash = HASH_SEED
+    let low = 0
+    let high = 0
+    let stop = -1
+    while (pos < length) {
+      const code = text.charCodeAt(pos)
+      const folded = code < 128 ? WORD_CHARS[code]! : code
+      if (folded === 0) {
+        stop = code
+        break
+      }
+      hash = hashStep(hash, folded)
+      high = keyHigh(high, low)
+      low = keyLow(low, keyBits(folded))
+      pos++
+    }
+    // A letter glued to a quote or `&` may start a literal or a U&"…" identifier.
+    if (pos === start + 1 && (stop === 39 || stop === 38)) {
+      const kind = this.#prefixed(start, stop)
+      if (kind !== TOKEN_END) return kind
+    }
+    this.hash = hashFinish(hash)
+    this.low = low
+    this.high = high
+    this.end = pos
+    return TOKEN_WORD
+  }
+
+  /**
+   * The literal or U&"…" identifier that starts with the letter at `pos` and `second` (a quote or `&`) after it;
+   * TOKEN_END when they start none (the letter is a word).
+   */
+  #prefixed(pos: number, second: number): number {
+    const text = this.text
+    const lower = text.charCodeAt(pos) | 32
     if (second === 39) {
       // A one-letter prefix glued to a quote starts a literal: E'…' takes backslash escapes, B and X do not, and
       // N'…' is a plain literal (with backslash escapes when plain literals take them).
       if (lower === 101) return this.#escapeString(pos + 2)
       if (lower === 110 && this.escapeInPlain) return this.#escapeString(pos + 2)
       if (lower === 98 || lower === 120 || lower === 110) return this.#plainString(pos + 2)
-    } else if (second === 38 && lower === 117) {
-      const quote = text.charCodeAt(pos + 2)
+    } else if (lower === 117) {
+      const quote = pos + 2 < text.length ? text.charCodeAt(pos + 2) : -1
       if (quote === 39) {
         const kind = this.#plainString(pos + 3)
         this.escape = this.#uescape()
@@ -197,17 +192,7 @@ export class SqlScanner {
         return kind
       }
     }
-    const length = text.length
-    let hash = HASH_SEED
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      if (!isIdentChar(code)) break
-      hash = hashStep(hash, foldCase(code))
-      pos++
-    }
-    this.hash = hashFinish(hash)
-    this.end = pos
-    return TOKEN_WORD
+    return TOKEN_END
   }
 
   /**
@@ -220,7 +205,7 @@ export class SqlScanner {
     for (;;) {
       const close = text.indexOf("'", pos)
       if (close < 0) return this.#unclosed(TOKEN_STRING)
-      if (text.charCodeAt(close + 1) === 39) {
+      if (close + 1 < text.length && text.charCodeAt(close + 1) === 39) {
         pos = close + 2
         continue
       }
@@ -245,7 +230,7 @@ export class SqlScanner {
       const code = text.charCodeAt(pos)
       if (code === 92) pos += 2
       else if (code !== 39) pos++
-      else if (text.charCodeAt(pos + 1) === 39) pos += 2
+      else if (pos + 1 < length && text.charCodeAt(pos + 1) === 39) pos += 2
       else {
         const next = this.#continuation(pos + 1)
         if (next < 0) {
@@ -264,6 +249,7 @@ export class SqlScanner {
    */
   #continuation(pos: number): number {
     const text = this.text
+    if (pos >= text.length) return -1
     const code = text.charCodeAt(pos)
     // The common case: the literal is followed by something else than a blank.
     if (code !== 32 && code !== 45 && (code < 9 || code > 13)) return -1
@@ -272,7 +258,7 @@ export class SqlScanner {
       // Comments in between are comments: note their hints.
       for (let i = pos; i < at; i++) {
         if (text.charCodeAt(i) !== 45) continue
-        this.#readHint(i + 2, true)
+        readHint(this, i + 2, true)
         while (i < at && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++
       }
     }
@@ -285,7 +271,7 @@ export class SqlScanner {
     for (;;) {
       const close = text.indexOf('"', pos)
       if (close < 0) return this.#unclosed(TOKEN_QUOTED_IDENT)
-      if (text.charCodeAt(close + 1) !== 34) {
+      if (close + 1 === text.length || text.charCodeAt(close + 1) !== 34) {
         this.end = close + 1
         return TOKEN_QUOTED_IDENT
       }
@@ -299,25 +285,13 @@ export class SqlScanner {
    */
   #uescape(): number {
     const text = this.text
-    let pos = this.#skipBlanks(this.end)
-    if (!this.#matches(pos, 'uescape') || isIdentChar(text.charCodeAt(pos + 7))) return 92
-    pos = this.#skipBlanks(pos + 7)
+    let pos = skipBlanks(this, this.end)
+    if (!spellsAt(text, pos, 'uescape') || isIdentChar(text.charCodeAt(pos + 7))) return 92
+    pos = skipBlanks(this, pos + 7)
     // One character between quotes; anything else is a syntax error, left for the server to report.
     if (text.charCodeAt(pos) !== 39 || text.charCodeAt(pos + 2) !== 39) return 92
     this.end = pos + 3
     return text.charCodeAt(pos + 1)
-  }
-
-  /** The position of the first character at or after `pos` that is no blank and in no comment. */
-  #skipBlanks(pos: number): number {
-    const text = this.text
-    for (;;) {
-      const code = text.charCodeAt(pos)
-      if (code === 32 || (code >= 9 && code <= 13)) pos++
-      else if (code === 45 && text.charCodeAt(pos + 1) === 45) pos = this.#lineComment(pos + 2)
-      else if (code === 47 && text.charCodeAt(pos + 1) === 42) pos = this.#blockComment(pos + 2)
-      else return pos
-    }
   }
 
   /** Digits, decimal points, exponents, 0x/0o/0b prefixes and `_` separators, read loosely as one token. */
@@ -336,10 +310,11 @@ export class SqlScanner {
   /** `$1`, a dollar-quoted literal, or a lone `$`. */
   #dollar(pos: number): number {
     const text = this.text
-    const second = text.charCodeAt(pos + 1)
+    const length = text.length
+    const second = pos + 1 < length ? text.charCodeAt(pos + 1) : -1
     let tagEnd = pos + 1
     if (isDigit(second)) {
-      while (isDigit(text.charCodeAt(tagEnd))) tagEnd++
+      while (tagEnd < length && isDigit(text.charCodeAt(tagEnd))) tagEnd++
       this.end = tagEnd
       return TOKEN_PARAM
     }
@@ -349,12 +324,12 @@ export class SqlScanner {
         return TOKEN_OTHER
       }
       tagEnd++
-      for (;;) {
+      while (tagEnd < length) {
         const code = text.charCodeAt(tagEnd)
         if (isIdentStart(code) || isDigit(code)) tagEnd++
         else break
       }
-      if (text.charCodeAt(tagEnd) !== 36) {
+      if (tagEnd === length || text.charCodeAt(tagEnd) !== 36) {
         this.end = pos + 1
         return TOKEN_OTHER
       }
@@ -370,65 +345,5 @@ export class SqlScanner {
     this.unterminated = true
     this.end = this.text.length
     return kind
-  }
-
-  /** Skips a `--` comment; `pos` is just past the dashes. */
-  #lineComment(pos: number): number {
-    const text = this.text
-    const length = text.length
-    this.#readHint(pos, true)
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      if (code === 10 || code === 13) return pos + 1
-      pos++
-    }
-    return length
-  }
-
-  /** Skips a block comment, which nests in PostgreSQL; `pos` is just past the opening `/*`. */
-  #blockComment(pos: number): number {
-    const text = this.text
-    const length = text.length
-    let depth = 1
-    this.#readHint(pos, false)
-    while (pos < length) {
-      const code = text.charCodeAt(pos)
-      if (code === 42 && text.charCodeAt(pos + 1) === 47) {
-        pos += 2
-        if (--depth === 0) return pos
-      } else if (code === 47 && text.charCodeAt(pos + 1) === 42) {
-        pos += 2
-        depth++
-        this.#readHint(pos, false)
-      } else pos++
-    }
-    this.unterminated = true
-    return length
-  }
-
-  /**
-   * Notes a comment that starts (after blanks) with `pgroute:primary` or `pgroute:replica`. A line comment
-   * (`inLine`) ends at a line break, so its blanks do not include one.
-   */
-  #readHint(pos: number, inLine: boolean): void {
-    const text = this.text
-    let code = text.charCodeAt(pos)
-    while (code === 32 || code === 9 || (!inLine && (code === 10 || code === 13)))
-      code = text.charCodeAt(++pos)
-    if (!this.#matches(pos, 'pgroute:')) return
-    pos += 8
-    let hint = 0
-    if (this.#matches(pos, 'primary')) hint = HINT_PRIMARY
-    else if (this.#matches(pos, 'replica')) hint = HINT_REPLICA
-    if (hint !== 0 && !isIdentChar(text.charCodeAt(pos + 7))) this.hints |= hint
-  }
-
-  /** True when the text at `pos` spells the lower-case `word`, ignoring ASCII case. */
-  #matches(pos: number, word: string): boolean {
-    const text = this.text
-    for (let i = 0; i < word.length; i++) {
-      if (foldCase(text.charCodeAt(pos + i)) !== word.charCodeAt(i)) return false
-    }
-    return true
   }
 }

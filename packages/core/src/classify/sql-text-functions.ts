@@ -79,3 +79,12 @@ const READERS: Readonly<Record<string, SqlTextReader>> = {
 /** The functions of {@link READERS}, by the hash of their name (see name-hash.ts). */
 export const SQL_TEXT_FUNCTIONS: ReadonlyMap<number, readonly [name: string, reader: SqlTextReader]> =
   new Map(Object.entries(READERS).map(([name, reader]) => [hashName(name), [name, reader] as const]))
+
+/** 1 at the low bits of every hash of {@link SQL_TEXT_FUNCTIONS}: a cheaper first look than the map. */
+const hashBits = new Uint8Array(256)
+for (const hash of SQL_TEXT_FUNCTIONS.keys()) hashBits[hash & 255] = 1
+
+/** The entry of {@link SQL_TEXT_FUNCTIONS} for the name hash `hash`, if any. */
+export function sqlTextFunction(hash: number): readonly [name: string, reader: SqlTextReader] | undefined {
+  return hashBits[hash & 255] === 0 ? undefined : SQL_TEXT_FUNCTIONS.get(hash)
+}

@@ -1,9 +1,11 @@
 import type { ClassificationReason } from './classification.js'
 import { ExplainOptionList } from './explain-options.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { QueryInspector, type ReadCheck, type TokenWindow } from './query-inspector.js'
+import { QueryInspector, type TokenWindow } from './query-inspector.js'
 import * as K from './sql-keywords.js'
-import { type SqlScanner, TOKEN_DOT, TOKEN_LPAREN, TOKEN_RPAREN, TOKEN_WORD } from './sql-scanner.js'
+import type { SqlScanner } from './sql-scanner.js'
+import type { ReadCheck } from './sql-text-call.js'
+import { TOKEN_LPAREN, TOKEN_RPAREN } from './sql-tokens.js'
 import { nestedStatementReason, STATEMENT_KINDS } from './statement-kinds.js'
 import type { StatementOutcome } from './statement-outcome.js'
 import { TXN_BEGIN, TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
@@ -94,18 +96,16 @@ export class StatementAnalyzer implements TokenWindow {
 
   /** Takes the scanner's current token, of TOKEN_* `kind`. */
   push(kind: number): void {
-    let code = kind
-    if (kind === TOKEN_WORD) {
-      // After `.` or AS a keyword is just a name (t.update, AS update), except AS [NOT] MATERIALIZED of a CTE.
-      if (this.p1 !== TOKEN_DOT) code = K.keywordCode(this.#scanner, TOKEN_WORD)
-      if (this.p1 === K.KW_AS && code !== K.KW_NOT && code !== K.KW_MATERIALIZED) code = TOKEN_WORD
-    } else if (kind === TOKEN_LPAREN) this.depth++
+    const code = K.tokenCode(this.#scanner, kind, this.p1)
+    if (kind === TOKEN_LPAREN) this.depth++
     else if (kind === TOKEN_RPAREN && --this.depth < 0) {
       this.unbalanced = true
       this.depth = 0
     }
     this.#tokens++
-    this.#onToken(kind, code)
+    // Most tokens of a text are those of a query: the direct call spares them the phase switch.
+    if (this.#phase === PHASE_QUERY) this.#onQuery(kind, code)
+    else this.#onToken(kind, code)
     this.p2 = this.p1
     this.p1 = code
   }

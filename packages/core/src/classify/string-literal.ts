@@ -1,10 +1,34 @@
-import { continuationQuote } from './sql-scanner.js'
+import { isBlank } from './sql-chars.js'
 
 /*
  * The text a string literal token stands for, as the server's lexer decodes it, for the rare places the classifier
  * needs it: EXPLAIN option values and the SQL text passed to functions that run it. Allocates; never on the path
  * of a plain query.
  */
+
+/**
+ * Where a string literal continues when its segment closed just before `pos`: the position of the next segment's
+ * opening quote, or -1. As scan.l's quotecontinue: blanks and `--` comments that hold at least one line break.
+ */
+export function continuationQuote(text: string, pos: number): number {
+  let newline = false
+  for (;;) {
+    if (pos >= text.length) return -1
+    const code = text.charCodeAt(pos)
+    if (code === 10 || code === 13) {
+      newline = true
+      pos++
+    } else if (isBlank(code)) pos++
+    else if (code === 45 && text.charCodeAt(pos + 1) === 45) {
+      // A comment runs to the line break, which the loop then reads.
+      const lf = text.indexOf('\n', pos)
+      const cr = text.indexOf('\r', pos)
+      const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr)
+      if (end < 0) return -1
+      pos = end
+    } else return code === 39 && newline ? pos : -1
+  }
+}
 
 function hexDigits(text: string, from: number, count: number): number {
   let value = 0

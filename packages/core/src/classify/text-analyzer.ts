@@ -1,6 +1,8 @@
 import type { Classification, ClassificationReason } from './classification.js'
 import type { FunctionMatcher } from './function-matcher.js'
-import { HINT_PRIMARY, HINT_REPLICA, SqlScanner, TOKEN_END, TOKEN_SEMICOLON } from './sql-scanner.js'
+import { HINT_PRIMARY, HINT_REPLICA } from './sql-comments.js'
+import { SqlScanner } from './sql-scanner.js'
+import { TOKEN_END, TOKEN_SEMICOLON } from './sql-tokens.js'
 import { StatementAnalyzer } from './statement-analyzer.js'
 import { TXN_BEGIN_READ_ONLY, TXN_END, TXN_NONE } from './statement-outcome.js'
 
