@@ -241,6 +241,13 @@ function counted(policy: StandbyPolicy, snapshot: SyncSnapshot, sender: WalSende
  * A column (`sync`, text) with what the primary says of synchronous replication, for {@link parseSyncSnapshot}:
  * `NULL` on a standby. Needs no privilege; the senders' state needs `pg_read_all_stats` (else it reads as not
  * visible).
+ *
+ * The senders are read from the functions behind the `pg_stat_replication` view, each sender's own activity row
+ * fetched by its pid: the same rows and privileges as the view, without its join to `pg_authid`. Through the view,
+ * a probe cost the server 0.65 ms of CPU on a standby (the view planned, never run), 0.47 ms on a primary with 3
+ * connections and 0.70 ms with 300 (the view builds every backend's activity row: a fleet's probes cost it N²);
+ * this way 0.22–0.24 ms in each case, against 0.06 ms for the probe before it read the sync state (300 probes per
+ * text, rounds interleaved, one connection; busy 2-core machine, Dec 8).
  */
 export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELSE json_build_object(
     'names', current_setting('synchronous_standby_names'),
@@ -248,8 +255,9 @@ export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELS
     'loaded', pg_conf_load_time()::text,
     'age', EXTRACT(EPOCH FROM clock_timestamp() - pg_conf_load_time()) * 1000,
     'pid', pg_backend_pid(),
-    'senders', (SELECT json_agg(json_build_array(application_name, pid, backend_start::text, state, sync_state,
-      sync_priority)) FROM pg_stat_replication))::text END AS sync`
+    'senders', (SELECT json_agg(json_build_array(a.application_name, w.pid, a.backend_start::text, w.state,
+      w.sync_state, w.sync_priority)) FROM pg_stat_get_wal_senders() AS w, LATERAL pg_stat_get_activity(w.pid) AS a)
+  )::text END AS sync`
 
 type SenderRow = [string | null, number | null, string | null, string | null, string | null, number | null]
 
