@@ -23,7 +23,9 @@
  * idle windows start once the routers count as idle, and are `BENCH_FLEET_WINDOW_MS` long, at least 16 s, so that
  * an adaptive window holds a probe of every router. Probes and the router's own WAL-position lookups share one
  * connection per node and router (`pgroute-monitor`); `conns control` stays 0 (lookups are counted as `control
- * stmts/s` by their text).
+ * stmts/s` by their text). Adaptive idle rows say how many times fewer probes and less probe CPU than the fixed row
+ * beside them (from the unrounded figures), and the bench prints the idle fleet's figure per router, both ways, for
+ * each size and idle phase ({@link reductions}).
  *
  * After each N the fleet is closed and every connection it opened must be gone from the servers.
  *
@@ -199,75 +201,109 @@ async function window(samplers: readonly ServerSampler[], ms: number): Promise<S
 const round = (value: number, digits: number) => Number(value.toFixed(digits))
 const MB = 1024 * 1024
 
-/** One row per server of what a fleet of `size` routers cost it in one phase. */
-function phaseRows(options: {
-  probing: string
-  size: number
-  processes: number
-  traffic: string
-  samplers: readonly ServerSampler[]
-  costs: readonly ServerCost[]
-  memory: MemoryFigures
-  failed: number | string
-}): BenchRow[] {
-  return options.costs.map((cost, i) => {
-    const probes = cost.statementsPerSecond.monitor
-    // An adaptive idle window of 16 s holds at least one probe of every router.
-    if (probes === 0) {
-      throw new Error(
-        `${options.samplers[i]!.node}: no probe statement completed in the window (pg_stat_statements found none ` +
-          'with "AS in_recovery": did the probe\'s text change? See server-sampler.ts)',
-      )
-    }
-    return {
-      bench: name,
-      probing: options.probing,
-      routers: options.size,
-      processes: options.processes,
-      traffic: options.traffic,
-      node: options.samplers[i]!.node,
-      'conns monitor': cost.connections.monitor,
-      'conns control': cost.connections.control,
-      'conns app': cost.connections.app,
-      'conns total': cost.connections.total,
-      'probes/s': round(probes, 1),
-      'probes/s per router': round(probes / options.size, 2),
-      'probe CPU ms/s': hasProc ? round(cost.cpuMsPerSecond.monitor, 2) : '-',
-      'probe CPU µs/probe': hasProc ? round(cost.cpuMicrosPerStatement.monitor, 1) : '-',
-      'control stmts/s': round(cost.statementsPerSecond.control, 1),
-      'control CPU ms/s': hasProc ? round(cost.cpuMsPerSecond.control, 2) : '-',
-      'app stmts/s': round(cost.statementsPerSecond.app, 1),
-      'router RSS MB': round(options.memory.rss / MB, 2),
-      'router heap MB': round(options.memory.heapUsed / MB, 2),
-      'failed ops': options.failed,
-    }
+/** What a fleet of `size` routers cost every server in one phase, as measured (unrounded). */
+export interface Phase {
+  readonly probing: string
+  readonly size: number
+  readonly processes: number
+  readonly traffic: string
+  readonly nodes: readonly string[]
+  readonly costs: readonly ServerCost[]
+  readonly memory: MemoryFigures
+  readonly failed: number | string
+}
+
+/**
+ * The `fixed 1 s` phase measured beside `phase` (same size and traffic), if `phase` is an adaptive idle one. Under
+ * traffic both probe every second: their difference is noise (and probes that timed out on a busy machine).
+ */
+function fixedBeside(phases: readonly Phase[], phase: Phase): Phase | undefined {
+  if (phase.probing === PROBING[0].probing || !phase.traffic.startsWith('idle')) return undefined
+  return phases.find(
+    (other) =>
+      other.probing === PROBING[0].probing && other.size === phase.size && other.traffic === phase.traffic,
+  )
+}
+
+/** `a / b` as `12.3×`, or `-` when either is missing or `b` is 0. */
+function times(a: number | undefined, b: number | undefined): string {
+  return a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0
+    ? `${(a / b).toFixed(1)}×`
+    : '-'
+}
+
+/** One row per server and phase; adaptive idle rows say how many times fewer probes and less probe CPU than fixed. */
+export function phaseRows(phases: readonly Phase[]): BenchRow[] {
+  return phases.flatMap((phase) => {
+    const fixed = fixedBeside(phases, phase)
+    return phase.costs.map((cost, i) => {
+      const probes = cost.statementsPerSecond.monitor
+      // An adaptive idle window of 16 s holds at least one probe of every router.
+      if (probes === 0) {
+        throw new Error(
+          `${phase.nodes[i]}: no probe statement completed in the window (pg_stat_statements found none ` +
+            'with "AS in_recovery": did the probe\'s text change? See server-sampler.ts)',
+        )
+      }
+      const fixedCost = fixed?.costs[i]
+      return {
+        bench: name,
+        probing: phase.probing,
+        routers: phase.size,
+        processes: phase.processes,
+        traffic: phase.traffic,
+        node: phase.nodes[i]!,
+        'conns monitor': cost.connections.monitor,
+        'conns control': cost.connections.control,
+        'conns app': cost.connections.app,
+        'conns total': cost.connections.total,
+        'probes/s': round(probes, 2),
+        'probes/s per router': round(probes / phase.size, 3),
+        'probe CPU ms/s': hasProc ? round(cost.cpuMsPerSecond.monitor, 2) : '-',
+        'probe CPU µs/probe': hasProc ? round(cost.cpuMicrosPerStatement.monitor, 1) : '-',
+        'fewer probes than fixed': times(fixedCost?.statementsPerSecond.monitor, probes),
+        'less probe CPU than fixed': hasProc
+          ? times(fixedCost?.cpuMsPerSecond.monitor, cost.cpuMsPerSecond.monitor)
+          : '-',
+        'control stmts/s': round(cost.statementsPerSecond.control, 1),
+        'control CPU ms/s': hasProc ? round(cost.cpuMsPerSecond.control, 2) : '-',
+        'app stmts/s': round(cost.statementsPerSecond.app, 1),
+        'router RSS MB': round(phase.memory.rss / MB, 2),
+        'router heap MB': round(phase.memory.heapUsed / MB, 2),
+        'failed ops': phase.failed,
+      }
+    })
   })
 }
 
 /**
- * What the adaptive interval saves against probing every second, side by side from the same run: for each size,
- * node and idle phase, probes/s and probe CPU of `fixed 1 s` divided by those of `adaptive`.
+ * The idle-fleet figure, side by side from the same run: for each size and idle phase, per router and summed over
+ * the nodes, the probes and probe CPU of `fixed 1 s` (every router probing every second, as before the adaptive
+ * interval) against `adaptive`, and the connections the routers hold for their own statements.
  */
-function reductions(rows: readonly BenchRow[]): string[] {
+export function reductions(phases: readonly Phase[]): string[] {
   const lines: string[] = []
-  for (const adaptive of rows.filter((row) => row.probing === 'adaptive')) {
-    if (!String(adaptive.traffic).startsWith('idle')) continue
-    const fixed = rows.find(
-      (row) =>
-        row.probing === PROBING[0].probing &&
-        row.routers === adaptive.routers &&
-        row.node === adaptive.node &&
-        row.traffic === adaptive.traffic,
-    )
+  const sum = (costs: readonly ServerCost[], of: (cost: ServerCost) => number) =>
+    costs.reduce((total, cost) => total + of(cost), 0)
+  for (const adaptive of phases) {
+    const fixed = fixedBeside(phases, adaptive)
     if (fixed === undefined) continue
-    const ratio = (key: string) => {
-      const [a, b] = [Number(fixed[key]), Number(adaptive[key])]
-      return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}×` : '-'
+    const figures = (phase: Phase) => {
+      const probes = sum(phase.costs, (cost) => cost.statementsPerSecond.monitor) / phase.size
+      const cpu = sum(phase.costs, (cost) => cost.cpuMsPerSecond.monitor) / phase.size
+      const own = sum(phase.costs, (cost) => cost.connections.monitor + cost.connections.control) / phase.size
+      return { probes, cpu, own }
     }
+    const [f, a] = [figures(fixed), figures(adaptive)]
+    const describe = (x: typeof f) =>
+      `${x.probes.toFixed(3)} probes/s` +
+      (hasProc ? `, ${(x.cpu * 1000).toFixed(0)} µs/s of server CPU` : '') +
+      `, ${x.own.toFixed(2)} connections of its own`
     lines.push(
-      `fleet ${adaptive.routers} routers, ${adaptive.node}, ${adaptive.traffic}: adaptive probes ` +
-        `${ratio('probes/s')} fewer probes/s and ${ratio('probe CPU ms/s')} less probe CPU than fixed 1 s ` +
-        `(connections of the router's own: ${adaptive['conns monitor']} + ${adaptive['conns control']})`,
+      `fleet of ${adaptive.size}, ${adaptive.traffic}, per router over the ${adaptive.nodes.length} nodes: ` +
+        `fixed 1 s ${describe(f)}; adaptive ${describe(a)}: ${times(f.probes, a.probes)} fewer probes` +
+        (hasProc ? `, ${times(f.cpu, a.cpu)} less probe CPU` : '') +
+        ' (goal ≥ 5×)',
     )
   }
   return lines
@@ -318,7 +354,8 @@ export function run(): Promise<BenchRow[]> {
         primary: cluster.primary.url,
         replicas: cluster.replicas.map((replica) => replica.url),
       }
-      const rows: BenchRow[] = []
+      const phases: Phase[] = []
+      const nodes = samplers.map((sampler) => sampler.node)
       try {
         for (const size of sizes)
           for (const { probing, idleIntervalMs } of PROBING) {
@@ -328,18 +365,16 @@ export function run(): Promise<BenchRow[]> {
               // Idle: the routers ran no statement for healthCheck.idleAfterMs, and their last active round is over.
               await sleep(IDLE_AFTER_MS + 2 * INTERVAL_MS)
               const idle = await window(samplers, idleWindowMs)
-              rows.push(
-                ...phaseRows({
-                  probing,
-                  size,
-                  processes,
-                  traffic: 'idle',
-                  samplers,
-                  costs: idle,
-                  memory: await fleet.memoryPerRouter(),
-                  failed: '-',
-                }),
-              )
+              phases.push({
+                probing,
+                size,
+                processes,
+                traffic: 'idle',
+                nodes,
+                costs: idle,
+                memory: await fleet.memoryPerRouter(),
+                failed: '-',
+              })
               // Routers start their traffic over a ramp, as a fleet's instances would not all at once: 200 routers
               // opening their pools' first connections (SCRAM logins) in the same half second overran this 2-core
               // machine's servers (logins timed out, probes too, writes failed). The window starts 3 s after.
@@ -349,33 +384,29 @@ export function run(): Promise<BenchRow[]> {
               const light = await window(samplers, windowMs)
               const memory = await fleet.memoryPerRouter()
               const { failed } = await fleet.idle()
-              rows.push(
-                ...phaseRows({
-                  probing,
-                  size,
-                  processes,
-                  traffic: `light (${rate}/s per router)`,
-                  samplers,
-                  costs: light,
-                  memory,
-                  failed,
-                }),
-              )
+              phases.push({
+                probing,
+                size,
+                processes,
+                traffic: `light (${rate}/s per router)`,
+                nodes,
+                costs: light,
+                memory,
+                failed,
+              })
               // Idle again, once the pools have closed their idle connections: what stays open for good.
               await sleep(Math.max(POOL_IDLE_TIMEOUT_MS, IDLE_AFTER_MS + 2 * INTERVAL_MS) + 1000)
               const after = await window(samplers, idleWindowMs)
-              rows.push(
-                ...phaseRows({
-                  probing,
-                  size,
-                  processes,
-                  traffic: 'idle after traffic',
-                  samplers,
-                  costs: after,
-                  memory: await fleet.memoryPerRouter(),
-                  failed: '-',
-                }),
-              )
+              phases.push({
+                probing,
+                size,
+                processes,
+                traffic: 'idle after traffic',
+                nodes,
+                costs: after,
+                memory: await fleet.memoryPerRouter(),
+                failed: '-',
+              })
             } finally {
               await fleet.stop()
             }
@@ -384,8 +415,8 @@ export function run(): Promise<BenchRow[]> {
       } finally {
         await Promise.all(samplers.map((sampler) => sampler.close()))
       }
-      console.log(reductions(rows).join('\n'))
-      return rows
+      console.log(reductions(phases).join('\n'))
+      return phaseRows(phases)
     },
   )
 }

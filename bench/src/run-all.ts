@@ -53,8 +53,10 @@ Benches:
   otel-overhead       the router without OpenTelemetry installed, and with the SDK: pgroute's telemetry off vs on
   http-overhead       Express, Fastify, Hono: a request that touches no database, with and without readYourWrites
   peers               pg.Pool, pgroute, pgpool-II and the AWS Advanced NodeJS Wrapper, read-only and 90/10 read/write
-  fleet               N routers in several processes: connections, probes/s, probe CPU per server; memory per router
-  distance            one near and one far replica: p50/p99 reads and cross-zone share, balance 'random' vs 'nearest'
+  fleet               N routers in several processes: connections, probes/s, probe CPU per server; memory per router;
+                      probing every second vs adaptive, and the idle fleet's reduction
+  distance            one near and one far replica under the chaos load: read p50 vs near only, saturated reads/s
+                      vs the two replicas' combined capacity, stale session reads, balance 'random' vs 'nearest'
 
 Settings (environment variables):
   BENCH_ROUNDS          interleaved rounds per comparison (default here 8; 15 for a bench run alone)
@@ -69,7 +71,7 @@ Settings (environment variables):
   BENCH_FLEET_WINDOW_MS    length of each measured window of fleet, ms (default 5000)
   BENCH_FLEET_RATE      light traffic of fleet, operations per second per router (default 2)
   BENCH_DISTANCE_NEAR   round-trip time distance adds to the near replica, ms (default 0)
-  BENCH_DISTANCE_FAR    round-trip time distance adds to the far replica, ms (default 2)
+  BENCH_DISTANCE_FAR    round-trip time distance adds to the far replica, ms (default 3)
   BENCH_SESSION_DELAY   round-trip time session-read adds to every node in its second set-up, ms (default 2)
   BENCH_SESSION_CALLERS callers of session-read, each on its own row (default 1)
 

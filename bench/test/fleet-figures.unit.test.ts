@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest'
-import { fleetSizes } from '../src/fleet.js'
+import { fleetSizes, type Phase, phaseRows, reductions } from '../src/fleet.js'
 import { quantile } from '../src/interleaved-rounds.js'
-import { type ServerSample, serverCost } from '../src/server-sampler.js'
+import { type ServerCost, type ServerSample, serverCost } from '../src/server-sampler.js'
 
 function sample(
   at: number,
@@ -61,4 +61,52 @@ it('quantile picks by nearest rank', () => {
   expect(quantile(sorted, 0.99)).toBe(99)
   expect(quantile([7], 0.99)).toBe(7)
   expect(() => quantile([], 0.5)).toThrow()
+})
+
+/** What one server spent in a phase: `probes` probes/s on `monitor` connections, `cpu` ms/s of their CPU. */
+function cost(probes: number, cpu: number, monitor: number): ServerCost {
+  return {
+    connections: { monitor, control: 0, app: 0, total: monitor },
+    statementsPerSecond: { monitor: probes, control: 0, app: 0 },
+    cpuMsPerSecond: { monitor: cpu, control: 0, app: 0 },
+    cpuMicrosPerStatement: { monitor: (cpu * 1000) / probes, control: 0, app: 0 },
+  }
+}
+
+function phase(probing: string, traffic: string, costs: ServerCost[]): Phase {
+  return {
+    probing,
+    size: 200,
+    processes: 4,
+    traffic,
+    nodes: ['primary', 'replica-1'],
+    costs,
+    memory: { rss: 0, heapUsed: 0 },
+    failed: '-',
+  }
+}
+
+it('fleet: adaptive idle rows carry the reduction against fixed 1 s from unrounded figures, other rows none', () => {
+  // 200 routers: 0.0625 probes/s each when adaptive (one probe in a 16 s window), 1 each when fixed: 16×, where
+  // the rounded probes/s per router (0.063 and 1) would say 15.9×.
+  const phases = [
+    phase('fixed 1 s', 'idle', [cost(200, 60, 200), cost(200, 40, 200)]),
+    phase('fixed 1 s', 'light (2/s per router)', [cost(200, 60, 200), cost(200, 40, 200)]),
+    phase('adaptive', 'idle', [cost(12.5, 4, 200), cost(12.5, 2, 200)]),
+    phase('adaptive', 'light (2/s per router)', [cost(150, 50, 200), cost(150, 30, 200)]),
+  ]
+  const rows = phaseRows(phases)
+  const row = (probing: string, traffic: string, node: string) =>
+    rows.find((r) => r.probing === probing && r.traffic === traffic && r.node === node)!
+  expect(row('adaptive', 'idle', 'primary')['fewer probes than fixed']).toBe('16.0×')
+  expect(row('adaptive', 'idle', 'replica-1')['fewer probes than fixed']).toBe('16.0×')
+  expect(row('adaptive', 'light (2/s per router)', 'primary')['fewer probes than fixed']).toBe('-')
+  expect(row('fixed 1 s', 'idle', 'primary')['fewer probes than fixed']).toBe('-')
+  // Per router over both nodes: 2 probes/s against 0.125; 100 ms/s of CPU against 6 (500 µs/s against 30).
+  const [line, ...more] = reductions(phases)
+  expect(more).toEqual([])
+  expect(line).toMatch(/^fleet of 200, idle, per router over the 2 nodes: fixed 1 s 2\.000 probes\/s/)
+  expect(line).toContain('adaptive 0.125 probes/s')
+  expect(line).toContain('16.0× fewer probes')
+  expect(line).toContain('2.00 connections of its own')
 })

@@ -73,13 +73,18 @@ const farPort = () => cluster.replicas[1]!.port
 
 /** A router over the primary, `near` (on loopback) and `far` (behind the proxy), balancing `'nearest'`. */
 async function router(
-  options: Partial<RouterOptions> & { nearZone?: string; farZone?: string; max?: number } = {},
+  options: Partial<RouterOptions> & {
+    nearZone?: string
+    farZone?: string
+    max?: number
+    nearUrl?: string
+  } = {},
 ): Promise<{ router: Router; routes: RouteEvent[] }> {
-  const { nearZone, farZone, max = 10, ...rest } = options
+  const { nearZone, farZone, max = 10, nearUrl = cluster.replicas[0]!.url, ...rest } = options
   const created = createRouter({
     primary: cluster.primary.url,
     replicas: [
-      { name: 'near', connectionString: cluster.replicas[0]!.url, zone: nearZone, max },
+      { name: 'near', connectionString: nearUrl, zone: nearZone, max },
       { name: 'far', connectionString: proxy.url!, zone: farZone, max },
     ],
     healthCheck: FAST_HEALTH,
@@ -105,6 +110,31 @@ function waitForDistance(routed: Router, name: string, distance: 'near' | 'far',
     timeoutMs,
     `${name} to be ${distance} (rtt ${rowOf(routed, name).rttMs} ms, near's ${rowOf(routed, 'near').rttMs} ms)`,
   )
+}
+
+/**
+ * Waits (30 s: a busy machine delays probes) until `routed` ranks `near` near and `far` far, their round-trip
+ * estimates on either side of half the added delay: the one with nothing added below it, the other above.
+ */
+async function waitForRanking(routed: Router, near: string, far: string): Promise<void> {
+  const rows = () => [rowOf(routed, near), rowOf(routed, far)] as const
+  try {
+    await waitFor(
+      () => {
+        const [n, f] = rows()
+        return (
+          n.distance === 'near' && f.distance === 'far' && n.rttMs! < FAR_MS / 2 && f.rttMs! >= FAR_MS / 2
+        )
+      },
+      30_000,
+      `${near} near and ${far} far`,
+    )
+  } catch (error) {
+    const [n, f] = rows()
+    throw new Error(
+      `${(error as Error).message} (${near}: ${n.distance}, rtt ${n.rttMs} ms; ${far}: ${f.distance}, rtt ${f.rttMs} ms)`,
+    )
+  }
 }
 
 /** Ports of `count` reads, `concurrency` at a time. */
@@ -183,31 +213,45 @@ describe("balance: 'nearest' by round trip (no zones)", () => {
     expect(rtt.get('near:replica')!).toBeLessThan(rtt.get('far:replica')!)
   })
 
-  it('follows a distance that changes at run time: a far replica brought near shares the reads, and back', async () => {
-    // Probing every 300 ms: the estimate absorbs a step in about ten probes.
-    const { router: routed } = await router({ healthCheck: { intervalMs: 300, timeoutMs: 290 } })
+  it('follows distances that change at run time: when the two replicas swap distances the reads follow, and back', async () => {
+    // The near replica behind a proxy of its own too (0 ms added), so that its distance can change; the two then
+    // swap by `FAR_MS`, far more than a busy machine adds to a round trip, and the test waits (generously) for the
+    // estimates to follow rather than for a step to be absorbed in so many probes. A router that kept the
+    // distances it measured first would go on reading from the first near replica: both waits and reads fail then.
+    const nearProxy = await startDelayProxy(cluster.replicas[0]!, { delay: 0 })
+    // Probing every 500 ms, a probe allowed 450 ms: a busy machine does not time probes out (a node marked down
+    // would take no reads, whatever its distance).
+    const { router: routed, routes } = await router({
+      nearUrl: nearProxy.url!,
+      healthCheck: { intervalMs: 500, timeoutMs: 450 },
+    })
     try {
-      await waitForDistance(routed, 'far', 'far')
-      proxy.setDelay(0)
-      // Near because its estimate came down (not because the near replica's rose, on a loaded machine).
-      await waitFor(
-        () => rowOf(routed, 'far').rttMs! < FAR_MS / 2 && rowOf(routed, 'far').distance === 'near',
-        20_000,
-        `far to come near (rtt ${rowOf(routed, 'far').rttMs} ms, near's ${rowOf(routed, 'near').rttMs} ms)`,
-      )
-      // Both near and idle: in turns.
-      expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort(), farPort()]))
-      proxy.setDelay(FAR_MS)
-      // Far again once its estimate is well up (one sample only starts the climb; an idle near replica's estimate
-      // moves with every hiccup of a loaded machine, with no statement to correct it).
-      await waitFor(
-        () => rowOf(routed, 'far').rttMs! >= FAR_MS / 2 && rowOf(routed, 'far').distance === 'far',
-        20_000,
-        `far to go far again (rtt ${rowOf(routed, 'far').rttMs} ms, near's ${rowOf(routed, 'near').rttMs} ms)`,
-      )
+      await waitForRanking(routed, 'near', 'far')
+      routes.length = 0
       expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort()]))
+      // Swapped: the replica the router measured far is now the near one, and the other way round.
+      proxy.setDelay(0)
+      nearProxy.setDelay(FAR_MS)
+      await waitForRanking(routed, 'far', 'near')
+      routes.length = 0
+      expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([farPort()]))
+      expect(new Set(routes.map((event) => `${event.node}:${event.reason}`))).toEqual(
+        new Set(['far:nearest']),
+      )
+      // And back.
+      proxy.setDelay(FAR_MS)
+      nearProxy.setDelay(0)
+      await waitForRanking(routed, 'near', 'far')
+      routes.length = 0
+      expect(new Set(await readPorts(routed, 10, 1))).toEqual(new Set([nearPort()]))
+      expect(new Set(routes.map((event) => `${event.node}:${event.reason}`))).toEqual(
+        new Set(['near:nearest']),
+      )
     } finally {
       proxy.setDelay(FAR_MS)
+      // Ended before its proxy closes under it.
+      await routed.end()
+      await nearProxy.close()
     }
   })
 })
