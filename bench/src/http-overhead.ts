@@ -33,7 +33,7 @@ type ChildMessage = { type: 'listening'; port: number } | { type: 'cpu'; user: n
 class ServerChild {
   readonly #child: ChildProcess
   readonly #messages: ChildMessage[] = []
-  #waiting: ((message: ChildMessage) => void) | undefined
+  #waiting: { resolve: (message: ChildMessage) => void; reject: (error: unknown) => void } | undefined
   #failed: Error | undefined
   port = 0
 
@@ -45,11 +45,15 @@ class ServerChild {
     this.#child.on('message', (message: ChildMessage) => {
       const waiting = this.#waiting
       this.#waiting = undefined
-      if (waiting) waiting(message)
+      if (waiting) waiting.resolve(message)
       else this.#messages.push(message)
     })
+    // One listener for the child's life, not one per message awaited (they would pile up on the child).
     this.#child.once('exit', (code) => {
       this.#failed = new Error(`bench server ${spec.framework} exited (${code})`)
+      const waiting = this.#waiting
+      this.#waiting = undefined
+      waiting?.reject(this.#failed)
     })
   }
 
@@ -58,8 +62,7 @@ class ServerChild {
     if (queued) return Promise.resolve(queued)
     if (this.#failed) return Promise.reject(this.#failed)
     return new Promise((resolve, reject) => {
-      this.#waiting = resolve
-      this.#child.once('exit', () => reject(this.#failed))
+      this.#waiting = { resolve, reject }
     })
   }
 
