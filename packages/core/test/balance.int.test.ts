@@ -147,8 +147,12 @@ describe('balance: a function', () => {
       inFlight: expect.any(Number),
       served: expect.any(Number),
     })
-    // ReplicaInfo never carries connection settings.
-    expect(JSON.stringify(seen.at(-1))).not.toContain(new URL(cluster.primary.url).password)
+    // ReplicaInfo never carries connection settings: its fields are these figures, and no password appears in it
+    // (a cluster that trusts its clients has none to look for: the fields are the check then).
+    const fields = ['name', 'weight', 'zone', 'rttMs', 'lagBytes', 'lagSeconds', 'inFlight', 'served']
+    for (const info of seen.at(-1)!) for (const key of Object.keys(info)) expect(fields).toContain(key)
+    const { password } = new URL(cluster.primary.url)
+    if (password !== '') expect(JSON.stringify(seen.at(-1))).not.toContain(password)
   })
 
   it('returning undefined sends the read to the fallback: the primary, or an error', async () => {
