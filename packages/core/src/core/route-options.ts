@@ -8,6 +8,12 @@ export interface Routing {
   readonly transaction?: Classification['transaction']
 }
 
+/**
+ * What happens to a request's connection once its statement ends: `release` it either way; `keep` it checked
+ * out on success (the caller pins it), releasing it on failure; `borrowed`: the caller's pin holds it.
+ */
+export type ReleaseMode = 'release' | 'keep' | 'borrowed'
+
 /** A statement a replica refused as a write, run again on the primary. */
 export const READ_ONLY_REJECTION: Routing = Object.freeze({
   target: 'primary',

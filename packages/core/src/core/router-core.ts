@@ -17,8 +17,9 @@ import { NodeConnections } from './node-connections.js'
 import { PRIMARY_DOWN_BUDGET_MS, PrimaryPath } from './primary-path.js'
 import { ReadPath } from './read-path.js'
 import { RejectionLog } from './rejection-log.js'
+import type { RequestContext } from './request-context.js'
 import { emptyPin, type Pin, ROUTE, type RouteOptions, type Routing } from './route-options.js'
-import { type RequestContext, StatementRequest } from './statement-request.js'
+import { StatementRequest } from './statement-request.js'
 import { type Submittable, textOf } from './submittable.js'
 
 /** Hears of the router's nodes: those there when it starts watching, and every one that joins or leaves. */

@@ -1,64 +1,30 @@
 import type pg from 'pg'
-import type { ResolvedOptions } from '../config/resolved-options.js'
 import { commitTicket, mayChangeCommitLevel, taintConnection } from '../health/connection-watch.js'
-import type { RouterTracer } from '../observability/router-tracer.js'
-import { isCancelledByRouter } from '../pg-errors.js'
 import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.js'
-import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
-import type { ReadYourWrites } from '../session/read-your-writes.js'
-import type { Grant, NodeConnections } from './node-connections.js'
-import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
-import type { ReadAttempt, ReadPath } from './read-path.js'
-import type { RejectionLog } from './rejection-log.js'
-import { decide, type FailedRequest, recover } from './request-recovery.js'
-import { type Pin, READ_ONLY_REJECTION, type RouteOptions, type Routing } from './route-options.js'
-import { isSubmittable, type Submittable, whenEnded } from './submittable.js'
-
-/**
- * How many times a write the primary ended with 57P01 before it could commit is sent again (each time on another
- * connection): a fast shutdown ends every pooled connection, and a write may meet several of them.
- */
-const MAX_RESENDS = 5
-
-/**
- * What happens to a request's connection once its statement ends: `release` it either way; `keep` it checked
- * out on success (the caller pins it), releasing it on failure; `borrowed`: the caller's pin holds it.
- */
-export type ReleaseMode = 'release' | 'keep' | 'borrowed'
-
-/** The router's parts every request uses, held once by the router's core and shared by all requests. */
-export interface RequestContext {
-  readonly replicas: ReplicaSet
-  readonly reads: ReadPath
-  readonly primaries: PrimaryPath
-  readonly connections: NodeConnections
-  readonly rejections: RejectionLog
-  /** Where a session's writes landed (`wrote`). */
-  readonly causal: Pick<ReadYourWrites, 'wrote'>
-  readonly tracer: RouterTracer
-  readonly options: Pick<ResolvedOptions, 'retry' | 'timeouts'>
-}
+import type { Grant } from './node-connections.js'
+import { type AttemptedRequest, onPrimary } from './request-attempts.js'
+import type { RequestContext } from './request-context.js'
+import { decide, offStaleLease, readAnew, recover } from './request-recovery.js'
+import type { Pin, ReleaseMode, RouteOptions, Routing } from './route-options.js'
+import { type CallbackClient, isSubmittable, type Submittable } from './submittable.js'
+import { sendSubmittable } from './submittable-sender.js'
 
 /**
  * One statement routed by the router, from `RouterCore.route` until it settles: the statement (its text, pg's
  * form of it, its values), where it goes and why, the caller's session, what becomes of its connection, its time
- * limit and its lease. It runs itself: it asks the read path or the primary path for a node, checks a
- * connection out of that node's pool, sends the statement, and settles. It tells the session of a write, and it
- * asks the one failure rule ({@link decide}, in `request-recovery.ts`) what a failure means.
+ * limit and its lease. It runs itself: it asks the replica set or the primary path for a node, checks a
+ * connection out of that node's pool, sends the statement, tells the session of a write, and settles.
  *
- * A read outside a session that succeeds at once, and a statement on a primary that is up, cost one promise: the
- * request is itself the waiter of its connection and of its result, and nothing else is allocated on that path.
- * Everything after a failure is the slow path, `async` code ({@link recover}).
- *
- * A request without a statement only checks a connection out: a client pinning its node before its first
- * statement. A submittable (pg-cursor, pg-query-stream) runs until it ends; a request for a pinned client settles
- * once it is submitted (pg's clients hand it back at once), one for `router.query` once it has ended.
+ * This is the fast path: a read outside a session that succeeds at once, and a statement on a primary that is up,
+ * cost one promise: the request is itself the waiter of its connection and of its result, and nothing else is
+ * allocated. Everything else is the slow path, `async` code that never imports this class: the failure rule
+ * ({@link decide}, {@link recover}) and the attempts (`request-attempts.ts`) take the request as an
+ * {@link AttemptedRequest} and await its `checkout` and `run`; a cursor or stream goes by `submittable-sender.ts`.
+ * A request without a statement only checks a connection out (a client pinning its node).
  */
-export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
-  implements ReadAttempt, Connector, FailedRequest
-{
+export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow> implements AttemptedRequest {
   /** The statement's text, for routing and diagnostics. */
   readonly text: string
   /** pg's form of the statement; `undefined` for a request that only checks a connection out. */
@@ -81,21 +47,17 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   tried: Set<RouterNode> | undefined = undefined
   /** Why the attempt in flight went to its node (`route` events). */
   reason: string
-  /**
-   * `RunningStatement` / `WaitingCheckout`: when the statement (or its wait for a connection) runs out of time, in
-   * ticks of the time-limit timer; 0: no limit.
-   */
+  /** `RunningStatement` / `WaitingCheckout`: when it runs out of time, in the time-limit timer's ticks; 0: never. */
   deadline = 0
   /** `RunningStatement` / `WaitingCheckout`: position in its node's bag. */
   slot = -1
 
+  // For the slow path (see AttemptedRequest): its way, when a write that found its primary up began, sent or not.
+  toPrimary: boolean
+  startedAt = 0
+  sent = false
+
   readonly #context: RequestContext
-  /** The request goes the primary's way (a write, `router.primary`, or a router without replicas). */
-  #toPrimary: boolean
-  /** When a write began while its primary was marked down (0: it was up): the budget counts from it. */
-  #startedAt = 0
-  /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
-  #sent = false
   /** In a session: the WAL position its node was known to have reached when the statement was sent. */
   #walBefore: bigint | undefined = undefined
   /** Checkouts started so far: only the last one's answer is the request's. */
@@ -130,11 +92,11 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.mode = pin === undefined ? 'release' : pin.lease === undefined ? 'keep' : 'borrowed'
     this.reason = routing.reason
     this.#routedFor = routing.reason
-    this.#toPrimary =
+    this.toPrimary =
       routing.target === 'primary' || options.onPrimary === true || context.replicas.all.length === 0
     if (query !== undefined) this.#traced = context.tracer.traceStatementStart?.(routing.reason)
     // When a write of the session started: a synchronous standby must have been counted since (see causal-session).
-    if (session !== undefined && this.#toPrimary) session.writing()
+    if (session !== undefined && this.toPrimary) session.writing()
   }
 
   /** `RunningStatement`: the connection the statement runs on. */
@@ -147,31 +109,6 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     return false
   }
 
-  /** The caller lets its pinned connection go (`Pin.movable`, set by its holder before each statement). */
-  get movable(): boolean {
-    return this.pin?.movable === true
-  }
-
-  /** The statement is a submittable (a cursor, a stream), which has state: it never runs twice. */
-  get submittable(): boolean {
-    return isSubmittable(this.query)
-  }
-
-  /** The statement was handed to pg in the attempt in flight: it may have run. */
-  get sent(): boolean {
-    return this.#sent
-  }
-
-  /** The request goes the primary's way (a write, `router.primary`, or a router without replicas). */
-  get toPrimary(): boolean {
-    return this.#toPrimary
-  }
-
-  /** The statement runs on its caller's held connection. */
-  get borrowed(): boolean {
-    return this.mode === 'borrowed'
-  }
-
   /** Runs the request, settling `resolve` / `reject` (the promise `RouterCore.route` awaits). */
   start(resolve: (result: pg.QueryResult<R>) => void, reject: (error: unknown) => void): void {
     this.#resolve = resolve
@@ -179,20 +116,19 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const pin = this.pin
     if (pin !== undefined && pin.lease !== undefined) this.#onHeld(pin.lease)
     else if (pin !== undefined && pin.revoked !== undefined) this.#finish(roleChangedError(pin.revoked))
-    else if (this.#toPrimary) this.#toThePrimary()
+    else if (this.toPrimary) this.#toThePrimary()
     else if (this.session === undefined) this.#toAReplica()
-    else this.#slowly(this.#read())
+    else this.#slowly(readAnew(this, this.#context))
   }
 
-  /** {@link ReadAttempt}: `node` (a replica) is not to be tried again by this request. */
+  /** {@link ReadAttempt}: `node`, if a replica (the primary stays a fallback), is not to be tried again. */
   exclude(node: RouterNode): void {
-    // Only replicas: falling back to the primary stays possible on every attempt.
     if (node.role !== 'replica') return
     this.tried ??= new Set()
     this.tried.add(node)
   }
 
-  /** {@link Connector}: a connection of `node` for an attempt of the slow path. */
+  /** {@link AttemptedRequest}: a connection of `node` for an attempt of the slow path. */
   checkout(node: RouterNode, reason: string): Promise<Lease> {
     return new Promise((resolve, reject) => {
       this.#attempt = { resolve, reject }
@@ -201,7 +137,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     })
   }
 
-  /** {@link Connector}: gives up the checkout still waiting; a connection that comes later goes back. */
+  /** {@link AttemptedRequest}: gives up the checkout still waiting; a connection that comes later goes back. */
   withdraw(): boolean {
     return this.node?.waiting.remove(this) === true
   }
@@ -211,24 +147,10 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#failed(error)
   }
 
-  // The fast path: choose a node, check out, send, settle.
-
-  /**
-   * On the caller's held connection, after the one check it gets before anything is sent on it: is it still what
-   * it was when it was checked out (`leaseIsCurrent`)? If not, a replica-pinned client outside a transaction,
-   * which holds nothing there, moves; anything else fails with `PGROUTE_ROLE_CHANGED`, nothing sent, and the pin
-   * is revoked: its connection closed (the server rolls back what it held open), every later statement failing
-   * the same way until the holder lets it go.
-   */
+  /** On the caller's held connection if it is still what it was when checked out; else see {@link offStaleLease}. */
   #onHeld(held: Lease): void {
     if (leaseIsCurrent(held)) this.#send(held)
-    else if (!this.movable || this.submittable) {
-      this.#context.connections.revoke(this.pin!, held)
-      this.#finish(roleChangedError(held))
-    } else {
-      this.leavePin(undefined)
-      this.#slowly(this.#toPrimary ? this.#runOnPrimary(undefined) : this.#read())
-    }
+    else this.#slowly(offStaleLease(this, this.#context, held))
   }
 
   /** A read outside a session: an eligible replica (or the fallback), in one go. */
@@ -248,28 +170,26 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   /** A statement for the primary: in one go while it is plainly up, else by the primary path's failover rules. */
   #toThePrimary(): void {
     const primary = this.#context.primaries.up
-    if (primary === undefined) {
-      this.#slowly(this.#runOnPrimary(undefined))
-      return
+    if (primary === undefined) this.#slowly(onPrimary(this, this.#context, undefined))
+    else {
+      this.startedAt = Date.now()
+      this.#checkout(primary)
     }
-    this.#startedAt = Date.now()
-    this.#checkout(primary)
   }
 
   #checkout(node: RouterNode): void {
     this.node = node
-    this.#sent = false
+    this.sent = false
     const checkout = ++this.#checkouts
     // The wait for a connection has the statement's own limit, whatever the pool's connectionTimeoutMillis.
     const { readMs, writeMs } = this.#context.options.timeouts
-    this.deadline = this.#context.connections.deadline(this.#toPrimary ? writeMs : readMs)
+    this.deadline = this.#context.connections.deadline(this.toPrimary ? writeMs : readMs)
     // The lease records what the node was when the checkout started, not when its connection comes.
     const granted = this.#context.connections.grant(node)
     node.waiting.add(this)
-    // An anonymous callback made here, not a named one per request: toolchains that keep function names
-    // (esbuild's keepNames, which tsx uses) would rename a named one for every request. It carries its node and
-    // its number: a checkout given up (its node marked down, its budget spent) may still answer once the request
-    // has gone on to another one.
+    // An anonymous callback made here, not a named one per request: toolchains that keep function names (esbuild's
+    // keepNames, which tsx uses) would rename a named one for every request. It carries its node and its number: a
+    // checkout given up (its node marked down, its budget spent) may answer once the request has gone on.
     node.pool.connect((error: Error | undefined, client: pg.PoolClient | undefined) =>
       this.#connected(node, checkout, granted, error, client),
     )
@@ -307,14 +227,23 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     }
     // Reads on the read path, and on a held connection, get the reads' limit; the primary path the writes'.
     const { readMs, writeMs } = this.#context.options.timeouts
-    const read = this.mode === 'borrowed' ? this.routing.target === 'replica' : !this.#toPrimary
+    const read = this.mode === 'borrowed' ? this.routing.target === 'replica' : !this.toPrimary
     this.deadline = this.#context.connections.deadline(read ? readMs : writeMs)
     lease.node.began(this)
     // Where a session's write lands is bounded from below by what its node had reached before it was sent.
     if (this.session !== undefined) this.#walBefore = lease.node.lsn
-    this.#sent = true
-    if (isSubmittable(query)) this.#submit(lease, query)
-    else {
+    this.sent = true
+    if (isSubmittable(query)) {
+      // For `router.query` the request ends when the submittable does; a pinned client's settles its caller now
+      // (pg's clients hand a submittable back at once), and ends, as a statement, when the submittable does.
+      sendSubmittable(this, lease, query, this.#context.connections, (failure) =>
+        failure === undefined ? this.#succeeded() : this.#failed(failure),
+      )
+      if (this.mode !== 'release') {
+        this.#fillPin()
+        this.#settle(undefined)
+      }
+    } else {
       try {
         ;(lease.client as unknown as CallbackClient).query(query, this.values, (error, result) =>
           this.#answered(lease, error, result),
@@ -340,36 +269,6 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#succeeded()
   }
 
-  /**
-   * Hands a cursor or stream its connection. For `router.query` the request ends when the submittable does (its
-   * connection goes back then); a client's settles its caller now (pg's clients hand a submittable back at once),
-   * the connection is the client's, and the request ends, as a statement, when the submittable does.
-   */
-  #submit(lease: Lease, submittable: Submittable): void {
-    const connections = this.#context.connections
-    connections.guardReads(lease, submittable)
-    whenEnded(
-      submittable,
-      (error) => connections.reasonFor(lease.client, error),
-      (error, result) => {
-        lease.node.ended(this, error === undefined)
-        const failure =
-          error === undefined || isCancelledByRouter(error)
-            ? error
-            : connections.statementFailed(lease, error)
-        if (this.mode === 'release') connections.release(lease, failure)
-        this.result = result as pg.QueryResult<R>
-        if (failure === undefined) this.#succeeded()
-        else this.#failed(failure)
-      },
-    )
-    lease.client.query(submittable as never)
-    if (this.mode !== 'release') {
-      this.#fillPin()
-      this.#settle(undefined)
-    }
-  }
-
   /** The attempt in flight succeeded: the slow path's attempt goes on, or the request ends. */
   #succeeded(): void {
     const attempt = this.#attempt
@@ -386,11 +285,11 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     if (attempt !== undefined) {
       this.#attempt = undefined
       attempt.reject(error)
-    } else if (decide(this, error) === 'fail') this.#finish(error)
-    else this.#slowly(recover(this, error, this.#context.options.retry, this.#context.reads))
+    } else if (decide(this, error, this.#context) === 'fail') this.#finish(error)
+    else this.#slowly(recover(this, error, this.#context))
   }
 
-  // The slow path: after a failure, a session's read, a write while the primary is not plainly up.
+  // The slow path's hooks: its work settles the request; its attempts await the fast path's steps.
 
   #slowly(work: Promise<void>): void {
     work.then(
@@ -399,95 +298,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     )
   }
 
-  /** A read that starts on the slow path (in a session, or moved off a pin), its failures decided as any read's. */
-  async #read(): Promise<void> {
-    try {
-      await this.readElsewhere()
-    } catch (error) {
-      await recover(this, error, this.#context.options.retry, this.#context.reads)
-    }
-  }
-
-  /** @internal {@link FailedRequest}: the request leaves its caller's held connection. */
-  leavePin(error: unknown): void {
-    if (this.mode !== 'borrowed') return
-    const pin = this.pin!
-    const held = pin.lease!
-    pin.lease = undefined
-    this.mode = 'keep'
-    this.#context.connections.release(held, error)
-  }
-
-  /** @internal {@link FailedRequest}: on the primary by its failover rules, its first connection having failed. */
-  resumeOnPrimary(error: unknown): Promise<void> {
-    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error })
-  }
-
-  /** @internal {@link FailedRequest}: see `FailedRequest.safeToResend`. */
-  safeToResend(error: unknown): boolean {
-    const { lease } = this
-    return (
-      lease !== undefined &&
-      this.mode !== 'borrowed' &&
-      !this.submittable &&
-      this.routing.transaction === undefined &&
-      oneStatement(this.text, this.values) &&
-      this.#context.connections.endedBeforeCommit(lease.client, error)
-    )
-  }
-
-  /** @internal {@link FailedRequest}: the primary ended the statement before it could commit; sent again. */
-  resendOnPrimary(error: unknown): Promise<void> {
-    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error, resend: true })
-  }
-
-  /** @internal {@link FailedRequest}: a replica refused the statement as a write; it runs on the primary. */
-  rerunOnPrimary(error: unknown): Promise<void> {
-    this.#context.rejections.record(this.node!, this.text, error)
-    this.routing = READ_ONLY_REJECTION
-    this.#toPrimary = true
-    return this.#runOnPrimary(undefined)
-  }
-
-  /** @internal {@link FailedRequest}: an attempt of a read on a node chosen afresh (a replica not tried yet, or the fallback). */
-  async readElsewhere(): Promise<void> {
-    const reads = this.#context.reads
-    const node = await reads.choose(this)
-    const lease = await this.checkout(node, this.reason)
-    if (await reads.mayRunOn(this, node, lease.client)) {
-      await this.#run(lease)
-      return
-    }
-    // A connection to another server than the one whose replay position the read was sent for: nothing sent.
-    this.#context.connections.release(lease)
-    await this.#run(await this.checkout(reads.fallback(), 'read-your-writes'))
-  }
-
-  /** The statement on the primary, by the primary path's rules; `first`: a connection attempt that failed. */
-  async #runOnPrimary(first: FirstFailure | undefined): Promise<void> {
-    const primaries = this.#context.primaries
-    const startedAt = first?.startedAt ?? primaries.downSince()
-    let failure = first
-    for (let resends = first?.resend === true ? 1 : 0; ; resends++) {
-      const lease = await primaries.checkout(this, this.routing.reason, failure)
-      // On a primary marked down, the statement runs within the budget of one.
-      const budget = primaries.budget(lease, startedAt)
-      try {
-        await this.#run(lease)
-        return
-      } catch (error) {
-        // Ended again before it could commit (a shutdown still closing the primary's pooled connections one by
-        // one): sent again by the same rules, within the same wait, a bounded number of times.
-        if (resends >= MAX_RESENDS || !this.safeToResend(error)) throw error
-        failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: true }
-      } finally {
-        clearTimeout(budget)
-      }
-    }
-  }
-
-  /** Sends the statement on `lease` and waits for it (an attempt of the slow path). */
-  #run(lease: Lease): Promise<unknown> {
+  /** {@link AttemptedRequest}: sends the statement on `lease` and waits for it (an attempt of the slow path). */
+  run(lease: Lease): Promise<unknown> {
     return new Promise<Lease>((resolve, reject) => {
       this.#attempt = { resolve, reject }
       this.#send(lease)
@@ -535,24 +347,4 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     if (error === undefined) this.#resolve!(this.result!)
     else this.#reject!(error)
   }
-}
-
-/** pg's runtime signature, wider than its types: a config object may come with values and a callback too. */
-interface CallbackClient {
-  query(
-    statement: string | pg.QueryConfig,
-    values: unknown[] | undefined,
-    callback: (error: Error | null, result?: pg.QueryResult) => void,
-  ): void
-}
-
-/**
- * Whether a statement is one statement: with values it went by the extended protocol, which takes one; a text
- * without a `;` before its end is one (a `;` inside a literal only makes this say no, which is safe).
- */
-function oneStatement(text: string, values: unknown[] | undefined): boolean {
-  if (values !== undefined && values.length > 0) return true
-  const end = text.trimEnd()
-  const semicolon = end.indexOf(';')
-  return semicolon === -1 || semicolon === end.length - 1
 }

@@ -25,6 +25,15 @@ export function failSubmittable(submittable: Submittable, error: unknown): void 
   if (typeof handleError === 'function') handleError.call(submittable, error, undefined)
 }
 
+/** pg's runtime signature of `query()`, wider than its types: a config object may come with values and a callback. */
+export interface CallbackClient {
+  query(
+    statement: string | pg.QueryConfig,
+    values: unknown[] | undefined,
+    callback: (error: Error | null, result?: pg.QueryResult) => void,
+  ): void
+}
+
 /** What a client's `query()` takes: text, a config object, or a submittable. */
 export type QueryInput = string | pg.QueryConfig | Submittable
 
