@@ -90,8 +90,10 @@ describe('pg_terminate_backend of one idle pooled connection', () => {
         .catch(() => {})
     })
     await c.waitForReplication()
-    // The default probe interval: the probe connection idles about 1 s between probes, as pooled ones do.
-    const router = resources.router(routerFor(c, { healthCheck: { intervalMs: 1000, timeoutMs: 500 } }))
+    // Probes 1.5 s apart: the probe connection idles past the server's 1 s between probes, as pooled ones do, and
+    // is dropped every time. A probe limit of 1.4 s, not the default 500 ms: the probe after a drop opens a new
+    // connection, which a loaded machine can take longer than 500 ms to do (a timeout, not what this test is about).
+    const router = resources.router(routerFor(c, { healthCheck: { intervalMs: 1500, timeoutMs: 1400 } }))
     await router.ready()
     const { downs } = watched(router)
     const failures: unknown[] = []
