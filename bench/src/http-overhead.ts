@@ -1,7 +1,8 @@
 /**
  * What `@pgroute/http`'s read-your-writes middleware costs a request that does not touch the database: for
  * Express, Fastify and Hono, one server process without the middleware (the baseline), a second one the same
- * (`(control)`: the noise of the run), one without it but with AsyncLocalStorage in use (its `run()` called once
+ * (`(control)`: the noise of the run), one with a middleware that only passes the request on (what the framework
+ * charges for a middleware step), one without it but with AsyncLocalStorage in use (its `run()` called once
  * at start-up and never per request: what any application using sessions, OpenTelemetry or a request-scoped
  * logger already pays on Node 20, as Node's async hooks are then on for every promise of the process), one with a
  * middleware that only passes the request on while AsyncLocalStorage is in use (the framework's own steps for a
@@ -149,6 +150,7 @@ function servers(framework: string) {
   return [
     { name: framework, ...plain },
     { name: `${framework} (control)`, ...plain },
+    { name: `${framework} + a no-op middleware`, ...plain, middleware: 'no-op' },
     { name: `${framework}, AsyncLocalStorage on`, ...plain, asyncContext: true },
     {
       name: `${framework} + a no-op middleware, AsyncLocalStorage on`,
