@@ -3,6 +3,7 @@
  * read-your-writes middleware) answering `GET /ping` without touching the database, and its own CPU time on
  * request. Not a bench itself.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
@@ -19,9 +20,11 @@ export interface ServerSpec {
   readonly framework: 'express' | 'fastify' | 'hono'
   /**
    * The read-your-writes middleware, a middleware that only passes the request on (`no-op`: what the framework
-   * charges for a middleware at all), or none.
+   * charges for a middleware at all), one that passes it on inside `AsyncLocalStorage.run()` of a store of its
+   * own (`als-run`: the least any middleware that carries a per-request value in the async context costs), or
+   * none.
    */
-  readonly middleware: 'readYourWrites' | 'no-op' | 'none'
+  readonly middleware: 'readYourWrites' | 'no-op' | 'als-run' | 'none'
   /**
    * Run one `router.session()` at start-up, without the middleware: Node 20 turns on its async hooks for
    * AsyncLocalStorage on first use, after which every promise of the process costs a little more. An application
@@ -44,12 +47,18 @@ const router = createRouter({
 await router.ready()
 if (spec.asyncContext) await router.session(() => undefined)
 const pong = { ok: true }
+/** The `als-run` middleware's storage: a new store per request, as a session middleware makes one. */
+const storage = new AsyncLocalStorage<{ readonly request: number }>()
+let requests = 0
 
 async function start(): Promise<{ port: number; close: () => Promise<void> }> {
   if (spec.framework === 'fastify') {
     const app = Fastify()
     if (spec.middleware === 'readYourWrites') await app.register(fastifyReadYourWrites, { router })
     if (spec.middleware === 'no-op') app.addHook('onRequest', (_request, _reply, next) => next())
+    if (spec.middleware === 'als-run') {
+      app.addHook('onRequest', (_request, _reply, next) => storage.run({ request: requests++ }, next))
+    }
     app.get('/ping', async () => pong)
     await app.listen({ port: 0, host: '127.0.0.1' })
     return { port: (app.server.address() as AddressInfo).port, close: () => app.close() }
@@ -59,6 +68,8 @@ async function start(): Promise<{ port: number; close: () => Promise<void> }> {
     const app = express()
     if (spec.middleware === 'readYourWrites') app.use(expressReadYourWrites({ router }))
     if (spec.middleware === 'no-op') app.use((_req, _res, next) => next())
+    if (spec.middleware === 'als-run')
+      app.use((_req, _res, next) => storage.run({ request: requests++ }, next))
     app.get('/ping', (_req, res) => {
       res.json(pong)
     })
@@ -67,6 +78,7 @@ async function start(): Promise<{ port: number; close: () => Promise<void> }> {
     const app = new Hono()
     if (spec.middleware === 'readYourWrites') app.use(honoReadYourWrites({ router }))
     if (spec.middleware === 'no-op') app.use((_c, next) => next())
+    if (spec.middleware === 'als-run') app.use((_c, next) => storage.run({ request: requests++ }, next))
     app.get('/ping', (c) => c.json(pong))
     server = createAdaptorServer({ fetch: app.fetch }) as Server
   }

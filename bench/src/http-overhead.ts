@@ -1,17 +1,21 @@
 /**
  * What `@pgroute/http`'s read-your-writes middleware costs a request that does not touch the database: for
  * Express, Fastify and Hono, one server process without the middleware (the baseline), a second one the same
- * (`(control)`: the noise of the run), one without it but with AsyncLocalStorage in use (what any application
- * using sessions, OpenTelemetry or a request-scoped logger already pays on Node 20), one with a middleware that
- * only passes the request on while AsyncLocalStorage is in use (the least any middleware that carries a session
- * in the async context costs there: the framework's own steps for a middleware, and their promises under the
- * async hooks), one with the middleware, and one with it where every request carries a token (as a browser with
- * the cookie does). Each server runs in a process of its own and answers `GET /ping` with a small JSON body; this
- * process drives it over keep-alive connections (16 callers, closed loop) in interleaved rounds. Figures per
- * server: requests per second and the server process's CPU time per request, with their ratios to the baseline
- * (below 1: the server costs more).
+ * (`(control)`: the noise of the run), one with a middleware that only passes the request on (what the framework
+ * charges for a middleware step), one without it but with AsyncLocalStorage in use (its `run()` called once
+ * at start-up and never per request: what any application using sessions, OpenTelemetry or a request-scoped
+ * logger already pays on Node 20, as Node's async hooks are then on for every promise of the process), one with a
+ * middleware that only passes the request on while AsyncLocalStorage is in use (the framework's own steps for a
+ * middleware, and their promises under the async hooks), one with a middleware that passes it on inside
+ * `AsyncLocalStorage.run()` of a new store per request (the least any middleware that carries a session in the
+ * async context costs there), one with the read-your-writes middleware, and one with it where every request
+ * carries a token (as a browser with the cookie does). Each server runs in a process of its own and answers
+ * `GET /ping` with a small JSON body; this process drives it over keep-alive connections (16 callers, closed
+ * loop) in interleaved rounds. Figures per server: requests per second and the server process's CPU time per
+ * request, with their ratios to the baseline (below 1: the server costs more).
  *
- * Run alone: `node --conditions=pgroute-source --import tsx bench/src/http-overhead.ts`
+ * Run alone: `node --conditions=pgroute-source --import tsx bench/src/http-overhead.ts`;
+ * `BENCH_HTTP_FRAMEWORKS=express,hono` measures only those frameworks.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { Agent, request } from 'node:http'
@@ -25,6 +29,19 @@ import { type LoopFigures, measureRounds } from './interleaved-rounds.js'
 export const name = 'http-overhead'
 
 const FRAMEWORKS = ['express', 'fastify', 'hono'] as const
+
+/** The frameworks to measure: `BENCH_HTTP_FRAMEWORKS` (comma-separated), else all of them. */
+function frameworks(): ReadonlyArray<(typeof FRAMEWORKS)[number]> {
+  const listed = process.env.BENCH_HTTP_FRAMEWORKS?.split(',').map((name) => name.trim())
+  if (listed === undefined || listed.join('') === '') return FRAMEWORKS
+  const unknown = listed.filter((name) => !(FRAMEWORKS as readonly string[]).includes(name))
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_HTTP_FRAMEWORKS: unknown ${unknown.join(', ')} (expected ${FRAMEWORKS.join(', ')})`,
+    )
+  }
+  return FRAMEWORKS.filter((name) => listed.includes(name))
+}
 const CONCURRENCY = 16
 
 type ChildMessage = { type: 'listening'; port: number } | { type: 'cpu'; user: number; system: number }
@@ -133,11 +150,18 @@ function servers(framework: string) {
   return [
     { name: framework, ...plain },
     { name: `${framework} (control)`, ...plain },
+    { name: `${framework} + a no-op middleware`, ...plain, middleware: 'no-op' },
     { name: `${framework}, AsyncLocalStorage on`, ...plain, asyncContext: true },
     {
       name: `${framework} + a no-op middleware, AsyncLocalStorage on`,
       ...plain,
       middleware: 'no-op',
+      asyncContext: true,
+    },
+    {
+      name: `${framework} + an AsyncLocalStorage.run() middleware`,
+      ...plain,
+      middleware: 'als-run',
       asyncContext: true,
     },
     { name: `${framework} + readYourWrites`, ...plain, middleware: 'readYourWrites' },
@@ -163,7 +187,7 @@ export function run(): Promise<BenchRow[]> {
     })
     await router.end()
     const rows: BenchRow[] = []
-    for (const framework of FRAMEWORKS) {
+    for (const framework of frameworks()) {
       const compared = servers(framework)
       const children = new Map(
         compared.map((server) => [

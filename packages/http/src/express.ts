@@ -11,13 +11,12 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type AnswerToken, holdHeaders, prepareHeldResponses } from './held-response.js'
+import { type AnswerToken, enterScope, prepareScopes } from './node-request-scope.js'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
 import { isInvalidToken, openRequestSession } from './request-scope.js'
-import { invalidTokenBody, requestTokens } from './request-tokens.js'
+import { invalidTokenBody, nodeRequestTokens } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { answerHeaders } from './response-token.js'
-import { emitInScope, prepareScopedEmit } from './scoped-emitter.js'
 import type { OpenedSession } from './session-router.js'
 
 export type { ReadYourWritesOptions, TokenCookieOptions } from './read-your-writes-options.js'
@@ -54,15 +53,14 @@ export type ReadYourWritesMiddleware = (
 export function readYourWrites(options: ReadYourWritesOptions): ReadYourWritesMiddleware {
   const resolved = resolveOptions(options)
   const { onTokenError } = resolved
-  prepareHeldResponses()
-  prepareScopedEmit()
+  prepareScopes()
   const answer: AnswerToken = (response, session) =>
     session.token().then((token) => {
       if (token === undefined || response.headersSent) return
       for (const [name, value] of answerHeaders(resolved, token)) appendHeader(response, name, value)
     }, onTokenError)
   return (request, response, next) => {
-    const tokens = requestTokens(resolved, (name) => request.headers[name])
+    const tokens = nodeRequestTokens(resolved, request.headers)
     let session: OpenedSession
     try {
       session = openRequestSession(resolved.router(), tokens)
@@ -74,8 +72,7 @@ export function readYourWrites(options: ReadYourWritesOptions): ReadYourWritesMi
       response.end(JSON.stringify(body))
       return
     }
-    emitInScope(request, session)
-    holdHeaders(response, session, answer)
+    enterScope(request, session, answer)
     session.run(next)
   }
 }

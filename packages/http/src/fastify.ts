@@ -21,7 +21,7 @@ import type {
 import fp from 'fastify-plugin'
 import type { ReadYourWritesOptions } from './read-your-writes-options.js'
 import { isInvalidToken, openRequestSession } from './request-scope.js'
-import { invalidTokenBody, requestTokens } from './request-tokens.js'
+import { invalidTokenBody, nodeRequestTokens } from './request-tokens.js'
 import { resolveOptions } from './resolve-options.js'
 import { answerHeaders } from './response-token.js'
 import type { OpenedSession } from './session-router.js'
@@ -50,7 +50,7 @@ const plugin: FastifyPluginCallback<ReadYourWritesOptions> = (app, options, done
   const sessionOf = (request: FastifyRequest) => (request as unknown as WithSession)[key] ?? undefined
 
   app.addHook('onRequest', (request, reply, next) => {
-    const tokens = requestTokens(resolved, (name) => request.headers[name])
+    const tokens = nodeRequestTokens(resolved, request.headers)
     let session: OpenedSession
     try {
       session = openRequestSession(resolved.router(), tokens)

@@ -34,6 +34,24 @@ export function cookieValue(
   return undefined
 }
 
+/** No token: shared, so that a request without one allocates nothing for it. */
+const NONE: readonly SentToken[] = Object.freeze([])
+
+/**
+ * Every token of a request whose headers are a Node `IncomingMessage`'s `headers` (lower-case names). With the
+ * default options (the header only) it reads one header and allocates nothing when there is no token.
+ */
+export function nodeRequestTokens(
+  options: ResolvedOptions,
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+): readonly SentToken[] {
+  if (options.baseline !== undefined || options.cookie !== undefined || options.sources.length > 0) {
+    return requestTokens(options, (name) => headers[name])
+  }
+  const token = options.header === undefined ? undefined : single(headers[options.header])
+  return token === undefined ? NONE : [{ token, from: `${options.header} header` }]
+}
+
 /** Every token the request carries (baseline, header, cookie, other sources), in that order. */
 export function requestTokens(options: ResolvedOptions, header: HeaderReader): SentToken[] {
   const tokens: SentToken[] = []
