@@ -25,7 +25,8 @@ export const REPLACEMENT_ROUNDS = 3
 
 /**
  * Probes every node each `healthCheck.intervalMs`, observes the roles (see {@link resolveRoles}) and keeps each
- * node's state, lag and WAL position current. A probe is one statement per node per round.
+ * node's state, lag and WAL position current. A probe is one statement per node per round (two once after a role
+ * change, see `NodeProbe`).
  *
  * When the probes show another node leading the newest timeline, it becomes the primary ({@link NodeSet.elect}):
  * a failover is followed within one round. Replicas are judged against the primary's WAL position of the same

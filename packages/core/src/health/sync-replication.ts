@@ -261,7 +261,8 @@ const SENDERS = `(SELECT json_agg(json_build_array(a.application_name, w.pid, a.
  * a probe cost the server 0.65 ms of CPU on a standby (the view planned, never run), 0.47 ms on a primary with 3
  * connections and 0.70 ms with 300 (the view builds every backend's activity row: a fleet's probes cost it N²);
  * this way 0.22–0.24 ms in each case, against 0.06 ms for the probe before it read the sync state (300 probes per
- * text, rounds interleaved, one connection; busy 2-core machine, Dec 8).
+ * text, rounds interleaved, one connection; busy 2-core machine, Dec 8). Only a primary's probe text carries the
+ * column now: the server plans it even where the `CASE` never runs it (see `probeSql` in `node-probe.ts`).
  */
 export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELSE json_build_object(
     'names', current_setting('synchronous_standby_names'),
