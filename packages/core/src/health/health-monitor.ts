@@ -9,6 +9,7 @@ import { ProbeScheduler } from './probe-scheduler.js'
 import { ReplicaLagJudge } from './replica-lag-judge.js'
 import { RoleChangeHandler } from './role-change-handler.js'
 import { replacementIdentity, resolveRoles } from './role-resolver.js'
+import { syncHoldback } from './sync-holdback.js'
 import { type SyncSnapshot, syncStateOf } from './sync-replication.js'
 import { SyncSnapshotLog } from './sync-snapshot-log.js'
 import { TimelineHistory } from './timeline-history.js'
@@ -24,7 +25,8 @@ export const REPLACEMENT_ROUNDS = 3
 
 /**
  * Probes every node each `healthCheck.intervalMs`, observes the roles (see {@link resolveRoles}) and keeps each
- * node's state, lag and WAL position current. A probe is one statement per node per round.
+ * node's state, lag and WAL position current. A probe is one statement per node per round (two once after a role
+ * change, see `NodeProbe`).
  *
  * When the probes show another node leading the newest timeline, it becomes the primary ({@link NodeSet.elect}):
  * a failover is followed within one round. Replicas are judged against the primary's WAL position of the same
@@ -114,10 +116,7 @@ export class HealthMonitor {
     this.#syncLog.record(snapshot)
   }
 
-  /**
-   * The first snapshot of the primary's synchronous replication whose statement was sent after `time`
-   * (`performance.now()`): it describes the primary after that moment, as close to it as the router knows.
-   */
+  /** The first snapshot of synchronous replication sent after `time` (`performance.now()`): the primary then. */
   syncSentAfter(time: number): SyncSnapshot | undefined {
     return this.#syncLog.sentAfter(time)
   }
@@ -283,6 +282,9 @@ export class HealthMonitor {
       }
     }
     const sync = elected === undefined ? undefined : this.#readings.get(elected)?.sync
+    // The primary is down and no other node leads: replicas that may hold unacknowledged commits are held back.
+    const down = elected === undefined && this.#readings.get(nodes.primary) === undefined
+    const holdback = down ? syncHoldback(this.#syncLog.latest(), observations) : undefined
     for (const node of nodes.all) {
       const reading = this.#readings.get(node)
       const judged = verdict(node)
@@ -292,7 +294,7 @@ export class HealthMonitor {
         reading.inRecovery ? syncStateOf(sync, reading.applicationName) : undefined,
       )
       if (judged === undefined || node === elected) continue
-      this.#roles.apply(node, reading, judged, this.#ofSameRound(elected, node))
+      this.#roles.apply(node, reading, judged, this.#ofSameRound(elected, node), holdback)
     }
   }
 
@@ -336,6 +338,8 @@ export class HealthMonitor {
   #fail(node: RouterNode, error: unknown, at: number): void {
     if (!this.#downSince.has(node)) this.#downSince.set(node, at)
     node.failed(error, this.#scrub(error instanceof Error ? error.message : String(error)), 'probe', at)
+    // Replicas that may hold commits it never acknowledged are held back at once (see syncHoldback).
+    if (node === this.#nodes.primary && this.#syncLog.latest() !== undefined) this.#judge()
     // A failed probe already dropped its connection.
     this.#rounds.backOff(node, async () => {
       await this.#probe(node, 0)

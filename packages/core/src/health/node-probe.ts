@@ -61,21 +61,41 @@ function restoredTimeline(may: LinkInfo['may'] | undefined): string {
     THEN greatest(${parts.join(', ')}) END`
 }
 
-/** The probe's text for each set of privileges, made once. */
+/** Which node a probe's text is for: the parts only the other kind of node has are left out of it. */
+export type ProbeKind = 'primary' | 'standby'
+
+/** The probe's text for each set of privileges and kind of node, made once. */
 const PROBE_SQL = new Map<string, string>()
 
-/** One statement reads everything, so a probe is one round trip. */
-function probeSql(may: LinkInfo['may'] | undefined): string {
-  const key = `${may?.lsWalDir === true}/${may?.controlCheckpoint === true}`
+/**
+ * One statement reads everything, so a probe is one round trip. The server plans every part of a statement, even
+ * one its `CASE` never runs, so each kind of node gets a text without what only the other kind has: a standby's
+ * without the synchronous replication state ({@link SYNC_SNAPSHOT_COLUMN}, most of a standby's probe), a
+ * primary's without the WAL receiver, the replay and the restored timeline. A node found to be of the other kind
+ * is read again with the other text (see {@link NodeProbe}). Exported for `bench/src/probe-text-cost.ts`.
+ *
+ * @internal
+ */
+export function probeSql(may: LinkInfo['may'] | undefined, kind: ProbeKind): string {
+  const key = `${may?.lsWalDir === true}/${may?.controlCheckpoint === true}/${kind}`
   let sql = PROBE_SQL.get(key)
   if (sql === undefined) {
-    sql = buildProbeSql(may)
+    sql = kind === 'standby' ? standbyProbeSql(may) : PRIMARY_PROBE_SQL
     PROBE_SQL.set(key, sql)
   }
   return sql
 }
 
-function buildProbeSql(may: LinkInfo['may'] | undefined): string {
+/** A primary's probe: its values for the standby's columns are what the standby's text reads on a primary. */
+const PRIMARY_PROBE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
+  CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn()::text END AS lsn,
+  NULL::text AS receive_lsn, NULL::float8 AS replay_age,
+  CASE WHEN NOT pg_is_in_recovery() THEN substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END AS timeline,
+  false AS receiver, NULL::text AS restored_timeline, NULL::text AS application_name,
+  pg_current_snapshot()::text AS snapshot,
+  ${SYNC_SNAPSHOT_COLUMN}`
+
+function standbyProbeSql(may: LinkInfo['may'] | undefined): string {
   return `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text AS lsn,
   pg_last_wal_receive_lsn()::text AS receive_lsn,
@@ -89,7 +109,14 @@ function buildProbeSql(may: LinkInfo['may'] | undefined): string {
     (regexp_match(conninfo, '(?:^|\\s)fallback_application_name=(\\S+)'))[1]) FROM pg_stat_wal_receiver) END
     AS application_name,
   pg_current_snapshot()::text AS snapshot,
-  ${SYNC_SNAPSHOT_COLUMN}`
+  NULL::text AS sync`
+}
+
+/** A probe's row, and when its statement was sent and answered (`performance.now()`). */
+interface ProbeAnswer {
+  readonly row: ProbeRow
+  readonly sentAt: number
+  readonly receivedAt: number
 }
 
 interface ProbeRow {
@@ -115,6 +142,12 @@ export class NodeProbe {
   readonly #timeoutMs: number
   /** The probe in flight: overlapping callers share it. */
   #reading: Promise<ProbeReading> | undefined
+  /**
+   * What the last probe found the node to be, and so which text its next probe sends ({@link probeSql}). A node
+   * found to be the other kind (a promotion, a primary back in recovery) is read again at once with the other
+   * text, in the same probe: every reading is complete.
+   */
+  #kind: ProbeKind = 'primary'
 
   constructor(link: NodeLink, timeoutMs: number) {
     this.#link = link
@@ -137,16 +170,12 @@ export class NodeProbe {
   }
 
   async #read(client: pg.Client): Promise<ProbeReading> {
-    // One simple query, one round trip: the limit is set for the probe's own transaction only (`SET LOCAL`), so
-    // nothing stays on a server connection that a pooler (PgBouncer in transaction mode) hands to other clients.
-    const sentAt = performance.now()
-    const sql = probeSql(this.#link.info?.may)
-    const results = (await client.query(
-      `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(this.#timeoutMs)}; ${sql}; COMMIT`,
-    )) as unknown as pg.QueryResult<ProbeRow>[]
-    const receivedAt = performance.now()
-    const row = results[2]?.rows[0]
-    if (!row) throw new Error('health probe returned no row')
+    let answer = await this.#send(client, this.#kind)
+    if (answer.row.in_recovery !== (this.#kind === 'standby')) {
+      this.#kind = answer.row.in_recovery ? 'standby' : 'primary'
+      answer = await this.#send(client, this.#kind)
+    }
+    const { row, sentAt, receivedAt } = answer
     const info = this.#link.info
     return {
       roundTripMs: receivedAt - sentAt,
@@ -163,5 +192,20 @@ export class NodeProbe {
       server: info?.server,
       segmentSize: info?.segmentSize ?? DEFAULT_SEGMENT_SIZE,
     }
+  }
+
+  /** One probe statement, of the text for `kind`. */
+  async #send(client: pg.Client, kind: ProbeKind): Promise<ProbeAnswer> {
+    // One simple query, one round trip: the limit is set for the probe's own transaction only (`SET LOCAL`), so
+    // nothing stays on a server connection that a pooler (PgBouncer in transaction mode) hands to other clients.
+    const sentAt = performance.now()
+    const sql = probeSql(this.#link.info?.may, kind)
+    const results = (await client.query(
+      `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(this.#timeoutMs)}; ${sql}; COMMIT`,
+    )) as unknown as pg.QueryResult<ProbeRow>[]
+    const receivedAt = performance.now()
+    const row = results[2]?.rows[0]
+    if (!row) throw new Error('health probe returned no row')
+    return { row, sentAt, receivedAt }
   }
 }

@@ -4,6 +4,7 @@ import type { LostWriteTracker } from './lost-write-tracker.js'
 import type { ProbeReading } from './node-probe.js'
 import type { ReplicaLagJudge } from './replica-lag-judge.js'
 import { type Incumbent, SAME_TIMELINE_TAKEOVER_MS, type Verdict } from './role-resolver.js'
+import type { Holdback } from './sync-holdback.js'
 
 /** The primary as a probe last saw it lead: its timeline and WAL position. */
 interface Led {
@@ -68,13 +69,15 @@ export class RoleChangeHandler {
 
   /**
    * Applies `verdict` to `node`, any node but the elected primary. `primaryReading`: the primary's reading of the
-   * same round as `reading`, if any, for the lag judge.
+   * same round as `reading`, if any, for the lag judge. `holdback`: while the primary is down, says why a replica
+   * that may hold commits never acknowledged serves no reads (`syncHoldback`).
    */
   apply(
     node: RouterNode,
     reading: ProbeReading,
     verdict: Verdict,
     primaryReading: ProbeReading | undefined,
+    holdback?: Holdback,
   ): void {
     if (verdict.role === 'replica' && node.role === 'primary') {
       // The primary went back into recovery and no other node leads yet: it may serve reads, not writes.
@@ -89,6 +92,12 @@ export class RoleChangeHandler {
       // A prefix of the cluster's timeline on an older one: its positions are not comparable with the primary's.
       node.observe({ timeline: reading.timeline, lsn: reading.lsn, receiveLsn: reading.receiveLsn })
       node.setState('lagging', verdict.waiting)
+      return
+    }
+    const held = verdict.role === 'replica' ? holdback?.(node, reading) : undefined
+    if (held !== undefined) {
+      node.observe({ timeline: reading.timeline, lsn: reading.lsn, receiveLsn: reading.receiveLsn })
+      node.setState('lagging', held)
       return
     }
     this.#lag.judge(node, reading, primaryReading)

@@ -5,6 +5,7 @@
  */
 
 import type { SyncState } from '../replicas/router-node.js'
+import { parseLsn } from './lsn.js'
 
 export type { SyncState }
 
@@ -27,6 +28,8 @@ export interface WalSender {
   readonly state: string
   readonly syncState: SyncState | string
   readonly syncPriority: number
+  /** `flush_lsn`: how far the primary last saw the standby flush the WAL (`undefined` before it said). */
+  readonly flushLsn: bigint | undefined
 }
 
 /**
@@ -246,7 +249,7 @@ function counted(policy: StandbyPolicy, snapshot: SyncSnapshot, sender: WalSende
  * none, 0.47 ms with 300 connections), the per-sender lookup stays at about 0.21 ms.
  */
 const SENDERS = `(SELECT json_agg(json_build_array(a.application_name, w.pid, a.backend_start::text, w.state,
-      w.sync_state, w.sync_priority)) FROM pg_stat_get_wal_senders() w, LATERAL pg_stat_get_activity(w.pid) a)`
+      w.sync_state, w.sync_priority, w.flush_lsn::text)) FROM pg_stat_get_wal_senders() w, LATERAL pg_stat_get_activity(w.pid) a)`
 
 /**
  * A column (`sync`, text) with what the primary says of synchronous replication, for {@link parseSyncSnapshot}:
@@ -258,7 +261,8 @@ const SENDERS = `(SELECT json_agg(json_build_array(a.application_name, w.pid, a.
  * a probe cost the server 0.65 ms of CPU on a standby (the view planned, never run), 0.47 ms on a primary with 3
  * connections and 0.70 ms with 300 (the view builds every backend's activity row: a fleet's probes cost it N²);
  * this way 0.22–0.24 ms in each case, against 0.06 ms for the probe before it read the sync state (300 probes per
- * text, rounds interleaved, one connection; busy 2-core machine, Dec 8).
+ * text, rounds interleaved, one connection; busy 2-core machine, Dec 8). Only a primary's probe text carries the
+ * column now: the server plans it even where the `CASE` never runs it (see `probeSql` in `node-probe.ts`).
  */
 export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELSE json_build_object(
     'names', current_setting('synchronous_standby_names'),
@@ -268,7 +272,15 @@ export const SYNC_SNAPSHOT_COLUMN = `CASE WHEN pg_is_in_recovery() THEN NULL ELS
     'pid', pg_backend_pid(),
     'senders', ${SENDERS})::text END AS sync`
 
-type SenderRow = [string | null, number | null, string | null, string | null, string | null, number | null]
+type SenderRow = [
+  string | null,
+  number | null,
+  string | null,
+  string | null,
+  string | null,
+  number | null,
+  string | null,
+]
 
 interface SnapshotJson {
   names: string
@@ -315,6 +327,7 @@ export function parseSyncSnapshot(
           state: row[3] ?? '',
           syncState: row[4] ?? '',
           syncPriority: Number(row[5] ?? 0),
+          flushLsn: row[6] ? parseLsn(row[6]) : undefined,
         }))
       : undefined,
     sentAt,

@@ -25,6 +25,11 @@ export class SyncSnapshotLog {
     return this.#kept.find((snapshot) => snapshot.sentAt > time)
   }
 
+  /** The latest snapshot received. */
+  latest(): SyncSnapshot | undefined {
+    return this.#kept.at(-1)
+  }
+
   /** The latest snapshot received before `time` (`performance.now()`). */
   before(time: number): SyncSnapshot | undefined {
     const kept = this.#kept
