@@ -19,7 +19,7 @@ export interface FailedRequest {
   readonly text: string
   /** The statement is a submittable (a cursor, a stream). */
   readonly submittable: boolean
-  /** The statement was handed to pg in the attempt that failed: it may have run. */
+  /** The statement was handed to pg in the attempt that failed, and a byte of it written: it may have run. */
   readonly sent: boolean
   /** The request goes the primary's way (a write, `router.primary`, or a router without replicas). */
   readonly toPrimary: boolean

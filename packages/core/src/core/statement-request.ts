@@ -15,6 +15,7 @@ import type { RejectionLog } from './rejection-log.js'
 import { decide, type FailedRequest, recover } from './request-recovery.js'
 import { type Pin, READ_ONLY_REJECTION, type RouteOptions, type Routing } from './route-options.js'
 import { isSubmittable, type Submittable, whenEnded } from './submittable.js'
+import { bytesWrittenOf, neverWritten } from './unwritten.js'
 
 /**
  * How many times a write the primary ended with 57P01 before it could commit is sent again (each time on another
@@ -96,6 +97,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #startedAt = 0
   /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
   #sent = false
+  /** What the connection's socket had taken when the statement was handed to pg (see `neverWritten`). */
+  #writtenBefore: number | undefined
   /** In a session: the WAL position its node was known to have reached when the statement was sent. */
   #walBefore: bigint | undefined = undefined
   /** Checkouts started so far: only the last one's answer is the request's. */
@@ -157,7 +160,10 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     return isSubmittable(this.query)
   }
 
-  /** The statement was handed to pg in the attempt in flight: it may have run. */
+  /**
+   * The statement was handed to pg in the attempt in flight: it may have run. Not so once it failed with its
+   * connection before a byte of it was written (see `neverWritten`): no server got it.
+   */
   get sent(): boolean {
     return this.#sent
   }
@@ -315,6 +321,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     this.#sent = true
     if (isSubmittable(query)) this.#submit(lease, query)
     else {
+      this.#writtenBefore = bytesWrittenOf(lease.client)
       try {
         ;(lease.client as unknown as CallbackClient).query(query, this.values, (error, result) =>
           this.#answered(lease, error, result),
@@ -330,7 +337,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     const connections = this.#context.connections
     lease.node.ended(this, !error)
     if (error) {
-      const failure = connections.statementFailed(lease, error)
+      // The connection failed before a byte of the statement was written: it was not sent after all.
+      if (neverWritten(lease.client, this.#writtenBefore, error)) this.#sent = false
+      const failure = connections.statementFailed(lease, error, !this.#sent)
       if (this.mode !== 'borrowed') connections.release(lease, failure)
       this.#failed(failure)
       return
@@ -438,7 +447,9 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
 
   /** @internal {@link FailedRequest}: the primary ended the statement before it could commit; sent again. */
   resendOnPrimary(error: unknown): Promise<void> {
-    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error, resend: true })
+    // A statement PgBouncer refused before any server had it waits like a failed connect (paced), not at once.
+    const resend = !this.#context.connections.refusedByPooler(error)
+    return this.#runOnPrimary({ startedAt: this.#startedAt || Date.now(), error, resend })
   }
 
   /** @internal {@link FailedRequest}: a replica refused the statement as a write; it runs on the primary. */
@@ -476,10 +487,15 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
         await this.#run(lease)
         return
       } catch (error) {
-        // Ended again before it could commit (a shutdown still closing the primary's pooled connections one by
-        // one): sent again by the same rules, within the same wait, a bounded number of times.
-        if (resends >= MAX_RESENDS || !this.safeToResend(error)) throw error
-        failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: true }
+        // No server got it (never written before the connection failed, or refused by PgBouncer before any server
+        // had it, its server gone): as a connect that failed, it waits for a primary, paced, within
+        // failover.waitMs, however often that happens. Ended again before it could commit (a shutdown still
+        // closing the primary's pooled connections one by one): sent again at once, a bounded number of times.
+        const unsent =
+          !this.#sent || (this.safeToResend(error) && this.#context.connections.refusedByPooler(error))
+        if (!unsent && (resends >= MAX_RESENDS || !this.safeToResend(error))) throw error
+        if (unsent) resends--
+        failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: !unsent }
       } finally {
         clearTimeout(budget)
       }
