@@ -141,6 +141,33 @@ export function isTerminatedBeforeCommit(error: unknown): boolean {
 }
 
 /**
+ * PgBouncer's refusals of a statement it had not given a server connection yet, which it sends with SQLSTATE 08P01
+ * and severity FATAL before closing the client connection (PgBouncer 1.18, `disconnect_client`): `server login has
+ * been failing, try again later (server_login_retry)` (`check_fast_fail`: the pool has no server connection and its
+ * last login failed, as when the server behind it is shutting down or gone) and `query_wait_timeout` (the client
+ * waited in the queue for a server connection that never came). A client that waits for a server connection is
+ * linked to none, and in transaction pooling has no transaction open on any: nothing of the statement ran.
+ */
+const POOLER_REFUSALS = [
+  'server login has been failing, try again later (server_login_retry)',
+  'query_wait_timeout',
+]
+
+/**
+ * PgBouncer refused the statement before any server had it (see {@link POOLER_REFUSALS}): it did not run, and the
+ * server behind that PgBouncer cannot be reached now. Only the exact texts with 08P01 and severity FATAL count: the
+ * server itself never sends them, and an error about a statement never has that severity and code together.
+ */
+export function isRefusedByPooler(error: unknown): boolean {
+  return (
+    fromServer(error) &&
+    codeOf(error) === '08P01' &&
+    (error as ErrorLike).severity === 'FATAL' &&
+    POOLER_REFUSALS.includes(messageOf(error))
+  )
+}
+
+/**
  * The server has no connection slot left (53300 too_many_connections, 53400 configuration_limit_exceeded), or
  * pg-pool waited `connectionTimeoutMillis` for one of its own: the node is busy, not broken. Nothing was sent, so
  * a read goes elsewhere; the node is not marked down.

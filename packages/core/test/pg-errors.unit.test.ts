@@ -6,6 +6,7 @@ import {
   isConnectionError,
   isPoolTimeout,
   isReadOnlyRejection,
+  isRefusedByPooler,
   isRetryableRead,
   isStandbyConflict,
 } from '../src/pg-errors.js'
@@ -124,6 +125,24 @@ describe('error classification', () => {
     attributeError(error, { _queryable: false })
     expect(isConnectionError(error)).toBe(true)
     expect(isRetryableRead(error)).toBe(true)
+  })
+
+  it("PgBouncer's refusals before any server had the statement: the exact texts, with 08P01 and severity FATAL only", () => {
+    expect(isRefusedByPooler(examples.poolerLoginRetry)).toBe(true)
+    expect(isRefusedByPooler(poolerError('query_wait_timeout'))).toBe(true)
+    // The server behind PgBouncer died under the statement: it may have run.
+    expect(isRefusedByPooler(examples.poolerServerCrashed)).toBe(false)
+    // The same words as an ordinary statement error, or quoted in a longer one, or without a server's severity.
+    const quoted = serverError('08P01', 'server login has been failing, try again later (server_login_retry)')
+    expect(isRefusedByPooler(quoted)).toBe(false)
+    expect(isRefusedByPooler(poolerError('query_wait_timeout exceeded by value query_wait_timeout'))).toBe(
+      false,
+    )
+    expect(
+      isRefusedByPooler(new Error('server login has been failing, try again later (server_login_retry)')),
+    ).toBe(false)
+    expect(isRefusedByPooler(examples.adminShutdown)).toBe(false)
+    expect(isRefusedByPooler(undefined)).toBe(false)
   })
 
   it('busy nodes: no connection slot on the server, or none in the pool in time', () => {

@@ -6,6 +6,7 @@ import {
   cancelledByRouter,
   type ErrorOrigin,
   isConnectionError,
+  isRefusedByPooler,
   isStatementError,
   isTerminatedBeforeCommit,
 } from '../pg-errors.js'
@@ -175,22 +176,32 @@ export class NodeConnections {
    * A statement failed on `lease` with pg's `error`: what its caller sees. The router's own reason when it
    * cancelled the statement (its time limit, its node marked down), and then the node hears nothing of it; else
    * pg's error, a connection error marking the node down; on the primary, a failure of the node's own as
-   * `PGROUTE_PRIMARY_UNAVAILABLE`.
+   * `PGROUTE_PRIMARY_UNAVAILABLE`. `unsent`: no byte of the statement was written (see `neverWritten`).
    */
-  statementFailed(lease: Lease, error: unknown): unknown {
+  statementFailed(lease: Lease, error: unknown, unsent = false): unknown {
     const cancelled = this.#canceller.takeReason(lease.client)
     if (cancelled === undefined) this.#noteFailure(lease.node, error, lease.client)
-    const outcome = this.endedBeforeCommit(lease.client, error) ? 'aborted' : 'unknown'
+    const outcome = unsent || this.endedBeforeCommit(lease.client, error) ? 'aborted' : 'unknown'
     return this.#failure(lease.node, cancelled ?? error, outcome)
   }
 
   /**
-   * Whether the server ended the statement that failed on `client` with `error` before it could commit (57P01,
-   * see `isTerminatedBeforeCommit`), and no warning said a commit of the connection was left local.
+   * Whether the statement that failed on `client` with `error` certainly did not commit: the server ended it before
+   * it could (57P01, see `isTerminatedBeforeCommit`) and no warning said a commit of the connection was left local,
+   * or PgBouncer refused it before any server had it ({@link refusedByPooler}).
    */
   endedBeforeCommit(client: pg.PoolClient, error: unknown): boolean {
+    if (this.refusedByPooler(error)) return true
     const raw = isPgRouteError(error) ? error.cause : error
     return isTerminatedBeforeCommit(raw) && !this.#committedLocally.has(client)
+  }
+
+  /**
+   * Whether PgBouncer refused the statement that failed with `error` (or the router's error of it) before any server
+   * had it, its server gone (see `isRefusedByPooler`): like a connect that failed, nothing was sent to a server.
+   */
+  refusedByPooler(error: unknown): boolean {
+    return isRefusedByPooler(isPgRouteError(error) ? error.cause : error)
   }
 
   /**

@@ -36,7 +36,10 @@ export interface AttemptedRequest extends ReadAttempt, Connector {
   readonly lease: Lease | undefined
   /** The request goes the primary's way (a write, `router.primary`, or a router without replicas). */
   toPrimary: boolean
-  /** The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. */
+  /**
+   * The statement was handed to pg in the attempt in flight: it may have run, so it is never re-run. Not so once it
+   * failed with its connection before a byte of it was written (see `neverWritten`): no server got it.
+   */
   readonly sent: boolean
   /** When a write began while its primary was marked down (0: it was up): the budget counts from it. */
   readonly startedAt: number
@@ -95,10 +98,16 @@ export async function onPrimary(
       await request.run(lease)
       return
     } catch (error) {
-      // Ended again before it could commit (a shutdown still closing the primary's pooled connections one by
-      // one): sent again by the same rules, within the same wait, a bounded number of times.
-      if (resends >= MAX_RESENDS || !safeToResend(request, parts.connections, error)) throw error
-      failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: true }
+      // No server got it (never written before the connection failed, or refused by PgBouncer before any server
+      // had it, its server gone): as a connect that failed, it waits for a primary, paced, within
+      // failover.waitMs, however often that happens. Ended again before it could commit (a shutdown still
+      // closing the primary's pooled connections one by one): sent again at once, a bounded number of times.
+      const { connections } = parts
+      const unsent =
+        !request.sent || (safeToResend(request, connections, error) && connections.refusedByPooler(error))
+      if (!unsent && (resends >= MAX_RESENDS || !safeToResend(request, connections, error))) throw error
+      if (unsent) resends--
+      failure = { startedAt: failure?.startedAt ?? (startedAt || Date.now()), error, resend: !unsent }
     } finally {
       clearTimeout(budget)
     }

@@ -60,8 +60,11 @@ export async function recover(request: AttemptedRequest, error: unknown, parts: 
     if (next === 'resume-on-primary')
       return onPrimary(request, parts, { startedAt: request.startedAt || Date.now(), error })
     // The primary ended it before it could commit: sent again, by the same rules.
-    if (next === 'resend-on-primary')
-      return onPrimary(request, parts, { startedAt: request.startedAt || Date.now(), error, resend: true })
+    // One PgBouncer refused before any server had it waits like a failed connect (paced), not at once.
+    if (next === 'resend-on-primary') {
+      const resend = !parts.connections.refusedByPooler(error)
+      return onPrimary(request, parts, { startedAt: request.startedAt || Date.now(), error, resend })
+    }
     const { node } = request
     if (node !== undefined) {
       parts.reads.rerouted(node, request.text, error)

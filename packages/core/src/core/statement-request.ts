@@ -10,6 +10,7 @@ import { decide, offStaleLease, readAnew, recover } from './request-recovery.js'
 import type { Pin, ReleaseMode, RouteOptions, Routing } from './route-options.js'
 import { type CallbackClient, isSubmittable, type Submittable } from './submittable.js'
 import { sendSubmittable } from './submittable-sender.js'
+import { bytesWrittenOf, neverWritten } from './unwritten.js'
 
 /**
  * One statement routed by the router, from `RouterCore.route` until it settles: the statement (its text, pg's
@@ -18,11 +19,9 @@ import { sendSubmittable } from './submittable-sender.js'
  * connection out of that node's pool, sends the statement, tells the session of a write, and settles.
  *
  * This is the fast path: a read outside a session that succeeds at once, and a statement on a primary that is up,
- * cost one promise: the request is itself the waiter of its connection and of its result, and nothing else is
- * allocated. Everything else is the slow path, `async` code that never imports this class: the failure rule
- * ({@link decide}, {@link recover}) and the attempts (`request-attempts.ts`) take the request as an
- * {@link AttemptedRequest} and await its `checkout` and `run`; a cursor or stream goes by `submittable-sender.ts`.
- * A request without a statement only checks a connection out (a client pinning its node).
+ * cost one promise (the request is the waiter of its connection and of its result). The slow path, `async` code that
+ * never imports this class ({@link decide}, {@link recover}, `request-attempts.ts`), takes the request as an
+ * {@link AttemptedRequest} and awaits its `checkout` and `run`; a cursor or stream goes by `submittable-sender.ts`.
  */
 export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow> implements AttemptedRequest {
   /** The statement's text, for routing and diagnostics. */
@@ -60,6 +59,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow> i
   readonly #context: RequestContext
   /** In a session: the WAL position its node was known to have reached when the statement was sent. */
   #walBefore: bigint | undefined = undefined
+  /** What the connection's socket had taken when the statement was handed to pg (see `neverWritten`). */
+  #writtenBefore: number | undefined = undefined
   /** Checkouts started so far: only the last one's answer is the request's. */
   #checkouts = 0
   /** The reason the statement was routed for (kept for its trace when it is re-run elsewhere). */
@@ -244,6 +245,7 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow> i
         this.#settle(undefined)
       }
     } else {
+      this.#writtenBefore = bytesWrittenOf(lease.client)
       try {
         ;(lease.client as unknown as CallbackClient).query(query, this.values, (error, result) =>
           this.#answered(lease, error, result),
@@ -259,7 +261,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow> i
     const connections = this.#context.connections
     lease.node.ended(this, !error)
     if (error) {
-      const failure = connections.statementFailed(lease, error)
+      if (neverWritten(lease.client, this.#writtenBefore, error)) this.sent = false
+      const failure = connections.statementFailed(lease, error, !this.sent)
       if (this.mode !== 'borrowed') connections.release(lease, failure)
       this.#failed(failure)
       return
@@ -321,13 +324,10 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow> i
       const client = this.lease?.client
       if (this.routing.target === 'primary' && mayChangeCommitLevel(this.routing.reason, this.text))
         taintConnection(client)
-      if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary')
-        this.#context.causal.wrote(
-          session,
-          node,
-          this.#walBefore,
-          error === undefined ? commitTicket(client) : undefined,
-        )
+      if (session !== undefined && this.routing.target === 'primary' && node?.role === 'primary') {
+        const ticket = error === undefined ? commitTicket(client) : undefined
+        this.#context.causal.wrote(session, node, this.#walBefore, ticket)
+      }
       const ranOn = error === undefined ? node : undefined
       this.#context.tracer.traceStatementEnd?.(this.#traced, ranOn, this.#routedFor, error)
     }
