@@ -7,7 +7,8 @@ import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
-import type { ReadYourWrites } from '../session/read-your-writes.js'
+import { type CheckedRead, endPipeline, readReplayBefore } from '../session/checked-read.js'
+import { READ_YOUR_WRITES_REASON, type ReadYourWrites } from '../session/read-your-writes.js'
 import type { Grant, NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
 import type { ReadAttempt, ReadPath } from './read-path.js'
@@ -108,6 +109,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #reject: ((error: unknown) => void) | undefined = undefined
   #settled = false
   #ended = false
+  /** The connection a replay check and this statement were pipelined on, until the statement is answered. */
+  #pipelined: pg.PoolClient | undefined = undefined
   #traced: unknown
 
   constructor(
@@ -329,6 +332,11 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   #answered(lease: Lease, error: Error | null | undefined, result: pg.QueryResult | undefined): void {
     const connections = this.#context.connections
     lease.node.ended(this, !error)
+    // Every statement sent on the connection has its answer: it leaves pipeline mode before it is let go.
+    if (this.#pipelined === lease.client) {
+      endPipeline(lease.client)
+      this.#pipelined = undefined
+    }
     if (error) {
       const failure = connections.statementFailed(lease, error)
       if (this.mode !== 'borrowed') connections.release(lease, failure)
@@ -452,6 +460,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
   /** @internal {@link FailedRequest}: an attempt of a read on a node chosen afresh (a replica not tried yet, or the fallback). */
   async readElsewhere(): Promise<void> {
     const reads = this.#context.reads
+    const checked = this.#checkable() ? reads.checkedRead(this) : undefined
+    if (checked !== undefined && (await this.#checkedRead(checked))) return
     const node = await reads.choose(this)
     const lease = await this.checkout(node, this.reason)
     if (await reads.mayRunOn(this, node, lease.client)) {
@@ -461,6 +471,39 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
     // A connection to another server than the one whose replay position the read was sent for: nothing sent.
     this.#context.connections.release(lease)
     await this.#run(await this.checkout(reads.fallback(), 'read-your-writes'))
+  }
+
+  /** Whether the statement may be sent right behind a replay check (a plain statement, its connection let go after). */
+  #checkable(): boolean {
+    const query = this.query
+    if (this.mode !== 'release' || query === undefined || this.submittable) return false
+    // pg refuses `rows` (a portal kept open) in pipeline mode.
+    return typeof query === 'string' || (query as pg.QueryConfig & { rows?: unknown }).rows === undefined
+  }
+
+  /**
+   * A session's read sent to a replica right behind a read of its replay position, on the same connection and in
+   * one round trip, while the position it must see may still be on its way: true when its answer stands (the
+   * replica had replayed that position). Else its answer, or its failure, is dropped: it ran on a replica that may
+   * not have the session's writes.
+   */
+  async #checkedRead(checked: CheckedRead): Promise<boolean> {
+    const reads = this.#context.reads
+    const lease = await this.checkout(checked.node, READ_YOUR_WRITES_REASON).catch((error: unknown) => {
+      this.exclude(checked.node)
+      throw error
+    })
+    const reading = readReplayBefore(lease.client, checked.node)
+    this.#pipelined = lease.client
+    let failure: { error: unknown } | undefined
+    try {
+      await this.#run(lease)
+    } catch (error) {
+      failure = { error }
+    }
+    if (!(await reads.confirms(this, checked, await reading, lease.client))) return false
+    if (failure !== undefined) throw failure.error
+    return true
   }
 
   /** The statement on the primary, by the primary path's rules; `first`: a connection attempt that failed. */

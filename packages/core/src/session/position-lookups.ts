@@ -7,6 +7,7 @@ import { parseSyncSnapshot, SYNC_SNAPSHOT_COLUMN } from '../health/sync-replicat
 import { isConnectionError } from '../pg-errors.js'
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import { REPLAY_POSITION_SQL } from './checked-read.js'
 import { SharedFetch } from './shared-fetch.js'
 
 /** Pauses between lookups of the primary's position while it fails (doubling). */
@@ -19,8 +20,6 @@ const INSERT_POSITION_SQL = `SELECT pg_current_wal_insert_lsn()::text AS lsn,
 // taken after the session's writes were acknowledged). That takes the statement from 0.03 to 0.20 ms on loopback
 // (PostgreSQL 18), longer than a point read: it is read only when the rule may use it.
 const INSERT_POSITION_SYNC_SQL = `${INSERT_POSITION_SQL}, ${SYNC_SNAPSHOT_COLUMN}`
-const REPLAY_POSITION_SQL = `SELECT pg_last_wal_replay_lsn()::text AS lsn,
-  (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver) AS timeline`
 
 type PositionRow = { lsn: string | null; timeline: string | null; sync?: string | null }
 

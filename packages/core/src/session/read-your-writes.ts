@@ -7,6 +7,7 @@ import { appliesEveryCommit, commitLevelOf } from '../health/sync-replication.js
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from './causal-session.js'
+import { type CheckedRead, type ReplayReading, reached, within } from './checked-read.js'
 import { PositionLookups } from './position-lookups.js'
 import { WriteSettlement } from './write-settlement.js'
 
@@ -27,9 +28,6 @@ export const SYNC_APPLIED_REASON = 'read-your-writes-sync'
  * position has no safe answer without it, so it waits as long as a read may.
  */
 const CONTROL_TIMEOUT_MS = 30_000
-
-/** A replica's replay position as read: `undefined` when it names none, `'failed'` when it did not answer in time. */
-type ReplayReading = WalPosition | undefined | 'failed'
 
 /** A replica's replay position asked for before the position the read must see was known. */
 interface EarlyReading {
@@ -116,6 +114,61 @@ export class ReadYourWrites {
     const early = session.placing ? this.#askEarly(session, read) : undefined
     const position = await required
     return position === undefined ? undefined : this.#nodeFor(position, read, early)
+  }
+
+  /**
+   * A replica `read`, a read of `session`, may be sent to at once with its replay position read right before it on
+   * the same connection ({@link CheckedRead}), when the rule would otherwise read that position first and then send
+   * the read: the position after the session's last write is still on its way, or no replica is known to have
+   * replayed it. `undefined` when the read needs nothing, when a replica is known to have replayed it (no round trip
+   * to save), when a synchronous standby may serve it without a replay position, or when no replica is a candidate.
+   */
+  checkedRead(session: CausalSession, read: SessionRead): CheckedRead | undefined {
+    if (!this.#options.directCheck || session.claim !== undefined) return undefined
+    const required = this.required(session)
+    if (required === undefined) return undefined
+    // Awaited once the read is answered: a failure meanwhile is not an unhandled one.
+    if (required instanceof Promise) required.catch(() => undefined)
+    const timeline = required instanceof Promise ? this.#replicas.timeline : required.timeline
+    const candidates = this.#candidates(timeline, read)
+    if (candidates.length === 0) return undefined
+    if (!(required instanceof Promise)) {
+      const known = required.lsn
+      if (candidates.some((replica) => replica.lsn !== undefined && replica.lsn >= known)) return undefined
+    }
+    if (this.#options.synchronousApply) {
+      const latest = required instanceof Promise
+      if (candidates.some((replica) => this.#appliedAll(session, replica, latest))) return undefined
+    }
+    return { node: this.#furthest(candidates), required }
+  }
+
+  /**
+   * Whether the answer of `checked`, sent on `client` after its replay position was read there (`reading`), may
+   * stand: that position reached the one the read must see. When it did not, the read goes the rule's usual way
+   * ({@link nodeFor}); without `maxWaitMs` the replica is not asked again (a read on the primary costs one round
+   * trip, asking again two). The position is recorded on the node only when `client` reaches the server the probes
+   * read.
+   */
+  async confirms(
+    checked: CheckedRead,
+    reading: ReplayReading,
+    read: SessionRead,
+    client: object,
+  ): Promise<boolean> {
+    const required = await checked.required
+    const { node } = checked
+    if (required === undefined) return true
+    read.reason = READ_YOUR_WRITES_REASON
+    const position = reading === 'failed' ? undefined : reading
+    const ok =
+      position !== undefined &&
+      (position.timeline ?? node.timeline) === required.timeline &&
+      position.lsn >= required.lsn
+    if (position !== undefined && (await this.answersAsProbed(node, client)))
+      reached(node, position, required)
+    if (ok || this.#options.maxWaitMs === 0) read.exclude(node)
+    return ok
   }
 
   /**
@@ -293,25 +346,4 @@ export class ReadYourWrites {
       await sleep(Math.min(pause, remaining), undefined, { ref: false })
     }
   }
-}
-
-/**
- * Whether `position`, a replay position read on `node`, has reached `required` (recorded on the node either way).
- * A replica that moved to another timeline meanwhile is not caught up. Without a WAL receiver (its upstream
- * restarting, or fed from an archive) it names no timeline: the one its probes last read stands.
- */
-function reached(node: RouterNode, position: WalPosition | undefined, required: WalPosition): boolean {
-  if (position === undefined || (position.timeline ?? node.timeline) !== required.timeline) return false
-  node.observePosition(position.lsn)
-  return position.lsn >= required.lsn
-}
-
-/** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-    timer.unref()
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }

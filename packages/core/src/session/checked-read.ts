@@ -1,0 +1,75 @@
+import type pg from 'pg'
+import { parseLsn, parseTimeline, type WalPosition } from '../health/lsn.js'
+import type { RouterNode } from '../replicas/router-node.js'
+
+/** A replica's replay position and timeline (the timeline of its WAL receiver, when it has one). */
+export const REPLAY_POSITION_SQL = `SELECT pg_last_wal_replay_lsn()::text AS lsn,
+  (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver) AS timeline`
+
+/** A replica's replay position as read: `undefined` when it names none, `'failed'` when it did not answer. */
+export type ReplayReading = WalPosition | undefined | 'failed'
+
+type ReplayRow = { lsn: string | null; timeline: string | null }
+
+/**
+ * A session's read that goes to a replica before the position it must see is known: the replica's replay position
+ * is read on the read's own connection right before it, and the read's answer stands only when that position has
+ * reached `required` (see `ReadYourWrites.checked`).
+ */
+export interface CheckedRead {
+  readonly node: RouterNode
+  /** The position the read must see (`undefined`: none). */
+  readonly required: Promise<WalPosition | undefined> | WalPosition | undefined
+}
+
+/** The pg client's pipeline switch (pg ≥ 8.23: queries are written without waiting for the one before). */
+interface Pipelining {
+  pipeline?: boolean
+}
+
+/**
+ * Sends the replay-position statement on `client`, an idle connection of `node`, and switches the connection to
+ * pipeline mode so that the statement sent next (the read) goes out with it: both are answered in one round trip,
+ * and the server runs the read after the statement, so it sees at least what the statement found replayed. pg
+ * without pipeline mode sends the read once the statement is answered: the same order, a round trip later.
+ * {@link endPipeline} must be called once the read is answered, before the connection is let go.
+ */
+export function readReplayBefore(client: pg.PoolClient, node: RouterNode): Promise<ReplayReading> {
+  ;(client as Pipelining).pipeline = true
+  return client.query<ReplayRow>(REPLAY_POSITION_SQL).then(
+    ({ rows }) => replayOf(rows[0], node),
+    () => 'failed' as const,
+  )
+}
+
+/** Switches `client` back from pipeline mode (every statement sent on it has been answered). */
+export function endPipeline(client: pg.PoolClient): void {
+  ;(client as Pipelining).pipeline = false
+}
+
+/** The replay position of a row of {@link REPLAY_POSITION_SQL} read on `node`. */
+export function replayOf(row: ReplayRow | undefined, node: RouterNode): WalPosition | undefined {
+  const lsn = row?.lsn ? parseLsn(row.lsn) : undefined
+  return lsn === undefined ? undefined : { lsn, timeline: parseTimeline(row?.timeline) ?? node.timeline }
+}
+
+/**
+ * Whether `position`, a replay position read on `node`, has reached `required` (recorded on the node either way).
+ * A replica that moved to another timeline meanwhile is not caught up. Without a WAL receiver (its upstream
+ * restarting, or fed from an archive) it names no timeline: the one its probes last read stands.
+ */
+export function reached(node: RouterNode, position: WalPosition | undefined, required: WalPosition): boolean {
+  if (position === undefined || (position.timeline ?? node.timeline) !== required.timeline) return false
+  node.observePosition(position.lsn)
+  return position.lsn >= required.lsn
+}
+
+/** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
