@@ -7,7 +7,7 @@ import { type Lease, leaseIsCurrent, roleChangedError } from '../replicas/lease.
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
-import { type CheckedRead, endPipeline, readReplayBefore } from '../session/checked-read.js'
+import { type CheckedRead, endPipeline, pipelines, readReplayBefore } from '../session/checked-read.js'
 import { READ_YOUR_WRITES_REASON, type ReadYourWrites } from '../session/read-your-writes.js'
 import type { Grant, NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure, PrimaryPath } from './primary-path.js'
@@ -493,8 +493,8 @@ export class StatementRequest<R extends pg.QueryResultRow = pg.QueryResultRow>
       this.exclude(checked.node)
       throw error
     })
+    if (!pipelines(lease.client)) this.#pipelined = lease.client
     const reading = readReplayBefore(lease.client, checked.node)
-    this.#pipelined = lease.client
     let failure: { error: unknown } | undefined
     try {
       await this.#run(lease)

@@ -32,7 +32,8 @@ interface Pipelining {
  * pipeline mode so that the statement sent next (the read) goes out with it: both are answered in one round trip,
  * and the server runs the read after the statement, so it sees at least what the statement found replayed. pg
  * without pipeline mode sends the read once the statement is answered: the same order, a round trip later.
- * {@link endPipeline} must be called once the read is answered, before the connection is let go.
+ * {@link endPipeline} must be called once the read is answered, before the connection is let go. A connection
+ * already in pipeline mode (the application's pool made so) stays so: see {@link pipelines}.
  */
 export function readReplayBefore(client: pg.PoolClient, node: RouterNode): Promise<ReplayReading> {
   ;(client as Pipelining).pipeline = true
@@ -40,6 +41,11 @@ export function readReplayBefore(client: pg.PoolClient, node: RouterNode): Promi
     ({ rows }) => replayOf(rows[0], node),
     () => 'failed' as const,
   )
+}
+
+/** Whether `client` is in pipeline mode already (then it is left so). */
+export function pipelines(client: pg.PoolClient): boolean {
+  return (client as Pipelining).pipeline === true
 }
 
 /** Switches `client` back from pipeline mode (every statement sent on it has been answered). */

@@ -32,7 +32,8 @@ interface NodeLookups {
 /**
  * The router's own statements that read WAL positions for read-your-writes: a node's insert position (the primary's,
  * after a session's write) and its replay position (a replica's). They run on the router's own connection to each
- * node (its `NodeLink`, shared with the health probes), never on a connection of the application's pools, and
+ * node (its `NodeLink`, shared with the health probes), never on a connection of the application's pools (the replay
+ * check sent right before a read on its own connection is `checked-read.ts`'s), and
  * concurrent callers share each lookup (at most one runs and one waits per node and kind).
  */
 export class PositionLookups {

@@ -43,8 +43,11 @@ interface EarlyReading {
  * timeline.
  *
  * Round trips: the position after a write is read as soon as the write completes, off the caller's path. A read
- * that comes before that answer asks the replica it would check for its replay position at the same time (two
- * nodes at once: one round trip of latency, not two in a row). A read whose position is known, and a replica known
+ * no replica is known to have replayed for goes at once to the replica the rule would ask, right behind a read of
+ * its replay position on the same connection ({@link checkedRead}, {@link confirms}): one round trip in all, while
+ * the primary's position is read, the answer kept only when that replay position covers it. A read that cannot go
+ * so (a cursor, a pinned client) asks that replica on the router's own connection at the same time as the
+ * primary's position is read (one round trip), then is sent. A read whose position is known, and a replica known
  * to have replayed it (probes, or an earlier check), cost no round trip of their own.
  */
 export class ReadYourWrites {
@@ -129,13 +132,10 @@ export class ReadYourWrites {
     if (required === undefined) return undefined
     // Awaited once the read is answered: a failure meanwhile is not an unhandled one.
     if (required instanceof Promise) required.catch(() => undefined)
-    const timeline = required instanceof Promise ? this.#replicas.timeline : required.timeline
-    const candidates = this.#candidates(timeline, read)
-    if (candidates.length === 0) return undefined
-    if (!(required instanceof Promise)) {
-      const known = required.lsn
-      if (candidates.some((replica) => replica.lsn !== undefined && replica.lsn >= known)) return undefined
-    }
+    const known = required instanceof Promise ? undefined : required
+    const candidates = this.#candidates(known ? known.timeline : this.#replicas.timeline, read)
+    if (candidates.length === 0 || candidates.some((replica) => known && (replica.lsn ?? -1n) >= known.lsn))
+      return undefined
     if (this.#options.synchronousApply) {
       const latest = required instanceof Promise
       if (candidates.some((replica) => this.#appliedAll(session, replica, latest))) return undefined
