@@ -65,7 +65,7 @@ export function replayOf(row: ReplayRow | undefined, node: RouterNode): WalPosit
  * restarting, or fed from an archive) it names no timeline: the one its probes last read stands.
  */
 export function reached(node: RouterNode, position: WalPosition | undefined, required: WalPosition): boolean {
-  if (position === undefined || (position.timeline ?? node.timeline) !== required.timeline) return false
+  if (position === undefined || !sameTimeline(node, position, required)) return false
   node.observePosition(position.lsn)
   return position.lsn >= required.lsn
 }
@@ -78,4 +78,9 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer.unref()
   })
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+/** Whether `position`, read on `node`, is of `required`'s timeline (one without a timeline: the node's last known). */
+export function sameTimeline(node: RouterNode, position: WalPosition, required: WalPosition): boolean {
+  return (position.timeline ?? node.timeline) === required.timeline
 }

@@ -7,7 +7,7 @@ import { appliesEveryCommit, commitLevelOf } from '../health/sync-replication.js
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from './causal-session.js'
-import { type CheckedRead, type ReplayReading, reached, within } from './checked-read.js'
+import { type CheckedRead, type ReplayReading, reached, sameTimeline, within } from './checked-read.js'
 import { PositionLookups } from './position-lookups.js'
 import { WriteSettlement } from './write-settlement.js'
 
@@ -145,10 +145,10 @@ export class ReadYourWrites {
 
   /**
    * Whether the answer of `checked`, sent on `client` after its replay position was read there (`reading`), may
-   * stand: that position reached the one the read must see. When it did not, the read goes the rule's usual way
-   * ({@link nodeFor}); without `maxWaitMs` the replica is not asked again (a read on the primary costs one round
-   * trip, asking again two). The position is recorded on the node only when `client` reaches the server the probes
-   * read.
+   * stand: that position reached the one the read must see. Else the read goes the rule's usual way ({@link nodeFor});
+   * without `maxWaitMs` the replica is not asked again first (a read on the primary costs one round trip, asking
+   * again two), but off the caller's path, for the session's next read. Positions read on `client` are recorded on
+   * the node only when it reaches the server the probes read.
    */
   async confirms(
     checked: CheckedRead,
@@ -162,12 +162,11 @@ export class ReadYourWrites {
     read.reason = READ_YOUR_WRITES_REASON
     const position = reading === 'failed' ? undefined : reading
     const ok =
-      position !== undefined &&
-      (position.timeline ?? node.timeline) === required.timeline &&
-      position.lsn >= required.lsn
+      position !== undefined && sameTimeline(node, position, required) && position.lsn >= required.lsn
     if (position !== undefined && (await this.answersAsProbed(node, client)))
       reached(node, position, required)
     if (ok || this.#options.maxWaitMs === 0) read.exclude(node)
+    if (!ok) void this.#readReplay(node).then((again) => again !== 'failed' && reached(node, again, required))
     return ok
   }
 
