@@ -145,10 +145,9 @@ export class ReadYourWrites {
 
   /**
    * Whether the answer of `checked`, sent on `client` after its replay position was read there (`reading`), may
-   * stand: that position reached the one the read must see. Else the read goes the rule's usual way ({@link nodeFor});
-   * without `maxWaitMs` the replica is not asked again first (a read on the primary costs one round trip, asking
-   * again two), but off the caller's path, for the session's next read. Positions read on `client` are recorded on
-   * the node only when it reaches the server the probes read.
+   * stand: that position reached the one the read must see. Else the read goes the rule's usual way ({@link nodeFor}:
+   * the replica, asked a moment after the write, is asked again, and waited for up to `maxWaitMs`, before the
+   * primary). Positions read on `client` are recorded on the node only when it reaches the server the probes read.
    */
   async confirms(
     checked: CheckedRead,
@@ -165,8 +164,7 @@ export class ReadYourWrites {
       position !== undefined && sameTimeline(node, position, required) && position.lsn >= required.lsn
     if (position !== undefined && (await this.answersAsProbed(node, client)))
       reached(node, position, required)
-    if (ok || this.#options.maxWaitMs === 0) read.exclude(node)
-    if (!ok) void this.#readReplay(node).then((again) => again !== 'failed' && reached(node, again, required))
+    if (ok) read.exclude(node)
     return ok
   }
 
