@@ -2,7 +2,7 @@ import type { Cluster } from '@pgroute/cluster'
 import { MIN_REPLICA_SHARE, requireControl, startTestCluster } from '@pgroute/cluster/testing'
 import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isToken, type Router } from '../src/index.js'
+import { createRouter, isToken, type Router } from '../src/index.js'
 import { routerFor } from './helpers/cluster-helpers.js'
 
 // replica-1 replays at once; replica-2 applies WAL 2 s late. Lag bounds are off, so both replicas take reads:
@@ -211,6 +211,34 @@ describe('read-your-writes', () => {
       await cursor.close()
     } finally {
       client.release()
+    }
+  })
+
+  it('a read sent to a replica behind its replay check, the replica not caught up: its answer or failure there is dropped, the primary answers', async () => {
+    // Only the delayed replica: each read right after its write goes there behind a replay check (the position
+    // after the write still on its way), which finds the write not replayed. The read fails there (the table is
+    // not on the replica yet); the caller gets the primary's answer, not that failure.
+    const delayed = createRouter({
+      primary: cluster.primary.url,
+      replicas: [{ name: 'delayed', connectionString: cluster.replicas[1]!.url }],
+      lag: { maxBytes: Number.POSITIVE_INFINITY, maxSeconds: Number.POSITIVE_INFINITY },
+    })
+    try {
+      await delayed.ready()
+      for (let i = 0; i < 5; i++) {
+        const table = `ryw_fresh_${process.pid}_${i}`
+        const row = await delayed.session(async () => {
+          await delayed.query(`CREATE TABLE ${table} (v int); INSERT INTO ${table} VALUES (${i})`)
+          return (
+            await delayed.query<{ v: number; port: number }>(
+              `SELECT v, inet_server_port() AS port FROM ${table}`,
+            )
+          ).rows[0]
+        })
+        expect(row).toEqual({ v: i, port: cluster.primary.port })
+      }
+    } finally {
+      await delayed.end()
     }
   })
 

@@ -14,6 +14,7 @@ import { type Lease, roleChangedError } from '../replicas/lease.js'
 import { nodeDownError, primaryUnavailable } from '../replicas/node-errors.js'
 import type { NodeSet } from '../replicas/node-set.js'
 import type { RouterNode, RunningStatement } from '../replicas/router-node.js'
+import { settlePipeline } from '../session/checked-read.js'
 import { guardedClient, guardReads } from './guarded-client.js'
 import type { Pin } from './route-options.js'
 import { bodyGraceMs, StatementCanceller, whileDown } from './statement-canceller.js'
@@ -261,6 +262,8 @@ export class NodeConnections {
    * no, the connection is fine) the connection is destroyed: it may be broken or still busy.
    */
   release(lease: Lease, error?: unknown): void {
+    // A checked read's connection leaves the pipeline mode the router switched on (see `readReplayBefore`).
+    if ((lease.client as { pipeline?: boolean }).pipeline === true) settlePipeline(lease.client)
     const destroy = error !== undefined && !isStatementError(error)
     lease.client.release(destroy ? (error instanceof Error ? error : true) : undefined)
   }

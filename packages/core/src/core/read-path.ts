@@ -3,6 +3,7 @@ import { isBusy, isRetryableRead } from '../pg-errors.js'
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from '../session/causal-session.js'
+import type { CheckedRead, ReplayReading } from '../session/checked-read.js'
 import type { ReadYourWrites } from '../session/read-your-writes.js'
 
 /** The route reason of a read in a `session(fn, { readOnPrimary: true })` scope. */
@@ -51,6 +52,26 @@ export class ReadPath {
     read.reason = this.#replicas.reason(node, read)
     read.exclude(node)
     return node
+  }
+
+  /**
+   * A replica an attempt of `read` may go to with its replay position read right before it on the same connection
+   * (see {@link ReadYourWrites.checkedRead}); `undefined` when the read goes the usual way.
+   */
+  checkedRead(read: ReadAttempt): CheckedRead | undefined {
+    const { session } = read
+    if (session === undefined || session.readOnPrimary) return undefined
+    return this.#causal.checkedRead(session, read)
+  }
+
+  /** See {@link ReadYourWrites.confirms}. */
+  confirms(
+    read: ReadAttempt,
+    checked: CheckedRead,
+    reading: ReplayReading,
+    client: object,
+  ): Promise<boolean> {
+    return this.#causal.confirms(checked, reading, read, client)
   }
 
   /**

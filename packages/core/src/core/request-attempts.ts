@@ -1,6 +1,8 @@
 import type pg from 'pg'
 import type { Lease } from '../replicas/lease.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import { type CheckedRead, readReplayBefore } from '../session/checked-read.js'
+import { READ_YOUR_WRITES_REASON } from '../session/read-your-writes.js'
 import type { NodeConnections } from './node-connections.js'
 import type { Connector, FirstFailure } from './primary-path.js'
 import type { ReadAttempt } from './read-path.js'
@@ -129,6 +131,8 @@ export function rerunOnPrimary(
 /** One attempt of a read on a node chosen afresh (a replica not tried yet, the session's, or the fallback). */
 export async function readElsewhere(request: AttemptedRequest, parts: AttemptParts): Promise<void> {
   const { reads } = parts
+  const checked = checkable(request) ? reads.checkedRead(request) : undefined
+  if (checked !== undefined && (await checkedRead(request, parts, checked))) return
   const node = await reads.choose(request)
   const lease = await request.checkout(node, request.reason)
   if (await reads.mayRunOn(request, node, lease.client)) {
@@ -138,6 +142,41 @@ export async function readElsewhere(request: AttemptedRequest, parts: AttemptPar
   // A connection to another server than the one whose replay position the read was sent for: nothing sent.
   parts.connections.release(lease)
   await request.run(await request.checkout(reads.fallback(), 'read-your-writes'))
+}
+
+/** Whether the statement may be sent right behind a replay check (a plain statement, its connection let go after). */
+function checkable(request: AttemptedRequest): boolean {
+  const { query } = request
+  if (request.mode !== 'release' || query === undefined || isSubmittable(query)) return false
+  // pg refuses `rows` (a portal kept open) in pipeline mode.
+  return typeof query === 'string' || (query as pg.QueryConfig & { rows?: unknown }).rows === undefined
+}
+
+/**
+ * A session's read sent to a replica right behind a read of its replay position, on the same connection and in
+ * one round trip, while the position it must see may still be on its way: true when its answer stands (the
+ * replica had replayed that position). Else its answer, or its failure, is dropped: it ran on a replica that may
+ * not have the session's writes.
+ */
+async function checkedRead(
+  request: AttemptedRequest,
+  parts: AttemptParts,
+  checked: CheckedRead,
+): Promise<boolean> {
+  const lease = await request.checkout(checked.node, READ_YOUR_WRITES_REASON).catch((error: unknown) => {
+    request.exclude(checked.node)
+    throw error
+  })
+  const reading = readReplayBefore(lease.client, checked.node)
+  let failure: { error: unknown } | undefined
+  try {
+    await request.run(lease)
+  } catch (error) {
+    failure = { error }
+  }
+  if (!(await parts.reads.confirms(request, checked, await reading, lease.client))) return false
+  if (failure !== undefined) throw failure.error
+  return true
 }
 
 /**

@@ -7,6 +7,7 @@ import { parseSyncSnapshot, SYNC_SNAPSHOT_COLUMN } from '../health/sync-replicat
 import { isConnectionError } from '../pg-errors.js'
 import type { ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
+import { REPLAY_POSITION_SQL } from './checked-read.js'
 import { SharedFetch } from './shared-fetch.js'
 
 /** Pauses between lookups of the primary's position while it fails (doubling). */
@@ -19,8 +20,6 @@ const INSERT_POSITION_SQL = `SELECT pg_current_wal_insert_lsn()::text AS lsn,
 // taken after the session's writes were acknowledged). That takes the statement from 0.03 to 0.20 ms on loopback
 // (PostgreSQL 18), longer than a point read: it is read only when the rule may use it.
 const INSERT_POSITION_SYNC_SQL = `${INSERT_POSITION_SQL}, ${SYNC_SNAPSHOT_COLUMN}`
-const REPLAY_POSITION_SQL = `SELECT pg_last_wal_replay_lsn()::text AS lsn,
-  (SELECT lpad(to_hex(received_tli), 8, '0') FROM pg_stat_wal_receiver) AS timeline`
 
 type PositionRow = { lsn: string | null; timeline: string | null; sync?: string | null }
 
@@ -33,7 +32,8 @@ interface NodeLookups {
 /**
  * The router's own statements that read WAL positions for read-your-writes: a node's insert position (the primary's,
  * after a session's write) and its replay position (a replica's). They run on the router's own connection to each
- * node (its `NodeLink`, shared with the health probes), never on a connection of the application's pools, and
+ * node (its `NodeLink`, shared with the health probes), never on a connection of the application's pools (the replay
+ * check sent right before a read on its own connection is `checked-read.ts`'s), and
  * concurrent callers share each lookup (at most one runs and one waits per node and kind).
  */
 export class PositionLookups {

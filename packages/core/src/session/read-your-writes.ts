@@ -7,6 +7,7 @@ import { appliesEveryCommit, commitLevelOf } from '../health/sync-replication.js
 import type { Exclusions, ReplicaSet } from '../replicas/replica-set.js'
 import type { RouterNode } from '../replicas/router-node.js'
 import type { CausalSession } from './causal-session.js'
+import { type CheckedRead, type ReplayReading, reached, sameTimeline, within } from './checked-read.js'
 import { PositionLookups } from './position-lookups.js'
 import { WriteSettlement } from './write-settlement.js'
 
@@ -28,9 +29,6 @@ export const SYNC_APPLIED_REASON = 'read-your-writes-sync'
  */
 const CONTROL_TIMEOUT_MS = 30_000
 
-/** A replica's replay position as read: `undefined` when it names none, `'failed'` when it did not answer in time. */
-type ReplayReading = WalPosition | undefined | 'failed'
-
 /** A replica's replay position asked for before the position the read must see was known. */
 interface EarlyReading {
   readonly node: RouterNode
@@ -45,8 +43,11 @@ interface EarlyReading {
  * timeline.
  *
  * Round trips: the position after a write is read as soon as the write completes, off the caller's path. A read
- * that comes before that answer asks the replica it would check for its replay position at the same time (two
- * nodes at once: one round trip of latency, not two in a row). A read whose position is known, and a replica known
+ * no replica is known to have replayed for goes at once to the replica the rule would ask, right behind a read of
+ * its replay position on the same connection ({@link checkedRead}, {@link confirms}): one round trip in all, while
+ * the primary's position is read, the answer kept only when that replay position covers it. A read that cannot go
+ * so (a cursor, a pinned client) asks that replica on the router's own connection at the same time as the
+ * primary's position is read (one round trip), then is sent. A read whose position is known, and a replica known
  * to have replayed it (probes, or an earlier check), cost no round trip of their own.
  */
 export class ReadYourWrites {
@@ -116,6 +117,55 @@ export class ReadYourWrites {
     const early = session.placing ? this.#askEarly(session, read) : undefined
     const position = await required
     return position === undefined ? undefined : this.#nodeFor(position, read, early)
+  }
+
+  /**
+   * A replica `read`, a read of `session`, may be sent to at once with its replay position read right before it on
+   * the same connection ({@link CheckedRead}), when the rule would otherwise read that position first and then send
+   * the read: the position after the session's last write is still on its way, or no replica is known to have
+   * replayed it. `undefined` when the read needs nothing, when a replica is known to have replayed it (no round trip
+   * to save), when a synchronous standby may serve it without a replay position, or when no replica is a candidate.
+   */
+  checkedRead(session: CausalSession, read: SessionRead): CheckedRead | undefined {
+    if (!this.#options.directCheck || session.claim !== undefined) return undefined
+    const required = this.required(session)
+    if (required === undefined) return undefined
+    // Awaited once the read is answered: a failure meanwhile is not an unhandled one.
+    if (required instanceof Promise) required.catch(() => undefined)
+    const known = required instanceof Promise ? undefined : required
+    const candidates = this.#candidates(known ? known.timeline : this.#replicas.timeline, read)
+    if (candidates.length === 0 || candidates.some((replica) => known && (replica.lsn ?? -1n) >= known.lsn))
+      return undefined
+    if (this.#options.synchronousApply) {
+      const latest = required instanceof Promise
+      if (candidates.some((replica) => this.#appliedAll(session, replica, latest))) return undefined
+    }
+    return { node: this.#furthest(candidates), required }
+  }
+
+  /**
+   * Whether the answer of `checked`, sent on `client` after its replay position was read there (`reading`), may
+   * stand: that position reached the one the read must see. Else the read goes the rule's usual way ({@link nodeFor}:
+   * the replica, asked a moment after the write, is asked again, and waited for up to `maxWaitMs`, before the
+   * primary). Positions read on `client` are recorded on the node only when it reaches the server the probes read.
+   */
+  async confirms(
+    checked: CheckedRead,
+    reading: ReplayReading,
+    read: SessionRead,
+    client: object,
+  ): Promise<boolean> {
+    const required = await checked.required
+    const { node } = checked
+    if (required === undefined) return true
+    read.reason = READ_YOUR_WRITES_REASON
+    const position = reading === 'failed' ? undefined : reading
+    const ok =
+      position !== undefined && sameTimeline(node, position, required) && position.lsn >= required.lsn
+    if (position !== undefined && (await this.answersAsProbed(node, client)))
+      reached(node, position, required)
+    if (ok) read.exclude(node)
+    return ok
   }
 
   /**
@@ -293,25 +343,4 @@ export class ReadYourWrites {
       await sleep(Math.min(pause, remaining), undefined, { ref: false })
     }
   }
-}
-
-/**
- * Whether `position`, a replay position read on `node`, has reached `required` (recorded on the node either way).
- * A replica that moved to another timeline meanwhile is not caught up. Without a WAL receiver (its upstream
- * restarting, or fed from an archive) it names no timeline: the one its probes last read stands.
- */
-function reached(node: RouterNode, position: WalPosition | undefined, required: WalPosition): boolean {
-  if (position === undefined || (position.timeline ?? node.timeline) !== required.timeline) return false
-  node.observePosition(position.lsn)
-  return position.lsn >= required.lsn
-}
-
-/** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-    timer.unref()
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
