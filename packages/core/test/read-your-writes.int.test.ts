@@ -214,7 +214,8 @@ describe('read-your-writes', () => {
     }
   })
 
-  it('a read sent to a replica behind its replay check, the replica not caught up: its answer or failure there is dropped, the primary answers', async () => {
+  it('a read sent to a replica behind its replay check, the replica not caught up: its answer or failure there is dropped, the primary answers', async (context) => {
+    requireControl(context, 'a replica that replays WAL 2 s late')
     // Only the delayed replica: each read right after its write goes there behind a replay check (the position
     // after the write still on its way), which finds the write not replayed. The read fails there (the table is
     // not on the replica yet); the caller gets the primary's answer, not that failure.
